@@ -1,0 +1,76 @@
+"""GET/HEAD/DELETE /v2/<name>/blobs/<digest>."""
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ...registry.concurrency import blocking
+from . import requests as rq
+from .errors import error_response
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+    """(start, end inclusive), None for the whole blob, or "unsatisfiable"."""
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # multi-range and other forms: serve the whole blob
+    first, last = match.groups()
+    if not first:
+        suffix = int(last)
+        if suffix == 0:
+            return "unsatisfiable"
+        return max(size - suffix, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        return "unsatisfiable"
+    return start, end
+
+
+async def get_blob(request: Request) -> Response:
+    reg, name, digest = rq.registry(request), rq.name(request), rq.digest(
+        request.path_params["digest"])
+    size = await blocking(reg.blobs.stat, name, digest)
+    headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes",
+               "ETag": f'"{digest}"', "Cache-Control": "max-age=31536000"}
+    span = _byte_range(request.headers.get("range"), size)
+    if span == "unsatisfiable":
+        return error_response(416, "BLOB_UNKNOWN", "requested range not satisfiable",
+                              headers={"Content-Range": f"bytes */{size}"})
+    start, end = span if span else (0, size - 1)
+    length = max(end - start + 1, 0)
+    headers["Content-Length"] = str(length)
+    status = 200
+    if span:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers,
+                        media_type="application/octet-stream")
+    chunks = await blocking(reg.blobs.read, digest, start, length)
+    return StreamingResponse(_drain(chunks), status_code=status, headers=headers,
+                             media_type="application/octet-stream")
+
+
+async def _drain(chunks):
+    try:
+        while True:
+            data = await blocking(next, chunks, None)
+            if data is None:
+                return
+            yield data
+    finally:
+        chunks.close()
+
+
+async def delete_blob(request: Request) -> Response:
+    reg, name, digest = rq.registry(request), rq.name(request), rq.digest(
+        request.path_params["digest"])
+    await blocking(reg.blobs.unlink, name, digest)
+    return Response(status_code=202, headers={"Docker-Content-Digest": str(digest)})

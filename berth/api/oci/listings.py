@@ -1,0 +1,47 @@
+"""Listings: /v2/, the catalog, tags and referrers."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ...registry.concurrency import blocking
+from . import requests as rq
+
+DEFAULT_CATALOG_PAGE = 1000
+
+
+async def base(request: Request) -> Response:
+    return JSONResponse({})
+
+
+def _link(path: str, n: int | None, items: list[str], more: bool) -> dict[str, str]:
+    if not more or not items:
+        return {}
+    return {"Link": f'<{path}?{urlencode({"n": n, "last": items[-1]})}>; rel="next"'}
+
+
+async def catalog(request: Request) -> Response:
+    reg = rq.registry(request)
+    n, last = rq.page(request)
+    n = DEFAULT_CATALOG_PAGE if n is None else n
+    names, more = await blocking(reg.repositories.catalog, n, last)
+    return JSONResponse({"repositories": names}, headers=_link("/v2/_catalog", n, names, more))
+
+
+async def tags_list(request: Request) -> Response:
+    reg, name = rq.registry(request), rq.name(request)
+    n, last = rq.page(request)
+    tags, more = await blocking(reg.repositories.tags, name, n, last)
+    return JSONResponse({"name": name, "tags": tags},
+                        headers=_link(f"/v2/{name}/tags/list", n, tags, more))
+
+
+async def referrers(request: Request) -> Response:
+    reg, name = rq.registry(request), rq.name(request)
+    subject = rq.digest(request.path_params["digest"])
+    artifact_type = request.query_params.get("artifactType")
+    index = await blocking(reg.repositories.referrers, name, subject, artifact_type)
+    headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type is not None else {}
+    return JSONResponse(index, headers=headers, media_type="application/vnd.oci.image.index.v1+json")

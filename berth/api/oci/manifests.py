@@ -1,0 +1,39 @@
+"""PUT/GET/HEAD/DELETE /v2/<name>/manifests/<reference>."""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...registry.concurrency import blocking
+from . import requests as rq
+
+
+async def get_manifest(request: Request) -> Response:
+    reg, name = rq.registry(request), rq.name(request)
+    head = request.method == "HEAD"
+    found = await blocking(reg.manifests.get, name, request.path_params["reference"],
+                           rq.accepted_types(request), with_content=not head,
+                           record_pull=not head)
+    headers = {"Docker-Content-Digest": found.digest, "ETag": f'"{found.digest}"',
+               "Content-Length": str(found.size)}
+    return Response(found.content if not head else None, headers=headers,
+                    media_type=found.media_type)
+
+
+async def put_manifest(request: Request) -> Response:
+    reg, name, reference = rq.registry(request), rq.name(request), request.path_params[
+        "reference"]
+    body = await rq.read_limited(request, reg.manifests.max_bytes)
+    result = await blocking(reg.manifests.put, name, reference, body,
+                            request.headers.get("content-type"))
+    headers = {"Location": f"/v2/{name}/manifests/{result.digest}",
+               "Docker-Content-Digest": str(result.digest), "Content-Length": "0"}
+    if result.subject:
+        headers["OCI-Subject"] = str(result.subject)
+    return Response(status_code=201, headers=headers)
+
+
+async def delete_manifest(request: Request) -> Response:
+    reg, name = rq.registry(request), rq.name(request)
+    await blocking(reg.manifests.delete, name, request.path_params["reference"])
+    return Response(status_code=202)

@@ -1,0 +1,90 @@
+"""Reading what OCI requests carry: names, digests, ranges, bodies, pagination."""
+from __future__ import annotations
+
+import re
+from typing import AsyncIterator
+
+from starlette.requests import Request
+
+from ...registry.errors import ManifestTooLarge, PaginationInvalid, RangeInvalid, SizeInvalid
+from ...registry.references import Digest, validate_name
+from ...registry.registry import Registry
+from ...registry.uploads import Chunk
+
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)")
+
+
+def registry(request: Request) -> Registry:
+    return request.app.state.registry
+
+
+def name(request: Request) -> str:
+    return validate_name(request.path_params["name"])
+
+
+def digest(value: str | None) -> Digest:
+    return Digest.parse(value or "")
+
+
+def content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise SizeInvalid(f"invalid Content-Length {raw!r}")
+    return int(raw)
+
+
+def has_body(request: Request) -> bool:
+    length = content_length(request)
+    return bool(length) or (length is None and "transfer-encoding" in request.headers)
+
+
+def chunk(request: Request) -> Chunk:
+    """The Content-Range of a chunked PATCH (start and length), checked against Content-Length."""
+    length = content_length(request)
+    raw = request.headers.get("content-range")
+    if raw is None:
+        return Chunk(length=length)
+    match = _CONTENT_RANGE.fullmatch(raw.strip())
+    if not match:
+        raise RangeInvalid(f"invalid Content-Range {raw!r}")
+    start, end = int(match.group(1)), int(match.group(2))
+    if end < start:
+        raise RangeInvalid(f"invalid Content-Range {raw!r}")
+    if length is not None and length != end - start + 1:
+        raise RangeInvalid(f"Content-Range {raw!r} does not match Content-Length {length}")
+    return Chunk(start=start, length=end - start + 1)
+
+
+def body(request: Request) -> AsyncIterator[bytes]:
+    return request.stream()
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, refusing more than ``limit`` bytes before reading them all."""
+    length = content_length(request)
+    if length is not None and length > limit:
+        raise ManifestTooLarge(f"body is {length} bytes, the limit is {limit}")
+    data = bytearray()
+    async for part in request.stream():
+        data += part
+        if len(data) > limit:
+            raise ManifestTooLarge(f"body exceeds the limit of {limit} bytes")
+    return bytes(data)
+
+
+def page(request: Request) -> tuple[int | None, str | None]:
+    raw_n = request.query_params.get("n")
+    n = None
+    if raw_n is not None:
+        try:
+            n = int(raw_n)
+        except ValueError:
+            raise PaginationInvalid(f"invalid n {raw_n!r}", {"n": raw_n}) from None
+    return n, request.query_params.get("last") or None
+
+
+def accepted_types(request: Request) -> list[str]:
+    values = request.headers.getlist("accept")
+    return [part.split(";")[0].strip() for v in values for part in v.split(",") if part.strip()]

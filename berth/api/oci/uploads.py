@@ -1,0 +1,70 @@
+"""Blob uploads: POST (session, monolithic, mount), PATCH, PUT, GET and DELETE."""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...registry.concurrency import blocking
+from ...registry.errors import DigestInvalid
+from ...registry.references import validate_name
+from . import requests as rq
+
+
+def _session(name: str, upload_id: str, size: int, status: int) -> Response:
+    return Response(status_code=status, headers={
+        "Location": f"/v2/{name}/blobs/uploads/{upload_id}",
+        "Range": f"0-{max(size - 1, 0)}",
+        "Docker-Upload-UUID": upload_id,
+        "Content-Length": "0",
+    })
+
+
+def _created(name: str, digest) -> Response:
+    return Response(status_code=201, headers={
+        "Location": f"/v2/{name}/blobs/{digest}",
+        "Docker-Content-Digest": str(digest),
+        "Content-Length": "0",
+    })
+
+
+async def start_upload(request: Request) -> Response:
+    reg, name, query = rq.registry(request), rq.name(request), request.query_params
+    if "mount" in query:
+        digest = rq.digest(query["mount"])
+        source = query.get("from")
+        if source and await blocking(reg.blobs.mount, name, digest, validate_name(source)):
+            return _created(name, digest)
+    elif "digest" in query:
+        digest = rq.digest(query["digest"])
+        await reg.uploads.upload_whole(name, digest, rq.body(request), rq.chunk(request))
+        return _created(name, digest)
+    upload_id = await blocking(reg.uploads.start, name)
+    return _session(name, upload_id, 0, 202)
+
+
+async def upload_status(request: Request) -> Response:
+    reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
+    size = await blocking(reg.uploads.status, name, upload_id)
+    return _session(name, upload_id, size, 204)
+
+
+async def patch_upload(request: Request) -> Response:
+    reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
+    size = await reg.uploads.append(name, upload_id, rq.body(request), rq.chunk(request))
+    return _session(name, upload_id, size, 202)
+
+
+async def finish_upload(request: Request) -> Response:
+    reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
+    if "digest" not in request.query_params:
+        raise DigestInvalid("the digest query parameter is required to complete an upload")
+    digest = rq.digest(request.query_params["digest"])
+    body = rq.body(request) if rq.has_body(request) else None
+    await reg.uploads.complete(name, upload_id, digest, body, rq.chunk(request))
+    return _created(name, digest)
+
+
+async def cancel_upload(request: Request) -> Response:
+    reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
+    await blocking(reg.uploads.cancel, name, upload_id)
+    return Response(status_code=204)

@@ -1,0 +1,60 @@
+"""The application factory: the one place where settings, storage, services, jobs and
+protocol front-ends are wired together. Nothing here runs at import time."""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from .api.middleware import StaticHeaders
+from .api.oci.errors import HANDLERS
+from .api.oci.routes import routes as oci_routes
+from .config import Settings, load_settings
+from .jobs.runner import JobRunner
+from .jobs.uploads import expire_uploads_job
+from .registry.registry import Registry
+from .storage.blobs import open_driver
+from .storage.metadata.database import Database
+
+log = logging.getLogger("berth")
+
+
+def open_registry(settings: Settings) -> Registry:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Registry.create(Database(settings.database_url), open_driver(settings.storage_url),
+                           settings.max_manifest_bytes)
+
+
+def create_app(settings: Settings, registry: Registry | None = None,
+               run_jobs: bool = True) -> StaticHeaders:
+    registry = registry or open_registry(settings)
+    runner = JobRunner(registry.db, [
+        expire_uploads_job(registry.uploads, settings.upload_ttl_seconds)])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if run_jobs:
+            runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            registry.close()
+
+    app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz)],
+                    exception_handlers=HANDLERS, lifespan=lifespan)
+    app.state.registry = registry
+    app.state.settings = settings
+    return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
+
+
+async def _healthz(request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def create_app_from_env() -> StaticHeaders:
+    """Entry point for server worker processes, which get their settings from BERTH_* vars."""
+    return create_app(load_settings(flags={}))

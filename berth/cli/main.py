@@ -1,0 +1,85 @@
+"""``berth serve`` and ``berth db upgrade``."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from ..config import Settings, load_settings
+from ..storage.metadata import migrate
+from ..storage.metadata.database import Database
+
+log = logging.getLogger("berth")
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML file of settings (env BERTH_CONFIG)")
+    parser.add_argument("--data-dir", help="where embedded metadata and blobs live "
+                                           "(default ./berth-data)")
+    parser.add_argument("--database", help="metadata database URL (default: SQLite in data dir)")
+    parser.add_argument("--storage", help="blob storage URL (default: files in data dir)")
+    parser.add_argument("--log-level", help="debug, info, warning, error")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berth", description="Berth container registry")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the registry server")
+    _add_settings_flags(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
+    serve.add_argument("--workers", type=int, help="server processes (default 1)")
+    db = sub.add_parser("db", help="metadata database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    _add_settings_flags(db_sub.add_parser("upgrade", help="apply schema migrations"))
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "db_command", "config")}
+    return load_settings(flags=flags, config_file=args.config)
+
+
+def _upgrade(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    try:
+        migrate.upgrade(db)
+    finally:
+        db.dispose()
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    _upgrade(settings)
+    log.info("metadata: %s", settings.database_url)
+    log.info("blobs: %s", settings.storage_url)
+    log.info("listening on http://%s:%d (%d worker%s)", settings.host, settings.port,
+             settings.workers, "" if settings.workers == 1 else "s")
+    # Workers are separate processes: they rebuild the settings from the environment.
+    os.environ.update(settings.to_env())
+    uvicorn.run("berth.app:create_app_from_env", factory=True, host=settings.host,
+                port=settings.port, workers=settings.workers,
+                log_level=settings.log_level, access_log=False, server_header=False,
+                timeout_keep_alive=30, lifespan="on")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except (ValueError, OSError) as exc:
+        print(f"berth: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return serve(settings)
+    if args.command == "db" and args.db_command == "upgrade":
+        _upgrade(settings)
+        log.info("metadata schema at %s", migrate.head_revision(Database(settings.database_url)))
+        return 0
+    return 2

@@ -1,0 +1,74 @@
+"""Settings: defaults, overridden by a TOML file, then BERTH_* environment variables, then flags."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "BERTH_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    data_dir: Path = Path("berth-data")
+    # Empty means embedded defaults under data_dir: SQLite file and a blobs directory.
+    database: str = ""
+    storage: str = ""
+    workers: int = 1
+    log_level: str = "info"
+    upload_ttl_seconds: int = 24 * 3600
+    max_manifest_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{(self.data_dir / 'metadata.db').resolve()}"
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or (self.data_dir / "blobs").resolve().as_uri()
+
+    def to_env(self) -> dict[str, str]:
+        """Serialise for worker processes, which read their settings from the environment."""
+        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "Path":
+            return Path(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"setting {name!r}: {value!r} is not a valid {kind}") from exc
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | os.PathLike | None = None,
+) -> Settings:
+    env = os.environ if env is None else env
+    names = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    config_file = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        with open(config_file, "rb") as fh:
+            for key, value in tomllib.load(fh).items():
+                key = key.replace("-", "_")
+                if key not in names:
+                    raise ValueError(f"{config_file}: unknown setting {key!r}")
+                values[key] = value
+    for name in names:
+        if ENV_PREFIX + name.upper() in env:
+            values[name] = env[ENV_PREFIX + name.upper()]
+    for name, value in (flags or {}).items():
+        if value is not None and name in names:
+            values[name] = value
+    return dataclasses.replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()})

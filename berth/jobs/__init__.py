@@ -1,0 +1,1 @@
+"""Background work that runs once across workers and nodes, under database leases."""

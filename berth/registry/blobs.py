@@ -1,0 +1,61 @@
+"""Blobs as a repository sees them: linked digests over one content-addressed store."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..storage.blobs import BlobDriver, BlobNotFound
+from ..storage.metadata import blobs as blob_rows
+from ..storage.metadata import repositories
+from ..storage.metadata.database import Database
+from .errors import BlobReferenced, BlobUnknown
+from .references import Digest
+from .repositories import require_id
+
+
+class BlobService:
+    def __init__(self, db: Database, driver: BlobDriver):
+        self.db = db
+        self.driver = driver
+
+    def stat(self, repository: str, digest: Digest) -> int:
+        """Size of a blob linked in the repository."""
+        with self.db.read() as conn:
+            repo_id = require_id(conn, repository)
+            size = blob_rows.size_in_repository(conn, repo_id, str(digest))
+        if size is None:
+            raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
+                              {"digest": str(digest)})
+        return size
+
+    def read(self, digest: Digest, offset: int, length: int) -> Iterator[bytes]:
+        try:
+            return self.driver.read(digest.key, offset, length)
+        except BlobNotFound:
+            raise BlobUnknown(f"blob {digest} content is missing",
+                              {"digest": str(digest)}) from None
+
+    def redirect_url(self, digest: Digest, expires_in: int) -> str | None:
+        return self.driver.redirect_url(digest.key, expires_in)
+
+    def mount(self, repository: str, digest: Digest, source: str) -> bool:
+        """Link a blob of ``source`` into ``repository``; False if the source lacks it."""
+        with self.db.write() as conn:
+            source_id = repositories.get_id(conn, source)
+            if source_id is None or blob_rows.size_in_repository(
+                    conn, source_id, str(digest)) is None:
+                return False
+            blob_rows.link(conn, repositories.ensure(conn, repository), str(digest))
+        return True
+
+    def unlink(self, repository: str, digest: Digest) -> None:
+        """Remove the blob from the repository; its content stays for garbage collection."""
+        with self.db.write() as conn:
+            repo_id = require_id(conn, repository)
+            parent = blob_rows.referencing_manifest(conn, repo_id, str(digest))
+            if parent is not None:
+                raise BlobReferenced(f"blob {digest} is referenced by manifest {parent}",
+                                     {"digest": str(digest), "manifest": parent})
+            if not blob_rows.unlink(conn, repo_id, str(digest)):
+                raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
+                                  {"digest": str(digest)})
+

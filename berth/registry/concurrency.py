@@ -1,0 +1,13 @@
+"""Running blocking work (database, disk) off the event loop."""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, TypeVar
+
+import anyio.to_thread
+
+T = TypeVar("T")
+
+
+async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))

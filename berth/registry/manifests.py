@@ -1,0 +1,167 @@
+"""Manifests and tags: put (with validation against the repository), get, delete."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from ..storage.metadata import blobs as blob_rows
+from ..storage.metadata import manifests as manifest_rows
+from ..storage.metadata import repositories, tags
+from ..storage.metadata.database import Database
+from .errors import (DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
+                     ManifestReferenced, ManifestTooLarge, ManifestUnknown)
+from .manifest_format import ParsedManifest, parse_manifest
+from .references import Digest, is_digest, validate_tag
+from .repositories import require_id
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    size: int
+    content: bytes | None
+
+
+@dataclass(frozen=True)
+class PutResult:
+    digest: Digest
+    subject: Digest | None
+    created: bool
+
+
+def accepts(media_type: str, accepted: list[str] | None) -> bool:
+    if not accepted:
+        return True
+    major = media_type.split("/", 1)[0] + "/*"
+    return any(a in (media_type, "*/*", major) for a in accepted)
+
+
+class ManifestService:
+    def __init__(self, db: Database, max_bytes: int = 4 * 1024 * 1024,
+                 pull_record_interval: float = 3600.0):
+        self.db = db
+        self.max_bytes = max_bytes
+        self.pull_record_interval = pull_record_interval
+
+    # -- read ------------------------------------------------------------------------------
+    def get(self, repository: str, reference: str, accepted: list[str] | None = None,
+            with_content: bool = True, record_pull: bool = False) -> StoredManifest:
+        with self.db.read() as conn:
+            repo_id = require_id(conn, repository)
+            digest = self._resolve(conn, repo_id, repository, reference)
+            row = manifest_rows.get(conn, repo_id, digest, with_content)
+        if row is None:
+            raise ManifestUnknown(f"manifest {reference!r} is unknown to {repository!r}",
+                                  {"reference": reference})
+        if not accepts(row.media_type, accepted):
+            raise ManifestNotAcceptable(
+                f"manifest {reference!r} is {row.media_type}, which the client does not accept",
+                {"mediaType": row.media_type})
+        if record_pull:
+            self._record_pull(repo_id, row.digest)
+        return StoredManifest(row.digest, row.media_type, row.size,
+                              row.content if with_content else None)
+
+    def _resolve(self, conn, repo_id: int, repository: str, reference: str) -> str:
+        if is_digest(reference):
+            return str(Digest.parse(reference))
+        validate_tag(reference)
+        digest = tags.get_digest(conn, repo_id, reference)
+        if digest is None:
+            raise ManifestUnknown(f"tag {reference!r} is unknown to {repository!r}",
+                                  {"tag": reference})
+        return digest
+
+    def _record_pull(self, repo_id: int, digest: str) -> None:
+        # A write per pull would serialise pulls; like ECR, record at a coarse interval.
+        now = time.time()
+        with self.db.write() as conn:
+            manifest_rows.record_pull(conn, repo_id, digest, now,
+                                      now - self.pull_record_interval)
+
+    # -- write -----------------------------------------------------------------------------
+    def put(self, repository: str, reference: str, body: bytes,
+            content_type: str | None) -> PutResult:
+        if len(body) > self.max_bytes:
+            raise ManifestTooLarge(f"manifest is {len(body)} bytes, the limit is {self.max_bytes}")
+        wanted = Digest.parse(reference) if is_digest(reference) else None
+        tag = None if wanted else validate_tag(reference)
+        digest = Digest.of(body, wanted.algorithm if wanted else "sha256")
+        if wanted and digest != wanted:
+            raise DigestInvalid(f"manifest digest {digest} does not match {wanted}",
+                                {"digest": str(wanted)})
+        parsed = parse_manifest(body, content_type)
+        with self.db.write() as conn:
+            repo_id = repositories.ensure(conn, repository)
+            total = self._check_references(conn, repo_id, parsed) + len(body)
+            created = manifest_rows.insert_new(conn, _row(repo_id, digest, parsed, body, total),
+                                               _references(parsed))
+            if tag:
+                tags.put(conn, repo_id, tag, str(digest))
+        return PutResult(digest, parsed.subject.digest if parsed.subject else None, created)
+
+    def _check_references(self, conn, repo_id: int, parsed: ParsedManifest) -> int:
+        """Every blob and child manifest must be in the repository; returns their total size."""
+        if parsed.is_index:
+            wanted = sorted({str(d.digest) for d in parsed.children})
+            found = manifest_rows.sizes(conn, repo_id, wanted) if wanted else {}
+            return _require(wanted, found, "manifest")
+        descriptors = [parsed.config, *parsed.layers]
+        local = [d for d in descriptors if not d.foreign]
+        wanted = sorted({str(d.digest) for d in local})
+        found = blob_rows.sizes_in_repository(conn, repo_id, wanted) if wanted else {}
+        total = _require(wanted, found, "blob")
+        for d in local:
+            if found[str(d.digest)] != d.size:
+                raise ManifestInvalid(
+                    f"descriptor of {d.digest} says {d.size} bytes, the blob has "
+                    f"{found[str(d.digest)]}", {"digest": str(d.digest)})
+        return total
+
+    def delete(self, repository: str, reference: str) -> None:
+        with self.db.write() as conn:
+            repo_id = require_id(conn, repository)
+            if not is_digest(reference):
+                if not tags.remove(conn, repo_id, validate_tag(reference)):
+                    raise ManifestUnknown(f"tag {reference!r} is unknown to {repository!r}",
+                                          {"tag": reference})
+                return
+            digest = str(Digest.parse(reference))
+            if manifest_rows.get(conn, repo_id, digest, with_content=False) is None:
+                raise ManifestUnknown(f"manifest {digest} is unknown to {repository!r}",
+                                      {"digest": digest})
+            parent = manifest_rows.parent_of(conn, repo_id, digest)
+            if parent is not None:
+                raise ManifestReferenced(f"manifest {digest} is listed by index {parent}",
+                                         {"digest": digest, "index": parent})
+            tags.remove_for_digest(conn, repo_id, digest)
+            manifest_rows.remove(conn, repo_id, digest)
+
+
+def _require(wanted: list[str], found: dict[str, int], kind: str) -> int:
+    missing = [d for d in wanted if d not in found]
+    if missing:
+        raise ManifestBlobUnknown(f"{kind} {missing[0]} is not in the repository",
+                                  {"digest": missing[0]})
+    return sum(found.values())
+
+
+def _references(parsed: ParsedManifest) -> list[tuple[str, str]]:
+    if parsed.is_index:
+        return [(str(d.digest), "manifest") for d in parsed.children]
+    return [(str(d.digest), "blob") for d in (parsed.config, *parsed.layers) if not d.foreign]
+
+
+def _row(repo_id: int, digest: Digest, parsed: ParsedManifest, body: bytes, total: int) -> dict:
+    return {
+        "repository_id": repo_id, "digest": str(digest), "media_type": parsed.media_type,
+        "artifact_type": parsed.effective_artifact_type,
+        "subject_digest": str(parsed.subject.digest) if parsed.subject else None,
+        "config_digest": str(parsed.config.digest) if parsed.config else None,
+        "config_media_type": parsed.config.media_type if parsed.config else None,
+        "size": len(body), "total_size": total,
+        "annotations": json.dumps(parsed.annotations) if parsed.annotations else None,
+        "content": body, "pushed_at": time.time(),
+    }

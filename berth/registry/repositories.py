@@ -1,0 +1,71 @@
+"""Repository-level reads: the catalog, tag listings and referrers."""
+from __future__ import annotations
+
+import json
+
+from ..storage.metadata import manifests as manifest_rows
+from ..storage.metadata import repositories, tags
+from ..storage.metadata.database import Database
+from .errors import NameUnknown, PaginationInvalid
+from .manifest_format import OCI_INDEX
+from .references import Digest
+
+MAX_PAGE = 10000
+
+
+def require_id(conn, repository: str) -> int:
+    repo_id = repositories.get_id(conn, repository)
+    if repo_id is None:
+        raise NameUnknown(f"repository {repository!r} is not known to the registry",
+                          {"name": repository})
+    return repo_id
+
+
+def _page_size(n: int | None) -> int | None:
+    if n is not None and not 0 <= n <= MAX_PAGE:
+        raise PaginationInvalid(f"n must be between 0 and {MAX_PAGE}", {"n": n})
+    return n
+
+
+class RepositoryService:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def catalog(self, n: int | None, last: str | None) -> tuple[list[str], bool]:
+        """A page of repository names, and whether more follow."""
+        n = _page_size(n)
+        with self.db.read() as conn:
+            names = repositories.list_names(conn, last, None if n is None else n + 1)
+        return _split_page(names, n)
+
+    def tags(self, repository: str, n: int | None, last: str | None) -> tuple[list[str], bool]:
+        n = _page_size(n)
+        with self.db.read() as conn:
+            repo_id = require_id(conn, repository)
+            names = tags.list_names(conn, repo_id, last, None if n is None else n + 1)
+        return _split_page(names, n)
+
+    def referrers(self, repository: str, subject: Digest,
+                  artifact_type: str | None) -> dict:
+        """An OCI image index listing the manifests whose subject is ``subject``."""
+        with self.db.read() as conn:
+            repo_id = repositories.get_id(conn, repository)
+            rows = [] if repo_id is None else manifest_rows.referrers(
+                conn, repo_id, str(subject), artifact_type)
+        return {"schemaVersion": 2, "mediaType": OCI_INDEX,
+                "manifests": [_descriptor(row) for row in rows]}
+
+
+def _split_page(items: list[str], n: int | None) -> tuple[list[str], bool]:
+    if n is None:
+        return items, False
+    return items[:n], len(items) > n
+
+
+def _descriptor(row) -> dict:
+    desc = {"mediaType": row.media_type, "digest": row.digest, "size": row.size}
+    if row.artifact_type:
+        desc["artifactType"] = row.artifact_type
+    if row.annotations:
+        desc["annotations"] = json.loads(row.annotations)
+    return desc

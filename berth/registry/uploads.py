@@ -1,0 +1,204 @@
+"""Blob uploads: sessions, streamed and chunked appends, verification and commit.
+
+A blob becomes visible (a row in the metadata) only after all its bytes are written, fsynced,
+verified against the digest and moved under their content address.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from ..storage.blobs import BlobDriver, BlobNotFound
+from ..storage.metadata import blobs as blob_rows
+from ..storage.metadata import repositories, uploads
+from ..storage.metadata.database import Database
+from .concurrency import blocking
+from .errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from .hashers import HasherCache
+from .references import Digest
+
+# Bytes gathered from the network before one hop to a thread hashes and writes them.
+FLUSH_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What a client said about the bytes it is sending."""
+    start: int | None = None      # Content-Range start, if given
+    length: int | None = None     # expected byte count (Content-Range or Content-Length)
+
+
+class UploadService:
+    def __init__(self, db: Database, driver: BlobDriver, hashers: HasherCache | None = None):
+        self.db = db
+        self.driver = driver
+        self.hashers = hashers or HasherCache()
+
+    # -- sessions --------------------------------------------------------------------------
+    def start(self, repository: str) -> str:
+        upload_id = str(uuid.uuid4())
+        state = self.driver.upload_start(upload_id)
+        with self.db.write() as conn:
+            uploads.create(conn, upload_id, repository, state)
+        self.hashers.put(upload_id, 0, hashlib.sha256())
+        return upload_id
+
+    def status(self, repository: str, upload_id: str) -> int:
+        return self._load(repository, upload_id)[0]
+
+    def cancel(self, repository: str, upload_id: str) -> None:
+        _, state = self._load(repository, upload_id)
+        with self.db.write() as conn:
+            uploads.remove(conn, upload_id)
+        self.hashers.discard(upload_id)
+        self.driver.upload_abort(upload_id, state)
+
+    def _load(self, repository: str, upload_id: str) -> tuple[int, dict]:
+        with self.db.read() as conn:
+            found = uploads.get(conn, upload_id)
+        if found is None or found[0] != repository:
+            raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
+                                    {"upload": upload_id})
+        return found[1], found[2]
+
+    # -- appends ---------------------------------------------------------------------------
+    async def append(self, repository: str, upload_id: str, body: AsyncIterator[bytes],
+                     chunk: Chunk = Chunk()) -> int:
+        size, state = await blocking(self._load, repository, upload_id)
+        if chunk.start is not None and chunk.start != size:
+            raise RangeInvalid(f"chunk starts at {chunk.start}, upload is at {size}",
+                               {"size": size})
+        hasher = self.hashers.take(upload_id, size)
+        new_size, new_state = await self._write(upload_id, state, size, body, hasher, chunk)
+        if not await blocking(self._advance, upload_id, size, new_size, new_state):
+            raise RangeInvalid("a concurrent write moved the upload", {"size": size})
+        if hasher is not None:
+            self.hashers.put(upload_id, new_size, hasher)
+        return new_size
+
+    async def _write(self, upload_id, state, size, body, hasher, chunk: Chunk):
+        try:
+            writer = await blocking(self.driver.upload_writer, upload_id, state, size)
+        except BlobNotFound:
+            raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
+        finished = False
+        try:
+            pending: list[bytes] = []
+            pending_bytes = written = 0
+            async for data in body:
+                if not data:
+                    continue
+                pending.append(data)
+                pending_bytes += len(data)
+                if pending_bytes >= FLUSH_BYTES:
+                    await blocking(_write_hashed, writer, hasher, pending)
+                    written += pending_bytes
+                    pending, pending_bytes = [], 0
+            if pending:
+                await blocking(_write_hashed, writer, hasher, pending)
+                written += pending_bytes
+            if chunk.length is not None and written != chunk.length:
+                raise SizeInvalid(f"received {written} bytes, expected {chunk.length}")
+            result = await blocking(writer.finish)
+            finished = True
+            return result
+        finally:
+            if not finished:
+                await blocking(writer.abort)
+
+    def _advance(self, upload_id: str, old: int, new: int, state: dict) -> bool:
+        with self.db.write() as conn:
+            return uploads.advance(conn, upload_id, old, new, state)
+
+    # -- completion ------------------------------------------------------------------------
+    async def complete(self, repository: str, upload_id: str, digest: Digest,
+                       body: AsyncIterator[bytes] | None = None,
+                       chunk: Chunk = Chunk()) -> Digest:
+        if body is not None:
+            await self.append(repository, upload_id, body, chunk)
+        size, state = await blocking(self._load, repository, upload_id)
+        hasher = self.hashers.take(upload_id, size)
+        if hasher is None or hasher.name != digest.algorithm:
+            hasher = await blocking(self._rehash, upload_id, state, size, digest.algorithm)
+        if hasher.hexdigest() != digest.hex:
+            self.hashers.discard(upload_id)
+            raise DigestInvalid(f"content does not match digest {digest}",
+                                {"digest": str(digest)})
+        await blocking(self._commit, repository, upload_id, state, size, digest)
+        return digest
+
+    async def upload_whole(self, repository: str, digest: Digest,
+                           body: AsyncIterator[bytes], chunk: Chunk = Chunk()) -> Digest:
+        """Monolithic upload: one request carries the blob. It needs no session row: should
+        the process die midway, the expiry sweep finds the driver's orphaned upload."""
+        upload_id = str(uuid.uuid4())
+        state = await blocking(self.driver.upload_start, upload_id)
+        committed = False
+        try:
+            hasher = digest.hasher()
+            size, state = await self._write(upload_id, state, 0, body, hasher, chunk)
+            if hasher.hexdigest() != digest.hex:
+                raise DigestInvalid(f"content does not match digest {digest}",
+                                    {"digest": str(digest)})
+            await blocking(self._commit, repository, upload_id, state, size, digest)
+            committed = True
+            return digest
+        finally:
+            if not committed:
+                await blocking(self.driver.upload_abort, upload_id, state)
+
+    def _rehash(self, upload_id: str, state: dict, size: int, algorithm: str):
+        hasher = hashlib.new(algorithm)
+        try:
+            for data in self.driver.upload_read(upload_id, state, size):
+                hasher.update(data)
+        except BlobNotFound:
+            raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
+        return hasher
+
+    def _commit(self, repository: str, upload_id: str, state: dict, size: int,
+                digest: Digest) -> None:
+        if self.driver.stat(digest.key) == size:
+            self.driver.upload_abort(upload_id, state)  # the content is already stored
+        else:
+            try:
+                self.driver.upload_commit(upload_id, state, size, digest.key)
+            except BlobNotFound:
+                raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
+        with self.db.write() as conn:
+            repo_id = repositories.ensure(conn, repository)
+            blob_rows.record(conn, str(digest), size)
+            blob_rows.link(conn, repo_id, str(digest))
+            uploads.remove(conn, upload_id)
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def expire(self, ttl_seconds: float, now: float | None = None) -> int:
+        """Abort uploads idle longer than the TTL, and driver uploads nobody tracks."""
+        cutoff = (now or time.time()) - ttl_seconds
+        expired = 0
+        with self.db.write() as conn:
+            rows = uploads.stale(conn, cutoff, limit=1000)
+            for row in rows:
+                uploads.remove(conn, row.id)
+        for row in rows:
+            self.hashers.discard(row.id)
+            self.driver.upload_abort(row.id, json.loads(row.driver_state))
+            expired += 1
+        for upload_id in self.driver.upload_ids_older_than(cutoff):
+            with self.db.read() as conn:
+                tracked = uploads.get(conn, upload_id) is not None
+            if not tracked:
+                self.driver.upload_abort(upload_id, {})
+                expired += 1
+        return expired
+
+
+def _write_hashed(writer, hasher, chunks: list[bytes]) -> None:
+    if hasher is not None:
+        for data in chunks:
+            hasher.update(data)
+    writer.write(chunks)

@@ -1,0 +1,87 @@
+"""The blob driver interface: committed content by key, plus resumable uploads.
+
+Shaped after CNCF Distribution's storage drivers, and for object stores: an upload is written
+in appends (multipart parts on S3) and becomes visible under its key only on commit. Drivers
+know nothing of digests or repositories; the domain decides keys and verifies content.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Iterator
+
+# Large reads keep per-chunk Python overhead negligible.
+READ_CHUNK = 1024 * 1024
+
+UploadState = dict[str, Any]
+
+
+class BlobNotFound(Exception):
+    """No committed blob (or no upload) under that key."""
+
+
+class UploadWriter(ABC):
+    """Appends bytes to an upload. ``finish`` makes them durable and returns the new state."""
+
+    @abstractmethod
+    def write(self, chunks: list[bytes]) -> None:
+        """Append the chunks in order (one call per batch keeps syscalls and hops few)."""
+
+    @abstractmethod
+    def finish(self) -> tuple[int, UploadState]:
+        """Flush and persist; returns (total size, driver state to store with the upload)."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Release the writer; bytes written since it opened are discarded or ignored."""
+
+
+class BlobDriver(ABC):
+    name: str
+
+    # -- committed blobs -------------------------------------------------------------------
+    @abstractmethod
+    def stat(self, key: str) -> int | None:
+        """Size of the committed blob, or None."""
+
+    @abstractmethod
+    def read(self, key: str, offset: int = 0, length: int | None = None,
+             chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
+        """Yield the bytes [offset, offset+length). Raises BlobNotFound."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove a committed blob; absent keys are not an error."""
+
+    def redirect_url(self, key: str, expires_in: int) -> str | None:
+        """A URL a client may fetch the blob from directly, or None if not supported."""
+        return None
+
+    # -- uploads ---------------------------------------------------------------------------
+    @abstractmethod
+    def upload_start(self, upload_id: str) -> UploadState: ...
+
+    @abstractmethod
+    def upload_writer(self, upload_id: str, state: UploadState, offset: int) -> UploadWriter:
+        """A writer appending at ``offset`` (the acknowledged size); later bytes are dropped."""
+
+    @abstractmethod
+    def upload_read(self, upload_id: str, state: UploadState, size: int) -> Iterator[bytes]:
+        """The first ``size`` bytes of an upload, to verify its digest."""
+
+    @abstractmethod
+    def upload_commit(self, upload_id: str, state: UploadState, size: int, key: str) -> None:
+        """Make the first ``size`` bytes visible under ``key`` atomically; the upload is gone."""
+
+    @abstractmethod
+    def upload_abort(self, upload_id: str, state: UploadState) -> None:
+        """Discard an upload; absent uploads are not an error."""
+
+    @abstractmethod
+    def upload_ids_older_than(self, timestamp: float) -> list[str]:
+        """Uploads untouched since ``timestamp``, including ones the metadata lost track of."""
+
+    def check(self) -> None:
+        """Raise if the storage is unreachable (readiness)."""
+
+    def close(self) -> None:
+        """Release resources."""

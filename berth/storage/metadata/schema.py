@@ -1,0 +1,95 @@
+"""Table definitions (SQLAlchemy Core). Migrations under ``migrations/`` create and evolve them;
+this module is what queries are written against."""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary,
+                        MetaData, String, Table, Text)
+
+metadata = MetaData()
+
+# Text compared byte-wise so that ORDER BY is the lexical order the OCI spec asks for.
+def _name(length: int) -> String:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+repositories = Table(
+    "repositories", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", _name(256), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+blobs = Table(
+    "blobs", metadata,
+    Column("digest", String(200), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+repository_blobs = Table(
+    "repository_blobs", metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("digest", String(200), ForeignKey("blobs.digest"), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+manifests = Table(
+    "manifests", metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("media_type", String(255), nullable=False),
+    Column("artifact_type", String(255)),
+    Column("subject_digest", String(200)),
+    Column("config_digest", String(200)),
+    Column("config_media_type", String(255)),
+    Column("size", Integer, nullable=False),
+    # Manifest plus everything it references: what ECR calls imageSizeInBytes.
+    Column("total_size", BigInteger, nullable=False),
+    Column("annotations", Text),
+    Column("content", LargeBinary, nullable=False),
+    Column("pushed_at", Float, nullable=False),
+    Column("last_pulled_at", Float),
+    Index("ix_manifests_subject", "repository_id", "subject_digest"),
+)
+
+# What a manifest references: blobs (config, layers) and child manifests (of an index).
+manifest_references = Table(
+    "manifest_references", metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("parent_digest", String(200), primary_key=True),
+    Column("child_digest", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "blob" | "manifest"
+    Index("ix_manifest_references_child", "repository_id", "child_digest"),
+)
+
+tags = Table(
+    "tags", metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("name", _name(128), primary_key=True),
+    Column("digest", String(200), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_tags_digest", "repository_id", "digest"),
+)
+
+uploads = Table(
+    "uploads", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("repository", _name(256), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("driver_state", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_uploads_updated_at", "updated_at"),
+)
+
+# Leases make background work run once across workers and nodes.
+leases = Table(
+    "leases", metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite and benchmarks drive: real registry clients,
+# dockerd, and CNCF Distribution (docker-registry) as the benchmark reference.
+set -euo pipefail
+PKGS=(skopeo buildah podman docker.io docker-registry uidmap fuse-overlayfs
+      containernetworking-plugins iptables golang-github-containers-common)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
