@@ -1,0 +1,49 @@
+"""Many clients pushing the same layers at once end with one intact copy of each."""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.support.berth_node import BerthNode
+from tests.support.oci_push import digest_of, push_image
+
+pytestmark = pytest.mark.e2e
+
+CLIENTS = 16
+
+
+def test_concurrent_pushes_of_the_same_layers(tmp_path):
+    node = BerthNode(tmp_path).start()
+    layers = [os.urandom(3 * 1024 * 1024), os.urandom(64 * 1024), b"small layer"]
+    config = b'{"architecture": "amd64", "os": "linux"}'
+
+    def push(i: int) -> str:
+        # Half the clients share one repository, half push to their own; chunked and whole.
+        repo = "shared/app" if i % 2 else f"team-{i}/app"
+        return push_image(requests.Session(), node.url, repo, f"v{i}", config, layers,
+                          chunk_size=(512 * 1024 if i % 3 == 0 else None))
+
+    try:
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            digests = set(pool.map(push, range(CLIENTS)))
+        assert len(digests) == 1, "the same image must have one digest"
+        node.assert_consistent()
+        for layer in layers:
+            digest = digest_of(layer)
+            assert node.blob_path(digest).read_bytes() == layer
+            assert node.query("SELECT count(*) FROM blobs WHERE digest = ?", digest) == [(1,)]
+        stored = list((node.data_dir / "blobs" / "data").rglob("*"))
+        assert len([p for p in stored if p.is_file()]) == len(layers) + 1  # + config, no dupes
+        assert list((node.data_dir / "blobs" / "uploads").iterdir()) == []
+        for i in range(CLIENTS):
+            repo = "shared/app" if i % 2 else f"team-{i}/app"
+            r = requests.get(f"{node.url}/v2/{repo}/blobs/{digest_of(layers[0])}")
+            assert r.content == layers[0]
+    except BaseException:
+        print(node.log_text())
+        raise
+    finally:
+        node.stop()

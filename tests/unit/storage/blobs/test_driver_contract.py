@@ -1,0 +1,119 @@
+"""The contract every blob driver must meet (run against each driver in conftest.DRIVERS)."""
+import os
+import time
+
+import pytest
+
+from berth.storage.blobs import BlobNotFound
+
+KEY = "sha256/ab/abcdef"
+
+
+def _upload(driver, upload_id, parts, key=KEY):
+    state = driver.upload_start(upload_id)
+    size = 0
+    for part in parts:
+        writer = driver.upload_writer(upload_id, state, size)
+        writer.write([part])
+        size, state = writer.finish()
+    driver.upload_commit(upload_id, state, size, key)
+    return size
+
+
+def test_absent_blob(driver):
+    assert driver.stat(KEY) is None
+    with pytest.raises(BlobNotFound):
+        list(driver.read(KEY))
+    driver.delete(KEY)  # not an error
+
+
+def test_upload_in_parts_then_read(driver):
+    size = _upload(driver, "u1", [b"hello ", b"world"])
+    assert size == 11
+    assert driver.stat(KEY) == 11
+    assert b"".join(driver.read(KEY)) == b"hello world"
+
+
+def test_read_range_and_small_chunks(driver):
+    _upload(driver, "u1", [bytes(range(256)) * 40])
+    data = bytes(range(256)) * 40
+    assert b"".join(driver.read(KEY, 100, 1000)) == data[100:1100]
+    chunks = list(driver.read(KEY, 0, None, chunk_size=999))
+    assert b"".join(chunks) == data and max(map(len, chunks)) <= 999
+
+
+def test_writer_batches_many_buffers(driver):
+    state = driver.upload_start("u1")
+    writer = driver.upload_writer("u1", state, 0)
+    writer.write([b"x"] * 5000)  # more buffers than one writev takes
+    size, state = writer.finish()
+    assert size == 5000
+    assert b"".join(driver.upload_read("u1", state, size)) == b"x" * 5000
+
+
+def test_unacknowledged_bytes_are_dropped_on_resume(driver):
+    state = driver.upload_start("u1")
+    writer = driver.upload_writer("u1", state, 0)
+    writer.write([b"abc"])
+    size, state = writer.finish()
+    writer = driver.upload_writer("u1", state, size)
+    writer.write([b"garbage"])
+    writer.abort()  # this chunk was never acknowledged
+    writer = driver.upload_writer("u1", state, size)
+    writer.write([b"def"])
+    size, state = writer.finish()
+    assert b"".join(driver.upload_read("u1", state, size)) == b"abcdef"
+    driver.upload_commit("u1", state, size, KEY)
+    assert b"".join(driver.read(KEY)) == b"abcdef"
+
+
+def test_commit_truncates_to_acknowledged_size(driver):
+    state = driver.upload_start("u1")
+    writer = driver.upload_writer("u1", state, 0)
+    writer.write([b"abcdef"])
+    writer.finish()
+    driver.upload_commit("u1", state, 3, KEY)
+    assert b"".join(driver.read(KEY)) == b"abc"
+
+
+def test_blob_invisible_until_commit(driver):
+    state = driver.upload_start("u1")
+    writer = driver.upload_writer("u1", state, 0)
+    writer.write([b"data"])
+    writer.finish()
+    assert driver.stat(KEY) is None
+
+
+def test_abort_and_unknown_upload(driver):
+    state = driver.upload_start("u1")
+    driver.upload_abort("u1", state)
+    driver.upload_abort("u1", state)  # idempotent
+    with pytest.raises(BlobNotFound):
+        driver.upload_writer("u1", state, 0)
+    with pytest.raises(BlobNotFound):
+        list(driver.upload_read("u1", state, 0))
+
+
+def test_commit_over_existing_key_keeps_one_copy(driver):
+    _upload(driver, "u1", [b"same"])
+    _upload(driver, "u2", [b"same"])
+    assert b"".join(driver.read(KEY)) == b"same"
+    driver.delete(KEY)
+    assert driver.stat(KEY) is None
+
+
+def test_stale_uploads_listed(driver):
+    driver.upload_start("old")
+    cutoff = time.time() + 1
+    assert "old" in driver.upload_ids_older_than(cutoff)
+    assert "old" not in driver.upload_ids_older_than(time.time() - 3600)
+
+
+def test_invalid_keys_refused(driver):
+    for key in ("", "/abs", "a/../b"):
+        with pytest.raises(ValueError):
+            driver.stat(key)
+
+
+def test_check_passes(driver):
+    driver.check()

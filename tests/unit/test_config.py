@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import pytest
+
+from berth.config import load_settings
+
+
+def test_defaults():
+    s = load_settings(flags={}, env={})
+    assert (s.host, s.port, s.data_dir, s.workers) == ("127.0.0.1", 5000, Path("berth-data"), 1)
+    assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("metadata.db")
+    assert s.storage_url.startswith("file://")
+
+
+def test_precedence_flags_over_env_over_file(tmp_path):
+    cfg = tmp_path / "berth.toml"
+    cfg.write_text('port = 6000\nhost = "0.0.0.0"\nlog-level = "debug"\n')
+    env = {"BERTH_PORT": "7000", "BERTH_CONFIG": str(cfg)}
+    s = load_settings(flags={"port": 8000}, env=env)
+    assert s.port == 8000 and s.host == "0.0.0.0" and s.log_level == "debug"
+    assert load_settings(flags={}, env=env).port == 7000
+    assert load_settings(flags={}, env={"BERTH_CONFIG": str(cfg)}).port == 6000
+
+
+def test_bad_values_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="port"):
+        load_settings(flags={}, env={"BERTH_PORT": "many"})
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("colour = 1\n")
+    with pytest.raises(ValueError, match="colour"):
+        load_settings(flags={}, env={}, config_file=cfg)
+
+
+def test_round_trip_through_env():
+    s = load_settings(flags={"port": 5123, "data_dir": "/tmp/x"}, env={})
+    assert load_settings(flags={}, env=s.to_env()) == s
