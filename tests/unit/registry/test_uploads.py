@@ -1,0 +1,84 @@
+import asyncio
+import hashlib
+import os
+import time
+
+import pytest
+
+from berth.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from berth.registry.references import Digest
+from berth.registry.uploads import Chunk
+
+
+async def _body(*parts):
+    for part in parts:
+        yield part
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_chunked_upload_verifies_and_commits(registry):
+    data = os.urandom(300_000)
+    uid = registry.uploads.start("r")
+    assert run(registry.uploads.append("r", uid, _body(data[:100_000]), Chunk(0, 100_000))) == 100_000
+    assert run(registry.uploads.append("r", uid, _body(data[100_000:]))) == 300_000
+    digest = Digest.of(data)
+    run(registry.uploads.complete("r", uid, digest))
+    assert registry.blobs.stat("r", digest) == 300_000
+    assert b"".join(registry.blobs.read(digest, 0, 300_000)) == data
+
+
+def test_completion_rehashes_when_the_hash_state_is_elsewhere(registry):
+    data = b"x" * 5000
+    uid = registry.uploads.start("r")
+    run(registry.uploads.append("r", uid, _body(data)))
+    registry.uploads.hashers.discard(uid)  # as if the next request reached another node
+    run(registry.uploads.complete("r", uid, Digest.of(data)))
+    assert registry.blobs.stat("r", Digest.of(data)) == 5000
+
+
+def test_sha512_digest(registry):
+    data = b"sha512 content"
+    uid = registry.uploads.start("r")
+    run(registry.uploads.complete("r", uid, Digest.of(data, "sha512"), _body(data)))
+    assert registry.blobs.stat("r", Digest.of(data, "sha512")) == len(data)
+
+
+def test_out_of_order_chunk_and_wrong_length(registry):
+    uid = registry.uploads.start("r")
+    with pytest.raises(RangeInvalid):
+        run(registry.uploads.append("r", uid, _body(b"abc"), Chunk(5, 3)))
+    with pytest.raises(SizeInvalid):
+        run(registry.uploads.append("r", uid, _body(b"abc"), Chunk(0, 10)))
+    assert registry.uploads.status("r", uid) == 0
+
+
+def test_digest_mismatch_leaves_nothing_visible(registry):
+    uid = registry.uploads.start("r")
+    wrong = Digest("sha256", hashlib.sha256(b"other").hexdigest())
+    with pytest.raises(DigestInvalid):
+        run(registry.uploads.complete("r", uid, wrong, _body(b"data")))
+    with pytest.raises(Exception):
+        registry.blobs.stat("r", wrong)
+    with pytest.raises(DigestInvalid):
+        run(registry.uploads.upload_whole("r", wrong, _body(b"data")))
+    assert list((registry.driver.root / "uploads").iterdir()) == [
+        registry.driver.root / "uploads" / uid]
+
+
+def test_upload_belongs_to_its_repository(registry):
+    uid = registry.uploads.start("r")
+    with pytest.raises(BlobUploadUnknown):
+        registry.uploads.status("other", uid)
+
+
+def test_expiry_removes_idle_and_untracked_uploads(registry):
+    uid = registry.uploads.start("r")
+    registry.driver.upload_start("orphan")  # a monolithic upload whose process died
+    assert registry.uploads.expire(3600) == 0
+    assert registry.uploads.expire(0, now=time.time() + 10) == 2
+    with pytest.raises(BlobUploadUnknown):
+        registry.uploads.status("r", uid)
+    assert list((registry.driver.root / "uploads").iterdir()) == []

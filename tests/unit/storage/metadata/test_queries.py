@@ -1,0 +1,82 @@
+import threading
+
+from berth.storage.metadata import blobs, leases, repositories, tags, uploads
+
+
+def test_ensure_repository_is_idempotent(db):
+    with db.write() as conn:
+        first = repositories.ensure(conn, "team/app")
+        assert repositories.ensure(conn, "team/app") == first
+    with db.read() as conn:
+        assert repositories.list_names(conn, None, None) == ["team/app"]
+
+
+def test_tags_list_in_byte_order_with_pages(db):
+    names = ["b", "A", "a", "a-1", "Z", "10", "9"]
+    with db.write() as conn:
+        repo = repositories.ensure(conn, "r")
+        for name in names:
+            tags.put(conn, repo, name, "sha256:" + "0" * 64)
+    with db.read() as conn:
+        assert tags.list_names(conn, repo, None, None) == sorted(names)
+        assert tags.list_names(conn, repo, "Z", 2) == ["a", "a-1"]
+
+
+def test_tag_moves_on_put(db):
+    with db.write() as conn:
+        repo = repositories.ensure(conn, "r")
+        tags.put(conn, repo, "latest", "sha256:" + "1" * 64)
+        tags.put(conn, repo, "latest", "sha256:" + "2" * 64)
+        assert tags.get_digest(conn, repo, "latest") == "sha256:" + "2" * 64
+
+
+def test_blob_link_and_unlink(db):
+    digest = "sha256:" + "a" * 64
+    with db.write() as conn:
+        repo = repositories.ensure(conn, "r")
+        blobs.record(conn, digest, 10)
+        blobs.record(conn, digest, 10)
+        blobs.link(conn, repo, digest)
+        blobs.link(conn, repo, digest)
+        assert blobs.size_in_repository(conn, repo, digest) == 10
+        assert blobs.unlink(conn, repo, digest)
+        assert not blobs.unlink(conn, repo, digest)
+        assert blobs.size_in_repository(conn, repo, digest) is None
+
+
+def test_upload_advance_is_compare_and_set(db):
+    with db.write() as conn:
+        uploads.create(conn, "u1", "r", {"part": 0})
+        assert uploads.advance(conn, "u1", 0, 100, {"part": 1})
+        assert not uploads.advance(conn, "u1", 0, 50, {"part": 9})
+        assert uploads.get(conn, "u1") == ("r", 100, {"part": 1})
+
+
+def test_lease_has_one_holder_until_it_expires(db):
+    with db.write() as conn:
+        assert leases.acquire(conn, "job", "a", now=100, ttl=10)
+        assert not leases.acquire(conn, "job", "b", now=105, ttl=10)
+        assert leases.acquire(conn, "job", "a", now=105, ttl=10)  # renewal
+        assert leases.acquire(conn, "job", "b", now=116, ttl=10)  # expired
+
+
+def test_concurrent_writers_wait_instead_of_failing(db):
+    errors = []
+
+    def work(i):
+        try:
+            for j in range(20):
+                with db.write() as conn:
+                    repo = repositories.ensure(conn, f"r{i}")
+                    tags.put(conn, repo, f"t{j}", "sha256:" + "3" * 64)
+        except Exception as exc:  # pragma: no cover - the assertion reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.read() as conn:
+        assert len(repositories.list_names(conn, None, None)) == 8
