@@ -7,7 +7,8 @@ from ..storage.blobs import BlobDriver, BlobNotFound
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import repositories
 from ..storage.metadata.database import Database
-from .errors import BlobReferenced, BlobUnknown
+from .concurrency import blocking
+from .errors import BlobReferenced, BlobUnknown, NameUnknown
 from .references import Digest
 from .repositories import require_id
 
@@ -19,13 +20,19 @@ class BlobService:
 
     def stat(self, repository: str, digest: Digest) -> int:
         """Size of a blob linked in the repository."""
-        with self.db.read() as conn:
-            repo_id = require_id(conn, repository)
-            size = blob_rows.size_in_repository(conn, repo_id, str(digest))
+        repo_id, size = blob_rows.stat(self.db, repository, str(digest))
+        if repo_id is None:
+            raise NameUnknown(f"repository {repository!r} is not known to the registry",
+                              {"name": repository})
         if size is None:
             raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
                               {"digest": str(digest)})
         return size
+
+    async def stat_async(self, repository: str, digest: Digest) -> int:
+        if self.db.inline_reads:
+            return self.stat(repository, digest)
+        return await blocking(self.stat, repository, digest)
 
     def read(self, digest: Digest, offset: int, length: int) -> Iterator[bytes]:
         try:

@@ -9,8 +9,9 @@ from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import repositories, tags
 from ..storage.metadata.database import Database
-from .errors import (DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
+from .errors import (DigestInvalid, NameUnknown, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
                      ManifestReferenced, ManifestTooLarge, ManifestUnknown)
+from .concurrency import blocking
 from .manifest_format import ParsedManifest, parse_manifest
 from .references import Digest, is_digest, validate_tag
 from .repositories import require_id
@@ -48,31 +49,45 @@ class ManifestService:
     # -- read ------------------------------------------------------------------------------
     def get(self, repository: str, reference: str, accepted: list[str] | None = None,
             with_content: bool = True, record_pull: bool = False) -> StoredManifest:
-        with self.db.read() as conn:
-            repo_id = require_id(conn, repository)
-            digest = self._resolve(conn, repo_id, repository, reference)
-            row = manifest_rows.get(conn, repo_id, digest, with_content)
+        found, repo_id, last_pulled = self._find(repository, reference, accepted, with_content)
+        if record_pull and self._pull_is_stale(last_pulled):
+            self._record_pull(repo_id, found.digest)
+        return found
+
+    async def fetch(self, repository: str, reference: str, accepted: list[str] | None = None,
+                    with_content: bool = True, record_pull: bool = False) -> StoredManifest:
+        """``get`` for the event loop: the lookup runs inline where the database allows."""
+        if self.db.inline_reads:
+            found, repo_id, last_pulled = self._find(repository, reference, accepted,
+                                                     with_content)
+        else:
+            found, repo_id, last_pulled = await blocking(
+                self._find, repository, reference, accepted, with_content)
+        if record_pull and self._pull_is_stale(last_pulled):
+            await blocking(self._record_pull, repo_id, found.digest)
+        return found
+
+    def _find(self, repository: str, reference: str, accepted: list[str] | None,
+              with_content: bool) -> tuple[StoredManifest, int, float | None]:
+        by_tag = not is_digest(reference)
+        reference = validate_tag(reference) if by_tag else str(Digest.parse(reference))
+        row = manifest_rows.lookup(self.db, repository, reference, by_tag, with_content)
         if row is None:
+            raise NameUnknown(f"repository {repository!r} is not known to the registry",
+                              {"name": repository})
+        if row.digest is None:
             raise ManifestUnknown(f"manifest {reference!r} is unknown to {repository!r}",
                                   {"reference": reference})
         if not accepts(row.media_type, accepted):
             raise ManifestNotAcceptable(
                 f"manifest {reference!r} is {row.media_type}, which the client does not accept",
                 {"mediaType": row.media_type})
-        if record_pull:
-            self._record_pull(repo_id, row.digest)
-        return StoredManifest(row.digest, row.media_type, row.size,
-                              row.content if with_content else None)
+        found = StoredManifest(row.digest, row.media_type, row.size,
+                               row.content if with_content else None)
+        return found, row.repository_id, row.last_pulled_at
 
-    def _resolve(self, conn, repo_id: int, repository: str, reference: str) -> str:
-        if is_digest(reference):
-            return str(Digest.parse(reference))
-        validate_tag(reference)
-        digest = tags.get_digest(conn, repo_id, reference)
-        if digest is None:
-            raise ManifestUnknown(f"tag {reference!r} is unknown to {repository!r}",
-                                  {"tag": reference})
-        return digest
+    def _pull_is_stale(self, last_pulled_at: float | None) -> bool:
+        return last_pulled_at is None or last_pulled_at < time.time() - self.pull_record_interval
 
     def _record_pull(self, repo_id: int, digest: str) -> None:
         # A write per pull would serialise pulls; like ECR, record at a coarse interval.

@@ -21,6 +21,8 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
     if not match or (not match.group(1) and not match.group(2)):
         return None  # multi-range and other forms: serve the whole blob
     first, last = match.groups()
+    if size == 0:
+        return "unsatisfiable"  # no range of an empty representation exists
     if not first:
         suffix = int(last)
         if suffix == 0:
@@ -36,7 +38,7 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 async def get_blob(request: Request) -> Response:
     reg, name, digest = rq.registry(request), rq.name(request), rq.digest(
         request.path_params["digest"])
-    size = await blocking(reg.blobs.stat, name, digest)
+    size = await reg.blobs.stat_async(name, digest)
     headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes",
                "ETag": f'"{digest}"', "Cache-Control": "max-age=31536000"}
     span = _byte_range(request.headers.get("range"), size)

@@ -11,9 +11,9 @@ from . import requests as rq
 async def get_manifest(request: Request) -> Response:
     reg, name = rq.registry(request), rq.name(request)
     head = request.method == "HEAD"
-    found = await blocking(reg.manifests.get, name, request.path_params["reference"],
-                           rq.accepted_types(request), with_content=not head,
-                           record_pull=not head)
+    found = await reg.manifests.fetch(name, request.path_params["reference"],
+                                      rq.accepted_types(request), with_content=not head,
+                                      record_pull=not head)
     headers = {"Docker-Content-Digest": found.digest, "ETag": f'"{found.digest}"',
                "Content-Length": str(found.size)}
     return Response(found.content if not head else None, headers=headers,

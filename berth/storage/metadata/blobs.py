@@ -2,10 +2,30 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, delete, select
+from functools import cache
 
+from sqlalchemy import Connection, and_, bindparam, delete, select
+
+from .database import Database
 from .dialect import insert
-from .schema import blobs, manifest_references, repository_blobs
+from .schema import blobs, manifest_references, repositories, repository_blobs
+
+
+@cache
+def _stat_statement():
+    return (select(repositories.c.id.label("repository_id"), blobs.c.size)
+            .select_from(repositories)
+            .outerjoin(repository_blobs, and_(
+                repository_blobs.c.repository_id == repositories.c.id,
+                repository_blobs.c.digest == bindparam("digest")))
+            .outerjoin(blobs, blobs.c.digest == repository_blobs.c.digest)
+            .where(repositories.c.name == bindparam("name")))
+
+
+def stat(db: Database, repository: str, digest: str):
+    """(repository_id or None if the repository is unknown, size or None if not linked)."""
+    row = db.fetch_one(_stat_statement(), {"name": repository, "digest": digest})
+    return (None, None) if row is None else (row.repository_id, row.size)
 
 
 def size_in_repository(conn: Connection, repo_id: int, digest: str) -> int | None:

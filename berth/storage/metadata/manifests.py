@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, select, update
 
+from .database import Database
 from .dialect import insert
-from .schema import manifest_references, manifests
+from .schema import manifest_references, manifests, repositories, tags
 
 _HEAD_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.size)
 
@@ -14,6 +16,32 @@ def get(conn: Connection, repo_id: int, digest: str, with_content: bool = True):
     columns = _HEAD_COLUMNS + ((manifests.c.content,) if with_content else ())
     return conn.execute(select(*columns).where(
         manifests.c.repository_id == repo_id, manifests.c.digest == digest)).first()
+
+
+@cache
+def _lookup_statement(by_tag: bool, with_content: bool):
+    # Built once: the pull path is hot, and statement construction dominates a cached query.
+    columns = [repositories.c.id.label("repository_id"), *_HEAD_COLUMNS,
+               manifests.c.last_pulled_at]
+    if with_content:
+        columns.append(manifests.c.content)
+    query = select(*columns).select_from(repositories)
+    if by_tag:
+        query = query.outerjoin(tags, and_(tags.c.repository_id == repositories.c.id,
+                                           tags.c.name == bindparam("reference")))
+        wanted = tags.c.digest
+    else:
+        wanted = bindparam("reference")
+    query = query.outerjoin(manifests, and_(manifests.c.repository_id == repositories.c.id,
+                                            manifests.c.digest == wanted))
+    return query.where(repositories.c.name == bindparam("name"))
+
+
+def lookup(db: Database, repository: str, reference: str, by_tag: bool, with_content: bool):
+    """One round trip for a pull: the repository id (None if unknown) and the manifest row
+    (digest None if the reference is unknown)."""
+    return db.fetch_one(_lookup_statement(by_tag, with_content),
+                        {"name": repository, "reference": reference})
 
 
 def existing(conn: Connection, repo_id: int, digests: list[str]) -> set[str]:

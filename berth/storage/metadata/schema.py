@@ -3,7 +3,7 @@ this module is what queries are written against."""
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary,
-                        MetaData, String, Table, Text)
+                        MetaData, String, Table, Text, func, text)
 
 metadata = MetaData()
 
@@ -73,6 +73,7 @@ tags = Table(
     Column("digest", String(200), nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_tags_digest", "repository_id", "digest"),
+    Index("ix_tags_order", "repository_id", func.lower(text("name")), "name"),
 )
 
 uploads = Table(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, literal, select, tuple_
 
 from .dialect import insert
 from .schema import tags
@@ -34,9 +34,12 @@ def remove_for_digest(conn: Connection, repo_id: int, digest: str) -> None:
 
 def list_names(conn: Connection, repo_id: int, after: str | None,
                limit: int | None) -> list[str]:
-    query = select(tags.c.name).where(tags.c.repository_id == repo_id).order_by(tags.c.name)
+    """Tags in the spec's lexical order: case-insensitive, ties broken byte-wise."""
+    key = tuple_(func.lower(tags.c.name), tags.c.name)
+    query = (select(tags.c.name).where(tags.c.repository_id == repo_id)
+             .order_by(func.lower(tags.c.name), tags.c.name))
     if after:
-        query = query.where(tags.c.name > after)
+        query = query.where(key > tuple_(func.lower(literal(after)), literal(after)))
     if limit is not None:
         query = query.limit(limit)
     return list(conn.execute(query).scalars())

@@ -11,15 +11,18 @@ def test_ensure_repository_is_idempotent(db):
         assert repositories.list_names(conn, None, None) == ["team/app"]
 
 
-def test_tags_list_in_byte_order_with_pages(db):
+def test_tags_list_in_case_insensitive_order_with_pages(db):
     names = ["b", "A", "a", "a-1", "Z", "10", "9"]
     with db.write() as conn:
         repo = repositories.ensure(conn, "r")
         for name in names:
             tags.put(conn, repo, name, "sha256:" + "0" * 64)
     with db.read() as conn:
-        assert tags.list_names(conn, repo, None, None) == sorted(names)
-        assert tags.list_names(conn, repo, "Z", 2) == ["a", "a-1"]
+        expected = sorted(names, key=lambda t: (t.lower(), t))
+        assert tags.list_names(conn, repo, None, None) == expected
+        assert expected == ["10", "9", "A", "a", "a-1", "b", "Z"]
+        assert tags.list_names(conn, repo, "A", 2) == ["a", "a-1"]
+        assert tags.list_names(conn, repo, "b", 5) == ["Z"]
 
 
 def test_tag_moves_on_put(db):

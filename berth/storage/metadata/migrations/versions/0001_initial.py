@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float, nullable=False),
     )
     op.create_index("ix_tags_digest", "tags", ["repository_id", "digest"])
+    op.create_index("ix_tags_order", "tags", ["repository_id", sa.text("lower(name)"), "name"])
     op.create_table(
         "uploads",
         sa.Column("id", sa.String(64), primary_key=True),
