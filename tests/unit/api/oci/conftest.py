@@ -1,19 +1,26 @@
 """Fixtures for the OCI Distribution API tests: a registry app per test, in process."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 
-def pytest_configure(config):
-    # Starlette's TestClient warns that its httpx support is deprecated; it still works.
-    config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with:UserWarning")
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    """One migrated metadata database, copied into each test's fresh data directory."""
+    from .support import migrated_database
+
+    path = migrated_database(tmp_path_factory.mktemp("template"))
+    leftovers = sorted(p.name for p in path.parent.iterdir() if p != path)
+    assert not leftovers, f"migration left {leftovers} next to the database"
+    return path
 
 
 @pytest.fixture
-def oci(tmp_path) -> Iterator["Oci"]:
+def oci(tmp_path, migrated_template) -> Iterator["Oci"]:
     from .support import running_registry
 
-    with running_registry(tmp_path / "data") as registry:
+    with running_registry(tmp_path / "data", migrated_template) as registry:
         yield registry

@@ -6,12 +6,17 @@ import contextlib
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from starlette.testclient import TestClient
+with warnings.catch_warnings():
+    # Starlette warns that its TestClient's httpx support is deprecated; it still works.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from berth.app import create_app
 from berth.config import Settings
@@ -212,8 +217,8 @@ class Oci:
         return {"tables": tables, "files": sorted(self.blob_files())}
 
 
-@contextlib.contextmanager
-def running_registry(data_dir: Path) -> Iterator[Oci]:
+def migrated_database(data_dir: Path) -> Path:
+    """Create ``data_dir`` with a migrated metadata database; returns the database file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir)
     db = Database(settings.database_url)
@@ -221,6 +226,19 @@ def running_registry(data_dir: Path) -> Iterator[Oci]:
         migrate.upgrade(db)
     finally:
         db.dispose()
+    return data_dir / "metadata.db"
+
+
+@contextlib.contextmanager
+def running_registry(data_dir: Path, template: Path | None = None) -> Iterator[Oci]:
+    """A registry on ``data_dir``; ``template`` is a migrated database to copy (faster than
+    migrating again)."""
+    if template is None:
+        migrated_database(data_dir)
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, data_dir / "metadata.db")
+    settings = Settings(data_dir=data_dir)
     app = create_app(settings, run_jobs=False)
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
         yield Oci(client, data_dir)

@@ -1,0 +1,119 @@
+"""End-to-end tests: real registry clients (skopeo, buildah, podman, docker, oras-py) against a running registry.
+
+One registry server is started per test session on a free 127.0.0.1 port with a temporary data directory:
+
+* default: ``<python> -m berth serve --host 127.0.0.1 --port <port> --data-dir <tmp>``
+* ``BERTH_E2E_TARGET=distribution``: CNCF Distribution (``/usr/bin/docker-registry serve <config.yml>``,
+  filesystem storage, deletes enabled) -- a reference registry to check the tests themselves against.
+
+It is ready once ``GET /v2/`` returns 200. Its log (and dockerd's, for the docker tests) is written to a file, and
+the part logged during a failing test is attached to that test's report. Tests use distinct repositories so they can
+share the server. Missing client tools fail the tests rather than skip them. Only the referrers API assertions are
+skipped, and only for Distribution 2.8, which predates that API.
+
+Run: ``.venv/bin/python -m pytest tests/e2e -q`` (add ``BERTH_E2E_TARGET=distribution`` for the reference run).
+"""
+from __future__ import annotations
+
+import shutil
+from typing import Callable, Iterator
+
+import pytest
+
+from tests.support.containers_storage import BUILDAH, PODMAN, ContainersStorage
+from tests.support.dockerd import DOCKER, DOCKERD, Dockerd
+from tests.support.log_watch import LOGS
+from tests.support.procs import require_binary
+from tests.support.registry_api import RegistryAPI
+from tests.support.registry_server import DISTRIBUTION_BIN, RegistryServer, selected_target, start_registry
+from tests.support.skopeo import SKOPEO, Skopeo
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    LOGS.mark()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for title, text in LOGS.sections():
+            report.sections.append((title, text))
+
+
+@pytest.fixture(scope="session")
+def e2e_target() -> str:
+    return selected_target()
+
+
+@pytest.fixture(scope="session")
+def registry(e2e_target: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    if e2e_target == "distribution":
+        require_binary(DISTRIBUTION_BIN)
+    workdir = tmp_path_factory.mktemp(f"registry-{e2e_target}")
+    server, problem = None, ""
+    try:
+        server = start_registry(workdir, e2e_target)
+    except RuntimeError as exc:
+        problem = str(exc)
+    if server is None:
+        pytest.fail(problem, pytrace=False)
+    LOGS.add(f"{e2e_target} registry", server.daemon.log_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+        LOGS.remove(f"{e2e_target} registry")
+        shutil.rmtree(server.daemon.log_path.parent / "data", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def registry_api(registry: RegistryServer) -> RegistryAPI:
+    return RegistryAPI(registry.url)
+
+
+@pytest.fixture(scope="session")
+def skopeo(tmp_path_factory: pytest.TempPathFactory) -> Skopeo:
+    require_binary(SKOPEO)
+    return Skopeo(tmp_path_factory.mktemp("skopeo"))
+
+
+@pytest.fixture
+def containers_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], ContainersStorage]]:
+    """Factory for fresh, isolated buildah/podman image stores, removed after the test."""
+    require_binary(BUILDAH)
+    require_binary(PODMAN)
+    made: list[ContainersStorage] = []
+
+    def make(name: str) -> ContainersStorage:
+        store = ContainersStorage(tmp_path_factory.mktemp(f"storage-{name}"))
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.cleanup()
+
+
+@pytest.fixture(scope="module")
+def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
+    require_binary(DOCKERD)
+    require_binary(DOCKER)
+    require_binary("containerd")
+    daemon, problem = Dockerd(tmp_path_factory.mktemp("dockerd")), ""
+    try:
+        daemon.start()
+    except RuntimeError as exc:
+        problem = str(exc)
+    if problem:
+        daemon.cleanup()
+        pytest.fail(problem, pytrace=False)
+    LOGS.add("dockerd", daemon.log_path)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        LOGS.remove("dockerd")
+        daemon.cleanup()

@@ -1,0 +1,47 @@
+"""Isolated containers/storage roots for buildah and podman (vfs driver, private root/runroot/tmp)."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from tests.support.mounts import unmount_under
+from tests.support.procs import run
+
+BUILDAH = "/usr/bin/buildah"
+PODMAN = "/usr/bin/podman"
+
+
+class ContainersStorage:
+    """One private image store; every buildah/podman call through it gets the same --root/--runroot."""
+
+    def __init__(self, base: Path):
+        self.base = Path(base)
+        self.root = self.base / "root"
+        # podman refuses a runroot path longer than 50 characters, so it cannot live under pytest's tmp dir.
+        self.runroot = Path(tempfile.mkdtemp(prefix="berth-e2e-rr-", dir="/tmp"))
+        self.tmpdir = self.base / "tmp"
+        for d in (self.root, self.tmpdir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.auth_file = self.base / "auth.json"
+        self.auth_file.write_text('{"auths": {}}')
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"REGISTRY_AUTH_FILE": str(self.auth_file), "TMPDIR": str(self.tmpdir)}
+
+    def _storage_flags(self) -> list[str]:
+        return ["--root", str(self.root), "--runroot", str(self.runroot), "--storage-driver", "vfs"]
+
+    def buildah(self, *args: str, timeout: float = 180, **kw):
+        return run([BUILDAH, *self._storage_flags(), *args], env=self.env, timeout=timeout, **kw)
+
+    def podman(self, *args: str, timeout: float = 180, **kw):
+        flags = [*self._storage_flags(), "--tmpdir", str(self.tmpdir), "--events-backend", "file",
+                 "--cgroup-manager", "cgroupfs"]
+        return run([PODMAN, *flags, *args], env=self.env, timeout=timeout, **kw)
+
+    def cleanup(self) -> None:
+        for d in (self.runroot, self.base):
+            unmount_under(d)
+            shutil.rmtree(d, ignore_errors=True)
