@@ -10,6 +10,7 @@ from ...registry.concurrency import blocking
 from . import requests as rq
 from .errors import error_response
 
+REDIRECT_SECONDS = 20 * 60
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -55,6 +56,10 @@ async def get_blob(request: Request) -> Response:
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers,
                         media_type="application/octet-stream")
+    redirect = reg.blobs.redirect_url(digest, REDIRECT_SECONDS)
+    if redirect:  # object storage serves the bytes itself
+        return Response(status_code=307, headers={"Location": redirect,
+                                                  "Docker-Content-Digest": str(digest)})
     chunks = await blocking(reg.blobs.read, digest, start, length)
     return StreamingResponse(_drain(chunks), status_code=status, headers=headers,
                              media_type="application/octet-stream")

@@ -53,7 +53,8 @@ class BlobDriver(ABC):
         """Remove a committed blob; absent keys are not an error."""
 
     def redirect_url(self, key: str, expires_in: int) -> str | None:
-        """A URL a client may fetch the blob from directly, or None if not supported."""
+        """A URL a client may fetch the blob from directly, or None if not supported.
+        Computed locally (presigning), so it may run on the event loop."""
         return None
 
     # -- uploads ---------------------------------------------------------------------------

@@ -82,3 +82,17 @@ def test_expiry_removes_idle_and_untracked_uploads(registry):
     with pytest.raises(BlobUploadUnknown):
         registry.uploads.status("r", uid)
     assert list((registry.driver.root / "uploads").iterdir()) == []
+
+
+def test_completion_survives_a_crash_between_move_and_record(registry):
+    data = b"moved but not recorded"
+    digest = Digest.of(data)
+    uid = registry.uploads.start("r")
+    run(registry.uploads.append("r", uid, _body(data)))
+    # The process died right after the driver moved the upload under its key.
+    registry.driver.upload_commit(uid, {}, len(data), digest.key)
+    registry.uploads.hashers.discard(uid)
+    run(registry.uploads.complete("r", uid, digest))
+    assert registry.blobs.stat("r", digest) == len(data)
+    with pytest.raises(BlobUploadUnknown):
+        registry.uploads.status("r", uid)
