@@ -46,23 +46,23 @@ class BlobService:
 
     def mount(self, repository: str, digest: Digest, source: str) -> bool:
         """Link a blob of ``source`` into ``repository``; False if the source lacks it."""
-        with self.db.write() as conn:
-            source_id = repositories.get_id(conn, source)
+        with self.db.write() as tx:
+            source_id = repositories.get_id(tx, source)
             if source_id is None or blob_rows.size_in_repository(
-                    conn, source_id, str(digest)) is None:
+                    tx, source_id, str(digest)) is None:
                 return False
-            blob_rows.link(conn, repositories.ensure(conn, repository), str(digest))
+            blob_rows.link(tx, repositories.ensure(tx, repository), str(digest))
         return True
 
     def unlink(self, repository: str, digest: Digest) -> None:
         """Remove the blob from the repository; its content stays for garbage collection."""
-        with self.db.write() as conn:
-            repo_id = require_id(conn, repository)
-            parent = blob_rows.referencing_manifest(conn, repo_id, str(digest))
+        with self.db.write() as tx:
+            repo_id = require_id(tx, repository)
+            parent = blob_rows.referencing_manifest(tx, repo_id, str(digest))
             if parent is not None:
                 raise BlobReferenced(f"blob {digest} is referenced by manifest {parent}",
                                      {"digest": str(digest), "manifest": parent})
-            if not blob_rows.unlink(conn, repo_id, str(digest)):
+            if not blob_rows.unlink(tx, repo_id, str(digest)):
                 raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
                                   {"digest": str(digest)})
 

@@ -144,6 +144,10 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         raise ManifestInvalid("manifest JSON is nested too deeply") from None
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
+    try:  # JSON escapes can spell lone surrogates, which are not Unicode text
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ManifestInvalid("manifest contains invalid Unicode (a lone surrogate)") from None
     if doc.get("schemaVersion") != 2 or isinstance(doc.get("schemaVersion"), bool):
         raise _fail("must be 2", "schemaVersion")
     media_type = _media_type(doc, content_type)

@@ -92,8 +92,8 @@ class ManifestService:
     def _record_pull(self, repo_id: int, digest: str) -> None:
         # A write per pull would serialise pulls; like ECR, record at a coarse interval.
         now = time.time()
-        with self.db.write() as conn:
-            manifest_rows.record_pull(conn, repo_id, digest, now,
+        with self.db.write() as tx:
+            manifest_rows.record_pull(tx, repo_id, digest, now,
                                       now - self.pull_record_interval)
 
     # -- write -----------------------------------------------------------------------------
@@ -108,59 +108,64 @@ class ManifestService:
             raise DigestInvalid(f"manifest digest {digest} does not match {wanted}",
                                 {"digest": str(wanted)})
         parsed = parse_manifest(body, content_type)
-        with self.db.write() as conn:
-            repo_id = repositories.ensure(conn, repository)
-            total = self._check_references(conn, repo_id, parsed) + len(body)
-            created = manifest_rows.insert_new(conn, _row(repo_id, digest, parsed, body, total),
+        with self.db.write() as tx:
+            repo_id = repositories.ensure(tx, repository)
+            total = self._check_references(tx, repo_id, parsed) + len(body)
+            created = manifest_rows.insert_new(tx, _row(repo_id, digest, parsed, body, total),
                                                _references(parsed))
             if tag:
-                tags.put(conn, repo_id, tag, str(digest))
+                tags.put(tx, repo_id, tag, str(digest))
         return PutResult(digest, parsed.subject.digest if parsed.subject else None, created)
 
-    def _check_references(self, conn, repo_id: int, parsed: ParsedManifest) -> int:
-        """Every blob and child manifest must be in the repository; returns their total size."""
+    def _check_references(self, tx, repo_id: int, parsed: ParsedManifest) -> int:
+        """Every blob and child manifest must be in the repository with the size its
+        descriptor gives; returns the total size of what the manifest references."""
         if parsed.is_index:
             wanted = sorted({str(d.digest) for d in parsed.children})
-            found = manifest_rows.sizes(conn, repo_id, wanted) if wanted else {}
-            return _require(wanted, found, "manifest")
-        descriptors = [parsed.config, *parsed.layers]
-        local = [d for d in descriptors if not d.foreign]
+            found = manifest_rows.sizes(tx, repo_id, wanted) if wanted else {}
+            _require(wanted, found, "manifest")
+            _check_sizes(parsed.children, {d: sizes[0] for d, sizes in found.items()})
+            return sum(total for _, total in found.values())
+        local = [d for d in (parsed.config, *parsed.layers) if not d.foreign]
         wanted = sorted({str(d.digest) for d in local})
-        found = blob_rows.sizes_in_repository(conn, repo_id, wanted) if wanted else {}
-        total = _require(wanted, found, "blob")
-        for d in local:
-            if found[str(d.digest)] != d.size:
-                raise ManifestInvalid(
-                    f"descriptor of {d.digest} says {d.size} bytes, the blob has "
-                    f"{found[str(d.digest)]}", {"digest": str(d.digest)})
-        return total
+        found = blob_rows.sizes_in_repository(tx, repo_id, wanted) if wanted else {}
+        _require(wanted, found, "blob")
+        _check_sizes(local, found)
+        return sum(found.values())
 
     def delete(self, repository: str, reference: str) -> None:
-        with self.db.write() as conn:
-            repo_id = require_id(conn, repository)
+        with self.db.write() as tx:
+            repo_id = require_id(tx, repository)
             if not is_digest(reference):
-                if not tags.remove(conn, repo_id, validate_tag(reference)):
+                if not tags.remove(tx, repo_id, validate_tag(reference)):
                     raise ManifestUnknown(f"tag {reference!r} is unknown to {repository!r}",
                                           {"tag": reference})
                 return
             digest = str(Digest.parse(reference))
-            if manifest_rows.get(conn, repo_id, digest, with_content=False) is None:
+            if manifest_rows.get(tx, repo_id, digest) is None:
                 raise ManifestUnknown(f"manifest {digest} is unknown to {repository!r}",
                                       {"digest": digest})
-            parent = manifest_rows.parent_of(conn, repo_id, digest)
+            parent = manifest_rows.parent_of(tx, repo_id, digest)
             if parent is not None:
                 raise ManifestReferenced(f"manifest {digest} is listed by index {parent}",
                                          {"digest": digest, "index": parent})
-            tags.remove_for_digest(conn, repo_id, digest)
-            manifest_rows.remove(conn, repo_id, digest)
+            tags.remove_for_digest(tx, repo_id, digest)
+            manifest_rows.remove(tx, repo_id, digest)
 
 
-def _require(wanted: list[str], found: dict[str, int], kind: str) -> int:
+def _require(wanted: list[str], found: dict, kind: str) -> None:
     missing = [d for d in wanted if d not in found]
     if missing:
         raise ManifestBlobUnknown(f"{kind} {missing[0]} is not in the repository",
                                   {"digest": missing[0]})
-    return sum(found.values())
+
+
+def _check_sizes(descriptors, sizes: dict[str, int]) -> None:
+    for d in descriptors:
+        actual = sizes[str(d.digest)]
+        if actual != d.size:
+            raise ManifestInvalid(f"descriptor of {d.digest} says {d.size} bytes, the "
+                                  f"content has {actual}", {"digest": str(d.digest)})
 
 
 def _references(parsed: ParsedManifest) -> list[tuple[str, str]]:

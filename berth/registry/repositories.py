@@ -5,7 +5,7 @@ import json
 
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import repositories, tags
-from ..storage.metadata.database import Database
+from ..storage.metadata.database import Database, Tx
 from .errors import NameUnknown, PaginationInvalid
 from .manifest_format import OCI_INDEX
 from .references import Digest
@@ -13,8 +13,8 @@ from .references import Digest
 MAX_PAGE = 10000
 
 
-def require_id(conn, repository: str) -> int:
-    repo_id = repositories.get_id(conn, repository)
+def require_id(tx: Tx, repository: str) -> int:
+    repo_id = repositories.get_id(tx, repository)
     if repo_id is None:
         raise NameUnknown(f"repository {repository!r} is not known to the registry",
                           {"name": repository})
@@ -34,24 +34,24 @@ class RepositoryService:
     def catalog(self, n: int | None, last: str | None) -> tuple[list[str], bool]:
         """A page of repository names, and whether more follow."""
         n = _page_size(n)
-        with self.db.read() as conn:
-            names = repositories.list_names(conn, last, None if n is None else n + 1)
+        with self.db.read() as tx:
+            names = repositories.list_names(tx, last, None if n is None else n + 1)
         return _split_page(names, n)
 
     def tags(self, repository: str, n: int | None, last: str | None) -> tuple[list[str], bool]:
         n = _page_size(n)
-        with self.db.read() as conn:
-            repo_id = require_id(conn, repository)
-            names = tags.list_names(conn, repo_id, last, None if n is None else n + 1)
+        with self.db.read() as tx:
+            repo_id = require_id(tx, repository)
+            names = tags.list_names(tx, repo_id, last, None if n is None else n + 1)
         return _split_page(names, n)
 
     def referrers(self, repository: str, subject: Digest,
                   artifact_type: str | None) -> dict:
         """An OCI image index listing the manifests whose subject is ``subject``."""
-        with self.db.read() as conn:
-            repo_id = repositories.get_id(conn, repository)
+        with self.db.read() as tx:
+            repo_id = repositories.get_id(tx, repository)
             rows = [] if repo_id is None else manifest_rows.referrers(
-                conn, repo_id, str(subject), artifact_type)
+                tx, repo_id, str(subject), artifact_type)
         return {"schemaVersion": 2, "mediaType": OCI_INDEX,
                 "manifests": [_descriptor(row) for row in rows]}
 

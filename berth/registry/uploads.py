@@ -43,8 +43,8 @@ class UploadService:
     def start(self, repository: str) -> str:
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_start(upload_id)
-        with self.db.write() as conn:
-            uploads.create(conn, upload_id, repository, state)
+        with self.db.write() as tx:
+            uploads.create(tx, upload_id, repository, state)
         self.hashers.put(upload_id, 0, hashlib.sha256())
         return upload_id
 
@@ -53,14 +53,14 @@ class UploadService:
 
     def cancel(self, repository: str, upload_id: str) -> None:
         _, state = self._load(repository, upload_id)
-        with self.db.write() as conn:
-            uploads.remove(conn, upload_id)
+        with self.db.write() as tx:
+            uploads.remove(tx, upload_id)
         self.hashers.discard(upload_id)
         self.driver.upload_abort(upload_id, state)
 
     def _load(self, repository: str, upload_id: str) -> tuple[int, dict]:
-        with self.db.read() as conn:
-            found = uploads.get(conn, upload_id)
+        with self.db.read() as tx:
+            found = uploads.get(tx, upload_id)
         if found is None or found[0] != repository:
             raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
                                     {"upload": upload_id})
@@ -123,21 +123,25 @@ class UploadService:
                 await blocking(writer.abort)
 
     def _advance(self, upload_id: str, old: int, new: int, state: dict) -> bool:
-        with self.db.write() as conn:
-            return uploads.advance(conn, upload_id, old, new, state)
+        with self.db.write() as tx:
+            return uploads.advance(tx, upload_id, old, new, state)
 
     # -- completion ------------------------------------------------------------------------
     async def complete(self, repository: str, upload_id: str, digest: Digest,
                        body: AsyncIterator[bytes] | None = None,
                        chunk: Chunk = Chunk()) -> Digest:
-        if body is not None:
-            await self.append(repository, upload_id, body, chunk)
+        """Verify and commit. A final chunk in ``body`` joins the upload only if the whole
+        then matches the digest: a failed completion leaves the session as it was."""
         size, state = await blocking(self._load, repository, upload_id)
+        if chunk.start is not None and chunk.start != size:
+            raise RangeInvalid(f"chunk starts at {chunk.start}, upload is at {size}",
+                               {"size": size})
         hasher = self.hashers.take(upload_id, size)
         if hasher is None or hasher.name != digest.algorithm:
             hasher = await blocking(self._rehash, upload_id, state, size, digest)
+        if body is not None:
+            size, state = await self._write(upload_id, state, size, body, hasher, chunk)
         if hasher.hexdigest() != digest.hex:
-            self.hashers.discard(upload_id)
             raise DigestInvalid(f"content does not match digest {digest}",
                                 {"digest": str(digest)})
         await blocking(self._commit, repository, upload_id, state, size, digest)
@@ -183,28 +187,28 @@ class UploadService:
                 self.driver.upload_commit(upload_id, state, size, digest.key)
             except BlobNotFound:
                 raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
-        with self.db.write() as conn:
-            repo_id = repositories.ensure(conn, repository)
-            blob_rows.record(conn, str(digest), size)
-            blob_rows.link(conn, repo_id, str(digest))
-            uploads.remove(conn, upload_id)
+        with self.db.write() as tx:
+            repo_id = repositories.ensure(tx, repository)
+            blob_rows.record(tx, str(digest), size)
+            blob_rows.link(tx, repo_id, str(digest))
+            uploads.remove(tx, upload_id)
 
     # -- housekeeping ----------------------------------------------------------------------
     def expire(self, ttl_seconds: float, now: float | None = None) -> int:
         """Abort uploads idle longer than the TTL, and driver uploads nobody tracks."""
         cutoff = (now or time.time()) - ttl_seconds
         expired = 0
-        with self.db.write() as conn:
-            rows = uploads.stale(conn, cutoff, limit=1000)
+        with self.db.write() as tx:
+            rows = uploads.stale(tx, cutoff, limit=1000)
             for row in rows:
-                uploads.remove(conn, row.id)
+                uploads.remove(tx, row.id)
         for row in rows:
             self.hashers.discard(row.id)
             self.driver.upload_abort(row.id, json.loads(row.driver_state))
             expired += 1
         for upload_id in self.driver.upload_ids_older_than(cutoff):
-            with self.db.read() as conn:
-                tracked = uploads.get(conn, upload_id) is not None
+            with self.db.read() as tx:
+                tracked = uploads.get(tx, upload_id) is not None
             if not tracked:
                 self.driver.upload_abort(upload_id, {})
                 expired += 1

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
 import time
+from functools import cache, lru_cache
 
-from functools import cache
+from sqlalchemy import and_, bindparam, delete, select
 
-from sqlalchemy import Connection, and_, bindparam, delete, select
-
-from .database import Database
-from .dialect import insert
+from .database import Database, Tx
 from .schema import blobs, manifest_references, repositories, repository_blobs
+from .statements import in_list, insert, list_params
 
 
 @cache
-def _stat_statement():
+def _stat():
     return (select(repositories.c.id.label("repository_id"), blobs.c.size)
             .select_from(repositories)
             .outerjoin(repository_blobs, and_(
@@ -22,46 +21,78 @@ def _stat_statement():
             .where(repositories.c.name == bindparam("name")))
 
 
+def _linked():
+    return (select(blobs.c.digest, blobs.c.size)
+            .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+            .where(repository_blobs.c.repository_id == bindparam("repo")))
+
+
+@cache
+def _size_in_repository():
+    return _linked().where(blobs.c.digest == bindparam("digest"))
+
+
+@lru_cache(maxsize=64)
+def _sizes_in_repository(count: int):
+    return _linked().where(in_list(blobs.c.digest, "d", count))
+
+
+@cache
+def _record(dialect: str):
+    return insert(dialect, blobs, "digest", "size", "created_at").on_conflict_do_nothing(
+        index_elements=["digest"])
+
+
+@cache
+def _link(dialect: str):
+    return insert(dialect, repository_blobs, "repository_id", "digest",
+                  "created_at").on_conflict_do_nothing(index_elements=["repository_id", "digest"])
+
+
+@cache
+def _unlink():
+    return delete(repository_blobs).where(
+        repository_blobs.c.repository_id == bindparam("repo"),
+        repository_blobs.c.digest == bindparam("digest"))
+
+
+@cache
+def _referencing_manifest():
+    return select(manifest_references.c.parent_digest).where(
+        manifest_references.c.repository_id == bindparam("repo"),
+        manifest_references.c.child_digest == bindparam("digest")).limit(1)
+
+
 def stat(db: Database, repository: str, digest: str):
     """(repository_id or None if the repository is unknown, size or None if not linked)."""
-    row = db.fetch_one(_stat_statement(), {"name": repository, "digest": digest})
+    row = db.fetch_one(_stat(), {"name": repository, "digest": digest})
     return (None, None) if row is None else (row.repository_id, row.size)
 
 
-def size_in_repository(conn: Connection, repo_id: int, digest: str) -> int | None:
-    return conn.execute(
-        select(blobs.c.size).join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
-        .where(repository_blobs.c.repository_id == repo_id, blobs.c.digest == digest)
-    ).scalar()
+def size_in_repository(tx: Tx, repo_id: int, digest: str) -> int | None:
+    row = tx.first(_size_in_repository(), {"repo": repo_id, "digest": digest})
+    return None if row is None else row.size
 
 
-def sizes_in_repository(conn: Connection, repo_id: int, digests: list[str]) -> dict[str, int]:
-    rows = conn.execute(
-        select(blobs.c.digest, blobs.c.size)
-        .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
-        .where(repository_blobs.c.repository_id == repo_id, blobs.c.digest.in_(digests)))
-    return {digest: size for digest, size in rows}
+def sizes_in_repository(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, int]:
+    rows = tx.all(_sizes_in_repository(len(digests)),
+                  {"repo": repo_id, **list_params("d", digests)})
+    return {row.digest: row.size for row in rows}
 
 
-def record(conn: Connection, digest: str, size: int) -> None:
-    conn.execute(insert(conn, blobs).values(digest=digest, size=size, created_at=time.time())
-                 .on_conflict_do_nothing(index_elements=["digest"]))
+def record(tx: Tx, digest: str, size: int) -> None:
+    tx.execute(_record(tx.dialect_name),
+               {"digest": digest, "size": size, "created_at": time.time()})
 
 
-def link(conn: Connection, repo_id: int, digest: str) -> None:
-    conn.execute(insert(conn, repository_blobs)
-                 .values(repository_id=repo_id, digest=digest, created_at=time.time())
-                 .on_conflict_do_nothing(index_elements=["repository_id", "digest"]))
+def link(tx: Tx, repo_id: int, digest: str) -> None:
+    tx.execute(_link(tx.dialect_name),
+               {"repository_id": repo_id, "digest": digest, "created_at": time.time()})
 
 
-def unlink(conn: Connection, repo_id: int, digest: str) -> bool:
-    result = conn.execute(delete(repository_blobs).where(
-        repository_blobs.c.repository_id == repo_id, repository_blobs.c.digest == digest))
-    return result.rowcount > 0
+def unlink(tx: Tx, repo_id: int, digest: str) -> bool:
+    return tx.execute(_unlink(), {"repo": repo_id, "digest": digest}) > 0
 
 
-def referencing_manifest(conn: Connection, repo_id: int, digest: str) -> str | None:
-    return conn.execute(
-        select(manifest_references.c.parent_digest)
-        .where(manifest_references.c.repository_id == repo_id,
-               manifest_references.c.child_digest == digest).limit(1)).scalar()
+def referencing_manifest(tx: Tx, repo_id: int, digest: str) -> str | None:
+    return tx.scalar(_referencing_manifest(), {"repo": repo_id, "digest": digest})

@@ -1,54 +1,147 @@
-"""Engine creation and transactions, for SQLite and (later) PostgreSQL alike.
+"""Transactions over SQLite or PostgreSQL, with SQLAlchemy Core as the SQL compiler only.
 
-``read()`` and ``write()`` hand out a Connection inside a transaction. On SQLite a write
-transaction starts with BEGIN IMMEDIATE: taking the write lock up front means a busy database
-waits (busy_timeout) instead of failing when a reader later upgrades to a writer.
+Statements are built once (see the modules beside this one), compiled once per database
+dialect, and executed on plain DB-API connections: on the registry's hot paths SQLAlchemy's
+per-execution machinery costs many times the query itself. Alembic migrations use the
+SQLAlchemy engine as usual.
+
+On SQLite a write transaction starts with BEGIN IMMEDIATE, so a busy database makes a writer
+wait for the lock (busy_timeout) instead of failing when a reader upgrades to a writer; and
+this process's writers queue on a lock, which hands the database over at once rather than
+leaving waiters to SQLite's sleep-and-poll.
 """
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 from collections import namedtuple
-from contextlib import contextmanager
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Select, create_engine, event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import QueuePool
 
-_IMMEDIATE = "berth_immediate"
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                    "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000")
+
+
+class _Compiled:
+    __slots__ = ("sql", "names", "defaults", "row_type")
+
+    def __init__(self, stmt, dialect):
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.names = list(compiled.positiontup or [])
+        self.defaults = dict(compiled.params)  # literals in the statement are parameters too
+        columns = getattr(stmt, "selected_columns", None)
+        self.row_type = namedtuple("Row", [c.key for c in columns]) if columns else None
+
+    def args(self, params: dict[str, Any] | None) -> list[Any]:
+        params = params or {}
+        return [params[n] if n in params else self.defaults[n] for n in self.names]
+
+
+class Tx:
+    """One transaction: execute prebuilt statements with named parameters."""
+
+    __slots__ = ("_raw", "_db", "dialect_name")
+
+    def __init__(self, raw, db: "Database"):
+        self._raw = raw
+        self._db = db
+        self.dialect_name = db.dialect_name
+
+    def _run(self, stmt, params):
+        compiled = self._db.compiled(stmt)
+        cursor = self._raw.cursor()
+        cursor.execute(compiled.sql, compiled.args(params))
+        return compiled, cursor
+
+    def execute(self, stmt, params: dict[str, Any] | None = None) -> int:
+        """Run a statement; returns the number of rows it changed."""
+        _, cursor = self._run(stmt, params)
+        count = cursor.rowcount
+        cursor.close()
+        return count
+
+    def executemany(self, stmt, rows: list[dict[str, Any]]) -> None:
+        compiled = self._db.compiled(stmt)
+        cursor = self._raw.cursor()
+        cursor.executemany(compiled.sql, [compiled.args(row) for row in rows])
+        cursor.close()
+
+    def all(self, stmt, params: dict[str, Any] | None = None) -> list:
+        compiled, cursor = self._run(stmt, params)
+        rows = cursor.fetchall()
+        cursor.close()
+        return [compiled.row_type._make(row) for row in rows]
+
+    def first(self, stmt, params: dict[str, Any] | None = None):
+        compiled, cursor = self._run(stmt, params)
+        row = cursor.fetchone()
+        cursor.close()
+        return None if row is None else compiled.row_type._make(row)
+
+    def scalar(self, stmt, params: dict[str, Any] | None = None):
+        row = self.first(stmt, params)
+        return None if row is None else row[0]
+
+    def scalars(self, stmt, params: dict[str, Any] | None = None) -> list:
+        return [row[0] for row in self.all(stmt, params)]
+
+
+class _SqlitePool:
+    """Open SQLite connections for reuse; SQLite connections are cheap but not free."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
+                               isolation_level=None)
+        for pragma in _SQLITE_PRAGMAS:
+            conn.execute(pragma)
+        return conn
+
+    def put(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            self._idle.append(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 class Database:
     def __init__(self, url: str, pool_size: int = 8):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self._statements: dict[Select, tuple] = {}
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._thread_conns: list = []
         if self.is_sqlite:
-            self.engine = create_engine(
-                url, poolclass=QueuePool, pool_size=pool_size, max_overflow=32,
-                connect_args={"check_same_thread": False, "timeout": 30},
-            )
+            self.engine = create_engine(url, connect_args={"timeout": 30})
             _configure_sqlite(self.engine)
+            self._sqlite = _SqlitePool(self.engine.url.database)
         else:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=16,
                                         pool_pre_ping=True)
+        self.dialect_name = self.engine.dialect.name
+        self._dialect = self.engine.dialect
+        if not self._dialect.positional:  # e.g. psycopg's pyformat: compile to its %s form
+            self._dialect = type(self._dialect)(paramstyle="format")
+        self._compiled: dict[Any, _Compiled] = {}
+        self._writer_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
 
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(**{_IMMEDIATE: True})
-            with conn.begin():
-                yield conn
+    def compiled(self, stmt) -> _Compiled:
+        found = self._compiled.get(stmt)
+        if found is None:
+            found = self._compiled[stmt] = _Compiled(stmt, self._dialect)
+        return found
 
     @property
     def inline_reads(self) -> bool:
@@ -56,77 +149,64 @@ class Database:
         tens of microseconds, less than a hop to a thread)."""
         return self.is_sqlite
 
-    def fetch_one(self, stmt: Select, params: dict[str, Any]):
-        """Run a prebuilt SELECT and return its first row (a named tuple) or None.
-
-        The pull path's fast lane: the statement is compiled once per database, and executed
-        on a raw DB-API connection, skipping SQLAlchemy's per-execution machinery."""
-        sql, names, row_type = self._compiled(stmt)
-        args = [params[name] for name in names]
+    @contextlib.contextmanager
+    def _raw(self) -> Iterator[Any]:
         if self.is_sqlite:
-            row = self._thread_connection().execute(sql, args).fetchone()
-        else:
-            raw = self.engine.raw_connection()
+            conn = self._sqlite.get()
             try:
-                cursor = raw.cursor()
-                cursor.execute(sql, args)
-                row = cursor.fetchone()
-                cursor.close()
-                raw.commit()
+                yield conn
+            except BaseException:
+                conn.close()  # a connection in an unknown state is not reused
+                raise
+            else:
+                self._sqlite.put(conn)
+        else:
+            conn = self.engine.raw_connection()
+            try:
+                yield conn
             finally:
-                raw.close()
-        return None if row is None else row_type._make(row)
+                conn.close()  # back to SQLAlchemy's pool, which resets it
 
-    def _compiled(self, stmt: Select):
-        found = self._statements.get(stmt)
-        if found is None:
-            dialect = self.engine.dialect
-            if not dialect.positional:  # e.g. psycopg's pyformat: compile to its %s form
-                dialect = type(dialect)(paramstyle="format")
-            compiled = stmt.compile(dialect=dialect)
-            found_sql, names = compiled.string, list(compiled.positiontup or [])
-            row_type = namedtuple("Row", [c.key for c in stmt.selected_columns])
-            found = self._statements[stmt] = (found_sql, names, row_type)
-        return found
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[Tx]:
+        with self._raw() as raw:
+            if self.is_sqlite:
+                raw.execute(begin)
+            try:
+                yield Tx(raw, self)
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.commit()
 
-    def _thread_connection(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.engine.dialect.dbapi.connect(
-                self.engine.url.database, check_same_thread=False, timeout=30,
-                isolation_level=None)
-            for pragma in _SQLITE_PRAGMAS:
-                conn.execute(pragma)
-            self._local.conn = conn
-            with self._lock:
-                self._thread_conns.append(conn)
-        return conn
+    def read(self):
+        return self._transaction("BEGIN")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._writer_lock, self._transaction("BEGIN IMMEDIATE") as tx:
+            yield tx
+
+    def fetch_one(self, stmt, params: dict[str, Any]):
+        """One statement on its own (the pull path's fast lane): its first row or None."""
+        with self.read() as tx:
+            return tx.first(stmt, params)
 
     def check(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
-        with self._lock:
-            for conn in self._thread_conns:
-                conn.close()
-            self._thread_conns.clear()
-        self._local = threading.local()
+        if self.is_sqlite:
+            self._sqlite.close()
         self.engine.dispose()
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    """Pragmas for the SQLAlchemy engine, which Alembic uses."""
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
-        # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own is deferred).
-        dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         for pragma in _SQLITE_PRAGMAS:
             cur.execute(pragma)
         cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        immediate = conn.get_execution_options().get(_IMMEDIATE)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-

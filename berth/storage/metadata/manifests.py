@@ -1,26 +1,23 @@
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, and_, bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 
-from .database import Database
-from .dialect import insert
+from .database import Database, Tx
 from .schema import manifest_references, manifests, repositories, tags
+from .statements import in_list, insert, list_params
 
+_REPO = manifests.c.repository_id == bindparam("repo")
 _HEAD_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.size)
-
-
-def get(conn: Connection, repo_id: int, digest: str, with_content: bool = True):
-    columns = _HEAD_COLUMNS + ((manifests.c.content,) if with_content else ())
-    return conn.execute(select(*columns).where(
-        manifests.c.repository_id == repo_id, manifests.c.digest == digest)).first()
+_COLUMNS = ("repository_id", "digest", "media_type", "artifact_type", "subject_digest",
+            "config_digest", "config_media_type", "size", "total_size", "annotations",
+            "content", "pushed_at")
 
 
 @cache
-def _lookup_statement(by_tag: bool, with_content: bool):
-    # Built once: the pull path is hot, and statement construction dominates a cached query.
+def _lookup(by_tag: bool, with_content: bool):
     columns = [repositories.c.id.label("repository_id"), *_HEAD_COLUMNS,
                manifests.c.last_pulled_at]
     if with_content:
@@ -37,66 +34,110 @@ def _lookup_statement(by_tag: bool, with_content: bool):
     return query.where(repositories.c.name == bindparam("name"))
 
 
+@cache
+def _get():
+    return select(*_HEAD_COLUMNS).where(_REPO, manifests.c.digest == bindparam("digest"))
+
+
+@lru_cache(maxsize=64)
+def _sizes(count: int):
+    return select(manifests.c.digest, manifests.c.size, manifests.c.total_size).where(
+        _REPO, in_list(manifests.c.digest, "d", count))
+
+
+@cache
+def _insert(dialect: str):
+    return insert(dialect, manifests, *_COLUMNS).on_conflict_do_nothing(
+        index_elements=["repository_id", "digest"])
+
+
+@cache
+def _insert_reference(dialect: str):
+    return insert(dialect, manifest_references, "repository_id", "parent_digest",
+                  "child_digest", "kind").on_conflict_do_nothing()
+
+
+@cache
+def _parent_of():
+    return select(manifest_references.c.parent_digest).where(
+        manifest_references.c.repository_id == bindparam("repo"),
+        manifest_references.c.child_digest == bindparam("digest"),
+        manifest_references.c.kind == "manifest").limit(1)
+
+
+@cache
+def _remove_references():
+    return delete(manifest_references).where(
+        manifest_references.c.repository_id == bindparam("repo"),
+        manifest_references.c.parent_digest == bindparam("digest"))
+
+
+@cache
+def _remove():
+    return delete(manifests).where(_REPO, manifests.c.digest == bindparam("digest"))
+
+
+@cache
+def _referrers(filtered: bool):
+    query = select(manifests.c.digest, manifests.c.media_type, manifests.c.size,
+                   manifests.c.artifact_type, manifests.c.annotations).where(
+        _REPO, manifests.c.subject_digest == bindparam("subject"))
+    if filtered:
+        query = query.where(manifests.c.artifact_type == bindparam("artifact_type"))
+    return query.order_by(manifests.c.digest)
+
+
+@cache
+def _record_pull():
+    last = manifests.c.last_pulled_at
+    return update(manifests).where(
+        _REPO, manifests.c.digest == bindparam("digest"),
+        last.is_(None) | (last < bindparam("older_than")),
+    ).values(last_pulled_at=bindparam("now"))
+
+
 def lookup(db: Database, repository: str, reference: str, by_tag: bool, with_content: bool):
     """One round trip for a pull: the repository id (None if unknown) and the manifest row
     (digest None if the reference is unknown)."""
-    return db.fetch_one(_lookup_statement(by_tag, with_content),
+    return db.fetch_one(_lookup(by_tag, with_content),
                         {"name": repository, "reference": reference})
 
 
-def existing(conn: Connection, repo_id: int, digests: list[str]) -> set[str]:
-    return set(conn.execute(select(manifests.c.digest).where(
-        manifests.c.repository_id == repo_id, manifests.c.digest.in_(digests))).scalars())
+def get(tx: Tx, repo_id: int, digest: str):
+    return tx.first(_get(), {"repo": repo_id, "digest": digest})
 
 
-def sizes(conn: Connection, repo_id: int, digests: list[str]) -> dict[str, int]:
-    rows = conn.execute(select(manifests.c.digest, manifests.c.total_size).where(
-        manifests.c.repository_id == repo_id, manifests.c.digest.in_(digests)))
-    return {digest: size for digest, size in rows}
+def sizes(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, tuple[int, int]]:
+    """digest -> (manifest bytes, manifest plus everything it references)."""
+    rows = tx.all(_sizes(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+    return {row.digest: (row.size, row.total_size) for row in rows}
 
 
-def insert_new(conn: Connection, row: dict[str, Any],
-               references: Iterable[tuple[str, str]]) -> bool:
+def insert_new(tx: Tx, row: dict[str, Any], references: Iterable[tuple[str, str]]) -> bool:
     """Insert a manifest and its references; False if it was already there."""
-    result = conn.execute(insert(conn, manifests).values(**row).on_conflict_do_nothing(
-        index_elements=["repository_id", "digest"]))
-    if result.rowcount == 0:
+    if tx.execute(_insert(tx.dialect_name), row) == 0:
         return False
     refs = [{"repository_id": row["repository_id"], "parent_digest": row["digest"],
              "child_digest": child, "kind": kind} for child, kind in dict(references).items()]
     if refs:
-        conn.execute(insert(conn, manifest_references).on_conflict_do_nothing(), refs)
+        tx.executemany(_insert_reference(tx.dialect_name), refs)
     return True
 
 
-def parent_of(conn: Connection, repo_id: int, digest: str) -> str | None:
-    return conn.execute(select(manifest_references.c.parent_digest).where(
-        manifest_references.c.repository_id == repo_id,
-        manifest_references.c.child_digest == digest,
-        manifest_references.c.kind == "manifest").limit(1)).scalar()
+def parent_of(tx: Tx, repo_id: int, digest: str) -> str | None:
+    return tx.scalar(_parent_of(), {"repo": repo_id, "digest": digest})
 
 
-def remove(conn: Connection, repo_id: int, digest: str) -> None:
-    conn.execute(delete(manifest_references).where(
-        manifest_references.c.repository_id == repo_id,
-        manifest_references.c.parent_digest == digest))
-    conn.execute(delete(manifests).where(manifests.c.repository_id == repo_id,
-                                         manifests.c.digest == digest))
+def remove(tx: Tx, repo_id: int, digest: str) -> None:
+    tx.execute(_remove_references(), {"repo": repo_id, "digest": digest})
+    tx.execute(_remove(), {"repo": repo_id, "digest": digest})
 
 
-def referrers(conn: Connection, repo_id: int, subject: str, artifact_type: str | None):
-    query = select(manifests.c.digest, manifests.c.media_type, manifests.c.size,
-                   manifests.c.artifact_type, manifests.c.config_media_type,
-                   manifests.c.annotations).where(
-        manifests.c.repository_id == repo_id, manifests.c.subject_digest == subject)
-    if artifact_type is not None:
-        query = query.where(manifests.c.artifact_type == artifact_type)
-    return conn.execute(query.order_by(manifests.c.digest)).all()
+def referrers(tx: Tx, repo_id: int, subject: str, artifact_type: str | None) -> list:
+    return tx.all(_referrers(artifact_type is not None),
+                  {"repo": repo_id, "subject": subject, "artifact_type": artifact_type})
 
 
-def record_pull(conn: Connection, repo_id: int, digest: str, now: float,
-                older_than: float) -> None:
-    conn.execute(update(manifests).where(
-        manifests.c.repository_id == repo_id, manifests.c.digest == digest,
-        (manifests.c.last_pulled_at.is_(None)) | (manifests.c.last_pulled_at < older_than),
-    ).values(last_pulled_at=now))
+def record_pull(tx: Tx, repo_id: int, digest: str, now: float, older_than: float) -> None:
+    tx.execute(_record_pull(), {"repo": repo_id, "digest": digest, "now": now,
+                                "older_than": older_than})

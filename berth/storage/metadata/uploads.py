@@ -2,43 +2,71 @@ from __future__ import annotations
 
 import json
 import time
+from functools import cache
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
+from .database import Tx
 from .schema import uploads
+from .statements import insert
+
+_ID = uploads.c.id == bindparam("id")
 
 
-def create(conn: Connection, upload_id: str, repository: str, state: dict) -> None:
+@cache
+def _create(dialect: str):
+    return insert(dialect, uploads, "id", "repository", "size", "driver_state", "created_at",
+                  "updated_at")
+
+
+@cache
+def _get():
+    return select(uploads.c.repository, uploads.c.size, uploads.c.driver_state).where(_ID)
+
+
+@cache
+def _advance():
+    return update(uploads).where(_ID, uploads.c.size == bindparam("old_size")).values(
+        size=bindparam("new_size"), driver_state=bindparam("state"),
+        updated_at=bindparam("now"))
+
+
+@cache
+def _remove():
+    return delete(uploads).where(_ID)
+
+
+@cache
+def _stale():
+    return (select(uploads.c.id, uploads.c.driver_state)
+            .where(uploads.c.updated_at < bindparam("cutoff"))
+            .order_by(uploads.c.updated_at).limit(bindparam("limit")))
+
+
+def create(tx: Tx, upload_id: str, repository: str, state: dict) -> None:
     now = time.time()
-    conn.execute(uploads.insert().values(id=upload_id, repository=repository, size=0,
-                                         driver_state=json.dumps(state), created_at=now,
-                                         updated_at=now))
+    tx.execute(_create(tx.dialect_name), {
+        "id": upload_id, "repository": repository, "size": 0,
+        "driver_state": json.dumps(state), "created_at": now, "updated_at": now})
 
 
-def get(conn: Connection, upload_id: str):
+def get(tx: Tx, upload_id: str):
     """(repository, size, driver state) or None."""
-    row = conn.execute(select(uploads.c.repository, uploads.c.size, uploads.c.driver_state)
-                       .where(uploads.c.id == upload_id)).first()
+    row = tx.first(_get(), {"id": upload_id})
     if row is None:
         return None
     return row.repository, row.size, json.loads(row.driver_state)
 
 
-def advance(conn: Connection, upload_id: str, old_size: int, new_size: int,
-            state: dict) -> bool:
+def advance(tx: Tx, upload_id: str, old_size: int, new_size: int, state: dict) -> bool:
     """Compare-and-set the acknowledged size; False if another writer moved it first."""
-    result = conn.execute(update(uploads).where(uploads.c.id == upload_id,
-                                                uploads.c.size == old_size)
-                          .values(size=new_size, driver_state=json.dumps(state),
-                                  updated_at=time.time()))
-    return result.rowcount == 1
+    return tx.execute(_advance(), {"id": upload_id, "old_size": old_size, "new_size": new_size,
+                                   "state": json.dumps(state), "now": time.time()}) == 1
 
 
-def remove(conn: Connection, upload_id: str) -> bool:
-    return conn.execute(delete(uploads).where(uploads.c.id == upload_id)).rowcount > 0
+def remove(tx: Tx, upload_id: str) -> bool:
+    return tx.execute(_remove(), {"id": upload_id}) > 0
 
 
-def stale(conn: Connection, older_than: float, limit: int = 100):
-    return conn.execute(select(uploads.c.id, uploads.c.driver_state)
-                        .where(uploads.c.updated_at < older_than)
-                        .order_by(uploads.c.updated_at).limit(limit)).all()
+def stale(tx: Tx, older_than: float, limit: int = 100) -> list:
+    return tx.all(_stale(), {"cutoff": older_than, "limit": limit})
