@@ -92,7 +92,7 @@ class ManifestService:
     def _record_pull(self, repo_id: int, digest: str) -> None:
         # A write per pull would serialise pulls; like ECR, record at a coarse interval.
         now = time.time()
-        with self.db.write() as tx:
+        with self.db.write(durable=False) as tx:
             manifest_rows.record_pull(tx, repo_id, digest, now,
                                       now - self.pull_record_interval)
 

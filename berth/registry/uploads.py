@@ -23,7 +23,7 @@ from .hashers import HasherCache
 from .references import Digest
 
 # Bytes gathered from the network before one hop to a thread hashes and writes them.
-FLUSH_BYTES = 4 * 1024 * 1024
+FLUSH_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class UploadService:
     def start(self, repository: str) -> str:
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_start(upload_id)
-        with self.db.write() as tx:
+        with self.db.write(durable=False) as tx:
             uploads.create(tx, upload_id, repository, state)
         self.hashers.put(upload_id, 0, hashlib.sha256())
         return upload_id
@@ -53,7 +53,7 @@ class UploadService:
 
     def cancel(self, repository: str, upload_id: str) -> None:
         _, state = self._load(repository, upload_id)
-        with self.db.write() as tx:
+        with self.db.write(durable=False) as tx:
             uploads.remove(tx, upload_id)
         self.hashers.discard(upload_id)
         self.driver.upload_abort(upload_id, state)
@@ -123,7 +123,7 @@ class UploadService:
                 await blocking(writer.abort)
 
     def _advance(self, upload_id: str, old: int, new: int, state: dict) -> bool:
-        with self.db.write() as tx:
+        with self.db.write(durable=False) as tx:
             return uploads.advance(tx, upload_id, old, new, state)
 
     # -- completion ------------------------------------------------------------------------

@@ -20,7 +20,9 @@ class BlobNotFound(Exception):
 
 
 class UploadWriter(ABC):
-    """Appends bytes to an upload. ``finish`` makes them durable and returns the new state."""
+    """Appends bytes to an upload. ``finish`` persists them as far as the driver's storage
+    needs for another node to continue the upload, and returns the new state; durability
+    against power loss is only promised for committed blobs."""
 
     @abstractmethod
     def write(self, chunks: list[bytes]) -> None:
