@@ -78,10 +78,9 @@ def page(request: Request) -> tuple[int | None, str | None]:
     raw_n = request.query_params.get("n")
     n = None
     if raw_n is not None:
-        try:
-            n = int(raw_n)
-        except ValueError:
-            raise PaginationInvalid(f"invalid n {raw_n!r}", {"n": raw_n}) from None
+        if not (raw_n.isascii() and raw_n.isdigit()):
+            raise PaginationInvalid(f"invalid n {raw_n!r}", {"n": raw_n})
+        n = int(raw_n)
     return n, request.query_params.get("last") or None
 
 

@@ -170,15 +170,18 @@ class Oci:
                       media_type: str = OCI_MANIFEST) -> tuple[str, bytes]:
         body = canonical(doc)
         resp = self.put_manifest(repo, reference, body, media_type)
-        assert resp.status_code == 201, f"push manifest {repo}:{reference}: {resp.status_code} {resp.text}"
+        assert resp.status_code == 201, \
+            f"push manifest {repo}:{reference}: {resp.status_code} {resp.text}"
         return sha256(body), body
 
-    def push_image(self, repo: str, tag: str | None = None, *, layers: tuple[bytes, ...] = (b"layer",),
+    def push_image(self, repo: str, tag: str | None = None, *,
+                   layers: tuple[bytes, ...] = (b"layer",),
                    config: bytes | None = None, media_type: str = OCI_MANIFEST,
                    config_type: str | None = None, **extra: Any) -> Image:
         docker = media_type == DOCKER_MANIFEST
-        config = config if config is not None else canonical({"architecture": "amd64", "os": "linux",
-                                                               "tag": tag or "", "repo": repo})
+        if config is None:
+            config = canonical({"architecture": "amd64", "os": "linux", "tag": tag or "",
+                                "repo": repo})
         config_type = config_type or (DOCKER_CONFIG if docker else OCI_CONFIG)
         layer_type = DOCKER_LAYER if docker else OCI_LAYER
         self.push_blob(repo, config)

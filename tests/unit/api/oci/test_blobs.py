@@ -51,8 +51,8 @@ def test_range_request_returns_partial_content(oci, header, start, end):
     assert resp.headers["docker-content-digest"] == digest
 
 
-@pytest.mark.parametrize("header", [f"bytes={len(BLOB)}-", f"bytes={len(BLOB) + 10}-{len(BLOB) + 20}",
-                                    "bytes=-0"])
+@pytest.mark.parametrize("header", [f"bytes={len(BLOB)}-",
+                                    f"bytes={len(BLOB) + 10}-{len(BLOB) + 20}", "bytes=-0"])
 def test_unsatisfiable_range_answers_416(oci, header):
     digest = oci.push_blob("library/app", BLOB)
     resp = oci.get(f"/v2/library/app/blobs/{digest}", headers={"Range": header})
@@ -84,8 +84,8 @@ def test_blob_of_unknown_repository_answers_404_name_unknown(oci):
     assert_error(oci.get(f"/v2/nobody/here/blobs/{sha256(BLOB)}"), 404, "NAME_UNKNOWN")
 
 
-@pytest.mark.parametrize("digest", ["sha256:abc", "sha256:" + "G" * 64, "nodigest", "md5:" + "a" * 32,
-                                    "sha256:" + "A" * 64, "sha512:" + "a" * 64])
+@pytest.mark.parametrize("digest", ["sha256:abc", "sha256:" + "G" * 64, "nodigest",
+                                    "md5:" + "a" * 32, "sha256:" + "A" * 64, "sha512:" + "a" * 64])
 def test_malformed_blob_digest_answers_400_digest_invalid(oci, digest):
     oci.push_blob("library/app", BLOB)
     assert_error(oci.get(f"/v2/library/app/blobs/{digest}"), 400, "DIGEST_INVALID")

@@ -3,6 +3,7 @@ and DELETE by tag and digest, content negotiation, subjects, validation and size
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -141,8 +142,10 @@ def test_put_with_subject_answers_oci_subject(oci, subject_exists):
     oci.push_blob("library/app", b"{}")
     oci.push_blob("library/app", b"signature")
     body = canonical({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.example.sig",
-        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"), "size": 2},
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.example.sig",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"),
+                   "size": 2},
         "layers": [descriptor("application/octet-stream", b"signature")],
         "subject": {"mediaType": OCI_MANIFEST, "digest": subject_digest, "size": 123}})
     resp = oci.put_manifest("library/app", sha256(body), body)
@@ -202,6 +205,19 @@ def test_descriptor_size_must_match_the_blob(oci):
     assert oci.get("/v2/library/app/manifests/v1").status_code == 404
 
 
+def test_index_child_size_must_match_the_manifest(oci):
+    # Like a blob descriptor (above), a child descriptor whose size is not the manifest's is
+    # refused: a client would fail to verify what the index points at.
+    child = oci.push_image("library/app", None)
+    before = oci.snapshot()
+    body = {"schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": [{**child.descriptor(), "size": child.size + 1}]}
+    resp = oci.put_manifest("library/app", "multi", body, OCI_INDEX)
+    assert resp.status_code == 400, resp.status_code
+    assert set(error_codes(resp)) & {"MANIFEST_INVALID", "MANIFEST_BLOB_UNKNOWN"}
+    assert oci.snapshot() == before
+
+
 CONFIG = b'{"os":"linux"}'
 GOOD_CONFIG = descriptor(OCI_CONFIG, CONFIG)
 
@@ -220,11 +236,14 @@ GOOD_CONFIG = descriptor(OCI_CONFIG, CONFIG)
     ({"schemaVersion": 2, "layers": []}, OCI_MANIFEST),
     ({"schemaVersion": 2, "config": "sha256:abc", "layers": []}, OCI_MANIFEST),
     ({"schemaVersion": 2, "config": GOOD_CONFIG, "layers": {}}, OCI_MANIFEST),
-    ({"schemaVersion": 2, "config": {**GOOD_CONFIG, "digest": "sha256:xyz"}, "layers": []}, OCI_MANIFEST),
+    ({"schemaVersion": 2, "config": {**GOOD_CONFIG, "digest": "sha256:xyz"}, "layers": []},
+     OCI_MANIFEST),
     ({"schemaVersion": 2, "config": {**GOOD_CONFIG, "size": -1}, "layers": []}, OCI_MANIFEST),
     ({"schemaVersion": 2, "config": {**GOOD_CONFIG, "size": "14"}, "layers": []}, OCI_MANIFEST),
-    ({"schemaVersion": 2, "config": {"digest": sha256(CONFIG), "size": 14}, "layers": []}, OCI_MANIFEST),
-    ({"schemaVersion": 2, "config": GOOD_CONFIG, "layers": [], "annotations": {"a": 1}}, OCI_MANIFEST),
+    ({"schemaVersion": 2, "config": {"digest": sha256(CONFIG), "size": 14}, "layers": []},
+     OCI_MANIFEST),
+    ({"schemaVersion": 2, "config": GOOD_CONFIG, "layers": [], "annotations": {"a": 1}},
+     OCI_MANIFEST),
     ({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": GOOD_CONFIG, "layers": []},
      OCI_MANIFEST),
     ({"schemaVersion": 2, "mediaType": "application/vnd.example.unknown", "config": GOOD_CONFIG,
@@ -238,6 +257,49 @@ def test_invalid_manifest_answers_manifest_invalid(oci, body, content_type):
     assert_error(oci.put_manifest("library/app", "v1", body, content_type), 400,
                  "MANIFEST_INVALID")
     assert oci.snapshot() == before
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+@pytest.mark.parametrize("shape", ["array", "annotations"])
+def test_deeply_nested_json_answers_manifest_invalid(oci, depth, shape):
+    oci.push_blob("library/app", CONFIG)
+    if shape == "array":
+        body = b"[" * depth + b"]" * depth
+    else:
+        body = (b'{"schemaVersion":2,"mediaType":"%s","config":%s,"layers":[],"annotations":%s}'
+                % (OCI_MANIFEST.encode(), canonical(GOOD_CONFIG),
+                   b'{"a":' * depth + b'"x"' + b"}" * depth))
+    assert len(body) < 4 * MIB
+    before = oci.snapshot()
+    assert_error(oci.put_manifest("library/app", "deep", body), 400, "MANIFEST_INVALID")
+    assert oci.snapshot() == before
+
+
+@pytest.mark.parametrize("where", ["artifactType", "config.mediaType", "index.artifactType"])
+def test_lone_surrogate_escape_in_a_manifest_is_not_a_server_error(oci, where):
+    # "\ud800" is valid JSON syntax but not a Unicode string: store the bytes as they are,
+    # or refuse the manifest as invalid -- never fail with a 500.
+    oci.push_blob("library/app", CONFIG)
+    if where == "index.artifactType":
+        doc, media_type = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [],
+                           "artifactType": "\ud800"}, OCI_INDEX
+    else:
+        doc, media_type = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": dict(GOOD_CONFIG), "layers": []}, OCI_MANIFEST
+        if where == "artifactType":
+            doc["artifactType"] = "application/x.\ud800"
+        else:
+            doc["config"]["mediaType"] = "application/x.\udfff"
+    body = json.dumps(doc).encode()  # ensure_ascii writes the surrogate as a \uXXXX escape
+    assert re.search(rb"\\ud[89a-f][0-9a-f]{2}", body), body
+    before = oci.snapshot()
+    resp = oci.put_manifest("library/app", "odd", body, media_type)
+    assert resp.status_code in (201, 400), f"{resp.status_code} {resp.text[:200]}"
+    if resp.status_code == 400:
+        assert "MANIFEST_INVALID" in error_codes(resp)
+        assert oci.snapshot() == before
+    else:
+        assert oci.get("/v2/library/app/manifests/odd").content == body
 
 
 def _padded_manifest(total: int) -> bytes:

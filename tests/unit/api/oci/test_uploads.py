@@ -168,6 +168,22 @@ def test_digest_mismatch_on_put_answers_digest_invalid(oci):
     assert oci.blob_files() == set()
 
 
+def test_failed_closing_put_does_not_leave_its_chunk_in_the_session(oci):
+    # A 400 must not half-apply the request: afterwards the session is either gone (as CNCF
+    # Distribution does, cancelling it) or still where it stood, so the client can retry.
+    location = oci.start_upload("library/app")
+    assert _patch(oci, location, DATA[:100], 0).status_code == 202
+    resp = oci.put(with_query(location, digest=sha256(b"wrong")), content=DATA[100:])
+    assert_error(resp, 400, "DIGEST_INVALID")
+    status = oci.get(location)
+    assert status.status_code in (204, 404)
+    if status.status_code == 204:
+        assert status.headers["range"] == "0-99", "the failed PUT's body was appended"
+        retry = oci.put(with_query(location, digest=sha256(DATA)), content=DATA[100:])
+        assert retry.status_code == 201, retry.text
+        assert oci.get(f"/v2/library/app/blobs/{sha256(DATA)}").content == DATA
+
+
 def test_digest_mismatch_on_monolithic_post_answers_digest_invalid(oci):
     wrong = sha256(b"other content")
     resp = oci.post(f"/v2/library/app/blobs/uploads/?digest={wrong}", content=DATA)

@@ -1,0 +1,231 @@
+"""Minimal HTTP/1.1 clients over raw keep-alive sockets (stdlib only).
+
+* `SyncConn`  -- blocking socket; streams request bodies from an iterator and discards response
+  bodies in large chunks. Used for the large-blob push/pull workloads.
+* `AsyncConn` -- asyncio streams; request/response with small bodies. Used for the concurrent
+  small-image, tag and listing workloads.
+
+Both speak only what a registry needs: Content-Length bodies (no chunked *request* bodies),
+chunked or Content-Length *responses*, keep-alive.
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Iterable, Mapping
+from urllib.parse import urlsplit
+
+RECV_CHUNK = 1 << 20
+
+
+class HTTPError(Exception):
+    pass
+
+
+class Response:
+    __slots__ = ("status", "headers", "body", "nbytes")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, nbytes: int):
+        self.status, self.headers, self.body, self.nbytes = status, headers, body, nbytes
+
+    def expect(self, *codes: int, what: str = "") -> "Response":
+        if self.status not in codes:
+            raise HTTPError(f"{what}: HTTP {self.status}, expected {codes}: {self.body[:300]!r}")
+        return self
+
+
+def split_url(url: str) -> tuple[str, int, str]:
+    """Returns (host, port, path+query) of an absolute or relative URL."""
+    u = urlsplit(url)
+    path = u.path + ("?" + u.query if u.query else "")
+    return u.hostname or "", u.port or 80, path or "/"
+
+
+def build_head(method: str, path: str, host: str, headers: Mapping[str, str] | None,
+               length: int | None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    for k, v in (headers or {}).items():
+        lines.append(f"{k}: {v}")
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
+    lines = raw.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if line:
+            k, _, v = line.partition(":")
+            k = k.strip().lower()
+            v = v.strip()
+            headers[k] = headers[k] + ", " + v if k in headers else v
+    return status, headers
+
+
+class SyncConn:
+    def __init__(self, host: str, port: int, timeout: float = 300.0):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.sock: socket.socket | None = None
+        self.buf = bytearray(RECV_CHUNK)
+        self.pending = b""
+
+    def _connect(self) -> socket.socket:
+        if self.sock is None:
+            s = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock, self.pending = s, b""
+        return self.sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def request(self, method: str, path: str, headers: Mapping[str, str] | None = None,
+                body: bytes | Iterable[bytes | memoryview] | None = None, length: int | None = None,
+                keep_body: bool = True) -> Response:
+        """Sends a request; `body` is bytes or an iterator of chunks totalling `length` bytes.
+        With keep_body=False the response body is read and discarded (only counted)."""
+        if isinstance(body, (bytes, bytearray)):
+            length = len(body)
+        elif body is None and method in ("POST", "PUT", "PATCH"):
+            length = 0
+        s = self._connect()
+        head = build_head(method, path, f"{self.host}:{self.port}", headers, length)
+        try:
+            if isinstance(body, (bytes, bytearray)):
+                s.sendall(head + body)
+            else:
+                s.sendall(head)
+                sent = 0
+                for chunk in body or ():
+                    s.sendall(chunk)
+                    sent += len(chunk)
+                if length is not None and sent != length:
+                    raise HTTPError(f"body generator produced {sent} bytes, declared {length}")
+            return self._read_response(method, keep_body)
+        except BaseException:
+            self.close()
+            raise
+
+    def _recv_some(self) -> bytes:
+        n = self.sock.recv_into(self.buf)
+        if n == 0:
+            raise HTTPError("connection closed by server")
+        return bytes(self.buf[:n])
+
+    def _read_response(self, method: str, keep_body: bool) -> Response:
+        data = self.pending
+        while b"\r\n\r\n" not in data:
+            data += self._recv_some()
+        raw, _, rest = data.partition(b"\r\n\r\n")
+        status, headers = parse_head(raw)
+        parts: list[bytes] = []
+        nbytes = 0
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            self.pending = rest
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body, self.pending = self._read_chunked(rest)
+            nbytes = len(body)
+            parts.append(body)
+        elif "content-length" in headers:
+            remaining = int(headers["content-length"])
+            take = rest[:remaining]
+            self.pending = rest[remaining:]
+            nbytes += len(take)
+            remaining -= len(take)
+            if keep_body:
+                parts.append(take)
+            view = memoryview(self.buf)
+            while remaining > 0:
+                n = self.sock.recv_into(view, min(remaining, len(self.buf)))
+                if n == 0:
+                    raise HTTPError("connection closed mid-body")
+                if keep_body:
+                    parts.append(bytes(view[:n]))
+                nbytes += n
+                remaining -= n
+        else:  # read until close
+            parts.append(rest)
+            while True:
+                n = self.sock.recv_into(self.buf)
+                if n == 0:
+                    break
+                parts.append(bytes(self.buf[:n]))
+            self.close()
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return Response(status, headers, b"".join(parts), nbytes)
+
+    def _read_chunked(self, data: bytes) -> tuple[bytes, bytes]:
+        out = []
+        while True:
+            while b"\r\n" not in data:
+                data += self._recv_some()
+            line, _, data = data.partition(b"\r\n")
+            size = int(line.split(b";")[0], 16)
+            while len(data) < size + 2:
+                data += self._recv_some()
+            out.append(data[:size])
+            data = data[size + 2:]
+            if size == 0:
+                return b"".join(out), data
+
+
+class AsyncConn:
+    """One keep-alive connection; not safe for concurrent use (one request at a time)."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+    async def request(self, method: str, path: str, headers: Mapping[str, str] | None = None,
+                      body: bytes | None = None) -> Response:
+        for attempt in (0, 1):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(
+                    self.host, self.port, limit=1 << 22)
+                self.writer.get_extra_info("socket").setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            length = len(body) if body is not None else (0 if method in ("POST", "PUT", "PATCH") else None)
+            head = build_head(method, path, f"{self.host}:{self.port}", headers, length)
+            try:
+                self.writer.write(head + body if body else head)
+                return await self._read_response(method)
+            except (ConnectionError, asyncio.IncompleteReadError) as e:
+                await self.close()
+                # Retry once only if the server dropped an idle keep-alive connection.
+                if attempt or not isinstance(e, asyncio.IncompleteReadError) or e.partial:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _read_response(self, method: str) -> Response:
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        status, headers = parse_head(raw[:-4])
+        body = b""
+        if method == "HEAD" or status in (204, 304):
+            pass
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                parts.append(await self.reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            body = b"".join(p[:-2] for p in parts)
+        elif "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        else:
+            body = await self.reader.read()
+            await self.close()
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return Response(status, headers, body, len(body))

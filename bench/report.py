@@ -1,0 +1,165 @@
+"""Medians over runs and the Markdown comparison table (Berth vs Distribution)."""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Callable
+
+MIB = 1 << 20
+SERVERS = ("berth", "distribution")
+
+
+@dataclass
+class Metric:
+    label: str
+    value: Callable[[dict], float | None]  # one run's per-workload results of one server -> value
+    better: str                            # "higher", "lower" or "" (informational)
+    fmt: str = "{:,.1f}"
+
+    @property
+    def workloads(self) -> tuple[str, ...]:
+        return getattr(self.value, "workloads", ())
+
+
+def _get(workload: str, key: str, scale: float = 1.0) -> Callable[[dict], float | None]:
+    def f(run: dict) -> float | None:
+        v = run.get(workload, {}).get(key)
+        return None if v is None else v * scale
+    f.workloads = (workload,)
+    return f
+
+
+def _diff(a: Callable, b: Callable) -> Callable[[dict], float | None]:
+    def f(run: dict) -> float | None:
+        x, y = a(run), b(run)
+        return None if x is None or y is None else x - y
+    f.workloads = a.workloads + b.workloads
+    return f
+
+
+def _ratio(seconds: Callable, cpu: Callable, mib: float) -> Callable[[dict], float | None]:
+    """MiB per client CPU-second (present only if the workload ran)."""
+    def f(run: dict) -> float | None:
+        s, c = seconds(run), cpu(run)
+        return None if s is None or not c else mib / c
+    f.workloads = seconds.workloads
+    return f
+
+
+def metrics(o) -> list[Metric]:
+    big = f"{o.big_blob_gib:g} GiB"
+    m = [
+        Metric(f"Blob push {o.blob_mib} MiB, monolithic POST+PUT (MiB/s)",
+               _get("push_monolithic", "mib_s"), "higher"),
+        Metric(f"Blob push {o.blob_mib} MiB, chunked {o.chunk_mib} MiB PATCHes (MiB/s)",
+               _get("push_chunked", "mib_s"), "higher"),
+        Metric(f"Blob pull {o.blob_mib} MiB (MiB/s)", _get("pull", "mib_s"), "higher"),
+        Metric(f"Small images pushed, {o.images} at c{o.image_concurrency} (images/s)",
+               _get("push_images", "images_s"), "higher"),
+    ]
+    for meth in ("get", "head"):
+        for c in o.concurrency:
+            p = f"{meth}_c{c}_"
+            m += [
+                Metric(f"Manifest {meth.upper()} c{c} (req/s)", _get("manifests", p + "req_s"),
+                       "higher", "{:,.0f}"),
+                Metric(f"Manifest {meth.upper()} c{c} p50 latency (ms)",
+                       _get("manifests", p + "p50_ms"), "lower", "{:,.2f}"),
+                Metric(f"Manifest {meth.upper()} c{c} p99 latency (ms)",
+                       _get("manifests", p + "p99_ms"), "lower", "{:,.2f}"),
+            ]
+    m += [
+        Metric(f"Tags pushed, {o.tags} at c{o.tag_concurrency} (tags/s)", _get("tags", "tags_s"),
+               "higher", "{:,.0f}"),
+        Metric(f"Full tag listing, ?n={o.page_size} + Link (s)", _get("tags", "list_seconds"),
+               "lower", "{:,.3f}"),
+        Metric("Idle RSS after start (MiB)", _get("idle", "rss", 1 / MIB), "lower"),
+    ]
+    for w, what in (("push_monolithic", f"{o.blob_mib} MiB monolithic push"),
+                    ("push_chunked", f"{o.blob_mib} MiB chunked push"),
+                    ("pull", f"{o.blob_mib} MiB pull"), ("push_images", "small-image push"),
+                    ("manifests", "manifest GET/HEAD load"), ("tags", "tag push + listing"),
+                    ("push_big", f"{big} monolithic push")):
+        m.append(Metric(f"Peak RSS during {what} (MiB)", _get(w, "rss_peak", 1 / MIB), "lower"))
+    m += [
+        Metric(f"RSS growth, {big} push peak minus {o.blob_mib} MiB push peak (MiB)",
+               _diff(_get("push_big", "rss_peak", 1 / MIB),
+                     _get("push_monolithic", "rss_peak", 1 / MIB)), "lower"),
+        Metric(f"Blob push {big}, monolithic (MiB/s)", _get("push_big", "mib_s"), "higher"),
+    ]
+    top = max(o.concurrency)
+    m += [
+        Metric(f"Client ceiling, {o.blob_mib} MiB push (MiB per client CPU-second)",
+               _ratio(_get("push_monolithic", "seconds"), _get("push_monolithic", "client_cpu_s"),
+                      o.blob_mib), "", "{:,.0f}"),
+        Metric(f"Client ceiling, {o.blob_mib} MiB pull (MiB per client CPU-second)",
+               _ratio(_get("pull", "seconds"), _get("pull", "client_cpu_s"), o.blob_mib),
+               "", "{:,.0f}"),
+        Metric(f"Client ceiling, GET c{top} (req per client CPU-second)",
+               _get("manifests", f"get_c{top}_client_ceiling_req_s"), "", "{:,.0f}"),
+        Metric(f"Client CPU during GET c{top} (% of one core)",
+               _get("manifests", f"get_c{top}_client_cpu_pct"), "", "{:,.0f}"),
+    ]
+    return m
+
+
+def median_or_none(vals: list[float | None]) -> float | None:
+    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return statistics.median(vals) if vals else None
+
+
+def summarize(o, runs: dict[str, list[dict]]) -> list[dict]:
+    """runs[server] = list of per-run {workload: {key: value}} -> rows with medians."""
+    rows = []
+    for m in metrics(o):
+        row = {"metric": m.label, "better": m.better, "fmt": m.fmt}
+        for s in SERVERS:
+            vals = [m.value(r) for r in runs.get(s, [])]
+            row[s] = median_or_none(vals)
+            row[s + "_runs"] = vals
+            row[s + "_status"] = _status(runs.get(s), m.workloads)
+        b, d = row["berth"], row["distribution"]
+        row["ratio"] = (b / d if m.better and b is not None and d and b >= 0 and d > 0
+                        else None)
+        if any(row[s + "_status"] not in ("skipped", "not run") for s in SERVERS):
+            rows.append(row)  # rows of workloads not selected are left out
+    return rows
+
+
+def _status(server_runs: list[dict] | None, workloads: tuple[str, ...]) -> str:
+    if not server_runs:
+        return "not run"
+    if any("error" in r.get(w, {}) for r in server_runs for w in workloads):
+        return "error"
+    if any(w not in r for r in server_runs for w in workloads):
+        return "skipped"
+    return "ok"
+
+
+def _cell(row: dict, server: str) -> str:
+    v = row[server]
+    if v is None:
+        return {"not run": "—"}.get(row[server + "_status"], row[server + "_status"])
+    flag = " (some runs failed)" if row[server + "_status"] == "error" else ""
+    return row["fmt"].format(v) + flag
+
+
+def markdown(rows: list[dict], header: str, notes: list[str]) -> str:
+    out = [header, "",
+           "| metric | Berth | Distribution | ratio (Berth/Distribution) |",
+           "|---|---:|---:|---:|"]
+    for r in rows:
+        if r["ratio"] is None:
+            ratio = "—"
+        elif r["better"] == "higher":
+            ratio = f"{r['ratio']:.2f}× (higher is better)"
+        elif r["better"] == "lower":
+            ratio = f"{r['ratio']:.2f}× (lower is better)"
+        else:
+            ratio = f"{r['ratio']:.2f}×"
+        out.append(f"| {r['metric']} | {_cell(r, 'berth')} | {_cell(r, 'distribution')} | "
+                   f"{ratio} |")
+    if notes:
+        out += [""] + [f"- {n}" for n in notes]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,157 @@
+"""Start/stop the registries under test: Berth and CNCF Distribution (docker-registry)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BERTH_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+DISTRIBUTION_BIN = "/usr/bin/docker-registry"
+
+DISTRIBUTION_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A registry process with its own fresh data directory under `workdir`."""
+
+    name = ""
+    label = ""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=workdir))
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.dir / "server.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def code_fingerprint(self) -> str:
+        return ""
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def start(self, timeout: float = 60.0) -> None:
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env(), cwd=self.dir,
+                                     start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.label} exited with {self.proc.returncode} on startup; "
+                                   f"log tail:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/v2/", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.label} not ready (GET /v2/ != 200) after {timeout}s; "
+                           f"log tail:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self, keep_data: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            # Signal only the server's own process group (it was started in a new session).
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if not keep_data:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Distribution(Server):
+    name = "distribution"
+    label = "Distribution"
+
+    def command(self) -> list[str]:
+        cfg = self.dir / "config.yml"
+        cfg.write_text(DISTRIBUTION_CONFIG.format(root=self.dir / "data", port=self.port))
+        return [DISTRIBUTION_BIN, "serve", str(cfg)]
+
+
+class Berth(Server):
+    name = "berth"
+    label = "Berth"
+
+    def __init__(self, workdir: Path, python: str | None = None, workers: int | None = None,
+                 extra_args: list[str] | None = None):
+        super().__init__(workdir)
+        self.python = python or (str(DEFAULT_BERTH_PYTHON) if DEFAULT_BERTH_PYTHON.exists()
+                                 else sys.executable)
+        self.workers = workers
+        self.extra_args = extra_args or []
+
+    def command(self) -> list[str]:
+        cmd = [self.python, "-m", "berth", "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--data-dir", str(self.dir / "data"),
+               "--log-level", "warning"]  # like Distribution's `log.level: warn`
+        if self.workers:
+            cmd += ["--workers", str(self.workers)]
+        return cmd + self.extra_args
+
+    def code_fingerprint(self) -> str:
+        """Hash of berth/**/*.py as started: shows if the code changed between runs."""
+        h = hashlib.sha256()
+        for f in sorted((REPO_ROOT / "berth").rglob("*.py")):
+            h.update(str(f.relative_to(REPO_ROOT)).encode() + b"\0" + f.read_bytes())
+        return h.hexdigest()[:12]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        return env

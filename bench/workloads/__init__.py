@@ -1,0 +1,30 @@
+"""Benchmark workloads. Each is `fn(ctx) -> dict[str, float]` run in a child process.
+
+The parent (bench/run.py) samples the server's RSS while the child drives it, so the load
+generator never shares a Python interpreter (or GIL) with the sampler.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Ctx:
+    host: str
+    port: int
+    seed: int              # unique per (run, server): blobs differ between runs
+    opts: Any              # argparse namespace of bench/run.py (sizes, concurrency, ...)
+
+
+class Timer:
+    """Wall and client-CPU time of a block."""
+
+    def __enter__(self) -> "Timer":
+        self.cpu0, self.t0 = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.t0
+        self.cpu = time.process_time() - self.cpu0

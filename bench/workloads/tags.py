@@ -1,0 +1,56 @@
+"""Many tags on one manifest, then the paged tag listing (?n=100, following Link headers)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+from ..httpc import AsyncConn
+from ..oci import with_query
+from . import Ctx, Timer
+from .push import detect_upload_mode, push_small_image, put_manifest
+
+REPO = "bench/tags"
+LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+async def _main(ctx: Ctx) -> dict:
+    o = ctx.opts
+    setup = AsyncConn(ctx.host, ctx.port)
+    mode = await detect_upload_mode(setup, REPO, o.upload_mode)
+    manifest = await push_small_image(setup, REPO, "base", ctx.seed, 2048, mode)
+    todo = iter(range(o.tags))
+
+    async def worker() -> None:
+        c = AsyncConn(ctx.host, ctx.port)
+        for n in todo:
+            await put_manifest(c, REPO, f"t{n:06d}", manifest)
+        await c.close()
+
+    with Timer() as t_push:
+        await asyncio.gather(*(worker() for _ in range(o.tag_concurrency)))
+
+    seen: list[str] = []
+    pages = 0
+    path = f"/v2/{REPO}/tags/list?n={o.page_size}"
+    t0 = time.perf_counter()
+    while path:
+        r = (await setup.request("GET", path)).expect(200, what=f"GET {path}")
+        seen.extend(json.loads(r.body).get("tags") or [])
+        pages += 1
+        m = LINK_NEXT.search(r.headers.get("link", ""))
+        path = with_query(m.group(1)) if m else None
+    t_list = time.perf_counter() - t0
+    await setup.close()
+
+    expected = o.tags + 1  # + "base"
+    if len(set(seen)) != expected or len(seen) != expected:
+        raise AssertionError(f"tag listing returned {len(seen)} tags ({len(set(seen))} unique), "
+                             f"expected {expected}")
+    return {"tags_s": o.tags / t_push.wall, "push_seconds": t_push.wall,
+            "list_seconds": t_list, "list_pages": pages, "client_cpu_s": t_push.cpu}
+
+
+def push_and_list_tags(ctx: Ctx) -> dict:
+    return asyncio.run(_main(ctx))
