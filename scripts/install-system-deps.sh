@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and benchmarks drive: real registry clients,
-# dockerd, and CNCF Distribution (docker-registry) as the benchmark reference.
+# dockerd, PostgreSQL (throwaway clusters for the metadata tests), and CNCF Distribution
+# (docker-registry) as the benchmark reference.
 set -euo pipefail
 PKGS=(skopeo buildah podman docker.io docker-registry uidmap fuse-overlayfs
-      containernetworking-plugins iptables golang-github-containers-common)
+      containernetworking-plugins iptables golang-github-containers-common postgresql)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -48,14 +48,21 @@ def e2e_target() -> str:
     return selected_target()
 
 
-@pytest.fixture(scope="session")
-def registry(e2e_target: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def registry(request: pytest.FixtureRequest, e2e_target: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """The registry under test; Berth runs the whole suite once per metadata database."""
+    berth_args: tuple[str, ...] = ()
     if e2e_target == "distribution":
         require_binary(DISTRIBUTION_BIN)
-    workdir = tmp_path_factory.mktemp(f"registry-{e2e_target}")
+        if request.param != "sqlite":
+            pytest.skip("Distribution keeps no metadata database; one pass covers it")
+    elif request.param == "postgresql":
+        berth_args = ("--database", request.getfixturevalue("postgres").create_database())
+    workdir = tmp_path_factory.mktemp(f"registry-{e2e_target}-{request.param}")
     server, problem = None, ""
     try:
-        server = start_registry(workdir, e2e_target)
+        server = start_registry(workdir, e2e_target, berth_args=berth_args)
     except RuntimeError as exc:
         problem = str(exc)
     if server is None:

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.e2e
 CLIENTS = 16
 
 
-def test_concurrent_pushes_of_the_same_layers(tmp_path):
-    node = BerthNode(tmp_path).start()
+def test_concurrent_pushes_of_the_same_layers(tmp_path, database_url):
+    node = BerthNode(tmp_path, database_url=database_url).start()
     layers = [os.urandom(3 * 1024 * 1024), os.urandom(64 * 1024), b"small layer"]
     config = b'{"architecture": "amd64", "os": "linux"}'
 

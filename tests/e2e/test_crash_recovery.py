@@ -111,8 +111,8 @@ def _check_acknowledged(base: str, ledger: Ledger) -> None:
         assert r.headers["Docker-Content-Digest"] == digest
 
 
-def test_sigkill_during_pushes_loses_nothing_acknowledged(tmp_path):
-    node = BerthNode(tmp_path).start()
+def test_sigkill_during_pushes_loses_nothing_acknowledged(tmp_path, database_url):
+    node = BerthNode(tmp_path, database_url=database_url).start()
     rng = random.Random(1234)
     ledger = Ledger()
     try:

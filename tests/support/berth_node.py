@@ -7,6 +7,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import psycopg
 import requests
 
 from tests.support.daemon import Daemon
@@ -14,9 +15,13 @@ from tests.support.ports import free_port, wait_until
 
 
 class BerthNode:
-    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = ()):
+    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = (),
+                 database_url: str | None = None):
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
+        self.database_url = database_url
+        if database_url and not database_url.startswith("sqlite"):
+            extra_args = ("--database", database_url, *extra_args)
         self.extra_args = extra_args
         self.port = free_port()
         self.daemon: Daemon | None = None
@@ -60,6 +65,10 @@ class BerthNode:
 
     # -- looking at the data directory directly -------------------------------------------
     def query(self, sql: str, *args) -> list[tuple]:
+        """Read the metadata directly (``?`` placeholders), whichever database holds it."""
+        if self.database_url and self.database_url.startswith("postgresql"):
+            with psycopg.connect(self.database_url) as conn:
+                return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), args)]
         with sqlite3.connect(self.data_dir / "metadata.db") as conn:
             return conn.execute(sql, args).fetchall()
 

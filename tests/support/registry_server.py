@@ -69,12 +69,12 @@ class RegistryServer:
         self.daemon.stop()
 
 
-def _argv(target: str, workdir: Path, port: int) -> list[str]:
+def _argv(target: str, workdir: Path, port: int, berth_args: tuple[str, ...] = ()) -> list[str]:
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     if target == "berth":
         return [sys.executable, "-m", "berth", "serve", "--host", "127.0.0.1", "--port", str(port),
-                "--data-dir", str(data_dir)]
+                "--data-dir", str(data_dir), *berth_args]
     config = workdir / "config.yml"
     config.write_text(distribution_config(data_dir, port))
     return [DISTRIBUTION_BIN, "serve", str(config)]
@@ -87,7 +87,8 @@ def _ready(url: str) -> bool:
         return False
 
 
-def start_registry(workdir: Path, target: str | None = None, attempts: int = 3) -> RegistryServer:
+def start_registry(workdir: Path, target: str | None = None, attempts: int = 3,
+                   berth_args: tuple[str, ...] = ()) -> RegistryServer:
     """Start the server on a free port and wait for GET /v2/ == 200; raise with its log if it never gets there."""
     target = target or selected_target()
     if target == "distribution" and not os.access(DISTRIBUTION_BIN, os.X_OK):
@@ -96,7 +97,7 @@ def start_registry(workdir: Path, target: str | None = None, attempts: int = 3) 
     for attempt in range(attempts):
         port = free_port()
         run_dir = workdir / f"{target}-{attempt}"
-        daemon = Daemon(_argv(target, run_dir, port), run_dir / "server.log", cwd=run_dir).start()
+        daemon = Daemon(_argv(target, run_dir, port, berth_args), run_dir / "server.log", cwd=run_dir).start()
         server = RegistryServer(target, port, daemon)
         url = server.url
         wait_until(lambda: _ready(url) or not daemon.alive(), STARTUP_TIMEOUT, 0.2)

@@ -119,8 +119,17 @@ class _SqlitePool:
             conn.close()
 
 
+def normalise_url(url: str) -> str:
+    """PostgreSQL URLs as users write them go to psycopg (version 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 class Database:
     def __init__(self, url: str, pool_size: int = 8):
+        url = normalise_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:

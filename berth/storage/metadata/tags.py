@@ -40,8 +40,11 @@ def _names(after: bool, limited: bool):
     # The spec's lexical order: case-insensitive, ties broken byte-wise.
     query = select(tags.c.name).where(_REPO).order_by(func.lower(tags.c.name), tags.c.name)
     if after:
-        query = query.where(tuple_(func.lower(tags.c.name), tags.c.name) > tuple_(
-            func.lower(bindparam("after")), bindparam("after_raw")))
+        # The first condition lets the index seek; the second settles ties exactly.
+        after_lower = func.lower(bindparam("after"))
+        query = query.where(func.lower(tags.c.name) >= after_lower,
+                            tuple_(func.lower(tags.c.name), tags.c.name) > tuple_(
+                                after_lower, bindparam("after_raw")))
     if limited:
         query = query.limit(bindparam("limit"))
     return query

@@ -3,8 +3,8 @@ from berth.storage.metadata import migrate
 from berth.storage.metadata.database import Database
 
 
-def test_a_job_runs_once_across_runners_until_its_lease_expires(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'metadata.db'}")
+def test_a_job_runs_once_across_runners_until_its_lease_expires(database_url):
+    db = Database(database_url)
     migrate.upgrade(db)
     runs = []
     job = Job("count", interval=3600, run=lambda: runs.append(1))

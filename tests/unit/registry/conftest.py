@@ -7,8 +7,8 @@ from berth.storage.metadata.database import Database
 
 
 @pytest.fixture
-def registry(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'metadata.db'}")
+def registry(database_url, tmp_path):
+    db = Database(database_url)
     migrate.upgrade(db)
     reg = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 * 1024 * 1024)
     yield reg
