@@ -1,6 +1,7 @@
 """GET/HEAD/DELETE /v2/<name>/blobs/<digest>."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 from starlette.requests import Request
@@ -66,13 +67,17 @@ async def get_blob(request: Request) -> Response:
 
 
 async def _drain(chunks):
+    """Stream from a blocking iterator, reading the next chunk while this one is sent."""
+    ahead = asyncio.ensure_future(blocking(next, chunks, None))
     try:
         while True:
-            data = await blocking(next, chunks, None)
+            data = await ahead
             if data is None:
                 return
+            ahead = asyncio.ensure_future(blocking(next, chunks, None))
             yield data
     finally:
+        await asyncio.gather(ahead, return_exceptions=True)
         chunks.close()
 
 

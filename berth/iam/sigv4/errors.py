@@ -17,7 +17,9 @@ class SigV4Error(Exception):
     default_message: ClassVar[str] = ""
 
     def __init__(self, message: str | None = None):
-        self.message = self.default_message if message is None else message
+        message = self.default_message if message is None else message
+        # Messages quote what the client sent; undecodable bytes must not make them unsendable.
+        self.message = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in message)
         super().__init__(self.message)
 
     def body(self) -> dict[str, str]:
