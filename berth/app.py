@@ -15,6 +15,7 @@ from .api.oci.routes import routes as oci_routes
 from .config import Settings, load_settings
 from .jobs.runner import JobRunner
 from .jobs.uploads import expire_uploads_job
+from .registry.concurrency import blocking
 from .registry.registry import Registry
 from .storage.blobs import open_driver
 from .storage.metadata.database import Database
@@ -44,7 +45,7 @@ def create_app(settings: Settings, registry: Registry | None = None,
             await runner.stop()
             registry.close()
 
-    app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz)],
+    app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz)],
                     exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.registry = registry
     app.state.settings = settings
@@ -52,7 +53,20 @@ def create_app(settings: Settings, registry: Registry | None = None,
 
 
 async def _healthz(request) -> PlainTextResponse:
+    """Alive: the process answers."""
     return PlainTextResponse("ok")
+
+
+async def _readyz(request) -> PlainTextResponse:
+    """Ready: the metadata database and the blob storage answer (for load balancers)."""
+    registry = request.app.state.registry
+    for name, check in (("database", registry.db.check), ("storage", registry.driver.check)):
+        try:
+            await blocking(check)
+        except Exception as exc:
+            log.warning("not ready: %s: %s", name, exc)
+            return PlainTextResponse(f"{name} unavailable", status_code=503)
+    return PlainTextResponse("ready")
 
 
 def create_app_from_env() -> StaticHeaders:

@@ -228,9 +228,6 @@ class _StatementParser:
         sid = raw.get("Sid")
         if "Sid" in raw and not isinstance(sid, str):
             raise PolicyError.at(f"{path}.Sid", "must be a string")
-        if sid is not None and self.kind == "identity" and not _IAM_SID.match(sid):
-            raise PolicyError.at(f"{path}.Sid",
-                                 "must contain only letters and digits in an identity policy")
         effect = self._effect(path, raw)
         actions, not_actions = self._pair(path, raw, "Action", "NotAction", required=True)
         resources, not_resources = self._pair(
@@ -251,6 +248,9 @@ class _StatementParser:
                 principal = self._principal(f"{path}.Principal", raw["Principal"])
             else:
                 not_principal = self._principal(f"{path}.NotPrincipal", raw["NotPrincipal"])
+        if sid is not None and self.kind == "identity" and not _IAM_SID.match(sid):
+            raise PolicyError.at(f"{path}.Sid",
+                                 "must contain only letters and digits in an identity policy")
         for values in (actions, not_actions):
             for item_path, action in values or ():
                 if action != "*" and not _ACTION.match(action):

@@ -205,7 +205,7 @@ def evaluate(
     if same_account:
         if identity_allow is not None:
             return Decision(ALLOW, f"{request} is allowed by {identity_allow}", (identity_allow,))
-        if resource_level:
+        if resource_level is PrincipalMatch.DIRECT:
             return Decision(ALLOW, f"{request} is allowed by {resource_allow}", (resource_allow,))
         if resource_level is PrincipalMatch.ACCOUNT:
             return Decision(

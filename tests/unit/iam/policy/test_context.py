@@ -66,6 +66,9 @@ def test_derived_keys():
     assert isinstance(ctx.get("aws:CurrentTime"), datetime)
     session = RequestContext(Principal.assumed_role(ACCOUNT, "r", "s"), "ecr:PutImage", REPO)
     assert session.get("aws:username") is None   # only IAM users have one
+    named_session = Principal("assumed-role", ACCOUNT, f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s",
+                              username="r")
+    assert RequestContext(named_session, "ecr:PutImage", REPO).get("aws:username") is None
     anonymous = RequestContext(Principal.anonymous(), "ecr:BatchGetImage", REPO)
     assert anonymous.get("aws:PrincipalAccount") is None
     assert anonymous.get("aws:PrincipalType") == "Anonymous"

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.httpsession import URLLib3Session
 
-from berth.iam.sigv4 import verify_request
+from berth.iam.sigv4 import SigV4Error, verify_request
 
 from .signing import AKID, IDENTITY, SECRET, Received, lookup
 
@@ -50,7 +50,7 @@ class _Capture(BaseHTTPRequestHandler):
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
     httpd.captured, httpd.reply = [], {}
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield httpd
@@ -96,7 +96,7 @@ def test_boto3_with_a_session_token(server):
 def test_boto3_signed_with_another_secret_is_refused(server):
     server.reply = {"repositories": []}
     _ecr_client(server.url, aws_secret_access_key="not-" + SECRET).describe_repositories()
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(SigV4Error) as caught:
         _verify(server.captured[0])
     assert caught.value.code == "InvalidSignatureException"
 
@@ -151,7 +151,7 @@ def test_the_aws_cli_with_temporary_credentials_and_a_wrong_region(server):
                 "--region", "us-east-2", env={"AWS_SESSION_TOKEN": "SESSION"})
     assert done.returncode == 0, done.stderr
     assert _verify(server.captured[0]).security_token == "SESSION"
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(SigV4Error) as caught:
         _verify(server.captured[0], allowed_regions={"us-east-1"})
     assert caught.value.message == "Credential should be scoped to a valid region, not 'us-east-2'. "
 
