@@ -156,6 +156,7 @@ def evaluate(
     ``is_account_root`` says the caller is the root user of its account (``ctx.principal``'s
     account); None means "if ``ctx.principal.kind == 'root'``".
     """
+    identity_policies = tuple(identity_policies)
     for policy in identity_policies:
         if policy.kind != "identity":
             raise ValueError(f"{policy.label}: identity_policies must be identity policies")

@@ -75,7 +75,7 @@ def query_forms(raw_query: str | bytes, exclude_key: str | None = None) -> list[
     excluded = exclude_key.encode() if exclude_key else None
     canonical = sorted(
         (_encode(k), _encode(v)) for k, v in pairs
-        )
+        if unquote_to_bytes(k.replace(b"+", b" ")) != excluded)
     forms = ["&".join(f"{k}={v}" for k, v in canonical)]
     as_sent = sorted((k, v) for k, v in pairs if k != excluded)
     botocore_form = "&".join(

@@ -51,6 +51,10 @@ class BlobDriver(ABC):
         """Yield the bytes [offset, offset+length). Raises BlobNotFound."""
 
     @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Store a small blob whole, durably and atomically (visible complete or not at all)."""
+
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Remove a committed blob; absent keys are not an error."""
 

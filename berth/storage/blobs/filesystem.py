@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -120,6 +121,23 @@ class FilesystemDriver(BlobDriver):
             raise BlobNotFound(key)
         return _read_file(path, offset, length, chunk_size)
 
+    def put(self, key: str, data: bytes) -> None:
+        temp = self._uploads / f"put-{uuid.uuid4().hex}"  # swept like any stale upload
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._move_into_place(temp, self._path(key))
+
+    def _move_into_place(self, src: Path, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
+        _fsync_dir(dest.parent)
+
     def delete(self, key: str) -> None:
         try:
             self._path(key).unlink()
@@ -151,9 +169,7 @@ class FilesystemDriver(BlobDriver):
             if os.fstat(fh.fileno()).st_size != size:
                 fh.truncate(size)
             os.fsync(fh.fileno())
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dest)
-        _fsync_dir(dest.parent)
+        self._move_into_place(src, dest)
 
     def upload_abort(self, upload_id: str, state: UploadState) -> None:
         try:

@@ -410,3 +410,9 @@ def test_policy_kinds_are_checked():
 def test_outcome_values():
     assert [o.value for o in Outcome] == ["Allow", "ExplicitDeny", "ImplicitDeny"]
     assert ALLOW is Outcome.ALLOW
+
+
+def test_identity_policies_may_be_any_iterable():
+    assert evaluate(request(ALICE), (p for p in [ECR_ALL])).allowed
+    deny = identity({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+    assert evaluate(request(ALICE), iter([ECR_ALL, deny])).outcome is EXPLICIT_DENY

@@ -117,3 +117,11 @@ def test_invalid_keys_refused(driver):
 
 def test_check_passes(driver):
     driver.check()
+
+
+def test_put_stores_a_small_blob_whole(driver):
+    driver.put(KEY, b"small and whole")
+    assert driver.stat(KEY) == 15
+    assert b"".join(driver.read(KEY)) == b"small and whole"
+    driver.put(KEY, b"small and whole")  # idempotent for the same content
+    assert driver.upload_ids_older_than(time.time() + 1) == []  # no temporary left behind
