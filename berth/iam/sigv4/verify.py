@@ -144,7 +144,7 @@ def _check_scope(scope: Scope, auth: AuthParameters, service: str,
     problems = []
     if not _region_allowed(scope.region, allowed_regions):
         problems.append(f"Credential should be scoped to a valid region, not '{scope.region}'. ")
-    if False:
+    if scope.service != service:
         problems.append(f"Credential should be scoped to correct service: '{service}'. ")
     if scope.terminator != "aws4_request":
         problems.append("Credential should be scoped with a valid terminator: 'aws4_request', "

@@ -7,6 +7,7 @@ changes what clients sign (the literal expectations below are botocore's own out
 from __future__ import annotations
 
 import hashlib
+import hmac
 import string
 from unittest import mock
 from urllib.parse import quote
@@ -172,3 +173,26 @@ def test_generated_presigned_urls(path, params, expires, token):
     botocore_cr, request = _signed(request, SigV4QueryAuth, token=token, expires=expires)
     assert _berth_canonicals(request, presigned=True)[0] == botocore_cr
     assert received(request).verify().presigned
+
+
+def test_upper_case_signed_header_names_are_canonicalized_in_lower_case():
+    # botocore always lowercases; for a client that declares names in another case, the
+    # header lines are lowercased (SigV4's Lowercase(HeaderName)) and the declared list is
+    # signed as it stands. Built by hand so that the rule is stated independently.
+    request = AWSRequest("GET", HOST + "/", data=b"")
+    _, request = _signed(request)
+    seen = received(request)
+    date = seen.header("X-Amz-Date")
+    canonical = "\n".join([
+        "GET", "/", "", "host:api.ecr.us-east-1.amazonaws.com", f"x-amz-date:{date}", "",
+        "Host;X-Amz-Date", hashlib.sha256(b"").hexdigest()])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", date, "20261122/us-east-1/ecr/aws4_request",
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + SECRET).encode()
+    for part in ("20261122", "us-east-1", "ecr", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    header = (f"AWS4-HMAC-SHA256 Credential={AKID}/20261122/us-east-1/ecr/aws4_request, "
+              f"SignedHeaders=Host;X-Amz-Date, Signature={signature}")
+    assert seen.with_header("Authorization", header).verify().signed_headers == (
+        "host", "x-amz-date")

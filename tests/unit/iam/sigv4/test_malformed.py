@@ -243,3 +243,21 @@ def test_body_or_digest_must_be_given_once():
         request.verify(body=None)
     with pytest.raises(TypeError):
         request.verify(body=request.body, body_sha256="0" * 64)
+
+
+def test_a_repeated_auth_parameter_counts_by_its_first_occurrence():
+    request = presign(expires=60)
+    request.verify()
+    doubled = request.replace(query=request.query + b"&X-Amz-Date=20200101T000000Z")
+    # The first X-Amz-Date (still current) is the one judged; the extra pair breaks the
+    # signature rather than the clock.
+    assert doubled.rejection().message.startswith("The request signature")
+
+
+def test_undecodable_bytes_in_an_echoed_parameter_are_replaced():
+    request = presign()
+    query = request.query.replace(b"X-Amz-Algorithm=AWS4-HMAC-SHA256", b"X-Amz-Algorithm=%FF%FE")
+    error = request.replace(query=query).rejection()
+    assert error.message == (
+        "Unsupported AWS 'algorithm': '\ufffd\ufffd' (only AWS4-HMAC-SHA256 for now). ")
+    error.message.encode("utf-8")

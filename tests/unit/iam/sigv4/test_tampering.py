@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from .signing import NOW, TARGET, ecr, presign, sign
+from .signing import TARGET, ecr, presign, sign
 
 MISMATCH = ("The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method. "
