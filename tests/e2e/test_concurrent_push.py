@@ -35,9 +35,9 @@ def test_concurrent_pushes_of_the_same_layers(tmp_path, database_url):
             digest = digest_of(layer)
             assert node.blob_path(digest).read_bytes() == layer
             assert node.query("SELECT count(*) FROM blobs WHERE digest = ?", digest) == [(1,)]
-        stored = list((node.data_dir / "blobs" / "data").rglob("*"))
+        stored = list((node.blobs_dir / "data").rglob("*"))
         assert len([p for p in stored if p.is_file()]) == len(layers) + 1  # + config, no dupes
-        assert list((node.data_dir / "blobs" / "uploads").iterdir()) == []
+        assert list((node.blobs_dir / "uploads").iterdir()) == []
         for i in range(CLIENTS):
             repo = "shared/app" if i % 2 else f"team-{i}/app"
             r = requests.get(f"{node.url}/v2/{repo}/blobs/{digest_of(layers[0])}")

@@ -16,12 +16,15 @@ from tests.support.ports import free_port, wait_until
 
 class BerthNode:
     def __init__(self, workdir: Path, extra_args: tuple[str, ...] = (),
-                 database_url: str | None = None):
+                 database_url: str | None = None, blobs_dir: Path | None = None):
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
+        self.blobs_dir = Path(blobs_dir) if blobs_dir else self.data_dir / "blobs"
         self.database_url = database_url
         if database_url and not database_url.startswith("sqlite"):
             extra_args = ("--database", database_url, *extra_args)
+        if blobs_dir:
+            extra_args = ("--storage", str(blobs_dir), *extra_args)
         self.extra_args = extra_args
         self.port = free_port()
         self.daemon: Daemon | None = None
@@ -74,7 +77,7 @@ class BerthNode:
 
     def blob_path(self, digest: str) -> Path:
         algorithm, hexpart = digest.split(":")
-        return self.data_dir / "blobs" / "data" / algorithm / hexpart[:2] / hexpart
+        return self.blobs_dir / "data" / algorithm / hexpart[:2] / hexpart
 
     def assert_consistent(self) -> None:
         """Every recorded blob is whole and matches its digest; every manifest's references

@@ -1,0 +1,79 @@
+"""Two `berth serve` nodes sharing one PostgreSQL database and one blob store hold no state of
+their own that a request depends on."""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urljoin
+
+import pytest
+import requests
+
+from tests.support.berth_node import BerthNode
+from tests.support.oci_push import OCI_MANIFEST, digest_of, push_image
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def nodes(tmp_path, postgres):
+    url = postgres.create_database()
+    blobs = tmp_path / "blobs"
+    a = BerthNode(tmp_path / "a", database_url=url, blobs_dir=blobs).start()
+    b = BerthNode(tmp_path / "b", database_url=url, blobs_dir=blobs).start()
+    yield a, b
+    for node in (a, b):
+        if node.daemon and node.daemon.alive():
+            node.stop()
+
+
+def test_push_through_one_pull_through_the_other(nodes):
+    a, b = nodes
+    layer = os.urandom(2 * 1024 * 1024)
+    digest = push_image(requests.Session(), a.url, "team/app", "v1", b"{}", [layer])
+    r = requests.get(f"{b.url}/v2/team/app/manifests/v1", headers={"Accept": OCI_MANIFEST})
+    assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == digest
+    assert requests.get(f"{b.url}/v2/team/app/blobs/{digest_of(layer)}").content == layer
+    assert requests.get(f"{b.url}/v2/team/app/tags/list").json()["tags"] == ["v1"]
+
+
+def test_chunked_upload_survives_its_node(nodes):
+    a, b = nodes
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    r = requests.post(f"{a.url}/v2/team/app/blobs/uploads/")
+    location = r.headers["Location"]
+    half = len(data) // 2
+    r = requests.patch(urljoin(a.url, location), data=data[:half],
+                       headers={"Content-Range": f"0-{half - 1}"})
+    assert r.status_code == 202
+    a.kill()  # SIGKILL: its in-memory hash state is gone with it
+    status = requests.get(urljoin(b.url, location))
+    assert status.status_code == 204 and status.headers["Range"] == f"0-{half - 1}"
+    r = requests.patch(urljoin(b.url, location), data=data[half:],
+                       headers={"Content-Range": f"{half}-{len(data) - 1}"})
+    assert r.status_code == 202, r.text
+    r = requests.put(urljoin(b.url, r.headers["Location"]) + f"?digest={digest_of(data)}")
+    assert r.status_code == 201, r.text
+    assert requests.get(f"{b.url}/v2/team/app/blobs/{digest_of(data)}").content == data
+
+
+def test_the_same_image_pushed_through_both_at_once(nodes):
+    a, b = nodes
+    layers = [os.urandom(1024 * 1024), os.urandom(300 * 1024)]
+    config = b'{"os": "linux"}'
+
+    def push(i):
+        node = (a, b)[i % 2]
+        return push_image(requests.Session(), node.url, "team/same", f"t{i}", config, layers,
+                          chunk_size=256 * 1024 if i % 3 else None)
+
+    with ThreadPoolExecutor(8) as pool:
+        digests = set(pool.map(push, range(8)))
+    assert len(digests) == 1
+    a.assert_consistent()
+    for node in (a, b):
+        tags = requests.get(f"{node.url}/v2/team/same/tags/list").json()["tags"]
+        assert sorted(tags) == sorted(f"t{i}" for i in range(8))
+        for layer in layers:
+            assert requests.get(
+                f"{node.url}/v2/team/same/blobs/{digest_of(layer)}").content == layer
