@@ -110,12 +110,10 @@ class UploadService:
             if inflight is not None:
                 await inflight
                 inflight = None
-            if pending:
-                await blocking(_write_hashed, writer, hasher, pending)
-                written += pending_bytes
+            written += pending_bytes
             if chunk.length is not None and written != chunk.length:
                 raise SizeInvalid(f"received {written} bytes, expected {chunk.length}")
-            result = await blocking(writer.finish)
+            result = await blocking(_write_and_finish, writer, hasher, pending)
             finished = True
             return result
         finally:
@@ -242,6 +240,12 @@ def _hash(chunks, algorithm: str):
     for data in chunks:
         hasher.update(data)
     return hasher
+
+
+def _write_and_finish(writer, hasher, chunks: list[bytes]):
+    if chunks:
+        _write_hashed(writer, hasher, chunks)
+    return writer.finish()
 
 
 def _write_hashed(writer, hasher, chunks: list[bytes]) -> None:
