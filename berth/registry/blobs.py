@@ -7,10 +7,11 @@ from ..storage.blobs import BlobDriver, BlobNotFound
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import repositories
 from ..storage.metadata.database import Database
-from .concurrency import blocking
+from .concurrency import quick_read
 from .errors import BlobReferenced, BlobUnknown, NameUnknown
 from .references import Digest
-from .repositories import require_id
+from .references import validate_name
+from .repositories import create_on_push, require_id
 
 
 class BlobService:
@@ -30,9 +31,7 @@ class BlobService:
         return size
 
     async def stat_async(self, repository: str, digest: Digest) -> int:
-        if self.db.inline_reads:
-            return self.stat(repository, digest)
-        return await blocking(self.stat, repository, digest)
+        return await quick_read(self.db.inline_reads, self.stat, repository, digest)
 
     def read(self, digest: Digest, offset: int, length: int) -> Iterator[bytes]:
         try:
@@ -47,11 +46,11 @@ class BlobService:
     def mount(self, repository: str, digest: Digest, source: str) -> bool:
         """Link a blob of ``source`` into ``repository``; False if the source lacks it."""
         with self.db.write() as tx:
-            source_id = repositories.get_id(tx, source)
+            source_id = repositories.get_id(tx, validate_name(source))
             if source_id is None or blob_rows.size_in_repository(
                     tx, source_id, str(digest)) is None:
                 return False
-            blob_rows.link(tx, repositories.ensure(tx, repository), str(digest))
+            blob_rows.link(tx, create_on_push(tx, repository), str(digest))
         return True
 
     def unlink(self, repository: str, digest: Digest) -> None:

@@ -81,6 +81,3 @@ class ManifestReferenced(RegistryError):
 class PaginationInvalid(RegistryError):
     code = "PAGINATION_NUMBER_INVALID"
 
-
-class Unsupported(RegistryError):
-    code = "UNSUPPORTED"

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import manifests as manifest_rows
-from ..storage.metadata import repositories, tags
+from ..storage.metadata import tags
 from ..storage.metadata.database import Database
 from .errors import (DigestInvalid, NameUnknown, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
                      ManifestReferenced, ManifestTooLarge, ManifestUnknown)
-from .concurrency import blocking
+from .concurrency import blocking, quick_read
 from .manifest_format import ParsedManifest, parse_manifest
 from .references import Digest, is_digest, validate_tag
-from .repositories import require_id
+from .repositories import create_on_push, require_id
 
 
 @dataclass(frozen=True)
@@ -47,22 +47,11 @@ class ManifestService:
         self.pull_record_interval = pull_record_interval
 
     # -- read ------------------------------------------------------------------------------
-    def get(self, repository: str, reference: str, accepted: list[str] | None = None,
-            with_content: bool = True, record_pull: bool = False) -> StoredManifest:
-        found, repo_id, last_pulled = self._find(repository, reference, accepted, with_content)
-        if record_pull and self._pull_is_stale(last_pulled):
-            self._record_pull(repo_id, found.digest)
-        return found
-
     async def fetch(self, repository: str, reference: str, accepted: list[str] | None = None,
                     with_content: bool = True, record_pull: bool = False) -> StoredManifest:
-        """``get`` for the event loop: the lookup runs inline where the database allows."""
-        if self.db.inline_reads:
-            found, repo_id, last_pulled = self._find(repository, reference, accepted,
-                                                     with_content)
-        else:
-            found, repo_id, last_pulled = await blocking(
-                self._find, repository, reference, accepted, with_content)
+        """A manifest by tag or digest, recording the pull at a coarse interval."""
+        found, repo_id, last_pulled = await quick_read(
+            self.db.inline_reads, self._find, repository, reference, accepted, with_content)
         if record_pull and self._pull_is_stale(last_pulled):
             await blocking(self._record_pull, repo_id, found.digest)
         return found
@@ -109,7 +98,7 @@ class ManifestService:
                                 {"digest": str(wanted)})
         parsed = parse_manifest(body, content_type)
         with self.db.write() as tx:
-            repo_id = repositories.ensure(tx, repository)
+            repo_id = create_on_push(tx, repository)
             total = self._check_references(tx, repo_id, parsed) + len(body)
             created = manifest_rows.insert_new(tx, _row(repo_id, digest, parsed, body, total),
                                                _references(parsed))

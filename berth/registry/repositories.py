@@ -8,7 +8,7 @@ from ..storage.metadata import repositories, tags
 from ..storage.metadata.database import Database, Tx
 from .errors import NameUnknown, PaginationInvalid
 from .manifest_format import OCI_INDEX
-from .references import Digest
+from .references import Digest, validate_name
 
 MAX_PAGE = 10000
 
@@ -19,6 +19,11 @@ def require_id(tx: Tx, repository: str) -> int:
         raise NameUnknown(f"repository {repository!r} is not known to the registry",
                           {"name": repository})
     return repo_id
+
+
+def create_on_push(tx: Tx, repository: str) -> int:
+    """The repository's id, creating it on first push; every door creates through here."""
+    return repositories.ensure(tx, validate_name(repository))
 
 
 def _page_size(n: int | None) -> int | None:

@@ -15,12 +15,13 @@ from typing import AsyncIterator
 
 from ..storage.blobs import BlobDriver, BlobNotFound
 from ..storage.metadata import blobs as blob_rows
-from ..storage.metadata import repositories, uploads
+from ..storage.metadata import uploads
 from ..storage.metadata.database import Database
 from .concurrency import blocking
 from .errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from .hashers import HasherCache
 from .references import Digest
+from .repositories import create_on_push
 
 # Bytes gathered from the network before one hop to a thread hashes and writes them.
 FLUSH_BYTES = 1024 * 1024
@@ -72,9 +73,7 @@ class UploadService:
     async def append(self, repository: str, upload_id: str, body: AsyncIterator[bytes],
                      chunk: Chunk = Chunk()) -> int:
         size, state = await blocking(self._load, repository, upload_id)
-        if chunk.start is not None and chunk.start != size:
-            raise RangeInvalid(f"chunk starts at {chunk.start}, upload is at {size}",
-                               {"size": size})
+        _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         new_size, new_state = await self._write(upload_id, state, size, body, hasher, chunk)
         if not await blocking(self._advance, upload_id, size, new_size, new_state):
@@ -133,17 +132,13 @@ class UploadService:
         """Verify and commit. A final chunk in ``body`` joins the upload only if the whole
         then matches the digest: a failed completion leaves the session as it was."""
         size, state = await blocking(self._load, repository, upload_id)
-        if chunk.start is not None and chunk.start != size:
-            raise RangeInvalid(f"chunk starts at {chunk.start}, upload is at {size}",
-                               {"size": size})
+        _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         if hasher is None or hasher.name != digest.algorithm:
             hasher = await blocking(self._rehash, upload_id, state, size, digest)
         if body is not None:
             size, state = await self._write(upload_id, state, size, body, hasher, chunk)
-        if hasher.hexdigest() != digest.hex:
-            raise DigestInvalid(f"content does not match digest {digest}",
-                                {"digest": str(digest)})
+        _verify(hasher, digest)
         await blocking(self._commit, repository, upload_id, state, size, digest)
         return digest
 
@@ -163,9 +158,7 @@ class UploadService:
         try:
             hasher = digest.hasher()
             size, state = await self._write(upload_id, state, 0, body, hasher, chunk)
-            if hasher.hexdigest() != digest.hex:
-                raise DigestInvalid(f"content does not match digest {digest}",
-                                    {"digest": str(digest)})
+            _verify(hasher, digest)
             await blocking(self._commit, repository, upload_id, state, size, digest)
             committed = True
             return digest
@@ -175,9 +168,7 @@ class UploadService:
 
     def put_small(self, repository: str, digest: Digest, data: bytes) -> None:
         """A small blob in one step (one hop off the event loop: that is most of its cost)."""
-        if hashlib.new(digest.algorithm, data).hexdigest() != digest.hex:
-            raise DigestInvalid(f"content does not match digest {digest}",
-                                {"digest": str(digest)})
+        _verify(_hash([data], digest.algorithm), digest)
         if self.driver.stat(digest.key) != len(data):
             self.driver.put(digest.key, data)
         self._record(repository, digest, len(data))
@@ -207,7 +198,7 @@ class UploadService:
     def _record(self, repository: str, digest: Digest, size: int,
                 upload_id: str | None = None) -> None:
         with self.db.write() as tx:
-            repo_id = repositories.ensure(tx, repository)
+            repo_id = create_on_push(tx, repository)
             blob_rows.record(tx, str(digest), size)
             blob_rows.link(tx, repo_id, str(digest))
             if upload_id:
@@ -217,7 +208,6 @@ class UploadService:
     def expire(self, ttl_seconds: float, now: float | None = None) -> int:
         """Abort uploads idle longer than the TTL, and driver uploads nobody tracks."""
         cutoff = (now or time.time()) - ttl_seconds
-        expired = 0
         with self.db.write() as tx:
             rows = uploads.stale(tx, cutoff, limit=1000)
             for row in rows:
@@ -225,14 +215,24 @@ class UploadService:
         for row in rows:
             self.hashers.discard(row.id)
             self.driver.upload_abort(row.id, json.loads(row.driver_state))
-            expired += 1
+        untracked = []
         for upload_id in self.driver.upload_ids_older_than(cutoff):
             with self.db.read() as tx:
-                tracked = uploads.get(tx, upload_id) is not None
-            if not tracked:
-                self.driver.upload_abort(upload_id, {})
-                expired += 1
-        return expired
+                if uploads.get(tx, upload_id) is None:
+                    untracked.append(upload_id)
+        for upload_id in untracked:
+            self.driver.upload_abort(upload_id, {})
+        return len(rows) + len(untracked)
+
+
+def _verify(hasher, digest: Digest) -> None:
+    if hasher.hexdigest() != digest.hex:
+        raise DigestInvalid(f"content does not match digest {digest}", {"digest": str(digest)})
+
+
+def _check_start(chunk: Chunk, size: int) -> None:
+    if chunk.start is not None and chunk.start != size:
+        raise RangeInvalid(f"chunk starts at {chunk.start}, upload is at {size}", {"size": size})
 
 
 def _hash(chunks, algorithm: str):

@@ -18,7 +18,7 @@ _STATUS = {
     e.BlobUploadInvalid: 400, e.ManifestTooLarge: 413, e.SizeInvalid: 400,
     e.ManifestInvalid: 400, e.ManifestNotAcceptable: 404, e.ManifestUnknown: 404,
     e.ManifestBlobUnknown: 400, e.BlobReferenced: 409, e.ManifestReferenced: 409,
-    e.PaginationInvalid: 400, e.Unsupported: 405,
+    e.PaginationInvalid: 400,
 }
 
 

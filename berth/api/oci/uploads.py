@@ -6,7 +6,6 @@ from starlette.responses import Response
 
 from ...registry.concurrency import blocking
 from ...registry.errors import DigestInvalid
-from ...registry.references import validate_name
 from . import requests as rq
 
 
@@ -32,7 +31,7 @@ async def start_upload(request: Request) -> Response:
     if "mount" in query:
         digest = rq.digest(query["mount"])
         source = query.get("from")
-        if source and await blocking(reg.blobs.mount, name, digest, validate_name(source)):
+        if source and await blocking(reg.blobs.mount, name, digest, source):
             return _created(name, digest)
     elif "digest" in query:
         digest = rq.digest(query["digest"])

@@ -105,9 +105,6 @@ class FilesystemDriver(BlobDriver):
             raise ValueError(f"invalid upload id {upload_id!r}")
         return self._uploads / upload_id
 
-    def local_path(self, key: str) -> Path:
-        return self._path(key)
-
     def stat(self, key: str) -> int | None:
         try:
             return self._path(key).stat().st_size
