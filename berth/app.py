@@ -13,6 +13,8 @@ from .api.middleware import StaticHeaders
 from .api.oci.errors import HANDLERS
 from .api.oci.routes import routes as oci_routes
 from .config import Settings, load_settings
+from .iam.service import Iam
+from .iam.wiring import open_iam
 from .jobs.runner import JobRunner
 from .jobs.uploads import expire_uploads_job
 from .registry.concurrency import blocking
@@ -23,15 +25,23 @@ from .storage.metadata.database import Database
 log = logging.getLogger("berth")
 
 
-def open_registry(settings: Settings) -> Registry:
+def open_registry(settings: Settings) -> tuple[Registry, Iam]:
+    """The default registry's services and IAM, over migrated metadata."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Registry.create(Database(settings.database_url), open_driver(settings.storage_url),
-                           settings.max_manifest_bytes)
+    db = Database(settings.database_url)
+    try:
+        iam = open_iam(settings, db)
+        registry = Registry.create(db, open_driver(settings.storage_url),
+                                   settings.max_manifest_bytes,
+                                   iam.registry_id(iam.tenancy.default))
+    except BaseException:
+        db.dispose()
+        raise
+    return registry, iam
 
 
-def create_app(settings: Settings, registry: Registry | None = None,
-               run_jobs: bool = True) -> StaticHeaders:
-    registry = registry or open_registry(settings)
+def create_app(settings: Settings, run_jobs: bool = True) -> StaticHeaders:
+    registry, iam = open_registry(settings)
     runner = JobRunner(registry.db, [
         expire_uploads_job(registry.uploads, settings.upload_ttl_seconds)])
 
@@ -48,6 +58,7 @@ def create_app(settings: Settings, registry: Registry | None = None,
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz)],
                     exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.registry = registry
+    app.state.iam = iam
     app.state.settings = settings
     return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
 

@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "BERTH_"
+DEFAULT_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1",
+    "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1",
+    "ap-southeast-2", "me-south-1", "af-south-1",
+)
 
 
 @dataclass(frozen=True)
@@ -23,10 +29,36 @@ class Settings:
     log_level: str = "info"
     upload_ttl_seconds: int = 24 * 3600
     max_manifest_bytes: int = 4 * 1024 * 1024
+    # Tenancy: registries are addressed as <account>.dkr.ecr.<region>.<domain>; plain
+    # host:port serves default_account (empty: the administrator account) in default_region.
+    domain: str = "localhost"
+    regions: str = ",".join(DEFAULT_REGIONS)
+    default_region: str = "us-east-1"
+    default_account: str = ""
+    admin_account: str = ""  # id of the administrator account made at first start
+    # The key sealing stored secrets: base64 here (e.g. BERTH_MASTER_KEY), else this file
+    # (default <data_dir>/master.key, created at first start). All nodes need the same key.
+    master_key: str = ""
+    master_key_file: str = ""
+    token_lifetime_seconds: int = 12 * 3600
 
     @property
     def database_url(self) -> str:
         return self.database or f"sqlite:///{(self.data_dir / 'metadata.db').resolve()}"
+
+    @property
+    def region_list(self) -> tuple[str, ...]:
+        return tuple(r.strip() for r in self.regions.split(",") if r.strip())
+
+    @property
+    def master_key_path(self) -> Path:
+        return Path(self.master_key_file) if self.master_key_file else (
+            self.data_dir / "master.key")
+
+    @property
+    def credentials_path(self) -> Path:
+        """Where the first start writes the administrator's access key."""
+        return self.data_dir / "admin-credentials"
 
     @property
     def storage_url(self) -> str:

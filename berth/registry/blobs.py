@@ -15,13 +15,14 @@ from .repositories import create_on_push, require_id
 
 
 class BlobService:
-    def __init__(self, db: Database, driver: BlobDriver):
+    def __init__(self, db: Database, driver: BlobDriver, registry_id: int):
         self.db = db
         self.driver = driver
+        self.registry_id = registry_id
 
     def stat(self, repository: str, digest: Digest) -> int:
         """Size of a blob linked in the repository."""
-        repo_id, size = blob_rows.stat(self.db, repository, str(digest))
+        repo_id, size = blob_rows.stat(self.db, self.registry_id, repository, str(digest))
         if repo_id is None:
             raise NameUnknown(f"repository {repository!r} is not known to the registry",
                               {"name": repository})
@@ -46,17 +47,17 @@ class BlobService:
     def mount(self, repository: str, digest: Digest, source: str) -> bool:
         """Link a blob of ``source`` into ``repository``; False if the source lacks it."""
         with self.db.write() as tx:
-            source_id = repositories.get_id(tx, validate_name(source))
+            source_id = repositories.get_id(tx, self.registry_id, validate_name(source))
             if source_id is None or blob_rows.size_in_repository(
                     tx, source_id, str(digest)) is None:
                 return False
-            blob_rows.link(tx, create_on_push(tx, repository), str(digest))
+            blob_rows.link(tx, create_on_push(tx, self.registry_id, repository), str(digest))
         return True
 
     def unlink(self, repository: str, digest: Digest) -> None:
         """Remove the blob from the repository; its content stays for garbage collection."""
         with self.db.write() as tx:
-            repo_id = require_id(tx, repository)
+            repo_id = require_id(tx, self.registry_id, repository)
             parent = blob_rows.referencing_manifest(tx, repo_id, str(digest))
             if parent is not None:
                 raise BlobReferenced(f"blob {digest} is referenced by manifest {parent}",

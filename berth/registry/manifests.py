@@ -40,9 +40,10 @@ def accepts(media_type: str, accepted: list[str] | None) -> bool:
 
 
 class ManifestService:
-    def __init__(self, db: Database, max_bytes: int = 4 * 1024 * 1024,
+    def __init__(self, db: Database, registry_id: int, max_bytes: int = 4 * 1024 * 1024,
                  pull_record_interval: float = 3600.0):
         self.db = db
+        self.registry_id = registry_id
         self.max_bytes = max_bytes
         self.pull_record_interval = pull_record_interval
 
@@ -60,7 +61,7 @@ class ManifestService:
               with_content: bool) -> tuple[StoredManifest, int, float | None]:
         by_tag = not is_digest(reference)
         reference = validate_tag(reference) if by_tag else str(Digest.parse(reference))
-        row = manifest_rows.lookup(self.db, repository, reference, by_tag, with_content)
+        row = manifest_rows.lookup(self.db, self.registry_id, repository, reference, by_tag, with_content)
         if row is None:
             raise NameUnknown(f"repository {repository!r} is not known to the registry",
                               {"name": repository})
@@ -98,7 +99,7 @@ class ManifestService:
                                 {"digest": str(wanted)})
         parsed = parse_manifest(body, content_type)
         with self.db.write() as tx:
-            repo_id = create_on_push(tx, repository)
+            repo_id = create_on_push(tx, self.registry_id, repository)
             total = self._check_references(tx, repo_id, parsed) + len(body)
             created = manifest_rows.insert_new(tx, _row(repo_id, digest, parsed, body, total),
                                                _references(parsed))
@@ -124,7 +125,7 @@ class ManifestService:
 
     def delete(self, repository: str, reference: str) -> None:
         with self.db.write() as tx:
-            repo_id = require_id(tx, repository)
+            repo_id = require_id(tx, self.registry_id, repository)
             if not is_digest(reference):
                 if not tags.remove(tx, repo_id, validate_tag(reference)):
                     raise ManifestUnknown(f"tag {reference!r} is unknown to {repository!r}",

@@ -1,11 +1,12 @@
 """The registry's services wired over one metadata database and one blob driver."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..storage.blobs import BlobDriver
 from ..storage.metadata.database import Database
 from .blobs import BlobService
+from .hashers import HasherCache
 from .manifests import ManifestService
 from .repositories import RepositoryService
 from .uploads import UploadService
@@ -13,18 +14,38 @@ from .uploads import UploadService
 
 @dataclass
 class Registry:
+    """The services of one private registry (an account's, in one region), identified by
+    ``registry_id``; ``scoped`` gives another registry's over the same storage."""
     db: Database
     driver: BlobDriver
+    registry_id: int
+    max_manifest_bytes: int
     repositories: RepositoryService
     blobs: BlobService
     uploads: UploadService
     manifests: ManifestService
+    _scopes: dict[int, "Registry"] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def create(cls, db: Database, driver: BlobDriver, max_manifest_bytes: int) -> "Registry":
-        return cls(db=db, driver=driver, repositories=RepositoryService(db),
-                   blobs=BlobService(db, driver), uploads=UploadService(db, driver),
-                   manifests=ManifestService(db, max_bytes=max_manifest_bytes))
+    def create(cls, db: Database, driver: BlobDriver, max_manifest_bytes: int,
+               registry_id: int, hashers: HasherCache | None = None) -> "Registry":
+        return cls(db=db, driver=driver, registry_id=registry_id,
+                   max_manifest_bytes=max_manifest_bytes,
+                   repositories=RepositoryService(db, registry_id),
+                   blobs=BlobService(db, driver, registry_id),
+                   uploads=UploadService(db, driver, registry_id, hashers),
+                   manifests=ManifestService(db, registry_id, max_bytes=max_manifest_bytes))
+
+    def scoped(self, registry_id: int) -> "Registry":
+        if registry_id == self.registry_id:
+            return self
+        found = self._scopes.get(registry_id)
+        if found is None:
+            found = self._scopes[registry_id] = Registry.create(
+                self.db, self.driver, self.max_manifest_bytes, registry_id,
+                self.uploads.hashers)
+            found._scopes = self._scopes
+        return found
 
     def close(self) -> None:
         self.driver.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import repositories, tags
@@ -13,17 +14,17 @@ from .references import Digest, validate_name
 MAX_PAGE = 10000
 
 
-def require_id(tx: Tx, repository: str) -> int:
-    repo_id = repositories.get_id(tx, repository)
+def require_id(tx: Tx, registry_id: int, repository: str) -> int:
+    repo_id = repositories.get_id(tx, registry_id, repository)
     if repo_id is None:
         raise NameUnknown(f"repository {repository!r} is not known to the registry",
                           {"name": repository})
     return repo_id
 
 
-def create_on_push(tx: Tx, repository: str) -> int:
+def create_on_push(tx: Tx, registry_id: int, repository: str) -> int:
     """The repository's id, creating it on first push; every door creates through here."""
-    return repositories.ensure(tx, validate_name(repository))
+    return repositories.ensure(tx, registry_id, validate_name(repository))
 
 
 def _page_size(n: int | None) -> int | None:
@@ -33,20 +34,32 @@ def _page_size(n: int | None) -> int | None:
 
 
 class RepositoryService:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, registry_id: int):
         self.db = db
+        self.registry_id = registry_id
 
-    def catalog(self, n: int | None, last: str | None) -> tuple[list[str], bool]:
-        """A page of repository names, and whether more follow."""
+    def catalog(self, n: int | None, last: str | None,
+                visible: Callable[[str, str | None], bool] | None = None
+                ) -> tuple[list[str], bool]:
+        """A page of repository names, and whether more follow. ``visible(name, policy)``
+        filters what the caller may see; pages are filled past the hidden ones."""
         n = _page_size(n)
-        with self.db.read() as tx:
-            names = repositories.list_names(tx, last, None if n is None else n + 1)
+        names: list[str] = []
+        batch = max(n or 0, 100) + 1
+        while n is None or len(names) <= n:
+            with self.db.read() as tx:
+                rows = repositories.list_names(tx, self.registry_id, last,
+                                               None if n is None else batch)
+            names += [row.name for row in rows if visible is None or visible(*row)]
+            if n is None or len(rows) < batch:
+                break
+            last = rows[-1].name
         return _split_page(names, n)
 
     def tags(self, repository: str, n: int | None, last: str | None) -> tuple[list[str], bool]:
         n = _page_size(n)
         with self.db.read() as tx:
-            repo_id = require_id(tx, repository)
+            repo_id = require_id(tx, self.registry_id, repository)
             names = tags.list_names(tx, repo_id, last, None if n is None else n + 1)
         return _split_page(names, n)
 
@@ -54,7 +67,7 @@ class RepositoryService:
                   artifact_type: str | None) -> dict:
         """An OCI image index listing the manifests whose subject is ``subject``."""
         with self.db.read() as tx:
-            repo_id = repositories.get_id(tx, repository)
+            repo_id = repositories.get_id(tx, self.registry_id, repository)
             rows = [] if repo_id is None else manifest_rows.referrers(
                 tx, repo_id, str(subject), artifact_type)
         return {"schemaVersion": 2, "mediaType": OCI_INDEX,

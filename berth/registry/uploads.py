@@ -37,9 +37,11 @@ class Chunk:
 
 
 class UploadService:
-    def __init__(self, db: Database, driver: BlobDriver, hashers: HasherCache | None = None):
+    def __init__(self, db: Database, driver: BlobDriver, registry_id: int,
+                 hashers: HasherCache | None = None):
         self.db = db
         self.driver = driver
+        self.registry_id = registry_id
         self.hashers = hashers or HasherCache()
 
     # -- sessions --------------------------------------------------------------------------
@@ -47,7 +49,7 @@ class UploadService:
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_start(upload_id)
         with self.db.write(durable=False) as tx:
-            uploads.create(tx, upload_id, repository, state)
+            uploads.create(tx, upload_id, self.registry_id, repository, state)
         self.hashers.put(upload_id, 0, hashlib.sha256())
         return upload_id
 
@@ -64,7 +66,7 @@ class UploadService:
     def _load(self, repository: str, upload_id: str) -> tuple[int, dict]:
         with self.db.read() as tx:
             found = uploads.get(tx, upload_id)
-        if found is None or found[0] != repository:
+        if found is None or found[0] != (self.registry_id, repository):
             raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
                                     {"upload": upload_id})
         return found[1], found[2]
@@ -198,7 +200,7 @@ class UploadService:
     def _record(self, repository: str, digest: Digest, size: int,
                 upload_id: str | None = None) -> None:
         with self.db.write() as tx:
-            repo_id = create_on_push(tx, repository)
+            repo_id = create_on_push(tx, self.registry_id, repository)
             blob_rows.record(tx, str(digest), size)
             blob_rows.link(tx, repo_id, str(digest))
             if upload_id:

@@ -15,7 +15,8 @@ _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)")
 
 
 def registry(request: Request) -> Registry:
-    return request.app.state.registry
+    """The services of the registry the admitted request addresses."""
+    return request.state.registry
 
 
 def name(request: Request) -> str:

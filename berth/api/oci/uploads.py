@@ -6,7 +6,9 @@ from starlette.responses import Response
 
 from ...registry.concurrency import blocking
 from ...registry.errors import DigestInvalid
+from ...registry.references import validate_name
 from . import requests as rq
+from .access import MOUNT_SOURCE_ACTION, may
 
 
 def _session(name: str, upload_id: str, size: int, status: int) -> Response:
@@ -31,7 +33,10 @@ async def start_upload(request: Request) -> Response:
     if "mount" in query:
         digest = rq.digest(query["mount"])
         source = query.get("from")
-        if source and await blocking(reg.blobs.mount, name, digest, source):
+        # A source the caller may not read is treated as lacking the blob: a plain upload
+        # session follows, as the spec has it for a mount that cannot be done.
+        if (source and await may(request, MOUNT_SOURCE_ACTION, validate_name(source))
+                and await blocking(reg.blobs.mount, name, digest, source)):
             return _created(name, digest)
     elif "digest" in query:
         digest = rq.digest(query["digest"])

@@ -150,9 +150,12 @@ def evaluate(
     identity_policies: Sequence[Policy] = (),
     resource_policy: Policy | None = None,
     is_account_root: bool | None = None,
+    resource_policies: Sequence[Policy] = (),
 ) -> Decision:
     """Decide ``ctx`` against the caller's identity-based policies and the resource's policy.
 
+    ``resource_policies`` adds further resource-based policies that apply to the same resource
+    (an ECR repository policy and its registry's policy): they act as one.
     ``is_account_root`` says the caller is the root user of its account (``ctx.principal``'s
     account); None means "if ``ctx.principal.kind == 'root'``".
     """
@@ -160,11 +163,13 @@ def evaluate(
     for policy in identity_policies:
         if policy.kind != "identity":
             raise ValueError(f"{policy.label}: identity_policies must be identity policies")
-    if resource_policy is not None and resource_policy.kind != "resource":
-        raise ValueError(f"{resource_policy.label}: resource_policy must be a resource policy")
+    resource_policies = [*([resource_policy] if resource_policy is not None else []),
+                         *resource_policies]
+    for policy in resource_policies:
+        if policy.kind != "resource":
+            raise ValueError(f"{policy.label}: resource_policy must be a resource policy")
     principal = ctx.principal
     root = principal.kind == "root" if is_account_root is None else is_account_root
-    resource_policies = [resource_policy] if resource_policy is not None else []
     request = f"{ctx.action} on {ctx.resource}"
 
     denies = [

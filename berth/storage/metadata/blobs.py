@@ -18,7 +18,8 @@ def _stat():
                 repository_blobs.c.repository_id == repositories.c.id,
                 repository_blobs.c.digest == bindparam("digest")))
             .outerjoin(blobs, blobs.c.digest == repository_blobs.c.digest)
-            .where(repositories.c.name == bindparam("name")))
+            .where(repositories.c.registry_id == bindparam("registry"),
+                   repositories.c.name == bindparam("name")))
 
 
 def _linked():
@@ -63,9 +64,9 @@ def _referencing_manifest():
         manifest_references.c.child_digest == bindparam("digest")).limit(1)
 
 
-def stat(db: Database, repository: str, digest: str):
+def stat(db: Database, registry_id: int, repository: str, digest: str):
     """(repository_id or None if the repository is unknown, size or None if not linked)."""
-    row = db.fetch_one(_stat(), {"name": repository, "digest": digest})
+    row = db.fetch_one(_stat(), {"registry": registry_id, "name": repository, "digest": digest})
     return (None, None) if row is None else (row.repository_id, row.size)
 
 

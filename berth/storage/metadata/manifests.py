@@ -31,7 +31,8 @@ def _lookup(by_tag: bool, with_content: bool):
         wanted = bindparam("reference")
     query = query.outerjoin(manifests, and_(manifests.c.repository_id == repositories.c.id,
                                             manifests.c.digest == wanted))
-    return query.where(repositories.c.name == bindparam("name"))
+    return query.where(repositories.c.registry_id == bindparam("registry"),
+                       repositories.c.name == bindparam("name"))
 
 
 @cache
@@ -96,11 +97,12 @@ def _record_pull():
     ).values(last_pulled_at=bindparam("now"))
 
 
-def lookup(db: Database, repository: str, reference: str, by_tag: bool, with_content: bool):
+def lookup(db: Database, registry_id: int, repository: str, reference: str, by_tag: bool,
+           with_content: bool):
     """One round trip for a pull: the repository id (None if unknown) and the manifest row
     (digest None if the reference is unknown)."""
-    return db.fetch_one(_lookup(by_tag, with_content),
-                        {"name": repository, "reference": reference})
+    return db.fetch_one(_lookup(by_tag, with_content), {
+        "registry": registry_id, "name": repository, "reference": reference})
 
 
 def get(tx: Tx, repo_id: int, digest: str):

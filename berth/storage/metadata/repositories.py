@@ -9,21 +9,25 @@ from .database import Tx
 from .schema import repositories
 from .statements import insert
 
+_IN_REGISTRY = repositories.c.registry_id == bindparam("registry")
+
 
 @cache
 def _get_id():
-    return select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+    return select(repositories.c.id).where(_IN_REGISTRY,
+                                           repositories.c.name == bindparam("name"))
 
 
 @cache
 def _create(dialect: str):
-    return insert(dialect, repositories, "name", "created_at").on_conflict_do_nothing(
-        index_elements=["name"])
+    return insert(dialect, repositories, "registry_id", "name", "created_at"
+                  ).on_conflict_do_nothing(index_elements=["registry_id", "name"])
 
 
 @cache
 def _names(after: bool, limited: bool):
-    query = select(repositories.c.name).order_by(repositories.c.name)
+    query = select(repositories.c.name, repositories.c.policy).where(_IN_REGISTRY).order_by(
+        repositories.c.name)
     if after:
         query = query.where(repositories.c.name > bindparam("after"))
     if limited:
@@ -31,17 +35,31 @@ def _names(after: bool, limited: bool):
     return query
 
 
-def get_id(tx: Tx, name: str) -> int | None:
-    return tx.scalar(_get_id(), {"name": name})
+@cache
+def _policy():
+    return select(repositories.c.id, repositories.c.policy).where(
+        _IN_REGISTRY, repositories.c.name == bindparam("name"))
 
 
-def ensure(tx: Tx, name: str) -> int:
-    repo_id = get_id(tx, name)
+def get_id(tx: Tx, registry_id: int, name: str) -> int | None:
+    return tx.scalar(_get_id(), {"registry": registry_id, "name": name})
+
+
+def ensure(tx: Tx, registry_id: int, name: str) -> int:
+    repo_id = get_id(tx, registry_id, name)
     if repo_id is None:
-        tx.execute(_create(tx.dialect_name), {"name": name, "created_at": time.time()})
-        repo_id = get_id(tx, name)
+        tx.execute(_create(tx.dialect_name), {"registry_id": registry_id, "name": name,
+                                              "created_at": time.time()})
+        repo_id = get_id(tx, registry_id, name)
     return repo_id
 
 
-def list_names(tx: Tx, after: str | None, limit: int | None) -> list[str]:
-    return tx.scalars(_names(bool(after), limit is not None), {"after": after, "limit": limit})
+def list_names(tx: Tx, registry_id: int, after: str | None, limit: int | None) -> list:
+    """Rows of (name, policy) in name order."""
+    return tx.all(_names(bool(after), limit is not None),
+                  {"registry": registry_id, "after": after, "limit": limit})
+
+
+def policy(tx: Tx, registry_id: int, name: str):
+    """(id, policy text or None), or None if the repository does not exist."""
+    return tx.first(_policy(), {"registry": registry_id, "name": name})

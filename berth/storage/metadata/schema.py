@@ -2,8 +2,8 @@
 this module is what queries are written against."""
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary,
-                        MetaData, String, Table, Text, func, text)
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer,
+                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint, func, text)
 
 metadata = MetaData()
 
@@ -12,11 +12,82 @@ def _name(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
+accounts = Table(
+    "accounts", metadata,
+    Column("id", String(12), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("is_admin", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", String(32), primary_key=True),  # AWS's unique id form: AIDA...
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "name"),
+)
+
+# A key without a user belongs to its account's root.
+access_keys = Table(
+    "access_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id")),
+    Column("secret", LargeBinary, nullable=False),  # encrypted under the master key
+    Column("active", Boolean, nullable=False),
+    # Tokens minted before this moment are refused (set when the key is deactivated).
+    Column("tokens_valid_after", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
+)
+
+user_policies = Table(
+    "user_policies", metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+# Keys for signing registry tokens, encrypted under the master key; the newest signs.
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Counters such as "iam": bumped by every change to identities or policies, so that nodes
+# can cache what they derived from them and notice when it is stale.
+generations = Table(
+    "generations", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+# One private registry per account and region.
+registries = Table(
+    "registries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("policy", Text),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "region"),
+)
+
 repositories = Table(
     "repositories", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", _name(256), nullable=False, unique=True),
+    # No foreign key: rows migrated from before registries existed carry 0 until the
+    # start-up bootstrap adopts them into the default registry.
+    Column("registry_id", Integer, nullable=False),
+    Column("name", _name(256), nullable=False),
+    Column("policy", Text),
     Column("created_at", Float, nullable=False),
+    UniqueConstraint("registry_id", "name"),
 )
 
 blobs = Table(
@@ -79,6 +150,7 @@ tags = Table(
 uploads = Table(
     "uploads", metadata,
     Column("id", String(64), primary_key=True),
+    Column("registry_id", Integer, nullable=False),
     Column("repository", _name(256), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("driver_state", Text, nullable=False),

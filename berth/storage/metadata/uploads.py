@@ -15,13 +15,14 @@ _ID = uploads.c.id == bindparam("id")
 
 @cache
 def _create(dialect: str):
-    return insert(dialect, uploads, "id", "repository", "size", "driver_state", "created_at",
-                  "updated_at")
+    return insert(dialect, uploads, "id", "registry_id", "repository", "size", "driver_state",
+                  "created_at", "updated_at")
 
 
 @cache
 def _get():
-    return select(uploads.c.repository, uploads.c.size, uploads.c.driver_state).where(_ID)
+    return select(uploads.c.registry_id, uploads.c.repository, uploads.c.size,
+                  uploads.c.driver_state).where(_ID)
 
 
 @cache
@@ -43,19 +44,19 @@ def _stale():
             .order_by(uploads.c.updated_at).limit(bindparam("limit")))
 
 
-def create(tx: Tx, upload_id: str, repository: str, state: dict) -> None:
+def create(tx: Tx, upload_id: str, registry_id: int, repository: str, state: dict) -> None:
     now = time.time()
     tx.execute(_create(tx.dialect_name), {
-        "id": upload_id, "repository": repository, "size": 0,
+        "id": upload_id, "registry_id": registry_id, "repository": repository, "size": 0,
         "driver_state": json.dumps(state), "created_at": now, "updated_at": now})
 
 
 def get(tx: Tx, upload_id: str):
-    """(repository, size, driver state) or None."""
+    """((registry id, repository), size, driver state) or None."""
     row = tx.first(_get(), {"id": upload_id})
     if row is None:
         return None
-    return row.repository, row.size, json.loads(row.driver_state)
+    return (row.registry_id, row.repository), row.size, json.loads(row.driver_state)
 
 
 def advance(tx: Tx, upload_id: str, old_size: int, new_size: int, state: dict) -> bool:

@@ -10,6 +10,7 @@ from berth.storage.metadata.database import Database
 def registry(database_url, tmp_path):
     db = Database(database_url)
     migrate.upgrade(db)
-    reg = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 * 1024 * 1024)
+    reg = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 * 1024 * 1024,
+                          registry_id=1)
     yield reg
     reg.close()

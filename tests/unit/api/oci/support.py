@@ -22,6 +22,7 @@ from berth.app import create_app
 from berth.config import Settings
 from berth.storage.metadata import migrate
 from berth.storage.metadata.database import Database
+from tests.support.credentials import admin_key, basic
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -243,5 +244,7 @@ def running_registry(data_dir: Path, template: Path | None = None) -> Iterator[O
         shutil.copyfile(template, data_dir / "metadata.db")
     settings = Settings(data_dir=data_dir)
     app = create_app(settings, run_jobs=False)
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+    token, _ = app.app.state.iam.tokens.mint(admin_key(data_dir).id)
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False,
+                    headers={"Authorization": basic(token)}) as client:
         yield Oci(client, data_dir)

@@ -5,16 +5,16 @@ from berth.storage.metadata import blobs, leases, repositories, tags, uploads
 
 def test_ensure_repository_is_idempotent(db):
     with db.write() as conn:
-        first = repositories.ensure(conn, "team/app")
-        assert repositories.ensure(conn, "team/app") == first
+        first = repositories.ensure(conn, 1, "team/app")
+        assert repositories.ensure(conn, 1, "team/app") == first
     with db.read() as conn:
-        assert repositories.list_names(conn, None, None) == ["team/app"]
+        assert [r.name for r in repositories.list_names(conn, 1, None, None)] == ["team/app"]
 
 
 def test_tags_list_in_case_insensitive_order_with_pages(db):
     names = ["b", "A", "a", "a-1", "Z", "10", "9"]
     with db.write() as conn:
-        repo = repositories.ensure(conn, "r")
+        repo = repositories.ensure(conn, 1, "r")
         for name in names:
             tags.put(conn, repo, name, "sha256:" + "0" * 64)
     with db.read() as conn:
@@ -27,7 +27,7 @@ def test_tags_list_in_case_insensitive_order_with_pages(db):
 
 def test_tag_moves_on_put(db):
     with db.write() as conn:
-        repo = repositories.ensure(conn, "r")
+        repo = repositories.ensure(conn, 1, "r")
         tags.put(conn, repo, "latest", "sha256:" + "1" * 64)
         tags.put(conn, repo, "latest", "sha256:" + "2" * 64)
         assert tags.get_digest(conn, repo, "latest") == "sha256:" + "2" * 64
@@ -36,7 +36,7 @@ def test_tag_moves_on_put(db):
 def test_blob_link_and_unlink(db):
     digest = "sha256:" + "a" * 64
     with db.write() as conn:
-        repo = repositories.ensure(conn, "r")
+        repo = repositories.ensure(conn, 1, "r")
         blobs.record(conn, digest, 10)
         blobs.record(conn, digest, 10)
         blobs.link(conn, repo, digest)
@@ -49,10 +49,10 @@ def test_blob_link_and_unlink(db):
 
 def test_upload_advance_is_compare_and_set(db):
     with db.write() as conn:
-        uploads.create(conn, "u1", "r", {"part": 0})
+        uploads.create(conn, "u1", 1, "r", {"part": 0})
         assert uploads.advance(conn, "u1", 0, 100, {"part": 1})
         assert not uploads.advance(conn, "u1", 0, 50, {"part": 9})
-        assert uploads.get(conn, "u1") == ("r", 100, {"part": 1})
+        assert uploads.get(conn, "u1") == ((1, "r"), 100, {"part": 1})
 
 
 def test_lease_has_one_holder_until_it_expires(db):
@@ -70,7 +70,7 @@ def test_concurrent_writers_wait_instead_of_failing(db):
         try:
             for j in range(20):
                 with db.write() as conn:
-                    repo = repositories.ensure(conn, f"r{i}")
+                    repo = repositories.ensure(conn, 1, f"r{i}")
                     tags.put(conn, repo, f"t{j}", "sha256:" + "3" * 64)
         except Exception as exc:  # pragma: no cover - the assertion reports it
             errors.append(exc)
@@ -82,4 +82,4 @@ def test_concurrent_writers_wait_instead_of_failing(db):
         t.join()
     assert errors == []
     with db.read() as conn:
-        assert len(repositories.list_names(conn, None, None)) == 8
+        assert len(repositories.list_names(conn, 1, None, None)) == 8

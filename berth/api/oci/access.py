@@ -1,0 +1,110 @@
+"""The registry's gate: every OCI route names the ECR actions it needs; a request gets in
+with a registry token (HTTP Basic, user AWS) whose identity may perform them on the
+repository of the registry its Host addresses."""
+from __future__ import annotations
+
+import functools
+from typing import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...iam.authorization import AccessDenied
+from ...iam.service import Admission, Iam, Unauthenticated, UnknownRegistry
+from ...iam.tenancy import RegistryAddress
+from ...registry.concurrency import quick_read
+from ...registry.errors import NameUnknown
+from ...registry.references import validate_name
+from .errors import error_response
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+# Actions per route and method. A monolithic upload (POST with ?digest=) does all three.
+MANIFEST = {"GET": ("ecr:BatchGetImage",), "HEAD": ("ecr:BatchGetImage",),
+            "PUT": ("ecr:PutImage",), "DELETE": ("ecr:BatchDeleteImage",)}
+BLOB = {"GET": ("ecr:GetDownloadUrlForLayer",), "HEAD": ("ecr:BatchCheckLayerAvailability",),
+        "DELETE": ("ecr:BatchDeleteImage",)}
+UPLOAD_START = {"POST": ("ecr:InitiateLayerUpload",)}
+MONOLITHIC = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload")
+UPLOAD = {"GET": ("ecr:UploadLayerPart",), "PATCH": ("ecr:UploadLayerPart",),
+          "DELETE": ("ecr:UploadLayerPart",), "PUT": ("ecr:CompleteLayerUpload",)}
+TAGS = {"GET": ("ecr:ListImages",)}
+# The catalog is filtered repository by repository (ecr:DescribeRepositories) by its handler.
+CATALOG = {"GET": ()}
+REFERRERS = {"GET": ("ecr:ListImageReferrers",)}
+CATALOG_ACTION = "ecr:DescribeRepositories"
+MOUNT_SOURCE_ACTION = "ecr:GetDownloadUrlForLayer"
+
+
+def iam(request: Request) -> Iam:
+    return request.app.state.iam
+
+
+def condition_keys(request: Request) -> dict:
+    return {"aws:SourceIp": request.client.host if request.client else None,
+            "aws:SecureTransport": request.url.scheme == "https"}
+
+
+def address(request: Request) -> RegistryAddress:
+    found = iam(request).tenancy.address_of(request.headers.get("host"))
+    if found is None:
+        raise NameUnknown("no registry is served at this host name")
+    return found
+
+
+def guarded(actions: dict[str, tuple[str, ...]] | None, handler: Handler) -> Handler:
+    """``handler`` behind the gate. ``actions`` None: any authenticated caller (the base
+    endpoint); otherwise the route's repository and each action of the method."""
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        try:
+            await _admit(request, actions)
+        except Unauthenticated as exc:
+            return unauthorized(request, str(exc))
+        except AccessDenied as exc:
+            return error_response(403, "DENIED", exc.message)
+        except UnknownRegistry as exc:
+            return error_response(404, "NAME_UNKNOWN", str(exc))
+        return await handler(request)
+    return endpoint
+
+
+async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -> None:
+    gate, header = iam(request), request.headers.get("authorization")
+    if actions is None:
+        request.state.caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
+        return
+    where = address(request)
+    repository = request.path_params.get("name")
+    # Starlette answers HEAD on every GET route: it needs what GET needs.
+    wanted = actions[request.method if request.method in actions else "GET"]
+    if request.method == "POST" and "digest" in request.query_params:
+        wanted = MONOLITHIC
+    if wanted:
+        for action in wanted:
+            admission = await quick_read(gate.db.inline_reads, gate.admit, header, action,
+                                         where, repository, condition_keys(request),
+                                         validate_name)
+    else:
+        caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
+        admission = Admission(caller, await quick_read(gate.db.inline_reads, gate.registry_id,
+                                                       where))
+    request.state.caller = admission.caller
+    request.state.address = where
+    request.state.registry = request.app.state.registry.scoped(admission.registry_id)
+
+
+def unauthorized(request: Request, message: str) -> Response:
+    host = request.headers.get("host") or "localhost"
+    realm = f"{request.url.scheme}://{host}/"
+    return error_response(401, "UNAUTHORIZED", message, headers={
+        "WWW-Authenticate": f'Basic realm="{realm}",service="ecr.amazonaws.com"'})
+
+
+async def may(request: Request, action: str, repository: str) -> bool:
+    """Whether the admitted caller may also do ``action`` on another repository of the same
+    registry (the source of a cross-repository mount)."""
+    gate = iam(request)
+    return await quick_read(gate.db.inline_reads, gate.permits, request.state.caller, action,
+                            request.state.address, request.state.registry.registry_id,
+                            repository, condition_keys(request))

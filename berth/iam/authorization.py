@@ -1,0 +1,79 @@
+"""May the caller do this: the caller's identity policies, the repository's policy and its
+registry's policy, evaluated as AWS does, with AWS's wording when the answer is no."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Mapping
+
+from ..storage.metadata import registries as registry_rows
+from ..storage.metadata import repositories as repository_rows
+from ..storage.metadata.database import Tx
+from .authentication import Caller
+from .policy import Decision, Policy, RequestContext, evaluate, parse_policy
+from .snapshot import cached
+from .tenancy import RegistryAddress
+
+
+class AccessDenied(Exception):
+    def __init__(self, message: str, action: str, resource: str):
+        super().__init__(message)
+        self.message = message
+        self.action = action
+        self.resource = resource
+
+
+def denial_message(caller: Caller, ctx: RequestContext, decision: Decision) -> str:
+    who = "User" if caller.principal.kind == "user" else "Account root"
+    base = (f"{who}: {caller.principal.arn} is not authorized to perform: {ctx.action} on "
+            f"resource: {ctx.resource}")
+    statement = decision.statement
+    if decision.explicitly_denied and statement is not None:
+        kind = "identity-based" if statement.policy_kind == "identity" else "resource-based"
+        return f"{base} with an explicit deny in a {kind} policy"
+    if ctx.resource_account not in (None, caller.account_id):
+        return f"{base} because no resource-based policy allows the {ctx.action} action"
+    return f"{base} because no identity-based policy allows the {ctx.action} action"
+
+
+def decide(caller: Caller, action: str, resource: str, resource_policies=(),
+           keys: Mapping[str, Any] | None = None,
+           resource_account: str | None = None) -> tuple[RequestContext, Decision]:
+    ctx = RequestContext(caller.principal, action, resource, resource_account=resource_account,
+                         keys=keys or {})
+    return ctx, evaluate(ctx, caller.policies, resource_policies=resource_policies)
+
+
+def require(caller: Caller, action: str, resource: str, resource_policies=(),
+            keys: Mapping[str, Any] | None = None, resource_account: str | None = None) -> None:
+    ctx, decision = decide(caller, action, resource, resource_policies, keys, resource_account)
+    if not decision.allowed:
+        raise AccessDenied(denial_message(caller, ctx, decision), action, resource)
+
+
+class Authorizer:
+    def repository_policies(self, tx: Tx, entries: dict, registry_id: int,
+                            repository: str | None) -> tuple[Policy, ...]:
+        """The resource-based policies over a repository: its own and its registry's."""
+        found = [cached(entries, ("registry-policy", registry_id),
+                        lambda: registry_rows.registry_policy(tx, registry_id))]
+        if repository is not None:
+            found.append(cached(entries, ("repository-policy", registry_id, repository),
+                                lambda: _repository_policy(tx, registry_id, repository)))
+        return tuple(resource_policy(text) for text in found if text)
+
+    def check(self, tx: Tx, entries: dict, caller: Caller, action: str,
+              address: RegistryAddress, registry_id: int, repository: str | None,
+              keys: Mapping[str, Any] | None = None) -> None:
+        resource = address.repository_arn(repository if repository is not None else "*")
+        require(caller, action, resource,
+                self.repository_policies(tx, entries, registry_id, repository), keys)
+
+
+def _repository_policy(tx: Tx, registry_id: int, repository: str) -> str | None:
+    row = repository_rows.policy(tx, registry_id, repository)
+    return None if row is None else row.policy
+
+
+@lru_cache(maxsize=1024)
+def resource_policy(text: str) -> Policy:
+    return parse_policy(text, kind="resource", name=None)

@@ -1,0 +1,108 @@
+"""IAM wired together: what the protocol front-ends call to learn who is calling, which
+registry they address, and whether they may do what they ask."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ..storage.metadata import identities as identity_rows
+from ..storage.metadata import registries as registry_rows
+from ..storage.metadata.database import Database
+from .authentication import Authenticator, Caller, Unauthenticated, basic_token
+from .authorization import AccessDenied, Authorizer, decide, resource_policy
+from .identities import IdentityService
+from .snapshot import GenerationCache
+from .tenancy import RegistryAddress, Tenancy
+from .tokens import TokenService
+
+
+class UnknownRegistry(Exception):
+    """The addressed account does not exist (or its region is not served)."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    caller: Caller
+    registry_id: int
+
+
+class Iam:
+    def __init__(self, db: Database, tenancy: Tenancy, identities: IdentityService,
+                 tokens: TokenService):
+        self.db = db
+        self.tenancy = tenancy
+        self.identities = identities
+        self.tokens = tokens
+        self.authenticator = Authenticator(identities.master, tokens)
+        self.authorizer = Authorizer()
+        self.cache = GenerationCache()
+        self._registries: dict[RegistryAddress, int] = {}
+
+    def registry_id(self, address: RegistryAddress) -> int:
+        """The id of the account's registry in the region, made on first use."""
+        found = self._registries.get(address)
+        if found is None:
+            if address.region not in self.tenancy.regions:
+                raise UnknownRegistry(f"region {address.region!r} is not served here")
+            with self.db.write() as tx:
+                if identity_rows.find_account(tx, "id", address.account_id) is None:
+                    raise UnknownRegistry(f"account {address.account_id} does not exist")
+                found = registry_rows.ensure_registry(tx, address.account_id, address.region)
+            self._registries[address] = found
+        return found
+
+    def admit(self, authorization: str | None, action: str, address: RegistryAddress,
+              repository: str | None, keys: Mapping[str, Any] | None = None,
+              check_name: Callable[[str], Any] | None = None) -> Admission:
+        """The registry's gate (blocking; one read transaction on a warm cache): the token
+        in ``authorization``, then the registry, then ``action`` on the repository (or the
+        registry when None). Raises Unauthenticated, UnknownRegistry or AccessDenied;
+        ``check_name`` validates the name once the caller is known."""
+        token = basic_token(authorization)
+        with self.db.read() as tx:
+            entries = self.cache.entries(tx)
+            caller = self.authenticator.from_token(tx, entries, token)
+            if check_name is not None and repository is not None:
+                check_name(repository)
+            registry_id = self._registries.get(address)
+            if registry_id is not None:  # the usual case: one transaction in all
+                self.authorizer.check(tx, entries, caller, action, address, registry_id,
+                                      repository, keys)
+                return Admission(caller, registry_id)
+        registry_id = self.registry_id(address)
+        with self.db.read() as tx:
+            self.authorizer.check(tx, self.cache.entries(tx), caller, action, address,
+                                  registry_id, repository, keys)
+        return Admission(caller, registry_id)
+
+    def authenticate(self, authorization: str | None) -> Caller:
+        token = basic_token(authorization)
+        with self.db.read() as tx:
+            return self.authenticator.from_token(tx, self.cache.entries(tx), token)
+
+    def permits(self, caller: Caller, action: str, address: RegistryAddress, registry_id: int,
+                repository: str | None, keys: Mapping[str, Any] | None = None) -> bool:
+        with self.db.read() as tx:
+            try:
+                self.authorizer.check(tx, self.cache.entries(tx), caller, action, address,
+                                      registry_id, repository, keys)
+            except AccessDenied:
+                return False
+        return True
+
+    def allows(self, caller: Caller, action: str, address: RegistryAddress,
+               repository: str, policy_text: str | None, registry_policy: str | None,
+               keys: Mapping[str, Any] | None = None) -> bool:
+        """Whether ``caller`` may do ``action`` on a repository whose policies are given
+        (for filtering listings without a query per repository)."""
+        policies = tuple(resource_policy(t) for t in (policy_text, registry_policy) if t)
+        _, decision = decide(caller, action, address.repository_arn(repository), policies,
+                             keys)
+        return decision.allowed
+
+    def registry_policy_text(self, registry_id: int) -> str | None:
+        with self.db.read() as tx:
+            return registry_rows.registry_policy(tx, registry_id)
+
+
+__all__ = ["AccessDenied", "Admission", "Caller", "Iam", "Unauthenticated", "UnknownRegistry"]

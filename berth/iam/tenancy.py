@@ -1,0 +1,63 @@
+"""Accounts x regions: which private registry a request addresses, and the names (ARNs,
+host names, repository URIs) things have in it."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+
+
+@dataclass(frozen=True)
+class RegistryAddress:
+    account_id: str
+    region: str
+
+    def repository_arn(self, name: str) -> str:
+        return f"arn:aws:ecr:{self.region}:{self.account_id}:repository/{name}"
+
+    def host(self, domain: str) -> str:
+        return f"{self.account_id}.dkr.ecr.{self.region}.{domain}"
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """The configured regions and domain, and the registry plain ``host:port`` serves."""
+    domain: str
+    regions: tuple[str, ...]
+    default_region: str
+    default_account: str
+
+    def __post_init__(self) -> None:
+        for region in self.regions:
+            if not REGION.fullmatch(region):
+                raise ValueError(f"{region!r} is not a region name such as us-east-1")
+        if self.default_region not in self.regions:
+            raise ValueError(f"the default region {self.default_region!r} is not among the "
+                             f"configured regions {', '.join(self.regions)}")
+
+    @property
+    def default(self) -> RegistryAddress:
+        return RegistryAddress(self.default_account, self.default_region)
+
+    def address_of(self, host_header: str | None) -> RegistryAddress | None:
+        """The registry a Host header names: ``<account>.dkr.ecr.<region>.<domain>[:port]``;
+        any other host means the default registry. None for a registry name in an unknown
+        region."""
+        host = _strip_port(host_header or "").lower()
+        suffix = "." + self.domain.lower()
+        if not host.endswith(suffix):
+            return self.default
+        parts = host[:-len(suffix)].split(".")
+        if len(parts) != 4 or parts[1:3] != ["dkr", "ecr"] or not ACCOUNT_ID.fullmatch(parts[0]):
+            return self.default
+        if parts[3] not in self.regions:
+            return None
+        return RegistryAddress(parts[0], parts[3])
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):  # IPv6 literal
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

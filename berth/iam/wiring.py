@@ -1,0 +1,24 @@
+"""Building IAM from settings (called by the app factory and the admin CLI)."""
+from __future__ import annotations
+
+from ..config import Settings
+from ..storage.metadata.database import Database
+from .bootstrap import adopt_orphans, bootstrap
+from .identities import IdentityService
+from .secrets import MasterKey
+from .service import Iam
+from .tenancy import Tenancy
+from .tokens import TokenService
+
+
+def open_iam(settings: Settings, db: Database) -> Iam:
+    """IAM over a migrated database, bootstrapping the administrator on first start."""
+    master = MasterKey.load(settings.master_key, settings.master_key_path, create=True)
+    identities = IdentityService(db, master)
+    tokens = TokenService(db, master, settings.token_lifetime_seconds)
+    admin = bootstrap(db, identities, tokens, settings.admin_account, settings.credentials_path)
+    tenancy = Tenancy(settings.domain, settings.region_list, settings.default_region,
+                      settings.default_account or admin.id)
+    iam = Iam(db, tenancy, identities, tokens)
+    adopt_orphans(db, iam.registry_id(tenancy.default))
+    return iam
