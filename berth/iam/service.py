@@ -11,6 +11,7 @@ from ..storage.metadata.database import Database
 from .authentication import Authenticator, Caller, Unauthenticated, basic_token
 from .authorization import AccessDenied, Authorizer, decide, resource_policy
 from .identities import IdentityService
+from .resource_policies import ResourcePolicies
 from .snapshot import GenerationCache
 from .tenancy import RegistryAddress, Tenancy
 from .tokens import TokenService
@@ -35,6 +36,7 @@ class Iam:
         self.tokens = tokens
         self.authenticator = Authenticator(identities.master, tokens)
         self.authorizer = Authorizer()
+        self.policies = ResourcePolicies(db)
         self.cache = GenerationCache()
         self._registries: dict[RegistryAddress, int] = {}
 

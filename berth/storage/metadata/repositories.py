@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from .database import Tx
 from .schema import repositories
@@ -63,3 +63,13 @@ def list_names(tx: Tx, registry_id: int, after: str | None, limit: int | None) -
 def policy(tx: Tx, registry_id: int, name: str):
     """(id, policy text or None), or None if the repository does not exist."""
     return tx.first(_policy(), {"registry": registry_id, "name": name})
+
+
+@cache
+def _set_policy():
+    return update(repositories).where(_IN_REGISTRY, repositories.c.name == bindparam("name")
+                                      ).values(policy=bindparam("policy"))
+
+
+def set_policy(tx: Tx, registry_id: int, name: str, policy: str | None) -> None:
+    tx.execute(_set_policy(), {"registry": registry_id, "name": name, "policy": policy})
