@@ -41,10 +41,15 @@ def split_url(url: str) -> tuple[str, int, str]:
     return u.hostname or "", u.port or 80, path or "/"
 
 
+# Headers every request carries (the registry token, for servers that want one); set once
+# per load-generator process.
+DEFAULT_HEADERS: dict[str, str] = {}
+
+
 def build_head(method: str, path: str, host: str, headers: Mapping[str, str] | None,
                length: int | None) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
-    for k, v in (headers or {}).items():
+    for k, v in {**DEFAULT_HEADERS, **(headers or {})}.items():
         lines.append(f"{k}: {v}")
     if length is not None:
         lines.append(f"Content-Length: {length}")

@@ -65,7 +65,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loadgen, report  # noqa: E402
+from bench import httpc, loadgen, report  # noqa: E402
 from bench.procmon import (RssSampler, current_rss, system_cpu_seconds,  # noqa: E402
                            tree_cpu_seconds)
 from bench.servers import DISTRIBUTION_BIN, Berth, Distribution, Server  # noqa: E402
@@ -137,6 +137,8 @@ def _child(fn, ctx: Ctx, conn) -> None:
     try:
         if ctx.opts.client_cpu is not None:  # pin only the load generator, never the parent
             os.sched_setaffinity(0, {ctx.opts.client_cpu})
+        if ctx.authorization:
+            httpc.DEFAULT_HEADERS["Authorization"] = ctx.authorization
         res = fn(ctx)
         res["client_total_cpu_s"] = time.process_time()  # incl. untimed setup and digesting
         conn.send(("ok", res))
@@ -186,7 +188,7 @@ def run_server(server: Server, o: argparse.Namespace, seed: int) -> dict:
         server.start()
         time.sleep(0.5)
         out["idle"] = {"rss": current_rss(server.proc.pid), "code": code}
-        ctx = Ctx("127.0.0.1", server.port, seed, o)
+        ctx = Ctx("127.0.0.1", server.port, seed, o, server.authorization())
         for name in o.workloads:
             if server.proc.poll() is not None:
                 out[name] = {"error": f"server exited with {server.proc.returncode}"}

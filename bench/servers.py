@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -85,12 +86,19 @@ class Server:
                 with urllib.request.urlopen(self.base_url + "/v2/", timeout=2) as r:
                     if r.status == 200:
                         return
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:  # up, and wants credentials
+                    return
             except OSError:
                 pass
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.label} not ready (GET /v2/ != 200) after {timeout}s; "
                            f"log tail:\n{self.log_tail()}")
+
+    def authorization(self) -> str | None:
+        """The Authorization header clients send; None for a server without auth."""
+        return None
 
     def log_tail(self, n: int = 30) -> str:
         try:
@@ -143,6 +151,19 @@ class Berth(Server):
         if self.workers:
             cmd += ["--workers", str(self.workers)]
         return cmd + self.extra_args
+
+    def authorization(self) -> str:
+        """A registry token got the way users get one: GetAuthorizationToken, signed with
+        the administrator key the first start wrote."""
+        import botocore.session
+
+        session = botocore.session.Session(profile="berth-admin")
+        session.set_config_variable("credentials_file", str(self.dir / "data" /
+                                                            "admin-credentials"))
+        client = session.create_client("ecr", region_name="us-east-1",
+                                       endpoint_url=self.base_url)
+        data = client.get_authorization_token()["authorizationData"][0]
+        return "Basic " + data["authorizationToken"]
 
     def code_fingerprint(self) -> str:
         """Hash of berth/**/*.py as started: shows if the code changed between runs."""

@@ -16,6 +16,7 @@ class Ctx:
     port: int
     seed: int              # unique per (run, server): blobs differ between runs
     opts: Any              # argparse namespace of bench/run.py (sizes, concurrency, ...)
+    authorization: str | None = None  # Authorization header for every request (Berth)
 
 
 class Timer:

@@ -8,9 +8,22 @@ import sys
 
 from ..config import Settings, load_settings
 from ..storage.metadata import migrate
+from ..iam.secrets import MasterKeyError
+from ..iam.service import UnknownRegistry
+from ..iam.wiring import open_iam
 from ..storage.metadata.database import Database
 
 log = logging.getLogger("berth")
+
+
+def redacted(url: str) -> str:
+    """A URL fit for a log: any password replaced."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
 
 
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -50,11 +63,25 @@ def _upgrade(settings: Settings) -> None:
         db.dispose()
 
 
+def _bootstrap(settings: Settings) -> None:
+    """Create the administrator (first start) before workers start, so they find it."""
+    db = Database(settings.database_url)
+    try:
+        open_iam(settings, db)
+    finally:
+        db.dispose()
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
     _upgrade(settings)
-    log.info("metadata: %s", settings.database_url)
+    try:
+        _bootstrap(settings)
+    except (MasterKeyError, UnknownRegistry, ValueError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    log.info("metadata: %s", redacted(settings.database_url))
     log.info("blobs: %s", settings.storage_url)
     log.info("listening on http://%s:%d (%d worker%s)", settings.host, settings.port,
              settings.workers, "" if settings.workers == 1 else "s")

@@ -1,0 +1,42 @@
+"""GetAuthorizationToken: a 12-hour registry token for ``docker login -u AWS``."""
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+
+from ...iam.authorization import AccessDenied, require
+from ...iam.tenancy import RegistryAddress
+from ...registry.concurrency import blocking
+from .caller import ApiCaller, iam
+from .endpoint import ApiCall
+from .errors import access_denied
+
+ACTION = "ecr:GetAuthorizationToken"
+
+
+async def get_authorization_token(call: ApiCall) -> dict:
+    caller: ApiCaller = call.caller
+    try:
+        # Identity policies only: the action is on no resource that could carry a policy.
+        require(caller.identity, ACTION, "*")
+    except AccessDenied as exc:
+        raise access_denied(exc.message) from None
+    gate = iam(call.request)
+    token, expires = await blocking(gate.tokens.mint, caller.identity.access_key_id)
+    encoded = base64.b64encode(f"AWS:{token}".encode()).decode()
+    # registryIds is deprecated in ECR: the token is the same for every registry.
+    accounts = call.params.get("registryIds") or [caller.identity.account_id]
+    return {"authorizationData": [{
+        "authorizationToken": encoded,
+        "expiresAt": datetime.fromtimestamp(expires, timezone.utc),
+        "proxyEndpoint": proxy_endpoint(call, RegistryAddress(account, caller.region)),
+    } for account in accounts]}
+
+
+def proxy_endpoint(call: ApiCall, address: RegistryAddress) -> str:
+    """ECR's ``https://<account>.dkr.ecr.<region>.amazonaws.com`` with Berth's domain, scheme
+    and port (as the client reached this server)."""
+    request = call.request
+    host = address.host(iam(request).tenancy.domain)
+    port = request.url.port
+    return f"{request.url.scheme}://{host}" + (f":{port}" if port else "")

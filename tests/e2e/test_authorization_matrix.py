@@ -1,0 +1,316 @@
+"""The authorization matrix: every registry route and every ECR API operation served, times
+every kind of caller, each cell with its exact status and error code, against a real server.
+
+Callers: none, an unknown key, a wrong secret (a tampered token on the registry side), an
+expired token (a stale signature on the API side), a revoked key, a user allowed by policy, a
+user stopped by an explicit Deny, and a user of another account on a repository without and
+with a repository policy granting that account.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+from unittest import mock
+
+import botocore.session
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from berth.config import Settings
+from berth.iam.wiring import open_iam
+from berth.storage.metadata.database import Database
+from tests.support.credentials import admin_key, basic
+from tests.support.daemon import Daemon
+from tests.support.oci_push import digest_of, image_manifest, push_blob, push_image
+from tests.support.ports import free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+
+CLOSED, OPEN = "matrix/closed", "matrix/open"
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}
+DENY_ALL = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
+    {"Sid": "NoRegistry", "Effect": "Deny", "Action": "ecr:*", "Resource": "*"}]}
+TARGET = "AmazonEC2ContainerRegistry_V20150921."
+
+
+@dataclass
+class World:
+    url: str
+    tokens: dict[str, str | None]          # caller -> registry token (None: no header)
+    keys: dict[str, tuple[str, str]]       # caller -> (access key id, secret) for SigV4
+    admin: requests.Session
+    config: bytes
+    layer: bytes
+    manifest: bytes
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    workdir = tmp_path_factory.mktemp("matrix")
+    data_dir, port = workdir / "data", free_port()
+    url = f"http://127.0.0.1:{port}"
+    daemon = Daemon([sys.executable, "-m", "berth", "serve", "--port", str(port),
+                     "--data-dir", str(data_dir)], workdir / "server.log").start()
+    try:
+        assert wait_until(lambda: _status(url + "/v2/") == 401 or not daemon.alive(), 60)
+        assert daemon.alive(), daemon.log_text()
+        yield _populate(url, data_dir)
+    finally:
+        daemon.stop()
+
+
+def _status(url: str) -> int | None:
+    try:
+        return requests.get(url, timeout=2).status_code
+    except requests.RequestException:
+        return None
+
+
+def _populate(url: str, data_dir) -> World:
+    db = Database(Settings(data_dir=data_dir).database_url)
+    iam = open_iam(Settings(data_dir=data_dir), db)
+    ids = iam.identities
+    home = iam.tenancy.default.account_id
+    other = ids.create_account("other").id
+    keys: dict[str, tuple[str, str]] = {}
+    for account, name, policy in ((home, "alice", ALLOW_ALL), (home, "dave", DENY_ALL),
+                                  (home, "carol", ALLOW_ALL), (other, "bob", ALLOW_ALL)):
+        ids.create_user(account, name)
+        ids.put_user_policy(account, name, "p", json.dumps(policy))
+        key = ids.create_access_key(account, name)
+        keys[name] = (key.id, key.secret)
+    tokens = {name: iam.tokens.mint(key_id)[0] for name, (key_id, _) in keys.items()}
+    ids.set_access_key_active(home, keys["carol"][0], False)   # carol's key: revoked
+    keys["revoked"], tokens["revoked"] = keys.pop("carol"), tokens.pop("carol")
+    tokens["expired"] = iam.tokens.mint(keys["alice"][0], now=time.time() - 13 * 3600)[0]
+    tokens["unknown-key"] = iam.tokens.mint("AKIAUNKNOWNKEY000000")[0]
+    head, _, mac = tokens["alice"].rpartition(".")
+    tokens["wrong-secret"] = f"{head}.{'A' if mac[0] != 'A' else 'B'}{mac[1:]}"
+    tokens["none"] = None
+    keys["unknown-key"] = ("AKIAUNKNOWNKEY000000", keys["alice"][1])
+    keys["wrong-secret"] = (keys["alice"][0], keys["alice"][1][::-1])
+
+    admin = requests.Session()
+    admin.auth = ("AWS", iam.tokens.mint(admin_key(data_dir).id)[0])
+    config, layer = b'{"architecture":"amd64","os":"linux"}', b"matrix layer bytes"
+    for repo in (CLOSED, OPEN):
+        push_image(admin, url, repo, "v1", config, [layer])
+    iam.policies.set_repository_policy(
+        iam.registry_id(iam.tenancy.default), OPEN, json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other}:root"},
+                "Action": "ecr:*"}]}))
+    db.dispose()
+    return World(url, tokens, keys, admin, config, layer, image_manifest(config, [layer]))
+
+
+# -- the registry side ---------------------------------------------------------------------
+# Each route: (method, path template, what an allowed caller gets, a setup run as the admin
+# that returns the path's parameters). Setups give each cell its own tag/blob/upload so
+# cells do not depend on each other.
+
+def _tag(world: World, repo: str, cell: str) -> dict:
+    tag = f"t-{cell}"
+    resp = world.admin.put(f"{world.url}/v2/{repo}/manifests/{tag}", data=world.manifest,
+                           headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert resp.status_code == 201, resp.text
+    return {"tag": tag}
+
+
+def _loose_blob(world: World, repo: str, cell: str) -> dict:
+    return {"blob": push_blob(world.admin, world.url, repo, f"loose {cell}".encode())}
+
+
+def _upload(world: World, repo: str, cell: str) -> dict:
+    resp = world.admin.post(f"{world.url}/v2/{repo}/blobs/uploads/")
+    assert resp.status_code == 202, resp.text
+    return {"upload": resp.headers["Location"].rsplit("/", 1)[1]}
+
+
+ROUTES: dict[str, tuple[str, str, int, Callable | None]] = {
+    "base": ("GET", "/v2/", 200, None),
+    "catalog": ("GET", "/v2/_catalog", 200, None),
+    "manifest-get": ("GET", "/v2/{repo}/manifests/v1", 200, None),
+    "manifest-head": ("HEAD", "/v2/{repo}/manifests/v1", 200, None),
+    "manifest-put": ("PUT", "/v2/{repo}/manifests/p-{cell}", 201, None),
+    "manifest-delete": ("DELETE", "/v2/{repo}/manifests/{tag}", 202, _tag),
+    "blob-get": ("GET", "/v2/{repo}/blobs/{layer}", 200, None),
+    "blob-head": ("HEAD", "/v2/{repo}/blobs/{layer}", 200, None),
+    "blob-delete": ("DELETE", "/v2/{repo}/blobs/{blob}", 202, _loose_blob),
+    "upload-start": ("POST", "/v2/{repo}/blobs/uploads/", 202, None),
+    "upload-monolithic": ("POST", "/v2/{repo}/blobs/uploads/?digest={fresh}", 201, None),
+    "upload-status": ("GET", "/v2/{repo}/blobs/uploads/{upload}", 204, _upload),
+    "upload-patch": ("PATCH", "/v2/{repo}/blobs/uploads/{upload}", 202, _upload),
+    "upload-finish": ("PUT", "/v2/{repo}/blobs/uploads/{upload}?digest={fresh}", 201, _upload),
+    "upload-cancel": ("DELETE", "/v2/{repo}/blobs/uploads/{upload}", 204, _upload),
+    "tags": ("GET", "/v2/{repo}/tags/list", 200, None),
+    "referrers": ("GET", "/v2/{repo}/referrers/{manifest}", 200, None),
+}
+# Who gets in, and where: (caller, repository) -> expected outcome.
+UNAUTHENTICATED = ("none", "unknown-key", "wrong-secret", "expired", "revoked")
+REGISTRY_CALLERS = [*((c, CLOSED) for c in UNAUTHENTICATED), ("alice", CLOSED),
+                    ("dave", CLOSED), ("bob", CLOSED), ("bob", OPEN)]
+ALLOWED = {("alice", CLOSED), ("bob", OPEN)}
+# Routes that need no repository permission: any authenticated caller gets them.
+OPEN_ROUTES = {"base", "catalog"}
+
+
+def _expected(route: str, caller: str, repo: str) -> tuple[int, str | None]:
+    allowed_status = ROUTES[route][2]
+    if caller in UNAUTHENTICATED:
+        return 401, "UNAUTHORIZED"
+    if route in OPEN_ROUTES or (caller, repo) in ALLOWED:
+        return allowed_status, None
+    return 403, "DENIED"
+
+
+def _body_for(route: str, world: World, cell: str) -> bytes | None:
+    if route == "manifest-put":
+        return world.manifest
+    if route in ("upload-monolithic", "upload-finish"):
+        return f"fresh {cell}".encode()
+    if route == "upload-patch":
+        return b"some bytes"
+    return None
+
+
+@pytest.mark.parametrize("caller,repo", REGISTRY_CALLERS, ids=lambda v: v)
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_registry_route(world: World, route: str, caller: str, repo: str):
+    method, template, _, setup = ROUTES[route]
+    cell = f"{route}-{caller}-{repo.split('/')[1]}"
+    body = _body_for(route, world, cell)
+    params = {"repo": repo, "cell": cell, "layer": digest_of(world.layer),
+              "manifest": digest_of(world.manifest),
+              "fresh": digest_of(body) if body else "", **(setup(world, repo, cell) if setup
+                                                         else {})}
+    headers = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"
+               if route == "manifest-put" else "application/octet-stream"}
+    token = world.tokens[caller]
+    if token is not None:
+        headers["Authorization"] = basic(token)
+    resp = requests.request(method, world.url + template.format(**params), data=body,
+                            headers=headers, allow_redirects=False, timeout=30)
+    status, code = _expected(route, caller, repo)
+    assert resp.status_code == status, resp.text
+    if code is not None and method != "HEAD":  # HEAD answers carry no body
+        assert json.loads(resp.content)["errors"][0]["code"] == code
+        _assert_nothing_leaked(world, resp)
+    if status == 401:
+        assert resp.headers["WWW-Authenticate"].startswith('Basic realm="http://')
+    if code is not None and setup is not None:
+        _assert_untouched(world, route, repo, params)
+
+
+def _assert_nothing_leaked(world: World, resp: requests.Response) -> None:
+    for secret in (world.layer, world.config, world.manifest, b"sha256:"):
+        assert secret not in resp.content
+
+
+def _assert_untouched(world: World, route: str, repo: str, params: dict) -> None:
+    """A refused request changed nothing."""
+    base = f"{world.url}/v2/{repo}"
+    if route == "manifest-delete":
+        assert world.admin.head(f"{base}/manifests/{params['tag']}").status_code == 200
+    elif route == "blob-delete":
+        assert world.admin.head(f"{base}/blobs/{params['blob']}").status_code == 200
+    elif route.startswith("upload-"):
+        resp = world.admin.get(f"{base}/blobs/uploads/{params['upload']}")
+        assert resp.status_code == 204 and resp.headers["Range"] == "0-0"
+
+
+@pytest.mark.parametrize("caller,visible", [
+    ("alice", {CLOSED, OPEN}), ("dave", set()), ("bob", {OPEN})])
+def test_catalog_lists_only_what_the_caller_may_see(world: World, caller, visible):
+    resp = requests.get(f"{world.url}/v2/_catalog",
+                        headers={"Authorization": basic(world.tokens[caller])}, timeout=30)
+    assert resp.status_code == 200
+    assert set(resp.json()["repositories"]) == visible
+
+
+def test_denied_mount_source_falls_back_to_an_upload(world: World):
+    """bob may push to OPEN but not read CLOSED: mounting from CLOSED must not link its blob."""
+    resp = requests.post(
+        f"{world.url}/v2/{OPEN}/blobs/uploads/?mount={digest_of(world.config)}&from={CLOSED}",
+        headers={"Authorization": basic(world.tokens["bob"])}, timeout=30)
+    assert resp.status_code == 202
+    resp = requests.post(
+        f"{world.url}/v2/{OPEN}/blobs/uploads/?mount={digest_of(world.config)}&from={CLOSED}",
+        headers={"Authorization": basic(world.tokens["alice"])}, timeout=30)
+    assert resp.status_code == 201
+
+
+# -- the ECR API side ----------------------------------------------------------------------
+API_CALLERS = ["none", "unknown-key", "wrong-secret", "expired", "revoked", "alice", "dave",
+               "bob"]
+API_EXPECTED = {
+    "none": "MissingAuthenticationTokenException",
+    "unknown-key": "UnrecognizedClientException",
+    "wrong-secret": "InvalidSignatureException",
+    "expired": "InvalidSignatureException",
+    "revoked": "UnrecognizedClientException",
+    "dave": "AccessDeniedException",
+}
+# Operations the API serves, with a valid request body each.
+OPERATIONS = {"GetAuthorizationToken": {}}
+
+
+def _signed(world: World, caller: str, operation: str, body: dict) -> requests.Response:
+    data = json.dumps(body).encode()
+    request = AWSRequest("POST", world.url + "/", data=data, headers={
+        "X-Amz-Target": TARGET + operation, "Content-Type": "application/x-amz-json-1.1"})
+    if caller != "none":
+        key_id, secret = world.keys["alice" if caller == "expired" else caller]
+        at = datetime.now(timezone.utc) - (timedelta(minutes=20) if caller == "expired"
+                                           else timedelta())
+        with mock.patch("botocore.auth.get_current_datetime",
+                        return_value=at.replace(tzinfo=None)):
+            SigV4Auth(Credentials(key_id, secret), "ecr", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    return requests.post(prepared.url, data=data, headers=dict(prepared.headers), timeout=30)
+
+
+def test_every_served_operation_is_in_the_matrix():
+    from berth.api.ecr.routes import OPERATIONS as SERVED
+    assert set(SERVED) == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("caller", API_CALLERS)
+@pytest.mark.parametrize("operation", list(OPERATIONS))
+def test_api_operation(world: World, operation: str, caller: str):
+    resp = _signed(world, caller, operation, OPERATIONS[operation])
+    expected = API_EXPECTED.get(caller)
+    if expected is None:
+        assert resp.status_code == 200, resp.text
+        return
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["__type"] == expected
+    assert resp.headers["x-amzn-ErrorType"] == expected
+    assert "authorizationData" not in resp.text
+
+
+def test_a_token_from_the_api_opens_the_registry(world: World):
+    key_id, secret = world.keys["bob"]
+    client = botocore.session.get_session().create_client(
+        "ecr", region_name="us-east-1", endpoint_url=world.url,
+        aws_access_key_id=key_id, aws_secret_access_key=secret)
+    data = client.get_authorization_token()["authorizationData"][0]
+    user, _, token = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    assert user == "AWS"
+    assert data["proxyEndpoint"].startswith("http://") and ".dkr.ecr.us-east-1." in \
+        data["proxyEndpoint"]
+    lifetime = data["expiresAt"] - datetime.now(timezone.utc)
+    assert timedelta(hours=11, minutes=59) < lifetime <= timedelta(hours=12)
+    auth = {"Authorization": basic(token)}
+    assert requests.get(f"{world.url}/v2/{OPEN}/tags/list", headers=auth).status_code == 200
+    assert requests.get(f"{world.url}/v2/{CLOSED}/tags/list", headers=auth).status_code == 403
