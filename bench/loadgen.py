@@ -14,6 +14,8 @@ import asyncio
 import os
 import time
 
+from . import httpc
+
 try:
     import uvloop
 except ImportError:  # stdlib asyncio still works, with a lower client ceiling
@@ -126,7 +128,7 @@ async def _drive(host: str, port: int, req: bytes, head_only: bool, concurrency:
 def load(host: str, port: int, method: str, path: str, headers: dict[str, str],
          concurrency: int, warmup: float, duration: float) -> dict:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
+    lines += [f"{k}: {v}" for k, v in {**httpc.DEFAULT_HEADERS, **headers}.items()]
     req = ("\r\n".join(lines) + "\r\n\r\n").encode()
     coro = _drive(host, port, req, method == "HEAD", concurrency, warmup, duration)
     if uvloop is not None:

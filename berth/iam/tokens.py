@@ -18,6 +18,7 @@ from ..storage.metadata.database import Database, Tx
 from .secrets import MasterKey
 
 _PREFIX = "v1."
+_MAX_VERIFIED = 10_000
 
 
 class TokenError(Exception):
@@ -45,6 +46,7 @@ class TokenService:
         self.master = master
         self.lifetime = lifetime_seconds
         self._keys: dict[str, bytes] = {}  # rows never change, so no invalidation
+        self._verified: dict[str, Claims] = {}
 
     def ensure_signing_key(self, tx: Tx) -> None:
         if rows.newest_signing_key(tx) is None:
@@ -81,6 +83,18 @@ class TokenService:
         return f"{body}.{_b64(_mac(secret, body))}", expires
 
     def verify(self, token: str, now: float | None = None) -> Claims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._check(token)
+            if len(self._verified) >= _MAX_VERIFIED:
+                self._verified.clear()
+            self._verified[token] = claims
+        if (time.time() if now is None else now) >= claims.expires_at:
+            raise TokenError("the registry token has expired")
+        return claims
+
+    def _check(self, token: str) -> Claims:
+        """Signature and form; a token that passes always will (signing keys never change)."""
         body, _, mac = token.rpartition(".")
         if not body.startswith(_PREFIX):
             raise TokenError("not a registry token")
@@ -96,8 +110,6 @@ class TokenService:
         secret = self._signing_secret(key_id)
         if secret is None or not hmac.compare_digest(_mac(secret, body), signature):
             raise TokenError("the registry token's signature does not verify")
-        if (time.time() if now is None else now) >= expires:
-            raise TokenError("the registry token has expired")
         return Claims(access_key_id, issued, expires)
 
     def _signing_secret(self, key_id: str) -> bytes | None:

@@ -50,9 +50,26 @@ def compile_glob(text: str, ignore_case: bool = False) -> Pattern:
     return glob_items(text.lower() if ignore_case else text)
 
 
+_MATCHES: dict = {}
+_MAX_MATCHES = 1 << 16
+
+
 def glob_match(pattern: Sequence[Item], value: str) -> bool:
     """Whether ``value`` matches all of ``pattern``. Case folding, if any, is the caller's:
-    lower-case both sides before compiling and matching."""
+    lower-case both sides before compiling and matching. Results are remembered: the same
+    few patterns meet the same few actions and ARNs on every request."""
+    if type(pattern) is not tuple:
+        return _glob_match(pattern, value)
+    key = (pattern, value)
+    found = _MATCHES.get(key)
+    if found is None:
+        if len(_MATCHES) >= _MAX_MATCHES:
+            _MATCHES.clear()
+        found = _MATCHES[key] = _glob_match(pattern, value)
+    return found
+
+
+def _glob_match(pattern: Sequence[Item], value: str) -> bool:
     p = i = 0
     star_p = -1
     star_i = 0
