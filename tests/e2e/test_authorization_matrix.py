@@ -52,6 +52,7 @@ class World:
     config: bytes
     layer: bytes
     manifest: bytes
+    accounts: dict[str, str]               # "home" (the default registry's), "other"
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,8 @@ def _populate(url: str, data_dir) -> World:
                 "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other}:root"},
                 "Action": "ecr:*"}]}))
     db.dispose()
-    return World(url, tokens, keys, admin, config, layer, image_manifest(config, [layer]))
+    return World(url, tokens, keys, admin, config, layer, image_manifest(config, [layer]),
+                 {"home": home, "other": other})
 
 
 # -- the registry side ---------------------------------------------------------------------
@@ -314,3 +316,59 @@ def test_a_token_from_the_api_opens_the_registry(world: World):
     auth = {"Authorization": basic(token)}
     assert requests.get(f"{world.url}/v2/{OPEN}/tags/list", headers=auth).status_code == 200
     assert requests.get(f"{world.url}/v2/{CLOSED}/tags/list", headers=auth).status_code == 403
+
+
+# -- addressing registries by host name ---------------------------------------------------
+def _host(world: World, account: str) -> str:
+    return f"{world.accounts[account]}.dkr.ecr.us-east-1.localhost:{world.url.rsplit(':', 1)[1]}"
+
+
+def test_each_account_has_its_own_registry_by_host_name(world: World):
+    bob = requests.Session()
+    bob.auth = ("AWS", world.tokens["bob"])
+    bob.headers["Host"] = _host(world, "other")
+    push_image(bob, world.url, "own/app", "v1", world.config, [world.layer])
+    assert "own/app" in bob.get(f"{world.url}/v2/_catalog").json()["repositories"]
+    # The same name in the home registry does not exist; the home catalog does not show it.
+    admin = world.admin
+    assert admin.get(f"{world.url}/v2/own/app/tags/list").status_code == 404
+    assert "own/app" not in admin.get(f"{world.url}/v2/_catalog").json()["repositories"]
+    # alice (home account) reaching into bob's registry: cross-account, no policy -> denied.
+    alice = {"Authorization": basic(world.tokens["alice"]), "Host": _host(world, "other")}
+    resp = requests.get(f"{world.url}/v2/own/app/manifests/v1", headers=alice)
+    assert resp.status_code == 403
+    assert f"arn:aws:ecr:us-east-1:{world.accounts['other']}:repository/own/app" in resp.text
+    # Explicitly addressing the home registry by name is the same as the plain host.
+    home = {"Authorization": basic(world.tokens["alice"]), "Host": _host(world, "home")}
+    assert "v1" in requests.get(f"{world.url}/v2/{CLOSED}/tags/list",
+                                headers=home).json()["tags"]
+
+
+def test_unknown_registries_by_host_name(world: World):
+    auth = basic(world.tokens["alice"])
+    port = world.url.rsplit(":", 1)[1]
+    resp = requests.get(f"{world.url}/v2/x/tags/list", headers={
+        "Authorization": auth, "Host": f"999999999999.dkr.ecr.us-east-1.localhost:{port}"})
+    assert resp.status_code == 404 and resp.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    resp = requests.get(f"{world.url}/v2/x/tags/list", headers={
+        "Authorization": auth,
+        "Host": f"{world.accounts['home']}.dkr.ecr.xx-nowhere-9.localhost:{port}"})
+    assert resp.status_code == 404 and resp.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    # Without credentials the registry says nothing about whether the account exists.
+    resp = requests.get(f"{world.url}/v2/x/tags/list", headers={
+        "Host": f"999999999999.dkr.ecr.us-east-1.localhost:{port}"})
+    assert resp.status_code == 401
+
+
+def test_curl_reaches_a_registry_host_name_without_dns_setup(world: World):
+    """curl resolves *.localhost to loopback itself (RFC 6761), as browsers do."""
+    import subprocess
+    bob = requests.Session()
+    bob.auth = ("AWS", world.tokens["bob"])
+    bob.headers["Host"] = _host(world, "other")
+    push_image(bob, world.url, "curl/app", "v1", world.config, [world.layer])
+    out = subprocess.run(
+        ["curl", "-s", "-u", f"AWS:{world.tokens['bob']}",
+         f"http://{_host(world, 'other')}/v2/_catalog"],
+        capture_output=True, text=True, timeout=30, check=True).stdout
+    assert "curl/app" in json.loads(out)["repositories"]
