@@ -3,7 +3,8 @@ this module is what queries are written against."""
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer,
-                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint, func, text)
+                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint, false, func,
+                        text)
 
 metadata = MetaData()
 
@@ -75,6 +76,7 @@ registries = Table(
     Column("region", String(32), nullable=False),
     Column("policy", Text),
     Column("created_at", Float, nullable=False),
+    Column("settings", Text),  # JSON: create-on-push, account settings, ...
     UniqueConstraint("account_id", "region"),
 )
 
@@ -87,7 +89,22 @@ repositories = Table(
     Column("name", _name(256), nullable=False),
     Column("policy", Text),
     Column("created_at", Float, nullable=False),
+    # MUTABLE | IMMUTABLE | IMMUTABLE_WITH_EXCLUSION | MUTABLE_WITH_EXCLUSION, the
+    # exclusions a JSON list of ECR's imageTagMutabilityExclusionFilters.
+    Column("tag_mutability", String(40), nullable=False, server_default="MUTABLE"),
+    Column("mutability_exclusions", Text),
+    Column("scan_on_push", Boolean, nullable=False, server_default=false()),
+    Column("encryption_type", String(16), nullable=False, server_default="AES256"),
+    Column("kms_key", String(2048)),
     UniqueConstraint("registry_id", "name"),
+)
+
+repository_tags = Table(
+    "repository_tags", metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
 )
 
 blobs = Table(
