@@ -9,8 +9,10 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from .api.admin import admin_route
 from .api.middleware import StaticHeaders
 from .api.oci.errors import HANDLERS
+from .api.ecr.routes import ecr_route
 from .api.oci.routes import routes as oci_routes
 from .config import Settings, load_settings
 from .iam.service import Iam
@@ -55,7 +57,8 @@ def create_app(settings: Settings, run_jobs: bool = True) -> StaticHeaders:
             await runner.stop()
             registry.close()
 
-    app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz)],
+    app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
+                            ecr_route(), admin_route()],
                     exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.registry = registry
     app.state.iam = iam

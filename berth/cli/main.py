@@ -1,4 +1,4 @@
-"""``berth serve`` and ``berth db upgrade``."""
+"""``berth serve``, ``berth db upgrade`` and ``berth admin``."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,7 @@ from ..iam.secrets import MasterKeyError
 from ..iam.service import UnknownRegistry
 from ..iam.wiring import open_iam
 from ..storage.metadata.database import Database
+from . import admin
 
 log = logging.getLogger("berth")
 
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="metadata database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     _add_settings_flags(db_sub.add_parser("upgrade", help="apply schema migrations"))
+    admin.add_parser(sub, _add_settings_flags)
     return parser
 
 
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return serve(settings)
+    if args.command == "admin":
+        return admin.run(args, settings)
     if args.command == "db" and args.db_command == "upgrade":
         _upgrade(settings)
         log.info("metadata schema at %s", migrate.head_revision(Database(settings.database_url)))

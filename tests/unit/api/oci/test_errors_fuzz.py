@@ -102,6 +102,10 @@ def fx(tmp_path_factory):
         yield Fixture(oci)
 
 
+# The ECR and admin APIs live beside /v2/ and answer in AWS JSON 1.1 error bodies.
+AWS_JSON_ENDPOINTS = ("/", "/admin")
+
+
 def send(fx: Fixture, method: str, url: str, *, headers=None, body: bytes | None = None,
          params=None):
     """Send one request and check the three invariants."""
@@ -113,7 +117,9 @@ def send(fx: Fixture, method: str, url: str, *, headers=None, body: bytes | None
     where = f"{method} {url} headers={headers!r} body={None if body is None else body[:200]!r}"
     assert resp.status_code < 500, f"{where} -> {resp.status_code} {resp.text[:300]}"
     if resp.status_code >= 400:
-        if method != "HEAD":
+        if method != "HEAD" and url.split("?")[0] in AWS_JSON_ENDPOINTS:
+            assert "__type" in resp.json(), f"{where} -> {resp.text[:300]}"
+        elif method != "HEAD":
             codes = error_codes(resp)
             assert set(codes) <= ERROR_CODES, f"{where} -> codes {codes}"
         after = fx.oci.snapshot()

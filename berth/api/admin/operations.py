@@ -1,0 +1,195 @@
+"""The admin operations, shared by the admin API (online) and ``berth admin`` (offline): each
+takes JSON parameters, validated here, and returns the JSON result.
+
+Every operation is authorized as one IAM action on one resource: ``resource`` gives its ARN,
+or is None for the operations on accounts themselves (administrator account only)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from ...iam.identities import IdentityError, User
+from ...iam.service import Iam
+from ...storage.metadata import identities as rows
+from . import shapes
+from .errors import validation_error
+
+TARGET_PREFIX = "BerthAdmin_20261122"
+Params = dict
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    action: str
+    fields: dict[str, bool]  # parameter name -> required
+    handler: Callable[[Iam, Params], dict]
+    resource: Callable[[Iam, Params], str] | None
+
+    @property
+    def per_account(self) -> bool:
+        return "AccountId" in self.fields and self.resource is not None
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(name: str, action: str, fields: dict[str, bool],
+              resource: Callable[[Iam, Params], str] | None):
+    def register(handler: Callable[[Iam, Params], dict]):
+        OPERATIONS[name] = Operation(name, action, fields, handler, resource)
+        return handler
+    return register
+
+
+def validate(op: Operation, params: object) -> Params:
+    """Known members only, strings only (a policy document may be an object), required ones
+    present; null counts as absent."""
+    if not isinstance(params, dict):
+        raise validation_error("the request body must be a JSON object")
+    unknown = sorted(set(params) - set(op.fields))
+    if unknown:
+        raise validation_error(f"{op.name} has no parameter {unknown[0]!r}")
+    for name, required in op.fields.items():
+        value = params.get(name)
+        if value is None and required:
+            raise validation_error(f"{op.name} requires {name}")
+        if value is not None and not isinstance(value, str) and not (
+                name == "PolicyDocument" and isinstance(value, dict)):
+            raise validation_error(f"{name} must be a string")
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def execute(iam: Iam, name: str, params: object) -> dict:
+    """Run an operation without authorization (the offline CLI owns the database anyway)."""
+    op = OPERATIONS[name]
+    return op.handler(iam, validate(op, params))
+
+
+# -- the resources operations act on ---------------------------------------------------------
+def account_root(iam: Iam, p: Params) -> str:
+    return shapes.root_arn(p["AccountId"])
+
+
+def named_user(iam: Iam, p: Params) -> str:
+    """The user's ARN (its path from the database), or the root's when no user is named."""
+    name = p.get("UserName")
+    if name is None:
+        return account_root(iam, p)
+    with iam.db.read() as tx:
+        row = rows.find_user(tx, p["AccountId"], name)
+    path = row.path if row is not None else p.get("Path", "/")
+    return f"arn:aws:iam::{p['AccountId']}:user{path}{name}"
+
+
+def key_owner(iam: Iam, p: Params) -> str:
+    """The ARN of the user owning the key, else of the account's root."""
+    with iam.db.read() as tx:
+        key = rows.get_key(tx, p["AccessKeyId"])
+        mine = key is not None and key.account_id == p["AccountId"] and key.user_id
+        owner = rows.user_by_id(tx, key.user_id) if mine else None
+    return User(*owner).arn if owner is not None else account_root(iam, p)
+
+
+# -- accounts -------------------------------------------------------------------------------
+@operation("CreateAccount", "organizations:CreateAccount",
+           {"AccountName": True, "AccountId": False}, None)
+def create_account(iam: Iam, p: Params) -> dict:
+    return {"Account": shapes.account(
+        iam.identities.create_account(p["AccountName"], p.get("AccountId")))}
+
+
+@operation("ListAccounts", "organizations:ListAccounts", {}, None)
+def list_accounts(iam: Iam, p: Params) -> dict:
+    return {"Accounts": [shapes.account(found) for found in iam.identities.accounts()]}
+
+
+# -- users ----------------------------------------------------------------------------------
+_USER = {"AccountId": True, "UserName": True}
+
+
+@operation("CreateUser", "iam:CreateUser", {**_USER, "Path": False}, named_user)
+def create_user(iam: Iam, p: Params) -> dict:
+    return {"User": shapes.user(
+        iam.identities.create_user(p["AccountId"], p["UserName"], p.get("Path", "/")))}
+
+
+@operation("ListUsers", "iam:ListUsers", {"AccountId": True}, account_root)
+def list_users(iam: Iam, p: Params) -> dict:
+    return {"Users": [shapes.user(found) for found in iam.identities.users(p["AccountId"])]}
+
+
+@operation("DeleteUser", "iam:DeleteUser", _USER, named_user)
+def delete_user(iam: Iam, p: Params) -> dict:
+    iam.identities.delete_user(p["AccountId"], p["UserName"])
+    return {}
+
+
+# -- access keys ----------------------------------------------------------------------------
+_KEY_OWNER = {"AccountId": True, "UserName": False}
+_KEY = {"AccountId": True, "AccessKeyId": True}
+_STATUSES = {"Active": True, "Inactive": False}
+
+
+@operation("CreateAccessKey", "iam:CreateAccessKey", _KEY_OWNER, named_user)
+def create_access_key(iam: Iam, p: Params) -> dict:
+    return {"AccessKey": shapes.access_key(
+        iam.identities.create_access_key(p["AccountId"], p.get("UserName")))}
+
+
+@operation("ListAccessKeys", "iam:ListAccessKeys", _KEY_OWNER, named_user)
+def list_access_keys(iam: Iam, p: Params) -> dict:
+    keys = iam.identities.access_keys(p["AccountId"], p.get("UserName"))
+    return {"AccessKeyMetadata": [shapes.access_key(key) for key in keys]}
+
+
+@operation("UpdateAccessKey", "iam:UpdateAccessKey", {**_KEY, "Status": True}, key_owner)
+def update_access_key(iam: Iam, p: Params) -> dict:
+    if p["Status"] not in _STATUSES:
+        raise validation_error("Status must be Active or Inactive")
+    iam.identities.set_access_key_active(p["AccountId"], p["AccessKeyId"],
+                                         _STATUSES[p["Status"]])
+    return {}
+
+
+@operation("DeleteAccessKey", "iam:DeleteAccessKey", _KEY, key_owner)
+def delete_access_key(iam: Iam, p: Params) -> dict:
+    iam.identities.delete_access_key(p["AccountId"], p["AccessKeyId"])
+    return {}
+
+
+# -- identity policies ----------------------------------------------------------------------
+_POLICY = {**_USER, "PolicyName": True}
+
+
+@operation("PutUserPolicy", "iam:PutUserPolicy", {**_POLICY, "PolicyDocument": True},
+           named_user)
+def put_user_policy(iam: Iam, p: Params) -> dict:
+    document = p["PolicyDocument"]
+    if isinstance(document, dict):
+        document = json.dumps(document)
+    iam.identities.put_user_policy(p["AccountId"], p["UserName"], p["PolicyName"], document)
+    return {}
+
+
+@operation("GetUserPolicy", "iam:GetUserPolicy", _POLICY, named_user)
+def get_user_policy(iam: Iam, p: Params) -> dict:
+    policies = iam.identities.user_policies(p["AccountId"], p["UserName"])
+    if p["PolicyName"] not in policies:
+        raise IdentityError("NoSuchEntity", f"user {p['UserName']!r} has no policy "
+                                            f"{p['PolicyName']!r}")
+    return {"UserName": p["UserName"], "PolicyName": p["PolicyName"],
+            "PolicyDocument": policies[p["PolicyName"]]}
+
+
+@operation("ListUserPolicies", "iam:ListUserPolicies", _USER, named_user)
+def list_user_policies(iam: Iam, p: Params) -> dict:
+    return {"PolicyNames": sorted(iam.identities.user_policies(p["AccountId"],
+                                                                p["UserName"]))}
+
+
+@operation("DeleteUserPolicy", "iam:DeleteUserPolicy", _POLICY, named_user)
+def delete_user_policy(iam: Iam, p: Params) -> dict:
+    iam.identities.delete_user_policy(p["AccountId"], p["UserName"], p["PolicyName"])
+    return {}

@@ -1,0 +1,188 @@
+"""``berth admin``: accounts, users, access keys, identity policies and the token signing key.
+
+Offline (the default) it works on the data directory or database, with the settings flags of
+``berth serve``; with ``--endpoint-url`` it works online through a server's admin API, signing
+with an access key from the usual AWS sources. Both run the same operations and print the
+same JSON document on stdout; errors go to stderr with exit status 1."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..api.admin.errors import AdminError, translate
+from ..config import Settings
+from ..iam.identities import IdentityError
+from ..iam.policy import PolicyError
+from ..iam.secrets import MasterKeyError
+from ..iam.service import UnknownRegistry
+from ..storage.metadata import migrate
+from ..storage.metadata.database import Database
+
+ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    operation: str
+    arguments: tuple[tuple[tuple[str, ...], dict], ...]
+    params: Callable[[argparse.Namespace], dict]
+
+
+def _arg(*flags: str, **options) -> tuple[tuple[str, ...], dict]:
+    return flags, options
+
+
+_ACCOUNT = _arg("--account", required=True, metavar="ID", help="the account's 12-digit id")
+_USER = _arg("--user", required=True, metavar="NAME", help="the user's name")
+_KEY_USER = _arg("--user", metavar="NAME", help="the user's name (default: the account root)")
+_POLICY = _arg("--name", required=True, metavar="POLICY", help="the policy's name")
+_KEY_ID = _arg("key_id", metavar="KEY_ID")
+
+
+def _status(status: str) -> Command:
+    verb = "activate" if status == "Active" else "deactivate"
+    return Command(f"{verb} an access key", "UpdateAccessKey", (_ACCOUNT, _KEY_ID),
+                   lambda a: {"AccountId": a.account, "AccessKeyId": a.key_id,
+                              "Status": status})
+
+
+def _user_params(a: argparse.Namespace) -> dict:
+    return {"AccountId": a.account, "UserName": a.user}
+
+
+def _policy_params(a: argparse.Namespace) -> dict:
+    return {**_user_params(a), "PolicyName": a.name}
+
+
+COMMANDS: dict[str, dict[str, Command]] = {
+    "accounts": {
+        "create": Command("create an account", "CreateAccount", (
+            _arg("name", metavar="NAME"), _arg("--account-id", metavar="ID")),
+            lambda a: {"AccountName": a.name, "AccountId": a.account_id}),
+        "list": Command("list the accounts", "ListAccounts", (), lambda a: {}),
+    },
+    "users": {
+        "create": Command("create a user", "CreateUser", (
+            _ACCOUNT, _arg("name", metavar="NAME"), _arg("--path", metavar="/PATH/")),
+            lambda a: {"AccountId": a.account, "UserName": a.name, "Path": a.path}),
+        "list": Command("list an account's users", "ListUsers", (_ACCOUNT,),
+                        lambda a: {"AccountId": a.account}),
+        "delete": Command("delete a user with its keys and policies", "DeleteUser", (
+            _ACCOUNT, _arg("name", metavar="NAME")),
+            lambda a: {"AccountId": a.account, "UserName": a.name}),
+    },
+    "keys": {
+        "create": Command("create an access key (its secret is shown once)",
+                          "CreateAccessKey", (_ACCOUNT, _KEY_USER), _user_params),
+        "list": Command("list access keys", "ListAccessKeys", (_ACCOUNT, _KEY_USER),
+                        _user_params),
+        "activate": _status("Active"),
+        "deactivate": _status("Inactive"),
+        "delete": Command("delete an access key", "DeleteAccessKey", (_ACCOUNT, _KEY_ID),
+                          lambda a: {"AccountId": a.account, "AccessKeyId": a.key_id}),
+    },
+    "policies": {
+        "put": Command("attach (or replace) a user's inline policy", "PutUserPolicy", (
+            _ACCOUNT, _USER, _POLICY, _arg("--document", metavar="JSON"),
+            _arg("--file", metavar="PATH")),
+            lambda a: {**_policy_params(a), "PolicyDocument": _document(a)}),
+        "list": Command("list a user's policy names", "ListUserPolicies", (_ACCOUNT, _USER),
+                        _user_params),
+        "get": Command("show a user's policy", "GetUserPolicy", (_ACCOUNT, _USER, _POLICY),
+                       _policy_params),
+        "delete": Command("delete a user's policy", "DeleteUserPolicy",
+                          (_ACCOUNT, _USER, _POLICY), _policy_params),
+    },
+    "tokens": {
+        "rotate-signing-key": Command("sign registry tokens with a new key (offline only; "
+                                      "older tokens stay valid)", ROTATE, (), lambda a: {}),
+    },
+}
+
+_GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "users": "IAM users",
+               "keys": "access keys of users and account roots",
+               "policies": "users' inline identity policies",
+               "tokens": "registry token signing"}
+
+
+def _document(args: argparse.Namespace) -> str:
+    if (args.document is None) == (args.file is None):
+        raise AdminError("ValidationError", "give exactly one of --document and --file")
+    if args.document is not None:
+        return args.document
+    with open(args.file, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def add_parser(sub: argparse._SubParsersAction,
+               add_settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    add_settings_flags(common)
+    online = common.add_argument_group("online (through a server's admin API)")
+    online.add_argument("--endpoint-url", help="the server, e.g. http://127.0.0.1:5000")
+    online.add_argument("--profile", help="AWS profile holding the access key")
+    online.add_argument("--region", default="us-east-1", help="signing region (us-east-1)")
+    admin = sub.add_parser("admin", help="manage accounts, users, keys and policies")
+    groups = admin.add_subparsers(dest="admin_group", required=True)
+    for group, commands in COMMANDS.items():
+        leaves = groups.add_parser(group, help=_GROUP_HELP[group]).add_subparsers(
+            dest="admin_command", required=True)
+        for name, command in commands.items():
+            leaf = leaves.add_parser(name, help=command.help, parents=[common])
+            for flags, options in command.arguments:
+                leaf.add_argument(*flags, **options)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        result = _dispatch(args, settings)
+    except (AdminError, IdentityError, PolicyError) as exc:
+        error = translate(exc)
+        return _fail(f"{error.code}: {error.message}")
+    except urllib.error.URLError as exc:
+        return _fail(f"cannot reach {args.endpoint_url}: {exc.reason}")
+    except (OSError, MasterKeyError, UnknownRegistry, SQLAlchemyError, ValueError) as exc:
+        return _fail(str(exc))  # unreadable files, bad settings, an unreachable database
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"berth admin: {message}", file=sys.stderr)
+    return 1
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> dict:
+    command = COMMANDS[args.admin_group][args.admin_command]
+    params = command.params(args)
+    if args.endpoint_url is None:
+        return _offline(settings, command.operation, params)
+    if command.operation == ROTATE:
+        raise AdminError("ValidationError", "tokens rotate-signing-key works offline only: "
+                         "run it without --endpoint-url, with the server's settings")
+    from ..api.admin.client import AdminClient
+    return AdminClient(args.endpoint_url, args.profile, args.region).call(
+        command.operation, params)
+
+
+def _offline(settings: Settings, operation: str, params: dict) -> dict:
+    from ..api.admin.operations import execute
+    from ..iam.wiring import open_iam
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    try:
+        migrate.upgrade(db)
+        iam = open_iam(settings, db)
+        if operation == ROTATE:
+            return {"SigningKeyId": iam.tokens.rotate()}
+        return execute(iam, operation, params)
+    finally:
+        db.dispose()

@@ -1,0 +1,166 @@
+"""``berth admin`` offline: every subcommand in process against a temporary data directory,
+one JSON document on stdout, errors on stderr with status 1."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from berth.cli.main import main
+from berth.storage.metadata import registries as registry_rows
+from berth.storage.metadata.database import Database
+
+POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"}]}
+
+
+@pytest.fixture
+def berth(tmp_path, capsys):
+    """Runs ``berth admin ...`` on the data directory: (status, stdout JSON or None, stderr)."""
+    def run(*args: str):
+        status = main(["admin", *args, "--data-dir", str(tmp_path / "data")])
+        out, err = capsys.readouterr()
+        return status, (json.loads(out) if out.strip() else None), err
+    return run
+
+
+@pytest.fixture
+def account(berth) -> str:
+    status, out, _ = berth("accounts", "create", "team-a", "--account-id", "111122223333")
+    assert status == 0
+    return out["Account"]["AccountId"]
+
+
+def ok(berth, *args: str) -> dict:
+    status, out, err = berth(*args)
+    assert status == 0, err
+    return out
+
+
+def test_accounts(berth, account):
+    accounts = ok(berth, "accounts", "list")["Accounts"]
+    assert [(a["AccountName"], a["IsAdmin"]) for a in accounts] == [("admin", True),
+                                                                    ("team-a", False)]
+    assert accounts[1] == {"AccountId": "111122223333", "AccountName": "team-a",
+                           "Arn": "arn:aws:iam::111122223333:root", "IsAdmin": False,
+                           "CreateDate": accounts[1]["CreateDate"]}
+
+
+def test_users(berth, account):
+    user = ok(berth, "users", "create", "--account", account, "alice", "--path", "/dev/")
+    assert user["User"]["Arn"] == "arn:aws:iam::111122223333:user/dev/alice"
+    ok(berth, "users", "create", "--account", account, "bob")
+    listed = ok(berth, "users", "list", "--account", account)["Users"]
+    assert [u["UserName"] for u in listed] == ["alice", "bob"]
+    assert ok(berth, "users", "delete", "--account", account, "bob") == {}
+    assert [u["UserName"] for u in ok(berth, "users", "list", "--account", account)[
+        "Users"]] == ["alice"]
+
+
+def test_keys(berth, account):
+    ok(berth, "users", "create", "--account", account, "alice")
+    root = ok(berth, "keys", "create", "--account", account)["AccessKey"]
+    assert root["UserName"] is None and root["Status"] == "Active"
+    key = ok(berth, "keys", "create", "--account", account, "--user", "alice")["AccessKey"]
+    assert key["UserName"] == "alice" and key["SecretAccessKey"]
+
+    def statuses(*user: str) -> dict:
+        listed = ok(berth, "keys", "list", "--account", account, *user)["AccessKeyMetadata"]
+        return {k["AccessKeyId"]: k["Status"] for k in listed}
+
+    assert statuses() == {root["AccessKeyId"]: "Active"}
+    assert ok(berth, "keys", "deactivate", "--account", account, key["AccessKeyId"]) == {}
+    assert statuses("--user", "alice") == {key["AccessKeyId"]: "Inactive"}
+    ok(berth, "keys", "activate", "--account", account, key["AccessKeyId"])
+    assert statuses("--user", "alice") == {key["AccessKeyId"]: "Active"}
+    ok(berth, "keys", "delete", "--account", account, key["AccessKeyId"])
+    assert statuses("--user", "alice") == {}
+
+
+def test_policies(berth, account, tmp_path):
+    ok(berth, "users", "create", "--account", account, "alice")
+    user = ("--account", account, "--user", "alice")
+    ok(berth, "policies", "put", *user, "--name", "inline", "--document", json.dumps(POLICY))
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(POLICY))
+    ok(berth, "policies", "put", *user, "--name", "from-file", "--file", str(path))
+    assert ok(berth, "policies", "list", *user) == {"PolicyNames": ["from-file", "inline"]}
+    assert ok(berth, "policies", "get", *user, "--name", "inline") == {
+        "UserName": "alice", "PolicyName": "inline", "PolicyDocument": POLICY}
+    assert ok(berth, "policies", "delete", *user, "--name", "inline") == {}
+    assert ok(berth, "policies", "list", *user) == {"PolicyNames": ["from-file"]}
+
+
+def test_a_malformed_policy_says_where(berth, account):
+    ok(berth, "users", "create", "--account", account, "alice")
+    bad = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Bogus": 1}]}
+    status, out, err = berth("policies", "put", "--account", account, "--user", "alice",
+                             "--name", "p", "--document", json.dumps(bad))
+    assert (status, out) == (1, None)
+    assert "MalformedPolicyDocument: Statement[0].Bogus" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("users", "list", "--account", "999999999999"), "NoSuchEntity"),
+    (("users", "create", "--account", "111122223333", "bad name!"), "ValidationError"),
+    (("accounts", "create", "team-a"), "EntityAlreadyExists"),
+    (("keys", "deactivate", "--account", "111122223333", "AKIANOSUCHKEY"), "NoSuchEntity"),
+    (("policies", "put", "--account", "111122223333", "--user", "u", "--name", "p"),
+     "exactly one of --document and --file"),
+    (("policies", "put", "--account", "111122223333", "--user", "u", "--name", "p",
+      "--file", "/no/such/file.json"), "No such file"),
+])
+def test_user_errors_are_one_line_and_status_1(berth, account, args, expected):
+    status, out, err = berth(*args)
+    assert (status, out) == (1, None)
+    assert expected in err and err.startswith("berth admin: ")
+    assert "Traceback" not in err
+
+
+def test_the_secret_is_printed_once_and_never_logged(berth, account, caplog):
+    caplog.set_level(logging.DEBUG)
+    status, out, err = berth("keys", "create", "--account", account)
+    assert status == 0
+    secret = out["AccessKey"]["SecretAccessKey"]
+    assert json.dumps(out, indent=2).count(secret) == 1
+    assert secret not in err and secret not in caplog.text
+    assert all(secret not in str(r.args) for r in caplog.records)
+
+
+def test_rotating_the_signing_key(berth, tmp_path):
+    first = ok(berth, "tokens", "rotate-signing-key")["SigningKeyId"]
+    second = ok(berth, "tokens", "rotate-signing-key")["SigningKeyId"]
+    assert first != second
+    db = Database(f"sqlite:///{tmp_path / 'data' / 'metadata.db'}")
+    try:
+        with db.read() as tx:
+            assert registry_rows.newest_signing_key(tx).id == second
+    finally:
+        db.dispose()
+
+
+def test_rotating_is_offline_only(berth):
+    status, _, err = berth("tokens", "rotate-signing-key", "--endpoint-url",
+                           "http://127.0.0.1:9")
+    assert status == 1 and "offline only" in err
+
+
+def test_an_unreachable_endpoint_is_a_one_line_error(berth, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    status, _, err = berth("accounts", "list", "--endpoint-url", "http://127.0.0.1:9")
+    assert status == 1 and err.startswith("berth admin: cannot reach http://127.0.0.1:9")
+
+
+def test_online_without_credentials(berth, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    status, _, err = berth("accounts", "list", "--endpoint-url", "http://127.0.0.1:9",
+                           "--profile", "nobody")
+    assert status == 1 and "nobody" in err and "Traceback" not in err
