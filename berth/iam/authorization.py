@@ -51,7 +51,7 @@ def require(caller: Caller, action: str, resource: str, resource_policies=(),
 
 
 class Authorizer:
-    def repository_policies(self, tx: Tx, entries: dict, registry_id: int,
+    def repository_policies(self, tx: Tx, entries: dict, registry_id: int | None,
                             repository: str | None) -> tuple[Policy, ...]:
         """The resource-based policies over a repository: its own and its registry's."""
         found = [cached(entries, ("registry-policy", registry_id),
@@ -62,7 +62,7 @@ class Authorizer:
         return tuple(resource_policy(text) for text in found if text)
 
     def check(self, tx: Tx, entries: dict, caller: Caller, action: str,
-              address: RegistryAddress, registry_id: int, repository: str | None,
+              address: RegistryAddress, registry_id: int | None, repository: str | None,
               keys: Mapping[str, Any] | None = None) -> None:
         resource = address.repository_arn(repository if repository is not None else "*")
         require(caller, action, resource,

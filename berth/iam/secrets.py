@@ -61,7 +61,10 @@ class MasterKey:
             return cls.from_base64(path.read_text())
         except FileNotFoundError:
             if not create:
-                raise MasterKeyError(f"no master key at {path}") from None
+                raise MasterKeyError(
+                    f"no master key at {path}, and this database holds secrets sealed by one: "
+                    "give every node the deployment's key (BERTH_MASTER_KEY or "
+                    "master_key_file)") from None
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole under a temporary name, then linked into place: a concurrent starter
         # sees either no file or a complete one.

@@ -40,17 +40,20 @@ class Iam:
         self.cache = GenerationCache()
         self._registries: dict[RegistryAddress, int] = {}
 
-    def registry_id(self, address: RegistryAddress) -> int:
-        """The id of the account's registry in the region, made on first use."""
+    def registry_id(self, address: RegistryAddress, create: bool = True) -> int | None:
+        """The id of the account's registry in the region, made on first use (None if it
+        does not exist yet and ``create`` is false)."""
         found = self._registries.get(address)
         if found is None:
             if address.region not in self.tenancy.regions:
                 raise UnknownRegistry(f"region {address.region!r} is not served here")
-            with self.db.write() as tx:
+            with self.db.write() if create else self.db.read() as tx:
                 if identity_rows.find_account(tx, "id", address.account_id) is None:
                     raise UnknownRegistry(f"account {address.account_id} does not exist")
-                found = registry_rows.ensure_registry(tx, address.account_id, address.region)
-            self._registries[address] = found
+                found = (registry_rows.ensure_registry if create else registry_rows.registry_id)(
+                    tx, address.account_id, address.region)
+            if found is not None:
+                self._registries[address] = found
         return found
 
     def admit(self, authorization: str | None, action: str, address: RegistryAddress,
@@ -71,11 +74,12 @@ class Iam:
                 self.authorizer.check(tx, entries, caller, action, address, registry_id,
                                       repository, keys)
                 return Admission(caller, registry_id)
-        registry_id = self.registry_id(address)
+        # Made only for a caller allowed in: a registry not yet made has no policies.
+        registry_id = self.registry_id(address, create=False)
         with self.db.read() as tx:
             self.authorizer.check(tx, self.cache.entries(tx), caller, action, address,
                                   registry_id, repository, keys)
-        return Admission(caller, registry_id)
+        return Admission(caller, registry_id or self.registry_id(address))
 
     def authenticate(self, authorization: str | None) -> Caller:
         token = basic_token(authorization)

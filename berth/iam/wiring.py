@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..config import Settings
+from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database
 from .bootstrap import adopt_orphans, bootstrap
 from .identities import IdentityService
@@ -13,7 +14,12 @@ from .tokens import TokenService
 
 def open_iam(settings: Settings, db: Database) -> Iam:
     """IAM over a migrated database, bootstrapping the administrator on first start."""
-    master = MasterKey.load(settings.master_key, settings.master_key_path, create=True)
+    # A database that already holds sealed secrets needs the key they were sealed with: make
+    # a new one only for a new deployment.
+    with db.read() as tx:
+        new_deployment = registry_rows.newest_signing_key(tx) is None
+    master = MasterKey.load(settings.master_key, settings.master_key_path,
+                            create=new_deployment)
     identities = IdentityService(db, master)
     tokens = TokenService(db, master, settings.token_lifetime_seconds)
     admin = bootstrap(db, identities, tokens, settings.admin_account, settings.credentials_path)

@@ -6,10 +6,16 @@ One registry server is started per test session on a free 127.0.0.1 port with a 
 * ``BERTH_E2E_TARGET=distribution``: CNCF Distribution (``/usr/bin/docker-registry serve <config.yml>``,
   filesystem storage, deletes enabled) -- a reference registry to check the tests themselves against.
 
-It is ready once ``GET /v2/`` returns 200. Its log (and dockerd's, for the docker tests) is written to a file, and
+It is ready once an unauthenticated ``GET /v2/`` answers: 401 from Berth (which requires authentication), 200 from
+Distribution (which runs without). Berth's administrator token is then fetched as ECR users do, with
+``aws ecr get-login-password`` and the access key Berth's first start wrote to ``<data-dir>/admin-credentials``
+(``registry.token``; None for Distribution). Every client logs in with user ``AWS`` and that token the way its users
+do (``skopeo login``, ``buildah``/``podman login``, ``docker login``, oras-py ``login``); direct HTTP checks send
+HTTP Basic ``AWS:<token>``. Its log (and dockerd's, for the docker tests) is written to a file, and
 the part logged during a failing test is attached to that test's report. Tests use distinct repositories so they can
-share the server. Missing client tools fail the tests rather than skip them. Only the referrers API assertions are
-skipped, and only for Distribution 2.8, which predates that API.
+share the server. Missing client tools fail the tests rather than skip them. Only the referrers API assertions and
+the checks that clients are refused without a login are skipped, and only for Distribution 2.8, which predates that
+API and runs without authentication.
 
 Run: ``.venv/bin/python -m pytest tests/e2e -q`` (add ``BERTH_E2E_TARGET=distribution`` for the reference run).
 """
@@ -78,13 +84,18 @@ def registry(request: pytest.FixtureRequest, e2e_target: str,
 
 @pytest.fixture(scope="session")
 def registry_api(registry: RegistryServer) -> RegistryAPI:
-    return RegistryAPI(registry.url)
+    """Direct HTTP to the registry, authenticated as the administrator (HTTP Basic AWS:<token>)."""
+    return RegistryAPI(registry.url, auth=registry.auth)
 
 
 @pytest.fixture(scope="session")
-def skopeo(tmp_path_factory: pytest.TempPathFactory) -> Skopeo:
+def skopeo(registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory) -> Skopeo:
+    """skopeo with its own auth file, logged in to the registry (`skopeo login`) when it needs a login."""
     require_binary(SKOPEO)
-    return Skopeo(tmp_path_factory.mktemp("skopeo"))
+    client = Skopeo(tmp_path_factory.mktemp("skopeo"))
+    if registry.token is not None:
+        client.login(registry.host, registry.token)
+    return client
 
 
 @pytest.fixture

@@ -31,6 +31,20 @@ class BuiltImage:
     ref: str
 
 
+def login(store: ContainersStorage, tool: str, registry: RegistryServer) -> None:
+    """`buildah login` / `podman login` with the registry token (no-op for a registry without authentication)."""
+    if registry.token is None:
+        return
+    store.login(tool, registry.host, registry.token)
+    assert registry.host in store.logins(), f"{tool} login wrote no credentials for {registry.host}"
+
+
+def assert_auth_error(proc, what: str) -> None:
+    assert proc.returncode != 0, f"{what} succeeded without valid credentials:\n{proc.stdout}"
+    err = proc.stderr.lower()
+    assert "authentication required" in err or "unauthorized" in err, f"{what}: not an authentication error:\n{proc.stderr}"
+
+
 def last_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines, "expected output, got none"
@@ -53,6 +67,11 @@ def buildah_pushed(registry: RegistryServer, tmp_path_factory: pytest.TempPathFa
         image_id = last_line(store.buildah("commit", "--format", "oci", ctr, "localhost/berth-e2e/hello:1").stdout)
         digest_file = src / "digest"
         ref = registry.ref(REPO, "1")
+        if registry.requires_auth:
+            refused = store.buildah("push", "--tls-verify=false", "localhost/berth-e2e/hello:1", f"docker://{ref}",
+                                    check=False)
+            assert_auth_error(refused, "buildah push before buildah login")
+        login(store, "buildah", registry)
         store.buildah("push", "--tls-verify=false", "--digestfile", str(digest_file),
                       "localhost/berth-e2e/hello:1", f"docker://{ref}")
         yield BuiltImage(image_id, digest_file.read_text().strip(), ref)
@@ -84,9 +103,11 @@ def test_buildah_push_stores_manifest_config_and_layer(buildah_pushed: BuiltImag
     assert files.get("opt/data.bin") == DATA
 
 
-def test_podman_pull_into_fresh_store(buildah_pushed: BuiltImage, containers_storage: StorageFactory):
+def test_podman_pull_into_fresh_store(buildah_pushed: BuiltImage, registry: RegistryServer,
+                                     containers_storage: StorageFactory):
     require_binary(PODMAN)
     store = containers_storage("podman-pull")
+    login(store, "podman", registry)
     pulled_id = last_line(store.podman("pull", "--tls-verify=false", buildah_pushed.ref).stdout)
     assert pulled_id == buildah_pushed.image_id
     info = json.loads(store.podman("image", "inspect", buildah_pushed.ref).stdout)[0]
@@ -100,6 +121,7 @@ def test_podman_push_to_nested_namespace(buildah_pushed: BuiltImage, registry: R
                                          tmp_path: Path):
     require_binary(PODMAN)
     relay = containers_storage("podman-relay")
+    login(relay, "podman", registry)
     relay.podman("pull", "--tls-verify=false", buildah_pushed.ref)
     nested_ref = registry.ref(NESTED_REPO, "2")
     digest_file = tmp_path / "digest"
@@ -115,6 +137,32 @@ def test_podman_push_to_nested_namespace(buildah_pushed: BuiltImage, registry: R
         assert registry_api.head_blob(NESTED_REPO, desc["digest"]).status_code == 200
 
     fresh = containers_storage("podman-nested")
+    login(fresh, "podman", registry)
     by_digest = registry.ref(NESTED_REPO, pushed_digest)
     assert last_line(fresh.podman("pull", "--tls-verify=false", by_digest).stdout) == buildah_pushed.image_id
     assert_image_files(fresh, by_digest)
+
+
+def test_podman_needs_login(buildah_pushed: BuiltImage, registry: RegistryServer,
+                            containers_storage: StorageFactory):
+    """Without credentials, with a bogus token and after `podman logout`, pulls are refused."""
+    require_binary(PODMAN)
+    if not registry.requires_auth:
+        pytest.skip(f"{registry.target} runs without authentication")
+    store = containers_storage("podman-login")
+    assert store.logins() == {}
+    assert_auth_error(store.podman("pull", "--tls-verify=false", buildah_pushed.ref, check=False),
+                      "podman pull with an empty auth file")
+
+    wrong = store.login("podman", registry.host, "not-a-token", check=False)
+    assert wrong.returncode != 0, f"podman login accepted a bogus token:\n{wrong.stdout}"
+    assert registry.host not in store.logins()
+
+    login(store, "podman", registry)
+    assert last_line(store.podman("pull", "--tls-verify=false", buildah_pushed.ref).stdout) == buildah_pushed.image_id
+    store.podman("rmi", buildah_pushed.ref)
+
+    store.logout("podman", registry.host)
+    assert registry.host not in store.logins()
+    assert_auth_error(store.podman("pull", "--tls-verify=false", buildah_pushed.ref, check=False),
+                      "podman pull after podman logout")

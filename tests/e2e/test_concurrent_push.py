@@ -23,7 +23,7 @@ def test_concurrent_pushes_of_the_same_layers(tmp_path, database_url):
     def push(i: int) -> str:
         # Half the clients share one repository, half push to their own; chunked and whole.
         repo = "shared/app" if i % 2 else f"team-{i}/app"
-        return push_image(requests.Session(), node.url, repo, f"v{i}", config, layers,
+        return push_image(node.session(), node.url, repo, f"v{i}", config, layers,
                           chunk_size=(512 * 1024 if i % 3 == 0 else None))
 
     try:
@@ -40,8 +40,8 @@ def test_concurrent_pushes_of_the_same_layers(tmp_path, database_url):
         assert list((node.blobs_dir / "uploads").iterdir()) == []
         for i in range(CLIENTS):
             repo = "shared/app" if i % 2 else f"team-{i}/app"
-            r = requests.get(f"{node.url}/v2/{repo}/blobs/{digest_of(layers[0])}")
-            assert r.content == layers[0]
+            r = requests.get(f"{node.url}/v2/{repo}/blobs/{digest_of(layers[0])}", auth=node.auth)
+            assert r.status_code == 200 and r.content == layers[0]
     except BaseException:
         print(node.log_text())
         raise

@@ -29,9 +29,10 @@ class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _pusher(base: str, repo: str, seed: int, ledger: Ledger, stop: threading.Event) -> None:
+def _pusher(base: str, auth: tuple[str, str], repo: str, seed: int, ledger: Ledger, stop: threading.Event) -> None:
     rng = random.Random(seed)
     session = requests.Session()
+    session.auth = auth
     n = 0
     try:
         while not stop.is_set():
@@ -77,13 +78,13 @@ def _chunked(session, base, repo, data, ledger: Ledger) -> None:
         ledger.blobs.append((repo, digest_of(data)))
 
 
-def _resume(base: str, upload: dict) -> None:
+def _resume(base: str, auth: tuple[str, str], upload: dict) -> None:
     url = urljoin(base, upload["location"])
     blob_url = f"{base}/v2/{upload['repo']}/blobs/{digest_of(upload['data'])}"
-    r = requests.get(url)
+    r = requests.get(url, auth=auth)
     if r.status_code == 404 and upload["acked"] == len(upload["data"]):
         # Killed after committing the final PUT but before answering it: the blob is there.
-        assert requests.get(blob_url).content == upload["data"], "completed upload lost"
+        assert requests.get(blob_url, auth=auth).content == upload["data"], "completed upload lost"
         return
     assert r.status_code == 204, f"interrupted upload lost: {r.status_code} {r.text}"
     end = int(r.headers["Range"].split("-")[1])
@@ -91,21 +92,21 @@ def _resume(base: str, upload: dict) -> None:
     assert offset >= upload["acked"], "an acknowledged chunk was lost"
     data = upload["data"]
     if offset < len(data):
-        r = requests.patch(urljoin(base, r.headers["Location"]), data=data[offset:],
+        r = requests.patch(urljoin(base, r.headers["Location"]), data=data[offset:], auth=auth,
                            headers={"Content-Range": f"{offset}-{len(data) - 1}"})
         assert r.status_code == 202, r.text
-    r = requests.put(urljoin(base, r.headers["Location"]) + f"?digest={digest_of(data)}")
+    r = requests.put(urljoin(base, r.headers["Location"]) + f"?digest={digest_of(data)}", auth=auth)
     assert r.status_code == 201, r.text
-    assert requests.get(blob_url).content == data
+    assert requests.get(blob_url, auth=auth).content == data
 
 
-def _check_acknowledged(base: str, ledger: Ledger) -> None:
+def _check_acknowledged(base: str, auth: tuple[str, str], ledger: Ledger) -> None:
     for repo, digest in ledger.blobs:
-        r = requests.get(f"{base}/v2/{repo}/blobs/{digest}")
+        r = requests.get(f"{base}/v2/{repo}/blobs/{digest}", auth=auth)
         assert r.status_code == 200, f"acknowledged blob {digest} lost"
         assert digest_of(r.content) == digest
     for repo, tag, digest in ledger.manifests:
-        r = requests.get(f"{base}/v2/{repo}/manifests/{tag}",
+        r = requests.get(f"{base}/v2/{repo}/manifests/{tag}", auth=auth,
                          headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
         assert r.status_code == 200, f"acknowledged manifest {repo}:{tag} lost"
         assert r.headers["Docker-Content-Digest"] == digest
@@ -119,7 +120,7 @@ def test_sigkill_during_pushes_loses_nothing_acknowledged(tmp_path, database_url
         for round_ in range(ROUNDS):
             stop = threading.Event()
             threads = [threading.Thread(target=_pusher, daemon=True,
-                                        args=(node.url, f"crash/r{i}", round_ * 10 + i, ledger, stop))
+                                        args=(node.url, node.auth, f"crash/r{i}", round_ * 10 + i, ledger, stop))
                        for i in range(4)]
             for t in threads:
                 t.start()
@@ -130,9 +131,10 @@ def test_sigkill_during_pushes_loses_nothing_acknowledged(tmp_path, database_url
                 t.join(timeout=30)
             node.start()
             node.assert_consistent()
-            _check_acknowledged(node.url, ledger)
+            # The token from the first start still works: keys and token signing keys are durable.
+            _check_acknowledged(node.url, node.auth, ledger)
             for upload in list(ledger.open_uploads):
-                _resume(node.url, upload)
+                _resume(node.url, node.auth, upload)
                 ledger.open_uploads.remove(upload)
         assert ledger.blobs and ledger.manifests, "the pushers never got anything acknowledged"
     except BaseException:

@@ -5,6 +5,7 @@ import json
 import re
 import tarfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -17,6 +18,29 @@ from tests.support.tarballs import make_tar, read_tar_files
 pytestmark = pytest.mark.e2e
 
 PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64}) size: (\d+)")
+
+
+AUTH_ERRORS = ("no basic auth credentials", "unauthorized", "authentication required")
+
+
+@pytest.fixture
+def docker_login(dockerd: Dockerd, registry: RegistryServer) -> Iterator[None]:
+    """`docker login -u AWS --password-stdin` with the registry token for the test, `docker logout` after it."""
+    if registry.token is None:
+        yield
+        return
+    dockerd.login(registry.host, registry.token)
+    assert registry.host in dockerd.logins(), f"docker login stored no credentials for {registry.host}"
+    try:
+        yield
+    finally:
+        dockerd.logout(registry.host, check=False)
+
+
+def assert_auth_error(proc, what: str) -> None:
+    assert proc.returncode != 0, f"{what} succeeded without valid credentials:\n{proc.stdout}"
+    err = proc.stderr.lower()
+    assert any(e in err for e in AUTH_ERRORS), f"{what}: not an authentication error:\n{proc.stderr}"
 
 
 def push(dockerd: Dockerd, ref: str) -> tuple[str, str]:
@@ -49,7 +73,8 @@ def saved_files(dockerd: Dockerd, ref: str, tmp_path: Path) -> dict[str, bytes]:
     return files
 
 
-def test_import_push_rmi_pull(dockerd: Dockerd, registry: RegistryServer, registry_api: RegistryAPI, tmp_path: Path):
+def test_import_push_rmi_pull(dockerd: Dockerd, docker_login: None, registry: RegistryServer,
+                              registry_api: RegistryAPI, tmp_path: Path):
     repo = "team-a/docker-import"
     files = {"hello.txt": b"imported by docker\n", "etc/config.ini": b"[berth]\nmode=e2e\n"}
     tarball = tmp_path / "rootfs.tar"
@@ -78,7 +103,7 @@ def test_import_push_rmi_pull(dockerd: Dockerd, registry: RegistryServer, regist
     dockerd.docker("rmi", "--force", original_id)
 
 
-def test_multilayer_build_push_and_cross_repo_mount(dockerd: Dockerd, registry: RegistryServer,
+def test_multilayer_build_push_and_cross_repo_mount(dockerd: Dockerd, docker_login: None, registry: RegistryServer,
                                                     registry_api: RegistryAPI, tmp_path: Path):
     source_repo, mounted_repo = "team-a/docker-layers", "team-b/docker-layers-copy"
     ctx = tmp_path / "ctx"
@@ -117,3 +142,40 @@ def test_multilayer_build_push_and_cross_repo_mount(dockerd: Dockerd, registry: 
     assert image_id(dockerd, ref_b) == built_id
     assert saved_files(dockerd, ref_b, tmp_path) == expected
     dockerd.docker("rmi", "--force", built_id)
+
+
+def test_docker_needs_login(dockerd: Dockerd, registry: RegistryServer, registry_api: RegistryAPI, tmp_path: Path):
+    """Push and pull are refused before `docker login`, with a bogus token, and after `docker logout`."""
+    if not registry.requires_auth:
+        pytest.skip(f"{registry.target} runs without authentication")
+    repo = "team-a/docker-login"
+    tarball = tmp_path / "rootfs.tar"
+    tarball.write_bytes(make_tar({"login.txt": b"only for the logged in\n"}))
+    ref = registry.ref(repo, "1")
+    original_id = dockerd.docker("import", str(tarball), ref).stdout.strip()
+    assert registry.host not in dockerd.logins()
+    assert_auth_error(dockerd.docker("push", ref, check=False), "docker push before docker login")
+    assert registry_api.get_manifest(repo, "1").status_code == 404
+
+    wrong = dockerd.login(registry.host, "not-a-token", check=False)
+    assert wrong.returncode != 0, f"docker login accepted a bogus token:\n{wrong.stdout}"
+    assert registry.host not in dockerd.logins()
+
+    dockerd.login(registry.host, registry.token)
+    try:
+        digest, _ = push(dockerd, ref)
+        assert registry_api.manifest(repo, "1")[1] == digest
+        dockerd.docker("rmi", ref)
+    finally:
+        dockerd.logout(registry.host)
+    assert registry.host not in dockerd.logins()
+    assert_auth_error(dockerd.docker("pull", ref, check=False), "docker pull after docker logout")
+    assert_not_local(dockerd, ref)
+
+    dockerd.login(registry.host, registry.token)
+    try:
+        dockerd.docker("pull", ref)
+        assert image_id(dockerd, ref) == original_id
+    finally:
+        dockerd.logout(registry.host)
+    dockerd.docker("rmi", "--force", original_id)

@@ -37,8 +37,23 @@ class Pushed:
     oci_subject: str | None = None  # OCI-Subject header of the manifest PUT response
 
 
-def client(registry: RegistryServer) -> oras.client.OrasClient:
-    return oras.client.OrasClient(hostname=registry.host, insecure=True)
+def client(registry: RegistryServer, auth_config: Path, password: str | None = None) -> oras.client.OrasClient:
+    """An oras-py client logged in (``login``: credentials into the docker-style ``auth_config`` file and the
+    client) with the registry token, or ``password`` instead. Berth challenges with HTTP Basic, which oras-py
+    answers with its "basic" auth backend (its default "token" backend only knows Bearer token servers)."""
+    oc = oras.client.OrasClient(hostname=registry.host, insecure=True, auth_backend="basic")
+    password = password if password is not None else registry.token
+    if password is not None:
+        status = oc.login(username=registry.username, password=password, hostname=registry.host,
+                          config_path=str(auth_config))
+        assert status.get("Status") == "Login Succeeded", status
+    return oc
+
+
+@pytest.fixture(scope="module")
+def oras_auth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """oras-py's auth file (docker config.json format), kept away from ~/.docker."""
+    return tmp_path_factory.mktemp("oras-auth") / "config.json"
 
 
 def pushed_manifest(registry_api: RegistryAPI, repo: str, ref: str) -> Pushed:
@@ -47,14 +62,16 @@ def pushed_manifest(registry_api: RegistryAPI, repo: str, ref: str) -> Pushed:
 
 
 @pytest.fixture(scope="module")
-def artifact(registry: RegistryServer, registry_api: RegistryAPI, tmp_path_factory: pytest.TempPathFactory) -> Pushed:
+def artifact(registry: RegistryServer, registry_api: RegistryAPI, oras_auth: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Pushed:
     src = tmp_path_factory.mktemp("oras-src")
     for name, (_, data) in FILES.items():
         (src / name).write_bytes(data)
     (src / "config.json").write_text(json.dumps({"bundle": "berth-e2e"}))
     files = [f"{src / name}:{media_type}" for name, (media_type, _) in FILES.items()]
-    resp = client(registry).push(
+    resp = client(registry, oras_auth).push(
         target=registry.ref(REPO, "bundle-1"),
+        config_path=str(oras_auth),
         files=files,
         disable_path_validation=True,
         manifest_config=f"{src / 'config.json'}:{ARTIFACT_CONFIG_TYPE}",
@@ -82,9 +99,9 @@ def test_push_artifact_with_custom_media_types(artifact: Pushed, registry_api: R
         assert registry_api.blob(REPO, layers[name]["digest"]) == data
 
 
-def test_pull_artifact_round_trips_bytes(artifact: Pushed, registry: RegistryServer, tmp_path: Path):
-    oc = client(registry)
-    paths = oc.pull(target=registry.ref(REPO, "bundle-1"), outdir=str(tmp_path / "out"))
+def test_pull_artifact_round_trips_bytes(artifact: Pushed, registry: RegistryServer, oras_auth: Path, tmp_path: Path):
+    oc = client(registry, oras_auth)
+    paths = oc.pull(target=registry.ref(REPO, "bundle-1"), config_path=str(oras_auth), outdir=str(tmp_path / "out"))
     assert sorted(Path(p).name for p in paths) == sorted(FILES)
     for name, (_, data) in FILES.items():
         assert (tmp_path / "out" / name).read_bytes() == data
@@ -93,19 +110,43 @@ def test_pull_artifact_round_trips_bytes(artifact: Pushed, registry: RegistrySer
     assert "bundle-1" in oc.get_tags(registry.ref(REPO, "bundle-1"))
 
 
+def test_oras_needs_login(artifact: Pushed, registry: RegistryServer, tmp_path: Path):
+    """A bogus token and `logout` leave oras-py refused; its login (credentials from its auth file) lets it in."""
+    if not registry.requires_auth:
+        pytest.skip(f"{registry.target} runs without authentication")
+    target = registry.ref(REPO, "bundle-1")
+    bogus = client(registry, tmp_path / "bogus.json", password="not-a-token")
+    with pytest.raises(ValueError, match="Unauthorized"):
+        bogus.get_manifest(target)
+    with pytest.raises(ValueError, match="Unauthorized"):
+        bogus.pull(target=target, config_path=str(tmp_path / "bogus.json"), outdir=str(tmp_path / "bogus-out"))
+
+    auth_file = tmp_path / "config.json"
+    oc = client(registry, auth_file)
+    assert registry.host in json.loads(auth_file.read_text())["auths"]
+    assert oc.get_manifest(target) == artifact.manifest
+    # A new client, with nothing but the auth file `login` wrote:
+    fresh = oras.client.OrasClient(hostname=registry.host, insecure=True, auth_backend="basic")
+    paths = fresh.pull(target=target, config_path=str(auth_file), outdir=str(tmp_path / "out"))
+    assert sorted(Path(p).name for p in paths) == sorted(FILES)
+    oc.logout(registry.host)
+    with pytest.raises(ValueError, match="Unauthorized"):
+        oc.get_manifest(target)
+
+
 @pytest.fixture(scope="module")
-def referrers(artifact: Pushed, registry: RegistryServer, registry_api: RegistryAPI,
+def referrers(artifact: Pushed, registry: RegistryServer, registry_api: RegistryAPI, oras_auth: Path,
               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pushed]:
     """Two referrers of the artifact: one via oras-py's push(subject=...), one with an explicit artifactType."""
     src = tmp_path_factory.mktemp("oras-referrers")
-    oc = client(registry)
+    oc = client(registry, oras_auth)
     subject = oras.oci.Subject(mediaType=mt.OCI_MANIFEST, digest=artifact.digest, size=artifact.size)
     out: dict[str, Pushed] = {}
 
     # 1. oras-py's high-level push: artifactType is implied by the config media type.
     (src / "sbom.json").write_text(json.dumps({"packages": ["berth"]}))
     (src / "sbom-config.json").write_text("{}")
-    resp = oc.push(target=registry.ref(REPO, "sbom"), files=[f"{src / 'sbom.json'}:application/spdx+json"],
+    resp = oc.push(target=registry.ref(REPO, "sbom"), config_path=str(oras_auth), files=[f"{src / 'sbom.json'}:application/spdx+json"],
                    disable_path_validation=True, subject=subject,
                    manifest_config=f"{src / 'sbom-config.json'}:{SBOM_TYPE}",
                    manifest_annotations={"org.example.kind": "sbom"}, quiet=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support import media_types as mt
 from tests.support.oci_layout import Image, OciLayout, build_image, build_index, sha256_digest
@@ -38,6 +39,53 @@ def pushed_web(web_image, registry: RegistryServer, skopeo: Skopeo) -> Image:
     for tag in TAGS:
         skopeo.copy(f"oci:{layout.path}:{tag}", f"docker://{registry.ref(REPO, tag)}", "--preserve-digests")
     return image
+
+
+def require_auth(registry: RegistryServer) -> None:
+    if not registry.requires_auth:
+        pytest.skip(f"{registry.target} runs without authentication")
+
+
+def assert_auth_error(proc, what: str) -> None:
+    """A skopeo command failed, and because the registry refused its credentials (or their absence)."""
+    assert proc.returncode != 0, f"{what} succeeded without valid credentials:\n{proc.stdout}"
+    err = proc.stderr.lower()
+    assert "authentication required" in err or "unauthorized" in err, f"{what}: not an authentication error:\n{proc.stderr}"
+
+
+def test_unauthenticated_http_is_refused(pushed_web: Image, registry: RegistryServer, registry_api: RegistryAPI):
+    require_auth(registry)
+    for url in (f"{registry.url}/v2/", f"{registry.url}/v2/{REPO}/manifests/v1",
+                f"{registry.url}/v2/{REPO}/blobs/{pushed_web.config.digest}", f"{registry.url}/v2/{REPO}/tags/list"):
+        for auth in (None, ("AWS", "not-a-token"), ("AWS", "")):
+            resp = requests.get(url, auth=auth, timeout=30)
+            assert resp.status_code == 401, f"GET {url} with auth {auth} -> {resp.status_code}"
+            assert resp.headers["WWW-Authenticate"].startswith("Basic realm="), resp.headers
+            assert [e["code"] for e in resp.json()["errors"]] == ["UNAUTHORIZED"]
+    assert requests.get(f"{registry.url}/v2/", auth=registry.auth, timeout=30).status_code == 200
+    assert registry_api.get_manifest(REPO, "v1").status_code == 200
+
+
+def test_skopeo_needs_login(pushed_web: Image, registry: RegistryServer, tmp_path: Path):
+    require_auth(registry)
+    ref = f"docker://{registry.ref(REPO, 'v1')}"
+    anonymous = Skopeo(tmp_path)
+    assert anonymous.logins() == {}
+    assert_auth_error(anonymous("inspect", "--tls-verify=false", ref, check=False), "inspect with an empty auth file")
+    assert_auth_error(anonymous("list-tags", "--tls-verify=false", f"docker://{registry.host}/{REPO}", check=False),
+                      "list-tags with an empty auth file")
+
+    wrong = anonymous.login(registry.host, "not-a-token", check=False)
+    assert wrong.returncode != 0, f"skopeo login accepted a bogus token:\n{wrong.stdout}"
+    assert registry.host not in anonymous.logins()
+
+    anonymous.login(registry.host, registry.token)
+    assert registry.host in anonymous.logins()
+    assert anonymous.inspect(ref)["Digest"] == pushed_web.manifest.digest
+
+    anonymous.logout(registry.host)
+    assert registry.host not in anonymous.logins()
+    assert_auth_error(anonymous("inspect", "--tls-verify=false", ref, check=False), "inspect after skopeo logout")
 
 
 def test_copy_stores_manifest_and_blobs_unchanged(pushed_web: Image, registry_api: RegistryAPI):

@@ -1,7 +1,18 @@
-"""A `berth serve` process on a data directory that outlives it: stop, SIGKILL and restart."""
+"""A `berth serve` process on a data directory that outlives it: stop, SIGKILL and restart.
+
+Berth requires authentication. After the first start the node fetches the administrator's registry token
+with `aws ecr get-login-password` (tests/support/ecr_login.py); the administrator key and the token
+signing key live in the metadata database, so the token stays valid across restarts. Use ``node.auth``
+(``requests``' ``auth=``) or ``node.session()``.
+
+Several nodes of one deployment (one database) need the same master key (``env={"BERTH_MASTER_KEY":
+new_master_key()}`` on each) and the administrator credentials of whichever node bootstrapped first
+(``credentials_dir=first.data_dir``): only that node's data dir gets the admin-credentials file."""
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 import signal
 import sqlite3
 import sys
@@ -11,14 +22,26 @@ import psycopg
 import requests
 
 from tests.support.daemon import Daemon
+from tests.support.ecr_login import http_auth, login_password
 from tests.support.ports import free_port, wait_until
+
+
+def new_master_key() -> str:
+    """A fresh master key as BERTH_MASTER_KEY takes it: base64 of 32 random bytes."""
+    return base64.b64encode(os.urandom(32)).decode()
 
 
 class BerthNode:
     def __init__(self, workdir: Path, extra_args: tuple[str, ...] = (),
-                 database_url: str | None = None, blobs_dir: Path | None = None):
+                 database_url: str | None = None, blobs_dir: Path | None = None,
+                 env: dict[str, str] | None = None, credentials_dir: Path | None = None):
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
+        # Where the administrator's credentials file is: this node's data dir unless another
+        # node of the same deployment bootstrapped the database.
+        self.credentials_dir = Path(credentials_dir) if credentials_dir else self.data_dir
+        self.env = dict(env or {})
+        self.token: str | None = None
         self.blobs_dir = Path(blobs_dir) if blobs_dir else self.data_dir / "blobs"
         self.database_url = database_url
         if database_url and not database_url.startswith("sqlite"):
@@ -34,22 +57,42 @@ class BerthNode:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def auth(self) -> tuple[str, str]:
+        """``requests``' ``auth=``: HTTP Basic AWS:<the administrator's registry token>."""
+        assert self.token is not None, "start the node first: its token comes from its first start"
+        return http_auth(self.token)
+
+    def session(self) -> requests.Session:
+        """A requests session that authenticates as the administrator."""
+        session = requests.Session()
+        session.auth = self.auth
+        return session
+
     def start(self) -> "BerthNode":
         self.starts += 1
         argv = [sys.executable, "-m", "berth", "serve", "--host", "127.0.0.1",
                 "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
-        self.daemon = Daemon(argv, self.workdir / f"server-{self.starts}.log").start()
+        self.daemon = Daemon(argv, self.workdir / f"server-{self.starts}.log", env=self.env or None).start()
         if not wait_until(self._ready, 60, 0.1):
             log = self.daemon.log_text()
             self.daemon.stop()
             raise RuntimeError(f"berth did not become ready:\n{log}")
+        if self.token is None:  # once: the token outlives restarts on the same database
+            try:
+                self.token = login_password(self.url, self.credentials_dir)
+            except (RuntimeError, OSError, KeyError) as exc:
+                log = self.daemon.log_text()
+                self.daemon.stop()
+                raise RuntimeError(f"could not get a registry token from berth: {exc}\n{log}") from None
         return self
 
     def _ready(self) -> bool:
+        """Up once GET /v2/ answers: 401 without credentials (200 if it ever allowed anonymous access)."""
         if not self.daemon.alive():
             raise RuntimeError(f"berth exited:\n{self.daemon.log_text()}")
         try:
-            return requests.get(self.url + "/v2/", timeout=2).status_code == 200
+            return requests.get(self.url + "/v2/", timeout=2).status_code in (200, 401)
         except requests.RequestException:
             return False
 

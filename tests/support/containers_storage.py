@@ -1,6 +1,8 @@
-"""Isolated containers/storage roots for buildah and podman (vfs driver, private root/runroot/tmp)."""
+"""Isolated containers/storage roots for buildah and podman (vfs driver, private root/runroot/tmp), each with
+its own auth file (REGISTRY_AUTH_FILE) that `buildah login` / `podman login` write."""
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -40,6 +42,23 @@ class ContainersStorage:
         flags = [*self._storage_flags(), "--tmpdir", str(self.tmpdir), "--events-backend", "file",
                  "--cgroup-manager", "cgroupfs"]
         return run([PODMAN, *flags, *args], env=self.env, timeout=timeout, **kw)
+
+    def login(self, tool: str, host: str, password: str, username: str = "AWS", check: bool = True):
+        """``buildah login`` or ``podman login`` (``tool``) into this store's auth file, password on stdin."""
+        return self._tool(tool)("login", "--tls-verify=false", "-u", username, "--password-stdin", host,
+                                input=password.encode(), check=check)
+
+    def logout(self, tool: str, host: str, check: bool = True):
+        return self._tool(tool)("logout", host, check=check)
+
+    def logins(self) -> dict:
+        """The auth file's ``auths`` section."""
+        return json.loads(self.auth_file.read_text()).get("auths", {})
+
+    def _tool(self, tool: str):
+        if tool not in ("buildah", "podman"):
+            raise ValueError(f"not a containers/storage tool: {tool!r}")
+        return self.buildah if tool == "buildah" else self.podman
 
     def cleanup(self) -> None:
         for d in (self.runroot, self.base):

@@ -1,6 +1,7 @@
 """A private dockerd (vfs storage, no networking setup) on its own unix socket, for driving /usr/bin/docker."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -84,6 +85,19 @@ class Dockerd:
 
     def docker(self, *args: str, timeout: float = 180, check: bool = True, **kw):
         return run([DOCKER, *args], env=self.env, timeout=timeout, check=check, **kw)
+
+    def login(self, host: str, password: str, username: str = "AWS", check: bool = True):
+        """``docker login --password-stdin`` (the daemon checks the credentials; the client keeps them
+        in its isolated config dir)."""
+        return self.docker("login", "-u", username, "--password-stdin", host, input=password.encode(),
+                           check=check)
+
+    def logout(self, host: str, check: bool = True):
+        return self.docker("logout", host, check=check)
+
+    def logins(self) -> dict:
+        """The client config's ``auths`` section."""
+        return json.loads((self.config_dir / "config.json").read_text()).get("auths", {})
 
     def _containerd_pid(self) -> int | None:
         """The managed containerd dockerd started for this exec-root, if it is still running."""

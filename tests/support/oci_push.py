@@ -1,5 +1,6 @@
 """Pushing blobs and manifests over plain HTTP, the way clients do, for tests that need control
-over every request (chunk sizes, kills between chunks)."""
+over every request (chunk sizes, kills between chunks). Authentication is the session's
+(``session.auth = ("AWS", token)``, see BerthNode.session())."""
 from __future__ import annotations
 
 import hashlib

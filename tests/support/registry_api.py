@@ -13,9 +13,12 @@ TIMEOUT = 30
 
 
 class RegistryAPI:
-    def __init__(self, base_url: str):
+    """``auth``: HTTP Basic (user, password) for every request, e.g. ``("AWS", token)``; None sends none."""
+
+    def __init__(self, base_url: str, auth: tuple[str, str] | None = None):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
+        self.session.auth = auth
 
     def _url(self, repo: str, kind: str, ref: str) -> str:
         return f"{self.base_url}/v2/{repo}/{kind}/{ref}"

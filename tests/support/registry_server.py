@@ -1,4 +1,8 @@
-"""Starting the registry under test: `berth serve` (default) or CNCF Distribution (BERTH_E2E_TARGET=distribution)."""
+"""Starting the registry under test: `berth serve` (default) or CNCF Distribution (BERTH_E2E_TARGET=distribution).
+
+Berth requires authentication: once it is up, the administrator's registry token is fetched the way ECR
+users do (`aws ecr get-login-password`, see tests/support/ecr_login.py) and kept on the server object for
+clients to log in with. Distribution runs without authentication: its token is None."""
 from __future__ import annotations
 
 import os
@@ -10,6 +14,7 @@ from pathlib import Path
 import requests
 
 from tests.support.daemon import Daemon
+from tests.support.ecr_login import USER, http_auth, login_password
 from tests.support.ports import free_port, wait_until
 
 TARGET_ENV = "BERTH_E2E_TARGET"
@@ -45,6 +50,21 @@ class RegistryServer:
     target: str
     port: int
     daemon: Daemon
+    data_dir: Path
+    token: str | None = None  # the administrator's registry token; None: the registry needs no login
+
+    @property
+    def requires_auth(self) -> bool:
+        return self.target == "berth"
+
+    @property
+    def username(self) -> str:
+        return USER
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """``requests``' ``auth=`` for this registry (HTTP Basic AWS:<token>), None without auth."""
+        return http_auth(self.token)
 
     @property
     def host(self) -> str:
@@ -80,16 +100,21 @@ def _argv(target: str, workdir: Path, port: int, berth_args: tuple[str, ...] = (
     return [DISTRIBUTION_BIN, "serve", str(config)]
 
 
-def _ready(url: str) -> bool:
+# What an unauthenticated GET /v2/ answers once the server is up: Berth asks for credentials.
+READY_STATUS = {"berth": (200, 401), "distribution": (200,)}
+
+
+def _ready(url: str, target: str) -> bool:
     try:
-        return requests.get(f"{url}/v2/", timeout=2).status_code == 200
+        return requests.get(f"{url}/v2/", timeout=2).status_code in READY_STATUS[target]
     except requests.RequestException:
         return False
 
 
 def start_registry(workdir: Path, target: str | None = None, attempts: int = 3,
                    berth_args: tuple[str, ...] = ()) -> RegistryServer:
-    """Start the server on a free port and wait for GET /v2/ == 200; raise with its log if it never gets there."""
+    """Start the server on a free port and wait until GET /v2/ answers (401 from Berth, 200 from Distribution);
+    for Berth, then get the administrator's registry token. Raise with the server's log if either fails."""
     target = target or selected_target()
     if target == "distribution" and not os.access(DISTRIBUTION_BIN, os.X_OK):
         raise RuntimeError(f"{DISTRIBUTION_BIN} is missing; install the docker-registry package")
@@ -98,11 +123,18 @@ def start_registry(workdir: Path, target: str | None = None, attempts: int = 3,
         port = free_port()
         run_dir = workdir / f"{target}-{attempt}"
         daemon = Daemon(_argv(target, run_dir, port, berth_args), run_dir / "server.log", cwd=run_dir).start()
-        server = RegistryServer(target, port, daemon)
+        server = RegistryServer(target, port, daemon, run_dir / "data")
         url = server.url
-        wait_until(lambda: _ready(url) or not daemon.alive(), STARTUP_TIMEOUT, 0.2)
+        wait_until(lambda: _ready(url, target) or not daemon.alive(), STARTUP_TIMEOUT, 0.2)
         time.sleep(0.3)  # a server that lost the port race exits now, instead of another's answer fooling us
-        if daemon.alive() and _ready(url):
+        if daemon.alive() and _ready(url, target):
+            if server.requires_auth:
+                try:
+                    server.token = login_password(url, server.data_dir)
+                except (RuntimeError, OSError, KeyError) as exc:
+                    daemon.stop()
+                    raise RuntimeError(f"could not get a registry token from {target}: {exc}\n"
+                                       f"{daemon.log_text()}") from None
             return server
         daemon.stop()
         problems.append(f"attempt {attempt + 1} on port {port} (exit code {daemon.returncode()}):\n{daemon.log_text()}")

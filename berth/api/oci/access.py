@@ -45,9 +45,13 @@ def condition_keys(request: Request) -> dict:
             "aws:SecureTransport": request.url.scheme == "https"}
 
 
-def address(request: Request) -> RegistryAddress:
-    found = iam(request).tenancy.address_of(request.headers.get("host"))
+async def address(request: Request) -> RegistryAddress:
+    gate = iam(request)
+    found = gate.tenancy.address_of(request.headers.get("host"))
     if found is None:
+        # Who asks comes first: strangers learn nothing, not even which regions exist.
+        await quick_read(gate.db.inline_reads, gate.authenticate,
+                         request.headers.get("authorization"))
         raise NameUnknown("no registry is served at this host name")
     return found
 
@@ -74,7 +78,7 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
     if actions is None:
         request.state.caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
         return
-    where = address(request)
+    where = await address(request)
     repository = request.path_params.get("name")
     # Starlette answers HEAD on every GET route: it needs what GET needs.
     wanted = actions[request.method if request.method in actions else "GET"]
