@@ -23,14 +23,16 @@ class AccessDenied(Exception):
 
 
 def denial_message(caller: Caller, ctx: RequestContext, decision: Decision) -> str:
-    who = "User" if caller.principal.kind == "user" else "Account root"
-    base = (f"{who}: {caller.principal.arn} is not authorized to perform: {ctx.action} on "
+    # AWS says "User:" for every caller, the account root included.
+    base = (f"User: {caller.principal.arn} is not authorized to perform: {ctx.action} on "
             f"resource: {ctx.resource}")
     statement = decision.statement
     if decision.explicitly_denied and statement is not None:
-        kind = "identity-based" if statement.policy_kind == "identity" else "resource-based"
-        return f"{base} with an explicit deny in a {kind} policy"
-    if ctx.resource_account not in (None, caller.account_id):
+        if statement.policy_kind == "identity":
+            return f"{base} with an explicit deny in an identity-based policy"
+        return f"{base} with an explicit deny in a resource-based policy"
+    cross_account = ctx.resource_account not in (None, caller.account_id)
+    if cross_account and statement is None:  # no resource statement allowed it either
         return f"{base} because no resource-based policy allows the {ctx.action} action"
     return f"{base} because no identity-based policy allows the {ctx.action} action"
 

@@ -16,6 +16,7 @@ log = logging.getLogger("berth.iam")
 
 ADMIN_ACCOUNT_NAME = "admin"
 CREDENTIALS_PROFILE = "berth-admin"
+BOOTSTRAP_LOCK = 0x6265727468  # "berth"
 
 
 def bootstrap(db: Database, identities: IdentityService, tokens: TokenService,
@@ -23,6 +24,7 @@ def bootstrap(db: Database, identities: IdentityService, tokens: TokenService,
     """Idempotent; safe to run from several processes at once (the database serialises)."""
     created: AccessKey | None = None
     with db.write() as tx:
+        tx.serialise(BOOTSTRAP_LOCK)  # nodes starting together on one empty database
         row = identity_rows.find_account(tx, "admin", True)
         if row is None:
             account = identities.create_account(
@@ -52,7 +54,7 @@ def write_credentials(path: Path, key: AccessKey) -> None:
     """An AWS shared-credentials file (so ``AWS_SHARED_CREDENTIALS_FILE=<path> aws --profile
     berth-admin ...`` works), created 0600 and renamed into place whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(f"# Berth administrator: root of account {key.account_id}\n"

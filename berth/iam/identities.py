@@ -20,9 +20,10 @@ from .secrets import MasterKey
 from .tenancy import ACCOUNT_ID
 
 IAM_GENERATION = "iam"
-_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}")
-_ACCOUNT_NAME = re.compile(r"[\w+=,.@ -]{1,64}")
-_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
+# IAM's names are ASCII only.
+_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_ACCOUNT_NAME = re.compile(r"[\w+=,.@ -]{1,64}", re.ASCII)
+_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 _PATH = re.compile(r"/|/[\x21-\x7e]{0,510}/")
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 

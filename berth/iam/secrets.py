@@ -35,7 +35,7 @@ class MasterKey:
         return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, context.encode())
 
     def open(self, sealed: bytes, context: str) -> bytes:
-        if sealed[:1] != _VERSION:
+        if sealed[:1] != _VERSION or len(sealed) < 1 + _NONCE + 16:
             raise MasterKeyError("sealed secret of unknown format")
         try:
             return self._aead.decrypt(sealed[1:1 + _NONCE], bytes(sealed[1 + _NONCE:]),
@@ -68,7 +68,7 @@ class MasterKey:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole under a temporary name, then linked into place: a concurrent starter
         # sees either no file or a complete one.
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(base64.b64encode(os.urandom(32)).decode() + "\n")

@@ -45,7 +45,7 @@ class Tenancy:
         """The registry a Host header names: ``<account>.dkr.ecr.<region>.<domain>[:port]``;
         any other host means the default registry. None for a registry name in an unknown
         region."""
-        host = _strip_port(host_header or "").lower()
+        host = _strip_port(host_header or "").lower().removesuffix(".")
         suffix = "." + self.domain.lower()
         if not host.endswith(suffix):
             return self.default

@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -77,7 +78,10 @@ class TokenService:
             raise RuntimeError("no token signing key: the bootstrap has not run")
         secret = self._remember(row.id, row.secret)
         expires = now + self.lifetime
-        claims = {"k": access_key_id, "s": row.id, "i": round(now, 3), "e": round(expires, 3),
+        # Rounded down: a token must never claim to be younger than it is (revocation
+        # compares issue times).
+        claims = {"k": access_key_id, "s": row.id, "i": math.floor(now * 1000) / 1000,
+                  "e": math.floor(expires * 1000) / 1000,
                   "n": os.urandom(6).hex()}
         body = _PREFIX + _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{body}.{_b64(_mac(secret, body))}", expires

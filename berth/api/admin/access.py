@@ -31,8 +31,7 @@ def authorize(iam: Iam, caller: Caller, op: Operation, params: Params) -> None:
 
 def _require_admin(caller: Caller, action: str, resource: str) -> None:
     if not caller.is_admin:
-        who = "User" if caller.principal.kind == "user" else "Account root"
         raise AccessDenied(
-            f"{who}: {caller.principal.arn} is not authorized to perform: {action} on "
+            f"User: {caller.principal.arn} is not authorized to perform: {action} on "
             f"resource: {resource} because only the administrator account may manage "
             "accounts", action, resource)

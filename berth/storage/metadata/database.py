@@ -89,6 +89,14 @@ class Tx:
     def scalars(self, stmt, params: dict[str, Any] | None = None) -> list:
         return [row[0] for row in self.all(stmt, params)]
 
+    def serialise(self, key: int) -> None:
+        """Wait for other write transactions that serialise on ``key`` (PostgreSQL advisory
+        lock until commit; SQLite's write transactions are serialised already)."""
+        if self.dialect_name == "postgresql":
+            cursor = self._raw.cursor()
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            cursor.close()
+
 
 class _SqlitePool:
     """Open SQLite connections for reuse; SQLite connections are cheap but not free."""

@@ -102,15 +102,10 @@ def _generation():
 
 
 @cache
-def _bump():
-    return update(generations).where(generations.c.name == bindparam("name")).values(
-        value=generations.c.value + 1)
-
-
-@cache
-def _insert_generation(dialect: str):
-    return insert(dialect, generations, "name", "value").on_conflict_do_nothing(
-        index_elements=["name"])
+def _bump(dialect: str):
+    # One upsert: two first bumps racing cannot both miss the row and lose one.
+    return insert(dialect, generations, "name", "value").on_conflict_do_update(
+        index_elements=["name"], set_={"value": generations.c.value + 1})
 
 
 def generation(tx: Tx, name: str) -> int:
@@ -120,5 +115,4 @@ def generation(tx: Tx, name: str) -> int:
 def bump(tx: Tx, name: str) -> None:
     """Advance the counter inside the caller's write, so readers see the change and the new
     value together."""
-    if tx.execute(_bump(), {"name": name}) == 0:
-        tx.execute(_insert_generation(tx.dialect_name), {"name": name, "value": 1})
+    tx.execute(_bump(tx.dialect_name), {"name": name, "value": 1})
