@@ -81,6 +81,20 @@ class Iam:
                                   registry_id, repository, keys)
         return Admission(caller, registry_id or self.registry_id(address))
 
+    def authorize(self, caller: Caller, action: str, address: RegistryAddress,
+                  repository: str | None, keys: Mapping[str, Any] | None = None,
+                  create: bool = True) -> int | None:
+        """For a caller already known (a SigV4 signature): ``action`` on the repository
+        (or the registry when None) of the registry at ``address``; its id (None if it does
+        not exist yet and ``create`` is false). Raises UnknownRegistry or AccessDenied."""
+        registry_id = self.registry_id(address, create=False)
+        with self.db.read() as tx:
+            self.authorizer.check(tx, self.cache.entries(tx), caller, action, address,
+                                  registry_id, repository, keys)
+        if registry_id is None and create:
+            registry_id = self.registry_id(address)
+        return registry_id
+
     def authenticate(self, authorization: str | None) -> Caller:
         token = basic_token(authorization)
         with self.db.read() as tx:

@@ -81,3 +81,15 @@ class ManifestReferenced(RegistryError):
 class PaginationInvalid(RegistryError):
     code = "PAGINATION_NUMBER_INVALID"
 
+
+
+class TagImmutable(TagInvalid):
+    """The repository's tags are immutable and this tag already names another image."""
+
+
+class RepositoryExists(RegistryError):
+    code = "DENIED"
+
+
+class RepositoryNotEmpty(RegistryError):
+    code = "DENIED"

@@ -1,14 +1,20 @@
-"""The ECR operations Berth serves, behind the JSON 1.1 endpoint."""
+"""The ECR operations Berth serves, behind the JSON 1.1 endpoint. Each module lists its own."""
 from __future__ import annotations
 
 from starlette.routing import Route
 
+from . import images, layers, policies, registry_settings, repositories
 from .authorization_token import get_authorization_token
 from .caller import authenticate
 from .endpoint import make_endpoint
 
 OPERATIONS = {
     "GetAuthorizationToken": get_authorization_token,
+    **repositories.OPERATIONS,
+    **images.OPERATIONS,
+    **layers.OPERATIONS,
+    **policies.OPERATIONS,
+    **registry_settings.OPERATIONS,
 }
 
 

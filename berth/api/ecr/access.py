@@ -1,0 +1,63 @@
+"""What an ECR API call may touch: the registry it addresses (``registryId``, else the
+caller's own, in the region of its signature) and whether the caller may perform the
+operation's action there. Handlers call ``admit`` first, then the domain."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...iam.authorization import AccessDenied
+from ...iam.service import UnknownRegistry
+from ...iam.tenancy import RegistryAddress
+from ...registry.concurrency import blocking
+from ...registry.registry import Registry
+from .caller import ApiCaller, iam
+from .endpoint import ApiCall
+from .errors import access_denied, model_error
+
+
+@dataclass(frozen=True)
+class Target:
+    address: RegistryAddress
+    registry_id: int
+    registry: Registry  # the domain services of that registry
+
+    @property
+    def registry_id_text(self) -> str:
+        """What ECR calls ``registryId``: the account id."""
+        return self.address.account_id
+
+
+def condition_keys(call: ApiCall, **extra) -> dict:
+    request = call.request
+    keys = {"aws:SourceIp": request.client.host if request.client else None,
+            "aws:SecureTransport": request.url.scheme == "https"}
+    keys.update(extra)
+    return keys
+
+
+async def admit(call: ApiCall, action: str, repository: str | None = None,
+                keys: dict | None = None) -> Target:
+    """Authorize ``action`` (``ecr:...``) on ``repository`` (or the registry) of the registry
+    the call addresses. A registry of another account that does not exist answers as one the
+    caller may not use."""
+    caller: ApiCaller = call.caller
+    account = call.params.get("registryId") or caller.identity.account_id
+    address = RegistryAddress(account, caller.region)
+    gate = iam(call.request)
+    try:
+        registry_id = await blocking(gate.authorize, caller.identity, action, address,
+                                     repository, keys or condition_keys(call))
+    except AccessDenied as exc:
+        raise access_denied(exc.message) from None
+    except UnknownRegistry:
+        resource = address.repository_arn(repository or "*")
+        raise access_denied(f"User: {caller.identity.principal.arn} is not authorized to "
+                            f"perform: {action} on resource: {resource}") from None
+    registry = call.request.app.state.registry.scoped(registry_id)
+    return Target(address, registry_id, registry)
+
+
+def repository_not_found(target: Target, name: str):
+    return model_error("RepositoryNotFoundException",
+                       f"The repository with name '{name}' does not exist in the registry with "
+                       f"id '{target.registry_id_text}'")
