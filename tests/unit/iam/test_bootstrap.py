@@ -140,9 +140,9 @@ def test_bootstrap_directly_is_idempotent(db, identities, tokens, tmp_path):
     assert _count(db, accounts) == 1 and _count(db, access_keys) == 1
 
 
+# SQLite serialises write transactions (BEGIN IMMEDIATE): the race needs PostgreSQL.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_concurrent_first_starts_on_postgresql(db, master, tmp_path, monkeypatch):
-    if db.is_sqlite:
-        pytest.skip("SQLite write transactions are serialised (BEGIN IMMEDIATE)")
     barrier = threading.Barrier(2)
     real_find = identity_rows.find_account
 
