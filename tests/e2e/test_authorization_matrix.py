@@ -36,10 +36,10 @@ pytestmark = pytest.mark.e2e
 
 CLOSED, OPEN = "matrix/closed", "matrix/open"
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}
+    {"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 DENY_ALL = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
-    {"Sid": "NoRegistry", "Effect": "Deny", "Action": "ecr:*", "Resource": "*"}]}
+    {"Effect": "Allow", "Action": "*", "Resource": "*"},
+    {"Sid": "NoRegistry", "Effect": "Deny", "Action": "*", "Resource": "*"}]}
 TARGET = "AmazonEC2ContainerRegistry_V20150921."
 
 
@@ -53,6 +53,7 @@ class World:
     layer: bytes
     manifest: bytes
     accounts: dict[str, str]               # "home" (the default registry's), "other"
+    iam: object                            # berth.iam.service.Iam on the server's database
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,9 @@ def world(tmp_path_factory) -> World:
     try:
         assert wait_until(lambda: _status(url + "/v2/") == 401 or not daemon.alive(), 60)
         assert daemon.alive(), daemon.log_text()
-        yield _populate(url, data_dir)
+        found = _populate(url, data_dir)
+        yield found
+        found.iam.db.dispose()
     finally:
         daemon.stop()
 
@@ -111,9 +114,8 @@ def _populate(url: str, data_dir) -> World:
             "Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other}:root"},
                 "Action": "ecr:*"}]}))
-    db.dispose()
     return World(url, tokens, keys, admin, config, layer, image_manifest(config, [layer]),
-                 {"home": home, "other": other})
+                 {"home": home, "other": other}, iam)
 
 
 # -- the registry side ---------------------------------------------------------------------
@@ -267,17 +269,18 @@ API_EXPECTED = {
 OPERATIONS = {"GetAuthorizationToken": {}}
 
 
-def _signed(world: World, caller: str, operation: str, body: dict) -> requests.Response:
+def _signed(world: World, caller: str, operation: str, body: dict, path: str = "/",
+            target: str = TARGET, service: str = "ecr") -> requests.Response:
     data = json.dumps(body).encode()
-    request = AWSRequest("POST", world.url + "/", data=data, headers={
-        "X-Amz-Target": TARGET + operation, "Content-Type": "application/x-amz-json-1.1"})
+    request = AWSRequest("POST", world.url + path, data=data, headers={
+        "X-Amz-Target": target + operation, "Content-Type": "application/x-amz-json-1.1"})
     if caller != "none":
         key_id, secret = world.keys["alice" if caller == "expired" else caller]
         at = datetime.now(timezone.utc) - (timedelta(minutes=20) if caller == "expired"
                                            else timedelta())
         with mock.patch("botocore.auth.get_current_datetime",
                         return_value=at.replace(tzinfo=None)):
-            SigV4Auth(Credentials(key_id, secret), "ecr", "us-east-1").add_auth(request)
+            SigV4Auth(Credentials(key_id, secret), service, "us-east-1").add_auth(request)
     prepared = request.prepare()
     return requests.post(prepared.url, data=data, headers=dict(prepared.headers), timeout=30)
 
@@ -372,3 +375,95 @@ def test_curl_reaches_a_registry_host_name_without_dns_setup(world: World):
          f"http://{_host(world, 'other')}/v2/_catalog"],
         capture_output=True, text=True, timeout=30, check=True).stdout
     assert "curl/app" in json.loads(out)["repositories"]
+
+
+# -- the admin API side --------------------------------------------------------------------
+ADMIN_TARGET = "BerthAdmin_20261122."
+
+
+def _admin_user(world: World, cell: str) -> dict:
+    name = f"u-{cell}"
+    world.iam.identities.create_user(world.accounts["home"], name)
+    return {"AccountId": world.accounts["home"], "UserName": name}
+
+
+def _admin_key(world: World, cell: str) -> dict:
+    user = _admin_user(world, cell)
+    key = world.iam.identities.create_access_key(user["AccountId"], user["UserName"])
+    return {"AccountId": user["AccountId"], "AccessKeyId": key.id}
+
+
+def _admin_policy(world: World, cell: str) -> dict:
+    user = _admin_user(world, cell)
+    world.iam.identities.put_user_policy(user["AccountId"], user["UserName"], "p",
+                                         json.dumps(ALLOW_ALL))
+    return {**user, "PolicyName": "p"}
+
+
+def _home(world: World, cell: str) -> dict:
+    return {"AccountId": world.accounts["home"]}
+
+
+def _fresh_user(world: World, cell: str) -> dict:
+    return {"AccountId": world.accounts["home"], "UserName": f"new-{cell}"}
+
+
+# Operation -> request body for a fresh cell.
+ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
+    "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
+    "ListAccounts": lambda world, cell: {},
+    "CreateUser": _fresh_user,
+    "ListUsers": _home,
+    "DeleteUser": _admin_user,
+    "CreateAccessKey": _admin_user,
+    "ListAccessKeys": _admin_user,
+    "UpdateAccessKey": lambda world, cell: {**_admin_key(world, cell), "Status": "Inactive"},
+    "DeleteAccessKey": _admin_key,
+    "PutUserPolicy": lambda world, cell: {**_admin_user(world, cell), "PolicyName": "q",
+                                          "PolicyDocument": json.dumps(ALLOW_ALL)},
+    "GetUserPolicy": _admin_policy,
+    "ListUserPolicies": _admin_user,
+    "DeleteUserPolicy": _admin_policy,
+}
+
+
+def test_every_admin_operation_is_in_the_matrix():
+    from berth.api.admin.operations import OPERATIONS as SERVED
+    assert set(SERVED) == set(ADMIN_OPERATIONS)
+
+
+@pytest.mark.parametrize("caller", API_CALLERS)
+@pytest.mark.parametrize("operation", list(ADMIN_OPERATIONS))
+def test_admin_operation(world: World, operation: str, caller: str):
+    cell = f"{operation}-{caller}".lower()
+    body = ADMIN_OPERATIONS[operation](world, cell)
+    resp = _signed(world, caller, operation, body, path="/admin", target=ADMIN_TARGET,
+                   service="berth")
+    # bob belongs to another, non-administrator account: the home account is not his.
+    expected = API_EXPECTED.get(caller) or ("AccessDeniedException" if caller == "bob" else None)
+    if expected is None:
+        assert resp.status_code == 200, resp.text
+        return
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["__type"] == expected
+    assert set(resp.json()) == {"__type", "message"}  # an error, and nothing else
+    _assert_admin_untouched(world, operation, body)
+
+
+def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
+    ids = world.iam.identities
+    home = world.accounts["home"]
+    if operation == "CreateUser":
+        assert body["UserName"] not in [u.name for u in ids.users(home)]
+    elif operation == "CreateAccount":
+        assert body["AccountName"] not in [a.name for a in ids.accounts()]
+    elif operation in ("DeleteUser", "CreateAccessKey"):
+        assert body["UserName"] in [u.name for u in ids.users(home)]
+        assert ids.access_keys(home, body["UserName"]) == []
+    elif operation in ("UpdateAccessKey", "DeleteAccessKey"):
+        keys = [k for u in ids.users(home) for k in ids.access_keys(home, u.name)]
+        assert [k.active for k in keys if k.id == body["AccessKeyId"]] == [True]
+    elif operation == "PutUserPolicy":
+        assert ids.user_policies(home, body["UserName"]) == {}
+    elif operation == "DeleteUserPolicy":
+        assert "p" in ids.user_policies(home, body["UserName"])
