@@ -59,21 +59,34 @@ class Authorizer:
         found = [cached(entries, ("registry-policy", registry_id),
                         lambda: registry_rows.registry_policy(tx, registry_id))]
         if repository is not None:
-            found.append(cached(entries, ("repository-policy", registry_id, repository),
-                                lambda: _repository_policy(tx, registry_id, repository)))
+            found.append(self._repository(tx, entries, registry_id, repository)[0])
         return tuple(resource_policy(text) for text in found if text)
+
+    def _repository(self, tx: Tx, entries: dict, registry_id: int | None,
+                    repository: str) -> tuple[str | None, dict[str, str]]:
+        """The repository's policy text and its tags (both change only with a bump)."""
+        return cached(entries, ("repository", registry_id, repository),
+                      lambda: _policy_and_tags(tx, registry_id, repository))
 
     def check(self, tx: Tx, entries: dict, caller: Caller, action: str,
               address: RegistryAddress, registry_id: int | None, repository: str | None,
               keys: Mapping[str, Any] | None = None) -> None:
         resource = address.repository_arn(repository if repository is not None else "*")
+        if repository is not None:
+            tags = self._repository(tx, entries, registry_id, repository)[1]
+            if tags:
+                keys = {**(keys or {}),
+                        **{f"aws:ResourceTag/{k}": v for k, v in tags.items()}}
         require(caller, action, resource,
                 self.repository_policies(tx, entries, registry_id, repository), keys)
 
 
-def _repository_policy(tx: Tx, registry_id: int, repository: str) -> str | None:
+def _policy_and_tags(tx: Tx, registry_id: int | None,
+                     repository: str) -> tuple[str | None, dict[str, str]]:
     row = repository_rows.policy(tx, registry_id, repository)
-    return None if row is None else row.policy
+    if row is None:
+        return None, {}
+    return row.policy, repository_rows.tags_of(tx, row.id)
 
 
 @lru_cache(maxsize=1024)

@@ -19,7 +19,7 @@ from .policy import parse_policy
 from .secrets import MasterKey
 from .tenancy import ACCOUNT_ID
 
-IAM_GENERATION = "iam"
+IAM_GENERATION = registry_rows.IAM_GENERATION
 # IAM's names are ASCII only.
 _USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _ACCOUNT_NAME = re.compile(r"[\w+=,.@ -]{1,64}", re.ASCII)

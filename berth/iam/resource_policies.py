@@ -45,6 +45,15 @@ class ResourcePolicies:
             registry_rows.set_registry_policy(tx, registry_id, text)
             registry_rows.bump(tx, IAM_GENERATION)
 
+    def delete_registry_policy(self, registry_id: int) -> str | None:
+        """Remove it; returns the policy that was there (None if there was none)."""
+        with self.db.write() as tx:
+            old = registry_rows.registry_policy(tx, registry_id)
+            if old is not None:
+                registry_rows.set_registry_policy(tx, registry_id, None)
+                registry_rows.bump(tx, IAM_GENERATION)
+        return old
+
     def registry_policy(self, registry_id: int) -> str | None:
         with self.db.read() as tx:
             return registry_rows.registry_policy(tx, registry_id)

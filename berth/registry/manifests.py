@@ -10,11 +10,12 @@ from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
 from ..storage.metadata.database import Database
 from .errors import (DigestInvalid, NameUnknown, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
-                     ManifestReferenced, ManifestTooLarge, ManifestUnknown)
+                     ManifestReferenced, ManifestTooLarge, ManifestUnknown, TagImmutable)
 from .concurrency import blocking, quick_read
 from .manifest_format import ParsedManifest, parse_manifest
 from .references import Digest, is_digest, validate_tag
 from .repositories import create_on_push, require_id
+from .repository_settings import tag_mutability
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class ManifestService:
             created = manifest_rows.insert_new(tx, _row(repo_id, digest, parsed, body, total),
                                                _references(parsed))
             if tag:
+                _check_mutable(tx, repo_id, repository, tag, str(digest))
                 tags.put(tx, repo_id, tag, str(digest))
         return PutResult(digest, parsed.subject.digest if parsed.subject else None, created)
 
@@ -141,6 +143,18 @@ class ManifestService:
                                          {"digest": digest, "index": parent})
             tags.remove_for_digest(tx, repo_id, digest)
             manifest_rows.remove(tx, repo_id, digest)
+
+
+def _check_mutable(tx, repo_id: int, repository: str, tag: str, digest: str) -> None:
+    """Moving an existing tag to another image is refused where the tag is immutable;
+    re-putting the image it names is not a change."""
+    current = tags.get_digest(tx, repo_id, tag)
+    if current in (None, digest):
+        return
+    if tag_mutability(tx, repo_id).is_immutable(tag):
+        raise TagImmutable(f"The image tag '{tag}' already exists in the '{repository}' "
+                           "repository and cannot be overwritten because the repository is "
+                           "immutable.", {"tag": tag, "digest": current})
 
 
 def _require(wanted: list[str], found: dict, kind: str) -> None:

@@ -6,12 +6,15 @@ from typing import Callable
 
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import repositories, tags
+from ..storage.metadata import repository_settings as setting_rows
 from ..storage.metadata.database import Database, Tx
 from .errors import NameUnknown, PaginationInvalid
 from .manifest_format import OCI_INDEX
+from .registry_settings import update_settings
 from .references import Digest, validate_name
 
 MAX_PAGE = 10000
+CREATE_ON_PUSH = "createOnPush"  # registry setting: may a push create a repository
 
 
 def require_id(tx: Tx, registry_id: int, repository: str) -> int:
@@ -23,8 +26,33 @@ def require_id(tx: Tx, registry_id: int, repository: str) -> int:
 
 
 def create_on_push(tx: Tx, registry_id: int, repository: str) -> int:
-    """The repository's id, creating it on first push; every door creates through here."""
-    return repositories.ensure(tx, registry_id, validate_name(repository))
+    """The repository's id, creating it (with the registry's defaults: MUTABLE, AES256, no
+    scan on push) on first push if the registry allows; every door creates through here."""
+    repo_id = repositories.get_id(tx, registry_id, validate_name(repository))
+    if repo_id is not None:
+        return repo_id
+    settings, account = _registry_row(tx, registry_id)
+    if not settings.get(CREATE_ON_PUSH, True):
+        raise NameUnknown(f"The repository with name '{repository}' does not exist in the "
+                          f"registry with id '{account}'", {"name": repository})
+    return repositories.ensure(tx, registry_id, repository)
+
+
+def _registry_row(tx: Tx, registry_id: int) -> tuple[dict, str]:
+    row = setting_rows.registry_settings(tx, registry_id)
+    if row is None:  # a registry without a row (unit tests): the defaults
+        return {}, str(registry_id)
+    return (json.loads(row.settings) if row.settings else {}), row.account_id
+
+
+def create_on_push_enabled(db: Database, registry_id: int) -> bool:
+    """The registry's createOnPush setting (default true: ``docker push`` just works)."""
+    with db.read() as tx:
+        return bool(_registry_row(tx, registry_id)[0].get(CREATE_ON_PUSH, True))
+
+
+def set_create_on_push(db: Database, registry_id: int, enabled: bool) -> None:
+    update_settings(db, registry_id, {CREATE_ON_PUSH: bool(enabled)})
 
 
 def _page_size(n: int | None) -> int | None:

@@ -1,4 +1,183 @@
-"""ECR operations: (filled in by its owner)."""
+"""ECR layer operations: BatchCheckLayerAvailability, InitiateLayerUpload, UploadLayerPart,
+CompleteLayerUpload, GetDownloadUrlForLayer -- the same uploads and blobs as the OCI routes."""
 from __future__ import annotations
 
-OPERATIONS: dict = {}
+from ...registry import errors as e
+from ...registry.concurrency import blocking
+from ...registry.images import ImageService
+from ...registry.references import Digest
+from ...registry.uploads import Chunk
+from ..oci import presigned
+from .access import Target, admit, repository_not_found
+from .caller import iam
+from .endpoint import ApiCall
+from .errors import EcrApiError, invalid_parameter, model_error
+
+PART_SIZE = 10 * 1024 * 1024  # advisory, what ECR answers
+
+
+async def batch_check_layer_availability(call: ApiCall) -> dict:
+    target, name = await _admit(call)
+    layers, failures = [], []
+    for raw in call.params["layerDigests"]:
+        try:
+            digest = Digest.parse(raw)
+        except e.DigestInvalid:
+            failures.append(_layer_failure(raw, "InvalidLayerDigest", "Invalid layer digest"))
+            continue
+        try:
+            size = await target.registry.blobs.stat_async(name, digest)
+        except e.BlobUnknown:
+            failures.append(_layer_failure(raw, "MissingLayerDigest", "Could not find layer"))
+        except e.NameUnknown:
+            raise repository_not_found(target, name) from None
+        else:
+            layers.append({"layerDigest": raw, "layerAvailability": "AVAILABLE",
+                           "layerSize": size})
+    return {"layers": layers, "failures": failures}
+
+
+async def initiate_layer_upload(call: ApiCall) -> dict:
+    target, name = await _admit(call)
+    await _existing(target, name)
+    upload_id = await blocking(target.registry.uploads.start, name)
+    return {"uploadId": upload_id, "partSize": PART_SIZE}
+
+
+async def upload_layer_part(call: ApiCall) -> dict:
+    target, name = await _admit(call)
+    p, upload_id = call.params, call.params["uploadId"]
+    data, first, last = p["layerPartBlob"], p["partFirstByte"], p["partLastByte"]
+    if last - first + 1 != len(data):
+        raise _bad_part(first, last, f"the part carries {len(data)} bytes")
+    await _existing(target, name)
+    try:
+        size = await target.registry.uploads.append(name, upload_id, _once(data),
+                                                    Chunk(start=first, length=len(data)))
+    except e.RangeInvalid as exc:
+        at = exc.detail.get("size") if isinstance(exc.detail, dict) else None
+        raise _bad_part(first, last, f"the upload continues at byte {at}") from None
+    except e.BlobUploadUnknown:
+        raise _no_upload(target, name, upload_id) from None
+    return {"registryId": target.registry_id_text, "repositoryName": name,
+            "uploadId": upload_id, "lastByteReceived": size - 1}
+
+
+async def complete_layer_upload(call: ApiCall) -> dict:
+    target, name = await _admit(call)
+    upload_id, digests = call.params["uploadId"], call.params["layerDigests"]
+    if len(digests) != 1:
+        raise invalid_parameter("Exactly one layer digest is expected per upload")
+    try:
+        digest = Digest.parse(digests[0])
+    except e.DigestInvalid:
+        raise model_error("InvalidLayerException",
+                          f"The layer digest '{digests[0]}' is not valid") from None
+    await _existing(target, name)
+    uploads = target.registry.uploads
+    try:
+        size = await blocking(uploads.status, name, upload_id)
+        if size == 0:
+            raise model_error("EmptyUploadException",
+                              f"The upload with id '{upload_id}' contains no layer parts")
+        if await _has_blob(target, name, digest):
+            await blocking(uploads.cancel, name, upload_id)
+            raise model_error("LayerAlreadyExistsException", (
+                f"The layer with digest '{digest}' already exists in the repository with name "
+                f"'{name}' in the registry with id '{target.registry_id_text}'"))
+        await uploads.complete(name, upload_id, digest)
+    except e.BlobUploadUnknown:
+        raise _no_upload(target, name, upload_id) from None
+    except e.DigestInvalid:
+        raise model_error("InvalidLayerException", (
+            f"The calculated digest of the upload with id '{upload_id}' does not match the "
+            f"layer digest '{digest}'")) from None
+    return {"registryId": target.registry_id_text, "repositoryName": name,
+            "uploadId": upload_id, "layerDigest": str(digest)}
+
+
+async def get_download_url_for_layer(call: ApiCall) -> dict:
+    target, name = await _admit(call)
+    raw = call.params["layerDigest"]
+    try:
+        digest = Digest.parse(raw)
+    except e.DigestInvalid:
+        raise invalid_parameter(f"Invalid parameter at 'layerDigest': '{raw}' is not a valid "
+                                "digest") from None
+    where = (f"the repository with name '{name}' in the registry with id "
+             f"'{target.registry_id_text}'")
+    try:
+        referenced = await blocking(ImageService(target.registry).layer_referenced, name, digest)
+    except e.NameUnknown:
+        raise repository_not_found(target, name) from None
+    except e.BlobUnknown:
+        raise model_error("LayersNotFoundException",
+                          f"The layer with digest {digest} does not exist within {where}") from None
+    if not referenced:
+        raise model_error("LayerInaccessibleException", (
+            f"The layer with digest {digest} in {where} is not associated with an image"))
+    url = target.registry.blobs.redirect_url(digest, presigned.LIFETIME_SECONDS)
+    return {"downloadUrl": url or await _presigned_url(call, target, name, digest),
+            "layerDigest": str(digest)}
+
+
+# -- shared -----------------------------------------------------------------------------------
+async def _admit(call: ApiCall) -> tuple[Target, str]:
+    name = call.params["repositoryName"]
+    return await admit(call, f"ecr:{call.operation}", name), name
+
+
+async def _existing(target: Target, name: str) -> None:
+    """ECR never creates a repository on these calls."""
+    try:
+        await blocking(ImageService(target.registry).exists, name)
+    except e.NameUnknown:
+        raise repository_not_found(target, name) from None
+
+
+async def _has_blob(target: Target, name: str, digest: Digest) -> bool:
+    try:
+        await target.registry.blobs.stat_async(name, digest)
+    except e.BlobUnknown:
+        return False
+    return True
+
+
+async def _once(data: bytes):
+    yield data
+
+
+async def _presigned_url(call: ApiCall, target: Target, name: str, digest: Digest) -> str:
+    request, gate = call.request, iam(call.request)
+    host = request.headers.get("host") or ""
+    if gate.tenancy.address_of(host) != target.address:
+        port = request.url.port
+        host = target.address.host(gate.tenancy.domain) + (f":{port}" if port else "")
+    path = f"/v2/{name}/blobs/{digest}"
+    query = await blocking(presigned.sign, gate, target.address, path,
+                           call.caller.identity.access_key_id)
+    return f"{request.url.scheme}://{host}{path}?{query}"
+
+
+def _layer_failure(digest: str, code: str, reason: str) -> dict:
+    return {"layerDigest": digest, "failureCode": code, "failureReason": reason}
+
+
+def _bad_part(first: int, last: int, why: str) -> EcrApiError:
+    return model_error("InvalidLayerPartException",
+                       f"The layer part from byte {first} to byte {last} is not valid: {why}")
+
+
+def _no_upload(target: Target, name: str, upload_id: str) -> EcrApiError:
+    return model_error("UploadNotFoundException", (
+        f"The upload with id '{upload_id}' does not exist within the repository with name "
+        f"'{name}' in the registry with id '{target.registry_id_text}'"))
+
+
+OPERATIONS = {
+    "BatchCheckLayerAvailability": batch_check_layer_availability,
+    "InitiateLayerUpload": initiate_layer_upload,
+    "UploadLayerPart": upload_layer_part,
+    "CompleteLayerUpload": complete_layer_upload,
+    "GetDownloadUrlForLayer": get_download_url_for_layer,
+}

@@ -1,4 +1,248 @@
-"""ECR operations: (filled in by its owner)."""
+"""ECR repository operations: create, describe, delete, tag mutability, scan on push, and the
+repository's resource tags (TagResource, UntagResource, ListTagsForResource)."""
 from __future__ import annotations
 
-OPERATIONS: dict = {}
+import base64
+import binascii
+import contextlib
+import dataclasses
+import re
+from datetime import datetime, timezone
+
+from ...iam.service import UnknownRegistry
+from ...registry import errors as e
+from ...registry.concurrency import blocking
+from ...registry.repository_settings import (Repository, RepositorySettings,
+                                             RepositorySettingsService, SettingInvalid,
+                                             TagMutability)
+from ...registry.repository_tags import (RepositoryTagService, ResourceTagInvalid,
+                                         TooManyResourceTags)
+from .access import Target, admit, condition_keys, repository_not_found
+from .caller import iam
+from .endpoint import ApiCall
+from .errors import access_denied, model_error
+
+_ARN = re.compile(r"arn:aws:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)")
+
+
+@contextlib.contextmanager
+def _domain_errors(target: Target, name: str):
+    """Domain errors as ECR names and words them."""
+    account = target.registry_id_text
+    try:
+        yield
+    except e.NameUnknown:
+        raise repository_not_found(target, name) from None
+    except e.RepositoryExists:
+        raise model_error("RepositoryAlreadyExistsException", f"The repository with name "
+                          f"'{name}' already exists in the registry with id '{account}'") from None
+    except e.RepositoryNotEmpty:
+        raise model_error("RepositoryNotEmptyException", f"The repository with name '{name}' "
+                          f"in registry with id '{account}' cannot be deleted because it still "
+                          "contains images") from None
+    except (SettingInvalid, e.NameInvalid) as exc:
+        raise model_error("InvalidParameterException", exc.message) from None
+    except ResourceTagInvalid as exc:
+        raise model_error("InvalidTagParameterException", exc.message) from None
+    except TooManyResourceTags as exc:
+        raise model_error("TooManyTagsException", exc.message) from None
+
+
+def _settings(target: Target, service=RepositorySettingsService):
+    return service(target.registry.db, target.registry_id)
+
+
+def repository_uri(call: ApiCall, target: Target, name: str) -> str:
+    """``<account>.dkr.ecr.<region>.<domain>[:port]/<name>``: the port the client reached."""
+    port = call.request.url.port
+    host = target.address.host(iam(call.request).tenancy.domain)
+    return host + (f":{port}" if port else "") + "/" + name
+
+
+def _out(call: ApiCall, target: Target, repo: Repository) -> dict:
+    s = repo.settings
+    return {"repositoryArn": target.address.repository_arn(repo.name),
+            "registryId": target.registry_id_text, "repositoryName": repo.name,
+            "repositoryUri": repository_uri(call, target, repo.name),
+            "createdAt": datetime.fromtimestamp(repo.created_at, timezone.utc),
+            **_mutability_out(s.mutability),
+            "imageScanningConfiguration": {"scanOnPush": s.scan_on_push},
+            "encryptionConfiguration": {"encryptionType": s.encryption_type,
+                                        "kmsKey": s.kms_key}}
+
+
+def _mutability_in(params: dict) -> TagMutability:
+    filters = params.get("imageTagMutabilityExclusionFilters") or ()
+    return TagMutability(params.get("imageTagMutability") or "MUTABLE",
+                         tuple(f["filter"] for f in filters))
+
+
+def _mutability_out(mutability: TagMutability) -> dict:
+    filters = [{"filterType": "WILDCARD", "filter": f} for f in mutability.exclusions]
+    return {"imageTagMutability": mutability.mode,
+            "imageTagMutabilityExclusionFilters": filters or None}
+
+
+def _tag_keys(call: ApiCall, tags: list[dict] = (), keys: list[str] | None = None) -> dict:
+    """The condition keys of a request carrying tags (or tag keys)."""
+    extra = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
+    extra["aws:TagKeys"] = [t["Key"] for t in tags] if keys is None else keys
+    return condition_keys(call, **extra)
+
+
+async def create_repository(call: ApiCall) -> dict:
+    p, name = call.params, call.params["repositoryName"]
+    tags = p.get("tags") or []
+    target = await admit(call, "ecr:CreateRepository", name, _tag_keys(call, tags))
+    encryption = p.get("encryptionConfiguration") or {}
+    settings = RepositorySettings(
+        _mutability_in(p), bool((p.get("imageScanningConfiguration") or {}).get("scanOnPush")),
+        encryption.get("encryptionType", "AES256"), encryption.get("kmsKey"))
+    with _domain_errors(target, name):
+        repo = await blocking(_settings(target).create, name, settings,
+                              [(t["Key"], t["Value"]) for t in tags])
+    return {"repository": _out(call, target, repo)}
+
+
+async def describe_repositories(call: ApiCall) -> dict:
+    names = call.params.get("repositoryNames")
+    if names is None:
+        return await _list_repositories(call)
+    if "maxResults" in call.params or "nextToken" in call.params:
+        raise model_error("InvalidParameterException", "maxResults and nextToken cannot be "
+                          "used together with repositoryNames")
+    found = []
+    for name in dict.fromkeys(names):
+        target = await admit(call, "ecr:DescribeRepositories", name)
+        with _domain_errors(target, name):
+            found.append(_out(call, target, await blocking(_settings(target).get, name)))
+    return {"repositories": found}
+
+
+async def _list_repositories(call: ApiCall) -> dict:
+    target = await _listing_target(call)
+    if target is None:  # a registry not made yet has no repositories
+        return {"repositories": []}
+    gate, caller, keys = iam(call.request), call.caller, condition_keys(call)
+    registry_policy = await blocking(gate.registry_policy_text, target.registry_id)
+
+    def visible(repo: Repository) -> bool:
+        return gate.allows(caller.identity, "ecr:DescribeRepositories", target.address,
+                           repo.name, repo.policy, registry_policy, keys)
+
+    after = _decode_token(call.params.get("nextToken"))
+    page, more = await blocking(_settings(target).page, after,
+                                call.params.get("maxResults", 100), visible)
+    return {"repositories": [_out(call, target, repo) for repo in page],
+            "nextToken": _encode_token(more)}
+
+
+async def _listing_target(call: ApiCall) -> Target | None:
+    """The addressed registry, unauthorized: a listing is filtered repository by repository."""
+    caller = call.caller
+    address = dataclasses.replace(caller.own_registry,
+                                  account_id=call.params.get("registryId")
+                                  or caller.identity.account_id)
+    try:
+        registry_id = await blocking(iam(call.request).registry_id, address, False)
+    except UnknownRegistry:
+        raise access_denied(f"User: {caller.identity.principal.arn} is not authorized to "
+                            "perform: ecr:DescribeRepositories on resource: "
+                            f"{address.repository_arn('*')}") from None
+    if registry_id is None:
+        return None
+    return Target(address, registry_id, call.request.app.state.registry.scoped(registry_id))
+
+
+def _encode_token(name: str | None) -> str | None:
+    return None if name is None else base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _decode_token(token: str | None) -> str | None:
+    if token is None:
+        return None
+    try:
+        after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        if after:
+            return after
+    except (binascii.Error, ValueError):
+        pass
+    raise model_error("InvalidParameterException", "Invalid parameter at 'nextToken' failed "
+                      "to satisfy constraint: 'Invalid NextToken'")
+
+
+async def delete_repository(call: ApiCall) -> dict:
+    name = call.params["repositoryName"]
+    target = await admit(call, "ecr:DeleteRepository", name)
+    with _domain_errors(target, name):
+        repo = await blocking(_settings(target).delete, name, bool(call.params.get("force")))
+    return {"repository": _out(call, target, repo)}
+
+
+async def put_image_tag_mutability(call: ApiCall) -> dict:
+    name = call.params["repositoryName"]
+    target = await admit(call, "ecr:PutImageTagMutability", name)
+    with _domain_errors(target, name):
+        mutability = await blocking(_settings(target).set_mutability, name,
+                                    _mutability_in(call.params))
+    return {"registryId": target.registry_id_text, "repositoryName": name,
+            **_mutability_out(mutability)}
+
+
+async def put_image_scanning_configuration(call: ApiCall) -> dict:
+    name = call.params["repositoryName"]
+    target = await admit(call, "ecr:PutImageScanningConfiguration", name)
+    wanted = bool(call.params["imageScanningConfiguration"].get("scanOnPush"))
+    with _domain_errors(target, name):
+        scan = await blocking(_settings(target).set_scan_on_push, name, wanted)
+    return {"registryId": target.registry_id_text, "repositoryName": name,
+            "imageScanningConfiguration": {"scanOnPush": scan}}
+
+
+async def _resource(call: ApiCall, action: str, keys: dict | None = None
+                    ) -> tuple[Target, str]:
+    """The registry and repository ``resourceArn`` names, admitted for ``action``."""
+    arn = call.params["resourceArn"]
+    match = _ARN.fullmatch(arn)
+    if match is None or match.group(1) != call.caller.region:
+        raise model_error("InvalidParameterException", f"Invalid parameter at 'resourceArn' "
+                          f"failed to satisfy constraint: 'Invalid ARN {arn}'")
+    _, account, name = match.groups()
+    addressed = dataclasses.replace(call, params={**call.params, "registryId": account})
+    return await admit(addressed, action, name, keys), name
+
+
+async def tag_resource(call: ApiCall) -> dict:
+    tags = call.params["tags"]
+    target, name = await _resource(call, "ecr:TagResource", _tag_keys(call, tags))
+    with _domain_errors(target, name):
+        await blocking(_settings(target, RepositoryTagService).tag, name,
+                       [(t["Key"], t["Value"]) for t in tags])
+    return {}
+
+
+async def untag_resource(call: ApiCall) -> dict:
+    keys = call.params["tagKeys"]
+    target, name = await _resource(call, "ecr:UntagResource", _tag_keys(call, keys=keys))
+    with _domain_errors(target, name):
+        await blocking(_settings(target, RepositoryTagService).untag, name, keys)
+    return {}
+
+
+async def list_tags_for_resource(call: ApiCall) -> dict:
+    target, name = await _resource(call, "ecr:ListTagsForResource")
+    with _domain_errors(target, name):
+        tags = await blocking(_settings(target, RepositoryTagService).list, name)
+    return {"tags": [{"Key": key, "Value": value} for key, value in tags.items()]}
+
+
+OPERATIONS = {
+    "CreateRepository": create_repository,
+    "DescribeRepositories": describe_repositories,
+    "DeleteRepository": delete_repository,
+    "PutImageTagMutability": put_image_tag_mutability,
+    "PutImageScanningConfiguration": put_image_scanning_configuration,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+}

@@ -15,6 +15,7 @@ from ...iam.tenancy import RegistryAddress
 from ...registry.concurrency import quick_read
 from ...registry.errors import NameUnknown
 from ...registry.references import validate_name
+from . import presigned
 from .errors import error_response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -80,6 +81,14 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
         return
     where = await address(request)
     repository = request.path_params.get("name")
+    if actions is BLOB and presigned.carries_signature(request.query_params):
+        # A GetDownloadUrlForLayer URL stands in for the Authorization header.
+        admission = await quick_read(gate.db.inline_reads, presigned.admit, gate,
+                                     request.method, where, request.url.path,
+                                     request.query_params, validate_name(repository),
+                                     condition_keys(request))
+        _admitted(request, where, admission)
+        return
     # Starlette answers HEAD on every GET route: it needs what GET needs.
     wanted = actions[request.method if request.method in actions else "GET"]
     if request.method == "POST" and "digest" in request.query_params:
@@ -93,6 +102,10 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
         caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
         admission = Admission(caller, await quick_read(gate.db.inline_reads, gate.registry_id,
                                                        where))
+    _admitted(request, where, admission)
+
+
+def _admitted(request: Request, where: RegistryAddress, admission: Admission) -> None:
     request.state.caller = admission.caller
     request.state.address = where
     request.state.registry = request.app.state.registry.scoped(admission.registry_id)

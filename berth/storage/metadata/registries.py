@@ -11,6 +11,10 @@ from .database import Tx
 from .schema import generations, registries, repositories, signing_keys, uploads
 from .statements import insert
 
+# Bumped by every change that authorization reads: identities, keys, policies, and a
+# repository's existence and tags (its policy and aws:ResourceTag keys).
+IAM_GENERATION = "iam"
+
 
 @cache
 def _registry_id():

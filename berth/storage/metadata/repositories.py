@@ -6,7 +6,7 @@ from functools import cache
 from sqlalchemy import bindparam, select, update
 
 from .database import Tx
-from .schema import repositories
+from .schema import repositories, repository_tags
 from .statements import insert
 
 _IN_REGISTRY = repositories.c.registry_id == bindparam("registry")
@@ -73,3 +73,13 @@ def _set_policy():
 
 def set_policy(tx: Tx, registry_id: int, name: str, policy: str | None) -> None:
     tx.execute(_set_policy(), {"registry": registry_id, "name": name, "policy": policy})
+
+
+@cache
+def _tags():
+    return select(repository_tags.c.key, repository_tags.c.value).where(
+        repository_tags.c.repository_id == bindparam("repo"))
+
+
+def tags_of(tx: Tx, repo_id: int) -> dict[str, str]:
+    return {row.key: row.value for row in tx.all(_tags(), {"repo": repo_id})}

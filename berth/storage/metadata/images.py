@@ -1,0 +1,113 @@
+"""Images as the ECR API sees them: a repository's manifests with their tags, in digest order
+(keyset pagination), and the content of one manifest."""
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import cache, lru_cache
+
+from sqlalchemy import and_, bindparam, exists, func, or_, select
+
+from .database import Tx
+from .schema import manifests, tags
+from .statements import in_list, list_params
+
+_REPO = manifests.c.repository_id == bindparam("repo")
+_DETAIL = (manifests.c.digest, manifests.c.media_type, manifests.c.artifact_type,
+           manifests.c.config_media_type, manifests.c.subject_digest, manifests.c.size,
+           manifests.c.total_size, manifests.c.pushed_at, manifests.c.last_pulled_at)
+_any_tag = tags.alias("any_tag")
+_TAGGED = exists().where(_any_tag.c.repository_id == manifests.c.repository_id,
+                         _any_tag.c.digest == manifests.c.digest).correlate(manifests)
+
+
+def _status(query, status: str, tag_column=None):
+    """TAGGED, UNTAGGED or ANY, on a query over manifests (or manifests left join tags)."""
+    if status == "TAGGED":
+        return query.where(_TAGGED if tag_column is None else tag_column.is_not(None))
+    if status == "UNTAGGED":
+        return query.where(~_TAGGED)
+    return query
+
+
+@cache
+def _ids(status: str, after: bool):
+    tag = func.coalesce(tags.c.name, "")
+    query = (select(manifests.c.digest, tags.c.name.label("tag")).select_from(manifests)
+             .outerjoin(tags, and_(tags.c.repository_id == manifests.c.repository_id,
+                                   tags.c.digest == manifests.c.digest))
+             .where(_REPO))
+    if after:
+        query = query.where(or_(manifests.c.digest > bindparam("digest"),
+                                and_(manifests.c.digest == bindparam("digest"),
+                                     tag > bindparam("tag"))))
+    return _status(query, status, tags.c.name).order_by(manifests.c.digest, tag).limit(
+        bindparam("limit"))
+
+
+@cache
+def _details_page(status: str, after: bool):
+    query = select(*_DETAIL).where(_REPO)
+    if after:
+        query = query.where(manifests.c.digest > bindparam("digest"))
+    return _status(query, status).order_by(manifests.c.digest).limit(bindparam("limit"))
+
+
+@lru_cache(maxsize=64)
+def _details(count: int):
+    return select(*_DETAIL).where(_REPO, in_list(manifests.c.digest, "d", count))
+
+
+@lru_cache(maxsize=64)
+def _tags_of(count: int):
+    return select(tags.c.digest, tags.c.name).where(
+        tags.c.repository_id == bindparam("repo"), in_list(tags.c.digest, "d", count)
+    ).order_by(tags.c.name)
+
+
+@cache
+def _content():
+    return select(manifests.c.media_type, manifests.c.content).where(
+        _REPO, manifests.c.digest == bindparam("digest"))
+
+
+@cache
+def _tag_count():
+    return select(func.count().label("n")).select_from(tags).where(
+        tags.c.repository_id == bindparam("repo"), tags.c.digest == bindparam("digest"))
+
+
+def id_page(tx: Tx, repo_id: int, status: str, after: tuple[str, str] | None,
+            limit: int) -> list:
+    """Rows of (digest, tag or None): one per tag, an untagged image once."""
+    digest, tag = after or (None, None)
+    return tx.all(_ids(status, after is not None),
+                  {"repo": repo_id, "digest": digest, "tag": tag, "limit": limit})
+
+
+def detail_page(tx: Tx, repo_id: int, status: str, after: str | None, limit: int) -> list:
+    return tx.all(_details_page(status, after is not None),
+                  {"repo": repo_id, "digest": after, "limit": limit})
+
+
+def details(tx: Tx, repo_id: int, digests: list[str]) -> list:
+    if not digests:
+        return []
+    return tx.all(_details(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+
+
+def tags_of(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = defaultdict(list)
+    if digests:
+        for row in tx.all(_tags_of(len(digests)), {"repo": repo_id,
+                                                   **list_params("d", digests)}):
+            found[row.digest].append(row.name)
+    return found
+
+
+def content(tx: Tx, repo_id: int, digest: str):
+    """(media_type, content) of a manifest, or None."""
+    return tx.first(_content(), {"repo": repo_id, "digest": digest})
+
+
+def tag_count(tx: Tx, repo_id: int, digest: str) -> int:
+    return tx.scalar(_tag_count(), {"repo": repo_id, "digest": digest})

@@ -1,0 +1,104 @@
+"""Tag immutability in the domain (``ManifestService.put``), so docker push and PutImage obey
+it alike: in an immutable repository a tag may not move to another image; exclusion filters
+invert the rule for the tags they match."""
+import json
+
+import pytest
+
+from berth.api.oci.errors import _status
+from berth.registry.errors import TagImmutable, TagInvalid
+from berth.registry.manifest_format import OCI_MANIFEST
+from berth.registry.references import Digest
+from berth.registry.repository_settings import (RepositorySettings, RepositorySettingsService,
+                                                TagMutability)
+
+
+def push(reg, repository: str, tag: str, layer: bytes) -> Digest:
+    """An image of one layer, pushed as clients do: blobs, then the manifest under ``tag``."""
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    for data in (config, layer):
+        reg.uploads.put_small(repository, Digest.of(data), data)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": str(Digest.of(config)), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": str(Digest.of(layer)), "size": len(layer)}],
+    }).encode()
+    return reg.manifests.put(repository, tag, manifest, OCI_MANIFEST).digest
+
+
+def _repository(registry, name: str, mode: str, *exclusions: str) -> None:
+    RepositorySettingsService(registry.db, registry.registry_id).create(
+        name, RepositorySettings(TagMutability(mode, exclusions)))
+
+
+def test_an_immutable_tag_does_not_move(registry):
+    _repository(registry, "imm/app", "IMMUTABLE")
+    first = push(registry, "imm/app", "v1", b"one")
+    with pytest.raises(TagImmutable) as caught:
+        push(registry, "imm/app", "v1", b"two")
+    assert caught.value.message == (
+        "The image tag 'v1' already exists in the 'imm/app' repository and cannot be "
+        "overwritten because the repository is immutable.")
+    assert registry.manifests._find("imm/app", "v1", None, False)[0].digest == str(first)
+    assert push(registry, "imm/app", "v1", b"one") == first  # the same image again: fine
+    push(registry, "imm/app", "v2", b"two")                 # a new tag: fine
+
+
+def test_deleting_an_immutable_tag_frees_it(registry):
+    _repository(registry, "imm/del", "IMMUTABLE")
+    push(registry, "imm/del", "v1", b"one")
+    registry.manifests.delete("imm/del", "v1")
+    push(registry, "imm/del", "v1", b"two")
+
+
+def test_mutable_repositories_move_tags(registry):
+    push(registry, "mut/app", "latest", b"one")  # created by the push: MUTABLE
+    second = push(registry, "mut/app", "latest", b"two")
+    assert registry.manifests._find("mut/app", "latest", None, False)[0].digest == str(second)
+
+
+def test_exclusions_make_matching_tags_mutable(registry):
+    _repository(registry, "imm/ex", "IMMUTABLE_WITH_EXCLUSION", "latest", "dev-*")
+    for tag in ("latest", "dev-1", "dev-"):
+        push(registry, "imm/ex", tag, b"one")
+        push(registry, "imm/ex", tag, b"two")
+    for tag in ("v1", "latest2", "xdev-1"):
+        push(registry, "imm/ex", tag, b"one")
+        with pytest.raises(TagImmutable):
+            push(registry, "imm/ex", tag, b"two")
+
+
+def test_exclusions_make_matching_tags_immutable(registry):
+    _repository(registry, "mut/ex", "MUTABLE_WITH_EXCLUSION", "release-*", "*.*.*")
+    for tag in ("release-1", "1.2.3"):
+        push(registry, "mut/ex", tag, b"one")
+        with pytest.raises(TagImmutable):
+            push(registry, "mut/ex", tag, b"two")
+    for tag in ("latest", "1.2", "Release-1"):
+        push(registry, "mut/ex", tag, b"one")
+        push(registry, "mut/ex", tag, b"two")
+
+
+def test_turning_immutability_on_later_applies_to_existing_tags(registry):
+    push(registry, "later/app", "v1", b"one")
+    RepositorySettingsService(registry.db, registry.registry_id).set_mutability(
+        "later/app", TagMutability("IMMUTABLE"))
+    with pytest.raises(TagImmutable):
+        push(registry, "later/app", "v1", b"two")
+
+
+@pytest.mark.parametrize("pattern,tag,matches", [
+    ("*", "anything", True), ("v*", "v", True), ("v*", "1v", False), ("*-rc*", "1.0-rc2", True),
+    ("a.b", "a.b", True), ("a.b", "aXb", False), ("*a*b*", "xaybz", True), ("A", "a", False),
+])
+def test_wildcards(pattern, tag, matches):
+    mutability = TagMutability("MUTABLE_WITH_EXCLUSION", (pattern,))
+    assert mutability.is_immutable(tag) is matches
+
+
+def test_oci_answers_400_tag_invalid():
+    error = TagImmutable("immutable")
+    assert isinstance(error, TagInvalid) and error.code == "TAG_INVALID"
+    assert _status(error) == 400
