@@ -25,6 +25,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from berth.config import Settings
+from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
 from berth.storage.metadata.database import Database
 from tests.support.credentials import admin_key, basic
@@ -265,10 +266,6 @@ API_EXPECTED = {
     "revoked": "UnrecognizedClientException",
     "dave": "AccessDeniedException",
 }
-# Operations the API serves, with a valid request body each.
-OPERATIONS = {"GetAuthorizationToken": {}}
-
-
 def _signed(world: World, caller: str, operation: str, body: dict, path: str = "/",
             target: str = TARGET, service: str = "ecr") -> requests.Response:
     data = json.dumps(body).encode()
@@ -285,23 +282,159 @@ def _signed(world: World, caller: str, operation: str, body: dict, path: str = "
     return requests.post(prepared.url, data=data, headers=dict(prepared.headers), timeout=30)
 
 
+# -- the ECR operations, each with a fresh repository (or registry state) per cell ----------
+HOME_ONLY = "home-only"   # a repository policy that grants only the home account
+GRANT_OTHER = "grant-other"
+
+
+class _Cell:
+    """Builds one cell's request: for repository operations, a fresh repository with an image
+    (v1), addressed in the home registry; bob-granted's repository grants bob's account."""
+
+    def __init__(self, world: World, name: str, caller: str):
+        self.world, self.name, self.caller = world, name, caller
+        self.cross = caller in ("bob", "bob-granted")
+
+    @property
+    def repo(self) -> str:
+        return f"m/{self.name}"
+
+    def repository(self, policy: str | None = None) -> dict:
+        world = self.world
+        push_image(world.admin, world.url, self.repo, "v1", world.config, [world.layer])
+        if self.caller == "bob-granted":
+            policy = GRANT_OTHER
+        if policy is not None:
+            principal = world.accounts["other" if policy == GRANT_OTHER else "home"]
+            world.iam.policies.set_repository_policy(
+                world.iam.registry_id(world.iam.tenancy.default), self.repo, json.dumps({
+                    "Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{principal}:root"},
+                        "Action": "ecr:*"}]}))
+        body = {"repositoryName": self.repo}
+        if self.cross:
+            body["registryId"] = world.accounts["home"]
+        return body
+
+    def arn(self) -> dict:
+        self.repository()
+        return {"resourceArn": f"arn:aws:ecr:us-east-1:{self.world.accounts['home']}:"
+                               f"repository/{self.repo}"}
+
+    def upload(self, data: bytes | None = None) -> dict:
+        body = self.repository()
+        resp = self.world.admin.post(f"{self.world.url}/v2/{self.repo}/blobs/uploads/")
+        assert resp.status_code == 202, resp.text
+        location = resp.headers["Location"]
+        if data:
+            resp = self.world.admin.patch(self.world.url + location, data=data, headers={
+                "Content-Type": "application/octet-stream"})
+            assert resp.status_code == 202, resp.text
+        return {**body, "uploadId": location.rsplit("/", 1)[1]}
+
+    def registry_policy(self) -> dict:
+        """A registry policy in the registry this caller addresses (its own)."""
+        world = self.world
+        account = "other" if self.cross else "home"
+        address = RegistryAddress(world.accounts[account], "us-east-1")
+        world.iam.policies.set_registry_policy(world.iam.registry_id(address), REGISTRY_POLICY)
+        return {}
+
+
+REGISTRY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+    "Action": ["ecr:ReplicateImage"], "Resource": "*"}]})
+
+
+def _part(cell: _Cell) -> dict:
+    data = b"a layer part"
+    return {**cell.upload(), "partFirstByte": 0, "partLastByte": len(data) - 1,
+            "layerPartBlob": base64.b64encode(data).decode()}
+
+
+def _complete(cell: _Cell) -> dict:
+    data = f"layer of {cell.name}".encode()
+    return {**cell.upload(data), "layerDigests": [digest_of(data)]}
+
+
+# Operation -> (is it on a repository, request body for a fresh cell).
+ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
+    "GetAuthorizationToken": (False, lambda c: {}),
+    "CreateRepository": (False, lambda c: {"repositoryName": f"new/{c.name}"}),
+    "DescribeRepositories": (True, lambda c: {
+        **{k: v for k, v in c.repository().items() if k != "repositoryName"},
+        "repositoryNames": [c.repo]}),
+    "DeleteRepository": (True, lambda c: {**c.repository(), "force": True}),
+    "PutImageTagMutability": (True, lambda c: {**c.repository(),
+                                               "imageTagMutability": "IMMUTABLE"}),
+    "PutImageScanningConfiguration": (True, lambda c: {
+        **c.repository(), "imageScanningConfiguration": {"scanOnPush": True}}),
+    "TagResource": (True, lambda c: {**c.arn(), "tags": [{"Key": "k", "Value": "v"}]}),
+    "UntagResource": (True, lambda c: {**c.arn(), "tagKeys": ["k"]}),
+    "ListTagsForResource": (True, lambda c: c.arn()),
+    "ListImages": (True, lambda c: c.repository()),
+    "DescribeImages": (True, lambda c: c.repository()),
+    "BatchGetImage": (True, lambda c: {**c.repository(), "imageIds": [{"imageTag": "v1"}]}),
+    "PutImage": (True, lambda c: {**c.repository(), "imageTag": "p",
+                                  "imageManifest": c.world.manifest.decode()}),
+    "BatchDeleteImage": (True, lambda c: {**c.repository(),
+                                          "imageIds": [{"imageTag": "v1"}]}),
+    "ListImageReferrers": (True, lambda c: {
+        **c.repository(), "subjectId": {"imageDigest": digest_of(c.world.manifest)}}),
+    "BatchCheckLayerAvailability": (True, lambda c: {
+        **c.repository(), "layerDigests": [digest_of(c.world.layer)]}),
+    "InitiateLayerUpload": (True, lambda c: c.repository()),
+    "UploadLayerPart": (True, _part),
+    "CompleteLayerUpload": (True, _complete),
+    "GetDownloadUrlForLayer": (True, lambda c: {**c.repository(),
+                                                "layerDigest": digest_of(c.world.layer)}),
+    "SetRepositoryPolicy": (True, lambda c: {**c.repository(), "policyText": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{c.world.accounts['other']}:"
+                                                    "root"},
+            "Action": "ecr:*"}]})}),
+    "GetRepositoryPolicy": (True, lambda c: c.repository(HOME_ONLY)),
+    "DeleteRepositoryPolicy": (True, lambda c: c.repository(HOME_ONLY)),
+    "PutRegistryPolicy": (False, lambda c: {"policyText": REGISTRY_POLICY}),
+    "GetRegistryPolicy": (False, lambda c: c.registry_policy()),
+    "DeleteRegistryPolicy": (False, lambda c: c.registry_policy()),
+    "DescribeRegistry": (False, lambda c: {}),
+    "GetAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION"}),
+    "PutAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION",
+                                            "value": "AWS_NATIVE"}),
+}
+
+
 def test_every_served_operation_is_in_the_matrix():
     from berth.api.ecr.routes import OPERATIONS as SERVED
-    assert set(SERVED) == set(OPERATIONS)
+    assert set(SERVED) == set(ECR_OPERATIONS)
 
 
-@pytest.mark.parametrize("caller", API_CALLERS)
-@pytest.mark.parametrize("operation", list(OPERATIONS))
+# bob-granted (bob on a repository whose policy grants his account) exists only where there
+# is a repository.
+API_CELLS = [(op, caller) for op, (scoped, _) in ECR_OPERATIONS.items()
+             for caller in [*API_CALLERS, *(["bob-granted"] if scoped else [])]]
+
+
+@pytest.mark.parametrize("operation,caller", API_CELLS)
 def test_api_operation(world: World, operation: str, caller: str):
-    resp = _signed(world, caller, operation, OPERATIONS[operation])
+    scoped, make = ECR_OPERATIONS[operation]
+    cell = f"{operation}-{caller}".lower()
+    body = make(_Cell(world, cell, caller))
+    resp = _signed(world, "bob" if caller == "bob-granted" else caller, operation, body)
     expected = API_EXPECTED.get(caller)
+    if expected is None and caller == "bob" and scoped:
+        expected = "AccessDeniedException"  # another account's repository, no policy for it
     if expected is None:
         assert resp.status_code == 200, resp.text
         return
     assert resp.status_code == 400, resp.text
     assert resp.json()["__type"] == expected
+    assert set(resp.json()) == {"__type", "message"}  # an error, and nothing else
     assert resp.headers["x-amzn-ErrorType"] == expected
-    assert "authorizationData" not in resp.text
+    if operation == "DeleteRepository":
+        assert world.admin.get(f"{world.url}/v2/{body['repositoryName']}/tags/list"
+                               ).status_code == 200
 
 
 def test_a_token_from_the_api_opens_the_registry(world: World):
