@@ -28,6 +28,14 @@ def require_id(tx: Tx, registry_id: int, repository: str) -> int:
 def create_on_push(tx: Tx, registry_id: int, repository: str) -> int:
     """The repository's id, creating it (with the registry's defaults: MUTABLE, AES256, no
     scan on push) on first push if the registry allows; every door creates through here."""
+    repo_id = check_push_target(tx, registry_id, repository)
+    return repo_id if repo_id is not None else repositories.ensure(tx, registry_id, repository)
+
+
+def check_push_target(tx: Tx, registry_id: int, repository: str) -> int | None:
+    """The repository's id, or None if it does not exist yet but a push may create it;
+    raises NameUnknown (ECR's wording) if it may not. Uploads ask at their start, as ECR
+    refuses them there."""
     repo_id = repositories.get_id(tx, registry_id, validate_name(repository))
     if repo_id is not None:
         return repo_id
@@ -35,7 +43,7 @@ def create_on_push(tx: Tx, registry_id: int, repository: str) -> int:
     if not settings.get(CREATE_ON_PUSH, True):
         raise NameUnknown(f"The repository with name '{repository}' does not exist in the "
                           f"registry with id '{account}'", {"name": repository})
-    return repositories.ensure(tx, registry_id, repository)
+    return None
 
 
 def _registry_row(tx: Tx, registry_id: int) -> tuple[dict, str]:

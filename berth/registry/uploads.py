@@ -21,7 +21,7 @@ from .concurrency import blocking
 from .errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from .hashers import HasherCache
 from .references import Digest
-from .repositories import create_on_push
+from .repositories import check_push_target, create_on_push
 
 # Bytes gathered from the network before one hop to a thread hashes and writes them.
 FLUSH_BYTES = 1024 * 1024
@@ -46,6 +46,8 @@ class UploadService:
 
     # -- sessions --------------------------------------------------------------------------
     def start(self, repository: str) -> str:
+        with self.db.read() as tx:
+            check_push_target(tx, self.registry_id, repository)
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_start(upload_id)
         with self.db.write(durable=False) as tx:

@@ -170,6 +170,9 @@ def test_create_on_push_off_refuses_new_repositories_only(real_registry: Registr
                                     "the registry with id '210987654321'")
     with real_registry.db.write() as tx, pytest.raises(NameUnknown):
         create_on_push(tx, real_registry.registry_id, "new/app")
+    with pytest.raises(NameUnknown):  # refused at the start of an upload, as ECR does
+        real_registry.uploads.start("new/app")
+    real_registry.uploads.start("existing/app")
     push(real_registry, "existing/app", "v2", b"another layer")
     RepositorySettingsService(real_registry.db, real_registry.registry_id).create(
         "new/app", RepositorySettings())
