@@ -111,12 +111,14 @@ class TokenService:
             raise TokenError("malformed registry token") from None
         if not isinstance(key_id, str) or not isinstance(access_key_id, str):
             raise TokenError("malformed registry token")
-        secret = self._signing_secret(key_id)
+        secret = self.signing_secret(key_id)
         if secret is None or not hmac.compare_digest(_mac(secret, body), signature):
             raise TokenError("the registry token's signature does not verify")
         return Claims(access_key_id, issued, expires)
 
-    def _signing_secret(self, key_id: str) -> bytes | None:
+    def signing_secret(self, key_id: str) -> bytes | None:
+        """A signing key's secret (for other signatures Berth makes, such as download URLs),
+        None for an unknown id."""
         found = self._keys.get(key_id)
         if found is None:
             with self.db.read() as tx:

@@ -66,7 +66,7 @@ def admit(gate: Iam, method: str, address: RegistryAddress, path: str,
 
 def _mac(gate: Iam, key_id: str, method: str, address: RegistryAddress, path: str,
          expires: int, access_key_id: str) -> bytes | None:
-    secret = gate.tokens._signing_secret(key_id)
+    secret = gate.tokens.signing_secret(key_id)
     if secret is None:
         return None
     derived = hmac.new(secret, _CONTEXT, hashlib.sha256).digest()
