@@ -8,6 +8,8 @@ from typing import Callable
 
 MIB = 1 << 20
 SERVERS = ("berth", "distribution")
+ECR_P99_TARGET_MS = 50.0  # the issue's target: p99 per page under 50 ms
+NO_ECR = "n/a (Distribution has no ECR API)"
 
 
 @dataclass
@@ -16,6 +18,8 @@ class Metric:
     value: Callable[[dict], float | None]  # one run's per-workload results of one server -> value
     better: str                            # "higher", "lower" or "" (informational)
     fmt: str = "{:,.1f}"
+    note: str = ""                         # shown instead of a ratio (Berth-only metrics)
+    target_ms: float | None = None         # a latency target the report checks Berth against
 
     @property
     def workloads(self) -> tuple[str, ...]:
@@ -101,7 +105,38 @@ def metrics(o) -> list[Metric]:
         Metric(f"Client CPU during GET c{top} (% of one core)",
                _get("manifests", f"get_c{top}_client_cpu_pct"), "", "{:,.0f}"),
     ]
-    return m
+    return m + ecr_metrics(o)
+
+
+def ecr_metrics(o) -> list[Metric]:
+    """Berth-only rows of the ecr workload (SigV4-signed ECR API reads)."""
+    def e(label: str, key: str, fmt: str = "{:,.1f}", target: bool = False,
+          scale: float = 1.0) -> Metric:
+        return Metric(f"ECR {label}", _get("ecr", key, scale), "", fmt, NO_ECR,
+                      ECR_P99_TARGET_MS if target else None)
+    m = [e(f"setup: {o.ecr_images:,} tagged images over OCI at c{o.image_concurrency} "
+           "(images/s)", "setup_images_s", "{:,.0f}"),
+         e("setup time (s)", "setup_s")]
+    for op, short in (("DescribeImages", "describe"), ("ListImages", "list")):
+        for size in (100, 1000):
+            p = f"{short}_{size}_"
+            what = f"{op} maxResults={size}"
+            m += [e(f"{what} (pages/s)", p + "pages_s"),
+                  e(f"{what} (images/s)", p + "images_s", "{:,.0f}"),
+                  e(f"{what} p50 per page (ms)", p + "p50_ms", "{:,.2f}"),
+                  e(f"{what} p99 per page (ms)", p + "p99_ms", "{:,.2f}", target=True),
+                  e(f"{what} full walk (s)", p + "walk_s", "{:,.3f}"),
+                  e(f"{what} client CPU (% of one core)", p + "client_cpu_pct", "{:,.0f}")]
+    for n, c in ((1, 1), (1, 16), (10, 1), (10, 16)):
+        p = f"batch{n}_c{c}_"
+        what = f"BatchGetImage {n} id{'s' * (n > 1)}/call c{c}"
+        m += [e(f"{what} (req/s)", p + "req_s", "{:,.0f}")]
+        if n > 1:
+            m += [e(f"{what} (images/s)", p + "images_s", "{:,.0f}")]
+        m += [e(f"{what} p50 (ms)", p + "p50_ms", "{:,.2f}"),
+              e(f"{what} p99 (ms)", p + "p99_ms", "{:,.2f}", target=True),
+              e(f"{what} client CPU (% of one core)", p + "client_cpu_pct", "{:,.0f}")]
+    return m + [e("peak RSS during the ECR workload (MiB)", "rss_peak", scale=1 / MIB)]
 
 
 def median_or_none(vals: list[float | None]) -> float | None:
@@ -113,7 +148,8 @@ def summarize(o, runs: dict[str, list[dict]]) -> list[dict]:
     """runs[server] = list of per-run {workload: {key: value}} -> rows with medians."""
     rows = []
     for m in metrics(o):
-        row = {"metric": m.label, "better": m.better, "fmt": m.fmt}
+        row = {"metric": m.label, "better": m.better, "fmt": m.fmt, "note": m.note,
+               "target_ms": m.target_ms}
         for s in SERVERS:
             vals = [m.value(r) for r in runs.get(s, [])]
             row[s] = median_or_none(vals)
@@ -145,12 +181,21 @@ def _cell(row: dict, server: str) -> str:
     return row["fmt"].format(v) + flag
 
 
+def _target(row: dict) -> str:
+    t, v = row.get("target_ms"), row["berth"]
+    if t is None or v is None:
+        return ""
+    return f"; target p99 < {t:g} ms: " + ("met" if v < t else "**missed**")
+
+
 def markdown(rows: list[dict], header: str, notes: list[str]) -> str:
     out = [header, "",
            "| metric | Berth | Distribution | ratio (Berth/Distribution) |",
            "|---|---:|---:|---:|"]
     for r in rows:
-        if r["ratio"] is None:
+        if r.get("note"):
+            ratio = r["note"] + _target(r)
+        elif r["ratio"] is None:
             ratio = "—"
         elif r["better"] == "higher":
             ratio = f"{r['ratio']:.2f}× (higher is better)"
@@ -158,8 +203,8 @@ def markdown(rows: list[dict], header: str, notes: list[str]) -> str:
             ratio = f"{r['ratio']:.2f}× (lower is better)"
         else:
             ratio = f"{r['ratio']:.2f}×"
-        out.append(f"| {r['metric']} | {_cell(r, 'berth')} | {_cell(r, 'distribution')} | "
-                   f"{ratio} |")
+        dist = "n/a" if r.get("note") else _cell(r, "distribution")
+        out.append(f"| {r['metric']} | {_cell(r, 'berth')} | {dist} | {ratio} |")
     if notes:
         out += [""] + [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"

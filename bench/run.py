@@ -28,6 +28,9 @@ server's process-tree RSS from /proc every 50 ms:
                    GET tags/list?n=--page-size following Link: rel="next"      -> tags/s, list s
   push_big         monolithic push of a --big-blob-gib blob: peak RSS should stay flat as the
                    blob grows (compare with the peak during push_monolithic)
+  ecr              Berth only: --ecr-images tagged manifests in one repository, then SigV4-signed
+                   DescribeImages/ListImages walks (maxResults 100, 1000) and BatchGetImage
+                   (1 and 10 ids, c1 and c16)            -> pages/s, p50/p99 per page, req/s
 
 Blob data is generated on the fly (1 MiB buffer, unique per run); its digest is computed
 before the timed section. The client's own cost is reported too: "client ceiling" is GET
@@ -69,7 +72,7 @@ from bench import httpc, loadgen, report  # noqa: E402
 from bench.procmon import (RssSampler, current_rss, system_cpu_seconds,  # noqa: E402
                            tree_cpu_seconds)
 from bench.servers import DISTRIBUTION_BIN, Berth, Distribution, Server  # noqa: E402
-from bench.workloads import Ctx, blobs, images, manifests, tags  # noqa: E402
+from bench.workloads import Ctx, blobs, ecr, images, manifests, tags  # noqa: E402
 
 WORKLOADS = {
     "push_monolithic": blobs.push_monolithic,
@@ -79,9 +82,11 @@ WORKLOADS = {
     "manifests": manifests.get_head,
     "tags": tags.push_and_list_tags,
     "push_big": blobs.push_big,
+    "ecr": ecr.ecr_reads,
 }
+BERTH_ONLY = {"ecr"}  # Distribution has no ECR API
 QUICK = dict(runs=1, blob_mib=32, big_blob_gib=0.125, images=50, tags=300, duration=0.3,
-             warmup=0.1)
+             warmup=0.1, ecr_images=1000)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -108,6 +113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tags", type=int, default=10_000)
     p.add_argument("--tag-concurrency", type=int, default=16)
     p.add_argument("--page-size", type=int, default=100)
+    p.add_argument("--ecr-images", type=int, default=10_000,
+                   help="images in the repository the ecr workload reads")
     p.add_argument("--berth-workers", type=int, help="pass --workers N to berth serve")
     p.add_argument("--berth-python", help="python to run berth with (default .venv/bin/python)")
     p.add_argument("--berth-arg", action="append", default=[], help="extra berth serve arg")
@@ -189,7 +196,10 @@ def run_server(server: Server, o: argparse.Namespace, seed: int) -> dict:
         time.sleep(0.5)
         out["idle"] = {"rss": current_rss(server.proc.pid), "code": code}
         ctx = Ctx("127.0.0.1", server.port, seed, o, server.authorization())
+        ctx.credentials = server.signing_credentials()  # SigV4 key, for the ecr workload
         for name in o.workloads:
+            if name in BERTH_ONLY and server.name != "berth":
+                continue  # reported as n/a
             if server.proc.poll() is not None:
                 out[name] = {"error": f"server exited with {server.proc.returncode}"}
                 continue

@@ -100,6 +100,10 @@ class Server:
         """The Authorization header clients send; None for a server without auth."""
         return None
 
+    def signing_credentials(self) -> tuple[str, str] | None:
+        """(access key id, secret) for SigV4-signed API calls; None for a server without."""
+        return None
+
     def log_tail(self, n: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
@@ -164,6 +168,15 @@ class Berth(Server):
                                        endpoint_url=self.base_url)
         data = client.get_authorization_token()["authorizationData"][0]
         return "Basic " + data["authorizationToken"]
+
+    def signing_credentials(self) -> tuple[str, str]:
+        """The administrator key the first start wrote (an AWS credentials file)."""
+        import configparser
+
+        creds = configparser.ConfigParser()
+        creds.read(self.dir / "data" / "admin-credentials")
+        profile = creds["berth-admin"]
+        return profile["aws_access_key_id"], profile["aws_secret_access_key"]
 
     def code_fingerprint(self) -> str:
         """Hash of berth/**/*.py as started: shows if the code changed between runs."""

@@ -1,0 +1,366 @@
+"""The ECR API against botocore's own model of it, on a real server.
+
+Every operation Berth serves (``berth.api.ecr.routes.OPERATIONS``) is called with boto3 with a
+minimal valid request against real state (a repository, an image pushed over HTTP, layers
+uploaded and an image and a referrer put through the ECR API), must succeed, and the raw JSON
+of every response must match the operation's output shape: required members present, no members
+outside the shape, JSON types right, enums and length/range limits kept, timestamps epoch
+seconds. Every operation of the model Berth does not serve must answer a clean
+``UnknownOperationException`` (400, AWS JSON 1.1 error body) -- never a 500.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import boto3
+import botocore.session
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from berth.api.ecr.routes import OPERATIONS
+from tests.support.credentials import admin_key
+from tests.support.oci_push import digest_of, push_image
+
+pytestmark = pytest.mark.e2e
+
+MODEL = botocore.session.get_session().get_service_model("ecr")
+SERVED = sorted(OPERATIONS)
+NOT_SERVED = sorted(set(MODEL.operation_names) - set(OPERATIONS))
+REPO = "ecr-model/walk"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+JSON_11 = "application/x-amz-json-1.1"
+
+
+# -- checking a raw JSON value against a botocore shape ----------------------------------------
+def _pattern_problem(value: str, shape, path: str) -> list[str]:
+    pattern = shape.metadata.get("pattern")
+    if not pattern:
+        return []
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return []  # a pattern Python's re cannot read: nothing to say
+    return [] if compiled.fullmatch(value) else [f"{path}: {value!r} does not match {pattern!r}"]
+
+
+def _range_problems(size: int | float, shape, path: str, what: str) -> list[str]:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    problems = []
+    if low is not None and size < low:
+        problems.append(f"{path}: {what} {size} below min {low}")
+    if high is not None and size > high:
+        problems.append(f"{path}: {what} {size} above max {high}")
+    return problems
+
+
+def shape_problems(value: Any, shape, path: str = "$") -> list[str]:
+    """Everything wrong with raw JSON ``value`` as an instance of botocore ``shape``."""
+    kind = shape.type_name
+    if value is None:
+        return [f"{path}: null ({shape.name}); absent members are left out, not sent as null"]
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{path}: expected an object ({shape.name}), got {type(value).__name__}"]
+        problems = [f"{path}.{name}: required member of {shape.name} missing"
+                    for name in shape.required_members if name not in value]
+        for name, member in value.items():
+            if name not in shape.members:
+                problems.append(f"{path}.{name}: not a member of {shape.name}")
+            else:
+                problems += shape_problems(member, shape.members[name], f"{path}.{name}")
+        return problems
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{path}: expected an array ({shape.name}), got {type(value).__name__}"]
+        problems = _range_problems(len(value), shape, path, "length")
+        for i, item in enumerate(value):
+            problems += shape_problems(item, shape.member, f"{path}[{i}]")
+        return problems
+    if kind == "map":
+        if not isinstance(value, dict):
+            return [f"{path}: expected an object ({shape.name}), got {type(value).__name__}"]
+        problems = []
+        for k, v in value.items():
+            problems += shape_problems(k, shape.key, f"{path}<key {k!r}>")
+            problems += shape_problems(v, shape.value, f"{path}[{k!r}]")
+        return problems
+    if kind == "string":
+        if not isinstance(value, str):
+            return [f"{path}: expected a string ({shape.name}), got {type(value).__name__}"]
+        problems = _range_problems(len(value), shape, path, "length")
+        if shape.enum and value not in shape.enum:
+            problems.append(f"{path}: {value!r} not in enum {shape.name} {shape.enum}")
+        return problems + _pattern_problem(value, shape, path)
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return [f"{path}: expected an integer ({shape.name}), got {value!r}"]
+        return _range_problems(value, shape, path, "value")
+    if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return [f"{path}: expected a number ({shape.name}), got {value!r}"]
+        return _range_problems(value, shape, path, "value")
+    if kind == "boolean":
+        return [] if isinstance(value, bool) else [f"{path}: expected a boolean, got {value!r}"]
+    if kind == "timestamp":
+        # AWS JSON 1.1 sends timestamps as epoch seconds (the model sets no other format).
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return [f"{path}: expected epoch seconds ({shape.name}), got {value!r}"]
+        try:
+            when = datetime.fromtimestamp(value, timezone.utc)
+        except (OverflowError, OSError, ValueError) as exc:
+            return [f"{path}: {value!r} is not a timestamp: {exc}"]
+        if not datetime(2000, 1, 1, tzinfo=timezone.utc) <= when <= datetime(2200, 1, 1, tzinfo=timezone.utc):
+            return [f"{path}: implausible timestamp {when.isoformat()}"]
+        return []
+    if kind == "blob":
+        if not isinstance(value, str):
+            return [f"{path}: expected base64 text ({shape.name}), got {type(value).__name__}"]
+        try:
+            base64.b64decode(value, validate=True)
+        except ValueError as exc:
+            return [f"{path}: not base64: {exc}"]
+        return []
+    return [f"{path}: shape type {kind} not understood by this check"]
+
+
+def test_the_shape_check_can_fail():
+    """The checker itself: a good DescribeImages answer passes, each kind of damage is caught."""
+    shape = MODEL.operation_model("DescribeImages").output_shape
+    good = {"imageDetails": [{"registryId": "123456789012", "repositoryName": "a/b",
+                              "imageDigest": "sha256:" + "0" * 64, "imageTags": ["v1"],
+                              "imageSizeInBytes": 12, "imagePushedAt": 1700000000.5,
+                              "imageManifestMediaType": OCI_MANIFEST}]}
+    assert shape_problems(good, shape) == []
+    detail = good["imageDetails"][0]
+    for damage in ({"imageSizeInBytes": "12"}, {"imagePushedAt": "2024-01-01"},
+                   {"surprise": 1}, {"imageTags": "v1"}, {"imageDigest": None},
+                   {"lastRecordedPullTime": True}):
+        broken = {"imageDetails": [{**detail, **damage}]}
+        assert shape_problems(broken, shape), damage
+    enum_shape = MODEL.operation_model("DescribeRepositories").output_shape
+    bad_enum = {"repositories": [{"repositoryName": "a", "imageTagMutability": "SOMETIMES"}]}
+    assert any("enum" in p for p in shape_problems(bad_enum, enum_shape))
+    missing = MODEL.operation_model("GetAuthorizationToken").output_shape
+    assert shape_problems({"authorizationData": [{}], "extra": 1}, missing)
+    required = MODEL.operation_model("GetRepositoryPolicy").output_shape
+    assert shape_problems({"registryId": "123456789012"}, required) == []
+    assert shape_problems({"registryId": 1}, required)
+
+
+# -- the server and a client whose raw responses we keep ---------------------------------------
+@pytest.fixture(scope="module")
+def key(registry, e2e_target):
+    if e2e_target != "berth":
+        pytest.skip("the ECR API is Berth's")
+    return admin_key(registry.data_dir)
+
+
+@pytest.fixture(scope="module")
+def ecr(registry, key):
+    return boto3.session.Session().client(
+        "ecr", endpoint_url=registry.url, region_name="us-east-1", aws_access_key_id=key.id,
+        aws_secret_access_key=key.secret,
+        config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+
+
+class Walk:
+    """Calls every served operation in an order that builds the state the next ones need."""
+
+    def __init__(self, ecr, registry):
+        self.ecr, self.registry = ecr, registry
+        self.raw: dict[str, list[tuple[int, bytes]]] = {}
+        self.errors: dict[str, str] = {}
+        self.state: dict[str, Any] = {}
+        ecr.meta.events.register("after-call.ecr", self._keep)
+
+    def _keep(self, http_response, model, **_):
+        self.raw.setdefault(model.name, []).append((http_response.status_code, http_response.content))
+
+    def call(self, operation: str, build: Callable[[], dict]) -> dict | None:
+        try:
+            params = build()
+            return self.ecr._make_api_call(operation, params)
+        except Exception as exc:  # recorded, reported by the operation's test
+            self.errors.setdefault(operation, f"{type(exc).__name__}: {exc}")
+            return None
+
+
+def _upload(walk: Walk, data: bytes) -> str:
+    upload = walk.call("InitiateLayerUpload", lambda: {"repositoryName": REPO})
+    upload_id = upload["uploadId"]
+    walk.call("UploadLayerPart", lambda: {
+        "repositoryName": REPO, "uploadId": upload_id, "partFirstByte": 0,
+        "partLastByte": len(data) - 1, "layerPartBlob": data})
+    walk.call("CompleteLayerUpload", lambda: {
+        "repositoryName": REPO, "uploadId": upload_id, "layerDigests": [digest_of(data)]})
+    return digest_of(data)
+
+
+@pytest.fixture(scope="module")
+def walk(ecr, registry) -> Walk:
+    w = Walk(ecr, registry)
+    s = w.state
+    w.call("GetAuthorizationToken", lambda: {})
+    account = w.call("DescribeRegistry", lambda: {})["registryId"]
+    created = w.call("CreateRepository", lambda: {
+        "repositoryName": REPO, "imageTagMutability": "MUTABLE",
+        "imageScanningConfiguration": {"scanOnPush": False},
+        "encryptionConfiguration": {"encryptionType": "AES256"},
+        "tags": [{"Key": "team", "Value": "model"}]})
+    arn = created["repository"]["repositoryArn"]
+
+    # An image pushed over HTTP (the OCI door): config + one layer, tag v1.
+    session = requests.Session()
+    session.auth = registry.auth
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    layer = b"layer pushed over HTTP for the model walk\n"
+    s["v1"] = push_image(session, registry.url, REPO, "v1", config, [layer])
+    manifest_v1 = session.get(f"{registry.url}/v2/{REPO}/manifests/v1",
+                              headers={"Accept": OCI_MANIFEST}, timeout=30).content
+    session.close()
+
+    # Layers through the ECR door, then PutImage of an image and of a referrer to v1.
+    own_layer = _upload(w, b"layer uploaded with UploadLayerPart\n")
+    empty = _upload(w, b"{}")
+    w.call("BatchCheckLayerAvailability", lambda: {
+        "repositoryName": REPO, "layerDigests": [own_layer, "sha256:" + "1" * 64]})
+    v2 = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                     "digest": digest_of(config), "size": len(config)},
+          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                      "digest": own_layer, "size": len(b"layer uploaded with UploadLayerPart\n")}]}
+    w.call("PutImage", lambda: {"repositoryName": REPO, "imageTag": "v2",
+                                "imageManifest": json.dumps(v2),
+                                "imageManifestMediaType": OCI_MANIFEST})
+    referrer = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "artifactType": "application/vnd.example.sbom",
+                "config": {"mediaType": EMPTY_CONFIG, "digest": empty, "size": 2},
+                "layers": [{"mediaType": EMPTY_CONFIG, "digest": empty, "size": 2}],
+                "subject": {"mediaType": OCI_MANIFEST, "digest": s["v1"],
+                            "size": len(manifest_v1)},
+                "annotations": {"org.example.kind": "sbom"}}
+    w.call("PutImage", lambda: {"repositoryName": REPO, "imageManifest": json.dumps(referrer),
+                                "imageManifestMediaType": OCI_MANIFEST})
+
+    w.call("ListImages", lambda: {"repositoryName": REPO})
+    w.call("DescribeImages", lambda: {"repositoryName": REPO})
+    w.call("BatchGetImage", lambda: {"repositoryName": REPO,
+                                     "imageIds": [{"imageTag": "v1"}, {"imageTag": "absent"}],
+                                     "acceptedMediaTypes": [OCI_MANIFEST]})
+    w.call("GetDownloadUrlForLayer", lambda: {"repositoryName": REPO, "layerDigest": own_layer})
+    w.call("ListImageReferrers", lambda: {"repositoryName": REPO,
+                                          "subjectId": {"imageDigest": s["v1"]}})
+
+    w.call("DescribeRepositories", lambda: {"repositoryNames": [REPO]})
+    w.call("PutImageTagMutability", lambda: {"repositoryName": REPO,
+                                             "imageTagMutability": "MUTABLE"})
+    w.call("PutImageScanningConfiguration", lambda: {
+        "repositoryName": REPO, "imageScanningConfiguration": {"scanOnPush": False}})
+    w.call("TagResource", lambda: {"resourceArn": arn, "tags": [{"Key": "tier", "Value": "1"}]})
+    w.call("ListTagsForResource", lambda: {"resourceArn": arn})
+    w.call("UntagResource", lambda: {"resourceArn": arn, "tagKeys": ["tier"]})
+
+    repo_policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "pull", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]})
+    w.call("SetRepositoryPolicy", lambda: {"repositoryName": REPO, "policyText": repo_policy})
+    w.call("GetRepositoryPolicy", lambda: {"repositoryName": REPO})
+    w.call("DeleteRepositoryPolicy", lambda: {"repositoryName": REPO})
+    registry_policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "replicate", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+        "Resource": f"arn:aws:ecr:us-east-1:{account}:repository/*"}]})
+    w.call("PutRegistryPolicy", lambda: {"policyText": registry_policy})
+    w.call("GetRegistryPolicy", lambda: {})
+    w.call("DeleteRegistryPolicy", lambda: {})
+    w.call("GetAccountSetting", lambda: {"name": "BLOB_MOUNTING"})
+    w.call("PutAccountSetting", lambda: {"name": "BLOB_MOUNTING", "value": "DISABLED"})
+
+    w.call("BatchDeleteImage", lambda: {"repositoryName": REPO,
+                                        "imageIds": [{"imageTag": "v2"}, {"imageTag": "absent"}]})
+    w.call("DeleteRepository", lambda: {"repositoryName": REPO, "force": True})
+    return w
+
+
+@pytest.mark.parametrize("operation", SERVED)
+def test_a_served_operation_answers_its_output_shape(walk: Walk, operation: str):
+    assert operation in MODEL.operation_names
+    assert operation not in walk.errors, walk.errors[operation]
+    assert walk.raw.get(operation), f"{operation} is served but the walk never calls it"
+    output = MODEL.operation_model(operation).output_shape
+    for status, content in walk.raw[operation]:
+        assert status == 200, content
+        body = json.loads(content) if content.strip() else {}
+        if output is None:
+            assert body == {}, body
+            continue
+        assert shape_problems(body, output) == [], json.dumps(body, indent=1)[:4000]
+
+
+def test_the_walk_left_meaningful_answers(walk: Walk):
+    """Not just shapes: the calls saw the state they were built on."""
+    def last(operation):
+        return json.loads(walk.raw[operation][-1][1])
+    described = last("DescribeImages")["imageDetails"]
+    assert {d["imageDigest"] for d in described} >= {walk.state["v1"]}
+    assert any(d.get("imageTags") == ["v2"] for d in described)
+    assert [r["digest"] for r in last("ListImageReferrers")["referrers"]] != []
+    checked = last("BatchCheckLayerAvailability")
+    assert len(checked["layers"]) == 1 and len(checked["failures"]) == 1
+    got = last("BatchGetImage")
+    assert len(got["images"]) == 1 and [f["failureCode"] for f in got["failures"]] == ["ImageNotFound"]
+    deleted = last("BatchDeleteImage")
+    assert len(deleted["imageIds"]) == 1 and len(deleted["failures"]) == 1
+
+
+# -- the operations Berth does not serve -------------------------------------------------------
+def _signed_post(url: str, key, operation: str, body: bytes = b"{}") -> requests.Response:
+    request = AWSRequest(method="POST", url=url + "/", data=body, headers={
+        "Content-Type": JSON_11,
+        "X-Amz-Target": f"{MODEL.metadata['targetPrefix']}.{operation}"})
+    SigV4Auth(Credentials(key.id, key.secret), "ecr", "us-east-1").add_auth(request)
+    return requests.post(url + "/", data=body, headers=dict(request.headers.items()), timeout=30)
+
+
+def test_the_unserved_list_is_not_empty():
+    assert NOT_SERVED, "every model operation is served: this file's second half proves nothing"
+
+
+@pytest.mark.parametrize("operation", NOT_SERVED)
+def test_an_unserved_operation_answers_unknown_operation(registry, key, ecr, operation: str):
+    response = _signed_post(registry.url, key, operation)
+    assert response.status_code == 400, response.text
+    assert response.headers["Content-Type"].startswith(JSON_11), response.headers
+    body = response.json()
+    assert set(body) == {"__type", "message"}, body
+    assert body["__type"] == "UnknownOperationException", body
+    assert isinstance(body["message"], str) and body["message"], body
+    assert response.headers.get("x-amzn-ErrorType", "").startswith("UnknownOperationException")
+    assert response.headers.get("x-amzn-RequestId")
+    # And as boto3 users see it.
+    with pytest.raises(ClientError) as caught:
+        ecr._make_api_call(operation, {})
+    error = caught.value.response
+    assert error["Error"]["Code"] == "UnknownOperationException", error
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_timestamps_in_the_walk_are_recent(walk: Walk):
+    now = time.time()
+    pushed = [d["imagePushedAt"] for d in json.loads(walk.raw["DescribeImages"][-1][1])["imageDetails"]]
+    created = json.loads(walk.raw["CreateRepository"][-1][1])["repository"]["createdAt"]
+    for when in (*pushed, created):
+        assert now - 3600 <= when <= now + 60, when
