@@ -37,7 +37,10 @@ def _ids(status: str, after: bool):
                                    tags.c.digest == manifests.c.digest))
              .where(_REPO))
     if after:
-        query = query.where(or_(manifests.c.digest > bindparam("digest"),
+        # The plain ">=" lets the database seek on the primary key; the OR alone would make
+        # every page rescan the repository from its first digest.
+        query = query.where(manifests.c.digest >= bindparam("digest"),
+                            or_(manifests.c.digest > bindparam("digest"),
                                 and_(manifests.c.digest == bindparam("digest"),
                                      tag > bindparam("tag"))))
     return _status(query, status, tags.c.name).order_by(manifests.c.digest, tag).limit(
@@ -59,9 +62,10 @@ def _details(count: int):
 
 @lru_cache(maxsize=64)
 def _tags_of(count: int):
+    # No ORDER BY: sorting by name would steer the database to the (repository, name) key and
+    # a scan of every tag; the digest index finds these, and Python sorts them.
     return select(tags.c.digest, tags.c.name).where(
-        tags.c.repository_id == bindparam("repo"), in_list(tags.c.digest, "d", count)
-    ).order_by(tags.c.name)
+        tags.c.repository_id == bindparam("repo"), in_list(tags.c.digest, "d", count))
 
 
 @cache
@@ -101,6 +105,8 @@ def tags_of(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, list[str]]:
         for row in tx.all(_tags_of(len(digests)), {"repo": repo_id,
                                                    **list_params("d", digests)}):
             found[row.digest].append(row.name)
+    for names in found.values():
+        names.sort()
     return found
 
 
