@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ...iam.authorization import AccessDenied
 from ...iam.service import UnknownRegistry
 from ...iam.tenancy import RegistryAddress
-from ...registry.concurrency import blocking
+from ...registry.concurrency import quick_read
 from ...registry.registry import Registry
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
@@ -45,8 +45,9 @@ async def admit(call: ApiCall, action: str, repository: str | None = None,
     address = RegistryAddress(account, caller.region)
     gate = iam(call.request)
     try:
-        registry_id = await blocking(gate.authorize, caller.identity, action, address,
-                                     repository, keys or condition_keys(call))
+        registry_id = await quick_read(gate.db.inline_reads, gate.authorize, caller.identity,
+                                       action, address, repository,
+                                       keys or condition_keys(call))
     except AccessDenied as exc:
         raise access_denied(exc.message) from None
     except UnknownRegistry:

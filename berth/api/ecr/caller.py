@@ -10,7 +10,7 @@ from ...iam.authentication import Caller
 from ...iam.service import Iam
 from ...iam.sigv4 import verify_request
 from ...iam.tenancy import RegistryAddress
-from ...registry.concurrency import blocking
+from ...registry.concurrency import quick_read
 
 
 @dataclass(frozen=True)
@@ -39,5 +39,6 @@ async def authenticate(request: Request, body: bytes) -> ApiCaller:
                 lookup_secret=lambda key_id: gate.authenticator.secret(tx, entries, key_id),
                 allowed_regions=gate.tenancy.regions)
 
-    verified = await blocking(verify)
+    # A read on a warm cache: inline where the database makes that cheaper than a thread hop.
+    verified = await quick_read(gate.db.inline_reads, verify)
     return ApiCaller(verified.identity, verified.region)
