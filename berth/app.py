@@ -3,6 +3,7 @@ protocol front-ends are wired together. Nothing here runs at import time."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 
 from starlette.applications import Starlette
@@ -12,6 +13,7 @@ from starlette.routing import Route
 from .api.admin import admin_route
 from .api.middleware import StaticHeaders
 from .api.oci.errors import HANDLERS
+from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
 from .api.oci.routes import routes as oci_routes
 from .config import Settings, load_settings
@@ -51,6 +53,7 @@ def create_app(settings: Settings, run_jobs: bool = True) -> StaticHeaders:
     async def lifespan(app):
         if run_jobs:
             runner.start()
+        _settle_heap()
         try:
             yield
         finally:
@@ -64,6 +67,15 @@ def create_app(settings: Settings, run_jobs: bool = True) -> StaticHeaders:
     app.state.iam = iam
     app.state.settings = settings
     return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
+
+
+def _settle_heap() -> None:
+    """Load what every request will need (the ECR model), then move everything alive now out
+    of the collector's sight: full collections then walk only what requests allocate, which
+    keeps them from stalling large responses."""
+    ecr_model.service_model()
+    gc.collect()
+    gc.freeze()
 
 
 async def _healthz(request) -> PlainTextResponse:
