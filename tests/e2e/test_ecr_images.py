@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 
-from tests.support.credentials import admin_key
+from tests.support.berth_server import ecr_client, ecr_key, put_image
 from tests.support.oci_layout import OciLayout, build_image
 
 pytestmark = pytest.mark.e2e
@@ -18,12 +16,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def ecr(registry, e2e_target):
-    if e2e_target != "berth":
-        pytest.skip("the ECR API is Berth's")
-    key = admin_key(registry.data_dir)
-    return boto3.session.Session().client(
-        "ecr", endpoint_url=registry.url, region_name="us-east-1", aws_access_key_id=key.id,
-        aws_secret_access_key=key.secret, config=Config(retries={"max_attempts": 1}))
+    return ecr_client(registry.url, ecr_key(registry, e2e_target))
 
 
 def test_a_skopeo_push_is_described_by_the_ecr_api(registry, skopeo, ecr, tmp_path):
@@ -48,14 +41,7 @@ def test_put_image_then_pull_with_skopeo(registry, skopeo, ecr, tmp_path):
     repo = "ecr-images/put"
     ecr.create_repository(repositoryName=repo)
     image = build_image([{"put.txt": b"stored through PutImage\n"}])
-    for blob in (image.config, *image.layers):
-        upload_id = ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
-        ecr.upload_layer_part(repositoryName=repo, uploadId=upload_id, partFirstByte=0,
-                              partLastByte=blob.size - 1, layerPartBlob=blob.data)
-        ecr.complete_layer_upload(repositoryName=repo, uploadId=upload_id,
-                                  layerDigests=[blob.digest])
-    ecr.put_image(repositoryName=repo, imageTag="v1",
-                  imageManifest=image.manifest.data.decode())
+    put_image(ecr, repo, image, "v1")
     raw = skopeo.inspect_raw(f"docker://{registry.ref(repo, 'v1')}")
     assert raw == image.manifest.data
     out = OciLayout(tmp_path / "out")

@@ -17,18 +17,16 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-import boto3
 import botocore.session
 import pytest
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from berth.api.ecr.routes import OPERATIONS
-from tests.support.credentials import admin_key
+from tests.support.berth_server import ecr_client, ecr_key
 from tests.support.oci_push import digest_of, push_image
 
 pytestmark = pytest.mark.e2e
@@ -161,17 +159,12 @@ def test_the_shape_check_can_fail():
 # -- the server and a client whose raw responses we keep ---------------------------------------
 @pytest.fixture(scope="module")
 def key(registry, e2e_target):
-    if e2e_target != "berth":
-        pytest.skip("the ECR API is Berth's")
-    return admin_key(registry.data_dir)
+    return ecr_key(registry, e2e_target)
 
 
 @pytest.fixture(scope="module")
 def ecr(registry, key):
-    return boto3.session.Session().client(
-        "ecr", endpoint_url=registry.url, region_name="us-east-1", aws_access_key_id=key.id,
-        aws_secret_access_key=key.secret,
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+    return ecr_client(registry.url, key, parameter_validation=False)
 
 
 class Walk:

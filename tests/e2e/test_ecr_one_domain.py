@@ -8,10 +8,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from berth.config import Settings
@@ -19,7 +17,7 @@ from berth.iam.wiring import open_iam
 from berth.registry.repositories import set_create_on_push
 from berth.storage.metadata.database import Database
 from tests.support import media_types as mt
-from tests.support.credentials import admin_key
+from tests.support.berth_server import ecr_client, ecr_key, put_image
 from tests.support.dockerd import Dockerd
 from tests.support.oci_layout import OciLayout, build_image
 from tests.support.registry_api import RegistryAPI
@@ -32,12 +30,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def ecr(registry, e2e_target):
-    if e2e_target != "berth":
-        pytest.skip("the ECR API is Berth's")
-    key = admin_key(registry.data_dir)
-    return boto3.session.Session().client(
-        "ecr", endpoint_url=registry.url, region_name="us-east-1", aws_access_key_id=key.id,
-        aws_secret_access_key=key.secret, config=Config(retries={"max_attempts": 1}))
+    return ecr_client(registry.url, ecr_key(registry, e2e_target))
 
 
 @pytest.fixture
@@ -106,13 +99,7 @@ def test_put_image_is_pulled_by_skopeo_and_a_pull_records_its_time(
     repo = "one-domain/put"
     ecr.create_repository(repositoryName=repo)
     image = build_image([{"put.txt": b"stored through PutImage\n"}])
-    for blob in (image.config, *image.layers):
-        upload_id = ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
-        ecr.upload_layer_part(repositoryName=repo, uploadId=upload_id, partFirstByte=0,
-                              partLastByte=blob.size - 1, layerPartBlob=blob.data)
-        ecr.complete_layer_upload(repositoryName=repo, uploadId=upload_id,
-                                  layerDigests=[blob.digest])
-    ecr.put_image(repositoryName=repo, imageTag="v1", imageManifest=image.manifest.data.decode())
+    put_image(ecr, repo, image, "v1")
     assert "lastRecordedPullTime" not in _detail(ecr, repo, imageTag="v1")
 
     before = time.time()

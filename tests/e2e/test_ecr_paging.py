@@ -9,12 +9,10 @@ import os
 import subprocess
 from collections import Counter
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 
-from tests.support.credentials import admin_key
+from tests.support.berth_server import ecr_client, ecr_key
 from tests.support.ecr_login import aws_cli
 from tests.support.oci_push import OCI_MANIFEST, digest_of, push_blob
 
@@ -29,16 +27,12 @@ PREFIX = "paging/repo-"
 
 @pytest.fixture(scope="module")
 def key(registry, e2e_target):
-    if e2e_target != "berth":
-        pytest.skip("the ECR API is Berth's")
-    return admin_key(registry.data_dir)
+    return ecr_key(registry, e2e_target)
 
 
 @pytest.fixture(scope="module")
 def ecr(registry, key):
-    return boto3.session.Session().client(
-        "ecr", endpoint_url=registry.url, region_name="us-east-1", aws_access_key_id=key.id,
-        aws_secret_access_key=key.secret, config=Config(retries={"max_attempts": 1}))
+    return ecr_client(registry.url, key)
 
 
 def _manifest(config: bytes, layer: bytes, n: int) -> bytes:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.berth_node import BerthNode
+from tests.support.berth_server import running_node
 from tests.support.credentials import AccessKey, admin_key
 from tests.support.ecr_login import aws_cli, get_login_password
 from tests.support.oci_layout import OciLayout, build_image
@@ -27,11 +28,8 @@ DENIED = ("denied", "unauthorized", "not authorized", "forbidden")
 
 @pytest.fixture
 def node(tmp_path):
-    node = BerthNode(tmp_path).start()
-    try:
+    with running_node(tmp_path) as node:
         yield node
-    finally:
-        node.stop()
 
 
 def _env(key: AccessKey) -> dict[str, str]:

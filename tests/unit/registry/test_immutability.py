@@ -1,31 +1,13 @@
 """Tag immutability in the domain (``ManifestService.put``), so docker push and PutImage obey
 it alike: in an immutable repository a tag may not move to another image; exclusion filters
 invert the rule for the tags they match."""
-import json
-
 import pytest
 
 from berth.api.oci.errors import _status
 from berth.registry.errors import TagImmutable, TagInvalid
-from berth.registry.manifest_format import OCI_MANIFEST
-from berth.registry.references import Digest
 from berth.registry.repository_settings import (RepositorySettings, RepositorySettingsService,
                                                 TagMutability)
-
-
-def push(reg, repository: str, tag: str, layer: bytes) -> Digest:
-    """An image of one layer, pushed as clients do: blobs, then the manifest under ``tag``."""
-    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
-    for data in (config, layer):
-        reg.uploads.put_small(repository, Digest.of(data), data)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": str(Digest.of(config)), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": str(Digest.of(layer)), "size": len(layer)}],
-    }).encode()
-    return reg.manifests.put(repository, tag, manifest, OCI_MANIFEST).digest
+from tests.support.registry_images import push_image as push
 
 
 def _repository(registry, name: str, mode: str, *exclusions: str) -> None:

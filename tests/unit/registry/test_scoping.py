@@ -1,17 +1,16 @@
 """Registries (an account's, in one region) over one database and one blob store: each keeps
 its own repositories, tags, catalog and uploads; blob content is shared."""
 import asyncio
-import json
 import os
 
 import pytest
 from sqlalchemy import bindparam, func, select, update
 
 from berth.registry.errors import BlobUnknown, BlobUploadUnknown, ManifestUnknown, NameUnknown
-from berth.registry.manifest_format import OCI_MANIFEST
 from berth.registry.references import Digest
 from berth.storage.metadata import repositories as repository_rows
 from berth.storage.metadata.schema import blobs, repositories
+from tests.support.registry_images import push_image as _push_image
 
 
 def run(coro):
@@ -26,20 +25,6 @@ async def _body(*parts):
 @pytest.fixture
 def other(registry):
     return registry.scoped(2)
-
-
-def _push_image(reg, repository: str, tag: str, layer: bytes) -> Digest:
-    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
-    for data in (config, layer):
-        reg.uploads.put_small(repository, Digest.of(data), data)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": str(Digest.of(config)), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": str(Digest.of(layer)), "size": len(layer)}],
-    }).encode()
-    return reg.manifests.put(repository, tag, manifest, OCI_MANIFEST).digest
 
 
 def test_scoped_views(registry, other):

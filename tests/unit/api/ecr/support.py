@@ -1,14 +1,32 @@
-"""Test support: a small synthetic service model with one shape of every kind, and generators
-of valid requests for any operation in a model (a minimal one, and a hypothesis strategy)."""
+"""Test support: a small synthetic service model with one shape of every kind, generators
+of valid requests for any operation in a model (a minimal one, and a hypothesis strategy), and
+the full app served by uvicorn on a loopback port with boto3 clients signed by keys Berth made."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
 
+import boto3
+import pytest
+from botocore.config import Config
 from botocore.model import OperationModel, ServiceModel, Shape
 from hypothesis import strategies as st
 
 from berth.api.ecr.validation import compiled_pattern
+from berth.app import create_app
+from berth.config import Settings
+from berth.registry.references import Digest
+from berth.registry.repositories import create_on_push
+from berth.storage.metadata import migrate
+from berth.storage.metadata.database import Database
+from tests.support.credentials import AccessKey, admin_key
+from tests.support.registry_images import image_manifest, push_image
+from tests.unit.api.ecr.test_real_clients import serving
 
 # Values meant to satisfy each of the ECR model's (Java) patterns as AWS reads them.
 PATTERN_SAMPLES = {
@@ -158,3 +176,119 @@ _SYNTHETIC = {
 
 def synthetic_operation() -> OperationModel:
     return ServiceModel(_SYNTHETIC, service_name="synthetic").operation_model("Op")
+
+
+# -- the full app, served ----------------------------------------------------------------------
+REGION = "us-east-1"
+ALLOW_ECR = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]})
+
+
+def grant(principal: str, action="ecr:*", effect="Allow") -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "s", "Effect": effect, "Principal": {"AWS": principal}, "Action": action}]})
+
+
+@dataclass
+class Server:
+    url: str
+    app: object
+    admin: AccessKey
+
+    @property
+    def state(self):
+        return self.app.app.state
+
+    @property
+    def account(self) -> str:
+        """The administrator's account."""
+        return self.state.iam.identities.admin_account().id
+
+    admin_account = account
+
+    def client(self, key: AccessKey | None = None, region: str = REGION, **config):
+        key = key or self.admin
+        return boto3.session.Session().client(
+            "ecr", endpoint_url=self.url, region_name=region, aws_access_key_id=key.id,
+            aws_secret_access_key=key.secret,
+            config=Config(retries={"max_attempts": 1}, **config))
+
+    def account_user(self, account: str, name: str,
+                     policy: str | None = ALLOW_ECR) -> AccessKey:
+        identities = self.state.iam.identities
+        identities.create_user(account, name)
+        if policy:
+            identities.put_user_policy(account, name, "ecr", policy)
+        made = identities.create_access_key(account, name)
+        return AccessKey(made.id, made.secret)
+
+    def user(self, name: str, policy: dict | str) -> AccessKey:
+        """A user of the administrator's account with ``policy`` (a document or its text)."""
+        text = policy if isinstance(policy, str) else json.dumps(policy)
+        return self.account_user(self.account, name, text)
+
+    def account_with_user(self, name: str) -> tuple[str, AccessKey]:
+        account = self.state.iam.identities.create_account(name).id
+        return account, self.account_user(account, "dev")
+
+    def repository(self, name: str) -> None:
+        """In the administrator's registry, made as a first push makes it (idempotent)."""
+        with self.state.registry.db.write() as tx:
+            create_on_push(tx, self.state.registry.registry_id, name)
+
+    def blobs(self, repository: str, *blobs: bytes) -> None:
+        for data in blobs:
+            self.state.registry.uploads.put_small(repository, Digest.of(data), data)
+
+    def manifest(self, repository: str, layer: bytes = b"layer", **extra) -> bytes:
+        return image_manifest(self.state.registry, repository, layer, **extra)
+
+    def push(self, repository: str, tag: str, layer: bytes = b"layer", **extra) -> str:
+        return str(push_image(self.state.registry, repository, tag, layer, **extra))
+
+
+@contextlib.contextmanager
+def full_app(data_dir: Path) -> Iterator[Server]:
+    """The whole application on a fresh data directory, served on a loopback port."""
+    settings = Settings(data_dir=data_dir)
+    db = Database(settings.database_url)
+    migrate.upgrade(db)
+    db.dispose()
+    app = create_app(settings, run_jobs=False)
+    try:
+        with serving(app) as url:
+            yield Server(url, app, admin_key(data_dir))
+    finally:
+        app.app.state.registry.close()
+
+
+def server_fixture(name: str):
+    """A module-scoped fixture: the full app over a fresh data directory named after ``name``."""
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory) -> Iterator[Server]:
+        with full_app(tmp_path_factory.mktemp(name)) as running:
+            yield running
+    return server
+
+
+def repo_fixture(prefix: str):
+    """A fixture: a repository made through the ECR API, named after the test."""
+    @pytest.fixture
+    def repo(server, request) -> str:
+        name = prefix + request.node.name.replace("_", "-").lower()[:60]
+        server.client().create_repository(repositoryName=name)
+        return name
+    return repo
+
+
+def error_of(caught) -> tuple[str, str]:
+    error = caught.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def code_of(caught) -> str:
+    return caught.value.response["Error"]["Code"]
+
+
+def message_of(caught) -> str:
+    return caught.value.response["Error"]["Message"]

@@ -2,107 +2,18 @@
 same data the OCI routes serve."""
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from dataclasses import dataclass
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from berth.app import create_app
-from berth.config import Settings
 from berth.registry.manifest_format import OCI_INDEX, OCI_MANIFEST
 from berth.registry.references import Digest
-from berth.storage.metadata import migrate
-from berth.storage.metadata.database import Database
-from tests.support.credentials import AccessKey, admin_key
-from tests.unit.api.ecr.test_real_clients import serving
+from tests.support.registry_images import CONFIG_TYPE
+from tests.unit.api.ecr.support import error_of as _error, repo_fixture, server_fixture
 
-REGION = "us-east-1"
-CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
-
-
-@dataclass
-class Server:
-    url: str
-    app: object
-    admin: AccessKey
-
-    @property
-    def state(self):
-        return self.app.app.state
-
-    @property
-    def account(self) -> str:
-        return self.state.iam.identities.admin_account().id
-
-    def client(self, key: AccessKey | None = None, **config):
-        key = key or self.admin
-        return boto3.session.Session().client(
-            "ecr", endpoint_url=self.url, region_name=REGION, aws_access_key_id=key.id,
-            aws_secret_access_key=key.secret,
-            config=Config(retries={"max_attempts": 1}, **config))
-
-    def user(self, name: str, policy: dict) -> AccessKey:
-        identities = self.state.iam.identities
-        identities.create_user(self.account, name)
-        identities.put_user_policy(self.account, name, "ecr", json.dumps(policy))
-        made = identities.create_access_key(self.account, name)
-        return AccessKey(made.id, made.secret)
-
-    def blobs(self, repository: str, *blobs: bytes) -> None:
-        for data in blobs:
-            self.state.registry.uploads.put_small(repository, Digest.of(data), data)
-
-    def manifest(self, repository: str, layer: bytes = b"layer", **extra) -> bytes:
-        config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
-        self.blobs(repository, config, layer)
-        return json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": CONFIG_TYPE, "digest": str(Digest.of(config)),
-                       "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                        "digest": str(Digest.of(layer)), "size": len(layer)}], **extra}).encode()
-
-    def push(self, repository: str, tag: str, layer: bytes = b"layer", **extra) -> str:
-        body = self.manifest(repository, layer, **extra)
-        return str(self.state.registry.manifests.put(repository, tag, body, OCI_MANIFEST).digest)
-
-
-@contextlib.contextmanager
-def served(tmp_path_factory, name: str):
-    """The full app on loopback over a fresh data directory (also test_layers' server)."""
-    data_dir = tmp_path_factory.mktemp(name)
-    settings = Settings(data_dir=data_dir)
-    db = Database(settings.database_url)
-    migrate.upgrade(db)
-    db.dispose()
-    app = create_app(settings, run_jobs=False)
-    try:
-        with serving(app) as url:
-            yield Server(url, app, admin_key(data_dir))
-    finally:
-        app.app.state.registry.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with served(tmp_path_factory, "ecr-images") as running:
-        yield running
-
-
-@pytest.fixture
-def repo(server, request):
-    name = "img/" + request.node.name.replace("_", "-").lower()[:60]
-    server.client().create_repository(repositoryName=name)
-    return name
-
-
-def _error(caught) -> tuple[str, str]:
-    error = caught.value.response["Error"]
-    return error["Code"], error["Message"]
+server = server_fixture("ecr-images")
+repo = repo_fixture("img/")
 
 
 def test_list_images_one_entry_per_tag_and_untagged_once(server, repo):

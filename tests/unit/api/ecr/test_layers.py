@@ -13,22 +13,10 @@ import pytest
 from berth.api.oci import presigned
 from berth.iam.tenancy import RegistryAddress
 from berth.registry.references import Digest
-from tests.unit.api.ecr.test_images import served
+from tests.unit.api.ecr.support import REGION, repo_fixture, server_fixture
 
-REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with served(tmp_path_factory, "ecr-layers") as running:
-        yield running
-
-
-@pytest.fixture
-def repo(server, request):
-    name = "layers/" + request.node.name.replace("_", "-").lower()[:60]
-    server.client().create_repository(repositoryName=name)
-    return name
+server = server_fixture("ecr-layers")
+repo = repo_fixture("layers/")
 
 
 def _upload(client, repo: str, data: bytes, parts: int = 2) -> str:

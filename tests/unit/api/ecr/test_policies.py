@@ -1,102 +1,16 @@
 """Repository policies through the ECR API: boto3 against the full app served by uvicorn,
-signed with keys Berth made. ``full_app`` and ``Server`` serve the other ECR API tests too."""
+signed with keys Berth made."""
 from __future__ import annotations
 
-import contextlib
 import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from berth.app import create_app
-from berth.config import Settings
-from berth.registry.repositories import create_on_push
-from berth.storage.metadata import migrate
-from berth.storage.metadata.database import Database
-from tests.support.credentials import AccessKey, admin_key
-from tests.unit.api.ecr.test_real_clients import serving
+from tests.unit.api.ecr.support import (ALLOW_ECR, REGION, code_of as _code, grant,
+                                        message_of as _message, server_fixture)
 
-REGION = "us-east-1"
-ALLOW_ECR = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]})
-
-
-def grant(principal: str, action="ecr:*", effect="Allow") -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "s", "Effect": effect, "Principal": {"AWS": principal}, "Action": action}]})
-
-
-@dataclass
-class Server:
-    url: str
-    app: object
-    admin: AccessKey
-
-    @property
-    def state(self):
-        return self.app.app.state
-
-    @property
-    def admin_account(self) -> str:
-        return self.state.iam.identities.admin_account().id
-
-    def client(self, key: AccessKey | None = None, region: str = REGION, **config):
-        key = key or self.admin
-        return boto3.session.Session().client(
-            "ecr", endpoint_url=self.url, region_name=region, aws_access_key_id=key.id,
-            aws_secret_access_key=key.secret,
-            config=Config(retries={"max_attempts": 1}, **config))
-
-    def repository(self, name: str) -> None:
-        """In the administrator's registry, made as a first push makes it (idempotent)."""
-        with self.state.registry.db.write() as tx:
-            create_on_push(tx, self.state.registry.registry_id, name)
-
-    def user(self, account: str, name: str, policy: str | None = ALLOW_ECR) -> AccessKey:
-        identities = self.state.iam.identities
-        identities.create_user(account, name)
-        if policy:
-            identities.put_user_policy(account, name, "ecr", policy)
-        made = identities.create_access_key(account, name)
-        return AccessKey(made.id, made.secret)
-
-    def account_with_user(self, name: str) -> tuple[str, AccessKey]:
-        account = self.state.iam.identities.create_account(name).id
-        return account, self.user(account, "dev")
-
-
-@contextlib.contextmanager
-def full_app(data_dir: Path) -> Iterator[Server]:
-    """The whole application on a fresh data directory, served on a loopback port."""
-    settings = Settings(data_dir=data_dir)
-    db = Database(settings.database_url)
-    migrate.upgrade(db)
-    db.dispose()
-    app = create_app(settings, run_jobs=False)
-    try:
-        with serving(app) as url:
-            yield Server(url, app, admin_key(data_dir))
-    finally:
-        app.app.state.registry.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with full_app(tmp_path_factory.mktemp("ecr-policies")) as found:
-        yield found
-
-
-def _code(caught) -> str:
-    return caught.value.response["Error"]["Code"]
-
-
-def _message(caught) -> str:
-    return caught.value.response["Error"]["Message"]
+server = server_fixture("ecr-policies")
 
 
 # -- repository policies -------------------------------------------------------------------
@@ -152,7 +66,7 @@ def test_a_malformed_repository_policy_says_what_and_where(server, text, where):
 
 def test_a_policy_locking_the_caller_out_needs_force(server):
     server.repository("pol/lockout")
-    dev = server.user(server.admin_account, "lockout-dev")
+    dev = server.account_user(server.admin_account, "lockout-dev")
     client = server.client(dev)
     me = f"arn:aws:iam::{server.admin_account}:user/lockout-dev"
     lockout = grant(me, "ecr:SetRepositoryPolicy", effect="Deny")
@@ -173,7 +87,7 @@ def test_a_policy_locking_the_caller_out_needs_force(server):
 
 
 def test_a_missing_repository_comes_before_the_lockout(server):
-    client = server.client(server.user(server.admin_account, "lockout-missing"))
+    client = server.client(server.account_user(server.admin_account, "lockout-missing"))
     me = f"arn:aws:iam::{server.admin_account}:user/lockout-missing"
     with pytest.raises(client.exceptions.RepositoryNotFoundException):
         client.set_repository_policy(repositoryName="pol/absent",
@@ -182,7 +96,7 @@ def test_a_missing_repository_comes_before_the_lockout(server):
 
 def test_the_action_is_authorized(server):
     server.repository("pol/authz")
-    client = server.client(server.user(server.admin_account, "reader", json.dumps({
+    client = server.client(server.account_user(server.admin_account, "reader", json.dumps({
         "Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "ecr:GetRepositoryPolicy", "Resource": "*"}]})))
     with pytest.raises(ClientError) as caught:

@@ -11,25 +11,15 @@ from botocore.exceptions import ClientError
 
 from berth.iam.tenancy import RegistryAddress
 from berth.registry.registry_settings import get_settings, update_settings
-from tests.unit.api.ecr.test_policies import ALLOW_ECR, REGION, full_app, grant
+from tests.unit.api.ecr.support import (ALLOW_ECR, REGION, code_of as _code, grant,
+                                        message_of as _message, server_fixture)
 from tests.unit.api.ecr.test_real_clients import AWS_CLI
 
 DEFAULTS = {"BASIC_SCAN_TYPE_VERSION": "AWS_NATIVE", "REGISTRY_POLICY_SCOPE": "V2",
             "BLOB_MOUNTING": "DISABLED"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with full_app(tmp_path_factory.mktemp("ecr-settings")) as found:
-        yield found
-
-
-def _code(caught) -> str:
-    return caught.value.response["Error"]["Code"]
-
-
-def _message(caught) -> str:
-    return caught.value.response["Error"]["Message"]
+server = server_fixture("ecr-settings")
 
 
 def test_describe_registry(server):
@@ -94,7 +84,8 @@ def test_unknown_names_and_values_are_invalid(server, name, value, where):
 
 def test_the_actions_are_authorized(server):
     account, _ = server.account_with_user("settings-d")
-    reader = server.user(account, "reader", json.dumps({"Version": "2012-10-17", "Statement": [
+    reader = server.account_user(account, "reader", json.dumps({
+        "Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["ecr:GetAccountSetting", "ecr:DescribeRegistry"],
          "Resource": "*"}]}))
     client = server.client(reader)

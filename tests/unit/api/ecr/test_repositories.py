@@ -3,23 +3,11 @@ signed with keys Berth made."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from berth.app import create_app
-from berth.config import Settings
-from berth.registry.manifest_format import OCI_MANIFEST
-from berth.registry.references import Digest
-from berth.storage.metadata import migrate
-from berth.storage.metadata.database import Database
-from tests.support.credentials import AccessKey, admin_key
-from tests.unit.api.ecr.test_real_clients import serving
-
-REGION = "us-east-1"
+from tests.unit.api.ecr.support import REGION, error_of as _error, server_fixture
 
 
 def allow(action="ecr:*", resource="*", condition=None) -> str:
@@ -29,65 +17,7 @@ def allow(action="ecr:*", resource="*", condition=None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-@dataclass
-class Server:
-    url: str
-    app: object
-    admin: AccessKey
-
-    @property
-    def state(self):
-        return self.app.app.state
-
-    @property
-    def account(self) -> str:
-        return self.state.iam.identities.admin_account().id
-
-    def client(self, key: AccessKey | None = None):
-        key = key or self.admin
-        return boto3.session.Session().client(
-            "ecr", endpoint_url=self.url, region_name=REGION, aws_access_key_id=key.id,
-            aws_secret_access_key=key.secret, config=Config(retries={"max_attempts": 1}))
-
-    def user(self, name: str, policy: str) -> AccessKey:
-        identities = self.state.iam.identities
-        identities.create_user(self.account, name)
-        identities.put_user_policy(self.account, name, "ecr", policy)
-        made = identities.create_access_key(self.account, name)
-        return AccessKey(made.id, made.secret)
-
-    def push(self, repository: str, tag: str, layer: bytes = b"layer") -> Digest:
-        reg = self.state.registry
-        config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
-        for data in (config, layer):
-            reg.uploads.put_small(repository, Digest.of(data), data)
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": str(Digest.of(config)), "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                        "digest": str(Digest.of(layer)), "size": len(layer)}]}).encode()
-        return reg.manifests.put(repository, tag, manifest, OCI_MANIFEST).digest
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("ecr-repositories")
-    settings = Settings(data_dir=data_dir)
-    db = Database(settings.database_url)
-    migrate.upgrade(db)
-    db.dispose()
-    app = create_app(settings, run_jobs=False)
-    try:
-        with serving(app) as url:
-            yield Server(url, app, admin_key(data_dir))
-    finally:
-        app.app.state.registry.close()
-
-
-def _error(caught) -> tuple[str, str]:
-    error = caught.value.response["Error"]
-    return error["Code"], error["Message"]
+server = server_fixture("ecr-repositories")
 
 
 def test_create_repository_answers_as_ecr(server):

@@ -19,7 +19,7 @@ def migrated_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def oci(tmp_path, migrated_template) -> Iterator["Oci"]:
+def oci(tmp_path, migrated_template) -> Iterator:
     from .support import running_registry
 
     with running_registry(tmp_path / "data", migrated_template) as registry:

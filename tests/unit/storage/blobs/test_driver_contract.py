@@ -1,5 +1,4 @@
 """The contract every blob driver must meet (run against each driver in conftest.DRIVERS)."""
-import os
 import time
 
 import pytest
