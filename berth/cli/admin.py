@@ -167,7 +167,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> dict:
     if command.operation == ROTATE:
         raise AdminError("ValidationError", "tokens rotate-signing-key works offline only: "
                          "run it without --endpoint-url, with the server's settings")
-    from ..api.admin.client import AdminClient
+    from .admin_client import AdminClient
     return AdminClient(args.endpoint_url, args.profile, args.region).call(
         command.operation, params)
 

@@ -4,28 +4,16 @@ One exception type, ``AdminError``, for the server (rendered as a response) and 
 (raised from a response); ``translate`` maps the domain's exceptions onto it."""
 from __future__ import annotations
 
-import json
-
-from starlette.responses import Response
-
 from ...iam.authorization import AccessDenied
 from ...iam.identities import IdentityError
 from ...iam.policy import PolicyError
+from ..awsjson import AwsJsonError
 
-CONTENT_TYPE = "application/x-amz-json-1.1"
 # IAM's statuses for its own codes; anything else a client got wrong is a 400.
 _IDENTITY_STATUS = {"NoSuchEntity": 404, "EntityAlreadyExists": 409}
 
-
-class AdminError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def body(self) -> dict[str, str]:
-        return {"__type": self.code, "message": self.message}
+# The protocol's error: one class for both AWS-style APIs, server and client side.
+AdminError = AwsJsonError
 
 
 def validation_error(message: str) -> AdminError:
@@ -43,13 +31,3 @@ def translate(exc: Exception) -> AdminError | None:
     if isinstance(exc, AccessDenied):
         return AdminError("AccessDeniedException", exc.message)
     return None
-
-
-def json_response(body: object, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
-                    media_type=CONTENT_TYPE, headers=headers)
-
-
-def error_response(code: str, message: str, status: int) -> Response:
-    return json_response({"__type": code, "message": message}, status,
-                         {"x-amzn-ErrorType": code})

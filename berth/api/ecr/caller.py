@@ -8,9 +8,9 @@ from starlette.requests import Request
 
 from ...iam.authentication import Caller
 from ...iam.service import Iam
-from ...iam.sigv4 import verify_request
 from ...iam.tenancy import RegistryAddress
 from ...registry.concurrency import quick_read
+from ..awsjson import verify_signature
 
 
 @dataclass(frozen=True)
@@ -29,16 +29,7 @@ def iam(request: Request) -> Iam:
 
 async def authenticate(request: Request, body: bytes) -> ApiCaller:
     gate = iam(request)
-
-    def verify():
-        with gate.db.read() as tx:
-            entries = gate.cache.entries(tx)
-            return verify_request(
-                request.method, request.scope["raw_path"], request.scope["query_string"],
-                request.headers.raw, body=body, service="ecr",
-                lookup_secret=lambda key_id: gate.authenticator.secret(tx, entries, key_id),
-                allowed_regions=gate.tenancy.regions)
-
     # A read on a warm cache: inline where the database makes that cheaper than a thread hop.
-    verified = await quick_read(gate.db.inline_reads, verify)
+    verified = await quick_read(gate.db.inline_reads, verify_signature, gate, request, body,
+                                "ecr", gate.tenancy.regions)
     return ApiCaller(verified.identity, verified.region)

@@ -7,22 +7,22 @@ to the client; anything else is logged and answered with ServerException, the on
 """
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ...iam.sigv4 import SigV4Error
+from .. import awsjson
 from . import model
-from .errors import (EcrApiError, error_response, json_response, render, serialization_error,
-                     server_error, unknown_operation)
+from .errors import (EcrApiError, error_response, json_response, render, server_error,
+                     unknown_operation)
 from .serialize import shape_output
 from .validation import validate_input
 
@@ -71,7 +71,7 @@ class _EcrApi:
     async def _respond(self, request: Request, request_id: str) -> Response:
         name = "-"
         try:
-            name = _operation_name(request)
+            name = awsjson.operation_name(request, model.target_prefix())
             return await self._call(name, request, request_id)
         except SigV4Error as exc:
             log.info("request %s: authentication failed: %s", request_id, exc.code)
@@ -84,11 +84,11 @@ class _EcrApi:
             return render(server_error(), request_id)
 
     async def _call(self, name: str, request: Request, request_id: str) -> Response:
-        body = await _read_body(request, self.max_body_bytes)
+        body = await awsjson.read_body(request, self.max_body_bytes)
         caller = await self.authenticate(request, body)
         handler = self._handler(name)
         operation = model.operation_model(name)
-        params = validate_input(operation, _decode(body))
+        params = validate_input(operation, awsjson.decode(body))
         result = await handler(ApiCall(operation=name, params=params, caller=caller,
                                        request=request, request_id=request_id))
         return json_response(shape_output(operation, result), 200, request_id)
@@ -99,50 +99,3 @@ class _EcrApi:
         if name in model.operation_names():
             raise unknown_operation(f"Operation {name} is not supported by this server yet.")
         raise unknown_operation(f"Unknown operation {name}.")
-
-
-def _operation_name(request: Request) -> str:
-    if request.method != "POST":
-        # What AWS JSON endpoints do with anything but POST: no such operation, 404.
-        raise unknown_operation(f"{request.method} is not supported; use POST.", status=404)
-    target = request.headers.get("x-amz-target")
-    if target is None:
-        raise unknown_operation("Missing X-Amz-Target header.")
-    prefix, dot, name = target.partition(".")
-    if prefix != model.target_prefix() or not dot or not name:
-        raise unknown_operation(f"Unknown operation {target}.")
-    return name
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise serialization_error("The client disconnected mid-body.") from None
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> EcrApiError:
-    return EcrApiError("RequestEntityTooLargeException",
-                       f"The request body exceeds {limit} bytes.", 413)
-
-
-def _decode(body: bytes) -> object:
-    if not body.strip():
-        return {}  # an operation without input may come with no body at all
-    try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise serialization_error(f"The request body is not valid JSON: {exc}") from None
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a JSON number")

@@ -8,26 +8,15 @@ services report client errors with 400 and put the distinction in ``__type``.
 """
 from __future__ import annotations
 
-import json
-
 from starlette.responses import Response
 
+from ..awsjson import (CONTENT_TYPE, AwsJsonError, error_response, json_response,
+                       serialization_error, unknown_operation)
 from . import model
 
-CONTENT_TYPE = "application/x-amz-json-1.1"
 
-
-class EcrApiError(Exception):
-    """An error to send to the client as it is; handlers raise these."""
-
-    def __init__(self, code: str, message: str = "", status: int = 400):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def body(self) -> dict[str, str]:
-        return {"__type": self.code, "message": self.message}
+# The ECR API's errors are the protocol's: one class for both AWS-style APIs.
+EcrApiError = AwsJsonError
 
 
 def model_error(code: str, message: str = "") -> EcrApiError:
@@ -44,15 +33,6 @@ def invalid_parameter(message: str) -> EcrApiError:
     return model_error("InvalidParameterException", message)
 
 
-def serialization_error(message: str) -> EcrApiError:
-    """The body is not JSON, or a value has the wrong JSON type for its shape."""
-    return EcrApiError("SerializationException", message)
-
-
-def unknown_operation(message: str, status: int = 400) -> EcrApiError:
-    return EcrApiError("UnknownOperationException", message, status)
-
-
 def access_denied(message: str) -> EcrApiError:
     return EcrApiError("AccessDeniedException", message)
 
@@ -62,17 +42,10 @@ def server_error() -> EcrApiError:
     return model_error("ServerException", "An internal error occurred. Try again later.")
 
 
-def json_response(body: object, status: int, request_id: str,
-                  headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
-                    media_type=CONTENT_TYPE,
-                    headers={"x-amzn-RequestId": request_id, **(headers or {})})
-
-
-def error_response(code: str, message: str, status: int, request_id: str) -> Response:
-    return json_response({"__type": code, "message": message}, status, request_id,
-                         {"x-amzn-ErrorType": code})
-
-
 def render(error: EcrApiError, request_id: str) -> Response:
     return error_response(error.code, error.message, error.status, request_id)
+
+
+__all__ = ["CONTENT_TYPE", "EcrApiError", "access_denied", "error_response", "invalid_parameter",
+           "json_response", "model_error", "render", "serialization_error", "server_error",
+           "unknown_operation"]

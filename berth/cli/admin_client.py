@@ -6,9 +6,10 @@ import json
 import urllib.error
 import urllib.request
 
-from .endpoint import PATH, SERVICE
-from .errors import CONTENT_TYPE, AdminError
-from .operations import TARGET_PREFIX
+from ..api.admin.endpoint import PATH, SERVICE
+from ..api.admin.errors import AdminError
+from ..api.admin.operations import TARGET_PREFIX
+from ..api.awsjson import CONTENT_TYPE
 
 
 class AdminClient:

@@ -1,0 +1,110 @@
+"""The AWS JSON 1.1 protocol both AWS-style APIs speak (the ECR API at ``POST /``, the admin
+API at ``POST /admin``): ``X-Amz-Target: <Prefix>.<Operation>``, a bounded JSON body, a SigV4
+signature, and errors as ``{"__type", "message"}`` with ``x-amzn-ErrorType``."""
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from ..iam.service import Iam
+from ..iam.sigv4 import VerifiedRequest, verify_request
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+class AwsJsonError(Exception):
+    """An error to send to the client as it is."""
+
+    def __init__(self, code: str, message: str = "", status: int = 400):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"__type": self.code, "message": self.message}
+
+
+def json_response(body: object, status: int, request_id: str,
+                  headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
+                    media_type=CONTENT_TYPE,
+                    headers={"x-amzn-RequestId": request_id, **(headers or {})})
+
+
+def error_response(code: str, message: str, status: int, request_id: str) -> Response:
+    return json_response({"__type": code, "message": message}, status, request_id,
+                         {"x-amzn-ErrorType": code})
+
+
+def unknown_operation(message: str, status: int = 400) -> AwsJsonError:
+    return AwsJsonError("UnknownOperationException", message, status)
+
+
+def serialization_error(message: str) -> AwsJsonError:
+    """The body is not JSON, or a value has the wrong JSON type for its shape."""
+    return AwsJsonError("SerializationException", message)
+
+
+def operation_name(request: Request, prefix: str) -> str:
+    """The operation ``X-Amz-Target`` names under ``prefix``."""
+    if request.method != "POST":
+        # What AWS JSON endpoints do with anything but POST: no such operation, 404.
+        raise unknown_operation(f"{request.method} is not supported; use POST.", status=404)
+    target = request.headers.get("x-amz-target")
+    if target is None:
+        raise unknown_operation("Missing X-Amz-Target header.")
+    found, dot, name = target.partition(".")
+    if found != prefix or not dot or not name:
+        raise unknown_operation(f"Unknown operation {target}.")
+    return name
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise serialization_error("The client disconnected mid-body.") from None
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> AwsJsonError:
+    return AwsJsonError("RequestEntityTooLargeException",
+                        f"The request body exceeds {limit} bytes.", 413)
+
+
+def decode(body: bytes) -> object:
+    if not body.strip():
+        return {}  # an operation without input may come with no body at all
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise serialization_error(f"The request body is not valid JSON: {exc}") from None
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def verify_signature(iam: Iam, request: Request, body: bytes, service: str,
+                     regions: Collection[str] | None = None) -> VerifiedRequest:
+    """The SigV4 check against the keys IAM knows (blocking: one read on a warm cache);
+    ``.identity`` of the result is the ``Caller``. Raises ``SigV4Error``."""
+    with iam.db.read() as tx:
+        entries = iam.cache.entries(tx)
+        return verify_request(
+            request.method, request.scope["raw_path"], request.scope["query_string"],
+            request.headers.raw, body=body, service=service, allowed_regions=regions,
+            lookup_secret=lambda key_id: iam.authenticator.secret(tx, entries, key_id))
+
