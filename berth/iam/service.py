@@ -3,7 +3,7 @@ registry they address, and whether they may do what they ask."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import registries as registry_rows
@@ -56,13 +56,14 @@ class Iam:
                 self._registries[address] = found
         return found
 
-    def admit(self, authorization: str | None, action: str, address: RegistryAddress,
-              repository: str | None, keys: Mapping[str, Any] | None = None,
+    def admit(self, authorization: str | None, actions: str | Sequence[str],
+              address: RegistryAddress, repository: str | None,
+              keys: Mapping[str, Any] | None = None,
               check_name: Callable[[str], Any] | None = None) -> Admission:
         """The registry's gate (blocking; one read transaction on a warm cache): the token
-        in ``authorization``, then the registry, then ``action`` on the repository (or the
-        registry when None). Raises Unauthenticated, UnknownRegistry or AccessDenied;
-        ``check_name`` validates the name once the caller is known."""
+        in ``authorization``, then the registry, then each of ``actions`` on the repository
+        (or the registry when None). Raises Unauthenticated, UnknownRegistry or
+        AccessDenied; ``check_name`` validates the name once the caller is known."""
         token = basic_token(authorization)
         with self.db.read() as tx:
             entries = self.cache.entries(tx)
@@ -71,29 +72,32 @@ class Iam:
                 check_name(repository)
             registry_id = self._registries.get(address)
             if registry_id is not None:  # the usual case: one transaction in all
-                self.authorizer.check(tx, entries, caller, action, address, registry_id,
-                                      repository, keys)
+                self._check(tx, entries, caller, actions, address, registry_id, repository,
+                            keys)
                 return Admission(caller, registry_id)
-        # Made only for a caller allowed in: a registry not yet made has no policies.
-        registry_id = self.registry_id(address, create=False)
-        with self.db.read() as tx:
-            self.authorizer.check(tx, self.cache.entries(tx), caller, action, address,
-                                  registry_id, repository, keys)
-        return Admission(caller, registry_id or self.registry_id(address))
+        return Admission(caller, self.authorize(caller, actions, address, repository, keys))
 
-    def authorize(self, caller: Caller, action: str, address: RegistryAddress,
+    def authorize(self, caller: Caller, actions: str | Sequence[str], address: RegistryAddress,
                   repository: str | None, keys: Mapping[str, Any] | None = None,
                   create: bool = True) -> int | None:
-        """For a caller already known (a SigV4 signature): ``action`` on the repository
-        (or the registry when None) of the registry at ``address``; its id (None if it does
-        not exist yet and ``create`` is false). Raises UnknownRegistry or AccessDenied."""
+        """For a caller already known: each of ``actions`` on the repository (or the
+        registry when None) of the registry at ``address``; its id (None if it does not
+        exist yet and ``create`` is false). Raises UnknownRegistry or AccessDenied. A
+        registry is made only for a caller allowed in (one not yet made has no policies)."""
         registry_id = self.registry_id(address, create=False)
         with self.db.read() as tx:
-            self.authorizer.check(tx, self.cache.entries(tx), caller, action, address,
-                                  registry_id, repository, keys)
+            self._check(tx, self.cache.entries(tx), caller, actions, address, registry_id,
+                        repository, keys)
         if registry_id is None and create:
             registry_id = self.registry_id(address)
         return registry_id
+
+    def _check(self, tx, entries: dict, caller: Caller, actions: str | Sequence[str],
+               address: RegistryAddress, registry_id: int | None, repository: str | None,
+               keys: Mapping[str, Any] | None) -> None:
+        for action in (actions,) if isinstance(actions, str) else actions:
+            self.authorizer.check(tx, entries, caller, action, address, registry_id,
+                                  repository, keys)
 
     def authenticate(self, authorization: str | None) -> Caller:
         token = basic_token(authorization)

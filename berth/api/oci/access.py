@@ -94,10 +94,8 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
     if request.method == "POST" and "digest" in request.query_params:
         wanted = MONOLITHIC
     if wanted:
-        for action in wanted:
-            admission = await quick_read(gate.db.inline_reads, gate.admit, header, action,
-                                         where, repository, condition_keys(request),
-                                         validate_name)
+        admission = await quick_read(gate.db.inline_reads, gate.admit, header, wanted, where,
+                                     repository, condition_keys(request), validate_name)
     else:
         caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
         admission = Admission(caller, await quick_read(gate.db.inline_reads, gate.registry_id,
