@@ -2,12 +2,12 @@
 CompleteLayerUpload, GetDownloadUrlForLayer -- the same uploads and blobs as the OCI routes."""
 from __future__ import annotations
 
+from ...iam import presigned
 from ...registry import errors as e
 from ...registry.concurrency import blocking
 from ...registry.images import ImageService
 from ...registry.references import Digest
 from ...registry.uploads import Chunk
-from ..oci import presigned
 from .access import Target, admit, repository_not_found
 from .caller import iam
 from .endpoint import ApiCall

@@ -9,13 +9,13 @@ from typing import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...iam import presigned
 from ...iam.authorization import AccessDenied
 from ...iam.service import Admission, Iam, Unauthenticated, UnknownRegistry
 from ...iam.tenancy import RegistryAddress
 from ...registry.concurrency import quick_read
 from ...registry.errors import NameUnknown
 from ...registry.references import validate_name
-from . import presigned
 from .errors import error_response
 
 Handler = Callable[[Request], Awaitable[Response]]

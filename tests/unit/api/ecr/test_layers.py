@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from berth.api.oci import presigned
+from berth.iam import presigned
 from berth.iam.tenancy import RegistryAddress
 from berth.registry.references import Digest
 from tests.unit.api.ecr.support import REGION, repo_fixture, server_fixture

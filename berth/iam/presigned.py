@@ -14,10 +14,10 @@ import time
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
-from ...iam.authentication import Unauthenticated
-from ...iam.service import Admission, Iam
-from ...iam.tenancy import RegistryAddress
-from ...storage.metadata import registries as registry_rows
+from ..storage.metadata import registries as registry_rows
+from .authentication import Unauthenticated
+from .service import Admission, Iam
+from .tenancy import RegistryAddress
 
 ACTION = "ecr:GetDownloadUrlForLayer"
 LIFETIME_SECONDS = 15 * 60
