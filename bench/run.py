@@ -195,8 +195,8 @@ def run_server(server: Server, o: argparse.Namespace, seed: int) -> dict:
         server.start()
         time.sleep(0.5)
         out["idle"] = {"rss": current_rss(server.proc.pid), "code": code}
-        ctx = Ctx("127.0.0.1", server.port, seed, o, server.authorization())
-        ctx.credentials = server.signing_credentials()  # SigV4 key, for the ecr workload
+        ctx = Ctx("127.0.0.1", server.port, seed, o, server.authorization(),
+                  server.signing_credentials())
         for name in o.workloads:
             if name in BERTH_ONLY and server.name != "berth":
                 continue  # reported as n/a

@@ -17,6 +17,7 @@ class Ctx:
     seed: int              # unique per (run, server): blobs differ between runs
     opts: Any              # argparse namespace of bench/run.py (sizes, concurrency, ...)
     authorization: str | None = None  # Authorization header for every request (Berth)
+    credentials: tuple[str, str] | None = None  # SigV4 key (Berth), for the ecr workload
 
 
 class Timer:

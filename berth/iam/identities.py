@@ -5,6 +5,7 @@ learns that what it derived from identities (callers, policies) is stale."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -213,20 +214,9 @@ class IdentityService:
             registry_rows.bump(tx, IAM_GENERATION)
 
 
-class _maybe:
+def _maybe(db: Database, tx: Tx | None):
     """The caller's write transaction if it gave one, else a new one."""
-
-    def __init__(self, db: Database, tx: Tx | None):
-        self._db, self._tx, self._own = db, tx, None
-
-    def __enter__(self) -> Tx:
-        if self._tx is not None:
-            return self._tx
-        self._own = self._db.write()
-        return self._own.__enter__()
-
-    def __exit__(self, *exc):
-        return self._own.__exit__(*exc) if self._own is not None else False
+    return contextlib.nullcontext(tx) if tx is not None else db.write()
 
 
 def _new_account_id() -> str:
