@@ -137,6 +137,19 @@ class IdentityService:
             _require_account(tx, account_id)
             return [User(*row) for row in rows.list_users(tx, account_id)]
 
+    def find_user(self, account_id: str, name: str) -> User | None:
+        with self.db.read() as tx:
+            row = rows.find_user(tx, account_id, name)
+        return None if row is None else User(*row)
+
+    def key_owner(self, account_id: str, key_id: str) -> User | None:
+        """The user owning the account's key; None for a root key or an unknown one."""
+        with self.db.read() as tx:
+            key = rows.get_key(tx, key_id)
+            if key is None or key.account_id != account_id or key.user_id is None:
+                return None
+            return User(*rows.user_by_id(tx, key.user_id))
+
     def delete_user(self, account_id: str, name: str) -> None:
         """Deletes the user with its keys and policies (IAM would insist they go first;
         an administrator tool that cleans up is kinder)."""

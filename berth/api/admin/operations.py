@@ -9,9 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
-from ...iam.identities import IdentityError, User
+from ...iam.identities import IdentityError
 from ...iam.service import Iam
-from ...storage.metadata import identities as rows
 from . import shapes
 from .errors import validation_error
 
@@ -77,19 +76,15 @@ def named_user(iam: Iam, p: Params) -> str:
     name = p.get("UserName")
     if name is None:
         return account_root(iam, p)
-    with iam.db.read() as tx:
-        row = rows.find_user(tx, p["AccountId"], name)
-    path = row.path if row is not None else p.get("Path", "/")
+    user = iam.identities.find_user(p["AccountId"], name)
+    path = user.path if user is not None else p.get("Path", "/")
     return f"arn:aws:iam::{p['AccountId']}:user{path}{name}"
 
 
 def key_owner(iam: Iam, p: Params) -> str:
     """The ARN of the user owning the key, else of the account's root."""
-    with iam.db.read() as tx:
-        key = rows.get_key(tx, p["AccessKeyId"])
-        mine = key is not None and key.account_id == p["AccountId"] and key.user_id
-        owner = rows.user_by_id(tx, key.user_id) if mine else None
-    return User(*owner).arn if owner is not None else account_root(iam, p)
+    owner = iam.identities.key_owner(p["AccountId"], p["AccessKeyId"])
+    return owner.arn if owner is not None else account_root(iam, p)
 
 
 # -- accounts -------------------------------------------------------------------------------
