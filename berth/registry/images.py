@@ -3,20 +3,26 @@ description, batch get and delete, put with ECR's checks. Built over the same ta
 services as the OCI routes, so either door sees what the other did."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import images as rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
 from .concurrency import blocking
-from .errors import (BlobUnknown, DigestInvalid, ManifestInvalid, ManifestNotAcceptable,
-                     ManifestUnknown, RegistryError, TagInvalid)
-from .manifest_format import parse_manifest
+from .errors import (BlobUnknown, DigestInvalid, ManifestInvalid, ManifestReferenced,
+                     ManifestUnknown, TagInvalid)
+from .image_deletion import TagDigestMismatch, delete_image
+from .manifests import DigestMismatch, ImageExists, LayersMissing, accepts
 from .references import Digest, validate_tag
 from .registry import Registry
 from .repositories import require_id
+
+__all__ = ["REASONS", "ImageId", "Failure", "ImageDetail", "ImageNotFound", "MediaTypeMissing",
+           "DigestMismatch", "ImageExists", "LayersMissing", "declared_media_type", "check_id",
+           "ImageService"]
 
 # ECR's failure codes (ImageFailureCode) and reasons, which ids that fail are answered with.
 REASONS = {
@@ -67,22 +73,20 @@ class ImageNotFound(ManifestUnknown):
         self.image_id = image_id
 
 
-class ImageExists(RegistryError):
-    code = "DENIED"
+class MediaTypeMissing(ManifestInvalid):
+    """Neither the request nor the manifest gives the manifest's media type."""
 
 
-class DigestMismatch(DigestInvalid):
-    pass
-
-
-class LayersMissing(RegistryError):
-    """Blobs (or, for an index, child manifests) the manifest lists that are not there."""
-    code = "MANIFEST_BLOB_UNKNOWN"
-
-    def __init__(self, digests: list[str], children: bool):
-        super().__init__(f"missing: {', '.join(digests)}", {"digests": digests})
-        self.digests = digests
-        self.children = children
+def declared_media_type(body: bytes) -> str:
+    """ECR takes the media type from the manifest when the request gives none; it does not
+    infer one from the manifest's shape as an OCI push may."""
+    try:
+        declared = json.loads(body).get("mediaType")
+    except (ValueError, AttributeError, RecursionError):
+        raise ManifestInvalid("the image manifest is not a JSON object") from None
+    if not isinstance(declared, str) or not declared:
+        raise MediaTypeMissing("image manifest mediatype not provided in manifest or parameter")
+    return declared
 
 
 def check_id(image_id: ImageId) -> Failure | None:
@@ -100,18 +104,25 @@ def check_id(image_id: ImageId) -> Failure | None:
     return None
 
 
-def _lookup(tx, repo_id: int, image_id: ImageId) -> tuple[str | None, Failure | None]:
-    """The digest an id names, or why it names none."""
-    failure = check_id(image_id)
-    if failure is not None:
-        return None, failure
-    digest = (tags.get_digest(tx, repo_id, image_id.tag) if image_id.tag
-              else image_id.digest if manifest_rows.get(tx, repo_id, image_id.digest) else None)
-    if digest is None:
-        return None, Failure(image_id, "ImageNotFound")
-    if image_id.digest and image_id.digest != digest:
-        return None, Failure(image_id, "ImageTagDoesNotMatchDigest")
-    return digest, None
+def _resolve(tx, repo_id: int, ids: list[ImageId], fetch: Callable[[list[str]], dict[str, Any]]
+             ) -> list[tuple[ImageId, Any, Failure | None]]:
+    """Each id with the row it names (``fetch``: digests -> {digest: row}), or why it names
+    none (with the row when the id's tag names another digest): two queries for all ids."""
+    checked = [(i, check_id(i)) for i in ids]
+    named = tags.digests_for(tx, repo_id, sorted({i.tag for i, f in checked if not f and i.tag}))
+    wanted = [named.get(i.tag) if i.tag else i.digest for i, f in checked if not f]
+    found = fetch(sorted({d for d in wanted if d}))
+    resolved = []
+    for image_id, failure in checked:
+        row = None
+        if failure is None:
+            row = found.get(named.get(image_id.tag) if image_id.tag else image_id.digest)
+            if row is None:
+                failure = Failure(image_id, "ImageNotFound")
+            elif image_id.digest and image_id.digest != row.digest:
+                failure = Failure(image_id, "ImageTagDoesNotMatchDigest")
+        resolved.append((image_id, row, failure))
+    return resolved
 
 
 class ImageService:
@@ -144,41 +155,36 @@ class ImageService:
         """The images the ids name, each once; the first id naming none raises."""
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
-            digests: list[str] = []
-            for image_id in ids:
-                digest, failure = _lookup(tx, repo_id, image_id)
+            found: dict[str, Any] = {}
+            for image_id, row, failure in _resolve(tx, repo_id, ids, lambda digests: {
+                    r.digest: r for r in rows.details(tx, repo_id, digests)}):
                 if failure is not None:
                     if failure.code == "ImageNotFound":
                         raise ImageNotFound(image_id)
                     raise ManifestInvalid(failure.reason, {"imageId": image_id})
-                if digest not in digests:
-                    digests.append(digest)
-            found = {r.digest: r for r in rows.details(tx, repo_id, digests)}
-            return _details(tx, repo_id, [found[d] for d in digests])
+                found.setdefault(row.digest, row)
+            return _details(tx, repo_id, list(found.values()))
 
     async def batch_get(self, repository: str, ids: list[ImageId],
                         accepted: list[str] | None):
         """(images as (ImageId, media type, content), failures); each found image is a pull."""
-        await blocking(self.exists, repository)
-        images, failures = [], []
-        for image_id in ids:
-            failure = check_id(image_id)
-            if failure is None:
-                try:
-                    found = await self.registry.manifests.fetch(
-                        repository, image_id.tag or image_id.digest, accepted,
-                        record_pull=True)
-                except ManifestUnknown as exc:
-                    failure = Failure(image_id, "UnsupportedImageType" if isinstance(
-                        exc, ManifestNotAcceptable) else "ImageNotFound")
-                else:
-                    if image_id.digest and image_id.digest != found.digest:
-                        failure = Failure(image_id, "ImageTagDoesNotMatchDigest")
-                    else:
-                        images.append((ImageId(found.digest, image_id.tag), found.media_type,
-                                       found.content))
+        return await blocking(self._batch_get, repository, ids, accepted)
+
+    def _batch_get(self, repository: str, ids: list[ImageId], accepted: list[str] | None):
+        with self.db.read() as tx:
+            repo_id = require_id(tx, self.registry.registry_id, repository)
+            resolved = _resolve(tx, repo_id, ids,
+                                lambda digests: rows.contents(tx, repo_id, digests))
+        images, failures, pulled = [], [], {}
+        for image_id, row, failure in resolved:
+            if row is not None and not accepts(row.media_type, accepted):
+                failure = Failure(image_id, "UnsupportedImageType")
             if failure is not None:
                 failures.append(failure)
+                continue
+            images.append((ImageId(row.digest, image_id.tag), row.media_type, row.content))
+            pulled[row.digest] = row.last_pulled_at
+        self.registry.manifests.record_pulls(repo_id, pulled)
         return images, failures
 
     def layer_referenced(self, repository: str, digest: Digest) -> bool:
@@ -196,72 +202,48 @@ class ImageService:
         return [r for r in found if not artifact_types or r.artifact_type in artifact_types]
 
     # -- writes ----------------------------------------------------------------------------
-    def put(self, repository: str, body: bytes, media_type: str, tag: str | None,
+    def put(self, repository: str, body: bytes, media_type: str | None, tag: str | None,
             digest: str | None) -> tuple[str, str]:
-        """Store a manifest (and tag) as ECR's PutImage does; returns (digest, media type)."""
-        parsed = parse_manifest(body, media_type)
-        wanted = Digest.parse(digest) if digest else None
-        actual = str(Digest.of(body, wanted.algorithm if wanted else "sha256"))
-        if wanted and str(wanted) != actual:
-            raise DigestMismatch(f"{wanted} is not the manifest's digest {actual}",
-                                 {"digest": actual, "given": str(wanted)})
-        with self.db.read() as tx:
-            repo_id = require_id(tx, self.registry.registry_id, repository)
-            current = (tags.get_digest(tx, repo_id, validate_tag(tag)) if tag
-                       else actual if manifest_rows.get(tx, repo_id, actual) else None)
-            if current == actual:
-                raise ImageExists(f"{actual} is already {tag or 'stored'}",
-                                  {"digest": actual, "tag": tag})
-            _require_references(tx, repo_id, parsed)
-        self.registry.manifests.put(repository, tag or actual, body, parsed.media_type)
-        return actual, parsed.media_type
+        """Store a manifest (and tag) as ECR's PutImage does: in an existing repository, the
+        media type declared, an image already stored (under the tag) refused; returns
+        (digest, media type)."""
+        result = self.registry.manifests.put(
+            repository, tag, body, media_type or declared_media_type(body), digest,
+            exclusive=True, create=False)
+        return str(result.digest), result.media_type
 
     def batch_delete(self, repository: str, ids: list[ImageId]):
-        """(ids deleted, failures). A tag goes alone unless it is the image's last: then
-        the image goes too, as by digest (which takes every tag with it)."""
-        deleted, failures = [], []
+        """(ids deleted, failures), in one transaction. A tag goes alone unless it is the
+        image's last: then the image goes too, as by digest (which takes every tag with it)."""
+        deleted: list[ImageId] = []
+        failures: list[Failure] = []
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             for image_id in ids:
-                digest, failure = _lookup(tx, repo_id, image_id)
-                if failure is None:
-                    failure = _delete(tx, repo_id, image_id, digest, deleted)
+                failure = check_id(image_id) or _delete(tx, repo_id, repository, image_id,
+                                                        deleted)
                 if failure is not None:
                     failures.append(failure)
         return deleted, failures
 
 
-def _delete(tx, repo_id: int, image_id: ImageId, digest: str, deleted: list) -> Failure | None:
-    if not image_id.digest and rows.tag_count(tx, repo_id, digest) > 1:
-        tags.remove(tx, repo_id, image_id.tag)
-        deleted.append(ImageId(digest, image_id.tag))
-        return None
-    parent = manifest_rows.parent_of(tx, repo_id, digest)
-    if parent is not None:
-        return Failure(image_id, "ImageReferencedByManifestList", parent)
-    names = rows.tags_of(tx, repo_id, [digest]).get(digest) or [None]
-    tags.remove_for_digest(tx, repo_id, digest)
-    manifest_rows.remove(tx, repo_id, digest)
+def _delete(tx, repo_id: int, repository: str, image_id: ImageId,
+            deleted: list[ImageId]) -> Failure | None:
+    try:
+        digest, names = delete_image(tx, repo_id, repository, image_id.tag, image_id.digest,
+                                     image_with_last_tag=True)
+    except ManifestReferenced as exc:
+        return Failure(image_id, "ImageReferencedByManifestList", exc.detail["index"])
+    except TagDigestMismatch:
+        return Failure(image_id, "ImageTagDoesNotMatchDigest")
+    except ManifestUnknown:
+        return Failure(image_id, "ImageNotFound")
     deleted.extend(ImageId(digest, name) for name in names)
     return None
 
 
 def _details(tx, repo_id: int, found: list) -> list[ImageDetail]:
-    names = rows.tags_of(tx, repo_id, [r.digest for r in found])
+    names = tags.names_for(tx, repo_id, [r.digest for r in found])
     return [ImageDetail(r.digest, names.get(r.digest, []), r.media_type,
                         r.artifact_type or r.config_media_type, r.total_size, r.pushed_at,
                         r.last_pulled_at, r.subject_digest) for r in found]
-
-
-def _require_references(tx, repo_id: int, parsed) -> None:
-    """All missing references at once, for ECR's message (the put checks again, atomically)."""
-    if parsed.is_index:
-        wanted = sorted({str(d.digest) for d in parsed.children})
-        found = manifest_rows.sizes(tx, repo_id, wanted) if wanted else {}
-    else:
-        local = [d for d in (parsed.config, *parsed.layers) if not d.foreign]
-        wanted = sorted({str(d.digest) for d in local})
-        found = blob_rows.sizes_in_repository(tx, repo_id, wanted) if wanted else {}
-    missing = [d for d in wanted if d not in found]
-    if missing:
-        raise LayersMissing(missing, parsed.is_index)

@@ -9,9 +9,10 @@ from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
 from ..storage.metadata.database import Database
-from .errors import (DigestInvalid, NameUnknown, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
-                     ManifestReferenced, ManifestTooLarge, ManifestUnknown, TagImmutable)
 from .concurrency import blocking, quick_read
+from .errors import (DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
+                     ManifestTooLarge, ManifestUnknown, NameUnknown, RegistryError, TagImmutable)
+from .image_deletion import delete_image
 from .manifest_format import ParsedManifest, parse_manifest
 from .references import Digest, is_digest, validate_tag
 from .repositories import create_on_push, require_id
@@ -31,6 +32,30 @@ class PutResult:
     digest: Digest
     subject: Digest | None
     created: bool
+    media_type: str
+
+
+class DigestMismatch(DigestInvalid):
+    """The request names a digest the manifest does not have."""
+
+    def __init__(self, given: str, actual: str):
+        super().__init__(f"manifest digest {actual} does not match {given}", {"digest": given})
+        self.given, self.actual = given, actual
+
+
+class ImageExists(RegistryError):
+    """An exclusive put of an image already stored (under the tag)."""
+    code = "DENIED"
+
+
+class LayersMissing(ManifestBlobUnknown):
+    """Blobs (or, for an index, child manifests) the manifest lists that are not there."""
+
+    def __init__(self, digests: list[str], children: bool):
+        super().__init__(f"{'manifest' if children else 'blob'} {digests[0]} is not in the "
+                         "repository", {"digest": digests[0]})
+        self.digests = digests
+        self.children = children
 
 
 def accepts(media_type: str, accepted: list[str] | None) -> bool:
@@ -55,7 +80,7 @@ class ManifestService:
         found, repo_id, last_pulled = await quick_read(
             self.db.inline_reads, self._find, repository, reference, accepted, with_content)
         if record_pull and self._pull_is_stale(last_pulled):
-            await blocking(self._record_pull, repo_id, found.digest)
+            await blocking(self._record_pulls, repo_id, [found.digest])
         return found
 
     def _find(self, repository: str, reference: str, accepted: list[str] | None,
@@ -80,34 +105,51 @@ class ManifestService:
     def _pull_is_stale(self, last_pulled_at: float | None) -> bool:
         return last_pulled_at is None or last_pulled_at < time.time() - self.pull_record_interval
 
-    def _record_pull(self, repo_id: int, digest: str) -> None:
+    def record_pulls(self, repo_id: int, last_pulled: dict[str, float | None]) -> None:
+        """Record pulls of several manifests (digest -> when a pull was last recorded) in one
+        write, those recorded within the interval skipped."""
+        stale = [d for d, last in last_pulled.items() if self._pull_is_stale(last)]
+        if stale:
+            self._record_pulls(repo_id, stale)
+
+    def _record_pulls(self, repo_id: int, digests: list[str]) -> None:
         # A write per pull would serialise pulls; like ECR, record at a coarse interval.
         now = time.time()
         with self.db.write(durable=False) as tx:
-            manifest_rows.record_pull(tx, repo_id, digest, now,
-                                      now - self.pull_record_interval)
+            manifest_rows.record_pulls(tx, repo_id, digests, now,
+                                       now - self.pull_record_interval)
 
     # -- write -----------------------------------------------------------------------------
-    def put(self, repository: str, reference: str, body: bytes,
-            content_type: str | None) -> PutResult:
+    def put(self, repository: str, reference: str | None, body: bytes,
+            content_type: str | None, digest: str | None = None, *, exclusive: bool = False,
+            create: bool = True) -> PutResult:
+        """Store a manifest under a tag or digest reference (None: its own digest). ``digest``
+        is one a tagged put says the manifest has; ``exclusive`` refuses, with ImageExists, an
+        image already stored (under the tag); ``create=False`` needs an existing repository."""
         if len(body) > self.max_bytes:
             raise ManifestTooLarge(f"manifest is {len(body)} bytes, the limit is {self.max_bytes}")
-        wanted = Digest.parse(reference) if is_digest(reference) else None
-        tag = None if wanted else validate_tag(reference)
-        digest = Digest.of(body, wanted.algorithm if wanted else "sha256")
-        if wanted and digest != wanted:
-            raise DigestInvalid(f"manifest digest {digest} does not match {wanted}",
-                                {"digest": str(wanted)})
+        tag = None if reference is None or is_digest(reference) else validate_tag(reference)
+        given = digest or (None if tag else reference)
+        wanted = Digest.parse(given) if given else None
+        actual = Digest.of(body, wanted.algorithm if wanted else "sha256")
+        if wanted and actual != wanted:
+            raise DigestMismatch(str(wanted), str(actual))
         parsed = parse_manifest(body, content_type)
         with self.db.write() as tx:
-            repo_id = create_on_push(tx, self.registry_id, repository)
+            repo_id = (create_on_push if create else require_id)(tx, self.registry_id, repository)
+            current = tags.get_digest(tx, repo_id, tag) if tag else None
+            if exclusive and (current == str(actual) if tag
+                              else manifest_rows.get(tx, repo_id, str(actual))):
+                raise ImageExists(f"{actual} is already {tag or 'stored'}",
+                                  {"digest": str(actual), "tag": tag})
             total = self._check_references(tx, repo_id, parsed) + len(body)
-            created = manifest_rows.insert_new(tx, _row(repo_id, digest, parsed, body, total),
+            created = manifest_rows.insert_new(tx, _row(repo_id, actual, parsed, body, total),
                                                _references(parsed))
             if tag:
-                _check_mutable(tx, repo_id, repository, tag, str(digest))
-                tags.put(tx, repo_id, tag, str(digest))
-        return PutResult(digest, parsed.subject.digest if parsed.subject else None, created)
+                _check_mutable(tx, repo_id, repository, tag, current, str(actual))
+                tags.put(tx, repo_id, tag, str(actual))
+        return PutResult(actual, parsed.subject.digest if parsed.subject else None, created,
+                         parsed.media_type)
 
     def _check_references(self, tx, repo_id: int, parsed: ParsedManifest) -> int:
         """Every blob and child manifest must be in the repository with the size its
@@ -115,40 +157,29 @@ class ManifestService:
         if parsed.is_index:
             wanted = sorted({str(d.digest) for d in parsed.children})
             found = manifest_rows.sizes(tx, repo_id, wanted) if wanted else {}
-            _require(wanted, found, "manifest")
+            _require(wanted, found, children=True)
             _check_sizes(parsed.children, {d: sizes[0] for d, sizes in found.items()})
             return sum(total for _, total in found.values())
         local = [d for d in (parsed.config, *parsed.layers) if not d.foreign]
         wanted = sorted({str(d.digest) for d in local})
         found = blob_rows.sizes_in_repository(tx, repo_id, wanted) if wanted else {}
-        _require(wanted, found, "blob")
+        _require(wanted, found, children=False)
         _check_sizes(local, found)
         return sum(found.values())
 
     def delete(self, repository: str, reference: str) -> None:
+        """A tag alone, or by digest the image with its tags (``image_deletion``)."""
+        by_digest = is_digest(reference)
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
-            if not is_digest(reference):
-                if not tags.remove(tx, repo_id, validate_tag(reference)):
-                    raise ManifestUnknown(f"tag {reference!r} is unknown to {repository!r}",
-                                          {"tag": reference})
-                return
-            digest = str(Digest.parse(reference))
-            if manifest_rows.get(tx, repo_id, digest) is None:
-                raise ManifestUnknown(f"manifest {digest} is unknown to {repository!r}",
-                                      {"digest": digest})
-            parent = manifest_rows.parent_of(tx, repo_id, digest)
-            if parent is not None:
-                raise ManifestReferenced(f"manifest {digest} is listed by index {parent}",
-                                         {"digest": digest, "index": parent})
-            tags.remove_for_digest(tx, repo_id, digest)
-            manifest_rows.remove(tx, repo_id, digest)
+            delete_image(tx, repo_id, repository, None if by_digest else reference,
+                         reference if by_digest else None)
 
 
-def _check_mutable(tx, repo_id: int, repository: str, tag: str, digest: str) -> None:
-    """Moving an existing tag to another image is refused where the tag is immutable;
-    re-putting the image it names is not a change."""
-    current = tags.get_digest(tx, repo_id, tag)
+def _check_mutable(tx, repo_id: int, repository: str, tag: str, current: str | None,
+                   digest: str) -> None:
+    """Moving an existing tag (naming ``current``) to another image is refused where the tag
+    is immutable; re-putting the image it names is not a change."""
     if current in (None, digest):
         return
     if tag_mutability(tx, repo_id).is_immutable(tag):
@@ -157,11 +188,11 @@ def _check_mutable(tx, repo_id: int, repository: str, tag: str, digest: str) -> 
                            "immutable.", {"tag": tag, "digest": current})
 
 
-def _require(wanted: list[str], found: dict, kind: str) -> None:
+def _require(wanted: list[str], found: dict, children: bool) -> None:
+    """Every missing reference at once (ECR lists them all; OCI names the first)."""
     missing = [d for d in wanted if d not in found]
     if missing:
-        raise ManifestBlobUnknown(f"{kind} {missing[0]} is not in the repository",
-                                  {"digest": missing[0]})
+        raise LayersMissing(missing, children)
 
 
 def _check_sizes(descriptors, sizes: dict[str, int]) -> None:

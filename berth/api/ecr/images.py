@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from ...registry import errors as e
 from ...registry.concurrency import blocking
 from ...registry.images import (DigestMismatch, ImageDetail, ImageExists, ImageId,
-                                ImageNotFound, ImageService, LayersMissing)
+                                ImageNotFound, ImageService, LayersMissing, MediaTypeMissing)
 from ...registry.references import Digest
 from .access import Target, admit, repository_not_found
 from .endpoint import ApiCall
@@ -62,11 +62,10 @@ async def batch_get_image(call: ApiCall) -> dict:
 async def put_image(call: ApiCall) -> dict:
     target, name = await _admit(call)
     p = call.params
-    body = p["imageManifest"].encode("utf-8")
     digest, media_type = await _run(
-        target, name, _service(target).put, name, body,
-        p.get("imageManifestMediaType") or _declared_type(body), p.get("imageTag"),
-        p.get("imageDigest"), tag=p.get("imageTag"))
+        target, name, _service(target).put, name, p["imageManifest"].encode("utf-8"),
+        p.get("imageManifestMediaType"), p.get("imageTag"), p.get("imageDigest"),
+        tag=p.get("imageTag"))
     return {"image": {"registryId": target.registry_id_text, "repositoryName": name,
                       "imageId": {"imageDigest": digest, "imageTag": p.get("imageTag")},
                       "imageManifest": p["imageManifest"],
@@ -141,34 +140,23 @@ def _error(target: Target, name: str, exc: e.RegistryError,
             f"'{target.registry_id_text}'"))
     if isinstance(exc, DigestMismatch):
         return model_error("ImageDigestDoesNotMatchException", (
-            f"The image digest '{exc.detail['given']}' does not match the digest "
-            f"'{exc.detail['digest']}' of the image manifest"))
-    if isinstance(exc, (LayersMissing, e.ManifestBlobUnknown)):
+            f"The image digest '{exc.given}' does not match the digest '{exc.actual}' of the "
+            "image manifest"))
+    if isinstance(exc, LayersMissing):
         return _missing(exc, where)
+    if isinstance(exc, MediaTypeMissing):
+        return invalid_parameter(exc.message)
     return invalid_parameter(f"Invalid parameter: {exc.message}")
 
 
-def _missing(exc, where: str) -> EcrApiError:
-    digests = getattr(exc, "digests", None) or [exc.detail.get("digest")]
-    listed = "[" + ", ".join(digests) + "]"
-    if getattr(exc, "children", False):
+def _missing(exc: LayersMissing, where: str) -> EcrApiError:
+    listed = "[" + ", ".join(exc.digests) + "]"
+    if exc.children:
         return model_error("ReferencedImagesNotFoundException", (
             f"Images with digests '{listed}' required for pushing image into {where} do not "
             "exist"))
     return model_error("LayersNotFoundException", (
         f"Layers with digests '{listed}' required for pushing image into {where} do not exist"))
-
-
-def _declared_type(body: bytes) -> str:
-    """ECR takes the media type from the manifest when the request gives none."""
-    try:
-        declared = json.loads(body).get("mediaType")
-    except (ValueError, AttributeError, RecursionError):
-        raise invalid_parameter("Invalid parameter: the image manifest is not a JSON "
-                                "object") from None
-    if not isinstance(declared, str) or not declared:
-        raise invalid_parameter("image manifest mediatype not provided in manifest or parameter")
-    return declared
 
 
 def _ids(raw: list[dict]) -> list[ImageId]:

@@ -1,8 +1,7 @@
 """Images as the ECR API sees them: a repository's manifests with their tags, in digest order
-(keyset pagination), and the content of one manifest."""
+(keyset pagination), and the content of manifests."""
 from __future__ import annotations
 
-from collections import defaultdict
 from functools import cache, lru_cache
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
@@ -61,23 +60,9 @@ def _details(count: int):
 
 
 @lru_cache(maxsize=64)
-def _tags_of(count: int):
-    # No ORDER BY: sorting by name would steer the database to the (repository, name) key and
-    # a scan of every tag; the digest index finds these, and Python sorts them.
-    return select(tags.c.digest, tags.c.name).where(
-        tags.c.repository_id == bindparam("repo"), in_list(tags.c.digest, "d", count))
-
-
-@cache
-def _content():
-    return select(manifests.c.media_type, manifests.c.content).where(
-        _REPO, manifests.c.digest == bindparam("digest"))
-
-
-@cache
-def _tag_count():
-    return select(func.count().label("n")).select_from(tags).where(
-        tags.c.repository_id == bindparam("repo"), tags.c.digest == bindparam("digest"))
+def _contents(count: int):
+    return select(manifests.c.digest, manifests.c.media_type, manifests.c.content,
+                  manifests.c.last_pulled_at).where(_REPO, in_list(manifests.c.digest, "d", count))
 
 
 def id_page(tx: Tx, repo_id: int, status: str, after: tuple[str, str] | None,
@@ -99,21 +84,9 @@ def details(tx: Tx, repo_id: int, digests: list[str]) -> list:
     return tx.all(_details(len(digests)), {"repo": repo_id, **list_params("d", digests)})
 
 
-def tags_of(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = defaultdict(list)
-    if digests:
-        for row in tx.all(_tags_of(len(digests)), {"repo": repo_id,
-                                                   **list_params("d", digests)}):
-            found[row.digest].append(row.name)
-    for names in found.values():
-        names.sort()
-    return found
-
-
-def content(tx: Tx, repo_id: int, digest: str):
-    """(media_type, content) of a manifest, or None."""
-    return tx.first(_content(), {"repo": repo_id, "digest": digest})
-
-
-def tag_count(tx: Tx, repo_id: int, digest: str) -> int:
-    return tx.scalar(_tag_count(), {"repo": repo_id, "digest": digest})
+def contents(tx: Tx, repo_id: int, digests: list[str]) -> dict:
+    """digest -> (digest, media_type, content, last_pulled_at) of the manifests found."""
+    if not digests:
+        return {}
+    found = tx.all(_contents(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+    return {row.digest: row for row in found}

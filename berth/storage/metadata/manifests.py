@@ -140,6 +140,8 @@ def referrers(tx: Tx, repo_id: int, subject: str, artifact_type: str | None) -> 
                   {"repo": repo_id, "subject": subject, "artifact_type": artifact_type})
 
 
-def record_pull(tx: Tx, repo_id: int, digest: str, now: float, older_than: float) -> None:
-    tx.execute(_record_pull(), {"repo": repo_id, "digest": digest, "now": now,
-                                "older_than": older_than})
+def record_pulls(tx: Tx, repo_id: int, digests: list[str], now: float,
+                 older_than: float) -> None:
+    """Stamp each manifest pulled now, unless a pull since older_than is on record."""
+    tx.executemany(_record_pull(), [{"repo": repo_id, "digest": digest, "now": now,
+                                     "older_than": older_than} for digest in digests])

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import time
-from functools import cache
+from collections import defaultdict
+from functools import cache, lru_cache
 
 from sqlalchemy import bindparam, delete, func, select, tuple_
 
 from .database import Tx
 from .schema import tags
-from .statements import insert
+from .statements import in_list, insert, list_params
 
 _REPO = tags.c.repository_id == bindparam("repo")
 
@@ -15,6 +16,24 @@ _REPO = tags.c.repository_id == bindparam("repo")
 @cache
 def _get_digest():
     return select(tags.c.digest).where(_REPO, tags.c.name == bindparam("tag"))
+
+
+@lru_cache(maxsize=64)
+def _digests_for(count: int):
+    return select(tags.c.name, tags.c.digest).where(_REPO, in_list(tags.c.name, "n", count))
+
+
+@lru_cache(maxsize=64)
+def _names_for(count: int):
+    # No ORDER BY: sorting by name would steer the database to the (repository, name) key and
+    # a scan of every tag; the digest index finds these, and Python sorts them.
+    return select(tags.c.digest, tags.c.name).where(_REPO, in_list(tags.c.digest, "d", count))
+
+
+@cache
+def _count_for():
+    return select(func.count().label("n")).select_from(tags).where(
+        _REPO, tags.c.digest == bindparam("digest"))
 
 
 @cache
@@ -52,6 +71,30 @@ def _names(after: bool, limited: bool):
 
 def get_digest(tx: Tx, repo_id: int, tag: str) -> str | None:
     return tx.scalar(_get_digest(), {"repo": repo_id, "tag": tag})
+
+
+def digests_for(tx: Tx, repo_id: int, names: list[str]) -> dict[str, str]:
+    """tag -> digest, for those of the names that exist."""
+    if not names:
+        return {}
+    found = tx.all(_digests_for(len(names)), {"repo": repo_id, **list_params("n", names)})
+    return {row.name: row.digest for row in found}
+
+
+def names_for(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, list[str]]:
+    """digest -> its tags, sorted."""
+    found: dict[str, list[str]] = defaultdict(list)
+    if digests:
+        for row in tx.all(_names_for(len(digests)), {"repo": repo_id,
+                                                     **list_params("d", digests)}):
+            found[row.digest].append(row.name)
+    for names in found.values():
+        names.sort()
+    return found
+
+
+def count_for(tx: Tx, repo_id: int, digest: str) -> int:
+    return tx.scalar(_count_for(), {"repo": repo_id, "digest": digest})
 
 
 def put(tx: Tx, repo_id: int, tag: str, digest: str) -> None:

@@ -1,0 +1,48 @@
+"""Deleting a manifest or a tag: the one path the OCI DELETE and ECR's BatchDeleteImage take,
+so a rule added here holds on both doors."""
+from __future__ import annotations
+
+from ..storage.metadata import manifests as manifest_rows
+from ..storage.metadata import tags
+from ..storage.metadata.database import Tx
+from .errors import DigestInvalid, ManifestReferenced, ManifestUnknown
+from .references import Digest, validate_tag
+
+
+class TagDigestMismatch(DigestInvalid):
+    """A tag and a digest given together, the tag naming another image."""
+
+
+def delete_image(tx: Tx, repo_id: int, repository: str, tag: str | None, digest: str | None,
+                 image_with_last_tag: bool = False) -> tuple[str, list[str | None]]:
+    """Delete in the caller's transaction, raising before any change if it cannot.
+
+    By tag: the tag alone -- or, with ``image_with_last_tag``, the image too when that was its
+    last tag. By digest (with a tag too, the tag must name it): the image and every tag. An
+    image an index in the repository lists is refused (ManifestReferenced). Returns the digest
+    and the tags removed ([None] for an untagged image that went)."""
+    if tag is not None:
+        tag = validate_tag(tag)
+        found = tags.get_digest(tx, repo_id, tag)
+        if found is None:
+            raise ManifestUnknown(f"tag {tag!r} is unknown to {repository!r}", {"tag": tag})
+        if digest is not None and digest != found:
+            raise TagDigestMismatch(f"tag {tag!r} names {found}, not {digest}",
+                                    {"tag": tag, "digest": digest})
+        if digest is None and not (image_with_last_tag and tags.count_for(tx, repo_id, found) == 1):
+            tags.remove(tx, repo_id, tag)
+            return found, [tag]
+        digest = found
+    else:
+        digest = str(Digest.parse(digest))
+        if manifest_rows.get(tx, repo_id, digest) is None:
+            raise ManifestUnknown(f"manifest {digest} is unknown to {repository!r}",
+                                  {"digest": digest})
+    parent = manifest_rows.parent_of(tx, repo_id, digest)
+    if parent is not None:
+        raise ManifestReferenced(f"manifest {digest} is listed by index {parent}",
+                                 {"digest": digest, "index": parent})
+    names = tags.names_for(tx, repo_id, [digest]).get(digest) or [None]
+    tags.remove_for_digest(tx, repo_id, digest)
+    manifest_rows.remove(tx, repo_id, digest)
+    return digest, names
