@@ -3,23 +3,50 @@ repository and registry rows; every change bumps the "iam" generation so every n
 it from its next request."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from ..registry.repositories import require_id
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata import repositories as repository_rows
 from ..storage.metadata.database import Database
+from .authentication import Caller
+from .authorization import decide, resource_policy
 from .identities import IAM_GENERATION
 from .policy import parse_policy
+from .tenancy import RegistryAddress
+
+SET_REPOSITORY_POLICY = "ecr:SetRepositoryPolicy"
+
+
+class PolicyLocksOut(Exception):
+    """The policy would stop its setter from setting another one (and force was not given)."""
 
 
 class ResourcePolicies:
     def __init__(self, db: Database):
         self.db = db
 
-    def set_repository_policy(self, registry_id: int, repository: str, text: str) -> str:
-        """Validate (raising PolicyError naming what and where) and store; returns the text."""
+    def set_repository_policy(self, registry_id: int, repository: str, text: str, *,
+                              caller: Caller | None = None,
+                              address: RegistryAddress | None = None,
+                              keys: Mapping[str, Any] | None = None,
+                              force: bool = False) -> str:
+        """Validate (raising PolicyError naming what and where) and store; returns the text.
+        With a ``caller`` (at ``address``, with condition ``keys``), ECR's force rule: a
+        policy that would stop the caller from setting another one raises PolicyLocksOut
+        unless ``force`` (a missing repository, NameUnknown, is reported first)."""
         parse_policy(text, kind="resource", name="repository policy")
         with self.db.write() as tx:
             require_id(tx, registry_id, repository)
+            if caller is not None and not force:
+                policies = tuple(resource_policy(t) for t in (
+                    text, registry_rows.registry_policy(tx, registry_id)) if t)
+                _, decision = decide(caller, SET_REPOSITORY_POLICY,
+                                     address.repository_arn(repository), policies, keys)
+                if not decision.allowed:
+                    raise PolicyLocksOut("The policy would prevent you from setting a "
+                                         "repository policy in the future; set force to "
+                                         "apply it anyway")
             repository_rows.set_policy(tx, registry_id, repository, text)
             registry_rows.bump(tx, IAM_GENERATION)
         return text

@@ -6,11 +6,10 @@ from typing import Callable
 
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import repositories, tags
-from ..storage.metadata import repository_settings as setting_rows
 from ..storage.metadata.database import Database, Tx
 from .errors import NameUnknown, PaginationInvalid
 from .manifest_format import OCI_INDEX
-from .registry_settings import update_settings
+from .registry_settings import UnknownRegistryId, read_registry, update_settings
 from .references import Digest, validate_name
 
 MAX_PAGE = 10000
@@ -20,9 +19,13 @@ CREATE_ON_PUSH = "createOnPush"  # registry setting: may a push create a reposit
 def require_id(tx: Tx, registry_id: int, repository: str) -> int:
     repo_id = repositories.get_id(tx, registry_id, repository)
     if repo_id is None:
-        raise NameUnknown(f"repository {repository!r} is not known to the registry",
-                          {"name": repository})
+        raise name_unknown(repository)
     return repo_id
+
+
+def name_unknown(repository: str) -> NameUnknown:
+    return NameUnknown(f"repository {repository!r} is not known to the registry",
+                       {"name": repository})
 
 
 def create_on_push(tx: Tx, registry_id: int, repository: str) -> int:
@@ -47,10 +50,10 @@ def check_push_target(tx: Tx, registry_id: int, repository: str) -> int | None:
 
 
 def _registry_row(tx: Tx, registry_id: int) -> tuple[dict, str]:
-    row = setting_rows.registry_settings(tx, registry_id)
-    if row is None:  # a registry without a row (unit tests): the defaults
+    try:
+        return read_registry(tx, registry_id)
+    except UnknownRegistryId:  # a registry without a row (unit tests): the defaults
         return {}, str(registry_id)
-    return (json.loads(row.settings) if row.settings else {}), row.account_id
 
 
 def create_on_push_enabled(db: Database, registry_id: int) -> bool:

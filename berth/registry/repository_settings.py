@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from ..storage.metadata import repository_settings as rows
 from ..storage.metadata.registries import IAM_GENERATION, bump
 from ..storage.metadata.database import Database
-from .errors import NameUnknown, RegistryError, RepositoryExists, RepositoryNotEmpty
+from .errors import RegistryError, RepositoryExists, RepositoryNotEmpty
 from .references import validate_name
-from .repositories import require_id
+from .repositories import name_unknown, require_id
 from .repository_tags import apply as apply_tags
 from .repository_tags import validate_tags
 
 MUTABLE, IMMUTABLE = "MUTABLE", "IMMUTABLE"
 WITH_EXCLUSION = ("IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
-ENCRYPTION_TYPES = ("AES256", "KMS", "KMS_DSSE")
+AES256 = "AES256"  # the default encryption
+ENCRYPTION_TYPES = (AES256, "KMS", "KMS_DSSE")
 MAX_EXCLUSIONS = 5
 _FILTER = re.compile(r"[0-9a-zA-Z._*-]{1,128}")
 # A key id, alias name, or the ARN of either (the key itself is not checked: no KMS here).
@@ -82,7 +83,7 @@ def _wildcard(pattern: str) -> re.Pattern:
 class RepositorySettings:
     mutability: TagMutability = field(default_factory=TagMutability)
     scan_on_push: bool = False
-    encryption_type: str = "AES256"
+    encryption_type: str = AES256
     kms_key: str | None = None
 
     def validate(self) -> "RepositorySettings":
@@ -90,7 +91,7 @@ class RepositorySettings:
         if self.encryption_type not in ENCRYPTION_TYPES:
             raise SettingInvalid(f"Invalid encryption type '{self.encryption_type}'.")
         if self.kms_key is not None:
-            if self.encryption_type == "AES256":
+            if self.encryption_type == AES256:
                 raise SettingInvalid("A KMS key may only be given with the KMS or KMS_DSSE "
                                      "encryption type.")
             if not _KMS_KEY.fullmatch(self.kms_key):
@@ -143,8 +144,7 @@ class RepositorySettingsService:
     def _row(self, tx, name: str):
         row = rows.get(tx, self.registry_id, name)
         if row is None:
-            raise NameUnknown(f"repository {name!r} is not known to the registry",
-                              {"name": name})
+            raise name_unknown(name)
         return row
 
     def page(self, after: str | None, limit: int,

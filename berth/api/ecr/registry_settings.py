@@ -1,24 +1,14 @@
 """ECR operations on the registry itself: DescribeRegistry, GetAccountSetting and
 PutAccountSetting. Account settings are per registry (account and region), as in ECR, kept in
-the registry's settings under ``accountSettings``."""
+the registry's settings (``registry.registry_settings``)."""
 from __future__ import annotations
 
 from ...registry.concurrency import blocking
-from ...registry.registry_settings import get_settings, merge_settings, read_settings
+from ...registry.registry_settings import (AccountSettingInvalid, account_setting,
+                                           check_account_setting, put_account_setting as put)
 from .access import admit
 from .endpoint import ApiCall
 from .errors import invalid_parameter
-
-SETTINGS_KEY = "accountSettings"
-
-# Names, allowed values and defaults as the ECR model documents them: basic scanning is
-# AWS_NATIVE only (Clair is retired), the registry policy scope V2 (the default; AWS advises
-# against V1, which Berth's policy engine does not implement), blob mounting off until enabled.
-ACCOUNT_SETTINGS = {
-    "BASIC_SCAN_TYPE_VERSION": (("AWS_NATIVE",), "AWS_NATIVE"),
-    "REGISTRY_POLICY_SCOPE": (("V2",), "V2"),
-    "BLOB_MOUNTING": (("ENABLED", "DISABLED"), "DISABLED"),
-}
 
 
 async def describe_registry(call: ApiCall) -> dict:
@@ -28,37 +18,29 @@ async def describe_registry(call: ApiCall) -> dict:
 
 
 async def get_account_setting(call: ApiCall) -> dict:
-    name = _known_name(call.params["name"])
+    name = call.params["name"]
+    _check(name)
     target = await admit(call, "ecr:GetAccountSetting")
-    settings = await blocking(get_settings, target.registry.db, target.registry_id)
-    stored = settings.get(SETTINGS_KEY, {})
-    return {"name": name, "value": stored.get(name, ACCOUNT_SETTINGS[name][1])}
-
-
-async def put_account_setting(call: ApiCall) -> dict:
-    name, value = _known_name(call.params["name"]), call.params["value"]
-    allowed = ACCOUNT_SETTINGS[name][0]
-    if value not in allowed:
-        raise invalid_parameter(
-            f"Invalid parameter at 'value' failed to satisfy constraint: 'Member must satisfy "
-            f"enum value set: [{', '.join(allowed)}] for setting {name}'")
-    target = await admit(call, "ecr:PutAccountSetting")
-
-    def store() -> None:
-        with target.registry.db.write() as tx:  # one transaction: concurrent puts both land
-            current = read_settings(tx, target.registry_id, lock=True).get(SETTINGS_KEY, {})
-            merge_settings(tx, target.registry_id, {SETTINGS_KEY: {**current, name: value}})
-
-    await blocking(store)
+    value = await blocking(account_setting, target.registry.db, target.registry_id, name)
     return {"name": name, "value": value}
 
 
-def _known_name(name: str) -> str:
-    if name not in ACCOUNT_SETTINGS:
+async def put_account_setting(call: ApiCall) -> dict:
+    name, value = call.params["name"], call.params["value"]
+    _check(name, value)  # before authorization, as ECR validates first
+    target = await admit(call, "ecr:PutAccountSetting")
+    await blocking(put, target.registry.db, target.registry_id, name, value)
+    return {"name": name, "value": value}
+
+
+def _check(name: str, value: str | None = None) -> None:
+    try:
+        check_account_setting(name, value)
+    except AccountSettingInvalid as exc:
+        suffix = f" for setting {exc.setting}" if exc.setting else ""
         raise invalid_parameter(
-            f"Invalid parameter at 'name' failed to satisfy constraint: 'Member must satisfy "
-            f"enum value set: [{', '.join(ACCOUNT_SETTINGS)}]'")
-    return name
+            f"Invalid parameter at '{exc.field}' failed to satisfy constraint: 'Member must "
+            f"satisfy enum value set: [{', '.join(exc.allowed)}]{suffix}'") from None
 
 
 OPERATIONS = {

@@ -1,5 +1,5 @@
-"""Rows of registries (one per account and region), token signing keys and generation
-counters."""
+"""Rows of registries (one per account and region, with its policy and settings JSON), token
+signing keys and generation counters."""
 from __future__ import annotations
 
 import time
@@ -14,6 +14,7 @@ from .statements import insert
 # Bumped by every change that authorization reads: identities, keys, policies, and a
 # repository's existence and tags (its policy and aws:ResourceTag keys).
 IAM_GENERATION = "iam"
+_BY_ID = registries.c.id == bindparam("id")
 
 
 @cache
@@ -30,13 +31,26 @@ def _insert_registry(dialect: str):
 
 @cache
 def _registry_policy():
-    return select(registries.c.policy).where(registries.c.id == bindparam("id"))
+    return select(registries.c.policy).where(_BY_ID)
 
 
 @cache
 def _set_registry_policy():
-    return update(registries).where(registries.c.id == bindparam("id")).values(
+    return update(registries).where(_BY_ID).values(
         policy=bindparam("policy"))
+
+
+@cache
+def _settings(lock: bool):
+    query = select(registries.c.settings, registries.c.account_id).where(_BY_ID)
+    # Read-modify-write: on PostgreSQL a concurrent update of the row waits for ours.
+    return query.with_for_update() if lock else query
+
+
+@cache
+def _set_settings():
+    return update(registries).where(_BY_ID).values(
+        settings=bindparam("settings"))
 
 
 @cache
@@ -64,6 +78,16 @@ def registry_policy(tx: Tx, registry: int) -> str | None:
 
 def set_registry_policy(tx: Tx, registry: int, policy: str | None) -> None:
     tx.execute(_set_registry_policy(), {"id": registry, "policy": policy})
+
+
+def settings(tx: Tx, registry: int, lock: bool = False):
+    """(settings JSON text or None, account_id) of the registry, or None if no registry has
+    that id; ``lock`` holds the row for a read-modify-write."""
+    return tx.first(_settings(lock), {"id": registry})
+
+
+def set_settings(tx: Tx, registry: int, text: str | None) -> None:
+    tx.execute(_set_settings(), {"id": registry, "settings": text})
 
 
 def adopt_orphans(tx: Tx, registry: int) -> int:

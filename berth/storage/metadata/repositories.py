@@ -1,3 +1,4 @@
+"""Rows of repositories as the registry routes use them: ids, names, policies, tags."""
 from __future__ import annotations
 
 import time
@@ -6,16 +7,17 @@ from functools import cache
 from sqlalchemy import bindparam, select, update
 
 from .database import Tx
-from .schema import repositories, repository_tags
+from .repository_tags import all_tags
+from .schema import repositories
 from .statements import insert
 
 _IN_REGISTRY = repositories.c.registry_id == bindparam("registry")
+_NAMED = repositories.c.name == bindparam("name")
 
 
 @cache
 def _get_id():
-    return select(repositories.c.id).where(_IN_REGISTRY,
-                                           repositories.c.name == bindparam("name"))
+    return select(repositories.c.id).where(_IN_REGISTRY, _NAMED)
 
 
 @cache
@@ -37,8 +39,7 @@ def _names(after: bool, limited: bool):
 
 @cache
 def _policy():
-    return select(repositories.c.id, repositories.c.policy).where(
-        _IN_REGISTRY, repositories.c.name == bindparam("name"))
+    return select(repositories.c.id, repositories.c.policy).where(_IN_REGISTRY, _NAMED)
 
 
 def get_id(tx: Tx, registry_id: int, name: str) -> int | None:
@@ -67,19 +68,14 @@ def policy(tx: Tx, registry_id: int, name: str):
 
 @cache
 def _set_policy():
-    return update(repositories).where(_IN_REGISTRY, repositories.c.name == bindparam("name")
-                                      ).values(policy=bindparam("policy"))
+    return update(repositories).where(_IN_REGISTRY, _NAMED).values(
+        policy=bindparam("policy"))
 
 
 def set_policy(tx: Tx, registry_id: int, name: str, policy: str | None) -> None:
     tx.execute(_set_policy(), {"registry": registry_id, "name": name, "policy": policy})
 
 
-@cache
-def _tags():
-    return select(repository_tags.c.key, repository_tags.c.value).where(
-        repository_tags.c.repository_id == bindparam("repo"))
-
-
 def tags_of(tx: Tx, repo_id: int) -> dict[str, str]:
-    return {row.key: row.value for row in tx.all(_tags(), {"repo": repo_id})}
+    """The repository's resource tags (the repository_tags query module's reader)."""
+    return all_tags(tx, repo_id)

@@ -1,5 +1,4 @@
-"""Rows of repositories with their settings (tag mutability, scanning, encryption), and the
-registry-wide settings JSON (read here; written by ``registry.registry_settings``)."""
+"""Rows of repositories with their settings (tag mutability, scanning, encryption)."""
 from __future__ import annotations
 
 from functools import cache
@@ -7,7 +6,7 @@ from functools import cache
 from sqlalchemy import bindparam, delete, exists, select, update
 
 from .database import Tx
-from .schema import manifests, registries, repositories
+from .schema import manifests, repositories
 from .statements import insert
 
 _IN_REGISTRY = repositories.c.registry_id == bindparam("registry")
@@ -59,12 +58,6 @@ def _has_images():
     return select(exists().where(manifests.c.repository_id == bindparam("id")).label("found"))
 
 
-@cache
-def _registry_settings():
-    return select(registries.c.settings, registries.c.account_id).where(
-        registries.c.id == bindparam("id"))
-
-
 def get(tx: Tx, registry_id: int, name: str):
     """The repository's row (id, name, created_at, policy and the settings), or None."""
     return tx.first(_get(), {"registry": registry_id, "name": name})
@@ -100,9 +93,3 @@ def remove(tx: Tx, repo_id: int) -> None:
 
 def has_images(tx: Tx, repo_id: int) -> bool:
     return bool(tx.scalar(_has_images(), {"id": repo_id}))
-
-
-def registry_settings(tx: Tx, registry_id: int):
-    """(settings JSON text or None, account_id), or None for an unknown registry."""
-    return tx.first(_registry_settings(), {"id": registry_id})
-
