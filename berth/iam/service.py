@@ -114,19 +114,28 @@ class Iam:
                 return False
         return True
 
+    def visibility(self, caller: Caller, action: str, address: RegistryAddress,
+                   registry_id: int, keys: Mapping[str, Any] | None = None
+                   ) -> Callable[..., bool]:
+        """A filter for listings: may ``caller`` do ``action`` on the named repository —
+        decided exactly as a request on it would be (its policy, the registry's, its tags),
+        from the per-generation cache. Extra arguments a listing passes are not needed."""
+        def visible(repository: str, *_) -> bool:
+            return self.permits(caller, action, address, registry_id, repository, keys)
+        return visible
+
     def allows(self, caller: Caller, action: str, address: RegistryAddress,
                repository: str, policy_text: str | None, registry_policy: str | None,
                keys: Mapping[str, Any] | None = None) -> bool:
-        """Whether ``caller`` may do ``action`` on a repository whose policies are given
-        (for filtering listings without a query per repository)."""
+        """Whether ``caller`` may do ``action`` on a repository under the policies given
+        rather than the stored ones (to judge a proposed policy)."""
         policies = tuple(resource_policy(t) for t in (policy_text, registry_policy) if t)
         _, decision = decide(caller, action, address.repository_arn(repository), policies,
                              keys)
         return decision.allowed
 
     def registry_policy_text(self, registry_id: int) -> str | None:
-        with self.db.read() as tx:
-            return registry_rows.registry_policy(tx, registry_id)
+        return self.policies.registry_policy(registry_id)
 
 
 __all__ = ["AccessDenied", "Admission", "Caller", "Iam", "Unauthenticated", "UnknownRegistry"]

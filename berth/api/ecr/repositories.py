@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from ...iam.service import UnknownRegistry
 from ...registry import errors as e
 from ...registry.concurrency import blocking
-from ...registry.repository_settings import (Repository, RepositorySettings,
-                                             RepositorySettingsService, SettingInvalid,
-                                             TagMutability)
+from ...registry.repository_settings import (AES256, MUTABLE, Repository,
+                                             RepositorySettings, RepositorySettingsService,
+                                             SettingInvalid, TagMutability)
 from ...registry.repository_tags import (RepositoryTagService, ResourceTagInvalid,
                                          TooManyResourceTags)
 from .access import Target, admit, condition_keys, repository_not_found
@@ -73,7 +73,7 @@ def _out(call: ApiCall, target: Target, repo: Repository) -> dict:
 
 def _mutability_in(params: dict) -> TagMutability:
     filters = params.get("imageTagMutabilityExclusionFilters") or ()
-    return TagMutability(params.get("imageTagMutability") or "MUTABLE",
+    return TagMutability(params.get("imageTagMutability") or MUTABLE,
                          tuple(f["filter"] for f in filters))
 
 
@@ -97,7 +97,7 @@ async def create_repository(call: ApiCall) -> dict:
     encryption = p.get("encryptionConfiguration") or {}
     settings = RepositorySettings(
         _mutability_in(p), bool((p.get("imageScanningConfiguration") or {}).get("scanOnPush")),
-        encryption.get("encryptionType", "AES256"), encryption.get("kmsKey"))
+        encryption.get("encryptionType", AES256), encryption.get("kmsKey"))
     with _domain_errors(target, name):
         repo = await blocking(_settings(target).create, name, settings,
                               [(t["Key"], t["Value"]) for t in tags])
@@ -123,12 +123,12 @@ async def _list_repositories(call: ApiCall) -> dict:
     target = await _listing_target(call)
     if target is None:  # a registry not made yet has no repositories
         return {"repositories": []}
-    gate, caller, keys = iam(call.request), call.caller, condition_keys(call)
-    registry_policy = await blocking(gate.registry_policy_text, target.registry_id)
+    can_see = iam(call.request).visibility(call.caller.identity, "ecr:DescribeRepositories",
+                                           target.address, target.registry_id,
+                                           condition_keys(call))
 
     def visible(repo: Repository) -> bool:
-        return gate.allows(caller.identity, "ecr:DescribeRepositories", target.address,
-                           repo.name, repo.policy, registry_policy, keys)
+        return can_see(repo.name)
 
     after = _decode_token(call.params.get("nextToken"))
     page, more = await blocking(_settings(target).page, after,

@@ -27,14 +27,9 @@ async def catalog(request: Request) -> Response:
     reg = rq.registry(request)
     n, last = rq.page(request)
     n = DEFAULT_CATALOG_PAGE if n is None else n
-    gate, caller, where = access.iam(request), request.state.caller, request.state.address
-    keys = access.condition_keys(request)
-    registry_policy = await blocking(gate.registry_policy_text, reg.registry_id)
-
-    def visible(repository: str, policy: str | None) -> bool:
-        return gate.allows(caller, access.CATALOG_ACTION, where, repository, policy,
-                           registry_policy, keys)
-
+    visible = access.iam(request).visibility(
+        request.state.caller, access.CATALOG_ACTION, request.state.address, reg.registry_id,
+        access.condition_keys(request))
     names, more = await blocking(reg.repositories.catalog, n, last, visible)
     return JSONResponse({"repositories": names}, headers=_link("/v2/_catalog", n, names, more))
 

@@ -214,3 +214,24 @@ def test_allows(iam, admin_id, user_token, basic_header):
     assert iam.allows(alice, PULL, address, "app", grant, deny)
     assert not iam.allows(alice, PULL, address, "secret", grant, deny)
     assert not iam.allows(alice, "ecr:PutImage", address, "app", grant, None)
+
+
+def test_visibility_decides_as_a_request_would_tags_included(iam, db, admin_id, user_token,
+                                                             basic_header):
+    """Listings filter with the same decision as a request on the repository: a condition on
+    aws:ResourceTag sees the repository's tags."""
+    address = iam.tenancy.default
+    registry_id = iam.registry_id(address)
+    iam.identities.put_user_policy(admin_id, "alice", "by-team", json.dumps({"Statement": [{
+        "Effect": "Allow", "Action": "ecr:DescribeRepositories", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/team": "a"}}}]}))
+    alice = iam.authenticate(basic_header(user_token))  # the caller with that policy
+    with db.write() as tx:
+        for name in ("team-a/app", "team-b/app"):
+            repository_rows.ensure(tx, registry_id, name)
+    from berth.registry.repository_tags import RepositoryTagService
+    RepositoryTagService(db, registry_id).tag("team-a/app", [("team", "a")])
+    visible = iam.visibility(alice, "ecr:DescribeRepositories", address, registry_id)
+    assert visible("team-a/app") and not visible("team-b/app")
+    assert visible("team-a/app") == iam.permits(alice, "ecr:DescribeRepositories", address,
+                                                registry_id, "team-a/app")
