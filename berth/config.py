@@ -41,6 +41,19 @@ class Settings:
     master_key: str = ""
     master_key_file: str = ""
     token_lifetime_seconds: int = 12 * 3600
+    # S3 blob storage (storage = s3://bucket/prefix). Empty endpoint/region: boto3's own
+    # resolution (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_REGION, ...); credentials always
+    # come from boto3's usual chain (AWS_ACCESS_KEY_ID, profiles, ...).
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_part_size: int = 8 * 1024 * 1024  # multipart part size; S3's minimum is 5 MiB
+    # Pulls answered with a 307 to a presigned URL: "auto" = when the driver supports it
+    # (S3) and Berth does not encrypt the blob itself; "on" is the same; "off" never.
+    storage_redirect: str = "auto"
+    # The storage encrypts at rest itself (S3 SSE, an encrypted volume): repositories with
+    # encryptionType AES256 are then stored as they are; KMS repositories are always
+    # encrypted by Berth.
+    storage_encrypted: bool = False
 
     @property
     def database_url(self) -> str:
@@ -74,11 +87,24 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "bool":
+            return _bool(value)
         if kind == "Path":
             return Path(value)
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"setting {name!r}: {value!r} is not a valid {kind}") from exc
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
 
 
 def load_settings(

@@ -33,6 +33,14 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
                                            "(default ./berth-data)")
     parser.add_argument("--database", help="metadata database URL (default: SQLite in data dir)")
     parser.add_argument("--storage", help="blob storage URL (default: files in data dir)")
+    parser.add_argument("--s3-endpoint-url", help="S3 endpoint for s3:// storage "
+                                                  "(default: boto3's, e.g. AWS_ENDPOINT_URL)")
+    parser.add_argument("--s3-region", help="S3 region for s3:// storage")
+    parser.add_argument("--storage-redirect", choices=("auto", "on", "off"),
+                        help="answer blob pulls with a 307 to a presigned URL (default auto)")
+    parser.add_argument("--storage-encrypted", action="store_const", const=True,
+                        help="the storage encrypts at rest itself: store AES256 repositories "
+                             "as they are")
     parser.add_argument("--log-level", help="debug, info, warning, error")
 
 

@@ -34,3 +34,16 @@ def test_bad_values_are_refused(tmp_path):
 def test_round_trip_through_env():
     s = load_settings(flags={"port": 5123, "data_dir": "/tmp/x"}, env={})
     assert load_settings(flags={}, env=s.to_env()) == s
+
+
+def test_booleans_and_storage_settings():
+    s = load_settings(flags={}, env={})
+    assert (s.storage_encrypted, s.storage_redirect, s.s3_part_size) == (False, "auto", 8 * 1024 * 1024)
+    assert load_settings(flags={}, env={"BERTH_STORAGE_ENCRYPTED": "yes"}).storage_encrypted is True
+    assert load_settings(flags={"storage_encrypted": True}, env={}).storage_encrypted is True
+    # Worker processes get settings back from the environment unchanged.
+    for value in (True, False):
+        s = load_settings(flags={"storage_encrypted": value}, env={})
+        assert load_settings(flags={}, env=s.to_env()).storage_encrypted is value
+    with pytest.raises(ValueError, match="storage_encrypted"):
+        load_settings(flags={}, env={"BERTH_STORAGE_ENCRYPTED": "perhaps"})
