@@ -65,7 +65,9 @@ class BlobDriver(ABC):
 
     # -- uploads ---------------------------------------------------------------------------
     @abstractmethod
-    def upload_start(self, upload_id: str) -> UploadState: ...
+    def upload_start(self, upload_id: str, key_ref: str = "") -> UploadState:
+        """Begin an upload whose blob will be committed under a key with this key ref
+        (berth.storage.blobs.keyring); plain drivers ignore it, the encrypting one keys by it."""
 
     @abstractmethod
     def upload_writer(self, upload_id: str, state: UploadState, offset: int) -> UploadWriter:

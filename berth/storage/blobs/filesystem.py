@@ -141,7 +141,7 @@ class FilesystemDriver(BlobDriver):
         except FileNotFoundError:
             pass
 
-    def upload_start(self, upload_id: str) -> UploadState:
+    def upload_start(self, upload_id: str, key_ref: str = "") -> UploadState:
         fd = os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         return {}
