@@ -69,9 +69,12 @@ def test_unacknowledged_bytes_are_dropped_on_resume(driver):
 def test_commit_truncates_to_acknowledged_size(driver):
     state = driver.upload_start("u1")
     writer = driver.upload_writer("u1", state, 0)
-    writer.write([b"abcdef"])
-    writer.finish()
-    driver.upload_commit("u1", state, 3, KEY)
+    writer.write([b"abc"])
+    size, state = writer.finish()
+    writer = driver.upload_writer("u1", state, size)
+    writer.write([b"def"])  # interrupted: never acknowledged, its state never stored
+    writer.abort()
+    driver.upload_commit("u1", state, size, KEY)
     assert b"".join(driver.read(KEY)) == b"abc"
 
 
