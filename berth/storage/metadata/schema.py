@@ -96,6 +96,10 @@ repositories = Table(
     Column("scan_on_push", Boolean, nullable=False, server_default=false()),
     Column("encryption_type", String(16), nullable=False, server_default="AES256"),
     Column("kms_key", String(2048)),
+    # Which key encrypts the repository's blobs (berth.storage.blobs.keyring): "aes256",
+    # "kms-<uuid>", or "" for plain (storage that encrypts itself; rows from before). Fixed
+    # at creation, as ECR cannot change a repository's encryption.
+    Column("key_ref", String(64), nullable=False, server_default=""),
     UniqueConstraint("registry_id", "name"),
 )
 
@@ -171,6 +175,7 @@ uploads = Table(
     Column("repository", _name(256), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("driver_state", Text, nullable=False),
+    Column("key_ref", String(64), nullable=False, server_default=""),  # what it is sealed with
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_uploads_updated_at", "updated_at"),
@@ -182,4 +187,28 @@ leases = Table(
     Column("name", String(128), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("expires_at", Float, nullable=False),
+)
+
+# Key-encryption keys: the deployment's ("aes256": AES256 repositories) and KMS-style
+# customer keys per account and region (alias "aws/ecr": an account's managed default).
+# Changes bump the "keys" generation. Their material is in encryption_key_versions.
+encryption_keys = Table(
+    "encryption_keys", metadata,
+    Column("id", String(36), primary_key=True),  # a UUID, or "aes256"
+    Column("account_id", String(12), ForeignKey("accounts.id")),
+    Column("region", String(32)),
+    Column("alias", String(256)),
+    Column("description", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "region", "alias"),
+)
+
+# Rotation adds a version that wraps new data keys; older ones stay to unwrap old data.
+encryption_key_versions = Table(
+    "encryption_key_versions", metadata,
+    Column("key_id", String(36), ForeignKey("encryption_keys.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("material", LargeBinary, nullable=False),  # sealed with the master key
+    Column("created_at", Float, nullable=False),
 )
