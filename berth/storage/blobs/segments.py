@@ -55,9 +55,11 @@ def unpack_header(header: bytes, key_ref: str) -> bytes:
     magic, version, ref_len, ref, segment, wrapped_len = _FIXED.unpack_from(header)
     if magic != _MAGIC or version != _VERSION or segment != SEGMENT_SIZE:
         raise BlobCorrupted("stored blob is not in Berth's encrypted format (version 1)")
-    if ref[:ref_len] != key_ref.encode() or wrapped_len > MAX_WRAPPED:
+    wrapped = header[_FIXED.size:_FIXED.size + wrapped_len]
+    # Canonical only: the segments are bound to the header as packed from its fields.
+    if ref[:ref_len] != key_ref.encode() or header != pack_header(key_ref, wrapped):
         raise BlobCorrupted(f"stored blob's header does not belong to key {key_ref}")
-    return header[_FIXED.size:_FIXED.size + wrapped_len]
+    return wrapped
 
 
 def stored_size(plain: int) -> int:
