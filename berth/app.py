@@ -19,8 +19,9 @@ from .api.oci.routes import routes as oci_routes
 from .config import Settings, load_settings
 from .iam.service import Iam
 from .iam.wiring import open_iam
+from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
-from .jobs.uploads import expire_uploads_job
+from .jobs.uploads import schedule_upload_expiry
 from .registry.concurrency import blocking
 from .registry.registry import Registry
 from .storage.blobs import open_driver
@@ -35,7 +36,7 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
     db = Database(settings.database_url)
     try:
         iam = open_iam(settings, db)
-        registry = Registry.create(db, open_driver(settings.storage_url),
+        registry = Registry.create(db, open_driver(settings),
                                    settings.max_manifest_bytes,
                                    iam.registry_id(iam.tenancy.default))
     except BaseException:
@@ -46,8 +47,10 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
 
 def create_app(settings: Settings, run_jobs: bool = True) -> StaticHeaders:
     registry, iam = open_registry(settings)
-    runner = JobRunner(registry.db, [
-        expire_uploads_job(registry.uploads, settings.upload_ttl_seconds)])
+    runner = JobRunner(JobQueue(registry.db), settings.job_poll_seconds,
+                       settings.job_lease_seconds)
+    schedule_upload_expiry(runner, registry.uploads, settings.upload_ttl_seconds,
+                           settings.upload_expiry_interval_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

@@ -28,6 +28,11 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     upload_ttl_seconds: int = 24 * 3600
+    upload_expiry_interval_seconds: int = 0  # 0: a quarter of the TTL, at most 10 minutes
+    # Background jobs: how often each server process looks for due jobs, and how long a
+    # claimed job stays its own without renewal (a dead node's jobs wait that long).
+    job_poll_seconds: int = 1
+    job_lease_seconds: int = 60
     max_manifest_bytes: int = 4 * 1024 * 1024
     # Tenancy: registries are addressed as <account>.dkr.ecr.<region>.<domain>; plain
     # host:port serves default_account (empty: the administrator account) in default_region.

@@ -1,57 +1,180 @@
-"""Periodic jobs. Each run takes a lease in the metadata database first, so that among all
-workers and nodes only one runs a job at a time; a holder that dies loses it at expiry."""
+"""The job worker inside each server process. It enqueues periodic jobs as their slots come,
+claims due jobs of the kinds registered here, runs their handlers in threads (off the event
+loop), renews their leases while they run, and records how they ended. Handlers are
+registered by kind in the app factory; nothing registers itself at import."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..registry.concurrency import blocking
-from ..storage.metadata import leases
-from ..storage.metadata.database import Database
+from .queue import Claimed, JobQueue, error_text
+from .schedule import Schedule
 
 log = logging.getLogger("berth.jobs")
 
+PRUNE_JOBS = "prune-jobs"
+
 
 @dataclass(frozen=True)
-class Job:
-    name: str
-    interval: float
-    run: Callable[[], object]
+class JobContext:
+    """What a handler gets. ``cancelled`` is set when this node lost the job's lease or the
+    server is stopping: long handlers check it and stop (raising, so the job is retried)."""
+    id: str
+    kind: str
+    payload: dict
+    attempt: int
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+Handler = Callable[[JobContext], object]
 
 
 class JobRunner:
-    def __init__(self, db: Database, jobs: list[Job]):
-        self.db = db
-        self.jobs = jobs
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    def __init__(self, queue: JobQueue, poll_seconds: float = 1.0, lease_seconds: float = 60.0,
+                 concurrency: int = 2):
+        self.queue = queue
+        self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
+        self.concurrency = concurrency
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._handlers: dict[str, Handler] = {}
+        self._schedules: list[Schedule] = []
+        self._slots: dict[str, int] = {}  # the last slot enqueued per schedule
+        self._running: dict[str, tuple[Claimed, JobContext, asyncio.Task]] = {}
+        self._stopping: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
+        self.every(3600, PRUNE_JOBS, lambda job: queue.prune())
 
+    def register(self, kind: str, handler: Handler) -> None:
+        if kind in self._handlers:
+            raise ValueError(f"a handler for {kind!r} is registered already")
+        self._handlers[kind] = handler
+
+    def every(self, interval: float, kind: str, handler: Handler, max_attempts: int = 3) -> None:
+        """Run ``handler`` once per ``interval`` seconds across all nodes."""
+        schedule = Schedule(kind, interval, max_attempts)
+        self.register(kind, handler)
+        self._schedules.append(schedule)
+
+    @property
+    def schedules(self) -> list[Schedule]:
+        return list(self._schedules)
+
+    # -- the loop ----------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._loop(job)) for job in self.jobs]
+        self._stopping = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._heartbeat())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Claim nothing more, ask running handlers to stop, and wait for them (renewing
+        their leases meanwhile), so no job is left half-recorded."""
+        if not self._tasks:
+            return
+        poll, heartbeat = self._tasks
+        self._tasks = []
+        self._stopping.set()
+        await poll
+        running = list(self._running.values())
+        for _, ctx, _ in running:
+            ctx.cancelled.set()
+        await asyncio.gather(*(task for _, _, task in running), return_exceptions=True)
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
 
-    def run_once(self, job: Job) -> bool:
-        """Run the job if this holder gets its lease; True if it ran."""
-        with self.db.write() as conn:
-            if not leases.acquire(conn, job.name, self.holder, time.time(), job.interval):
-                return False
-        job.run()
-        return True
-
-    async def _loop(self, job: Job) -> None:
-        while True:
+    async def _poll(self) -> None:
+        while not self._stopping.is_set():
             try:
-                await blocking(self.run_once, job)
+                await self.poll_once()
+            except Exception:  # e.g. the database is unreachable: the next poll tries again
+                log.exception("job queue poll failed")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+
+    async def poll_once(self) -> None:
+        if self._due(time.time()):
+            await blocking(self.enqueue_due)
+        free = self.concurrency - len(self._running)
+        if free > 0:
+            claimed = await blocking(self.queue.claim, self.worker, list(self._handlers), free,
+                                     self.lease_seconds)
+            for job in claimed:
+                self._start(job)
+
+    def _due(self, now: float) -> list[Schedule]:
+        return [s for s in self._schedules if self._slots.get(s.kind) != s.slot(now)]
+
+    def enqueue_due(self, now: float | None = None) -> None:
+        """Queue the current slot's job of each schedule this node has not queued yet (a
+        dedup key makes the other nodes' attempts no-ops)."""
+        now = time.time() if now is None else now
+        for schedule in self._due(now):
+            slot = schedule.slot(now)
+            schedule.enqueue(self.queue, slot, now)
+            self._slots[schedule.kind] = slot
+
+    def _start(self, job: Claimed) -> None:
+        ctx = JobContext(job.id, job.kind, job.payload, job.attempt)
+        self._running[job.id] = (job, ctx, asyncio.create_task(self._run(job, ctx)))
+
+    async def _run(self, job: Claimed, ctx: JobContext) -> None:
+        try:
+            await blocking(self.execute, job, ctx)
+        finally:
+            self._running.pop(job.id, None)
+
+    def execute(self, job: Claimed, ctx: JobContext) -> None:
+        """Run the job's handler and record the outcome (in a worker thread)."""
+        error: Exception | None = None
+        try:
+            self._handlers[job.kind](ctx)
+        except Exception as exc:
+            error = exc
+        try:
+            if error is None:
+                held = self.queue.complete(self.worker, job)
+            else:
+                held = self.queue.fail(self.worker, job, error_text(error))
+        except Exception:
+            log.exception("job %s (%s): outcome not recorded; it runs again once its lease "
+                          "lapses", job.id, job.kind)
+            return
+        _log_outcome(job, error, held)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            held = [job for job, _, _ in list(self._running.values())]
+            if not held:
+                continue
+            try:
+                kept = await blocking(self.queue.renew, self.worker, held, self.lease_seconds)
             except Exception:
-                log.exception("job %s failed; retrying next interval", job.name)
-            await asyncio.sleep(job.interval)
+                log.warning("could not renew job leases; trying again", exc_info=True)
+                continue
+            for job in held:
+                entry = self._running.get(job.id)
+                if job.id not in kept and entry is not None:
+                    entry[1].cancelled.set()  # another node has it now: stop if we can
+
+
+def _log_outcome(job: Claimed, error: Exception | None, held: bool) -> None:
+    if not held:
+        log.warning("job %s (%s) attempt %d: lost its lease meanwhile; another node runs it",
+                    job.id, job.kind, job.attempt)
+    elif error is None:
+        log.info("job %s (%s) done", job.id, job.kind)
+    elif job.attempt >= job.max_attempts:
+        log.error("job %s (%s) failed after %d attempts", job.id, job.kind, job.attempt,
+                  exc_info=error)
+    else:
+        log.warning("job %s (%s) attempt %d failed; will retry", job.id, job.kind, job.attempt,
+                    exc_info=error)

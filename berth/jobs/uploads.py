@@ -4,15 +4,21 @@ from __future__ import annotations
 import logging
 
 from ..registry.uploads import UploadService
-from .runner import Job
+from .runner import JobContext, JobRunner
 
 log = logging.getLogger("berth.jobs.uploads")
 
+EXPIRE_UPLOADS = "expire-uploads"
 
-def expire_uploads_job(uploads: UploadService, ttl_seconds: float) -> Job:
-    def run() -> None:
+
+def schedule_upload_expiry(runner: JobRunner, uploads: UploadService, ttl_seconds: float,
+                           interval_seconds: float = 0) -> None:
+    """Expire idle uploads once per interval across all nodes; by default every quarter of
+    the TTL, at most every ten minutes, at least every second."""
+    def expire(job: JobContext) -> None:
         count = uploads.expire(ttl_seconds)
         if count:
             log.info("expired %d stale uploads", count)
 
-    return Job("expire-uploads", interval=min(ttl_seconds / 4, 600.0), run=run)
+    interval = interval_seconds or max(1.0, min(ttl_seconds / 4, 600.0))
+    runner.every(interval, EXPIRE_UPLOADS, expire)

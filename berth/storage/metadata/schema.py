@@ -181,14 +181,6 @@ uploads = Table(
     Index("ix_uploads_updated_at", "updated_at"),
 )
 
-# Leases make background work run once across workers and nodes.
-leases = Table(
-    "leases", metadata,
-    Column("name", String(128), primary_key=True),
-    Column("holder", String(128), nullable=False),
-    Column("expires_at", Float, nullable=False),
-)
-
 # Key-encryption keys: the deployment's ("aes256": AES256 repositories) and KMS-style
 # customer keys per account and region (alias "aws/ecr": an account's managed default).
 # Changes bump the "keys" generation. Their material is in encryption_key_versions.
@@ -211,4 +203,24 @@ encryption_key_versions = Table(
     Column("version", Integer, primary_key=True),
     Column("material", LargeBinary, nullable=False),  # sealed with the master key
     Column("created_at", Float, nullable=False),
+)
+
+# Background work, claimed by one node at a time under a lease (berth/jobs). A dedup key
+# makes an enqueue happen once (a periodic job's period slot, an idempotent request).
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("dedup_key", String(200), unique=True),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("state", String(16), nullable=False),  # queued | running | done | failed
+    Column("run_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),  # claims so far: also the claim's fence
+    Column("max_attempts", Integer, nullable=False),
+    Column("claimed_by", String(128)),
+    Column("lease_until", Float),
+    Column("last_error", String(500)),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Index("ix_jobs_claim", "state", "run_at"),
 )

@@ -1,6 +1,6 @@
 import threading
 
-from berth.storage.metadata import blobs, leases, repositories, tags, uploads
+from berth.storage.metadata import blobs, repositories, tags, uploads
 
 
 def test_ensure_repository_is_idempotent(db):
@@ -53,14 +53,6 @@ def test_upload_advance_is_compare_and_set(db):
         assert uploads.advance(conn, "u1", 0, 100, {"part": 1})
         assert not uploads.advance(conn, "u1", 0, 50, {"part": 9})
         assert uploads.get(conn, "u1") == ((1, "r"), 100, {"part": 1})
-
-
-def test_lease_has_one_holder_until_it_expires(db):
-    with db.write() as conn:
-        assert leases.acquire(conn, "job", "a", now=100, ttl=10)
-        assert not leases.acquire(conn, "job", "b", now=105, ttl=10)
-        assert leases.acquire(conn, "job", "a", now=105, ttl=10)  # renewal
-        assert leases.acquire(conn, "job", "b", now=116, ttl=10)  # expired
 
 
 def test_concurrent_writers_wait_instead_of_failing(db):
