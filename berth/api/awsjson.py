@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -30,7 +31,9 @@ class AwsJsonError(Exception):
 
 def json_response(body: object, status: int, request_id: str,
                   headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
+    # orjson: a 1,000-image page is ~400 KB of JSON, which the standard encoder took longer
+    # to write than the database took to find.
+    return Response(orjson.dumps(body), status_code=status,
                     media_type=CONTENT_TYPE,
                     headers={"x-amzn-RequestId": request_id, **(headers or {})})
 

@@ -148,8 +148,10 @@ class ImageService:
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             found = rows.detail_page(tx, repo_id, status, after, limit + 1)
-            details = _details(tx, repo_id, found[:limit])
-        return details, len(found) > limit
+            page = found[:limit]
+            names = tags.names_between(tx, repo_id, page[0].digest,
+                                       page[-1].digest) if page else {}
+        return _details(page, names), len(found) > limit
 
     def describe(self, repository: str, ids: list[ImageId]) -> list[ImageDetail]:
         """The images the ids name, each once; the first id naming none raises."""
@@ -163,7 +165,9 @@ class ImageService:
                         raise ImageNotFound(image_id)
                     raise ManifestInvalid(failure.reason, {"imageId": image_id})
                 found.setdefault(row.digest, row)
-            return _details(tx, repo_id, list(found.values()))
+            rows_found = list(found.values())
+            names = tags.names_for(tx, repo_id, [r.digest for r in rows_found])
+            return _details(rows_found, names)
 
     async def batch_get(self, repository: str, ids: list[ImageId],
                         accepted: list[str] | None):
@@ -242,8 +246,7 @@ def _delete(tx, repo_id: int, repository: str, image_id: ImageId,
     return None
 
 
-def _details(tx, repo_id: int, found: list) -> list[ImageDetail]:
-    names = tags.names_for(tx, repo_id, [r.digest for r in found])
+def _details(found: list, names: dict[str, list[str]]) -> list[ImageDetail]:
     return [ImageDetail(r.digest, names.get(r.digest, []), r.media_type,
                         r.artifact_type or r.config_media_type, r.total_size, r.pushed_at,
                         r.last_pulled_at, r.subject_digest) for r in found]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timezone
 
 from ...registry import errors as e
 from ...registry.concurrency import blocking
@@ -175,14 +174,11 @@ def _failure(failure) -> dict:
 def _detail(target: Target, name: str, d: ImageDetail) -> dict:
     return {"registryId": target.registry_id_text, "repositoryName": name,
             "imageDigest": d.digest, "imageTags": d.tags or None,
-            "imageSizeInBytes": d.total_size, "imagePushedAt": _time(d.pushed_at),
-            "lastRecordedPullTime": _time(d.last_pulled_at),
+            # Epoch seconds as they are: what the output wants, without a datetime per image.
+            "imageSizeInBytes": d.total_size, "imagePushedAt": d.pushed_at,
+            "lastRecordedPullTime": d.last_pulled_at,
             "imageManifestMediaType": d.media_type, "artifactMediaType": d.artifact_type,
             "subjectManifestDigest": d.subject, "imageStatus": "ACTIVE"}
-
-
-def _time(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def _limit(call: ApiCall) -> int:

@@ -31,6 +31,12 @@ def _names_for(count: int):
 
 
 @cache
+def _names_between():
+    return select(tags.c.digest, tags.c.name).where(
+        _REPO, tags.c.digest >= bindparam("first"), tags.c.digest <= bindparam("last"))
+
+
+@cache
 def _count_for():
     return select(func.count().label("n")).select_from(tags).where(
         _REPO, tags.c.digest == bindparam("digest"))
@@ -83,14 +89,25 @@ def digests_for(tx: Tx, repo_id: int, names: list[str]) -> dict[str, str]:
 
 def names_for(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, list[str]]:
     """digest -> its tags, sorted."""
+    if not digests:
+        return {}
+    return _group(tx.all(_names_for(len(digests)), {"repo": repo_id,
+                                                    **list_params("d", digests)}))
+
+
+def _group(rows) -> dict[str, list[str]]:
     found: dict[str, list[str]] = defaultdict(list)
-    if digests:
-        for row in tx.all(_names_for(len(digests)), {"repo": repo_id,
-                                                     **list_params("d", digests)}):
-            found[row.digest].append(row.name)
+    for digest, name in rows:
+        found[digest].append(name)
     for names in found.values():
         names.sort()
     return found
+
+
+def names_between(tx: Tx, repo_id: int, first: str, last: str) -> dict[str, list[str]]:
+    """digest -> its tags, sorted, for every tagged digest in [first, last]: a page of images
+    in digest order finds its tags with one range seek instead of a list of a thousand."""
+    return _group(tx.all(_names_between(), {"repo": repo_id, "first": first, "last": last}))
 
 
 def count_for(tx: Tx, repo_id: int, digest: str) -> int:
