@@ -1,5 +1,7 @@
 import pytest
 
+from tests.support.ceph import CephCluster
+from tests.support.log_watch import LOGS
 from tests.support.postgres import PostgresCluster
 
 
@@ -8,6 +10,19 @@ def postgres():
     """One PostgreSQL cluster for the session; each user takes a fresh database from it."""
     cluster = PostgresCluster().start()
     yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def ceph():
+    """One single-node Ceph with the RADOS gateway (S3) for the session, unit and e2e tests
+    alike; each user takes a fresh bucket (ceph.create_bucket()) or prefix."""
+    cluster = CephCluster().start()
+    for name, path in cluster.log_files().items():
+        LOGS.add(name, path)
+    yield cluster
+    for name in cluster.log_files():
+        LOGS.remove(name)
     cluster.stop()
 
 

@@ -1,4 +1,5 @@
-"""Smoke tests of a real S3 implementation (Ceph radosgw, see tests/support/ceph.py) for the S3 blob driver."""
+"""Smoke tests of a real S3 implementation (Ceph radosgw, see tests/support/ceph.py; the session
+`ceph` fixture is in tests/conftest.py) for the S3 blob driver."""
 from __future__ import annotations
 
 import hashlib
@@ -8,21 +9,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.support.ceph import CephCluster
-from tests.support.log_watch import LOGS
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="session")
-def ceph():
-    cluster = CephCluster().start()
-    for name, path in cluster.log_files().items():
-        LOGS.add(name, path)
-    yield cluster
-    for name in cluster.log_files():
-        LOGS.remove(name)
-    cluster.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from botocore.config import Config
 from tests.support.daemon import Daemon
 from tests.support.ports import free_port, wait_until
 
+S3_MIN_PART = 5 * 1024 * 1024
 START_TIMEOUT = int(os.environ.get("BERTH_CEPH_START_TIMEOUT", "180"))
 BINARIES = ("ceph", "ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph-authtool")
 
@@ -96,6 +97,7 @@ class CephCluster:
         self.access_key = "BERTH" + uuid.uuid4().hex[:15].upper()
         self.secret_key = uuid.uuid4().hex + uuid.uuid4().hex[:8]
         self.daemons: dict[str, Daemon] = {}
+        self._shared_bucket: str | None = None
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _run(self, *argv: str, timeout: float = 60) -> str:
@@ -136,6 +138,28 @@ class CephCluster:
         name = "b-" + uuid.uuid4().hex[:16]
         self.client().create_bucket(Bucket=name)
         return name
+
+    @property
+    def shared_bucket(self) -> str:
+        """One bucket for tests that each take their own prefix in it."""
+        if self._shared_bucket is None:
+            self._shared_bucket = self.create_bucket()
+        return self._shared_bucket
+
+    def env(self) -> dict[str, str]:
+        """boto3's usual variables for a process (a `berth serve`) that talks to this gateway."""
+        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
+                "AWS_REGION": self.region}
+
+    def driver(self, bucket: str, prefix: str = "", part_size: int = S3_MIN_PART, **options):
+        """Berth's S3 blob driver on ``bucket``/``prefix``, with a client made the way Berth makes
+        it (tests default to S3's minimum part size, so that a few MiB span several parts)."""
+        from berth.storage.blobs.s3 import S3Driver
+        from berth.storage.blobs.s3_client import make_client
+
+        client = make_client(self.endpoint_url, self.region, aws_access_key_id=self.access_key,
+                             aws_secret_access_key=self.secret_key)
+        return S3Driver(client, bucket, prefix, part_size, **options)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> "CephCluster":

@@ -17,12 +17,35 @@ def _encrypted_filesystem(tmp_path):
     return KeyRefDriver(EncryptedDriver(_filesystem(tmp_path), keyring), "aes256")
 
 
-# Every driver is listed here; the contract suite runs against each.
-DRIVERS = {"filesystem": _filesystem, "encrypted-filesystem": _encrypted_filesystem}
+def _s3(tmp_path, ceph):
+    # Each test its own prefix in one bucket of the session's Ceph (tests/conftest.py).
+    return ceph.driver(ceph.shared_bucket, f"{tmp_path.name}/")
+
+
+# Every driver is listed here; the contract suite runs against each. A factory may be called
+# more than once in a test: each call is another node over the same storage.
+DRIVERS = {"filesystem": _filesystem, "encrypted-filesystem": _encrypted_filesystem, "s3": _s3}
+# Drivers over a service: the fixture passed to their factory (started only when they run).
+SERVICES = {"s3": "ceph"}
+
+
+def _make(name, request, tmp_path):
+    service = SERVICES.get(name)
+    if service:
+        return DRIVERS[name](tmp_path, request.getfixturevalue(service))
+    return DRIVERS[name](tmp_path)
 
 
 @pytest.fixture(params=sorted(DRIVERS))
 def driver(request, tmp_path):
-    drv = DRIVERS[request.param](tmp_path)
+    drv = _make(request.param, request, tmp_path)
+    yield drv
+    drv.close()
+
+
+@pytest.fixture
+def other_node(request, driver, tmp_path):
+    """Another instance of ``driver``'s kind over the same storage, as another node has."""
+    drv = _make(request.node.callspec.params["driver"], request, tmp_path)
     yield drv
     drv.close()
