@@ -11,9 +11,12 @@ def _filesystem(tmp_path):
     return FilesystemDriver(tmp_path / "blobs")
 
 
+_KEYRINGS: dict = {}  # one per test: every node of its deployment shares the keys
+
+
 def _encrypted_filesystem(tmp_path):
     # The contract's keys under a key ref: the suite runs through encryption.
-    keyring = FakeKeyring("aes256")
+    keyring = _KEYRINGS.setdefault(tmp_path, FakeKeyring("aes256"))
     return KeyRefDriver(EncryptedDriver(_filesystem(tmp_path), keyring), "aes256")
 
 

@@ -1,4 +1,5 @@
 """The contract every blob driver must meet (run against each driver in conftest.DRIVERS)."""
+import json
 import time
 
 import pytest
@@ -127,3 +128,83 @@ def test_put_stores_a_small_blob_whole(driver):
     assert b"".join(driver.read(KEY)) == b"small and whole"
     driver.put(KEY, b"small and whole")  # idempotent for the same content
     assert driver.upload_ids_older_than(time.time() + 1) == []  # no temporary left behind
+
+
+# -- what object storage makes worth pinning for every driver ---------------------------------
+MIB = 1024 * 1024
+BIG = bytes(range(251)) * (12 * MIB // 251) + b"odd tail"  # several S3 parts and a short tail
+
+
+def _stored(state):
+    """The state as the metadata keeps it (JSON), so nothing unserialisable can hide in it."""
+    return json.loads(json.dumps(state))
+
+
+def _write(driver, upload_id, state, size, data, pieces=1):
+    step = -(-len(data) // pieces)
+    writer = driver.upload_writer(upload_id, _stored(state), size)
+    writer.write([data[i:i + step] for i in range(0, len(data), step)])
+    return writer.finish()
+
+
+def test_resume_on_another_node_from_the_stored_state(driver, other_node):
+    state = driver.upload_start("u1")
+    size, state = _write(driver, "u1", state, 0, BIG[:7 * MIB], pieces=7)
+    size, state = _write(other_node, "u1", state, size, BIG[7 * MIB:], pieces=3)
+    assert size == len(BIG)
+    assert b"".join(other_node.upload_read("u1", _stored(state), size)) == BIG
+    driver.upload_commit("u1", _stored(state), size, KEY)
+    assert other_node.stat(KEY) == len(BIG)
+    assert b"".join(other_node.read(KEY, 5 * MIB - 3, 6)) == BIG[5 * MIB - 3:5 * MIB + 3]
+
+
+def test_large_upload_with_an_interrupted_writer_past_a_part(driver):
+    state = driver.upload_start("u1")
+    size, state = _write(driver, "u1", state, 0, BIG[:3 * MIB])
+    writer = driver.upload_writer("u1", state, size)
+    writer.write([b"\xff" * (8 * MIB)])  # crosses part boundaries, never acknowledged
+    writer.abort()
+    size, state = _write(driver, "u1", state, size, BIG[3 * MIB:], pieces=9)
+    driver.upload_commit("u1", state, size, KEY)
+    chunks = list(driver.read(KEY, chunk_size=MIB))
+    assert max(map(len, chunks)) <= MIB and b"".join(chunks) == BIG
+
+
+def test_writing_on_after_a_read(driver):
+    """Completion on another node re-reads the upload, and may then append a last chunk; a
+    failed completion leaves the upload to be continued."""
+    state = driver.upload_start("u1")
+    size, state = _write(driver, "u1", state, 0, BIG[:6 * MIB + 5])
+    assert b"".join(driver.upload_read("u1", state, size)) == BIG[:6 * MIB + 5]
+    size2, state2 = _write(driver, "u1", state, size, BIG[6 * MIB + 5:7 * MIB])  # not a part
+    assert b"".join(driver.upload_read("u1", state2, size2)) == BIG[:7 * MIB]
+    size3, state3 = _write(driver, "u1", state2, size2, BIG[7 * MIB:])  # parts again
+    assert b"".join(driver.upload_read("u1", state3, size3)) == BIG
+    driver.upload_commit("u1", state3, size3, KEY)
+    assert b"".join(driver.read(KEY)) == BIG
+
+
+def test_commit_after_a_read_of_a_small_upload(driver):
+    state = driver.upload_start("u1")
+    size, state = _write(driver, "u1", state, 0, b"small")
+    assert b"".join(driver.upload_read("u1", state, size)) == b"small"
+    driver.upload_commit("u1", state, size, KEY)
+    assert b"".join(driver.read(KEY)) == b"small"
+
+
+def test_empty_upload(driver):
+    state = driver.upload_start("u1")
+    assert list(driver.upload_read("u1", state, 0)) == []
+    driver.upload_commit("u1", state, 0, KEY)
+    assert driver.stat(KEY) == 0 and b"".join(driver.read(KEY)) == b""
+
+
+def test_abort_of_an_untracked_upload_removes_it(driver):
+    """The expiry sweep aborts uploads the metadata lost track of with an empty state."""
+    state = driver.upload_start("lost")
+    _write(driver, "lost", state, 0, BIG[:6 * MIB])
+    assert "lost" in driver.upload_ids_older_than(time.time() + 1)
+    driver.upload_abort("lost", {})
+    assert driver.upload_ids_older_than(time.time() + 1) == []
+    with pytest.raises(BlobNotFound):
+        driver.upload_writer("lost", {}, 0)
