@@ -41,6 +41,8 @@ Handler = Callable[[JobContext], object]
 class JobRunner:
     def __init__(self, queue: JobQueue, poll_seconds: float = 1.0, lease_seconds: float = 60.0,
                  concurrency: int = 2):
+        if poll_seconds <= 0 or lease_seconds <= 0 or concurrency < 1:
+            raise ValueError("job poll and lease times must be positive, concurrency at least 1")
         self.queue = queue
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds

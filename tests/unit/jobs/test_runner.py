@@ -2,6 +2,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from berth.jobs.queue import JobQueue
 from berth.jobs.runner import JobRunner
 
@@ -131,3 +133,9 @@ def test_jobs_of_kinds_this_node_does_not_know_are_left_alone(db):
         return node.queue.get(unknown)
 
     assert asyncio.run(main()).state == "queued"
+
+
+def test_settings_that_would_spin_or_never_run_are_refused(db):
+    for bad in ({"poll_seconds": 0}, {"lease_seconds": 0}, {"concurrency": 0}):
+        with pytest.raises(ValueError):
+            JobRunner(JobQueue(db), **bad)
