@@ -58,6 +58,7 @@ def test_a_periodic_job_runs_once_per_period_across_nodes(start_nodes, tmp_path)
     a, b, _ = start_nodes({"BERTH_UPLOAD_TTL_SECONDS": "2",
                            "BERTH_UPLOAD_EXPIRY_INTERVAL_SECONDS": "1"})
     url, upload_id = _upload(a)
+    assert (tmp_path / "blobs" / "uploads" / upload_id).exists()
     _eventually(lambda: not a.query("SELECT id FROM uploads WHERE id = ?", upload_id),
                 "the idle upload expired")
     assert requests.get(url, auth=b.auth).status_code == 404
@@ -80,6 +81,7 @@ def test_a_killed_nodes_job_is_finished_by_the_other(start_nodes, tmp_path):
         "BERTH_UPLOAD_EXPIRY_INTERVAL_SECONDS": "86400",  # only the job queued below matters
         "BERTH_JOB_LEASE_SECONDS": "3"})
     url, upload_id = _upload(a)
+    assert (tmp_path / "blobs" / "uploads" / upload_id).exists()
     [(created_at,)] = a.query("SELECT created_at FROM uploads WHERE id = ?", upload_id)
     # Holding the upload's row lock blocks the expiry job in its DELETE: its node is then
     # mid-job, renewing its lease, until it is killed.
