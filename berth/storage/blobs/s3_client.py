@@ -37,6 +37,8 @@ def make_client(endpoint_url: str = "", region: str = "", **credentials: str):
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
+    # AWS_REGION as the other AWS SDKs read it; botocore itself reads AWS_DEFAULT_REGION.
+    region = region or os.environ.get("AWS_REGION", "")
     return boto3.session.Session().client(
         "s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config,
         **credentials)
