@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 import requests
 
+from tests.support.ceph import S3Storage
 from tests.support.daemon import Daemon
 from tests.support.ecr_login import http_auth, login_password
 from tests.support.ports import free_port, wait_until
@@ -34,13 +35,16 @@ def new_master_key() -> str:
 class BerthNode:
     def __init__(self, workdir: Path, extra_args: tuple[str, ...] = (),
                  database_url: str | None = None, blobs_dir: Path | None = None,
-                 env: dict[str, str] | None = None, credentials_dir: Path | None = None):
+                 env: dict[str, str] | None = None, credentials_dir: Path | None = None,
+                 s3: S3Storage | None = None):
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         # Where the administrator's credentials file is: this node's data dir unless another
         # node of the same deployment bootstrapped the database.
         self.credentials_dir = Path(credentials_dir) if credentials_dir else self.data_dir
-        self.env = dict(env or {})
+        # Blobs in S3 (tests.support.ceph.S3Storage) instead of files.
+        self.s3 = s3
+        self.env = {**(s3.env() if s3 else {}), **(env or {})}
         self.token: str | None = None
         self.blobs_dir = Path(blobs_dir) if blobs_dir else self.data_dir / "blobs"
         self.database_url = database_url
@@ -48,6 +52,8 @@ class BerthNode:
             extra_args = ("--database", database_url, *extra_args)
         if blobs_dir:
             extra_args = ("--storage", str(blobs_dir), *extra_args)
+        if s3:
+            extra_args = (*s3.args(), *extra_args)
         self.extra_args = extra_args
         self.port = free_port()
         self.daemon: Daemon | None = None
@@ -122,14 +128,20 @@ class BerthNode:
         algorithm, hexpart = digest.split(":")
         return self.blobs_dir / "data" / algorithm / hexpart[:2] / hexpart
 
+    def blob_bytes(self, digest: str) -> bytes | None:
+        """A committed blob's stored bytes (from the bucket on S3 storage); None if absent."""
+        if self.s3:
+            return self.s3.blob(digest)
+        path = self.blob_path(digest)
+        return path.read_bytes() if path.is_file() else None
+
     def assert_consistent(self) -> None:
         """Every recorded blob is whole and matches its digest; every manifest's references
         are linked blobs or manifests in its repository."""
         for digest, size in self.query("SELECT digest, size FROM blobs"):
-            path = self.blob_path(digest)
-            assert path.is_file(), f"recorded blob {digest} has no content"
-            data = path.read_bytes()
-            assert len(data) == size, f"{digest}: {len(data)} bytes on disk, {size} recorded"
+            data = self.blob_bytes(digest)
+            assert data is not None, f"recorded blob {digest} has no content"
+            assert len(data) == size, f"{digest}: {len(data)} bytes stored, {size} recorded"
             assert "sha256:" + hashlib.sha256(data).hexdigest() == digest
         dangling = self.query(
             "SELECT r.repository_id, r.parent_digest, r.child_digest FROM manifest_references r"

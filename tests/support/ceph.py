@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -149,7 +150,12 @@ class CephCluster:
     def env(self) -> dict[str, str]:
         """boto3's usual variables for a process (a `berth serve`) that talks to this gateway."""
         return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
-                "AWS_REGION": self.region}
+                "AWS_REGION": self.region, "AWS_CONFIG_FILE": "/dev/null",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def storage(self, prefix: str = "berth") -> "S3Storage":
+        """A fresh bucket for `berth serve --storage s3://<bucket>/<prefix>`."""
+        return S3Storage(self, self.create_bucket(), prefix)
 
     def driver(self, bucket: str, prefix: str = "", part_size: int = S3_MIN_PART, **options):
         """Berth's S3 blob driver on ``bucket``/``prefix``, with a client made the way Berth makes
@@ -243,3 +249,40 @@ class CephCluster:
                     self.daemons[name].stop(timeout=10)
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class S3Storage:
+    """Where `berth serve` keeps its blobs in the cluster: its flags and environment (boto3's
+    usual variables carry the gateway's throwaway credentials), and what is in the bucket."""
+    ceph: CephCluster
+    bucket: str
+    prefix: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def args(self) -> tuple[str, ...]:
+        return ("--storage", self.url, "--s3-endpoint-url", self.ceph.endpoint_url)
+
+    def env(self) -> dict[str, str]:
+        return self.ceph.env()
+
+    def blob(self, digest: str, key_ref: str = "") -> bytes | None:
+        """A committed blob's stored bytes (under a key ref: sealed by Berth), read from the
+        bucket directly; None if absent."""
+        algorithm, hexpart = digest.split(":")
+        ref = f"{key_ref}/" if key_ref else ""
+        key = f"{self.prefix}/data/{ref}{algorithm}/{hexpart[:2]}/{hexpart}"
+        try:
+            return self.ceph.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.ceph.client().exceptions.NoSuchKey:
+            return None
+
+    def uploads(self) -> tuple[list[str], list[str]]:
+        """(objects, multipart uploads) under the uploads folder: what uploads left behind."""
+        s3, prefix = self.ceph.client(), f"{self.prefix}/uploads/"
+        objects = s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])
+        mpus = s3.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix).get("Uploads", [])
+        return [o["Key"] for o in objects], [u["Key"] for u in mpus]
