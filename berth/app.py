@@ -22,9 +22,12 @@ from .iam.wiring import open_iam
 from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .jobs.uploads import schedule_upload_expiry
+from .keys import open_keys
 from .registry.concurrency import blocking
+from .registry.encryption import Encryption
 from .registry.registry import Registry
 from .storage.blobs import open_driver
+from .storage.blobs.encrypted import EncryptedDriver
 from .storage.metadata.database import Database
 
 log = logging.getLogger("berth")
@@ -36,9 +39,12 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
     db = Database(settings.database_url)
     try:
         iam = open_iam(settings, db)
-        registry = Registry.create(db, open_driver(settings),
-                                   settings.max_manifest_bytes,
-                                   iam.registry_id(iam.tenancy.default))
+        keys = open_keys(db, iam.identities.master)
+        # Every driver is wrapped: blobs under a key ref are sealed, others pass through.
+        driver = EncryptedDriver(open_driver(settings), keys.store)
+        registry = Registry.create(db, driver, settings.max_manifest_bytes,
+                                   iam.registry_id(iam.tenancy.default),
+                                   encryption=Encryption(keys, settings.storage_encrypted))
     except BaseException:
         db.dispose()
         raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..storage.blobs.keyring import DEPLOYMENT_KEY
+from ..storage.blobs.keyring import DEPLOYMENT_KEY, KeyUnavailable
 
 MANAGED_ALIAS = "aws/ecr"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -38,6 +38,15 @@ class KeyDisabled(KeyServiceError):
 class KeyUnsupported(KeyServiceError):
     """What AWS refuses for its managed keys (disabling, enabling)."""
     code = "UnsupportedOperationException"
+
+
+class KeyRefused(KeyUnavailable):
+    """KeyUnavailable from Berth's key store, with what KMS would call the refusal
+    (DisabledException, NotFoundException, InvalidCiphertextException)."""
+
+    def __init__(self, message: str, key_ref: str, arn: str | None, kms_error: str):
+        super().__init__(message, key_ref, arn)
+        self.kms_error = kms_error
 
 
 def key_arn(region: str, account_id: str, key_id: str) -> str:

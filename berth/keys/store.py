@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..iam.secrets import MasterKey
-from ..storage.blobs.keyring import DEPLOYMENT_KEY, KEY_REF, KeyUnavailable
+from ..storage.blobs.keyring import DEPLOYMENT_KEY, KEY_REF
 from ..storage.metadata import keys as rows
 from ..storage.metadata.database import Database, Tx
 from . import envelope
 from .material import add_version, open_versions
-from .models import key_arn, key_id_of
+from .models import KeyRefused, key_arn, key_id_of
 
 DATA_KEY_CACHE = 4096
 
@@ -66,13 +66,14 @@ class KeyStore:
                 raise envelope.WrappedKeyInvalid("it names a version the key does not have")
             data_key = envelope.unwrap(kek, key_ref, wrapped)
         except envelope.WrappedKeyInvalid as exc:
-            raise KeyUnavailable(f"A data key sealed with {state.name} does not open: {exc}",
-                                 key_ref, state.arn) from None
+            raise KeyRefused(f"A data key sealed with {state.name} does not open: {exc}",
+                             key_ref, state.arn, "InvalidCiphertextException") from None
         self._remember(key_ref, wrapped, data_key)
         return data_key
 
     def require_usable(self, key_ref: str) -> None:
-        """Raise KeyUnavailable unless the key exists and is enabled ("" is always fine)."""
+        """Raise KeyRefused (a KeyUnavailable) unless the key exists and is enabled ("" is
+        always fine)."""
         if key_ref:
             self._usable(key_ref)
 
@@ -80,15 +81,16 @@ class KeyStore:
     def _usable(self, key_ref: str) -> _KeyState:
         state = self._state(key_ref)
         if not state.enabled:
-            raise KeyUnavailable(
+            raise KeyRefused(
                 f"{state.name[0].upper()}{state.name[1:]} is disabled: the repository's "
                 "blobs cannot be read or written until it is enabled again", key_ref,
-                state.arn)
+                state.arn, "DisabledException")
         return state
 
     def _state(self, key_ref: str) -> _KeyState:
         if not KEY_REF.match(key_ref):
-            raise KeyUnavailable(f"{key_ref!r} does not name an encryption key", key_ref)
+            raise KeyRefused(f"{key_ref!r} does not name an encryption key", key_ref, None,
+                             "NotFoundException")
         with self.db.read() as tx:
             generation = rows.keys_generation(tx)
             states = self._states_at(generation)
@@ -101,8 +103,8 @@ class KeyStore:
             self.ensure_deployment_key()
             return self._state(key_ref)
         if state is None:
-            raise KeyUnavailable(f"The KMS key with id {key_id_of(key_ref)} does not exist",
-                                 key_ref)
+            raise KeyRefused(f"The KMS key with id {key_id_of(key_ref)} does not exist",
+                             key_ref, None, "NotFoundException")
         return state
 
     def _states_at(self, generation: int) -> dict[str, _KeyState]:

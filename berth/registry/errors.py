@@ -93,3 +93,8 @@ class RepositoryExists(RegistryError):
 
 class RepositoryNotEmpty(RegistryError):
     code = "DENIED"
+
+
+class SettingInvalid(RegistryError):
+    """A repository setting ECR would refuse (InvalidParameterException)."""
+    code = "INVALID_PARAMETER"

@@ -10,6 +10,7 @@ from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
 from ..storage.metadata.database import Database
 from .concurrency import blocking, quick_read
+from .encryption import Encryption
 from .errors import (DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
                      ManifestTooLarge, ManifestUnknown, NameUnknown, RegistryError, TagImmutable)
 from .image_deletion import delete_image
@@ -67,11 +68,12 @@ def accepts(media_type: str, accepted: list[str] | None) -> bool:
 
 class ManifestService:
     def __init__(self, db: Database, registry_id: int, max_bytes: int = 4 * 1024 * 1024,
-                 pull_record_interval: float = 3600.0):
+                 pull_record_interval: float = 3600.0, encryption: Encryption = Encryption()):
         self.db = db
         self.registry_id = registry_id
         self.max_bytes = max_bytes
         self.pull_record_interval = pull_record_interval
+        self.encryption = encryption  # the key of a repository a manifest push creates
 
     # -- read ------------------------------------------------------------------------------
     async def fetch(self, repository: str, reference: str, accepted: list[str] | None = None,
@@ -136,7 +138,9 @@ class ManifestService:
             raise DigestMismatch(str(wanted), str(actual))
         parsed = parse_manifest(body, content_type)
         with self.db.write() as tx:
-            repo_id = (create_on_push if create else require_id)(tx, self.registry_id, repository)
+            repo_id = (create_on_push(tx, self.registry_id, repository,
+                                      self.encryption.default_ref) if create
+                       else require_id(tx, self.registry_id, repository))
             current = tags.get_digest(tx, repo_id, tag) if tag else None
             if exclusive and (current == str(actual) if tag
                               else manifest_rows.get(tx, repo_id, str(actual))):

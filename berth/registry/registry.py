@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from ..storage.blobs import BlobDriver
 from ..storage.metadata.database import Database
 from .blobs import BlobService
+from .encryption import Encryption
 from .hashers import HasherCache
 from .manifests import ManifestService
 from .repositories import RepositoryService
@@ -15,7 +16,9 @@ from .uploads import UploadService
 @dataclass
 class Registry:
     """The services of one private registry (an account's, in one region), identified by
-    ``registry_id``; ``scoped`` gives another registry's over the same storage."""
+    ``registry_id``; ``scoped`` gives another registry's over the same storage.
+    ``encryption`` decides which key seals a new repository's blobs (the driver seals them:
+    berth.storage.blobs.encrypted)."""
     db: Database
     driver: BlobDriver
     registry_id: int
@@ -24,17 +27,21 @@ class Registry:
     blobs: BlobService
     uploads: UploadService
     manifests: ManifestService
+    encryption: Encryption = Encryption()
     _scopes: dict[int, "Registry"] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, db: Database, driver: BlobDriver, max_manifest_bytes: int,
-               registry_id: int, hashers: HasherCache | None = None) -> "Registry":
+               registry_id: int, hashers: HasherCache | None = None,
+               encryption: Encryption = Encryption()) -> "Registry":
         return cls(db=db, driver=driver, registry_id=registry_id,
                    max_manifest_bytes=max_manifest_bytes,
                    repositories=RepositoryService(db, registry_id),
-                   blobs=BlobService(db, driver, registry_id),
-                   uploads=UploadService(db, driver, registry_id, hashers),
-                   manifests=ManifestService(db, registry_id, max_bytes=max_manifest_bytes))
+                   blobs=BlobService(db, driver, registry_id, encryption),
+                   uploads=UploadService(db, driver, registry_id, hashers, encryption),
+                   manifests=ManifestService(db, registry_id, max_bytes=max_manifest_bytes,
+                                             encryption=encryption),
+                   encryption=encryption)
 
     def scoped(self, registry_id: int) -> "Registry":
         if registry_id == self.registry_id:
@@ -43,7 +50,7 @@ class Registry:
         if found is None:
             found = self._scopes[registry_id] = Registry.create(
                 self.db, self.driver, self.max_manifest_bytes, registry_id,
-                self.uploads.hashers)
+                self.uploads.hashers, self.encryption)
             found._scopes = self._scopes
         return found
 

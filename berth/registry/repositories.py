@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from ..storage.blobs.keyring import DEPLOYMENT_KEY
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import repositories, tags
 from ..storage.metadata.database import Database, Tx
@@ -28,25 +29,37 @@ def name_unknown(repository: str) -> NameUnknown:
                        {"name": repository})
 
 
-def create_on_push(tx: Tx, registry_id: int, repository: str) -> int:
-    """The repository's id, creating it (with the registry's defaults: MUTABLE, AES256, no
+def create_on_push(tx: Tx, registry_id: int, repository: str,
+                   key_ref: str = DEPLOYMENT_KEY) -> int:
+    """The repository's id, creating it (with the registry's defaults: MUTABLE, AES256 --
+    sealed with ``key_ref``, the deployment's key unless the storage encrypts itself --, no
     scan on push) on first push if the registry allows; every door creates through here."""
-    repo_id = check_push_target(tx, registry_id, repository)
-    return repo_id if repo_id is not None else repositories.ensure(tx, registry_id, repository)
+    return open_for_push(tx, registry_id, repository, key_ref)[0]
 
 
-def check_push_target(tx: Tx, registry_id: int, repository: str) -> int | None:
-    """The repository's id, or None if it does not exist yet but a push may create it;
-    raises NameUnknown (ECR's wording) if it may not. Uploads ask at their start, as ECR
-    refuses them there."""
-    repo_id = repositories.get_id(tx, registry_id, validate_name(repository))
-    if repo_id is not None:
-        return repo_id
+def open_for_push(tx: Tx, registry_id: int, repository: str,
+                  key_ref: str = DEPLOYMENT_KEY) -> tuple[int, str]:
+    """create_on_push's (id, key ref of the repository: ``key_ref`` if it made it)."""
+    repo_id, found_ref = push_target(tx, registry_id, repository, key_ref)
+    if repo_id is None:
+        repositories.ensure(tx, registry_id, repository, key_ref)
+        repo_id, found_ref = repositories.find(tx, registry_id, repository)
+    return repo_id, found_ref
+
+
+def push_target(tx: Tx, registry_id: int, repository: str,
+                key_ref: str = DEPLOYMENT_KEY) -> tuple[int | None, str]:
+    """(id, key ref) of the repository, or (None, ``key_ref``) if it does not exist yet but
+    a push may create it; raises NameUnknown (ECR's wording) if it may not. Uploads ask at
+    their start, as ECR refuses them there."""
+    found = repositories.find(tx, registry_id, validate_name(repository))
+    if found is not None:
+        return found.id, found.key_ref
     settings, account = _registry_row(tx, registry_id)
     if not settings.get(CREATE_ON_PUSH, True):
         raise NameUnknown(f"The repository with name '{repository}' does not exist in the "
                           f"registry with id '{account}'", {"name": repository})
-    return None
+    return None, key_ref
 
 
 def _registry_row(tx: Tx, registry_id: int) -> tuple[dict, str]:

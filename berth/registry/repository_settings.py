@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from ..storage.metadata import repository_settings as rows
 from ..storage.metadata.registries import IAM_GENERATION, bump
 from ..storage.metadata.database import Database
-from .errors import RegistryError, RepositoryExists, RepositoryNotEmpty
+from .encryption import AES256, Encryption
+from .errors import RepositoryExists, RepositoryNotEmpty, SettingInvalid
 from .references import validate_name
 from .repositories import name_unknown, require_id
 from .repository_tags import apply as apply_tags
@@ -20,7 +21,6 @@ from .repository_tags import validate_tags
 
 MUTABLE, IMMUTABLE = "MUTABLE", "IMMUTABLE"
 WITH_EXCLUSION = ("IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
-AES256 = "AES256"  # the default encryption
 ENCRYPTION_TYPES = (AES256, "KMS", "KMS_DSSE")
 MAX_EXCLUSIONS = 5
 _FILTER = re.compile(r"[0-9a-zA-Z._*-]{1,128}")
@@ -28,11 +28,6 @@ _FILTER = re.compile(r"[0-9a-zA-Z._*-]{1,128}")
 _KMS_KEY = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:)?"
                       r"(key/[0-9a-fA-F-]{1,2000}|alias/[a-zA-Z0-9/_-]{1,250})"
                       r"|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|mrk-[0-9a-f]{32}")
-
-
-class SettingInvalid(RegistryError):
-    """A repository setting ECR would refuse (InvalidParameterException)."""
-    code = "INVALID_PARAMETER"
 
 
 @dataclass(frozen=True)
@@ -109,28 +104,34 @@ class Repository:
     created_at: float
     settings: RepositorySettings
     policy: str | None = None
+    key_ref: str = ""  # which key seals its blobs (fixed at creation)
 
 
 def _repository(row) -> Repository:
     settings = RepositorySettings(
         TagMutability.from_columns(row.tag_mutability, row.mutability_exclusions),
         bool(row.scan_on_push), row.encryption_type, row.kms_key)
-    return Repository(row.name, row.created_at, settings, row.policy)
+    return Repository(row.name, row.created_at, settings, row.policy, row.key_ref)
 
 
 class RepositorySettingsService:
-    def __init__(self, db: Database, registry_id: int):
+    def __init__(self, db: Database, registry_id: int, encryption: Encryption = Encryption()):
         self.db = db
         self.registry_id = registry_id
+        self.encryption = encryption
 
     def create(self, name: str, settings: RepositorySettings,
                tags: Iterable[tuple[str, str]] = ()) -> Repository:
-        """A new repository with its settings and tags, all or nothing."""
+        """A new repository with its settings, key and tags, all or nothing. A KMS key is
+        stored by its ARN, as ECR describes it."""
         validate_name(name)
         settings.validate()
         wanted = validate_tags(tags)
         with self.db.write() as tx:
-            if not rows.create(tx, self.registry_id, name, time.time(), settings.columns()):
+            key_ref, kms_key = self.encryption.choose(
+                tx, self.registry_id, settings.encryption_type, settings.kms_key)
+            columns = {**settings.columns(), "kms_key": kms_key, "key_ref": key_ref}
+            if not rows.create(tx, self.registry_id, name, time.time(), columns):
                 raise RepositoryExists(f"The repository with name '{name}' already exists in "
                                        "the registry", {"name": name})
             row = rows.get(tx, self.registry_id, name)

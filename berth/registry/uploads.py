@@ -1,7 +1,8 @@
 """Blob uploads: sessions, streamed and chunked appends, verification and commit.
 
 A blob becomes visible (a row in the metadata) only after all its bytes are written, fsynced,
-verified against the digest and moved under their content address.
+verified against the digest and moved under their content address -- within the key that
+seals the repository's blobs (its key ref), chosen when the upload starts and kept with it.
 """
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from dataclasses import dataclass
 from typing import AsyncIterator
 
 from ..storage.blobs import BlobDriver, BlobNotFound
+from ..storage.blobs.keyring import join_key
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import uploads
 from ..storage.metadata.database import Database
 from .concurrency import blocking
-from .errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from .encryption import Encryption
+from .errors import (BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid,
+                     SizeInvalid)
 from .hashers import HasherCache
 from .references import Digest
-from .repositories import check_push_target, create_on_push
+from .repositories import open_for_push, push_target
 
 # Bytes gathered from the network before one hop to a thread hashes and writes them.
 FLUSH_BYTES = 1024 * 1024
@@ -38,45 +42,56 @@ class Chunk:
 
 class UploadService:
     def __init__(self, db: Database, driver: BlobDriver, registry_id: int,
-                 hashers: HasherCache | None = None):
+                 hashers: HasherCache | None = None, encryption: Encryption = Encryption()):
         self.db = db
         self.driver = driver
         self.registry_id = registry_id
         self.hashers = hashers or HasherCache()
+        self.encryption = encryption
 
     # -- sessions --------------------------------------------------------------------------
     def start(self, repository: str) -> str:
-        with self.db.read() as tx:
-            check_push_target(tx, self.registry_id, repository)
+        key_ref = self._key_ref(repository)
         upload_id = str(uuid.uuid4())
-        state = self.driver.upload_start(upload_id)
+        state = self.driver.upload_start(upload_id, key_ref)
         with self.db.write(durable=False) as tx:
-            uploads.create(tx, upload_id, self.registry_id, repository, state)
+            uploads.create(tx, upload_id, self.registry_id, repository, state, key_ref)
         self.hashers.put(upload_id, 0, hashlib.sha256())
         return upload_id
+
+    def _key_ref(self, repository: str) -> str:
+        """The key a push into the repository seals with (the default one if the push will
+        create it); KeyUnavailable if that key is disabled: the push is refused now."""
+        with self.db.read() as tx:
+            key_ref = push_target(tx, self.registry_id, repository,
+                                  self.encryption.default_ref)[1]
+        self.encryption.check(key_ref)
+        return key_ref
 
     def status(self, repository: str, upload_id: str) -> int:
         return self._load(repository, upload_id)[0]
 
     def cancel(self, repository: str, upload_id: str) -> None:
-        _, state = self._load(repository, upload_id)
+        _, state, _ = self._load(repository, upload_id)
         with self.db.write(durable=False) as tx:
             uploads.remove(tx, upload_id)
         self.hashers.discard(upload_id)
         self.driver.upload_abort(upload_id, state)
 
-    def _load(self, repository: str, upload_id: str) -> tuple[int, dict]:
+    def _load(self, repository: str, upload_id: str) -> tuple[int, dict, str]:
+        """(size, driver state, key ref) of the repository's upload."""
         with self.db.read() as tx:
-            found = uploads.get(tx, upload_id)
-        if found is None or found[0] != (self.registry_id, repository):
+            found = uploads.find(tx, upload_id)
+        if found is None or (found.registry_id, found.repository) != (self.registry_id,
+                                                                       repository):
             raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
                                     {"upload": upload_id})
-        return found[1], found[2]
+        return found.size, json.loads(found.driver_state), found.key_ref
 
     # -- appends ---------------------------------------------------------------------------
     async def append(self, repository: str, upload_id: str, body: AsyncIterator[bytes],
                      chunk: Chunk = Chunk()) -> int:
-        size, state = await blocking(self._load, repository, upload_id)
+        size, state, _ = await blocking(self._load, repository, upload_id)
         _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         new_size, new_state = await self._write(upload_id, state, size, body, hasher, chunk)
@@ -135,15 +150,15 @@ class UploadService:
                        chunk: Chunk = Chunk()) -> Digest:
         """Verify and commit. A final chunk in ``body`` joins the upload only if the whole
         then matches the digest: a failed completion leaves the session as it was."""
-        size, state = await blocking(self._load, repository, upload_id)
+        size, state, key_ref = await blocking(self._load, repository, upload_id)
         _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         if hasher is None or hasher.name != digest.algorithm:
-            hasher = await blocking(self._rehash, upload_id, state, size, digest)
+            hasher = await blocking(self._rehash, upload_id, state, size, digest, key_ref)
         if body is not None:
             size, state = await self._write(upload_id, state, size, body, hasher, chunk)
         _verify(hasher, digest)
-        await blocking(self._commit, repository, upload_id, state, size, digest)
+        await blocking(self._commit, repository, upload_id, state, size, digest, key_ref)
         return digest
 
     async def upload_whole(self, repository: str, digest: Digest,
@@ -156,14 +171,15 @@ class UploadService:
                 raise SizeInvalid(f"received {len(data)} bytes, expected {chunk.length}")
             await blocking(self.put_small, repository, digest, data)
             return digest
+        key_ref = await blocking(self._key_ref, repository)
         upload_id = str(uuid.uuid4())
-        state = await blocking(self.driver.upload_start, upload_id)
+        state = await blocking(self.driver.upload_start, upload_id, key_ref)
         committed = False
         try:
             hasher = digest.hasher()
             size, state = await self._write(upload_id, state, 0, body, hasher, chunk)
             _verify(hasher, digest)
-            await blocking(self._commit, repository, upload_id, state, size, digest)
+            await blocking(self._commit, repository, upload_id, state, size, digest, key_ref)
             committed = True
             return digest
         finally:
@@ -173,36 +189,46 @@ class UploadService:
     def put_small(self, repository: str, digest: Digest, data: bytes) -> None:
         """A small blob in one step (one hop off the event loop: that is most of its cost)."""
         _verify(_hash([data], digest.algorithm), digest)
-        if self.driver.stat(digest.key) != len(data):
-            self.driver.put(digest.key, data)
-        self._record(repository, digest, len(data))
+        key_ref = self._key_ref(repository)
+        key = join_key(key_ref, digest.key)
+        if self.driver.stat(key) != len(data):
+            self.driver.put(key, data)
+        self._record(repository, digest, len(data), key_ref)
 
-    def _rehash(self, upload_id: str, state: dict, size: int, digest: Digest):
+    def _rehash(self, upload_id: str, state: dict, size: int, digest: Digest, key_ref: str):
         try:
             return _hash(self.driver.upload_read(upload_id, state, size), digest.algorithm)
         except BlobNotFound:
             pass
         # A crash between moving the upload into place and recording it leaves the bytes
         # under their key: verify them there, and the completion can still go through.
-        if self.driver.stat(digest.key) == size:
-            return _hash(self.driver.read(digest.key), digest.algorithm)
+        key = join_key(key_ref, digest.key)
+        if self.driver.stat(key) == size:
+            return _hash(self.driver.read(key), digest.algorithm)
         raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown")
 
     def _commit(self, repository: str, upload_id: str, state: dict, size: int,
-                digest: Digest) -> None:
-        if self.driver.stat(digest.key) == size:
+                digest: Digest, key_ref: str) -> None:
+        self.encryption.check(key_ref)  # a disabled key refuses the push, stored or not
+        key = join_key(key_ref, digest.key)
+        if self.driver.stat(key) == size:
             self.driver.upload_abort(upload_id, state)  # the content is already stored
         else:
             try:
-                self.driver.upload_commit(upload_id, state, size, digest.key)
+                self.driver.upload_commit(upload_id, state, size, key)
             except BlobNotFound:
                 raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
-        self._record(repository, digest, size, upload_id)
+        self._record(repository, digest, size, key_ref, upload_id)
 
-    def _record(self, repository: str, digest: Digest, size: int,
+    def _record(self, repository: str, digest: Digest, size: int, key_ref: str,
                 upload_id: str | None = None) -> None:
+        """Link the stored blob; a push that would create the repository makes it with the
+        key the blob is sealed with."""
         with self.db.write() as tx:
-            repo_id = create_on_push(tx, self.registry_id, repository)
+            repo_id, repo_key = open_for_push(tx, self.registry_id, repository, key_ref)
+            if repo_key != key_ref:  # deleted and made again with another key meanwhile
+                raise BlobUploadInvalid(f"the repository {repository!r} was made again with "
+                                        "another encryption key during the upload")
             blob_rows.record(tx, str(digest), size)
             blob_rows.link(tx, repo_id, str(digest))
             if upload_id:

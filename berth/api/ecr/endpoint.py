@@ -19,10 +19,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ...iam.sigv4 import SigV4Error
+from ...storage.blobs.keyring import KeyUnavailable
 from .. import awsjson
 from . import model
-from .errors import (EcrApiError, error_response, json_response, render, server_error,
-                     unknown_operation)
+from .errors import (EcrApiError, KmsError, error_response, json_response, render,
+                     server_error, unknown_operation)
 from .serialize import shape_output
 from .validation import validate_input
 
@@ -78,6 +79,9 @@ class _EcrApi:
             return error_response(exc.code, exc.message, exc.http_status, request_id)
         except EcrApiError as exc:
             return render(exc, request_id)
+        except KeyUnavailable as exc:  # the repository's key is disabled: KMS refuses
+            reason = getattr(exc, "kms_error", "KMSInvalidStateException")
+            return render(KmsError(str(exc), reason), request_id)
         except Exception:
             # The traceback only: never the body, headers or credentials.
             log.exception("request %s: %s failed", request_id, name)

@@ -33,6 +33,14 @@ def invalid_parameter(message: str) -> EcrApiError:
     return model_error("InvalidParameterException", message)
 
 
+class KmsError(EcrApiError):
+    """The model's KmsException, whose ``kmsError`` member says what KMS refused."""
+
+    def __init__(self, message: str, kms_error: str):
+        super().__init__("KmsException", message, model.exception_statuses()["KmsException"])
+        self.kms_error = kms_error
+
+
 def access_denied(message: str) -> EcrApiError:
     return EcrApiError("AccessDeniedException", message)
 
@@ -43,9 +51,13 @@ def server_error() -> EcrApiError:
 
 
 def render(error: EcrApiError, request_id: str) -> Response:
+    if isinstance(error, KmsError):
+        return json_response({"__type": error.code, "message": error.message,
+                              "kmsError": error.kms_error}, error.status, request_id,
+                             {"x-amzn-ErrorType": error.code})
     return error_response(error.code, error.message, error.status, request_id)
 
 
-__all__ = ["CONTENT_TYPE", "EcrApiError", "access_denied", "error_response", "invalid_parameter",
-           "json_response", "model_error", "render", "serialization_error", "server_error",
-           "unknown_operation"]
+__all__ = ["CONTENT_TYPE", "EcrApiError", "KmsError", "access_denied", "error_response",
+           "invalid_parameter", "json_response", "model_error", "render",
+           "serialization_error", "server_error", "unknown_operation"]

@@ -116,7 +116,9 @@ async def get_download_url_for_layer(call: ApiCall) -> dict:
     if not referenced:
         raise model_error("LayerInaccessibleException", (
             f"The layer with digest {digest} in {where} is not associated with an image"))
-    url = target.registry.blobs.redirect_url(digest, presigned.LIFETIME_SECONDS)
+    # No URL that a disabled key would refuse: KeyUnavailable answers KmsException.
+    blob = await blocking(target.registry.blobs.find_readable, name, digest)
+    url = target.registry.blobs.redirect_url(blob, presigned.LIFETIME_SECONDS)
     return {"downloadUrl": url or await _presigned_url(call, target, name, digest),
             "layerDigest": str(digest)}
 

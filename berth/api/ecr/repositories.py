@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from ...iam.service import UnknownRegistry
 from ...registry import errors as e
 from ...registry.concurrency import blocking
+from ...registry.encryption import KmsKeyUnusable
 from ...registry.repository_settings import (AES256, MUTABLE, Repository,
                                              RepositorySettings, RepositorySettingsService,
                                              SettingInvalid, TagMutability)
@@ -20,7 +21,7 @@ from ...registry.repository_tags import (RepositoryTagService, ResourceTagInvali
 from .access import Target, admit, condition_keys, repository_not_found
 from .caller import iam
 from .endpoint import ApiCall
-from .errors import access_denied, model_error
+from .errors import KmsError, access_denied, model_error
 
 _ARN = re.compile(r"arn:aws:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)")
 
@@ -46,10 +47,17 @@ def _domain_errors(target: Target, name: str):
         raise model_error("InvalidTagParameterException", exc.message) from None
     except TooManyResourceTags as exc:
         raise model_error("TooManyTagsException", exc.message) from None
+    except KmsKeyUnusable as exc:
+        raise KmsError(exc.message, exc.kms_error) from None
 
 
-def _settings(target: Target, service=RepositorySettingsService):
-    return service(target.registry.db, target.registry_id)
+def _settings(target: Target) -> RepositorySettingsService:
+    registry = target.registry
+    return RepositorySettingsService(registry.db, registry.registry_id, registry.encryption)
+
+
+def _tags(target: Target) -> RepositoryTagService:
+    return RepositoryTagService(target.registry.db, target.registry_id)
 
 
 def repository_uri(call: ApiCall, target: Target, name: str) -> str:
@@ -216,7 +224,7 @@ async def tag_resource(call: ApiCall) -> dict:
     tags = call.params["tags"]
     target, name = await _resource(call, "ecr:TagResource", _tag_keys(call, tags))
     with _domain_errors(target, name):
-        await blocking(_settings(target, RepositoryTagService).tag, name,
+        await blocking(_tags(target).tag, name,
                        [(t["Key"], t["Value"]) for t in tags])
     return {}
 
@@ -225,14 +233,14 @@ async def untag_resource(call: ApiCall) -> dict:
     keys = call.params["tagKeys"]
     target, name = await _resource(call, "ecr:UntagResource", _tag_keys(call, keys=keys))
     with _domain_errors(target, name):
-        await blocking(_settings(target, RepositoryTagService).untag, name, keys)
+        await blocking(_tags(target).untag, name, keys)
     return {}
 
 
 async def list_tags_for_resource(call: ApiCall) -> dict:
     target, name = await _resource(call, "ecr:ListTagsForResource")
     with _domain_errors(target, name):
-        tags = await blocking(_settings(target, RepositoryTagService).list, name)
+        tags = await blocking(_tags(target).list, name)
     return {"tags": [{"Key": key, "Value": value} for key, value in tags.items()]}
 
 

@@ -40,7 +40,8 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 async def get_blob(request: Request) -> Response:
     reg, name, digest = rq.registry(request), rq.name(request), rq.digest(
         request.path_params["digest"])
-    size = await reg.blobs.stat_async(name, digest)
+    blob = await reg.blobs.find_async(name, digest)
+    size = blob.size
     headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes",
                "ETag": f'"{digest}"', "Cache-Control": "max-age=31536000"}
     span = _byte_range(request.headers.get("range"), size)
@@ -57,11 +58,11 @@ async def get_blob(request: Request) -> Response:
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers,
                         media_type="application/octet-stream")
-    redirect = reg.blobs.redirect_url(digest, REDIRECT_SECONDS)
-    if redirect:  # object storage serves the bytes itself
+    redirect = reg.blobs.redirect_url(blob, REDIRECT_SECONDS)
+    if redirect:  # object storage serves the bytes itself (never blobs Berth encrypts)
         return Response(status_code=307, headers={"Location": redirect,
                                                   "Docker-Content-Digest": str(digest)})
-    chunks = await blocking(reg.blobs.read, digest, start, length)
+    chunks = await blocking(reg.blobs.read, blob, start, length)
     return StreamingResponse(_drain(chunks), status_code=status, headers=headers,
                              media_type="application/octet-stream")
 

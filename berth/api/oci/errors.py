@@ -9,6 +9,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ...registry import errors as e
+from ...storage.blobs.keyring import KeyUnavailable
 
 log = logging.getLogger("berth.api.oci")
 
@@ -45,6 +46,13 @@ async def registry_error(request: Request, exc: e.RegistryError) -> Response:
     return error_response(status, exc.code, exc.message, exc.detail, headers)
 
 
+async def key_unavailable(request: Request, exc: KeyUnavailable) -> Response:
+    """The key sealing the repository's blobs is disabled (or gone): refused, saying which
+    key and why, as the registry refuses what it will not do."""
+    log.info("%s %s refused: %s", request.method, request.url.path, exc)
+    return error_response(403, "DENIED", str(exc), {"key": exc.arn or exc.key_ref})
+
+
 async def http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404:
         return error_response(404, "UNSUPPORTED", f"no such endpoint: {request.url.path}")
@@ -66,6 +74,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 HANDLERS = {
     e.RegistryError: registry_error,
+    KeyUnavailable: key_unavailable,
     HTTPException: http_error,
     ClientDisconnect: client_disconnect,
     Exception: unexpected_error,

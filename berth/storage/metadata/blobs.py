@@ -12,7 +12,8 @@ from .statements import in_list, insert, list_params
 
 @cache
 def _stat():
-    return (select(repositories.c.id.label("repository_id"), blobs.c.size)
+    return (select(repositories.c.id.label("repository_id"), blobs.c.size,
+                   repositories.c.key_ref)
             .select_from(repositories)
             .outerjoin(repository_blobs, and_(
                 repository_blobs.c.repository_id == repositories.c.id,
@@ -65,9 +66,10 @@ def _referencing_manifest():
 
 
 def stat(db: Database, registry_id: int, repository: str, digest: str):
-    """(repository_id or None if the repository is unknown, size or None if not linked)."""
+    """(repository_id or None if the repository is unknown, size or None if not linked, the
+    repository's key ref)."""
     row = db.fetch_one(_stat(), {"registry": registry_id, "name": repository, "digest": digest})
-    return (None, None) if row is None else (row.repository_id, row.size)
+    return (None, None, "") if row is None else row
 
 
 def size_in_repository(tx: Tx, repo_id: int, digest: str) -> int | None:

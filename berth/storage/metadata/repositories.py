@@ -21,8 +21,13 @@ def _get_id():
 
 
 @cache
+def _find():
+    return select(repositories.c.id, repositories.c.key_ref).where(_IN_REGISTRY, _NAMED)
+
+
+@cache
 def _create(dialect: str):
-    return insert(dialect, repositories, "registry_id", "name", "created_at"
+    return insert(dialect, repositories, "registry_id", "name", "created_at", "key_ref"
                   ).on_conflict_do_nothing(index_elements=["registry_id", "name"])
 
 
@@ -46,11 +51,17 @@ def get_id(tx: Tx, registry_id: int, name: str) -> int | None:
     return tx.scalar(_get_id(), {"registry": registry_id, "name": name})
 
 
-def ensure(tx: Tx, registry_id: int, name: str) -> int:
+def find(tx: Tx, registry_id: int, name: str):
+    """(id, key_ref) of the repository, or None."""
+    return tx.first(_find(), {"registry": registry_id, "name": name})
+
+
+def ensure(tx: Tx, registry_id: int, name: str, key_ref: str = "") -> int:
+    """The repository's id, made with ``key_ref`` if it does not exist."""
     repo_id = get_id(tx, registry_id, name)
     if repo_id is None:
         tx.execute(_create(tx.dialect_name), {"registry_id": registry_id, "name": name,
-                                              "created_at": time.time()})
+                                              "created_at": time.time(), "key_ref": key_ref})
         repo_id = get_id(tx, registry_id, name)
     return repo_id
 

@@ -14,7 +14,8 @@ _NAMED = repositories.c.name == bindparam("name")
 SETTING_COLUMNS = ("tag_mutability", "mutability_exclusions", "scan_on_push",
                    "encryption_type", "kms_key")
 _COLUMNS = (repositories.c.id, repositories.c.name, repositories.c.created_at,
-            repositories.c.policy, *(repositories.c[name] for name in SETTING_COLUMNS))
+            repositories.c.policy, repositories.c.key_ref,
+            *(repositories.c[name] for name in SETTING_COLUMNS))
 
 
 @cache
@@ -38,7 +39,8 @@ def _list(after: bool):
 
 @cache
 def _create(dialect: str):
-    return insert(dialect, repositories, "registry_id", "name", "created_at", *SETTING_COLUMNS
+    return insert(dialect, repositories, "registry_id", "name", "created_at", "key_ref",
+                  *SETTING_COLUMNS
                   ).on_conflict_do_nothing(index_elements=["registry_id", "name"])
 
 
@@ -75,7 +77,8 @@ def page(tx: Tx, registry_id: int, after: str | None, limit: int) -> list:
 
 
 def create(tx: Tx, registry_id: int, name: str, created_at: float, settings: dict) -> bool:
-    """Insert the repository; False when one of that name exists already."""
+    """Insert the repository (``settings`` with its key_ref); False when one of that name
+    exists already."""
     row = {"registry_id": registry_id, "name": name, "created_at": created_at, **settings}
     return tx.execute(_create(tx.dialect_name), row) > 0
 

@@ -16,13 +16,13 @@ _ID = uploads.c.id == bindparam("id")
 @cache
 def _create(dialect: str):
     return insert(dialect, uploads, "id", "registry_id", "repository", "size", "driver_state",
-                  "created_at", "updated_at")
+                  "key_ref", "created_at", "updated_at")
 
 
 @cache
 def _get():
     return select(uploads.c.registry_id, uploads.c.repository, uploads.c.size,
-                  uploads.c.driver_state).where(_ID)
+                  uploads.c.driver_state, uploads.c.key_ref).where(_ID)
 
 
 @cache
@@ -44,19 +44,27 @@ def _stale():
             .order_by(uploads.c.updated_at).limit(bindparam("limit")))
 
 
-def create(tx: Tx, upload_id: str, registry_id: int, repository: str, state: dict) -> None:
+def create(tx: Tx, upload_id: str, registry_id: int, repository: str, state: dict,
+           key_ref: str = "") -> None:
     now = time.time()
     tx.execute(_create(tx.dialect_name), {
         "id": upload_id, "registry_id": registry_id, "repository": repository, "size": 0,
-        "driver_state": json.dumps(state), "created_at": now, "updated_at": now})
+        "driver_state": json.dumps(state), "key_ref": key_ref, "created_at": now,
+        "updated_at": now})
 
 
 def get(tx: Tx, upload_id: str):
     """((registry id, repository), size, driver state) or None."""
-    row = tx.first(_get(), {"id": upload_id})
+    row = find(tx, upload_id)
     if row is None:
         return None
     return (row.registry_id, row.repository), row.size, json.loads(row.driver_state)
+
+
+def find(tx: Tx, upload_id: str):
+    """The row (registry_id, repository, size, driver_state as JSON text, key_ref: what its
+    bytes are sealed with) or None."""
+    return tx.first(_get(), {"id": upload_id})
 
 
 def advance(tx: Tx, upload_id: str, old_size: int, new_size: int, state: dict) -> bool:

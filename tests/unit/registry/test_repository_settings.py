@@ -36,8 +36,9 @@ def test_create_and_get_with_defaults(settings):
 
 
 def test_create_stores_every_setting(settings):
+    # KMS settings (which need a key in the key store): test_repository_encryption.py
     wanted = RepositorySettings(TagMutability("MUTABLE_WITH_EXCLUSION", ("release-*", "v*.*")),
-                                True, "KMS_DSSE", "alias/registry")
+                                True)
     settings.create("team/full", wanted)
     assert settings.get("team/full").settings == wanted
 
@@ -57,13 +58,6 @@ def test_invalid_settings_create_nothing(settings, bad):
         settings.create("team/bad", bad)
     with pytest.raises(NameUnknown):
         settings.get("team/bad")
-
-
-def test_kms_key_forms(settings):
-    for i, key in enumerate(["0b6a4ad3-7e6c-4b9e-8d4a-2f3b1c0d9e8f", "alias/a/b_c-d",
-                             "arn:aws:kms:us-east-1:123456789012:key/0b6a4ad3-7e6c",
-                             "arn:aws:kms:us-east-1:123456789012:alias/mine", None]):
-        settings.create(f"kms/r{i}", RepositorySettings(encryption_type="KMS", kms_key=key))
 
 
 def test_names_are_validated_and_unique(settings):

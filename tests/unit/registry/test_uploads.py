@@ -8,6 +8,7 @@ import pytest
 from berth.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from berth.registry.references import Digest
 from berth.registry.uploads import Chunk
+from berth.storage.blobs.keyring import DEPLOYMENT_KEY, join_key
 
 
 async def _body(*parts):
@@ -27,7 +28,7 @@ def test_chunked_upload_verifies_and_commits(registry):
     digest = Digest.of(data)
     run(registry.uploads.complete("r", uid, digest))
     assert registry.blobs.stat("r", digest) == 300_000
-    assert b"".join(registry.blobs.read(digest, 0, 300_000)) == data
+    assert b"".join(registry.blobs.read(registry.blobs.find("r", digest), 0, 300_000)) == data
 
 
 def test_completion_rehashes_when_the_hash_state_is_elsewhere(registry):
@@ -89,8 +90,9 @@ def test_completion_survives_a_crash_between_move_and_record(registry):
     digest = Digest.of(data)
     uid = registry.uploads.start("r")
     run(registry.uploads.append("r", uid, _body(data)))
-    # The process died right after the driver moved the upload under its key.
-    registry.driver.upload_commit(uid, {}, len(data), digest.key)
+    # The process died right after the driver moved the upload under its key (within the
+    # repository's key ref: the deployment key's by default).
+    registry.driver.upload_commit(uid, {}, len(data), join_key(DEPLOYMENT_KEY, digest.key))
     registry.uploads.hashers.discard(uid)
     run(registry.uploads.complete("r", uid, digest))
     assert registry.blobs.stat("r", digest) == len(data)

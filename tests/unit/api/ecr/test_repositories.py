@@ -40,7 +40,7 @@ def test_create_with_every_setting_round_trips(server):
     client = server.client()
     filters = [{"filterType": "WILDCARD", "filter": "dev-*"},
                {"filterType": "WILDCARD", "filter": "latest"}]
-    key = f"arn:aws:kms:{REGION}:{server.account}:key/0b6a4ad3-7e6c-4b9e-8d4a-2f3b1c0d9e8f"
+    key = server.state.registry.encryption.keys.service.create(server.account, REGION).arn
     made = client.create_repository(
         repositoryName="create/full", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
         imageTagMutabilityExclusionFilters=filters,

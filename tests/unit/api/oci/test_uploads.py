@@ -270,7 +270,7 @@ def test_sha512_chunked_upload(oci):
     done = oci.put(with_query(location, digest=digest))
     assert done.status_code == 201, done.text
     assert_pullable(oci, done.headers["location"], DATA, digest)
-    assert any(path.startswith("sha512/") for path in oci.blob_files())
+    assert any(path.startswith("aes256/sha512/") for path in oci.blob_files())
 
 
 def test_sha512_digest_mismatch(oci):
