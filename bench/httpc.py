@@ -47,9 +47,9 @@ DEFAULT_HEADERS: dict[str, str] = {}
 
 
 def build_head(method: str, path: str, host: str, headers: Mapping[str, str] | None,
-               length: int | None) -> bytes:
+               length: int | None, defaults: bool = True) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
-    for k, v in {**DEFAULT_HEADERS, **(headers or {})}.items():
+    for k, v in {**(DEFAULT_HEADERS if defaults else {}), **(headers or {})}.items():
         lines.append(f"{k}: {v}")
     if length is not None:
         lines.append(f"Content-Length: {length}")
@@ -70,8 +70,11 @@ def parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
 
 
 class SyncConn:
-    def __init__(self, host: str, port: int, timeout: float = 300.0):
-        self.host, self.port, self.timeout = host, port, timeout
+    """`foreign=True`: a connection to another host (a redirect's target, e.g. an S3 gateway)
+    that must not get the registry's DEFAULT_HEADERS (its token)."""
+
+    def __init__(self, host: str, port: int, timeout: float = 300.0, foreign: bool = False):
+        self.host, self.port, self.timeout, self.foreign = host, port, timeout, foreign
         self.sock: socket.socket | None = None
         self.buf = bytearray(RECV_CHUNK)
         self.pending = b""
@@ -98,7 +101,8 @@ class SyncConn:
         elif body is None and method in ("POST", "PUT", "PATCH"):
             length = 0
         s = self._connect()
-        head = build_head(method, path, f"{self.host}:{self.port}", headers, length)
+        head = build_head(method, path, f"{self.host}:{self.port}", headers, length,
+                          defaults=not self.foreign)
         try:
             if isinstance(body, (bytes, bytearray)):
                 s.sendall(head + body)

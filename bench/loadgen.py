@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import Callable, Sequence
 
 from . import httpc
 
@@ -23,8 +24,8 @@ except ImportError:  # stdlib asyncio still works, with a lower client ceiling
 
 
 class _Conn(asyncio.Protocol):
-    def __init__(self, req: bytes, head_only: bool, run: "_Run"):
-        self.req, self.head_only, self.run = req, head_only, run
+    def __init__(self, req: bytes, head_only: bool, run: "_Run", port: int = 0):
+        self.req, self.head_only, self.run, self.port = req, head_only, run, port
         self.buf = b""
         self.t0 = 0.0
         self.transport: asyncio.Transport | None = None
@@ -77,6 +78,7 @@ class _Run:
         self.start_at, self.stop_at = start, stop
         self.lat: list[float] = []
         self.errors: dict[str, int] = {}
+        self.per_port: dict[int, int] = {}
         self.finished = loop.create_future()
 
     def done(self, conn: _Conn, now: float, status: bytes) -> None:
@@ -84,6 +86,7 @@ class _Run:
             self.errors[status.decode()] = self.errors.get(status.decode(), 0) + 1
         elif self.start_at <= now <= self.stop_at:
             self.lat.append(now - conn.t0)
+            self.per_port[conn.port] = self.per_port.get(conn.port, 0) + 1
 
     def closed(self, conn: _Conn, exc) -> None:
         if exc is not None or time.perf_counter() < self.stop_at:
@@ -99,19 +102,27 @@ def _pct(sorted_vals: list[float], p: float) -> float:
     return sorted_vals[min(len(sorted_vals) - 1, int(p / 100 * len(sorted_vals)))]
 
 
-async def _drive(host: str, port: int, req: bytes, head_only: bool, concurrency: int,
-                 warmup: float, duration: float) -> dict:
+async def _drive(host: str, reqs: dict[int, bytes], head_only: bool, concurrency: int,
+                 warmup: float, duration: float, server_cpu: Callable[[], float] | None) -> dict:
     loop = asyncio.get_running_loop()
     now = time.perf_counter()
     run = _Run(loop, concurrency, now + warmup, now + warmup + duration)
     cpu: dict[str, float] = {}
-    loop.call_later(warmup, lambda: cpu.__setitem__("a", time.process_time()))
-    loop.call_later(warmup + duration, lambda: cpu.__setitem__("b", time.process_time()))
-    for _ in range(concurrency):
-        await loop.create_connection(lambda: _Conn(req, head_only, run), host, port)
+    server_cpu = server_cpu or (lambda: 0.0)
+
+    def mark(at: str) -> None:
+        cpu[at], cpu["server_" + at] = time.process_time(), server_cpu()
+    loop.call_later(warmup, mark, "a")
+    loop.call_later(warmup + duration, mark, "b")
+    ports = list(reqs)
+    for i in range(concurrency):  # connections spread round-robin over the ports
+        port = ports[i % len(ports)]
+        await loop.create_connection(lambda r=reqs[port], p=port: _Conn(r, head_only, run, p),
+                                     host, port)
     await asyncio.wait_for(run.finished, warmup + duration + 30)
     lat = sorted(run.lat)
     client_cpu = cpu["b"] - cpu["a"]
+    server = cpu["server_b"] - cpu["server_a"]
     return {
         "req_s": len(lat) / duration,
         "p50_ms": _pct(lat, 50) * 1e3,
@@ -119,18 +130,28 @@ async def _drive(host: str, port: int, req: bytes, head_only: bool, concurrency:
         "requests": len(lat),
         "errors": sum(run.errors.values()),
         "error_kinds": dict(run.errors),
+        "port_requests": [run.per_port.get(p, 0) for p in ports],
         "client_cpu_s": client_cpu,
         "client_cpu_pct": 100 * client_cpu / duration,
         "client_ceiling_req_s": len(lat) / client_cpu if client_cpu > 0 else float("inf"),
+        "server_cpu_pct": 100 * server / duration,
+        "server_cpu_us_per_req": 1e6 * server / len(lat) if lat else float("nan"),
     }
 
 
-def load(host: str, port: int, method: str, path: str, headers: dict[str, str],
-         concurrency: int, warmup: float, duration: float) -> dict:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
-    lines += [f"{k}: {v}" for k, v in {**httpc.DEFAULT_HEADERS, **headers}.items()]
-    req = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    coro = _drive(host, port, req, method == "HEAD", concurrency, warmup, duration)
+def load(host: str, port: int | Sequence[int], method: str, path: str,
+         headers: dict[str, str], concurrency: int, warmup: float, duration: float,
+         server_cpu: Callable[[], float] | None = None) -> dict:
+    """Several ports (nodes of one deployment): connection i goes to port i mod len(ports).
+    `server_cpu()` (CPU seconds of the server so far) is read when the window opens and
+    closes: the server's CPU per request."""
+    ports = [port] if isinstance(port, int) else list(port)
+    reqs = {}
+    for p in ports:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{p}"]
+        lines += [f"{k}: {v}" for k, v in {**httpc.DEFAULT_HEADERS, **headers}.items()]
+        reqs[p] = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    coro = _drive(host, reqs, method == "HEAD", concurrency, warmup, duration, server_cpu)
     if uvloop is not None:
         return uvloop.run(coro)
     return asyncio.run(coro)

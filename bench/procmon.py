@@ -8,9 +8,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def process_tree(root: int) -> list[int]:
-    """`root` and all its descendants (via /proc/<pid>/task/<tid>/children)."""
-    out, stack = [], [root]
+def process_tree(root: int | list[int]) -> list[int]:
+    """`root` (one pid or several) and all descendants (via /proc/<pid>/task/<tid>/children)."""
+    out, stack = [], [root] if isinstance(root, int) else list(root)
     while stack:
         pid = stack.pop()
         out.append(pid)
@@ -35,7 +35,7 @@ def tree_rss(pids: list[int]) -> int:
     return total
 
 
-def tree_cpu_seconds(root: int) -> float:
+def tree_cpu_seconds(root: int | list[int]) -> float:
     """user+sys CPU seconds of the live process tree (incl. reaped children's cumulative time)."""
     total = 0
     for pid in process_tree(root):
@@ -61,7 +61,7 @@ def system_cpu_seconds() -> tuple[float, float]:
 class RssSampler:
     """Samples the summed RSS of a process tree every `interval` s in a background thread."""
 
-    def __init__(self, root_pid: int, interval: float = 0.05):
+    def __init__(self, root_pid: int | list[int], interval: float = 0.05):
         self.root, self.interval = root_pid, interval
         self.peak = 0
         self.samples = 0
@@ -93,6 +93,6 @@ class RssSampler:
         self.sample()
 
 
-def current_rss(root_pid: int) -> int:
+def current_rss(root_pid: int | list[int]) -> int:
     return tree_rss(process_tree(root_pid))
 

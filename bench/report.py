@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 MIB = 1 << 20
-SERVERS = ("berth", "distribution")
 ECR_P99_TARGET_MS = 50.0  # the issue's target: p99 per page under 50 ms
 NO_ECR = "n/a (Distribution has no ECR API)"
 
@@ -51,6 +50,11 @@ def _ratio(seconds: Callable, cpu: Callable, mib: float) -> Callable[[dict], flo
     return f
 
 
+def _per_gib(key: str, workload: str, mib: float) -> Callable[[dict], float | None]:
+    """A workload's `key` (CPU seconds) per GiB moved."""
+    return _get(workload, key, 1024 / mib)
+
+
 def metrics(o) -> list[Metric]:
     big = f"{o.big_blob_gib:g} GiB"
     m = [
@@ -59,6 +63,8 @@ def metrics(o) -> list[Metric]:
         Metric(f"Blob push {o.blob_mib} MiB, chunked {o.chunk_mib} MiB PATCHes (MiB/s)",
                _get("push_chunked", "mib_s"), "higher"),
         Metric(f"Blob pull {o.blob_mib} MiB (MiB/s)", _get("pull", "mib_s"), "higher"),
+        Metric("Blob pull: the registry's 307 answer (ms)", _get("pull", "redirect_ms"),
+               "lower", "{:,.2f}"),
         Metric(f"Small images pushed, {o.images} at c{o.image_concurrency} (images/s)",
                _get("push_images", "images_s"), "higher"),
     ]
@@ -72,6 +78,10 @@ def metrics(o) -> list[Metric]:
                        _get("manifests", p + "p50_ms"), "lower", "{:,.2f}"),
                 Metric(f"Manifest {meth.upper()} c{c} p99 latency (ms)",
                        _get("manifests", p + "p99_ms"), "lower", "{:,.2f}"),
+                Metric(f"Manifest {meth.upper()} c{c} server CPU per request (µs)",
+                       _get("manifests", p + "server_cpu_us_per_req"), "lower", "{:,.0f}"),
+                Metric(f"Manifest {meth.upper()} c{c} server CPU (% of one core)",
+                       _get("manifests", p + "server_cpu_pct"), "", "{:,.0f}"),
             ]
     m += [
         Metric(f"Tags pushed, {o.tags} at c{o.tag_concurrency} (tags/s)", _get("tags", "tags_s"),
@@ -80,6 +90,13 @@ def metrics(o) -> list[Metric]:
                "lower", "{:,.3f}"),
         Metric("Idle RSS after start (MiB)", _get("idle", "rss", 1 / MIB), "lower"),
     ]
+    blob_work = (("push_monolithic", f"{o.blob_mib} MiB monolithic push"),
+                 ("push_chunked", f"{o.blob_mib} MiB chunked push"),
+                 ("pull", f"{o.blob_mib} MiB pull"))
+    for key, whose, better in (("server_cpu_s", "Server", "lower"),
+                               ("backend_cpu_s", "Storage/database daemons'", "")):
+        m += [Metric(f"{whose} CPU during {what} (CPU-s per GiB)",
+                     _per_gib(key, w, o.blob_mib), better, "{:,.2f}") for w, what in blob_work]
     for w, what in (("push_monolithic", f"{o.blob_mib} MiB monolithic push"),
                     ("push_chunked", f"{o.blob_mib} MiB chunked push"),
                     ("pull", f"{o.blob_mib} MiB pull"), ("push_images", "small-image push"),
@@ -144,23 +161,44 @@ def median_or_none(vals: list[float | None]) -> float | None:
     return statistics.median(vals) if vals else None
 
 
-def summarize(o, runs: dict[str, list[dict]]) -> list[dict]:
-    """runs[server] = list of per-run {workload: {key: value}} -> rows with medians."""
+@dataclass(frozen=True)
+class Column:
+    key: str           # the server variant's key in `runs`
+    label: str
+    kind: str = "berth"  # "distribution": n/a on Berth-only rows
+    short: str = ""      # its name in ratio headers (default: label)
+
+
+DEFAULT_COLUMNS = (Column("berth", "Berth"), Column("distribution", "Distribution", "distribution"))
+
+
+def summarize(o, runs: dict[str, list[dict]], columns=DEFAULT_COLUMNS,
+              ratios=(("berth", "distribution"),)) -> list[dict]:
+    """runs[variant] = list of per-run {workload: {key: value}} -> rows with medians and
+    ratios (a/b for each pair of variant keys)."""
     rows = []
     for m in metrics(o):
         row = {"metric": m.label, "better": m.better, "fmt": m.fmt, "note": m.note,
                "target_ms": m.target_ms}
-        for s in SERVERS:
-            vals = [m.value(r) for r in runs.get(s, [])]
-            row[s] = median_or_none(vals)
-            row[s + "_runs"] = vals
-            row[s + "_status"] = _status(runs.get(s), m.workloads)
-        b, d = row["berth"], row["distribution"]
-        row["ratio"] = (b / d if m.better and b is not None and d and b >= 0 and d > 0
-                        else None)
-        if any(row[s + "_status"] not in ("skipped", "not run") for s in SERVERS):
-            rows.append(row)  # rows of workloads not selected are left out
+        for c in columns:
+            vals = [m.value(r) for r in runs.get(c.key, [])]
+            row[c.key] = median_or_none(vals)
+            row[c.key + "_runs"] = vals
+            row[c.key + "_status"] = _status(runs.get(c.key), m.workloads)
+        row["ratios"] = [_ratio_of(m, row.get(a), row.get(b)) for a, b in ratios]
+        row["ratio"] = row["ratios"][0] if row["ratios"] else None
+        statuses = [row[c.key + "_status"] for c in columns]
+        values = [row[c.key] for c in columns]
+        # Rows of workloads not selected are left out, and rows no server produced a value
+        # for (e.g. redirect timings where nothing redirected).
+        if "error" in statuses or (any(st not in ("skipped", "not run") for st in statuses)
+                                   and any(v is not None for v in values)):
+            rows.append(row)
     return rows
+
+
+def _ratio_of(m: Metric, a: float | None, b: float | None) -> float | None:
+    return a / b if m.better and a is not None and b and a >= 0 and b > 0 else None
 
 
 def _status(server_runs: list[dict] | None, workloads: tuple[str, ...]) -> str:
@@ -181,30 +219,37 @@ def _cell(row: dict, server: str) -> str:
     return row["fmt"].format(v) + flag
 
 
-def _target(row: dict) -> str:
-    t, v = row.get("target_ms"), row["berth"]
+def _target(row: dict, key: str = "berth") -> str:
+    t, v = row.get("target_ms"), row.get(key)
     if t is None or v is None:
         return ""
     return f"; target p99 < {t:g} ms: " + ("met" if v < t else "**missed**")
 
 
-def markdown(rows: list[dict], header: str, notes: list[str]) -> str:
+def _ratio_cell(row: dict, ratio: float | None) -> str:
+    if ratio is None:
+        return "—"
+    if row["better"] in ("higher", "lower"):
+        return f"{ratio:.2f}× ({row['better']} is better)"
+    return f"{ratio:.2f}×"
+
+
+def markdown(rows: list[dict], header: str, notes: list[str], columns=DEFAULT_COLUMNS,
+             ratios=(("berth", "distribution"),)) -> str:
+    labels = {c.key: c.short or c.label for c in columns}
     out = [header, "",
-           "| metric | Berth | Distribution | ratio (Berth/Distribution) |",
-           "|---|---:|---:|---:|"]
+           "| metric | " + " | ".join(c.label for c in columns) + " | "
+           + " | ".join(f"ratio ({labels[a]}/{labels[b]})" for a, b in ratios) + " |",
+           "|---|" + "---:|" * (len(columns) + len(ratios))]
     for r in rows:
-        if r.get("note"):
-            ratio = r["note"] + _target(r)
-        elif r["ratio"] is None:
-            ratio = "—"
-        elif r["better"] == "higher":
-            ratio = f"{r['ratio']:.2f}× (higher is better)"
-        elif r["better"] == "lower":
-            ratio = f"{r['ratio']:.2f}× (lower is better)"
+        if r.get("note"):  # a Berth-only row: the note instead of ratios
+            first = next((c.key for c in columns if c.kind == "berth"), "berth")
+            rcells = [r["note"] + _target(r, first)] + [""] * (len(ratios) - 1)
         else:
-            ratio = f"{r['ratio']:.2f}×"
-        dist = "n/a" if r.get("note") else _cell(r, "distribution")
-        out.append(f"| {r['metric']} | {_cell(r, 'berth')} | {dist} | {ratio} |")
+            rcells = [_ratio_cell(r, x) for x in r["ratios"]]
+        cells = ["n/a" if r.get("note") and c.kind == "distribution" else _cell(r, c.key)
+                 for c in columns]
+        out.append(f"| {r['metric']} | " + " | ".join(cells + rcells) + " |")
     if notes:
         out += [""] + [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"

@@ -68,10 +68,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import httpc, loadgen, report  # noqa: E402
+from bench import httpc, loadgen, report, setups  # noqa: E402
+from bench.at_rest import plaintext_copies  # noqa: E402
+from bench.oci import MIB  # noqa: E402
 from bench.procmon import (RssSampler, current_rss, system_cpu_seconds,  # noqa: E402
                            tree_cpu_seconds)
-from bench.servers import DISTRIBUTION_BIN, Berth, Distribution, Server  # noqa: E402
+from bench.servers import DISTRIBUTION_BIN, Server  # noqa: E402
+from bench.setup_notes import setup_notes  # noqa: E402
 from bench.workloads import Ctx, blobs, ecr, images, manifests, tags  # noqa: E402
 
 WORKLOADS = {
@@ -97,6 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: small sizes, 1 run")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--only", choices=["berth", "distribution"])
+    p.add_argument("--setups", default="fs",
+                   help="comma list of: " + ", ".join([*setups.SETUPS, *setups.ALIASES]))
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help="comma list of: " + ", ".join(WORKLOADS))
     p.add_argument("--blob-mib", type=int, default=512)
@@ -108,6 +113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--upload-mode", choices=["auto", "post", "post-put"], default="auto",
                    help="small-blob upload: POST ?digest= with body, or POST then PUT")
     p.add_argument("--concurrency", type=ints, default=[1, 16, 64])
+    p.add_argument("--node-concurrency", type=ints, default=[16, 64],
+                   help="GET/HEAD concurrencies of the nodes setup")
     p.add_argument("--duration", type=float, default=3.0, help="seconds per GET/HEAD cell")
     p.add_argument("--warmup", type=float, default=0.5)
     p.add_argument("--tags", type=int, default=10_000)
@@ -137,6 +144,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if o.big_blob_gib <= 0 and "push_big" in o.workloads:
         o.workloads.remove("push_big")
     o.workloads = [w for w in WORKLOADS if w in o.workloads]
+    try:
+        o.setups = setups.select([x.strip() for x in o.setups.split(",") if x.strip()])
+    except ValueError as e:
+        p.error(str(e))
     return o
 
 
@@ -159,12 +170,13 @@ def run_workload(name: str, server: Server, ctx: Ctx, timeout: float) -> dict:
     """Runs WORKLOADS[name] in a child process while sampling the server's RSS and CPU."""
     mp = multiprocessing.get_context("fork")
     recv, send = mp.Pipe(duplex=False)
-    pid = server.proc.pid
-    cpu0, (busy0, steal0), t0 = tree_cpu_seconds(pid), system_cpu_seconds(), time.monotonic()
+    pids, backend = server.pids, server.backend_pids
+    cpu0, (busy0, steal0), t0 = tree_cpu_seconds(pids), system_cpu_seconds(), time.monotonic()
+    backend0 = tree_cpu_seconds(backend) if backend else 0.0
     child = mp.Process(target=_child, args=(WORKLOADS[name], ctx, send), daemon=True)
     child.start()
     send.close()
-    with RssSampler(pid) as rss:
+    with RssSampler(pids) as rss:
         status, payload = ("error", f"timed out after {timeout}s")
         if recv.poll(timeout):
             try:
@@ -178,30 +190,38 @@ def run_workload(name: str, server: Server, ctx: Ctx, timeout: float) -> dict:
     if status != "ok":
         return {"error": payload}
     busy1, steal1 = system_cpu_seconds()
-    server_cpu = tree_cpu_seconds(pid) - cpu0
+    server_cpu = tree_cpu_seconds(pids) - cpu0
     capacity = (time.monotonic() - t0) * len(os.sched_getaffinity(0))
-    # CPU used by anything but this server and this client: noise from other work on the box.
-    other = busy1 - busy0 - server_cpu - payload["client_total_cpu_s"]
+    if backend:  # the storage/database daemons the server uses: theirs, not noise
+        payload["backend_cpu_s"] = tree_cpu_seconds(backend) - backend0
+    # CPU used by anything but this server, its daemons and this client: noise from other
+    # work on the box.
+    other = (busy1 - busy0 - server_cpu - payload["client_total_cpu_s"]
+             - payload.get("backend_cpu_s", 0.0))
     payload.update(rss_peak=rss.peak, rss_samples=rss.samples, server_cpu_s=server_cpu,
                    other_cpu_pct=max(0.0, 100 * other / capacity),
                    steal_pct=100 * (steal1 - steal0) / capacity)
     return payload
 
 
-def run_server(server: Server, o: argparse.Namespace, seed: int) -> dict:
+def run_server(server: Server, o: argparse.Namespace, seed: int, workloads: list[str],
+               kind: str = "berth", check_at_rest: bool = False) -> dict:
     out: dict = {}
     try:
         code = server.code_fingerprint()
         server.start()
         time.sleep(0.5)
-        out["idle"] = {"rss": current_rss(server.proc.pid), "code": code}
+        out["idle"] = {"rss": current_rss(server.pids), "code": code}
+        ports = server.ports
         ctx = Ctx("127.0.0.1", server.port, seed, o, server.authorization(),
-                  server.signing_credentials())
-        for name in o.workloads:
-            if name in BERTH_ONLY and server.name != "berth":
+                  server.signing_credentials(), ports if len(ports) > 1 else (),
+                  tuple(server.pids))
+        for name in workloads:
+            if name in BERTH_ONLY and kind != "berth":
                 continue  # reported as n/a
-            if server.proc.poll() is not None:
-                out[name] = {"error": f"server exited with {server.proc.returncode}"}
+            gone = server.exited()
+            if gone:
+                out[name] = {"error": gone}
                 continue
             t0 = time.monotonic()
             res = run_workload(name, server, ctx, o.timeout)
@@ -213,9 +233,13 @@ def run_server(server: Server, o: argparse.Namespace, seed: int) -> dict:
                       file=sys.stderr)
             else:
                 print(f"    {name:16s} {took:6.1f}s  {_brief(name, res)}", file=sys.stderr)
+        if check_at_rest and "mib_s" in out.get("push_monolithic", {}):
+            out["at_rest"] = plaintext_copies(server.data_dirs(), o.blob_mib * MIB,
+                                              seed * 10 + 1)  # push_monolithic's blob
+            print(f"    at rest: {out['at_rest']}", file=sys.stderr)
     finally:
         failed = any("error" in v for v in out.values()) or "idle" not in out
-        if failed and server.proc is not None and server.proc.poll() is not None:
+        if failed and server.proc is not None and server.exited():
             print(f"    server log tail:\n{server.log_tail(15)}", file=sys.stderr)
         server.stop(keep_data=failed and os.environ.get("BENCH_KEEP_FAILED") == "1")
     return out
@@ -224,7 +248,8 @@ def run_server(server: Server, o: argparse.Namespace, seed: int) -> dict:
 def _brief(name: str, r: dict) -> str:
     rss = f"peak RSS {r['rss_peak'] / 2**20:.0f} MiB"
     if "mib_s" in r:
-        return f"{r['mib_s']:.0f} MiB/s, {rss}"
+        via = f" (via 307 to {r['redirect_to']})" if r.get("redirected") else ""
+        return f"{r['mib_s']:.0f} MiB/s{via}, {rss}"
     if "images_s" in r:
         return f"{r['images_s']:.0f} images/s ({r['upload_mode']}), {rss}"
     if "tags_s" in r:
@@ -261,25 +286,29 @@ def versions() -> dict:
     }
 
 
-def notes(o: argparse.Namespace, runs: dict[str, list[dict]], meta: dict) -> list[str]:
-    n = [f"Medians over {o.runs} run(s) per server, fresh server per run, order alternating. "
-         f"Ratio = Berth / Distribution.",
+def notes(o: argparse.Namespace, flat: dict[str, list[dict]], meta: dict) -> list[str]:
+    """Notes on method and conditions, for all tables; `flat` = runs per server variant."""
+    n = [f"Medians over {o.runs} run(s) per server, fresh server per run, order alternating "
+         "within each table. A ratio column is the first named server's median over the "
+         "second's.",
          "RSS = sum of resident set sizes over the server's process tree, sampled every 50 ms "
          "(pages shared between forked workers are counted once per process).",
          f"GET/HEAD: closed loop, {o.duration:g} s per cell after {o.warmup:g} s warm-up, "
-         "keep-alive, one load-generator process; see the client-ceiling rows."]
+         "keep-alive, one load-generator process; see the client-ceiling rows. Server CPU "
+         "per request: the server's process-tree CPU time in the measured window."]
     st = meta.get("client_selftest")
     if st:
         n.append(f"Load generator alone ({meta['loadgen_loop']}, GET c{max(o.concurrency)} against a "
                  f"canned-response server on the other CPU): {st['req_s']:,.0f} req/s using "
                  f"{st['client_cpu_pct']:.0f}% of one core, i.e. ~{st['client_ceiling_req_s']:,.0f} "
                  f"req/s per client CPU-second.")
-    other = [w["other_cpu_pct"] for rs in runs.values() for r in rs for w in r.values()
+    other = [w["other_cpu_pct"] for rs in flat.values() for r in rs for w in r.values()
              if "other_cpu_pct" in w]
-    steal = [w["steal_pct"] for rs in runs.values() for r in rs for w in r.values()
+    steal = [w["steal_pct"] for rs in flat.values() for r in rs for w in r.values()
              if "steal_pct" in w]
     if other:
-        n.append(f"Other processes (not the server under test, not the client) used "
+        n.append(f"Other processes (not the server under test, not the storage/database "
+                 f"daemons it uses, not the client) used "
                  f"{statistics.mean(other):.0f}% of the machine's CPU on average during workloads "
                  f"(max {max(other):.0f}%); hypervisor steal averaged "
                  f"{statistics.mean(steal):.0f}%. Load average before/after: "
@@ -287,7 +316,7 @@ def notes(o: argparse.Namespace, runs: dict[str, list[dict]], meta: dict) -> lis
         if max(other) > 10:
             n.append("**Warning: the machine was not idle; numbers are noisy. Re-run on a quiet "
                      "machine for figures to quote.**")
-    for s, rs in runs.items():
+    for s, rs in flat.items():
         modes = {r.get("push_images", {}).get("upload_mode") for r in rs} - {None}
         pages = {r.get("tags", {}).get("list_pages") for r in rs} - {None}
         bits = []
@@ -296,12 +325,42 @@ def notes(o: argparse.Namespace, runs: dict[str, list[dict]], meta: dict) -> lis
         if pages:
             bits.append(f"tag listing took {'/'.join(str(p) for p in sorted(pages))} page(s)")
         if bits:
-            n.append(f"{s.capitalize()}: " + ", ".join(bits) + ".")
+            n.append(f"{s}: " + ", ".join(bits) + ".")
         codes = [r.get("idle", {}).get("code") for r in rs]
         if len(set(codes) - {None, ""}) > 1:
             n.append(f"**Warning: {s} source code changed between runs** (fingerprints "
                      f"{', '.join(c or '?' for c in codes)}); medians mix versions.")
     return n
+
+
+def variants(setup: setups.Setup, o: argparse.Namespace) -> list[setups.Variant]:
+    return [v for v in setup.variants
+            if not o.only or (v.kind == "distribution") == (o.only == "distribution")]
+
+
+def measure(o: argparse.Namespace, workdir: Path) -> dict[str, dict[str, list[dict]]]:
+    """runs[setup][variant] = one {workload: results} per run."""
+    runs = {st.name: {v.key: [] for v in variants(st, o)} for st in o.setups}
+    backends = setups.Backends(workdir, o)
+    try:
+        backends.start(set().union(*(st.needs for st in o.setups)))
+        for i in range(o.runs):
+            for st in o.setups:
+                so, work = st.options(o), st.selected_workloads(o)
+                vs = variants(st, o)
+                for k, v in enumerate(vs if i % 2 == 0 else vs[::-1]):
+                    print(f"run {i + 1}/{o.runs} [{st.name}] {v.label}", file=sys.stderr)
+                    try:
+                        server = v.make(backends)
+                        runs[st.name][v.key].append(run_server(
+                            server, so, i * 100 + k, work, v.kind, st.check_at_rest))
+                    except Exception as e:  # startup failure: record it, go on with the rest
+                        print(f"    {v.label} failed: {e}", file=sys.stderr)
+                        runs[st.name][v.key].append({w: {"error": str(e)}
+                                                     for w in ["idle", *work]})
+    finally:
+        backends.stop()
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,24 +375,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load generator self-test (canned server, c{max(o.concurrency)}): "
               f"{selftest['req_s']:,.0f} req/s at {selftest['client_cpu_pct']:.0f}% of a core",
               file=sys.stderr)
-    names = [o.only] if o.only else ["berth", "distribution"]
     workdir = Path(o.workdir) if o.workdir else Path(tempfile.mkdtemp(prefix="berth-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    runs: dict[str, list[dict]] = {s: [] for s in names}
     started = time.time()
-    print(f"workloads: {', '.join(o.workloads)}; servers: {', '.join(names)}; runs: {o.runs}; "
-          f"workdir: {workdir}", file=sys.stderr)
-    for i in range(o.runs):
-        order = names if i % 2 == 0 else names[::-1]
-        for name in order:
-            server = (Berth(workdir, o.berth_python, o.berth_workers, o.berth_arg)
-                      if name == "berth" else Distribution(workdir))
-            print(f"run {i + 1}/{o.runs} {server.label} (port {server.port})", file=sys.stderr)
-            try:
-                runs[name].append(run_server(server, o, seed=i * 2 + (name == "berth")))
-            except Exception as e:  # startup failure: record it, keep benchmarking the other
-                print(f"    {server.label} failed: {e}", file=sys.stderr)
-                runs[name].append({w: {"error": str(e)} for w in ["idle", *o.workloads]})
+    print(f"setups: {', '.join(st.name for st in o.setups)}; workloads: "
+          f"{', '.join(o.workloads)}; runs: {o.runs}; workdir: {workdir}", file=sys.stderr)
+    runs = measure(o, workdir)
     elapsed = time.time() - started
     if not o.workdir:
         try:
@@ -341,7 +388,6 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
 
-    rows = report.summarize(o, runs)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     meta = versions() | {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
                          "elapsed_s": round(elapsed, 1), "argv": sys.argv[1:],
@@ -351,17 +397,30 @@ def main(argv: list[str] | None = None) -> int:
               f"{meta['distribution']}; Berth {meta['berth_git'] or '(no git rev)'}; "
               f"{meta['cpus']} CPUs, kernel {meta['kernel']}, Python {meta['python']}, "
               f"load generator on {meta['loadgen_loop']}; {o.runs} run(s); "
-              f"took {elapsed / 60:.1f} min.")
-    md = report.markdown(rows, header, notes(o, runs, meta))
+              f"took {elapsed / 60:.1f} min.\n")
+    sections, medians, flat = [header], {}, {}
+    for st in o.setups:
+        so, vs = st.options(o), variants(st, o)
+        columns = [report.Column(v.key, v.label, v.kind, v.short) for v in vs]
+        keys = {v.key for v in vs}
+        ratios = [r for r in st.ratios if set(r) <= keys]
+        medians[st.name] = rows = report.summarize(so, runs[st.name], columns, ratios)
+        sections.append(report.markdown(rows, f"### {st.title}",
+                                        setup_notes(st, runs[st.name], so), columns, ratios))
+        flat.update({f"{st.name}/{v.label}": runs[st.name][v.key] for v in vs})
+    sections.append("### Method and conditions\n\n"
+                    + "\n".join(f"- {n}" for n in notes(o, flat, meta)) + "\n")
+    md = "\n".join(sections)
     print(md)
     out_dir = Path(o.results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stamp}.md").write_text(md)
+    options = vars(o) | {"setups": [st.name for st in o.setups]}
     (out_dir / f"{stamp}.json").write_text(json.dumps(_finite(
-        {"meta": meta, "options": vars(o), "medians": rows, "runs": runs}), indent=1,
+        {"meta": meta, "options": options, "medians": medians, "runs": runs}), indent=1,
         default=str))
     print(f"wrote {out_dir / stamp}.md and .json", file=sys.stderr)
-    failed = any("error" in w for rs in runs.values() for r in rs for w in r.values())
+    failed = any("error" in w for rs in flat.values() for r in rs for w in r.values())
     return 1 if failed else 0
 
 

@@ -25,8 +25,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: {root}
+{storage}
   delete:
     enabled: true
   cache:
@@ -37,6 +36,9 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """
+FILESYSTEM_STORAGE = """\
+  filesystem:
+    rootdirectory: {root}"""
 
 
 def free_port() -> int:
@@ -57,6 +59,28 @@ class Server:
         self.dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=workdir))
         self.proc: subprocess.Popen | None = None
         self.log_path = self.dir / "server.log"
+        self.extra_env: dict[str, str] = {}
+        self.cleanups: list = []  # called after the process stopped (e.g. drop an S3 bucket)
+        self.backend_pids: list[int] = []  # storage/database daemons it uses (their CPU)
+
+    @property
+    def pids(self) -> list[int]:
+        """Root processes of the server under test (several for a multi-node deployment)."""
+        return [self.proc.pid]
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.port,)
+
+    def exited(self) -> str | None:
+        """Why the server is gone, or None while it runs."""
+        if self.proc.poll() is None:
+            return None
+        return f"server exited with {self.proc.returncode}"
+
+    def data_dirs(self) -> list[Path]:
+        """Where it stores blobs on the local disk (for the at-rest check)."""
+        return [self.dir / "data"]
 
     @property
     def base_url(self) -> str:
@@ -69,7 +93,7 @@ class Server:
         return ""
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ)
+        return dict(os.environ) | self.extra_env
 
     def start(self, timeout: float = 60.0) -> None:
         log = open(self.log_path, "wb")
@@ -122,17 +146,27 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        if not keep_data:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            while self.cleanups:  # each once, even if stop() is called again
+                self.cleanups.pop(0)()
+        finally:
+            if not keep_data:
+                shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Distribution(Server):
     name = "distribution"
     label = "Distribution"
 
+    def __init__(self, workdir: Path, storage: str | None = None):
+        """`storage`: the YAML of Distribution's `storage:` driver section (two-space indented
+        lines); default: the filesystem driver in the data dir."""
+        super().__init__(workdir)
+        self.storage = storage or FILESYSTEM_STORAGE.format(root=self.dir / "data")
+
     def command(self) -> list[str]:
         cfg = self.dir / "config.yml"
-        cfg.write_text(DISTRIBUTION_CONFIG.format(root=self.dir / "data", port=self.port))
+        cfg.write_text(DISTRIBUTION_CONFIG.format(storage=self.storage, port=self.port))
         return [DISTRIBUTION_BIN, "serve", str(cfg)]
 
 
@@ -141,8 +175,9 @@ class Berth(Server):
     label = "Berth"
 
     def __init__(self, workdir: Path, python: str | None = None, workers: int | None = None,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, env: dict[str, str] | None = None):
         super().__init__(workdir)
+        self.extra_env = dict(env or {})
         self.python = python or (str(DEFAULT_BERTH_PYTHON) if DEFAULT_BERTH_PYTHON.exists()
                                  else sys.executable)
         self.workers = workers
@@ -186,6 +221,6 @@ class Berth(Server):
         return h.hexdigest()[:12]
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ) | self.extra_env
         env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         return env

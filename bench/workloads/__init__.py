@@ -18,6 +18,12 @@ class Ctx:
     opts: Any              # argparse namespace of bench/run.py (sizes, concurrency, ...)
     authorization: str | None = None  # Authorization header for every request (Berth)
     credentials: tuple[str, str] | None = None  # SigV4 key (Berth), for the ecr workload
+    ports: tuple[int, ...] = ()  # every node's port when a deployment has several (else port)
+    server_pids: tuple[int, ...] = ()  # the server's root processes, for its CPU time
+
+    @property
+    def all_ports(self) -> tuple[int, ...]:
+        return self.ports or (self.port,)
 
 
 class Timer:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import itertools
+import time
 
-from ..httpc import SyncConn
+from ..httpc import Response, SyncConn, split_url
 from ..oci import MIB, blob_chunks, blob_digest, with_query
 from . import Ctx, Timer
 
@@ -67,18 +68,49 @@ def push_chunked(ctx: Ctx) -> dict:
             "patches": patches}
 
 
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _get_following(c: SyncConn, path: str) -> tuple[Response, dict]:
+    """GET `path`, following redirects the way registry clients do: a redirect to another
+    host (object storage serving the blob itself) gets a fresh connection without the
+    registry's token. Returns the final response and how it got there."""
+    info: dict = {"redirected": 0}
+    t0 = time.perf_counter()
+    r = c.request("GET", path, keep_body=False)
+    if r.status in REDIRECTS:  # the registry's own share of a redirected pull
+        info["redirect_ms"] = (time.perf_counter() - t0) * 1e3
+    for _ in range(5):
+        if r.status not in REDIRECTS:
+            return r, info
+        host, port, target = split_url(r.headers["location"])
+        info["redirected"] = 1
+        info["redirect_to"] = f"{host}:{port}" if host else "(same host)"
+        if host and (host, port) != (c.host, c.port):
+            hop = SyncConn(host, port, foreign=True)
+            try:
+                r = hop.request("GET", target, keep_body=False)
+            finally:
+                hop.close()
+        else:
+            r = c.request("GET", target, keep_body=False)
+    raise AssertionError("GET blob: more than 5 redirects")
+
+
 def pull(ctx: Ctx) -> dict:
-    """GET of the blob `push_monolithic` pushed, body read in 1 MiB chunks and discarded."""
+    """GET of the blob `push_monolithic` pushed, body read in 1 MiB chunks and discarded;
+    a redirect (307 to object storage) is followed and timed as part of the pull."""
     size, seed = ctx.opts.blob_mib * MIB, ctx.seed * 10 + 1
     digest = blob_digest(size, seed)
     c = SyncConn(ctx.host, ctx.port)
     with Timer() as t:
-        r = c.request("GET", f"/v2/{REPO}/blobs/{digest}", keep_body=False)
-    r.expect(200, what="GET blob")
+        r, info = _get_following(c, f"/v2/{REPO}/blobs/{digest}")
+    r.expect(200, what="GET blob" + (f" (redirected to {info['redirect_to']})"
+                                     if info["redirected"] else ""))
     if r.nbytes != size:
         raise AssertionError(f"GET blob returned {r.nbytes} bytes, expected {size}")
     c.close()
-    return {"mib_s": size / MIB / t.wall, "seconds": t.wall, "client_cpu_s": t.cpu}
+    return {"mib_s": size / MIB / t.wall, "seconds": t.wall, "client_cpu_s": t.cpu, **info}
 
 
 def push_big(ctx: Ctx) -> dict:
