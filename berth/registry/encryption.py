@@ -44,8 +44,8 @@ class Encryption:
         or KmsKeyUnusable; may make the managed default key (``tx`` writes)."""
         if encryption_type == AES256:
             return self.default_ref, None
-        location = key_rows.registry_location(tx, registry_id)
-        if self.keys is None or location is None:
+        location = None if self.keys is None else key_rows.registry_location(tx, registry_id)
+        if location is None:
             raise SettingInvalid("KMS encryption is not available in this registry.")
         account, region = location
         try:
@@ -56,6 +56,8 @@ class Encryption:
                 if spec.region != region:
                     raise SettingInvalid(f"The KMS key '{kms_key}' must be in the same Region "
                                          f"as the repository ({region}).")
+                if spec.account_id != account:  # another account's keys are not for us
+                    raise KeyNotFound(f"Key '{spec.arn}' does not exist in account {account}")
                 key = self.keys.service.find(tx, spec)
         except KeyNotFound as exc:
             raise KmsKeyUnusable(exc.message, "NotFoundException") from None
