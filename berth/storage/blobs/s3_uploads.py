@@ -22,55 +22,23 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from dataclasses import replace
+from typing import Iterator
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import READ_CHUNK, BlobNotFound, UploadState, UploadWriter
+from .base import READ_CHUNK, BlobNotFound, UploadState
 from .s3_client import (MAX_COPY, MAX_PARTS, NOT_FOUND, UPLOAD_GONE, abort_multipart, complete,
                         copy_parts, error_code, head_size, stream)
+from .s3_housekeeping import FINAL, MARKER, abort_upload, uploads_older_than
+from .s3_progress import Progress, checked
+from .s3_writer import S3UploadWriter
 
 log = logging.getLogger(__name__)
-
-MARKER = "started"
-FINAL = "final-mpu"
 
 
 def _token() -> str:
     return secrets.token_hex(8)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """What the driver state says: the multipart upload, its parts, the tail."""
-    mpu: str = ""                              # object name of the multipart upload
-    mpu_id: str = ""                           # S3's UploadId
-    parts: tuple[tuple[str, int], ...] = ()    # (ETag, size) of parts 1..n
-    tail: str = ""
-    tail_size: int = 0
-
-    @property
-    def parts_size(self) -> int:
-        return sum(size for _, size in self.parts)
-
-    @property
-    def size(self) -> int:
-        return self.parts_size + self.tail_size
-
-    @classmethod
-    def load(cls, state: UploadState) -> "Progress":
-        return cls(mpu=state.get("mpu", ""), mpu_id=state.get("mpu_id", ""),
-                   parts=tuple((etag, int(size)) for etag, size in state.get("parts", ())),
-                   tail=state.get("tail", ""), tail_size=int(state.get("tail_size", 0)))
-
-    def dump(self) -> UploadState:
-        state: dict[str, Any] = {}
-        if self.mpu_id:
-            state.update(mpu=self.mpu, mpu_id=self.mpu_id, parts=[list(p) for p in self.parts])
-        if self.tail:
-            state.update(tail=self.tail, tail_size=self.tail_size)
-        return state
 
 
 class S3Uploads:
@@ -91,8 +59,8 @@ class S3Uploads:
         self.s3.put_object(Bucket=self.bucket, Key=self.folder(upload_id) + MARKER, Body=b"")
         return {}
 
-    def writer(self, upload_id: str, state: UploadState, offset: int) -> "S3UploadWriter":
-        progress = _checked(state, offset)
+    def writer(self, upload_id: str, state: UploadState, offset: int) -> S3UploadWriter:
+        progress = checked(state, offset)
         return S3UploadWriter(self, upload_id, progress, self._load_tail(upload_id, progress))
 
     def _load_tail(self, upload_id: str, p: Progress) -> bytes:
@@ -192,7 +160,7 @@ class S3Uploads:
         complete(self.s3, self.bucket, key, p.mpu_id, parts)
 
     def read(self, upload_id: str, state: UploadState, size: int) -> Iterator[bytes]:
-        source = self._stage(upload_id, _checked(state, size))
+        source = self._stage(upload_id, checked(state, size))
         if source is None:
             self._require(upload_id)
             return iter(())
@@ -206,13 +174,17 @@ class S3Uploads:
         return stream(body, READ_CHUNK)
 
     def commit(self, upload_id: str, state: UploadState, size: int, key: str) -> None:
-        source = self._stage(upload_id, _checked(state, size))
+        source = self._stage(upload_id, checked(state, size))
         if source is None:
             self._require(upload_id)
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"")
         else:
             self._copy(upload_id, source, size, key)
-        self.abort(upload_id, {})
+        try:
+            self.abort(upload_id, {})
+        except (ClientError, BotoCoreError) as exc:
+            # The blob is in place; what is left is found and removed by the expiry sweep.
+            log.warning("upload %s: clean-up after commit failed: %s", upload_id, exc)
 
     def _copy(self, upload_id: str, source: str, size: int, dest: str) -> None:
         """Server-side copy, visible complete or not at all."""
@@ -241,94 +213,7 @@ class S3Uploads:
 
     # -- housekeeping ------------------------------------------------------------------------
     def abort(self, upload_id: str, state: UploadState) -> None:
-        """Remove everything of the upload, whatever the state knows of it."""
-        folder = self.folder(upload_id)
-        p = Progress.load(state)
-        mpus = {(u["Key"], u["UploadId"]) for u in self._multipart_uploads(folder)}
-        if p.mpu_id:
-            mpus.add((folder + p.mpu, p.mpu_id))
-        keys = [obj["Key"] for obj in self._objects(folder)]
-        if folder + FINAL in keys:
-            mpus.add(self._final_copy(folder))
-        for key, mpu_id in mpus:
-            abort_multipart(self.s3, self.bucket, key, mpu_id)
-        marker = folder + MARKER
-        self._delete([k for k in keys if k != marker])
-        if marker in keys:  # last: until it goes, the sweep still finds the upload
-            self._delete([marker])
-
-    def _final_copy(self, folder: str) -> tuple[str, str]:
-        record = json.loads(self.s3.get_object(Bucket=self.bucket,
-                                               Key=folder + FINAL)["Body"].read())
-        return record["key"], record["id"]
+        abort_upload(self.s3, self.bucket, self.folder(upload_id), Progress.load(state))
 
     def older_than(self, timestamp: float) -> list[str]:
-        touched: dict[str, float] = {}
-
-        def note(key: str, when) -> None:
-            upload_id = key[len(self.root):].split("/", 1)[0]
-            touched[upload_id] = max(touched.get(upload_id, 0.0), when.timestamp())
-
-        for obj in self._objects(self.root):
-            note(obj["Key"], obj["LastModified"])
-        for upload in self._multipart_uploads(self.root):
-            note(upload["Key"], upload["Initiated"])
-        return sorted(u for u, when in touched.items() if when < timestamp)
-
-    def _objects(self, prefix: str) -> Iterator[dict]:
-        for page in self.s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix):
-            yield from page.get("Contents", ())
-
-    def _multipart_uploads(self, prefix: str) -> Iterator[dict]:
-        for page in self.s3.get_paginator("list_multipart_uploads").paginate(
-                Bucket=self.bucket, Prefix=prefix):
-            yield from page.get("Uploads", ())
-
-    def _delete(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            batch = keys[start:start + 1000]
-            result = self.s3.delete_objects(Bucket=self.bucket, Delete={
-                "Objects": [{"Key": k} for k in batch], "Quiet": True})
-            if result.get("Errors"):
-                raise OSError(f"S3 refused to delete {result['Errors'][:3]}")
-
-
-def _checked(state: UploadState, size: int) -> Progress:
-    progress = Progress.load(state)
-    if size != progress.size:
-        raise ValueError(f"upload state holds {progress.size} bytes, not {size}")
-    return progress
-
-
-class S3UploadWriter(UploadWriter):
-    """Buffers at most one part: full parts go to S3 as they fill, the rest to a tail."""
-
-    def __init__(self, uploads: S3Uploads, upload_id: str, progress: Progress, tail: bytes):
-        self._uploads = uploads
-        self._id = upload_id
-        self._progress = progress
-        self._buffer = bytearray(tail)  # the bytes after the parts
-        self._wrote = False
-
-    def write(self, chunks: list[bytes]) -> None:
-        part_size = self._uploads.part_size
-        for chunk in chunks:
-            if not chunk:
-                continue
-            self._wrote = True
-            self._buffer += chunk
-            while len(self._buffer) >= part_size:
-                part = self._buffer[:part_size]
-                del self._buffer[:part_size]
-                self._progress = self._uploads.add_part(self._id, self._progress, part)
-
-    def finish(self) -> tuple[int, UploadState]:
-        if self._wrote:
-            self._progress = self._uploads.save_tail(self._id, self._progress,
-                                                     bytes(self._buffer))
-            self._wrote = False
-        return self._progress.size, self._progress.dump()
-
-    def abort(self) -> None:
-        self._buffer = bytearray()
+        return uploads_older_than(self.s3, self.bucket, self.root, timestamp)
