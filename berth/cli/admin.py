@@ -1,4 +1,5 @@
-"""``berth admin``: accounts, users, access keys, identity policies and the token signing key.
+"""``berth admin``: accounts, users, access keys, identity policies, encryption keys (KMS-style,
+``kms-keys``: ``keys`` are access keys) and the token signing key.
 
 Offline (the default) it works on the data directory or database, with the settings flags of
 ``berth serve``; with ``--endpoint-url`` it works online through a server's admin API, signing
@@ -21,6 +22,7 @@ from ..iam.identities import IdentityError
 from ..iam.policy import PolicyError
 from ..iam.secrets import MasterKeyError
 from ..iam.service import UnknownRegistry
+from ..keys import KeyServiceError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
 
@@ -51,6 +53,18 @@ def _status(status: str) -> Command:
     return Command(f"{verb} an access key", "UpdateAccessKey", (_ACCOUNT, _KEY_ID),
                    lambda a: {"AccountId": a.account, "AccessKeyId": a.key_id,
                               "Status": status})
+
+
+def _kms(operation: str, help: str, *arguments) -> Command:
+    """A command on an account's encryption keys; --region picks the keys' region (default:
+    the deployment's default region; online it also signs the request)."""
+    def params(a: argparse.Namespace) -> dict:
+        found = {"AccountId": a.account, "Region": a.region}
+        for name, member in (("key_id", "KeyId"), ("description", "Description")):
+            if hasattr(a, name):
+                found[member] = getattr(a, name)
+        return found
+    return Command(help, operation, (_ACCOUNT, *arguments), params)
 
 
 def _user_params(a: argparse.Namespace) -> dict:
@@ -100,6 +114,17 @@ COMMANDS: dict[str, dict[str, Command]] = {
         "delete": Command("delete a user's policy", "DeleteUserPolicy",
                           (_ACCOUNT, _USER, _POLICY), _policy_params),
     },
+    "kms-keys": {
+        "create": _kms("CreateKey", "create an encryption key (for KMS repositories)",
+                       _arg("--description", metavar="TEXT")),
+        "list": _kms("ListKeys", "list an account's encryption keys"),
+        "describe": _kms("DescribeKey", "show an encryption key (id, ARN or alias)", _KEY_ID),
+        "disable": _kms("DisableKey", "disable a key: its repositories' blobs become "
+                        "unreadable until it is enabled again", _KEY_ID),
+        "enable": _kms("EnableKey", "enable a disabled key", _KEY_ID),
+        "rotate": _kms("RotateKey", "add a key version for new data (old data stays "
+                       "readable)", _KEY_ID),
+    },
     "tokens": {
         "rotate-signing-key": Command("sign registry tokens with a new key (offline only; "
                                       "older tokens stay valid)", ROTATE, (), lambda a: {}),
@@ -109,6 +134,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
 _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "users": "IAM users",
                "keys": "access keys of users and account roots",
                "policies": "users' inline identity policies",
+               "kms-keys": "encryption keys of KMS repositories (encryption at rest)",
                "tokens": "registry token signing"}
 
 
@@ -128,7 +154,8 @@ def add_parser(sub: argparse._SubParsersAction,
     online = common.add_argument_group("online (through a server's admin API)")
     online.add_argument("--endpoint-url", help="the server, e.g. http://127.0.0.1:5000")
     online.add_argument("--profile", help="AWS profile holding the access key")
-    online.add_argument("--region", default="us-east-1", help="signing region (us-east-1)")
+    online.add_argument("--region", help="signing region (us-east-1); for kms-keys also the "
+                        "keys' region (default: the default region)")
     admin = sub.add_parser("admin", help="manage accounts, users, keys and policies")
     groups = admin.add_subparsers(dest="admin_group", required=True)
     for group, commands in COMMANDS.items():
@@ -143,7 +170,7 @@ def add_parser(sub: argparse._SubParsersAction,
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = _dispatch(args, settings)
-    except (AdminError, IdentityError, PolicyError) as exc:
+    except (AdminError, IdentityError, PolicyError, KeyServiceError) as exc:
         error = translate(exc)
         return _fail(f"{error.code}: {error.message}")
     except urllib.error.URLError as exc:
@@ -168,7 +195,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> dict:
         raise AdminError("ValidationError", "tokens rotate-signing-key works offline only: "
                          "run it without --endpoint-url, with the server's settings")
     from .admin_client import AdminClient
-    return AdminClient(args.endpoint_url, args.profile, args.region).call(
+    return AdminClient(args.endpoint_url, args.profile, args.region or "us-east-1").call(
         command.operation, params)
 
 

@@ -1,7 +1,9 @@
-"""The admin API (``POST /admin``): accounts, users, access keys and identity policies over
-HTTP, for ``berth admin --endpoint-url``. Modules: ``operations`` (what each does, shared with
-the offline CLI), ``access`` (who may), ``endpoint`` (the route), ``client`` (the caller)."""
+"""The admin API (``POST /admin``): accounts, users, access keys, identity policies and
+encryption keys over HTTP, for ``berth admin --endpoint-url``. Modules: ``operations`` (what
+each does, shared with the offline CLI; ``key_operations`` adds the encryption keys'),
+``access`` (who may), ``endpoint`` (the route), ``client`` (the caller)."""
+from . import key_operations  # registers its operations
 from .endpoint import admin_route
 from .operations import OPERATIONS, TARGET_PREFIX
 
-__all__ = ["OPERATIONS", "TARGET_PREFIX", "admin_route"]
+__all__ = ["OPERATIONS", "TARGET_PREFIX", "admin_route", "key_operations"]

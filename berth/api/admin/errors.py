@@ -7,6 +7,7 @@ from __future__ import annotations
 from ...iam.authorization import AccessDenied
 from ...iam.identities import IdentityError
 from ...iam.policy import PolicyError
+from ...keys import KeyServiceError
 from ..awsjson import AwsJsonError
 
 # IAM's statuses for its own codes; anything else a client got wrong is a 400.
@@ -30,4 +31,6 @@ def translate(exc: Exception) -> AdminError | None:
         return AdminError("MalformedPolicyDocument", str(exc))
     if isinstance(exc, AccessDenied):
         return AdminError("AccessDeniedException", exc.message)
+    if isinstance(exc, KeyServiceError):
+        return AdminError(exc.code, exc.message, exc.status)
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ...iam.identities import AccessKey, Account, User
+from ...keys import Key
 
 
 def root_arn(account_id: str) -> str:
@@ -33,3 +34,15 @@ def access_key(found: AccessKey) -> dict:
                   "UserName": found.user_name, "AccountId": found.account_id,
                   "CreateDate": timestamp(found.created_at)})
     return shown
+
+
+def kms_key(found: Key) -> dict:
+    """KMS's KeyMetadata members, with the key's current version (rotation adds one)."""
+    return {"KeyId": found.id, "Arn": found.arn, "AWSAccountId": found.account_id,
+            "Region": found.region, "Description": found.description,
+            "Enabled": found.enabled, "KeyState": "Enabled" if found.enabled else "Disabled",
+            "KeyManager": "AWS" if found.managed else "CUSTOMER",
+            "AliasName": f"alias/{found.alias}" if found.alias else None,
+            "CreationDate": timestamp(found.created_at), "KeyVersion": found.version,
+            "LastRotationDate": timestamp(found.version_created_at) if found.version > 1
+            else None}

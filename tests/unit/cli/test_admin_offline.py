@@ -120,6 +120,26 @@ def test_user_errors_are_one_line_and_status_1(berth, account, args, expected):
     assert "Traceback" not in err
 
 
+def test_kms_keys(berth, account):
+    acct = ("--account", account)
+    made = ok(berth, "kms-keys", "create", *acct, "--description", "web")["KeyMetadata"]
+    assert (made["Region"], made["Description"], made["KeyState"]) == (
+        "us-east-1", "web", "Enabled")
+    elsewhere = ok(berth, "kms-keys", "create", *acct, "--region", "eu-west-1")["KeyMetadata"]
+    assert elsewhere["Arn"].startswith(f"arn:aws:kms:eu-west-1:{account}:key/")
+    assert [k["KeyId"] for k in ok(berth, "kms-keys", "list", *acct)["Keys"]] == [
+        made["KeyId"], elsewhere["KeyId"]]
+    assert ok(berth, "kms-keys", "describe", *acct, made["Arn"])["KeyMetadata"] == made
+    assert ok(berth, "kms-keys", "disable", *acct, made["KeyId"])["KeyMetadata"][
+        "KeyState"] == "Disabled"
+    assert ok(berth, "kms-keys", "enable", *acct, made["KeyId"])["KeyMetadata"]["Enabled"]
+    assert ok(berth, "kms-keys", "rotate", *acct, made["KeyId"])["KeyMetadata"][
+        "KeyVersion"] == 2
+    status, out, err = berth("kms-keys", "describe", *acct, elsewhere["KeyId"])
+    assert (status, out) == (1, None)  # in eu-west-1, not the default region
+    assert err.startswith("berth admin: NotFoundException") and "Traceback" not in err
+
+
 def test_the_secret_is_printed_once_and_never_logged(berth, account, caplog):
     caplog.set_level(logging.DEBUG)
     status, out, err = berth("keys", "create", "--account", account)

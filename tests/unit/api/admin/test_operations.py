@@ -18,7 +18,8 @@ def test_the_operations_mirror_the_cli():
     assert set(OPERATIONS) == {
         "CreateAccount", "ListAccounts", "CreateUser", "ListUsers", "DeleteUser",
         "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
-        "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy"}
+        "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy",
+        "CreateKey", "ListKeys", "DescribeKey", "DisableKey", "EnableKey", "RotateKey"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

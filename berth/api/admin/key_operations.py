@@ -1,0 +1,79 @@
+"""The admin operations on KMS-style encryption keys (per account and region): CreateKey,
+ListKeys, DescribeKey, DisableKey, EnableKey and RotateKey, authorized as the KMS actions of
+the same names (RotateKey as kms:RotateKeyOnDemand) on the key's ARN. Keys are named by id,
+ARN or alias (alias/aws/ecr: the account's managed key); Region defaults to the default
+region. Disabling a key makes its repositories' blobs unreadable until it is enabled."""
+from __future__ import annotations
+
+import contextlib
+
+from ...iam.service import Iam
+from ...keys import KeyNotFound, KeyService, parse_key_spec
+from . import shapes
+from .errors import validation_error
+from .operations import Params, account_root, operation
+
+_KEYS = {"AccountId": True, "Region": False}
+_KEY = {**_KEYS, "KeyId": True}
+
+
+def _service(iam: Iam) -> KeyService:
+    # State lives in the database: every node's key store sees changes at its next use.
+    return KeyService(iam.db, iam.identities.master)
+
+
+def _region(iam: Iam, p: Params) -> str:
+    region = p.get("Region") or iam.tenancy.default_region
+    if region not in iam.tenancy.regions:
+        raise validation_error(f"Region {region!r} is not served here")
+    return region
+
+
+def key_arn(iam: Iam, p: Params) -> str:
+    """The ARN of the key ``KeyId`` names (an alias's key once it exists)."""
+    spec = parse_key_spec(p["KeyId"], p["AccountId"], _region(iam, p))
+    if spec.account_id != p["AccountId"]:
+        raise validation_error(f"KeyId {p['KeyId']!r} is not a key of account "
+                               f"{p['AccountId']}")
+    if spec.alias is not None:
+        with contextlib.suppress(KeyNotFound):
+            return _service(iam).describe(spec.account_id, spec.region, p["KeyId"]).arn
+    return spec.arn
+
+
+def _one(iam: Iam, p: Params, found) -> dict:
+    return {"KeyMetadata": shapes.kms_key(found)}
+
+
+@operation("CreateKey", "kms:CreateKey", {**_KEYS, "Description": False}, account_root)
+def create_key(iam: Iam, p: Params) -> dict:
+    return _one(iam, p, _service(iam).create(p["AccountId"], _region(iam, p),
+                                             p.get("Description", "")))
+
+
+@operation("ListKeys", "kms:ListKeys", _KEYS, account_root)
+def list_keys(iam: Iam, p: Params) -> dict:
+    region = _region(iam, p) if "Region" in p else None  # all regions unless one is named
+    return {"Keys": [shapes.kms_key(k) for k in _service(iam).list(p["AccountId"], region)]}
+
+
+@operation("DescribeKey", "kms:DescribeKey", _KEY, key_arn)
+def describe_key(iam: Iam, p: Params) -> dict:
+    return _one(iam, p, _service(iam).describe(p["AccountId"], _region(iam, p), p["KeyId"]))
+
+
+@operation("DisableKey", "kms:DisableKey", _KEY, key_arn)
+def disable_key(iam: Iam, p: Params) -> dict:
+    return _one(iam, p, _service(iam).set_enabled(p["AccountId"], _region(iam, p), p["KeyId"],
+                                                  False))
+
+
+@operation("EnableKey", "kms:EnableKey", _KEY, key_arn)
+def enable_key(iam: Iam, p: Params) -> dict:
+    return _one(iam, p, _service(iam).set_enabled(p["AccountId"], _region(iam, p), p["KeyId"],
+                                                  True))
+
+
+@operation("RotateKey", "kms:RotateKeyOnDemand", _KEY, key_arn)
+def rotate_key(iam: Iam, p: Params) -> dict:
+    return _one(iam, p, _service(iam).rotate(p["AccountId"], _region(iam, p), p["KeyId"]))
