@@ -27,6 +27,7 @@ from botocore.credentials import Credentials
 from berth.config import Settings
 from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
+from berth.keys import KeyService
 from berth.storage.metadata.database import Database
 from tests.support.credentials import admin_key, basic
 from tests.support.daemon import Daemon
@@ -541,6 +542,18 @@ def _fresh_user(world: World, cell: str) -> dict:
     return {"AccountId": world.accounts["home"], "UserName": f"new-{cell}"}
 
 
+def _kms(world: World) -> KeyService:
+    return KeyService(world.iam.db, world.iam.identities.master)
+
+
+def _kms_key(world: World, cell: str, enabled: bool = True) -> dict:
+    home = world.accounts["home"]
+    key = _kms(world).create(home, world.iam.tenancy.default_region, f"k-{cell}")
+    if not enabled:
+        _kms(world).set_enabled(home, key.region, key.id, False)
+    return {"AccountId": home, "KeyId": key.arn}
+
+
 # Operation -> request body for a fresh cell.
 ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
@@ -557,6 +570,12 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "GetUserPolicy": _admin_policy,
     "ListUserPolicies": _admin_user,
     "DeleteUserPolicy": _admin_policy,
+    "CreateKey": lambda world, cell: {**_home(world, cell), "Description": f"k-{cell}"},
+    "ListKeys": _home,
+    "DescribeKey": _kms_key,
+    "DisableKey": _kms_key,
+    "EnableKey": lambda world, cell: _kms_key(world, cell, enabled=False),
+    "RotateKey": _kms_key,
 }
 
 
@@ -600,3 +619,8 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert ids.user_policies(home, body["UserName"]) == {}
     elif operation == "DeleteUserPolicy":
         assert "p" in ids.user_policies(home, body["UserName"])
+    elif operation == "CreateKey":
+        assert body["Description"] not in [k.description for k in _kms(world).list(home)]
+    elif operation in ("DisableKey", "EnableKey", "RotateKey"):
+        [key] = [k for k in _kms(world).list(home) if k.arn == body["KeyId"]]
+        assert (key.enabled, key.version) == (operation != "EnableKey", 1)
