@@ -156,3 +156,9 @@ def test_blobs_berth_encrypts_are_sealed_in_the_bucket_and_proxied(ceph, tmp_pat
         stored = storage.blob(digest_of(layer), key_ref="aes256")
         assert stored is not None and layer[:1024] not in stored
         assert storage.uploads() == ([], [])
+
+
+def test_the_log_holds_no_secret(node, ceph):
+    """Last in the module: after everything the node did."""
+    log = node.log_text()
+    assert "s3://" in log and ceph.secret_key not in log
