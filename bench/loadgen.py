@@ -103,15 +103,16 @@ def _pct(sorted_vals: list[float], p: float) -> float:
 
 
 async def _drive(host: str, reqs: dict[int, bytes], head_only: bool, concurrency: int,
-                 warmup: float, duration: float, server_cpu: Callable[[], float] | None) -> dict:
+                 warmup: float, duration: float, probes: dict[str, Callable[[], float]]) -> dict:
     loop = asyncio.get_running_loop()
     now = time.perf_counter()
     run = _Run(loop, concurrency, now + warmup, now + warmup + duration)
     cpu: dict[str, float] = {}
-    server_cpu = server_cpu or (lambda: 0.0)
 
     def mark(at: str) -> None:
-        cpu[at], cpu["server_" + at] = time.process_time(), server_cpu()
+        cpu[at] = time.process_time()
+        for name, probe in probes.items():
+            cpu[f"{name}_{at}"] = probe()
     loop.call_later(warmup, mark, "a")
     loop.call_later(warmup + duration, mark, "b")
     ports = list(reqs)
@@ -122,7 +123,6 @@ async def _drive(host: str, reqs: dict[int, bytes], head_only: bool, concurrency
     await asyncio.wait_for(run.finished, warmup + duration + 30)
     lat = sorted(run.lat)
     client_cpu = cpu["b"] - cpu["a"]
-    server = cpu["server_b"] - cpu["server_a"]
     return {
         "req_s": len(lat) / duration,
         "p50_ms": _pct(lat, 50) * 1e3,
@@ -134,24 +134,31 @@ async def _drive(host: str, reqs: dict[int, bytes], head_only: bool, concurrency
         "client_cpu_s": client_cpu,
         "client_cpu_pct": 100 * client_cpu / duration,
         "client_ceiling_req_s": len(lat) / client_cpu if client_cpu > 0 else float("inf"),
-        "server_cpu_pct": 100 * server / duration,
-        "server_cpu_us_per_req": 1e6 * server / len(lat) if lat else float("nan"),
-    }
+    } | _probed(cpu, probes, duration, len(lat))
+
+
+def _probed(cpu: dict[str, float], probes: dict, duration: float, requests: int) -> dict:
+    out = {}
+    for name in probes:
+        used = cpu[f"{name}_b"] - cpu[f"{name}_a"]
+        out[f"{name}_cpu_pct"] = 100 * used / duration
+        out[f"{name}_cpu_us_per_req"] = 1e6 * used / requests if requests else float("nan")
+    return out
 
 
 def load(host: str, port: int | Sequence[int], method: str, path: str,
          headers: dict[str, str], concurrency: int, warmup: float, duration: float,
-         server_cpu: Callable[[], float] | None = None) -> dict:
+         probes: dict[str, Callable[[], float]] | None = None) -> dict:
     """Several ports (nodes of one deployment): connection i goes to port i mod len(ports).
-    `server_cpu()` (CPU seconds of the server so far) is read when the window opens and
-    closes: the server's CPU per request."""
+    `probes` (name -> CPU seconds of some processes so far, e.g. the server's) are read when
+    the window opens and closes: <name>_cpu_pct and <name>_cpu_us_per_req."""
     ports = [port] if isinstance(port, int) else list(port)
     reqs = {}
     for p in ports:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{p}"]
         lines += [f"{k}: {v}" for k, v in {**httpc.DEFAULT_HEADERS, **headers}.items()]
         reqs[p] = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    coro = _drive(host, reqs, method == "HEAD", concurrency, warmup, duration, server_cpu)
+    coro = _drive(host, reqs, method == "HEAD", concurrency, warmup, duration, probes or {})
     if uvloop is not None:
         return uvloop.run(coro)
     return asyncio.run(coro)

@@ -82,6 +82,8 @@ def metrics(o) -> list[Metric]:
                        _get("manifests", p + "server_cpu_us_per_req"), "lower", "{:,.0f}"),
                 Metric(f"Manifest {meth.upper()} c{c} server CPU (% of one core)",
                        _get("manifests", p + "server_cpu_pct"), "", "{:,.0f}"),
+                Metric(f"Manifest {meth.upper()} c{c} storage/database daemons' CPU per request (µs)",
+                       _get("manifests", p + "backend_cpu_us_per_req"), "lower", "{:,.0f}"),
             ]
     m += [
         Metric(f"Tags pushed, {o.tags} at c{o.tag_concurrency} (tags/s)", _get("tags", "tags_s"),

@@ -8,6 +8,8 @@ venv python gives the GET/HEAD load generator uvloop):
     .venv/bin/python bench/run.py --only distribution  # reference registry only
     .venv/bin/python bench/run.py --runs 5 --blob-mib 1024 --big-blob-gib 4
     .venv/bin/python bench/run.py --workloads manifests,tags --berth-workers 2
+    .venv/bin/python bench/run.py --setups s3,encryption,nodes   # issue 5's tables
+    .venv/bin/python bench/run.py --setups all                   # every table below
     make bench BENCH_ARGS="--quick"
 
 Each run starts every server fresh (own data dir under --workdir, same disk), measures all
@@ -32,19 +34,43 @@ server's process-tree RSS from /proc every 50 ms:
                    DescribeImages/ListImages walks (maxResults 100, 1000) and BatchGetImage
                    (1 and 10 ids, c1 and c16)            -> pages/s, p50/p99 per page, req/s
 
+Setups (--setups, comma list; default fs): each is one table of server variants measured
+side by side, every variant started fresh per run, their order alternating between runs.
+
+  fs           Berth vs Distribution on the local filesystem, every selected workload
+  s3-redirect  push_monolithic, push_chunked, pull through S3: a throwaway Ceph radosgw
+               (tests/support/ceph.py; Debian's ceph-mon, ceph-osd, radosgw) started once,
+               a fresh bucket per server start. Berth: --storage s3://<bucket>/berth
+               --storage-encrypted; Distribution: its s3 driver. Pulls are answered with a
+               307 to a presigned gateway URL; the client follows it (without the registry
+               token) and the pull time includes both hops
+  s3-proxied   the same with pulls streamed by the registry (Berth --storage-redirect off,
+               Distribution storage.redirect.disable), plus Berth with its defaults on S3
+               (sealing AES256 repositories itself, so never redirecting)
+  encryption   push_monolithic, push_chunked, pull on the filesystem: Berth sealing (its
+               default) vs Berth --storage-encrypted (stored plain) vs Distribution; after
+               the pushes the data dirs are searched for the blob in plaintext
+  nodes        manifests at --node-concurrency (16,64) with one Berth node and with two
+               nodes on one PostgreSQL database (tests/support/postgres.py, a database per
+               start; shared blob dir and BERTH_MASTER_KEY), connections round-robin over
+               the nodes; Distribution on the filesystem as reference
+  s3 = s3-redirect,s3-proxied; all = every setup. --workloads narrows every setup.
+CPU of the storage/database daemons (Ceph, PostgreSQL) is reported apart from the server's.
+
 Blob data is generated on the fly (1 MiB buffer, unique per run); its digest is computed
 before the timed section. The client's own cost is reported too: "client ceiling" is GET
 requests per client CPU-second at the highest concurrency, i.e. what the load generator could
 sustain on one full core; if client CPU is near 100% of a core, GET/HEAD numbers are
 client-bound. Use --client-cpu to pin the load generator to one CPU.
 
-Timing on the 2-CPU dev VM: a full run (defaults) takes ~16 min, --quick ~25 s.
+Timing on the 2-CPU dev VM: a full run (defaults) takes ~16 min, --quick ~25 s;
+--quick --setups s3,encryption,nodes ~1.5 min (Ceph starts in ~15 s).
 Before the runs the load generator is measured alone against a canned-response server
 (--no-selftest skips it): ~55k GET req/s on one core with uvloop (~17k with plain asyncio),
 far above either registry here. The notes under the table also say how much CPU other
 processes used during the workloads, and warn if the Berth sources changed between runs.
 
-Output: a Markdown table on stdout and in bench/results/<timestamp>.md, raw numbers of every
+Output: Markdown tables (one per setup) on stdout and in bench/results/<timestamp>.md, raw numbers of every
 run in bench/results/<timestamp>.json. Set BENCH_KEEP_FAILED=1 to keep the data dir and
 server.log of a server whose run raised.
 """
@@ -145,9 +171,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         o.workloads.remove("push_big")
     o.workloads = [w for w in WORKLOADS if w in o.workloads]
     try:
-        o.setups = setups.select([x.strip() for x in o.setups.split(",") if x.strip()])
+        chosen = setups.select([x.strip() for x in o.setups.split(",") if x.strip()])
     except ValueError as e:
         p.error(str(e))
+    o.setups = [st for st in chosen if st.selected_workloads(o)]
+    if not o.setups:
+        p.error("none of the selected setups runs any of the selected workloads")
     return o
 
 
@@ -215,7 +244,7 @@ def run_server(server: Server, o: argparse.Namespace, seed: int, workloads: list
         ports = server.ports
         ctx = Ctx("127.0.0.1", server.port, seed, o, server.authorization(),
                   server.signing_credentials(), ports if len(ports) > 1 else (),
-                  tuple(server.pids))
+                  tuple(server.pids), tuple(server.backend_pids))
         for name in workloads:
             if name in BERTH_ONLY and kind != "berth":
                 continue  # reported as n/a

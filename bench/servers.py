@@ -164,6 +164,12 @@ class Distribution(Server):
         super().__init__(workdir)
         self.storage = storage or FILESYSTEM_STORAGE.format(root=self.dir / "data")
 
+    def env(self) -> dict[str, str]:
+        # Its s3 driver (aws-sdk-go v1) panics at start-up on AWS_CA_BUNDLE ("unable to load
+        # custom CA bundle, HTTPClient's transport unsupported type"); its keys are in the
+        # config, and the benchmark's gateway speaks plain HTTP.
+        return {k: v for k, v in super().env().items() if k != "AWS_CA_BUNDLE"}
+
     def command(self) -> list[str]:
         cfg = self.dir / "config.yml"
         cfg.write_text(DISTRIBUTION_CONFIG.format(storage=self.storage, port=self.port))

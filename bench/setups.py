@@ -164,16 +164,17 @@ SETUPS = {s.name: s for s in [
     Setup("nodes", "Two Berth nodes on one PostgreSQL database", [
         Variant("berth", "Berth, 1 node", _berth_pg, short="1 node"),
         Variant("berth-2", "Berth, 2 nodes", _berth_pg_nodes(2), short="2 nodes"),
-        Variant("distribution", "Distribution (filesystem)", _distribution_fs, "distribution")],
+        Variant("distribution", "Distribution (filesystem)", _distribution_fs, "distribution",
+                "Distribution")],
         ("manifests",), (("berth-2", "berth"), ("berth", "distribution")),
         frozenset({"postgres"}), {"concurrency": "node_concurrency"},
         notes=("Berth nodes: metadata in one PostgreSQL database (throwaway cluster, fsync "
                "off, same disk), blobs in one shared directory, one master key; the load "
                "generator opens its connections round-robin over the nodes' ports.",
-               "On a 2-CPU machine two nodes cannot double throughput: the load generator "
-               "needs most of one CPU, PostgreSQL some more, and both nodes share what is "
-               "left. The rows show that two nodes serve one deployment and what that costs "
-               "(server CPU per request), not how it scales.")),
+               "On a 2-CPU machine two nodes cannot double throughput: both nodes, PostgreSQL "
+               "and the load generator share the same two CPUs (see the CPU rows). The rows "
+               "show that two nodes serve one deployment and what a request costs them and "
+               "the database, not how Berth scales out.")),
 ]}
 ALIASES = {"s3": ["s3-redirect", "s3-proxied"],
            "all": ["fs", "s3-redirect", "s3-proxied", "encryption", "nodes"]}

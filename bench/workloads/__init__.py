@@ -20,6 +20,7 @@ class Ctx:
     credentials: tuple[str, str] | None = None  # SigV4 key (Berth), for the ecr workload
     ports: tuple[int, ...] = ()  # every node's port when a deployment has several (else port)
     server_pids: tuple[int, ...] = ()  # the server's root processes, for its CPU time
+    backend_pids: tuple[int, ...] = ()  # its storage/database daemons, for their CPU time
 
     @property
     def all_ports(self) -> tuple[int, ...]:

@@ -18,7 +18,8 @@ def _start_upload(c: SyncConn, repo: str) -> str:
 
 
 def _check_blob(c: SyncConn, repo: str, digest: str, size: int) -> None:
-    r = c.request("HEAD", f"/v2/{repo}/blobs/{digest}").expect(200, what="HEAD blob")
+    r, _ = _follow(c, "HEAD", f"/v2/{repo}/blobs/{digest}")  # Distribution redirects HEADs too
+    r.expect(200, what="HEAD blob")
     if int(r.headers.get("content-length", -1)) != size:
         raise AssertionError(f"HEAD blob: content-length {r.headers.get('content-length')} != {size}")
 
@@ -71,13 +72,13 @@ def push_chunked(ctx: Ctx) -> dict:
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
-def _get_following(c: SyncConn, path: str) -> tuple[Response, dict]:
-    """GET `path`, following redirects the way registry clients do: a redirect to another
+def _follow(c: SyncConn, method: str, path: str) -> tuple[Response, dict]:
+    """`method` `path`, following redirects the way registry clients do: a redirect to another
     host (object storage serving the blob itself) gets a fresh connection without the
     registry's token. Returns the final response and how it got there."""
     info: dict = {"redirected": 0}
     t0 = time.perf_counter()
-    r = c.request("GET", path, keep_body=False)
+    r = c.request(method, path, keep_body=False)
     if r.status in REDIRECTS:  # the registry's own share of a redirected pull
         info["redirect_ms"] = (time.perf_counter() - t0) * 1e3
     for _ in range(5):
@@ -89,12 +90,12 @@ def _get_following(c: SyncConn, path: str) -> tuple[Response, dict]:
         if host and (host, port) != (c.host, c.port):
             hop = SyncConn(host, port, foreign=True)
             try:
-                r = hop.request("GET", target, keep_body=False)
+                r = hop.request(method, target, keep_body=False)
             finally:
                 hop.close()
         else:
-            r = c.request("GET", target, keep_body=False)
-    raise AssertionError("GET blob: more than 5 redirects")
+            r = c.request(method, target, keep_body=False)
+    raise AssertionError(f"{method} blob: more than 5 redirects")
 
 
 def pull(ctx: Ctx) -> dict:
@@ -104,7 +105,7 @@ def pull(ctx: Ctx) -> dict:
     digest = blob_digest(size, seed)
     c = SyncConn(ctx.host, ctx.port)
     with Timer() as t:
-        r, info = _get_following(c, f"/v2/{REPO}/blobs/{digest}")
+        r, info = _follow(c, "GET", f"/v2/{REPO}/blobs/{digest}")
     r.expect(200, what="GET blob" + (f" (redirected to {info['redirect_to']})"
                                      if info["redirected"] else ""))
     if r.nbytes != size:

@@ -29,14 +29,15 @@ async def _setup(ctx: Ctx) -> None:
 def get_head(ctx: Ctx) -> dict:
     o = ctx.opts
     asyncio.run(_setup(ctx))
-    pids = list(ctx.server_pids)
-    server_cpu = (lambda: tree_cpu_seconds(pids)) if pids else None
+    probes = {name: (lambda p=list(pids): tree_cpu_seconds(p))
+              for name, pids in (("server", ctx.server_pids), ("backend", ctx.backend_pids))
+              if pids}
     out: dict = {}
     for method in ("GET", "HEAD"):
         for conc in o.concurrency:
             r = loadgen.load(ctx.host, ctx.all_ports, method, f"/v2/{REPO}/manifests/latest",
                              {"Accept": ACCEPT_MANIFESTS}, conc, o.warmup, o.duration,
-                             server_cpu)
+                             probes)
             total = r["requests"] + r["errors"]
             if total == 0 or r["errors"] > 0.01 * total:
                 raise AssertionError(f"{method} c={conc}: {r['errors']} errors of {total} "
