@@ -124,23 +124,32 @@ class BerthNode:
         with sqlite3.connect(self.data_dir / "metadata.db") as conn:
             return conn.execute(sql, args).fetchall()
 
-    def blob_path(self, digest: str) -> Path:
+    def blob_path(self, digest: str, key_ref: str = "") -> Path:
+        """Where a blob is stored: under its repository's key ref when Berth seals it
+        ("aes256", the default; "kms-<uuid>"), at the top for plain storage."""
         algorithm, hexpart = digest.split(":")
-        return self.blobs_dir / "data" / algorithm / hexpart[:2] / hexpart
+        return self.blobs_dir / "data" / key_ref / algorithm / hexpart[:2] / hexpart
 
-    def blob_bytes(self, digest: str) -> bytes | None:
+    def blob_bytes(self, digest: str, key_ref: str = "") -> bytes | None:
         """A committed blob's stored bytes (from the bucket on S3 storage); None if absent."""
         if self.s3:
-            return self.s3.blob(digest)
-        path = self.blob_path(digest)
+            return self.s3.blob(digest, key_ref)
+        path = self.blob_path(digest, key_ref)
         return path.read_bytes() if path.is_file() else None
 
     def assert_consistent(self) -> None:
-        """Every recorded blob is whole and matches its digest; every manifest's references
-        are linked blobs or manifests in its repository."""
-        for digest, size in self.query("SELECT digest, size FROM blobs"):
-            data = self.blob_bytes(digest)
-            assert data is not None, f"recorded blob {digest} has no content"
+        """Every linked blob is whole and matches its digest (sealed ones: stored, and read
+        back through the registry); every manifest's references are linked blobs or
+        manifests in its repository."""
+        for digest, size, key_ref, name in self.query(
+                "SELECT b.digest, b.size, r.key_ref, min(r.name) FROM blobs b"
+                " JOIN repository_blobs l ON l.digest = b.digest"
+                " JOIN repositories r ON r.id = l.repository_id"
+                " GROUP BY b.digest, b.size, r.key_ref"):
+            stored = self.blob_bytes(digest, key_ref)
+            assert stored is not None, f"recorded blob {digest} has no content"
+            data = stored if not key_ref else requests.get(
+                f"{self.url}/v2/{name}/blobs/{digest}", auth=self.auth, timeout=60).content
             assert len(data) == size, f"{digest}: {len(data)} bytes stored, {size} recorded"
             assert "sha256:" + hashlib.sha256(data).hexdigest() == digest
         dangling = self.query(
