@@ -19,6 +19,10 @@ class BlobNotFound(Exception):
     """No committed blob (or no upload) under that key."""
 
 
+class UploadTooLarge(Exception):
+    """The upload outgrew what the storage can hold as one object."""
+
+
 class UploadWriter(ABC):
     """Appends bytes to an upload. ``finish`` persists them as far as the driver's storage
     needs for another node to continue the upload, and returns the new state; durability

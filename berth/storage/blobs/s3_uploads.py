@@ -27,7 +27,7 @@ from typing import Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import READ_CHUNK, BlobNotFound, UploadState
+from .base import READ_CHUNK, BlobNotFound, UploadState, UploadTooLarge
 from .s3_client import (MAX_COPY, MAX_PARTS, NOT_FOUND, UPLOAD_GONE, abort_multipart, complete,
                         copy_parts, error_code, head_size, stream)
 from .s3_housekeeping import FINAL, MARKER, abort_upload, uploads_older_than
@@ -90,11 +90,16 @@ class S3Uploads:
         # A read completed the multipart upload to verify the bytes: go on in a new one.
         return self._upload_part(upload_id, self._rebase(upload_id, p), data)
 
+    def part_size_for(self, number: int) -> int:
+        """Parts grow by the configured size every 1,000 parts: S3's 10,000-part limit then
+        comes only past 55,000 configured parts (430 GiB at 8 MiB) while a writer still
+        buffers at most one part. Sizes follow from the part number, so any node agrees."""
+        return min(self.part_size * (1 + (number - 1) // 1000), MAX_COPY)
+
     def _upload_part(self, upload_id: str, p: Progress, data: bytearray) -> Progress:
         number = len(p.parts) + 1
         if number > MAX_PARTS:
-            raise ValueError(f"upload {upload_id} exceeds {MAX_PARTS} parts of "
-                             f"{self.part_size} bytes: raise the S3 part size")
+            raise UploadTooLarge(f"upload {upload_id} exceeds S3's {MAX_PARTS} parts")
         etag = self.s3.upload_part(Bucket=self.bucket, Key=self.folder(upload_id) + p.mpu,
                                    UploadId=p.mpu_id, PartNumber=number, Body=data)["ETag"]
         return replace(p, parts=(*p.parts, (etag, len(data))))

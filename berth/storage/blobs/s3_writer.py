@@ -21,13 +21,13 @@ class S3UploadWriter(UploadWriter):
         self._wrote = False
 
     def write(self, chunks: list[bytes]) -> None:
-        part_size = self._uploads.part_size
         for chunk in chunks:
             if not chunk:
                 continue
             self._wrote = True
             self._buffer += chunk
-            while len(self._buffer) >= part_size:
+            while len(self._buffer) >= (
+                    part_size := self._uploads.part_size_for(len(self._progress.parts) + 1)):
                 part = self._buffer[:part_size]
                 del self._buffer[:part_size]
                 self._progress = self._uploads.add_part(self._id, self._progress, part)
