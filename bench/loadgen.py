@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from typing import Callable, Sequence
 
@@ -208,7 +209,9 @@ def selftest(concurrency: int = 64, duration: float = 2.0) -> dict:
     try:
         if not ready.wait(10):
             raise RuntimeError("self-test server did not start")
-        client = mp.Pool(1)  # fresh process so the pinning does not leak into the caller
+        # A fresh process so the pinning does not leak into the caller; terminate()'s
+        # SIGTERM must end it quietly, not through the caller's unwinding handler.
+        client = mp.Pool(1, signal.signal, (signal.SIGTERM, signal.SIG_DFL))
         try:
             return client.apply(_pinned_load, (port, client_cpu, concurrency, duration))
         finally:

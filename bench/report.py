@@ -216,7 +216,7 @@ def _status(server_runs: list[dict] | None, workloads: tuple[str, ...]) -> str:
 def _cell(row: dict, server: str) -> str:
     v = row[server]
     if v is None:
-        return {"not run": "—"}.get(row[server + "_status"], row[server + "_status"])
+        return {"not run": "—", "ok": "—"}.get(row[server + "_status"], row[server + "_status"])
     flag = " (some runs failed)" if row[server + "_status"] == "error" else ""
     return row["fmt"].format(v) + flag
 

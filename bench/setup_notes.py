@@ -29,9 +29,9 @@ def _at_rest(rs: list[dict]) -> str:
     checks = [r["at_rest"] for r in rs if "at_rest" in r]
     if not checks:
         return ""
-    found = [c.get("plaintext_files", "?") for c in checks]
-    return ("the pushed blob's bytes were found in plaintext in "
-            f"{'/'.join(str(f) for f in found)} stored file(s) (per run).")
+    found = ", ".join(str(c.get("plaintext_files", "?")) for c in checks)
+    return (f"stored files holding the pushed blob in plaintext, per run: {found} "
+            "(files at least the blob's size, first MiB searched).")
 
 
 def _split(rs: list[dict], o) -> str:
