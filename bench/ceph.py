@@ -2,8 +2,8 @@
 monitor, one OSD, radosgw on 127.0.0.1; needs Debian's ceph-mon, ceph-osd and radosgw).
 
 One cluster per benchmark invocation; every server start gets a fresh bucket, deleted with its
-objects once the server stopped (bypassing radosgw's garbage collector, which would otherwise
-keep the space for hours and fill the OSD over a full run)."""
+objects once the server stopped, and radosgw's garbage collector is run at once (it would
+keep deleted data for hours and fill the OSD over a full run)."""
 from __future__ import annotations
 
 import subprocess
@@ -56,9 +56,14 @@ class S3Backend:
         for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
             for u in page.get("Uploads", []):
                 s3.abort_multipart_upload(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"])
+        self._admin("bucket", "rm", f"--bucket={bucket}", "--purge-objects", "--bypass-gc")
+        # What the servers deleted themselves (finished uploads) waits in the collector.
+        self._admin("gc", "process", "--include-all")
+
+    def _admin(self, *args: str) -> None:
         subprocess.run(["radosgw-admin", "-c", str(self.cluster.conf), "-n", "client.admin",
-                        "bucket", "rm", f"--bucket={bucket}", "--purge-objects", "--bypass-gc"],
-                       check=True, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
+                        *args], check=True, capture_output=True, timeout=600,
+                       stdin=subprocess.DEVNULL)
 
     def distribution_storage(self, bucket: str, redirect: bool) -> str:
         """Distribution's `storage:` section for its s3 driver on `bucket`."""
