@@ -176,6 +176,8 @@ def test_a_kms_repository_under_a_key_that_disables_enables_and_rotates(
     [error] = r.json()["errors"]
     assert error["code"] == "DENIED" and key["Arn"] in error["message"]
     assert "disabled" in error["message"]
+    r = requests.post(f"{node.url}/v2/kms/app/blobs/uploads/", auth=node.auth)  # no pushes
+    assert r.status_code == 403 and key["Arn"] in r.json()["errors"][0]["message"], r.text
     with pytest.raises(ecr.exceptions.KmsException) as caught:
         ecr.get_download_url_for_layer(repositoryName="kms/app", layerDigest=layer.digest)
     assert caught.value.response["kmsError"] == "DisabledException"
