@@ -24,7 +24,8 @@ WITH_EXCLUSION = ("IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
 ENCRYPTION_TYPES = (AES256, "KMS", "KMS_DSSE")
 MAX_EXCLUSIONS = 5
 _FILTER = re.compile(r"[0-9a-zA-Z._*-]{1,128}")
-# A key id, alias name, or the ARN of either (the key itself is not checked: no KMS here).
+# A key id, alias name, or the ARN of either, as ECR's syntax check has it (the key itself is
+# looked up in Berth's key store when the repository is made: encryption.py).
 _KMS_KEY = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:)?"
                       r"(key/[0-9a-fA-F-]{1,2000}|alias/[a-zA-Z0-9/_-]{1,250})"
                       r"|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|mrk-[0-9a-f]{32}")
