@@ -233,3 +233,26 @@ def test_resource_tags(server):
                 arn.replace(REGION, "eu-west-1")):
         with pytest.raises(client.exceptions.InvalidParameterException):
             client.list_tags_for_resource(resourceArn=bad)
+
+
+def test_kms_keys_are_looked_up_in_the_key_store(server):
+    client, keys = server.client(), server.state.registry.encryption.keys.service
+    disabled = keys.create(server.account, REGION)
+    keys.set_enabled(server.account, REGION, disabled.id, False)
+    refused = [("00000000-0000-4000-8000-000000000000", "NotFoundException"),
+               (disabled.arn, "DisabledException")]
+    for key, kms_error in refused:
+        with pytest.raises(client.exceptions.KmsException) as caught:
+            client.create_repository(repositoryName="kms/refused", encryptionConfiguration={
+                "encryptionType": "KMS", "kmsKey": key})
+        assert caught.value.response["kmsError"] == kms_error
+    elsewhere = keys.create(server.account, "eu-west-1")
+    with pytest.raises(client.exceptions.InvalidParameterException):
+        client.create_repository(repositoryName="kms/refused", encryptionConfiguration={
+            "encryptionType": "KMS", "kmsKey": elsewhere.arn})
+    _assert_missing(client, "kms/refused")
+    made = client.create_repository(repositoryName="kms/default", encryptionConfiguration={
+        "encryptionType": "KMS_DSSE"})["repository"]
+    managed = keys.describe(server.account, REGION, "alias/aws/ecr")
+    assert made["encryptionConfiguration"] == {"encryptionType": "KMS_DSSE",
+                                               "kmsKey": managed.arn}
