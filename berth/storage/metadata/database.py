@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections import namedtuple
 from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                    "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000")
@@ -145,8 +147,10 @@ class Database:
             _configure_sqlite(self.engine)
             self._sqlite = _SqlitePool(self.engine.url.database)
         else:
-            self.engine = create_engine(url, pool_size=pool_size, max_overflow=16,
-                                        pool_pre_ping=True)
+            # No pre-ping on every checkout (a round trip per transaction): connections
+            # idle for a while are pinged instead (_ping_idle_connections).
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=16)
+            _ping_idle_connections(self.engine)
         self.dialect_name = self.engine.dialect.name
         self._dialect = self.engine.dialect
         if not self._dialect.positional:  # e.g. psycopg's pyformat: compile to its %s form
@@ -186,6 +190,10 @@ class Database:
 
     @contextlib.contextmanager
     def _transaction(self, begin: str, durable: bool = True) -> Iterator[Tx]:
+        if not self.is_sqlite and begin == "BEGIN":
+            with self._pg_read() as tx:
+                yield tx
+            return
         with self._raw() as raw:
             relaxed = not durable
             if self.is_sqlite:
@@ -202,6 +210,19 @@ class Database:
             raw.commit()
             if relaxed and self.is_sqlite:
                 raw.execute("PRAGMA synchronous=FULL")
+
+    @contextlib.contextmanager
+    def _pg_read(self) -> Iterator[Tx]:
+        """A PostgreSQL read in autocommit: no BEGIN and COMMIT round trips. Under READ
+        COMMITTED every statement takes its own snapshot inside a transaction too, so a
+        read sees nothing different."""
+        with self._raw() as raw:
+            conn = raw.driver_connection
+            conn.autocommit = True
+            try:
+                yield Tx(raw, self)
+            finally:
+                conn.autocommit = False
 
     def read(self):
         return self._transaction("BEGIN")
@@ -227,6 +248,29 @@ class Database:
         if self.is_sqlite:
             self._sqlite.close()
         self.engine.dispose()
+
+
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection that sat idle, and replace it if the server is gone (a
+    restarted database, a proxy's idle timeout); busy connections are trusted."""
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):
+        if time.monotonic() - record.info.get("idle_since", time.monotonic()) < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_conn.rollback()
+        except Exception as exc:
+            raise DisconnectionError("idle connection lost") from exc  # the pool retries
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,0 +1,65 @@
+"""Transactions on both databases: reads see committed writes and change nothing; on
+PostgreSQL reads run without BEGIN/COMMIT and idle connections that died are replaced."""
+import psycopg
+import pytest
+from sqlalchemy import func, insert, literal_column, select, table
+
+from berth.storage.metadata import database as database_module
+from berth.storage.metadata.database import Database
+from berth.storage.metadata.schema import repositories
+
+COUNT = select(func.count().label("n")).select_from(repositories)
+MISSING = select(literal_column("1").label("x")).select_from(table("no_such_table"))
+NOW = select(func.now().label("now"))
+PAUSE = select(func.pg_sleep(0.01).label("slept"))
+PID = select(func.pg_backend_pid().label("pid"))
+
+
+def _count(tx) -> int:
+    return tx.scalar(COUNT)
+
+
+def test_reads_see_committed_writes_and_a_failed_read_leaves_no_trace(db):
+    with db.read() as tx:
+        before = _count(tx)
+    with db.write() as tx:
+        tx.execute(insert(repositories).values(registry_id=0, name="r/one", created_at=1.0))
+    with db.read() as tx:
+        assert _count(tx) == before + 1
+    with pytest.raises(Exception):
+        with db.read() as tx:
+            tx.scalar(MISSING)
+    # The connection that failed is usable again (no aborted transaction left on it).
+    for _ in range(3):
+        with db.read() as tx:
+            assert _count(tx) == before + 1
+        with db.write() as tx:
+            assert _count(tx) == before + 1
+
+
+def test_a_postgres_read_runs_outside_a_transaction(postgres):
+    """now() is the start of the transaction: apart in a read's statements, equal in a write's."""
+    db = Database(postgres.create_database())
+    try:
+        for begin, apart in ((db.read, True), (db.write, False)):
+            with begin() as tx:
+                first = tx.scalar(NOW)
+                tx.scalar(PAUSE)
+                assert (tx.scalar(NOW) > first) is apart
+    finally:
+        db.dispose()
+
+
+def test_an_idle_postgres_connection_that_died_is_replaced(postgres, monkeypatch):
+    monkeypatch.setattr(database_module, "IDLE_PING_SECONDS", 0.0)
+    url = postgres.create_database()
+    db = Database(url, pool_size=1)
+    try:
+        with db.read() as tx:
+            pid = tx.scalar(PID)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with db.read() as tx:
+            assert tx.scalar(PID) != pid
+    finally:
+        db.dispose()
