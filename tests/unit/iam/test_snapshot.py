@@ -20,11 +20,20 @@ def _entries(db, cache: GenerationCache) -> dict:
         return cache.entries(tx)
 
 
-def _pin_snapshot(db, tx) -> None:
-    """Make ``tx`` keep seeing what it saw first, on both databases (a SQLite read transaction
-    does so by itself once it has read; PostgreSQL's default READ COMMITTED does not)."""
-    if not db.is_sqlite:
+def _old_transaction(db):
+    """A transaction that keeps seeing what it saw first, on both databases: a SQLite read
+    transaction does so by itself once it has read; on PostgreSQL reads run in autocommit,
+    so a (not yet writing) transaction at REPEATABLE READ stands in for it."""
+    if db.is_sqlite:
+        return db.read()
+    return _repeatable(db)
+
+
+@contextlib.contextmanager
+def _repeatable(db):
+    with db.write() as tx:
         tx.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        yield tx
 
 
 def test_same_dict_while_the_generation_stands(db):
@@ -66,8 +75,7 @@ def test_a_bump_from_another_node_is_seen(db, identities):
 
 def test_transaction_seeing_an_older_generation_gets_a_throwaway_dict(db):
     cache = GenerationCache()
-    with db.read() as old_tx:
-        _pin_snapshot(db, old_tx)
+    with _old_transaction(db) as old_tx:
         old_generation = registry_rows.generation(old_tx, IAM_GENERATION)  # snapshot taken
         _bump(db)
         current = _entries(db, cache)  # a newer transaction sets the cache to the new value
@@ -84,8 +92,7 @@ def test_older_transaction_first_then_newer(db):
     """An old transaction that reaches the cache before any newer one fills the old
     generation's dict; the first newer transaction replaces it."""
     cache = GenerationCache()
-    with db.read() as old_tx:
-        _pin_snapshot(db, old_tx)
+    with _old_transaction(db) as old_tx:
         registry_rows.generation(old_tx, IAM_GENERATION)
         _bump(db)
         old = cache.entries(old_tx)
