@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import AsyncIterator
 
-from ..storage.blobs import BlobDriver, BlobNotFound
+from ..storage.blobs import BlobDriver, BlobNotFound, UploadTooLarge
 from ..storage.blobs.keyring import join_key
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import uploads
@@ -282,4 +282,7 @@ def _write_hashed(writer, hasher, chunks: list[bytes]) -> None:
     if hasher is not None:
         for data in chunks:
             hasher.update(data)
-    writer.write(chunks)
+    try:
+        writer.write(chunks)
+    except UploadTooLarge as exc:
+        raise SizeInvalid(f"the blob is too large for the storage: {exc}") from None

@@ -8,6 +8,7 @@ import pytest
 from berth.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from berth.registry.references import Digest
 from berth.registry.uploads import Chunk
+from berth.storage.blobs import UploadTooLarge
 from berth.storage.blobs.keyring import DEPLOYMENT_KEY, join_key
 
 
@@ -98,3 +99,25 @@ def test_completion_survives_a_crash_between_move_and_record(registry):
     assert registry.blobs.stat("r", digest) == len(data)
     with pytest.raises(BlobUploadUnknown):
         registry.uploads.status("r", uid)
+
+
+class _FullWriter:
+    """A storage writer that has no room left (S3's part limit, say)."""
+
+    def write(self, chunks):
+        raise UploadTooLarge("no room")
+
+    def finish(self):
+        raise AssertionError("a writer that failed is not finished")
+
+    def abort(self):
+        self.aborted = True
+
+
+def test_a_blob_too_large_for_the_storage_is_size_invalid(registry, monkeypatch):
+    uid = registry.uploads.start("r")
+    writer = _FullWriter()
+    monkeypatch.setattr(registry.uploads.driver, "upload_writer", lambda *args: writer)
+    with pytest.raises(SizeInvalid, match="too large"):
+        run(registry.uploads.append("r", uid, _body(b"x" * 2_000_000)))
+    assert writer.aborted and registry.uploads.status("r", uid) == 0
