@@ -1,5 +1,5 @@
-"""``berth admin``: accounts, users, access keys, identity policies, encryption keys (KMS-style,
-``kms-keys``: ``keys`` are access keys) and the token signing key.
+"""``berth admin``: accounts, users, access keys, identity policies, encryption keys
+(KMS-style, ``keys``; access keys are ``access-keys``) and the token signing key.
 
 Offline (the default) it works on the data directory or database, with the settings flags of
 ``berth serve``; with ``--endpoint-url`` it works online through a server's admin API, signing
@@ -92,7 +92,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
             _ACCOUNT, _arg("name", metavar="NAME")),
             lambda a: {"AccountId": a.account, "UserName": a.name}),
     },
-    "keys": {
+    "access-keys": {
         "create": Command("create an access key (its secret is shown once)",
                           "CreateAccessKey", (_ACCOUNT, _KEY_USER), _user_params),
         "list": Command("list access keys", "ListAccessKeys", (_ACCOUNT, _KEY_USER),
@@ -114,7 +114,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
         "delete": Command("delete a user's policy", "DeleteUserPolicy",
                           (_ACCOUNT, _USER, _POLICY), _policy_params),
     },
-    "kms-keys": {
+    "keys": {
         "create": _kms("CreateKey", "create an encryption key (for KMS repositories)",
                        _arg("--description", metavar="TEXT")),
         "list": _kms("ListKeys", "list an account's encryption keys"),
@@ -132,9 +132,9 @@ COMMANDS: dict[str, dict[str, Command]] = {
 }
 
 _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "users": "IAM users",
-               "keys": "access keys of users and account roots",
+               "access-keys": "access keys of users and account roots",
                "policies": "users' inline identity policies",
-               "kms-keys": "encryption keys of KMS repositories (encryption at rest)",
+               "keys": "encryption keys of KMS repositories (encryption at rest)",
                "tokens": "registry token signing"}
 
 
@@ -154,8 +154,8 @@ def add_parser(sub: argparse._SubParsersAction,
     online = common.add_argument_group("online (through a server's admin API)")
     online.add_argument("--endpoint-url", help="the server, e.g. http://127.0.0.1:5000")
     online.add_argument("--profile", help="AWS profile holding the access key")
-    online.add_argument("--region", help="signing region (us-east-1); for kms-keys also the "
-                        "keys' region (default: the default region)")
+    online.add_argument("--region", help="signing region (us-east-1); for encryption keys "
+                        "also their region (default: the default region)")
     admin = sub.add_parser("admin", help="manage accounts, users, keys and policies")
     groups = admin.add_subparsers(dest="admin_group", required=True)
     for group, commands in COMMANDS.items():

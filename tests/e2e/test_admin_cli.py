@@ -53,7 +53,7 @@ def test_online_then_offline(node: BerthNode):
     acct = ("--account", account)
     assert admin("users", "create", *acct, "ci", "--path", "/bots/")["User"]["Arn"] == (
         f"arn:aws:iam::{account}:user/bots/ci")
-    key = admin("keys", "create", *acct, "--user", "ci")["AccessKey"]
+    key = admin("access-keys", "create", *acct, "--user", "ci")["AccessKey"]
     error = admin("policies", "put", *acct, "--user", "ci", "--name", "bad",
                   "--document", '{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}',
                   status=1)
@@ -70,7 +70,7 @@ def test_online_then_offline(node: BerthNode):
     denied = berth("users", "create", *acct, "intruder", "--endpoint-url", node.url,
                    env=ci_env, status=1)
     assert "AccessDeniedException" in denied
-    assert admin("keys", "deactivate", *acct, key["AccessKeyId"]) == {}
+    assert admin("access-keys", "deactivate", *acct, key["AccessKeyId"]) == {}
     refused = berth("users", "list", *acct, "--endpoint-url", node.url, env=ci_env, status=1)
     assert "UnrecognizedClientException" in refused
 
@@ -82,7 +82,7 @@ def test_online_then_offline(node: BerthNode):
     assert {a["AccountName"] for a in accounts} == {"admin", "team-a"}
     assert [u["UserName"] for u in berth("users", "list", *acct, *offline, env=env)[
         "Users"]] == ["ci"]
-    keys = berth("keys", "list", *acct, "--user", "ci", *offline, env=env)
+    keys = berth("access-keys", "list", *acct, "--user", "ci", *offline, env=env)
     assert [(k["AccessKeyId"], k["Status"]) for k in keys["AccessKeyMetadata"]] == [
         (key["AccessKeyId"], "Inactive")]
     assert berth("policies", "get", *acct, "--user", "ci", "--name", "read", *offline,

@@ -63,7 +63,7 @@ def _other_account(node: BerthNode) -> tuple[str, AccessKey]:
                 "--name", "ecr", "--document", json.dumps({
                     "Version": "2012-10-17",
                     "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}))
-    key = berth_admin(node, "keys", "create", "--account", account, "--user", "puller")
+    key = berth_admin(node, "access-keys", "create", "--account", account, "--user", "puller")
     return account, AccessKey(key["AccessKey"]["AccessKeyId"],
                               key["AccessKey"]["SecretAccessKey"])
 

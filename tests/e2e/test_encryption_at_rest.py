@@ -1,7 +1,7 @@
 """Encryption at rest against real `berth serve` processes: images pushed with skopeo, the data
 directory read byte by byte (blobs, uploads, the SQLite database and its WAL) for any piece of
 the layers, pulls byte-identical, one stored object per key, KMS repositories on keys made with
-`berth admin kms-keys` that disable, enable and rotate -- on one node and across two -- and
+`berth admin keys` that disable, enable and rotate -- on one node and across two -- and
 storage that encrypts itself (--storage-encrypted) keeping AES256 repositories plain."""
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_an_upload_in_progress_leaves_no_plaintext(node):
 
 def test_a_kms_repository_under_a_key_that_disables_enables_and_rotates(
         node, skopeo, admin, account, tmp_path):
-    key = admin("kms-keys", "create", "--account", account, "--description", "e2e")[
+    key = admin("keys", "create", "--account", account, "--description", "e2e")[
         "KeyMetadata"]
     ecr = ecr_client(node.url, admin_key(node.data_dir))
     made = ecr.create_repository(repositoryName="kms/app", encryptionConfiguration={
@@ -167,7 +167,7 @@ def test_a_kms_repository_under_a_key_that_disables_enables_and_rotates(
     assert leaks(node.data_dir, layer.data) == []
     assert_pulls_identical(skopeo, node, image, "kms/app", tmp_path)
 
-    admin("kms-keys", "disable", "--account", account, key["KeyId"])
+    admin("keys", "disable", "--account", account, key["KeyId"])
     refused = pull(skopeo, node, "kms/app", tmp_path, check=False)
     assert refused.returncode != 0 and "403" in refused.stderr, refused.stderr
     # skopeo shows only the status of a refused blob; the body names the key and why:
@@ -185,10 +185,10 @@ def test_a_kms_repository_under_a_key_that_disables_enables_and_rotates(
         ecr.initiate_layer_upload(repositoryName="kms/app")
     assert_pulls_identical(skopeo, node, image, "aes/plain", tmp_path)  # others unaffected
 
-    admin("kms-keys", "enable", "--account", account, key["Arn"])
+    admin("keys", "enable", "--account", account, key["Arn"])
     assert_pulls_identical(skopeo, node, image, "kms/app", tmp_path)
 
-    rotated = admin("kms-keys", "rotate", "--account", account, key["KeyId"])["KeyMetadata"]
+    rotated = admin("keys", "rotate", "--account", account, key["KeyId"])["KeyMetadata"]
     assert rotated["KeyVersion"] == 2
     newer = pattern_image()
     layout = OciLayout(tmp_path / "newer").write(newer.blobs, {"v2": newer.manifest})
@@ -212,7 +212,7 @@ def test_storage_that_encrypts_itself_keeps_aes256_repositories_plain(tmp_path):
         assert leaks(node.data_dir, layer) == [f"blobs/data/{blob_key('', digest_of(layer))}"]
         account = node.query("SELECT id FROM accounts WHERE is_admin")[0][0]
         env = _env(AWS_SHARED_CREDENTIALS_FILE=str(node.data_dir / "admin-credentials"))
-        key = berth("kms-keys", "create", "--account", account, "--endpoint-url", node.url,
+        key = berth("keys", "create", "--account", account, "--endpoint-url", node.url,
                     "--profile", "berth-admin", env=env)["KeyMetadata"]
         ecr_client(node.url, admin_key(node.data_dir)).create_repository(
             repositoryName="kms/app",
@@ -238,7 +238,7 @@ def test_a_key_disabled_through_one_node_is_refused_by_the_other_at_once(tmp_pat
             return berth(*args, "--account", account, "--endpoint-url", a.url, "--profile",
                          "berth-admin", env=admin_env)
 
-        key = admin("kms-keys", "create")["KeyMetadata"]
+        key = admin("keys", "create")["KeyMetadata"]
         ecr_client(a.url, admin_key(a.data_dir)).create_repository(
             repositoryName="kms/app",
             encryptionConfiguration={"encryptionType": "KMS", "kmsKey": key["KeyId"]})
@@ -246,10 +246,10 @@ def test_a_key_disabled_through_one_node_is_refused_by_the_other_at_once(tmp_pat
         push_image(a.session(), a.url, "kms/app", "v1", b"{}", [layer])
         blob_url = f"{b.url}/v2/kms/app/blobs/{digest_of(layer)}"
         assert requests.get(blob_url, auth=b.auth).content == layer  # b has the key cached
-        admin("kms-keys", "disable", key["KeyId"])
+        admin("keys", "disable", key["KeyId"])
         r = requests.get(blob_url, auth=b.auth)
         assert r.status_code == 403 and key["Arn"] in r.json()["errors"][0]["message"]
-        admin("kms-keys", "enable", key["KeyId"])
+        admin("keys", "enable", key["KeyId"])
         assert requests.get(blob_url, auth=b.auth).content == layer
     finally:
         for node in (a, b):

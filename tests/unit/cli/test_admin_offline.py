@@ -60,21 +60,21 @@ def test_users(berth, account):
 
 def test_keys(berth, account):
     ok(berth, "users", "create", "--account", account, "alice")
-    root = ok(berth, "keys", "create", "--account", account)["AccessKey"]
+    root = ok(berth, "access-keys", "create", "--account", account)["AccessKey"]
     assert root["UserName"] is None and root["Status"] == "Active"
-    key = ok(berth, "keys", "create", "--account", account, "--user", "alice")["AccessKey"]
+    key = ok(berth, "access-keys", "create", "--account", account, "--user", "alice")["AccessKey"]
     assert key["UserName"] == "alice" and key["SecretAccessKey"]
 
     def statuses(*user: str) -> dict:
-        listed = ok(berth, "keys", "list", "--account", account, *user)["AccessKeyMetadata"]
+        listed = ok(berth, "access-keys", "list", "--account", account, *user)["AccessKeyMetadata"]
         return {k["AccessKeyId"]: k["Status"] for k in listed}
 
     assert statuses() == {root["AccessKeyId"]: "Active"}
-    assert ok(berth, "keys", "deactivate", "--account", account, key["AccessKeyId"]) == {}
+    assert ok(berth, "access-keys", "deactivate", "--account", account, key["AccessKeyId"]) == {}
     assert statuses("--user", "alice") == {key["AccessKeyId"]: "Inactive"}
-    ok(berth, "keys", "activate", "--account", account, key["AccessKeyId"])
+    ok(berth, "access-keys", "activate", "--account", account, key["AccessKeyId"])
     assert statuses("--user", "alice") == {key["AccessKeyId"]: "Active"}
-    ok(berth, "keys", "delete", "--account", account, key["AccessKeyId"])
+    ok(berth, "access-keys", "delete", "--account", account, key["AccessKeyId"])
     assert statuses("--user", "alice") == {}
 
 
@@ -107,7 +107,7 @@ def test_a_malformed_policy_says_where(berth, account):
     (("users", "list", "--account", "999999999999"), "NoSuchEntity"),
     (("users", "create", "--account", "111122223333", "bad name!"), "ValidationError"),
     (("accounts", "create", "team-a"), "EntityAlreadyExists"),
-    (("keys", "deactivate", "--account", "111122223333", "AKIANOSUCHKEY"), "NoSuchEntity"),
+    (("access-keys", "deactivate", "--account", "111122223333", "AKIANOSUCHKEY"), "NoSuchEntity"),
     (("policies", "put", "--account", "111122223333", "--user", "u", "--name", "p"),
      "exactly one of --document and --file"),
     (("policies", "put", "--account", "111122223333", "--user", "u", "--name", "p",
@@ -122,27 +122,27 @@ def test_user_errors_are_one_line_and_status_1(berth, account, args, expected):
 
 def test_kms_keys(berth, account):
     acct = ("--account", account)
-    made = ok(berth, "kms-keys", "create", *acct, "--description", "web")["KeyMetadata"]
+    made = ok(berth, "keys", "create", *acct, "--description", "web")["KeyMetadata"]
     assert (made["Region"], made["Description"], made["KeyState"]) == (
         "us-east-1", "web", "Enabled")
-    elsewhere = ok(berth, "kms-keys", "create", *acct, "--region", "eu-west-1")["KeyMetadata"]
+    elsewhere = ok(berth, "keys", "create", *acct, "--region", "eu-west-1")["KeyMetadata"]
     assert elsewhere["Arn"].startswith(f"arn:aws:kms:eu-west-1:{account}:key/")
-    assert [k["KeyId"] for k in ok(berth, "kms-keys", "list", *acct)["Keys"]] == [
+    assert [k["KeyId"] for k in ok(berth, "keys", "list", *acct)["Keys"]] == [
         made["KeyId"], elsewhere["KeyId"]]
-    assert ok(berth, "kms-keys", "describe", *acct, made["Arn"])["KeyMetadata"] == made
-    assert ok(berth, "kms-keys", "disable", *acct, made["KeyId"])["KeyMetadata"][
+    assert ok(berth, "keys", "describe", *acct, made["Arn"])["KeyMetadata"] == made
+    assert ok(berth, "keys", "disable", *acct, made["KeyId"])["KeyMetadata"][
         "KeyState"] == "Disabled"
-    assert ok(berth, "kms-keys", "enable", *acct, made["KeyId"])["KeyMetadata"]["Enabled"]
-    assert ok(berth, "kms-keys", "rotate", *acct, made["KeyId"])["KeyMetadata"][
+    assert ok(berth, "keys", "enable", *acct, made["KeyId"])["KeyMetadata"]["Enabled"]
+    assert ok(berth, "keys", "rotate", *acct, made["KeyId"])["KeyMetadata"][
         "KeyVersion"] == 2
-    status, out, err = berth("kms-keys", "describe", *acct, elsewhere["KeyId"])
+    status, out, err = berth("keys", "describe", *acct, elsewhere["KeyId"])
     assert (status, out) == (1, None)  # in eu-west-1, not the default region
     assert err.startswith("berth admin: NotFoundException") and "Traceback" not in err
 
 
 def test_the_secret_is_printed_once_and_never_logged(berth, account, caplog):
     caplog.set_level(logging.DEBUG)
-    status, out, err = berth("keys", "create", "--account", account)
+    status, out, err = berth("access-keys", "create", "--account", account)
     assert status == 0
     secret = out["AccessKey"]["SecretAccessKey"]
     assert json.dumps(out, indent=2).count(secret) == 1
