@@ -10,17 +10,7 @@ from berth.iam.identities import IAM_GENERATION, IdentityService
 from berth.iam.secrets import MasterKey
 from berth.iam.tokens import TokenService
 from berth.iam.wiring import open_iam
-from berth.storage.metadata import migrate
 from berth.storage.metadata import registries as registry_rows
-from berth.storage.metadata.database import Database
-
-
-@pytest.fixture
-def db(database_url):
-    database = Database(database_url)
-    migrate.upgrade(database)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -7,18 +7,8 @@ import pytest
 from berth.iam.identities import IdentityService
 from berth.iam.secrets import MasterKey
 from berth.keys import open_keys
-from berth.storage.metadata import migrate
-from berth.storage.metadata.database import Database
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def db(database_url):
-    database = Database(database_url)
-    migrate.upgrade(database)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
