@@ -122,6 +122,9 @@ async def _drive(host: str, reqs: dict[int, bytes], head_only: bool, concurrency
         await loop.create_connection(lambda r=reqs[port], p=port: _Conn(r, head_only, run, p),
                                      host, port)
     await asyncio.wait_for(run.finished, warmup + duration + 30)
+    for at in ("a", "b"):  # all connections closed early (a failed run): mark now
+        if at not in cpu:
+            mark(at)
     lat = sorted(run.lat)
     client_cpu = cpu["b"] - cpu["a"]
     return {
