@@ -80,6 +80,11 @@ def upload_stored_size(full_segments: int) -> int:
     return HEADER_SIZE + full_segments * SEALED_SIZE if full_segments else 0
 
 
+def _corrupted(index: int) -> "BlobCorrupted":
+    return BlobCorrupted(f"segment {index} does not decrypt: the stored blob was altered, "
+                         "truncated or moved")
+
+
 class SegmentCipher:
     """Seals and opens the segments of one object under its data key."""
 
@@ -102,8 +107,24 @@ class SegmentCipher:
             return self._aead.decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:],
                                       self._aad(index, final_key))
         except InvalidTag:
-            raise BlobCorrupted(f"segment {index} does not decrypt: the stored blob was "
-                                "altered, truncated or moved") from None
+            raise _corrupted(index) from None
+
+    def open_full(self, first: int, sealed: memoryview, count: int) -> memoryview:
+        """Plaintext of up to ``count`` consecutive non-final segments, decrypted straight into
+        one buffer (no bytes object per segment, no join afterwards). Stops short before a
+        segment that does not open, so the caller yields what did and then meets the error."""
+        out = memoryview(bytearray(count * SEGMENT_SIZE))
+        for k in range(count):
+            segment = sealed[k * SEALED_SIZE:(k + 1) * SEALED_SIZE]
+            try:
+                self._aead.decrypt_into(segment[:NONCE_SIZE], segment[NONCE_SIZE:],
+                                        self._aad(first + k, None),
+                                        out[k * SEGMENT_SIZE:(k + 1) * SEGMENT_SIZE])
+            except InvalidTag:
+                if k == 0:
+                    raise _corrupted(first) from None
+                return out[:k * SEGMENT_SIZE]
+        return out
 
     def seal_tail(self, tail: bytes, size: int) -> bytes:
         """An upload's partial last segment, to keep in its state; bound to the upload's
@@ -148,6 +169,15 @@ def open_segments(cipher: SegmentCipher, stored: Iterable[bytes], first: int, la
                     break
                 yield cipher.open(index, pending, final_key)
                 pending = bytearray()
+            elif index < final and index < last and len(view) >= 2 * SEALED_SIZE:
+                # Several whole non-final segments in this chunk: one buffer for all.
+                count = min(len(view) // SEALED_SIZE, final - index, last - index + 1)
+                plain = cipher.open_full(index, view, count)
+                opened = len(plain) // SEGMENT_SIZE
+                yield plain
+                view = view[opened * SEALED_SIZE:]
+                index += opened
+                continue
             else:
                 yield cipher.open(index, view[:length], final_key)
                 view = view[length:]
@@ -157,8 +187,9 @@ def open_segments(cipher: SegmentCipher, stored: Iterable[bytes], first: int, la
 
 
 def rechunk(pieces: Iterable[bytes], skip: int, length: int, chunk_size: int) -> Iterator[bytes]:
-    """Bytes [skip, skip+length) of the pieces, joined into chunks of at most chunk_size
-    (few large chunks keep per-chunk overhead low). Consumes every piece, so that the
+    """Bytes [skip, skip+length) of the pieces in chunks of at most chunk_size: a piece that
+    fits is passed on as it is, smaller leftovers are joined (few large chunks keep per-chunk
+    overhead low). Consumes every piece, so that the
     final segment of a read to the end is authenticated even when it adds no bytes."""
     out: list = []
     room = chunk_size
@@ -166,6 +197,9 @@ def rechunk(pieces: Iterable[bytes], skip: int, length: int, chunk_size: int) ->
         view = memoryview(piece)[skip:skip + length]
         skip = max(0, skip - len(piece))
         length -= len(view)
+        if not out and 0 < len(view) <= chunk_size:  # fits a chunk as it is: no copy
+            yield view
+            continue
         while view:
             out.append(view[:room])
             room -= len(out[-1])
