@@ -138,7 +138,10 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int = 8):
+    # Connections kept open per process: enough that a burst seldom opens and closes
+    # overflow connections (a PostgreSQL connect costs milliseconds), few enough that several
+    # nodes with several workers stay under PostgreSQL's default 100 connections.
+    def __init__(self, url: str, pool_size: int = 16):
         url = normalise_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -149,7 +152,7 @@ class Database:
         else:
             # No pre-ping on every checkout (a round trip per transaction): connections
             # idle for a while are pinged instead (_ping_idle_connections).
-            self.engine = create_engine(url, pool_size=pool_size, max_overflow=16)
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=4)
             _ping_idle_connections(self.engine)
         self.dialect_name = self.engine.dialect.name
         self._dialect = self.engine.dialect
