@@ -43,11 +43,11 @@ def start_nodes(tmp_path, postgres):
 
 
 def _upload(node: BerthNode) -> tuple[str, str]:
-    """Start an upload and leave it idle: (its URL, its id)."""
+    """Start an upload and leave it idle: (its path, any node serves it; its id)."""
     r = requests.post(f"{node.url}/v2/team/idle/blobs/uploads/", auth=node.auth)
     assert r.status_code == 202, r.text
     location = r.headers["Location"]
-    return urljoin(node.url, location), location.rsplit("/", 1)[1]
+    return location, location.rsplit("/", 1)[1]
 
 
 def _eventually(predicate, what: str, timeout: float = 60) -> None:
@@ -57,11 +57,11 @@ def _eventually(predicate, what: str, timeout: float = 60) -> None:
 def test_a_periodic_job_runs_once_per_period_across_nodes(start_nodes, tmp_path):
     a, b, _ = start_nodes({"BERTH_UPLOAD_TTL_SECONDS": "2",
                            "BERTH_UPLOAD_EXPIRY_INTERVAL_SECONDS": "1"})
-    url, upload_id = _upload(a)
+    path, upload_id = _upload(a)
     assert (tmp_path / "blobs" / "uploads" / upload_id).exists()
     _eventually(lambda: not a.query("SELECT id FROM uploads WHERE id = ?", upload_id),
                 "the idle upload expired")
-    assert requests.get(url, auth=b.auth).status_code == 404
+    assert requests.get(urljoin(b.url, path), auth=b.auth).status_code == 404
     assert not (tmp_path / "blobs" / "uploads" / upload_id).exists()
 
     def done():
@@ -80,7 +80,7 @@ def test_a_killed_nodes_job_is_finished_by_the_other(start_nodes, tmp_path):
         "BERTH_UPLOAD_TTL_SECONDS": "1",
         "BERTH_UPLOAD_EXPIRY_INTERVAL_SECONDS": "86400",  # only the job queued below matters
         "BERTH_JOB_LEASE_SECONDS": "3"})
-    url, upload_id = _upload(a)
+    path, upload_id = _upload(a)
     assert (tmp_path / "blobs" / "uploads" / upload_id).exists()
     [(created_at,)] = a.query("SELECT created_at FROM uploads WHERE id = ?", upload_id)
     # Holding the upload's row lock blocks the expiry job in its DELETE: its node is then
@@ -103,7 +103,8 @@ def test_a_killed_nodes_job_is_finished_by_the_other(start_nodes, tmp_path):
     assert _pid(_job(a, job_id)["claimed_by"]) == survivor.daemon.pid
     assert _job(a, job_id)["attempts"] == 2
     assert not a.query("SELECT id FROM uploads WHERE id = ?", upload_id)
-    assert requests.get(url, auth=survivor.auth).status_code == 404
+    # Asked of the survivor: the holder (a or b) is dead.
+    assert requests.get(urljoin(survivor.url, path), auth=survivor.auth).status_code == 404
     assert not (tmp_path / "blobs" / "uploads" / upload_id).exists()
     assert "stopped renewing its lease; claimed again" in survivor.log_text()
     # The stale upload was expired exactly once: the dead node's attempt never committed.

@@ -4,7 +4,6 @@ the administrator credentials are in the data dir of the node that bootstrapped 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin
 
 import pytest
@@ -12,6 +11,7 @@ import requests
 
 from tests.support.berth_node import BerthNode, new_master_key
 from tests.support.oci_push import OCI_MANIFEST, digest_of, push_image
+from tests.support.two_nodes import push_same_image_through_both
 
 pytestmark = pytest.mark.e2e
 
@@ -70,20 +70,4 @@ def test_chunked_upload_survives_its_node(nodes):
 def test_the_same_image_pushed_through_both_at_once(nodes):
     a, b = nodes
     layers = [os.urandom(1024 * 1024), os.urandom(300 * 1024)]
-    config = b'{"os": "linux"}'
-
-    def push(i):
-        node = (a, b)[i % 2]
-        return push_image(node.session(), node.url, "team/same", f"t{i}", config, layers,
-                          chunk_size=256 * 1024 if i % 3 else None)
-
-    with ThreadPoolExecutor(8) as pool:
-        digests = set(pool.map(push, range(8)))
-    assert len(digests) == 1
-    a.assert_consistent()
-    for node in (a, b):
-        tags = requests.get(f"{node.url}/v2/team/same/tags/list", auth=node.auth).json()["tags"]
-        assert sorted(tags) == sorted(f"t{i}" for i in range(8))
-        for layer in layers:
-            assert requests.get(
-                f"{node.url}/v2/team/same/blobs/{digest_of(layer)}", auth=node.auth).content == layer
+    push_same_image_through_both(a, b, layers, 8, chunk_size=256 * 1024)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin
 
 import pytest
@@ -13,6 +12,7 @@ import requests
 
 from tests.support.berth_node import BerthNode, new_master_key
 from tests.support.oci_push import OCI_MANIFEST, digest_of, push_image
+from tests.support.two_nodes import push_same_image_through_both
 from tests.support.ports import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -122,21 +122,5 @@ def _quietly(call, *args, **kwargs):
 def test_the_same_image_pushed_through_both_at_once(nodes, storage):
     a, b = nodes
     layers = [os.urandom(PART + MIB), os.urandom(300 * 1024)]
-    config = b'{"os": "linux"}'
-
-    def push(i):
-        node = (a, b)[i % 2]
-        return push_image(node.session(), node.url, "team/same", f"t{i}", config, layers,
-                          chunk_size=3 * MIB if i % 3 else None)
-
-    with ThreadPoolExecutor(6) as pool:
-        digests = set(pool.map(push, range(6)))
-    assert len(digests) == 1
-    a.assert_consistent()
-    for node in (a, b):
-        tags = requests.get(f"{node.url}/v2/team/same/tags/list", auth=node.auth).json()["tags"]
-        assert sorted(tags) == sorted(f"t{i}" for i in range(6))
-        for layer in layers:
-            assert requests.get(
-                f"{node.url}/v2/team/same/blobs/{digest_of(layer)}", auth=node.auth).content == layer
+    push_same_image_through_both(a, b, layers, 6, chunk_size=3 * MIB)
     assert storage.uploads() == ([], [])

@@ -8,17 +8,7 @@ import pytest
 from berth.registry.registry_settings import (UnknownRegistryId, get_settings, merge_settings,
                                               update_settings)
 from berth.storage.metadata import identities as identity_rows
-from berth.storage.metadata import migrate
 from berth.storage.metadata import registries as registry_rows
-from berth.storage.metadata.database import Database
-
-
-@pytest.fixture
-def db(database_url):
-    found = Database(database_url)
-    migrate.upgrade(found)
-    yield found
-    found.dispose()
 
 
 def _registry(db, account_id: str, region: str = "us-east-1") -> int:
