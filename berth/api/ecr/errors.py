@@ -40,6 +40,9 @@ class KmsError(EcrApiError):
         super().__init__("KmsException", message, model.exception_statuses()["KmsException"])
         self.kms_error = kms_error
 
+    def body(self) -> dict[str, str]:
+        return {**super().body(), "kmsError": self.kms_error}
+
 
 def access_denied(message: str) -> EcrApiError:
     return EcrApiError("AccessDeniedException", message)
@@ -51,11 +54,8 @@ def server_error() -> EcrApiError:
 
 
 def render(error: EcrApiError, request_id: str) -> Response:
-    if isinstance(error, KmsError):
-        return json_response({"__type": error.code, "message": error.message,
-                              "kmsError": error.kms_error}, error.status, request_id,
-                             {"x-amzn-ErrorType": error.code})
-    return error_response(error.code, error.message, error.status, request_id)
+    return json_response(error.body(), error.status, request_id,
+                         {"x-amzn-ErrorType": error.code})
 
 
 __all__ = ["CONTENT_TYPE", "EcrApiError", "KmsError", "access_denied", "error_response",
