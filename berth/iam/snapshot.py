@@ -13,7 +13,11 @@ from .identities import IAM_GENERATION
 
 
 class GenerationCache:
-    def __init__(self) -> None:
+    """Entries derived from the database, kept while the generation counter ``name`` (bumped
+    in the same transaction as every change they derive from) stands still."""
+
+    def __init__(self, name: str = IAM_GENERATION) -> None:
+        self.name = name
         self._current: tuple[int, dict] = (-1, {})
         self._lock = threading.Lock()
 
@@ -21,7 +25,7 @@ class GenerationCache:
         """The cache for the generation ``tx`` sees. A transaction that sees an older
         generation than the newest seen gets a throwaway dict, so it cannot store stale
         entries where newer readers would find them."""
-        generation = rows.generation(tx, IAM_GENERATION)
+        generation = rows.generation(tx, self.name)
         current = self._current
         if current[0] == generation:
             return current[1]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..iam.secrets import MasterKey
+from ..iam.snapshot import GenerationCache
 from ..storage.blobs.keyring import DEPLOYMENT_KEY, KEY_REF
 from ..storage.metadata import keys as rows
 from ..storage.metadata.database import Database, Tx
@@ -42,8 +43,8 @@ class KeyStore:
     def __init__(self, db: Database, master: MasterKey, cache_size: int = DATA_KEY_CACHE):
         self.db = db
         self.master = master
-        self._states: tuple[int, dict[str, _KeyState]] = (-1, {})
-        self._lock = threading.Lock()
+        self._states = GenerationCache(rows.KEYS_GENERATION)
+        self._lock = threading.Lock()  # the data-key LRU
         self._data_keys: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
         self._cache_size = cache_size
 
@@ -92,8 +93,7 @@ class KeyStore:
             raise KeyRefused(f"{key_ref!r} does not name an encryption key", key_ref, None,
                              "NotFoundException")
         with self.db.read() as tx:
-            generation = rows.keys_generation(tx)
-            states = self._states_at(generation)
+            states = self._states.entries(tx)
             state = states.get(key_ref)
             if state is None:
                 state = self._load(tx, key_ref)
@@ -106,18 +106,6 @@ class KeyStore:
             raise KeyRefused(f"The KMS key with id {key_id_of(key_ref)} does not exist",
                              key_ref, None, "NotFoundException")
         return state
-
-    def _states_at(self, generation: int) -> dict[str, _KeyState]:
-        """The cache for ``generation``; a reader that sees an older generation than the
-        newest seen gets a throwaway dict, so it cannot store stale states."""
-        current = self._states
-        if current[0] == generation:
-            return current[1]
-        with self._lock:
-            if generation > self._states[0]:
-                self._states = (generation, {})
-            current = self._states
-        return current[1] if current[0] == generation else {}
 
     def _load(self, tx: Tx, key_ref: str) -> _KeyState | None:
         row = rows.key(tx, key_id_of(key_ref))

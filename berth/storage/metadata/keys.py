@@ -7,7 +7,7 @@ from functools import cache
 from sqlalchemy import bindparam, func, select, update
 
 from .database import Tx
-from .registries import bump, generation
+from .registries import bump
 from .schema import encryption_key_versions as versions
 from .schema import encryption_keys as keys
 from .schema import registries
@@ -119,10 +119,6 @@ def set_enabled(tx: Tx, key_id: str, enabled: bool) -> None:
 def registry_location(tx: Tx, registry_id: int):
     """(account_id, region) of the registry, or None."""
     return tx.first(_location(), {"id": registry_id})
-
-
-def keys_generation(tx: Tx) -> int:
-    return generation(tx, KEYS_GENERATION)
 
 
 def bump_keys(tx: Tx) -> None:
