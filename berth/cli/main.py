@@ -100,7 +100,8 @@ def serve(settings: Settings) -> int:
     uvicorn.run("berth.app:create_app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=settings.workers,
                 log_level=settings.log_level, access_log=False, server_header=False,
-                timeout_keep_alive=30, lifespan="on")
+                timeout_keep_alive=30, lifespan="on",
+                http="berth.api.http.protocol:BerthHttpProtocol")
     return 0
 
 

@@ -74,6 +74,15 @@ class BlobService:
                               {"digest": str(blob.digest)}) from None
         return _prefetched(first, chunks)
 
+    def open_file(self, blob: StoredBlob) -> int | None:
+        """A descriptor on a local file holding the blob's bytes as they are (for sendfile;
+        the caller closes it), or None: the bytes are then read with ``read``."""
+        try:
+            return self.driver.open_file(blob.key)
+        except BlobNotFound:
+            raise BlobUnknown(f"blob {blob.digest} content is missing",
+                              {"digest": str(blob.digest)}) from None
+
     def find_readable(self, repository: str, digest: Digest) -> StoredBlob:
         """find, and KeyUnavailable if the blob's key is disabled (to refuse handing out a
         URL that could not be served)."""

@@ -11,8 +11,9 @@ import hashlib
 import json
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 from ..storage.blobs import BlobDriver, BlobNotFound, UploadTooLarge
 from ..storage.blobs.keyring import join_key
@@ -38,6 +39,22 @@ class Chunk:
     """What a client said about the bytes it is sending."""
     start: int | None = None      # Content-Range start, if given
     length: int | None = None     # expected byte count (Content-Range or Content-Length)
+
+
+class BlockingBody(ABC):
+    """A body that can also be read with blocking calls in a worker thread (straight off the
+    socket), which spares the event loop a hop per piece. Read one way or the other, once."""
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """The bytes, received on the event loop."""
+
+    @abstractmethod
+    async def take(self) -> Iterator[bytes]:
+        """The bytes, to iterate in a worker thread; its close() must be called at the end."""
+
+
+Body = AsyncIterator[bytes] | BlockingBody
 
 
 class UploadService:
@@ -89,7 +106,7 @@ class UploadService:
         return found.size, json.loads(found.driver_state), found.key_ref
 
     # -- appends ---------------------------------------------------------------------------
-    async def append(self, repository: str, upload_id: str, body: AsyncIterator[bytes],
+    async def append(self, repository: str, upload_id: str, body: Body,
                      chunk: Chunk = Chunk()) -> int:
         size, state, _ = await blocking(self._load, repository, upload_id)
         _check_start(chunk, size)
@@ -101,11 +118,13 @@ class UploadService:
             self.hashers.put(upload_id, new_size, hasher)
         return new_size
 
-    async def _write(self, upload_id, state, size, body, hasher, chunk: Chunk):
+    async def _write(self, upload_id, state, size, body: Body, hasher, chunk: Chunk):
         try:
             writer = await blocking(self.driver.upload_writer, upload_id, state, size)
         except BlobNotFound:
             raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
+        if isinstance(body, BlockingBody):
+            return await self._write_blocking(writer, hasher, body, chunk)
         finished = False
         inflight: asyncio.Future | None = None
         try:
@@ -140,13 +159,24 @@ class UploadService:
             if not finished:
                 await blocking(writer.abort)
 
+    async def _write_blocking(self, writer, hasher, body: BlockingBody, chunk: Chunk):
+        finished = False
+        try:
+            chunks = await body.take()
+            result = await blocking(_pump, writer, hasher, chunks, chunk.length)
+            finished = True
+            return result
+        finally:
+            if not finished:
+                await blocking(writer.abort)
+
     def _advance(self, upload_id: str, old: int, new: int, state: dict) -> bool:
         with self.db.write(durable=False) as tx:
             return uploads.advance(tx, upload_id, old, new, state)
 
     # -- completion ------------------------------------------------------------------------
     async def complete(self, repository: str, upload_id: str, digest: Digest,
-                       body: AsyncIterator[bytes] | None = None,
+                       body: Body | None = None,
                        chunk: Chunk = Chunk()) -> Digest:
         """Verify and commit. A final chunk in ``body`` joins the upload only if the whole
         then matches the digest: a failed completion leaves the session as it was."""
@@ -162,7 +192,7 @@ class UploadService:
         return digest
 
     async def upload_whole(self, repository: str, digest: Digest,
-                           body: AsyncIterator[bytes], chunk: Chunk = Chunk()) -> Digest:
+                           body: Body, chunk: Chunk = Chunk()) -> Digest:
         """Monolithic upload: one request carries the blob. It needs no session row: should
         the process die midway, the expiry sweep finds the driver's orphaned upload."""
         if chunk.length is not None and chunk.length <= SMALL_BLOB_BYTES:
@@ -270,6 +300,26 @@ def _hash(chunks, algorithm: str):
     for data in chunks:
         hasher.update(data)
     return hasher
+
+
+def _pump(writer, hasher, chunks, expected: int | None):
+    """Hash and write a blocking body in batches, all in this (worker) thread."""
+    pending: list[bytes] = []
+    pending_bytes = written = 0
+    try:
+        for data in chunks:
+            pending.append(data)
+            pending_bytes += len(data)
+            if pending_bytes >= FLUSH_BYTES:
+                _write_hashed(writer, hasher, pending)
+                written += pending_bytes
+                pending, pending_bytes = [], 0
+    finally:
+        chunks.close()
+    written += pending_bytes
+    if expected is not None and written != expected:
+        raise SizeInvalid(f"received {written} bytes, expected {expected}")
+    return _write_and_finish(writer, hasher, pending)
 
 
 def _write_and_finish(writer, hasher, chunks: list[bytes]):

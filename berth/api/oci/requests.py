@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import re
-from typing import AsyncIterator
-
 from starlette.requests import Request
 
 from ...registry.errors import ManifestTooLarge, PaginationInvalid, RangeInvalid, SizeInvalid
 from ...registry.references import Digest, validate_name
 from ...registry.registry import Registry
-from ...registry.uploads import Chunk
+from ...registry.uploads import Body, Chunk
+from ..http.bodies import request_body
 
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)")
 
@@ -58,8 +57,8 @@ def chunk(request: Request) -> Chunk:
     return Chunk(start=start, length=end - start + 1)
 
 
-def body(request: Request) -> AsyncIterator[bytes]:
-    return request.stream()
+def body(request: Request) -> Body:
+    return request_body(request)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

@@ -62,6 +62,12 @@ class BlobDriver(ABC):
     def delete(self, key: str) -> None:
         """Remove a committed blob; absent keys are not an error."""
 
+    def open_file(self, key: str) -> int | None:
+        """An open descriptor on a local file holding exactly the blob's bytes (to serve them
+        with sendfile; the caller closes it), or None if the driver stores none such.
+        Raises BlobNotFound."""
+        return None
+
     def redirect_url(self, key: str, expires_in: int) -> str | None:
         """A URL a client may fetch the blob from directly, or None if not supported.
         Computed locally (presigning), so it may run on the event loop."""

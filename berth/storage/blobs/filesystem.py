@@ -111,6 +111,12 @@ class FilesystemDriver(BlobDriver):
         except FileNotFoundError:
             return None
 
+    def open_file(self, key: str) -> int | None:
+        try:
+            return os.open(self._path(key), os.O_RDONLY)
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
     def read(self, key: str, offset: int = 0, length: int | None = None,
              chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
         path = self._path(key)

@@ -1,0 +1,1 @@
+"""The HTTP server side: uvicorn protocol extensions for moving blob bytes."""

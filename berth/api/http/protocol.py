@@ -1,0 +1,152 @@
+"""uvicorn's httptools protocol, with two ASGI extensions that keep blob bytes off the event loop.
+
+- ``http.response.zerocopysend`` (the ASGI extension of that name): the bytes of an open file
+  go out with os.sendfile, from a worker thread;
+- ``berth.body.socket``: a handler takes a request body of known length straight off the
+  socket, in a worker thread, instead of through receive() (which costs four copies and a
+  trip through the event loop per 64 KiB).
+
+Both are offered on plain TCP only (TLS needs the transport), and both work on a duplicate of
+the socket's descriptor: should the transport close meanwhile, its descriptor number cannot be
+reused under the thread for another connection.
+
+This leans on uvicorn's internals (the cycle's fields, the parser), hence the pinned uvicorn
+minor version; tests/unit/api/http/ exercises every field used here.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+
+import anyio.to_thread
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from .socket_io import SocketBody, send_file
+
+ZEROCOPY_SEND = "http.response.zerocopysend"
+SOCKET_BODY = "berth.body.socket"
+
+
+class BerthHttpProtocol(HttpToolsProtocol):
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        self._socket_fd = (sock.fileno() if sock is not None and
+                           transport.get_extra_info("sslcontext") is None else -1)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        # An upgrade makes no cycle; only uvicorn's own cycle class is extended.
+        if self._socket_fd < 0 or cycle is None or cycle.scope is not self.scope or \
+                type(cycle) is not RequestResponseCycle:
+            return
+        # The cycle was made inside super(); its task has not run yet, so changing its class
+        # here is seen by every call the application makes.
+        cycle.__class__ = _Cycle
+        cycle.setup(self, _content_length(self.headers))
+        extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
+        extensions[ZEROCOPY_SEND] = {}
+        if cycle.body_length is not None:
+            extensions[SOCKET_BODY] = {"take": cycle.take_body}
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if isinstance(cycle, _Cycle):
+            cycle.body_seen += len(body)
+        super().on_body(body)
+
+    def reset_parser(self) -> None:
+        """A fresh parser at a message boundary, after a body was read past this one."""
+        self.parser = httptools.HttpRequestParser(self)
+        try:
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        except AttributeError:  # pragma: no cover - httptools < 0.6.3
+            pass
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The body's length if it is given by one valid Content-Length and not chunked."""
+    lengths = [v for k, v in headers if k == b"content-length"]
+    if len(lengths) != 1 or any(k == b"transfer-encoding" for k, _ in headers):
+        return None
+    raw = lengths[0].strip()
+    return int(raw) if raw.isdigit() else None
+
+
+class _Cycle(RequestResponseCycle):
+    protocol: BerthHttpProtocol
+    body_length: int | None
+    body_seen: int
+    body_taken: bool
+
+    def setup(self, protocol: BerthHttpProtocol, body_length: int | None) -> None:
+        self.protocol, self.body_length = protocol, body_length
+        self.body_seen, self.body_taken = 0, False
+
+    async def send(self, message) -> None:  # type: ignore[override]
+        if message["type"] != ZEROCOPY_SEND:
+            return await super().send(message)
+        if not self.response_started or self.response_complete or self.chunked_encoding:
+            raise RuntimeError(f"unexpected ASGI message {ZEROCOPY_SEND!r}")
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()
+        count = int(message.get("count") or 0)
+        if self.scope["method"] != "HEAD" and count and not self.disconnected:
+            if count > self.expected_content_length:
+                raise RuntimeError("Response content longer than Content-Length")
+            if not await self._send_file(message["file"], int(message.get("offset", 0)), count):
+                return
+            self.expected_content_length -= count
+        # Completion (Content-Length check, keep-alive, pipelining) as for any body.
+        await super().send({"type": "http.response.body", "body": b"",
+                            "more_body": message.get("more_body", False)})
+
+    async def _send_file(self, file_fd: int, offset: int, count: int) -> bool:
+        """True once all was sent; False if the connection failed (then it is closed)."""
+        while self.transport.get_write_buffer_size():  # the headers go first
+            await asyncio.sleep(0.001)
+            if self.disconnected:
+                return False
+        sock_fd = os.dup(self.protocol._socket_fd)
+        try:
+            await anyio.to_thread.run_sync(send_file, sock_fd, file_fd, offset, count)
+            return True
+        except OSError:
+            self.transport.close()  # the peer went away or stalled: this response is lost
+            self.disconnected = True
+            return False
+        finally:
+            os.close(sock_fd)
+
+    async def take_body(self) -> SocketBody:
+        """The rest of the body as a SocketBody to read in a worker thread; receive() is not
+        to be called for this request afterwards."""
+        if self.body_taken:
+            raise RuntimeError("the request body was already taken")
+        self.body_taken = True
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        prefix, self.body = bytes(self.body), bytearray()
+        remaining = 0 if not self.more_body else self.body_length - self.body_seen
+        if remaining <= 0 or self.disconnected:
+            return SocketBody(prefix, -1, 0, lambda ok: None, self.disconnected)
+        self.flow.pause_reading()
+        loop = asyncio.get_running_loop()
+        return SocketBody(prefix, os.dup(self.protocol._socket_fd), remaining,
+                          lambda ok: loop.call_soon_threadsafe(self._body_read, ok))
+
+    def _body_read(self, ok: bool) -> None:
+        """On the loop, once the thread is done with the socket."""
+        if not ok:  # the stream is out of step with the parser: nothing more can be read
+            self.disconnected = True
+            self.transport.close()
+            return
+        self.body_seen = self.body_length
+        self.more_body = False
+        # Reading was paused, so the parser saw nothing past this body and no later request.
+        self.protocol.reset_parser()
+        self.message_event.set()
+        self.flow.resume_reading()

@@ -1,0 +1,235 @@
+"""Berth's uvicorn protocol over real sockets: files sent with sendfile, bodies read off the
+socket in a thread, and HTTP/1.1 (keep-alive, pipelining, 100-continue) still right."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+
+import anyio.to_thread
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from berth.api.http.protocol import SOCKET_BODY
+from berth.api.http.responses import SendfileResponse, offers_sendfile
+
+DATA = os.urandom(3 * 1024 * 1024 + 17)
+
+
+def _digest_all(chunks) -> tuple[str, int]:
+    h, n = hashlib.sha256(), 0
+    try:
+        for data in chunks:
+            h.update(data)
+            n += len(data)
+    finally:
+        chunks.close()
+    return h.hexdigest(), n
+
+
+def make_app(path, events: list):
+    async def get_file(request: Request) -> Response:
+        if not offers_sendfile(request):
+            return PlainTextResponse("no sendfile", status_code=501)
+        offset = int(request.query_params.get("offset", 0))
+        count = int(request.query_params.get("count", len(DATA) - offset))
+        fd = os.open(path, os.O_RDONLY)
+        events.append(("open", fd))
+        return SendfileResponse(fd, offset, count, 200, {"Content-Length": str(count)},
+                                "application/octet-stream")
+
+    async def post_body(request: Request) -> Response:
+        extension = request.scope.get("extensions", {}).get(SOCKET_BODY)
+        try:
+            if extension is None:
+                data = b"".join([part async for part in request.stream()])
+                digest, n = hashlib.sha256(data).hexdigest(), len(data)
+            else:
+                chunks = await extension["take"]()
+                digest, n = await anyio.to_thread.run_sync(_digest_all, chunks)
+        except ClientDisconnect:
+            events.append(("disconnect", None))
+            return Response(status_code=400)
+        events.append(("body", n))
+        return JSONResponse({"taken": extension is not None, "sha256": digest, "n": n})
+
+    async def reject(request: Request) -> Response:
+        return PlainTextResponse("no", status_code=400)
+
+    async def ping(request: Request) -> Response:
+        return PlainTextResponse("pong")
+
+    return Starlette(routes=[Route("/file", get_file, methods=["GET", "HEAD"]),
+                             Route("/body", post_body, methods=["POST"]),
+                             Route("/reject", reject, methods=["POST"]),
+                             Route("/ping", ping)])
+
+
+@pytest.fixture
+def server(serve, tmp_path):
+    path = tmp_path / "blob"
+    path.write_bytes(DATA)
+    events: list = []
+    srv = serve(make_app(path, events))
+    srv.events = events
+    return srv
+
+
+class Reader:
+    def __init__(self, sock: socket.socket):
+        self.sock, self.buf = sock, b""
+
+    def _fill(self) -> None:
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def response(self, head_only: bool = False) -> tuple[int, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+        if status == 100:
+            return status, headers, b""
+        n = 0 if head_only else int(headers.get("content-length", 0))
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+
+def _post(length: int, extra: str = "") -> bytes:
+    return (f"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: {length}\r\n{extra}\r\n").encode()
+
+
+def _get(path: str, method: str = "GET") -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+
+
+def test_file_is_sent_whole_and_in_ranges_on_one_connection(server):
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_get("/file"))
+        status, headers, body = r.response()
+        assert (status, int(headers["content-length"])) == (200, len(DATA))
+        assert body == DATA
+        s.sendall(_get("/file?offset=1000&count=70000"))
+        assert r.response()[2] == DATA[1000:71000]
+        s.sendall(_get("/ping"))
+        assert r.response()[2] == b"pong"
+
+
+def test_head_sends_no_file_bytes(server):
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_get("/file", "HEAD") + _get("/ping"))
+        status, headers, _ = r.response(head_only=True)
+        assert (status, headers["content-length"]) == (200, str(len(DATA)))
+        assert r.response()[2] == b"pong"  # not file bytes: the next answer comes right after
+
+
+def test_file_descriptors_are_closed(server):
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        with server.connect() as s:
+            s.sendall(_get("/file?offset=5&count=10"))
+            assert Reader(s).response()[2] == DATA[5:15]
+    time.sleep(0.2)
+    assert len(os.listdir("/proc/self/fd")) <= before + 2
+
+
+def test_client_gone_during_sendfile_leaves_the_server_serving(server):
+    s = server.connect()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(_get("/file"))
+    s.recv(100)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()  # reset while the server is still sending
+    time.sleep(0.3)
+    with server.connect() as s2:
+        s2.sendall(_get("/ping"))
+        assert Reader(s2).response()[2] == b"pong"
+
+
+def test_body_is_taken_off_the_socket(server):
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_post(len(DATA)) + DATA)
+        status, _, body = r.response()
+        assert status == 200
+        assert json.loads(body) == {"taken": True, "n": len(DATA),
+                                    "sha256": hashlib.sha256(DATA).hexdigest()}
+
+
+def test_pipelined_request_after_a_taken_body_is_answered(server):
+    """The thread reads exactly the body: the request sent right behind it stays for the
+    server, whose parser starts afresh at the boundary."""
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_post(len(DATA)) + DATA + _get("/ping") + _post(5) + b"hello")
+        first = json.loads(r.response()[2])
+        assert (first["taken"], first["n"]) == (True, len(DATA))
+        assert r.response()[2] == b"pong"
+        last = json.loads(r.response()[2])
+        assert last["sha256"] == hashlib.sha256(b"hello").hexdigest()
+
+
+def test_body_sent_slowly_in_pieces(server):
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_post(300_000))
+        for i in range(3):
+            time.sleep(0.05)
+            s.sendall(DATA[i * 100_000:(i + 1) * 100_000])
+        body = json.loads(r.response()[2])
+        assert body["sha256"] == hashlib.sha256(DATA[:300_000]).hexdigest()
+
+
+def test_expect_100_continue_is_answered_before_the_body(server):
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_post(1000, "Expect: 100-continue\r\n"))
+        assert r.response()[0] == 100
+        s.sendall(DATA[:1000])
+        assert json.loads(r.response()[2])["n"] == 1000
+
+
+def test_chunked_body_goes_through_receive(server):
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(b"POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\nhello\r\n0\r\n\r\n")
+        assert json.loads(r.response()[2]) == {
+            "taken": False, "n": 5, "sha256": hashlib.sha256(b"hello").hexdigest()}
+
+
+def test_client_gone_mid_body_is_a_disconnect_and_the_server_goes_on(server):
+    s = server.connect()
+    s.sendall(_post(len(DATA)) + DATA[:200_000])
+    time.sleep(0.1)
+    s.close()
+    deadline = time.monotonic() + 5
+    while ("disconnect", None) not in server.events:
+        assert time.monotonic() < deadline, server.events
+        time.sleep(0.02)
+    with server.connect() as s2:
+        s2.sendall(_get("/ping"))
+        assert Reader(s2).response()[2] == b"pong"
+
+
+def test_body_left_unread_keeps_the_connection_usable(server):
+    """A handler that answers without taking the body: uvicorn's own path drains it."""
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(b"POST /reject HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        assert r.response()[0] == 400
+        s.sendall(_get("/ping"))
+        assert r.response()[2] == b"pong"
