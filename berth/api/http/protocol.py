@@ -2,6 +2,8 @@
 
 - ``http.response.zerocopysend`` (the ASGI extension of that name): the bytes of an open file
   go out with os.sendfile, from a worker thread;
+- ``berth.response.chunks``: a blocking iterator of bytes (say, blob bytes being decrypted) is
+  read and written to the socket from a worker thread, not a hop per piece;
 - ``berth.body.socket``: a handler takes a request body of known length straight off the
   socket, in a worker thread, instead of through receive() (which costs four copies and a
   trip through the event loop per 64 KiB).
@@ -17,14 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+from functools import partial
 
 import anyio.to_thread
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from .socket_io import SocketBody, send_file
+from .socket_io import SocketBody, send_chunks, send_file
 
 ZEROCOPY_SEND = "http.response.zerocopysend"
+CHUNKS_SEND = "berth.response.chunks"
 SOCKET_BODY = "berth.body.socket"
 
 
@@ -48,6 +52,7 @@ class BerthHttpProtocol(HttpToolsProtocol):
         cycle.setup(self, _content_length(self.headers))
         extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
         extensions[ZEROCOPY_SEND] = {}
+        extensions[CHUNKS_SEND] = {}
         if cycle.body_length is not None:
             extensions[SOCKET_BODY] = {"take": cycle.take_body}
 
@@ -86,39 +91,53 @@ class _Cycle(RequestResponseCycle):
         self.body_seen, self.body_taken = 0, False
 
     async def send(self, message) -> None:  # type: ignore[override]
-        if message["type"] != ZEROCOPY_SEND:
+        kind = message["type"]
+        if kind not in (ZEROCOPY_SEND, CHUNKS_SEND):
             return await super().send(message)
         if not self.response_started or self.response_complete or self.chunked_encoding:
-            raise RuntimeError(f"unexpected ASGI message {ZEROCOPY_SEND!r}")
+            raise RuntimeError(f"unexpected ASGI message {kind!r}")
         if self.flow.write_paused and not self.disconnected:
             await self.flow.drain()
-        count = int(message.get("count") or 0)
-        if self.scope["method"] != "HEAD" and count and not self.disconnected:
-            if count > self.expected_content_length:
-                raise RuntimeError("Response content longer than Content-Length")
-            if not await self._send_file(message["file"], int(message.get("offset", 0)), count):
+        if self.scope["method"] != "HEAD" and not self.disconnected:
+            room = self.expected_content_length
+            if kind == ZEROCOPY_SEND:
+                count = int(message.get("count") or 0)
+                if count > room:
+                    raise RuntimeError("Response content longer than Content-Length")
+                job = partial(send_file, file_fd=message["file"],
+                              offset=int(message.get("offset", 0)), count=count)
+            else:
+                job = partial(send_chunks, chunks=message["chunks"], limit=room)
+            sent = await self._in_thread(job)
+            if sent is None:
                 return
-            self.expected_content_length -= count
+            self.expected_content_length -= sent
         # Completion (Content-Length check, keep-alive, pipelining) as for any body.
         await super().send({"type": "http.response.body", "body": b"",
                             "more_body": message.get("more_body", False)})
 
-    async def _send_file(self, file_fd: int, offset: int, count: int) -> bool:
-        """True once all was sent; False if the connection failed (then it is closed)."""
+    async def _in_thread(self, job) -> int | None:
+        """Run ``job(sock_fd)`` in a worker thread once the headers are out; the bytes it sent,
+        or None if the connection failed (it is then closed: the response is cut short)."""
         while self.transport.get_write_buffer_size():  # the headers go first
             await asyncio.sleep(0.001)
             if self.disconnected:
-                return False
+                return None
         sock_fd = os.dup(self.protocol._socket_fd)
         try:
-            await anyio.to_thread.run_sync(send_file, sock_fd, file_fd, offset, count)
-            return True
+            return await anyio.to_thread.run_sync(job, sock_fd)
         except OSError:
-            self.transport.close()  # the peer went away or stalled: this response is lost
-            self.disconnected = True
-            return False
+            self._cut()
+            return None
+        except BaseException:
+            self._cut()  # a failure past the headers cannot become an error response
+            raise
         finally:
             os.close(sock_fd)
+
+    def _cut(self) -> None:
+        self.transport.close()
+        self.disconnected = True
 
     async def take_body(self) -> SocketBody:
         """The rest of the body as a SocketBody to read in a worker thread; receive() is not

@@ -21,7 +21,7 @@ def _wait(fd: int, event: int) -> None:
         raise TimeoutError(f"peer idle for {IDLE_SECONDS:.0f} s")
 
 
-def send_file(sock_fd: int, file_fd: int, offset: int, count: int) -> None:
+def send_file(sock_fd: int, file_fd: int, offset: int, count: int) -> int:
     """os.sendfile ``count`` bytes of the file from ``offset``; OSError if the peer goes."""
     end = offset + count
     while offset < end:
@@ -33,6 +33,23 @@ def send_file(sock_fd: int, file_fd: int, offset: int, count: int) -> None:
         if sent == 0:
             raise EOFError(f"file ended {end - offset} bytes early")
         offset += sent
+    return count
+
+
+def send_chunks(sock_fd: int, chunks: Iterator[bytes], limit: int) -> int:
+    """Write every chunk; RuntimeError past ``limit`` bytes. Returns the bytes written."""
+    total = 0
+    for data in chunks:
+        total += len(data)
+        if total > limit:
+            raise RuntimeError("Response content longer than Content-Length")
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(sock_fd, view):]
+            except BlockingIOError:
+                _wait(sock_fd, select.POLLOUT)
+    return total
 
 
 class SocketBody:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ...registry.concurrency import blocking
-from ..http.responses import SendfileResponse, offers_sendfile
+from ..http.responses import ChunksResponse, SendfileResponse, sends_in_thread
 from . import requests as rq
 from .errors import error_response
 
@@ -63,10 +63,12 @@ async def get_blob(request: Request) -> Response:
     if redirect:  # object storage serves the bytes itself (never blobs Berth encrypts)
         return Response(status_code=307, headers={"Location": redirect,
                                                   "Docker-Content-Digest": str(digest)})
-    if length and offers_sendfile(request):
+    if length and sends_in_thread(request):  # bytes sent by a worker thread, not the loop
         fd = await blocking(reg.blobs.open_file, blob)
         if fd is not None:
             return SendfileResponse(fd, start, length, status, headers, "application/octet-stream")
+        chunks = await blocking(reg.blobs.read, blob, start, length)
+        return ChunksResponse(chunks, status, headers, "application/octet-stream")
     chunks = await blocking(reg.blobs.read, blob, start, length)
     return StreamingResponse(_drain(chunks), status_code=status, headers=headers,
                              media_type="application/octet-stream")

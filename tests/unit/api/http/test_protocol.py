@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from berth.api.http.protocol import SOCKET_BODY
-from berth.api.http.responses import SendfileResponse, offers_sendfile
+from berth.api.http.responses import ChunksResponse, SendfileResponse, sends_in_thread
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 
@@ -34,7 +34,7 @@ def _digest_all(chunks) -> tuple[str, int]:
 
 def make_app(path, events: list):
     async def get_file(request: Request) -> Response:
-        if not offers_sendfile(request):
+        if not sends_in_thread(request):
             return PlainTextResponse("no sendfile", status_code=501)
         offset = int(request.query_params.get("offset", 0))
         count = int(request.query_params.get("count", len(DATA) - offset))
@@ -58,6 +58,25 @@ def make_app(path, events: list):
         events.append(("body", n))
         return JSONResponse({"taken": extension is not None, "sha256": digest, "n": n})
 
+    async def get_chunks(request: Request) -> Response:
+        """DATA in 100 KB chunks; ?fail=N raises after N chunks, ?extra=1 overruns the length."""
+        fail = int(request.query_params.get("fail", -1))
+        extra = request.query_params.get("extra") == "1"
+
+        def chunks():
+            try:
+                for i in range(0, len(DATA), 100_000):
+                    if i // 100_000 == fail:
+                        raise ValueError("the source failed")
+                    yield DATA[i:i + 100_000]
+                if extra:
+                    yield b"more"
+            finally:
+                events.append(("chunks closed", None))
+
+        return ChunksResponse(chunks(), 200, {"Content-Length": str(len(DATA))},
+                              "application/octet-stream")
+
     async def reject(request: Request) -> Response:
         return PlainTextResponse("no", status_code=400)
 
@@ -67,6 +86,7 @@ def make_app(path, events: list):
     return Starlette(routes=[Route("/file", get_file, methods=["GET", "HEAD"]),
                              Route("/body", post_body, methods=["POST"]),
                              Route("/reject", reject, methods=["POST"]),
+                             Route("/chunks", get_chunks),
                              Route("/ping", ping)])
 
 
@@ -233,3 +253,38 @@ def test_body_left_unread_keeps_the_connection_usable(server):
         assert r.response()[0] == 400
         s.sendall(_get("/ping"))
         assert r.response()[2] == b"pong"
+
+
+def test_chunks_are_sent_from_a_thread_and_the_source_closed(server):
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_get("/chunks") + _get("/ping"))
+        status, headers, body = r.response()
+        assert (status, body == DATA) == (200, True)
+        assert r.response()[2] == b"pong"
+    assert ("chunks closed", None) in server.events
+
+
+def test_a_failing_source_cuts_the_response(server):
+    """Past the headers no error response is possible: the connection is closed early, so
+    the client sees a short body rather than a wrong one."""
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_get("/chunks?fail=3"))
+        with pytest.raises(EOFError):
+            r.response()
+        assert r.buf == DATA[:300_000]  # what came before the failure, and no more
+    assert ("chunks closed", None) in server.events
+    with server.connect() as s2:
+        s2.sendall(_get("/ping"))
+        assert Reader(s2).response()[2] == b"pong"
+
+
+def test_bytes_past_the_content_length_are_never_sent(server):
+    with server.connect() as s:
+        r = Reader(s)
+        s.sendall(_get("/chunks?extra=1") + _get("/ping"))
+        assert r.response()[2] == DATA
+        with pytest.raises(EOFError):  # closed: neither "more" nor the pipelined answer
+            r.response()
+        assert r.buf == b""
