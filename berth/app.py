@@ -23,6 +23,7 @@ from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .jobs.uploads import schedule_upload_expiry
 from .keys import open_keys
+from .process import tune_malloc
 from .registry.concurrency import blocking
 from .registry.encryption import Encryption
 from .registry.registry import Registry
@@ -106,4 +107,5 @@ async def _readyz(request) -> PlainTextResponse:
 
 def create_app_from_env() -> StaticHeaders:
     """Entry point for server worker processes, which get their settings from BERTH_* vars."""
+    tune_malloc()
     return create_app(load_settings(flags={}))
