@@ -3,7 +3,9 @@ a wait for readiness (poll) then a syscall, until done or until the peer idles t
 from __future__ import annotations
 
 import os
+import queue
 import select
+import threading
 from typing import Callable, Iterator
 
 from starlette.requests import ClientDisconnect
@@ -12,6 +14,9 @@ from starlette.requests import ClientDisconnect
 IDLE_SECONDS = 300.0
 # Bytes asked of the kernel per read: what a loopback or LAN socket buffer holds.
 READ_BYTES = 1024 * 1024
+# Responses at least this long have their next chunk produced (read, decrypted) in a second
+# thread while this one is being written.
+READ_AHEAD_BYTES = 4 * 1024 * 1024
 
 
 def _wait(fd: int, event: int) -> None:
@@ -39,17 +44,71 @@ def send_file(sock_fd: int, file_fd: int, offset: int, count: int) -> int:
 def send_chunks(sock_fd: int, chunks: Iterator[bytes], limit: int) -> int:
     """Write every chunk; RuntimeError past ``limit`` bytes. Returns the bytes written."""
     total = 0
-    for data in chunks:
-        total += len(data)
-        if total > limit:
-            raise RuntimeError("Response content longer than Content-Length")
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(sock_fd, view):]
-            except BlockingIOError:
-                _wait(sock_fd, select.POLLOUT)
+    source = _ReadAhead(chunks) if limit >= READ_AHEAD_BYTES else chunks
+    try:
+        for data in source:
+            total += len(data)
+            if total > limit:
+                raise RuntimeError("Response content longer than Content-Length")
+            _write_all(sock_fd, data)
+    finally:
+        if source is not chunks:
+            source.close()
     return total
+
+
+def _write_all(sock_fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(sock_fd, view):]
+        except BlockingIOError:
+            _wait(sock_fd, select.POLLOUT)
+
+
+class _ReadAhead:
+    """Iterates ``chunks`` in a thread of its own, one chunk ahead of the consumer."""
+
+    _END = object()
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(chunks,), daemon=True,
+                                        name="berth-read-ahead")
+        self._thread.start()
+
+    def _produce(self, chunks: Iterator[bytes]) -> None:
+        item: object = self._END
+        try:
+            for data in chunks:
+                if not self._put(data):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            item = exc
+        self._put(item)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class SocketBody:

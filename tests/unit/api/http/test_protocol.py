@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 
 import anyio.to_thread
@@ -15,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from berth.api.http import socket_io
 from berth.api.http.protocol import SOCKET_BODY
 from berth.api.http.responses import ChunksResponse, SendfileResponse, sends_in_thread
 
@@ -88,6 +90,14 @@ def make_app(path, events: list):
                              Route("/reject", reject, methods=["POST"]),
                              Route("/chunks", get_chunks),
                              Route("/ping", ping)])
+
+
+@pytest.fixture(params=["direct", "read-ahead"])
+def chunk_source(request, monkeypatch):
+    """Chunks iterated by the sending thread itself, or one ahead by a second thread."""
+    if request.param == "read-ahead":
+        monkeypatch.setattr(socket_io, "READ_AHEAD_BYTES", 1)
+    return request.param
 
 
 @pytest.fixture
@@ -255,7 +265,7 @@ def test_body_left_unread_keeps_the_connection_usable(server):
         assert r.response()[2] == b"pong"
 
 
-def test_chunks_are_sent_from_a_thread_and_the_source_closed(server):
+def test_chunks_are_sent_from_a_thread_and_the_source_closed(server, chunk_source):
     with server.connect() as s:
         r = Reader(s)
         s.sendall(_get("/chunks") + _get("/ping"))
@@ -265,7 +275,7 @@ def test_chunks_are_sent_from_a_thread_and_the_source_closed(server):
     assert ("chunks closed", None) in server.events
 
 
-def test_a_failing_source_cuts_the_response(server):
+def test_a_failing_source_cuts_the_response(server, chunk_source):
     """Past the headers no error response is possible: the connection is closed early, so
     the client sees a short body rather than a wrong one."""
     with server.connect() as s:
@@ -280,7 +290,7 @@ def test_a_failing_source_cuts_the_response(server):
         assert Reader(s2).response()[2] == b"pong"
 
 
-def test_bytes_past_the_content_length_are_never_sent(server):
+def test_bytes_past_the_content_length_are_never_sent(server, chunk_source):
     with server.connect() as s:
         r = Reader(s)
         s.sendall(_get("/chunks?extra=1") + _get("/ping"))
@@ -288,3 +298,17 @@ def test_bytes_past_the_content_length_are_never_sent(server):
         with pytest.raises(EOFError):  # closed: neither "more" nor the pipelined answer
             r.response()
         assert r.buf == b""
+
+
+def test_client_gone_while_reading_ahead_stops_the_source(server, chunk_source):
+    s = server.connect()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(_get("/chunks"))
+    s.recv(100)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+    deadline = time.monotonic() + 5
+    while ("chunks closed", None) not in server.events:
+        assert time.monotonic() < deadline, server.events
+        time.sleep(0.02)
+    assert not [t for t in threading.enumerate() if t.name == "berth-read-ahead"]
