@@ -23,7 +23,7 @@ from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .jobs.uploads import schedule_upload_expiry
 from .keys import open_keys
-from .process import tune_malloc
+from .process import configure_logging, die_with_supervisor, tune_malloc
 from .registry.concurrency import blocking
 from .registry.encryption import Encryption
 from .registry.registry import Registry
@@ -107,5 +107,8 @@ async def _readyz(request) -> PlainTextResponse:
 
 def create_app_from_env() -> StaticHeaders:
     """Entry point for server worker processes, which get their settings from BERTH_* vars."""
+    die_with_supervisor()
     tune_malloc()
-    return create_app(load_settings(flags={}))
+    settings = load_settings(flags={})
+    configure_logging(settings.log_level)  # a spawned worker starts with none
+    return create_app(settings)

@@ -25,7 +25,7 @@ class Settings:
     # Empty means embedded defaults under data_dir: SQLite file and a blobs directory.
     database: str = ""
     storage: str = ""
-    workers: int = 1
+    workers: int = 0  # server processes; 0: one per CPU, at most 8 (berth.process)
     log_level: str = "info"
     upload_ttl_seconds: int = 24 * 3600
     upload_expiry_interval_seconds: int = 0  # 0: a quarter of the TTL, at most 10 minutes

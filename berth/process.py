@@ -4,8 +4,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
+import signal
 
 log = logging.getLogger(__name__)
+
+# Set by the serving process for the worker processes it starts.
+SUPERVISOR_ENV = "_BERTH_SUPERVISOR_PID"
+_PR_SET_PDEATHSIG = 1
+# Workers when --workers is not given: one per CPU this process may use, up to this many.
+MAX_DEFAULT_WORKERS = 8
 
 # glibc's mallopt parameters.
 _M_TRIM_THRESHOLD = -1
@@ -30,3 +38,34 @@ def tune_malloc() -> bool:
     if not ok:
         log.warning("mallopt refused the buffer settings; running with malloc's defaults")
     return ok
+
+
+def configure_logging(level: str) -> None:
+    """Berth's log lines on stderr; a no-op where logging is set up already (a worker that
+    runs in the serving process itself)."""
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def default_workers() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+
+
+def die_with_supervisor() -> None:
+    """In a worker process: be killed when the process that started the workers dies, even
+    by SIGKILL, so no orphaned worker keeps the port and serves on (Linux; elsewhere a no-op)."""
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if not supervisor or int(supervisor) == os.getpid():
+        return  # the serving process itself (a single worker runs in it)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError, TypeError):
+        return
+    if os.getppid() != int(supervisor):  # it died before the request took hold
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -11,6 +11,7 @@ from ..storage.metadata import migrate
 from ..iam.secrets import MasterKeyError
 from ..iam.service import UnknownRegistry
 from ..iam.wiring import open_iam
+from ..process import SUPERVISOR_ENV, configure_logging, default_workers
 from ..storage.metadata.database import Database
 from . import admin
 
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
-    serve.add_argument("--workers", type=int, help="server processes (default 1)")
+    serve.add_argument("--workers", type=int,
+                       help="server processes (default 0: one per CPU, at most 8)")
     db = sub.add_parser("db", help="metadata database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     _add_settings_flags(db_sub.add_parser("upgrade", help="apply schema migrations"))
@@ -93,12 +95,14 @@ def serve(settings: Settings) -> int:
         return 1
     log.info("metadata: %s", redacted(settings.database_url))
     log.info("blobs: %s", settings.storage_url)
+    workers = settings.workers or default_workers()
     log.info("listening on http://%s:%d (%d worker%s)", settings.host, settings.port,
-             settings.workers, "" if settings.workers == 1 else "s")
+             workers, "" if workers == 1 else "s")
     # Workers are separate processes: they rebuild the settings from the environment.
     os.environ.update(settings.to_env())
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     uvicorn.run("berth.app:create_app_from_env", factory=True, host=settings.host,
-                port=settings.port, workers=settings.workers,
+                port=settings.port, workers=workers,
                 log_level=settings.log_level, access_log=False, server_header=False,
                 timeout_keep_alive=30, lifespan="on",
                 http="berth.api.http.protocol:BerthHttpProtocol")
@@ -112,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"berth: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     if args.command == "serve":
         return serve(settings)
     if args.command == "admin":

@@ -7,7 +7,7 @@ from berth.config import load_settings
 
 def test_defaults():
     s = load_settings(flags={}, env={})
-    assert (s.host, s.port, s.data_dir, s.workers) == ("127.0.0.1", 5000, Path("berth-data"), 1)
+    assert (s.host, s.port, s.data_dir, s.workers) == ("127.0.0.1", 5000, Path("berth-data"), 0)
     assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("metadata.db")
     assert s.storage_url.startswith("file://")
 

@@ -30,7 +30,7 @@ class Target:
 def condition_keys(call: ApiCall, **extra) -> dict:
     request = call.request
     keys = {"aws:SourceIp": request.client.host if request.client else None,
-            "aws:SecureTransport": request.url.scheme == "https"}
+            "aws:SecureTransport": request.scope.get("scheme") == "https"}
     keys.update(extra)
     return keys
 

@@ -1,0 +1,64 @@
+"""Server processes: one per CPU unless --workers says otherwise, all serving one port, and
+none outliving the process that started them, even when it is killed with SIGKILL."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+import requests
+
+from berth.process import default_workers
+from tests.support.berth_node import BerthNode
+from tests.support.ports import wait_until
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes (multiprocessing spawns) among the children of ``pid``."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                found.append(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_one_worker_per_cpu_by_default(tmp_path):
+    node = BerthNode(tmp_path).start()
+    try:
+        expected = default_workers()
+        assert len(_workers(node.daemon.pid)) == (expected if expected > 1 else 0)
+        assert f"({expected} worker" in node.log_text()
+        assert node.session().get(node.url + "/v2/_catalog", timeout=10).status_code == 200
+    finally:
+        node.stop()
+
+
+def test_workers_die_with_a_killed_server_and_free_the_port(tmp_path):
+    node = BerthNode(tmp_path, extra_args=("--workers", "2")).start()
+    try:
+        assert wait_until(lambda: len(_workers(node.daemon.pid)) == 2, 30)
+        workers = _workers(node.daemon.pid)
+        session = node.session()
+        for _ in range(20):  # both serve: requests spread over them
+            assert session.get(node.url + "/v2/", timeout=10).status_code == 200
+        os.kill(node.daemon.pid, signal.SIGKILL)  # the supervisor only, not its group
+        node.daemon.proc.wait(timeout=10)
+        assert wait_until(lambda: not any(_alive(w) for w in workers), 10), \
+            "workers outlived the server"
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", node.port))  # nobody listens there any more
+            s.listen()
+        assert node.start().session().get(node.url + "/v2/", timeout=10).status_code == 200
+    finally:
+        node.stop()
