@@ -1,4 +1,5 @@
-"""Process-tree sampling from /proc: summed RSS (peak over a workload) and CPU time."""
+"""Process-tree sampling from /proc: summed and per-process RSS (peaks over a workload) and CPU
+time."""
 from __future__ import annotations
 
 import os
@@ -23,16 +24,21 @@ def process_tree(root: int | list[int]) -> list[int]:
     return out
 
 
-def tree_rss(pids: list[int]) -> int:
-    """Sum of resident set sizes in bytes (shared pages of forked workers count once per process)."""
-    total = 0
+def process_rss(pids: list[int]) -> list[int]:
+    """Resident set size in bytes of each process still there."""
+    out = []
     for pid in pids:
         try:
             with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
+                out.append(int(f.read().split()[1]) * PAGE)
         except (OSError, IndexError, ValueError):
             pass
-    return total
+    return out
+
+
+def tree_rss(pids: list[int]) -> int:
+    """Sum of resident set sizes in bytes (shared pages of forked workers count once per process)."""
+    return sum(process_rss(pids))
 
 
 def tree_cpu_seconds(root: int | list[int]) -> float:
@@ -64,6 +70,7 @@ class RssSampler:
     def __init__(self, root_pid: int | list[int], interval: float = 0.05):
         self.root, self.interval = root_pid, interval
         self.peak = 0
+        self.peak_process = 0  # the largest single process (a worker), for per-process limits
         self.samples = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,8 +79,10 @@ class RssSampler:
     def sample(self) -> int:
         if self.samples % 20 == 0 or not self._pids:  # re-walk the tree every ~1 s
             self._pids = process_tree(self.root)
-        rss = tree_rss(self._pids)
+        sizes = process_rss(self._pids)
+        rss = sum(sizes)
         self.peak = max(self.peak, rss)
+        self.peak_process = max([self.peak_process, *sizes])
         self.samples += 1
         return rss
 

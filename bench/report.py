@@ -105,6 +105,8 @@ def metrics(o) -> list[Metric]:
                     ("manifests", "manifest GET/HEAD load"), ("tags", "tag push + listing"),
                     ("push_big", f"{big} monolithic push")):
         m.append(Metric(f"Peak RSS during {what} (MiB)", _get(w, "rss_peak", 1 / MIB), "lower"))
+        m.append(Metric(f"Peak RSS of the largest process during {what} (MiB)",
+                        _get(w, "rss_peak_process", 1 / MIB), "lower"))
     m += [
         Metric(f"RSS growth, {big} push peak minus {o.blob_mib} MiB push peak (MiB)",
                _diff(_get("push_big", "rss_peak", 1 / MIB),

@@ -227,7 +227,8 @@ def run_workload(name: str, server: Server, ctx: Ctx, timeout: float) -> dict:
     # work on the box.
     other = (busy1 - busy0 - server_cpu - payload["client_total_cpu_s"]
              - payload.get("backend_cpu_s", 0.0))
-    payload.update(rss_peak=rss.peak, rss_samples=rss.samples, server_cpu_s=server_cpu,
+    payload.update(rss_peak=rss.peak, rss_peak_process=rss.peak_process,
+                   rss_samples=rss.samples, server_cpu_s=server_cpu,
                    other_cpu_pct=max(0.0, 100 * other / capacity),
                    steal_pct=100 * (steal1 - steal0) / capacity)
     return payload
@@ -321,7 +322,8 @@ def notes(o: argparse.Namespace, flat: dict[str, list[dict]], meta: dict) -> lis
          "within each table. A ratio column is the first named server's median over the "
          "second's.",
          "RSS = sum of resident set sizes over the server's process tree, sampled every 50 ms "
-         "(pages shared between forked workers are counted once per process).",
+         "(pages shared between forked workers are counted once per process); 'the largest "
+         "process' = the peak of any one process of it (Berth: a worker or its supervisor).",
          f"GET/HEAD: closed loop, {o.duration:g} s per cell after {o.warmup:g} s warm-up, "
          "keep-alive, one load-generator process; see the client-ceiling rows. Server CPU "
          "per request: the server's process-tree CPU time in the measured window."]
