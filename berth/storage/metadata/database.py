@@ -7,12 +7,15 @@ SQLAlchemy engine as usual.
 
 On SQLite a write transaction starts with BEGIN IMMEDIATE, so a busy database makes a writer
 wait for the lock (busy_timeout) instead of failing when a reader upgrades to a writer; and
-this process's writers queue on a lock, which hands the database over at once rather than
-leaving waiters to SQLite's sleep-and-poll.
+writers queue on a lock (threads on a mutex, the worker processes sharing the file on an flock
+beside it), which hands the database over at once rather than leaving waiters to SQLite's
+sleep-and-poll.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -100,6 +103,44 @@ class Tx:
             cursor.close()
 
 
+class _SqliteWriterLock:
+    """One writer at a time: among this process's threads, then among the processes that
+    share the database file (an flock on ``<file>.write-lock``, which the kernel hands to the
+    next waiter at once)."""
+
+    def __init__(self, path: str | None):
+        self._threads = threading.Lock()
+        self._path = f"{path}.write-lock" if path and path != ":memory:" else None
+        self._fd, self._pid = -1, 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._path:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self._path:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():  # a forked child must not share its parent's lock
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd >= 0 and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd, self._pid = -1, 0
+
+
 class _SqlitePool:
     """Open SQLite connections for reuse; SQLite connections are cheap but not free."""
 
@@ -159,7 +200,8 @@ class Database:
         if not self._dialect.positional:  # e.g. psycopg's pyformat: compile to its %s form
             self._dialect = type(self._dialect)(paramstyle="format")
         self._compiled: dict[Any, _Compiled] = {}
-        self._writer_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._writer_lock = (_SqliteWriterLock(self.engine.url.database) if self.is_sqlite
+                             else contextlib.nullcontext())
 
     def compiled(self, stmt) -> _Compiled:
         found = self._compiled.get(stmt)
@@ -250,6 +292,7 @@ class Database:
     def dispose(self) -> None:
         if self.is_sqlite:
             self._sqlite.close()
+            self._writer_lock.close()
         self.engine.dispose()
 
 

@@ -1,8 +1,11 @@
 """Transactions on both databases: reads see committed writes and change nothing; on
 PostgreSQL reads run without BEGIN/COMMIT and idle connections that died are replaced."""
+import subprocess
+import sys
+
 import psycopg
 import pytest
-from sqlalchemy import func, insert, literal_column, select, table
+from sqlalchemy import func, insert, literal_column, select, table, text
 
 from berth.storage.metadata import database as database_module
 from berth.storage.metadata.database import Database
@@ -61,5 +64,32 @@ def test_an_idle_postgres_connection_that_died_is_replaced(postgres, monkeypatch
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         with db.read() as tx:
             assert tx.scalar(PID) != pid
+    finally:
+        db.dispose()
+
+
+def test_sqlite_writers_of_other_processes_wait_on_the_write_lock(tmp_path):
+    """Worker processes share one SQLite file: a writer waits on the lock file another
+    process holds (the kernel wakes it on release; no busy-timeout polling)."""
+    path = tmp_path / "m.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.write() as tx:
+            tx.execute(text("CREATE TABLE marks (n INTEGER)"))
+        released = tmp_path / "released"
+        holder = subprocess.Popen([sys.executable, "-c", f"""
+import fcntl, os, sys, time
+fd = os.open({str(path) + '.write-lock'!r}, os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(0.3)
+open({str(released)!r}, "w").close()
+fcntl.flock(fd, fcntl.LOCK_UN)
+"""], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "held"
+        with db.write() as tx:  # blocks until the other process lets go
+            assert released.exists()
+            tx.execute(text("INSERT INTO marks VALUES (1)"))
+        assert holder.wait(10) == 0
     finally:
         db.dispose()
