@@ -144,6 +144,29 @@ def _get(path: str, method: str = "GET") -> bytes:
     return f"{method} {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
 
 
+def _reset_mid_response(server, path: str) -> None:
+    """Ask for ``path`` with a tiny receive window, then reset the connection mid-response."""
+    s = server.connect()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(_get(path))
+    s.recv(100)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+
+
+def _wait_for(server, event) -> None:
+    deadline = time.monotonic() + 5
+    while event not in server.events:
+        assert time.monotonic() < deadline, server.events
+        time.sleep(0.02)
+
+
+def _still_serving(server) -> None:
+    with server.connect() as s:
+        s.sendall(_get("/ping"))
+        assert Reader(s).response()[2] == b"pong"
+
+
 def test_file_is_sent_whole_and_in_ranges_on_one_connection(server):
     with server.connect() as s:
         r = Reader(s)
@@ -177,16 +200,9 @@ def test_file_descriptors_are_closed(server):
 
 
 def test_client_gone_during_sendfile_leaves_the_server_serving(server):
-    s = server.connect()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.sendall(_get("/file"))
-    s.recv(100)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    s.close()  # reset while the server is still sending
+    _reset_mid_response(server, "/file")
     time.sleep(0.3)
-    with server.connect() as s2:
-        s2.sendall(_get("/ping"))
-        assert Reader(s2).response()[2] == b"pong"
+    _still_serving(server)
 
 
 def test_body_is_taken_off_the_socket(server):
@@ -246,13 +262,8 @@ def test_client_gone_mid_body_is_a_disconnect_and_the_server_goes_on(server):
     s.sendall(_post(len(DATA)) + DATA[:200_000])
     time.sleep(0.1)
     s.close()
-    deadline = time.monotonic() + 5
-    while ("disconnect", None) not in server.events:
-        assert time.monotonic() < deadline, server.events
-        time.sleep(0.02)
-    with server.connect() as s2:
-        s2.sendall(_get("/ping"))
-        assert Reader(s2).response()[2] == b"pong"
+    _wait_for(server, ("disconnect", None))
+    _still_serving(server)
 
 
 def test_body_left_unread_keeps_the_connection_usable(server):
@@ -285,9 +296,7 @@ def test_a_failing_source_cuts_the_response(server, chunk_source):
             r.response()
         assert r.buf == DATA[:300_000]  # what came before the failure, and no more
     assert ("chunks closed", None) in server.events
-    with server.connect() as s2:
-        s2.sendall(_get("/ping"))
-        assert Reader(s2).response()[2] == b"pong"
+    _still_serving(server)
 
 
 def test_bytes_past_the_content_length_are_never_sent(server, chunk_source):
@@ -301,14 +310,6 @@ def test_bytes_past_the_content_length_are_never_sent(server, chunk_source):
 
 
 def test_client_gone_while_reading_ahead_stops_the_source(server, chunk_source):
-    s = server.connect()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.sendall(_get("/chunks"))
-    s.recv(100)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    s.close()
-    deadline = time.monotonic() + 5
-    while ("chunks closed", None) not in server.events:
-        assert time.monotonic() < deadline, server.events
-        time.sleep(0.02)
+    _reset_mid_response(server, "/chunks")
+    _wait_for(server, ("chunks closed", None))
     assert not [t for t in threading.enumerate() if t.name == "berth-read-ahead"]
