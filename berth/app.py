@@ -23,13 +23,13 @@ from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .jobs.uploads import schedule_upload_expiry
 from .keys import open_keys
-from .process import configure_logging, die_with_supervisor, tune_malloc
+from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.concurrency import blocking
 from .registry.encryption import Encryption
 from .registry.registry import Registry
 from .storage.blobs import open_driver
 from .storage.blobs.encrypted import EncryptedDriver
-from .storage.metadata.database import Database
+from .storage.metadata.database import Database, pool_size_for
 
 log = logging.getLogger("berth")
 
@@ -37,7 +37,7 @@ log = logging.getLogger("berth")
 def open_registry(settings: Settings) -> tuple[Registry, Iam]:
     """The default registry's services and IAM, over migrated metadata."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size_for(settings.workers or default_workers()))
     try:
         iam = open_iam(settings, db)
         keys = open_keys(db, iam.identities.master)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -98,8 +99,9 @@ def serve(settings: Settings) -> int:
     workers = settings.workers or default_workers()
     log.info("listening on http://%s:%d (%d worker%s)", settings.host, settings.port,
              workers, "" if workers == 1 else "s")
-    # Workers are separate processes: they rebuild the settings from the environment.
-    os.environ.update(settings.to_env())
+    # Workers are separate processes: they rebuild the settings from the environment (with
+    # their number, which sizes each one's share of the database connections).
+    os.environ.update(dataclasses.replace(settings, workers=workers).to_env())
     os.environ[SUPERVISOR_ENV] = str(os.getpid())
     uvicorn.run("berth.app:create_app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=workers,

@@ -178,11 +178,19 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# PostgreSQL connections a node keeps open, shared among its worker processes: enough that
+# a burst seldom opens and closes overflow connections (a connect costs milliseconds), few
+# enough that several nodes stay under PostgreSQL's default of 100 connections.
+NODE_CONNECTIONS = 32
+
+
+def pool_size_for(workers: int) -> int:
+    """Connections one of ``workers`` processes of a node keeps open."""
+    return max(2, NODE_CONNECTIONS // max(1, workers))
+
+
 class Database:
-    # Connections kept open per process: enough that a burst seldom opens and closes
-    # overflow connections (a PostgreSQL connect costs milliseconds), few enough that several
-    # nodes with several workers stay under PostgreSQL's default 100 connections.
-    def __init__(self, url: str, pool_size: int = 16):
+    def __init__(self, url: str, pool_size: int = pool_size_for(2)):
         url = normalise_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")

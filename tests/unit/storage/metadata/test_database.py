@@ -93,3 +93,10 @@ fcntl.flock(fd, fcntl.LOCK_UN)
         assert holder.wait(10) == 0
     finally:
         db.dispose()
+
+
+def test_a_nodes_workers_share_its_postgresql_connections():
+    sizes = {w: database_module.pool_size_for(w) for w in (1, 2, 4, 8, 64)}
+    assert sizes[1] == database_module.NODE_CONNECTIONS
+    assert all(w * sizes[w] <= database_module.NODE_CONNECTIONS for w in (1, 2, 4, 8))
+    assert sizes[64] >= 2  # never a pool too small to hold a read and a write
