@@ -74,14 +74,15 @@ class BlobService:
                               {"digest": str(blob.digest)}) from None
         return _prefetched(first, chunks)
 
-    def open_file(self, blob: StoredBlob) -> int | None:
+    def file_or_read(self, blob: StoredBlob, offset: int, length: int) -> int | Iterator[bytes]:
         """A descriptor on a local file holding the blob's bytes as they are (for sendfile;
-        the caller closes it), or None: the bytes are then read with ``read``."""
+        the caller closes it), else what ``read`` gives: one call, one hop off the loop."""
         try:
-            return self.driver.open_file(blob.key)
+            fd = self.driver.open_file(blob.key)
         except BlobNotFound:
             raise BlobUnknown(f"blob {blob.digest} content is missing",
                               {"digest": str(blob.digest)}) from None
+        return fd if fd is not None else self.read(blob, offset, length)
 
     def find_readable(self, repository: str, digest: Digest) -> StoredBlob:
         """find, and KeyUnavailable if the blob's key is disabled (to refuse handing out a

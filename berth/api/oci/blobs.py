@@ -64,11 +64,11 @@ async def get_blob(request: Request) -> Response:
         return Response(status_code=307, headers={"Location": redirect,
                                                   "Docker-Content-Digest": str(digest)})
     if length and sends_in_thread(request):  # bytes sent by a worker thread, not the loop
-        fd = await blocking(reg.blobs.open_file, blob)
-        if fd is not None:
-            return SendfileResponse(fd, start, length, status, headers, "application/octet-stream")
-        chunks = await blocking(reg.blobs.read, blob, start, length)
-        return ChunksResponse(chunks, status, headers, "application/octet-stream")
+        source = await blocking(reg.blobs.file_or_read, blob, start, length)
+        if isinstance(source, int):
+            return SendfileResponse(source, start, length, status, headers,
+                                    "application/octet-stream")
+        return ChunksResponse(source, status, headers, "application/octet-stream")
     chunks = await blocking(reg.blobs.read, blob, start, length)
     return StreamingResponse(_drain(chunks), status_code=status, headers=headers,
                              media_type="application/octet-stream")

@@ -1,5 +1,6 @@
 """The contract every blob driver must meet (run against each driver in conftest.DRIVERS)."""
 import json
+import os
 import time
 
 import pytest
@@ -32,6 +33,22 @@ def test_upload_in_parts_then_read(driver):
     assert size == 11
     assert driver.stat(KEY) == 11
     assert b"".join(driver.read(KEY)) == b"hello world"
+
+
+def test_open_file_holds_exactly_the_blob_or_is_not_offered(driver):
+    """Drivers with local files give a descriptor on the blob's bytes (for sendfile); others
+    None. A missing blob is never a descriptor."""
+    _upload(driver, "u1", [b"hello ", b"world"])
+    fd = driver.open_file(KEY)
+    if fd is not None:
+        try:
+            assert os.fstat(fd).st_size == 11 and os.pread(fd, 100, 0) == b"hello world"
+        finally:
+            os.close(fd)
+    try:
+        assert driver.open_file("sha256/ab/missing") is None
+    except BlobNotFound:
+        pass
 
 
 def test_read_range_and_small_chunks(driver):

@@ -216,3 +216,15 @@ def test_key_ref_without_a_valid_key_is_refused(driver, key):
             call(key)
     with pytest.raises(ValueError):
         driver.put(key, b"x")
+
+
+def test_only_plain_blobs_open_as_files(driver):
+    """A sealed blob's file holds ciphertext: no descriptor for sendfile; a plain one's does."""
+    driver.put(KEY, b"sealed bytes")
+    driver.put("sha256/ab/plain", b"plain bytes")
+    assert driver.open_file(KEY) is None
+    fd = driver.open_file("sha256/ab/plain")
+    try:
+        assert os.pread(fd, 100, 0) == b"plain bytes"
+    finally:
+        os.close(fd)
