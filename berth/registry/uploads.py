@@ -123,47 +123,12 @@ class UploadService:
             writer = await blocking(self.driver.upload_writer, upload_id, state, size)
         except BlobNotFound:
             raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
-        if isinstance(body, BlockingBody):
-            return await self._write_blocking(writer, hasher, body, chunk)
-        finished = False
-        inflight: asyncio.Future | None = None
-        try:
-            # Double-buffered: one batch is hashed and written in a thread while the next
-            # is received, so the network and the disk work at the same time.
-            pending: list[bytes] = []
-            pending_bytes = written = 0
-            async for data in body:
-                if not data:
-                    continue
-                pending.append(data)
-                pending_bytes += len(data)
-                if pending_bytes >= FLUSH_BYTES:
-                    if inflight is not None:
-                        await inflight
-                    inflight = asyncio.ensure_future(
-                        blocking(_write_hashed, writer, hasher, pending))
-                    written += pending_bytes
-                    pending, pending_bytes = [], 0
-            if inflight is not None:
-                await inflight
-                inflight = None
-            written += pending_bytes
-            if chunk.length is not None and written != chunk.length:
-                raise SizeInvalid(f"received {written} bytes, expected {chunk.length}")
-            result = await blocking(_write_and_finish, writer, hasher, pending)
-            finished = True
-            return result
-        finally:
-            if inflight is not None:  # never close the writer under a running write
-                await asyncio.gather(inflight, return_exceptions=True)
-            if not finished:
-                await blocking(writer.abort)
-
-    async def _write_blocking(self, writer, hasher, body: BlockingBody, chunk: Chunk):
         finished = False
         try:
-            chunks = await body.take()
-            result = await blocking(_pump, writer, hasher, chunks, chunk.length)
+            if isinstance(body, BlockingBody):  # read, hashed and written in one thread
+                result = await blocking(_pump, writer, hasher, await body.take(), chunk.length)
+            else:
+                result = await _receive(writer, hasher, body, chunk.length)
             finished = True
             return result
         finally:
@@ -302,24 +267,62 @@ def _hash(chunks, algorithm: str):
     return hasher
 
 
+class _Batch:
+    """Body pieces gathered until about FLUSH_BYTES: one hashing-and-writing call each."""
+
+    def __init__(self):
+        self.parts: list[bytes] = []
+        self.size = self.total = 0
+
+    def add(self, data: bytes) -> list[bytes] | None:
+        """The batch once it is full (a fresh one starts), else None."""
+        self.parts.append(data)
+        self.size += len(data)
+        self.total += len(data)
+        if self.size < FLUSH_BYTES:
+            return None
+        full, self.parts, self.size = self.parts, [], 0
+        return full
+
+    def rest(self, expected: int | None) -> list[bytes]:
+        """The last, partial batch; SizeInvalid if the body was not ``expected`` long."""
+        if expected is not None and self.total != expected:
+            raise SizeInvalid(f"received {self.total} bytes, expected {expected}")
+        return self.parts
+
+
 def _pump(writer, hasher, chunks, expected: int | None):
-    """Hash and write a blocking body in batches, all in this (worker) thread."""
-    pending: list[bytes] = []
-    pending_bytes = written = 0
+    """Hash and write a blocking body, all in this (worker) thread."""
+    batch = _Batch()
     try:
         for data in chunks:
-            pending.append(data)
-            pending_bytes += len(data)
-            if pending_bytes >= FLUSH_BYTES:
-                _write_hashed(writer, hasher, pending)
-                written += pending_bytes
-                pending, pending_bytes = [], 0
+            full = batch.add(data)
+            if full:
+                _write_hashed(writer, hasher, full)
     finally:
         chunks.close()
-    written += pending_bytes
-    if expected is not None and written != expected:
-        raise SizeInvalid(f"received {written} bytes, expected {expected}")
-    return _write_and_finish(writer, hasher, pending)
+    return _write_and_finish(writer, hasher, batch.rest(expected))
+
+
+async def _receive(writer, hasher, body: AsyncIterator[bytes], expected: int | None):
+    """Hash and write a body received on the event loop, double-buffered: one batch is hashed
+    and written in a thread while the next is received."""
+    batch = _Batch()
+    inflight: asyncio.Future | None = None
+    try:
+        async for data in body:
+            full = batch.add(data) if data else None
+            if full:
+                if inflight is not None:
+                    await inflight
+                inflight = asyncio.ensure_future(blocking(_write_hashed, writer, hasher, full))
+        if inflight is not None:
+            await inflight
+            inflight = None
+        return await blocking(_write_and_finish, writer, hasher, batch.rest(expected))
+    finally:
+        if inflight is not None:  # never close the writer under a running write
+            await asyncio.gather(inflight, return_exceptions=True)
 
 
 def _write_and_finish(writer, hasher, chunks: list[bytes]):
