@@ -7,12 +7,27 @@ know nothing of digests or repositories; the domain decides keys and verifies co
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 # Large reads keep per-chunk Python overhead negligible.
 READ_CHUNK = 1024 * 1024
 
 UploadState = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A committed blob as the storage holds it (BlobDriver.walk)."""
+    key: str
+    size: int        # stored bytes (for an encrypted blob, the sealed size)
+    modified: float  # epoch seconds of the last write under this key (put or commit)
+
+
+def check_prefix(prefix: str) -> None:
+    """Refuse a walk prefix that could leave the driver's keys (as keys are refused)."""
+    if prefix.startswith("/") or ".." in prefix.split("/"):
+        raise ValueError(f"invalid blob key prefix {prefix!r}")
 
 
 class BlobNotFound(Exception):
@@ -61,6 +76,15 @@ class BlobDriver(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove a committed blob; absent keys are not an error."""
+
+    @abstractmethod
+    def walk(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every committed blob whose key starts with ``prefix`` (a key prefix such as
+        "aes256/" or "sha256/ab/"; "" for all), in no particular order, lazily (constant
+        memory whatever the number of blobs). Upload sessions and temporary files are never
+        listed. Keys are exactly the keys given to put/upload_commit; size is the stored size.
+        For garbage collection of objects no metadata row knows. Raises ValueError for a
+        prefix no key could have (leading "/", a ".." component)."""
 
     def open_file(self, key: str) -> int | None:
         """An open descriptor on a local file holding exactly the blob's bytes (to serve them

@@ -16,7 +16,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator
 
-from .base import READ_CHUNK, BlobDriver, BlobNotFound, UploadState, UploadWriter
+from .base import READ_CHUNK, BlobDriver, BlobNotFound, StoredObject, UploadState, UploadWriter
 from .keyring import KEY_REF, Keyring
 from .segments import (HEADER_SIZE, SEALED_SIZE, SEGMENT_SIZE, SegmentCipher, open_segments,
                        pack_header, plain_size, rechunk, seal_whole, stored_size,
@@ -135,6 +135,12 @@ class EncryptedDriver(BlobDriver):
     def delete(self, key: str) -> None:
         split_blob_key(key)
         self.inner.delete(key)
+
+    def walk(self, prefix: str = "") -> Iterator[StoredObject]:
+        """The inner driver's blobs, under the same keys (encrypted or not). Sizes are the
+        stored sizes: for an encrypted blob the sealed size (header and segment overhead
+        included), not the plaintext size that stat() gives."""
+        return self.inner.walk(prefix)
 
     def open_file(self, key: str) -> int | None:
         # The stored bytes of an encrypted blob are not its content.

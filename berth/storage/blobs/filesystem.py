@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
-from .base import READ_CHUNK, BlobDriver, BlobNotFound, UploadState, UploadWriter
+from .base import (READ_CHUNK, BlobDriver, BlobNotFound, StoredObject, UploadState,
+                   UploadWriter, check_prefix)
 
 _IOV_MAX = 1024
 _WRITEBACK_BYTES = 16 * 1024 * 1024
@@ -147,6 +148,14 @@ class FilesystemDriver(BlobDriver):
         except FileNotFoundError:
             pass
 
+    def walk(self, prefix: str = "") -> Iterator[StoredObject]:
+        # Only data/ is walked: put's temporaries and uploads live in uploads/ until the
+        # rename that commits them. Start in the deepest folder the prefix names.
+        check_prefix(prefix)
+        folder, _, stem = prefix.rpartition("/")
+        top = self._data / folder if folder else self._data
+        yield from _walk_files(str(top), f"{folder}/" if folder else "", stem)
+
     def upload_start(self, upload_id: str, key_ref: str = "") -> UploadState:
         fd = os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
@@ -196,6 +205,45 @@ class FilesystemDriver(BlobDriver):
     def check(self) -> None:
         if not os.access(self._data, os.W_OK) or not os.access(self._uploads, os.W_OK):
             raise OSError(f"blob storage at {self.root} is not writable")
+
+
+def _walk_files(path: str, key_prefix: str, stem: str = "") -> Iterator[StoredObject]:
+    """Files under ``path`` (names starting with ``stem`` at its top), depth first, one open
+    directory per level; what is deleted while we walk is skipped."""
+    try:
+        entries = os.scandir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with entries:
+        for entry in entries:
+            if not entry.name.startswith(stem):
+                continue
+            key = key_prefix + entry.name
+            if _is_dir(entry):
+                yield from _walk_files(entry.path, key + "/")
+                continue
+            found = _stored_file(entry, key)
+            if found is not None:
+                yield found
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+
+
+def _stored_file(entry: os.DirEntry, key: str) -> StoredObject | None:
+    try:
+        if not entry.is_file(follow_symlinks=False):
+            return None
+        st = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    # A commit renames the upload file, which sets ctime but keeps the mtime of its last
+    # append: the later of the two is when the key was written, which the GC's grace needs.
+    return StoredObject(key, st.st_size, max(st.st_mtime, st.st_ctime))
 
 
 def _read_file(path: Path, offset: int, length: int | None, chunk_size: int) -> Iterator[bytes]:

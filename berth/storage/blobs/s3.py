@@ -11,8 +11,10 @@ from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import ClientError
 
-from .base import READ_CHUNK, BlobDriver, BlobNotFound, UploadState, UploadWriter
+from .base import (READ_CHUNK, BlobDriver, BlobNotFound, StoredObject, UploadState,
+                   UploadWriter, check_prefix)
 from .s3_client import MAX_COPY, MIN_PART, NOT_FOUND, error_code, head_size, make_client, stream
+from .s3_housekeeping import objects
 from .s3_uploads import S3Uploads
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -84,6 +86,17 @@ class S3Driver(BlobDriver):
 
     def delete(self, key: str) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def walk(self, prefix: str = "") -> Iterator[StoredObject]:
+        # Only <prefix>data/ is listed: upload markers, parts, tails and staged objects all
+        # live under <prefix>uploads/, and a commit's multipart copy into the blob's key is
+        # not an object until it completes.
+        check_prefix(prefix)
+        root = f"{self.prefix}data/"
+        for obj in objects(self.s3, self.bucket, root + prefix):
+            key = obj["Key"][len(root):]
+            if key and not key.endswith("/"):  # folder placeholders some S3 consoles create
+                yield StoredObject(key, obj["Size"], obj["LastModified"].timestamp())
 
     def redirect_url(self, key: str, expires_in: int) -> str | None:
         if not self.redirect:

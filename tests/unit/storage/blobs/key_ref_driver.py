@@ -2,6 +2,8 @@
 key ref, and every upload started for it."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from berth.storage.blobs.base import BlobDriver
 from berth.storage.blobs.keyring import join_key
 
@@ -26,6 +28,11 @@ class KeyRefDriver(BlobDriver):
 
     def delete(self, key):
         self.driver.delete(self._key(key))
+
+    def walk(self, prefix=""):
+        strip = len(self._key(""))
+        for found in self.driver.walk(self._key(prefix)):
+            yield replace(found, key=found.key[strip:])
 
     def redirect_url(self, key, expires_in):
         return self.driver.redirect_url(self._key(key), expires_in)

@@ -225,3 +225,87 @@ def test_abort_of_an_untracked_upload_removes_it(driver):
     assert driver.upload_ids_older_than(time.time() + 1) == []
     with pytest.raises(BlobNotFound):
         driver.upload_writer("lost", {}, 0)
+
+
+# -- listing committed blobs (walk), for garbage collection ----------------------------------
+def _walk(driver, prefix=""):
+    return {found.key: found for found in driver.walk(prefix)}
+
+
+def _started(driver, upload_id, data, read=False):
+    """An upload written and acknowledged but never committed (read: staged, as a completion
+    on another node leaves it)."""
+    state = driver.upload_start(upload_id)
+    size, state = _write(driver, upload_id, state, 0, data)
+    if read:
+        assert b"".join(driver.upload_read(upload_id, state, size)) == data
+    return state
+
+
+def test_walk_of_an_empty_store_yields_nothing(driver):
+    assert list(driver.walk()) == []
+    assert list(driver.walk("sha256/ab/")) == []
+
+
+def test_walk_lists_exactly_the_committed_blobs(driver):
+    it = driver.walk()
+    assert iter(it) is it  # lazy: an iterator, not a list
+    driver.put("sha256/ab/put", b"put whole")
+    _upload(driver, "u1", [b"hello ", b"world"], key="sha256/cd/committed")
+    _upload(driver, "u2", [BIG[:6 * MIB]], key="sha256/ef/large")
+    found = _walk(driver)
+    assert set(found) == {"sha256/ab/put", "sha256/cd/committed", "sha256/ef/large"}
+    encrypted = driver.name.startswith("encrypted")
+    for key, obj in found.items():
+        assert abs(obj.modified - time.time()) < 120
+        if encrypted:  # walk gives the stored (sealed) size, stat the plaintext size
+            assert obj.size >= driver.stat(key)
+        else:
+            assert obj.size == driver.stat(key)
+
+
+def test_walk_skips_uploads_in_progress_and_aborted(driver):
+    driver.put(KEY, b"committed")
+    _started(driver, "written", b"not committed")
+    _started(driver, "staged", BIG[:6 * MIB + 5], read=True)  # S3: parts completed
+    aborted = _started(driver, "aborted", b"aborted")
+    driver.upload_abort("aborted", aborted)
+    driver.upload_start("empty")
+    assert set(_walk(driver)) == {KEY}
+
+
+def test_walk_filters_by_prefix(driver):
+    keys = ["aes256/sha256/ab/abc", "sha256/ab/abd", "sha256/ab/xyz", "sha256/abc/1",
+            "sha256/cd/x"]
+    for key in keys:
+        driver.put(key, key.encode())
+    assert set(_walk(driver)) == set(keys)
+    assert set(_walk(driver, "aes256/")) == {"aes256/sha256/ab/abc"}
+    assert set(_walk(driver, "sha256/ab/")) == {"sha256/ab/abd", "sha256/ab/xyz"}
+    assert set(_walk(driver, "sha256/ab")) == {"sha256/ab/abd", "sha256/ab/xyz", "sha256/abc/1"}
+    assert set(_walk(driver, "sha256/ab/ab")) == {"sha256/ab/abd"}
+    assert set(_walk(driver, "sha256/ab/abd")) == {"sha256/ab/abd"}
+    assert set(_walk(driver, "sha256/zz/")) == set()
+    assert set(_walk(driver, "sha256/ab/abd/")) == set()  # a blob is not a folder
+
+
+def test_walk_lists_key_ref_keys_as_given(driver):
+    key = "aes256/sha256/ab/abc"
+    _upload(driver, "u1", [b"sealed or not"], key=key)
+    assert set(_walk(driver)) == {key}
+    assert set(_walk(driver, "aes256/sha256/ab/")) == {key}
+
+
+def test_walk_forgets_deleted_blobs(driver):
+    driver.put(KEY, b"gone soon")
+    driver.put("sha256/ab/kept", b"kept")
+    driver.delete(KEY)
+    assert set(_walk(driver)) == {"sha256/ab/kept"}
+    driver.delete("sha256/ab/kept")
+    assert list(driver.walk()) == []
+
+
+def test_walk_refuses_prefixes_outside_the_keys(driver):
+    for prefix in ("../", "a/../b"):
+        with pytest.raises(ValueError):
+            list(driver.walk(prefix))
