@@ -19,6 +19,11 @@ from .api.oci.routes import routes as oci_routes
 from .config import Settings, load_settings
 from .iam.service import Iam
 from .iam.wiring import open_iam
+from .events import Outbox
+from .events.tasks import schedule_delivery
+from .gc import GarbageCollector
+from .gc import subscriber as gc_subscriber
+from .gc.tasks import schedule_sweeps
 from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .jobs.uploads import schedule_upload_expiry
@@ -45,19 +50,35 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
         driver = EncryptedDriver(open_driver(settings), keys.store)
         registry = Registry.create(db, driver, settings.max_manifest_bytes,
                                    iam.registry_id(iam.tenancy.default),
-                                   encryption=Encryption(keys, settings.storage_encrypted))
+                                   encryption=Encryption(keys, settings.storage_encrypted),
+                                   grace_seconds=settings.gc_grace_seconds)
     except BaseException:
         db.dispose()
         raise
     return registry, iam
 
 
-def create_app(settings: Settings, run_jobs: bool = True) -> StaticHeaders:
-    registry, iam = open_registry(settings)
-    runner = JobRunner(JobQueue(registry.db), settings.job_poll_seconds,
-                       settings.job_lease_seconds)
+def collector(settings: Settings, registry: Registry) -> GarbageCollector:
+    return GarbageCollector(registry.db, registry.driver, settings.gc_grace_seconds)
+
+
+def job_runner(settings: Settings, registry: Registry) -> JobRunner:
+    """The background work every node may run: each domain's periodic jobs and the outbox's
+    subscribers, registered here (nothing registers itself at import)."""
+    queue = JobQueue(registry.db)
+    runner = JobRunner(queue, settings.job_poll_seconds, settings.job_lease_seconds)
     schedule_upload_expiry(runner, registry.uploads, settings.upload_ttl_seconds,
                            settings.upload_expiry_interval_seconds)
+    schedule_sweeps(runner, queue, collector(settings, registry), settings.gc_interval_seconds)
+    schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber()],
+                      settings.event_delivery_seconds)
+    return runner
+
+
+def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeaders:
+    registry, iam = open_registry(settings)
+    runner = job_runner(settings, registry)
+    run_jobs = settings.jobs if run_jobs is None else run_jobs
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

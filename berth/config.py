@@ -33,6 +33,15 @@ class Settings:
     # claimed job stays its own without renewal (a dead node's jobs wait that long).
     job_poll_seconds: int = 1
     job_lease_seconds: int = 60
+    # Which processes run background jobs: serve runs them too unless jobs is off (then
+    # `berth worker` processes do).
+    jobs: bool = True
+    # Garbage collection: unreferenced blobs are kept this long (which also bounds how long
+    # a push may take between storing a blob and linking it), and swept this often.
+    gc_grace_seconds: int = 3600
+    gc_interval_seconds: int = 600
+    # How often the outbox of domain events is delivered to its subscribers.
+    event_delivery_seconds: int = 1
     max_manifest_bytes: int = 4 * 1024 * 1024
     # Tenancy: registries are addressed as <account>.dkr.ecr.<region>.<domain>; plain
     # host:port serves default_account (empty: the administrator account) in default_region.

@@ -125,6 +125,18 @@ COMMANDS: dict[str, dict[str, Command]] = {
         "rotate": _kms("RotateKey", "add a key version for new data (old data stays "
                        "readable)", _KEY_ID),
     },
+    "gc": {  # a group of one command: `berth admin gc [--dry-run]`
+        "": Command("free storage nothing references (past the grace period) now",
+                       "RunGarbageCollection", (_arg("--dry-run", action="store_true",
+                                                     help="only count what would be freed"),),
+                       lambda a: {"DryRun": "true" if a.dry_run else "false"}),
+    },
+    "usage": {
+        "": Command("storage used per account and repository (each object once)",
+                        "GetStorageUsage", (_arg("--account", metavar="ID",
+                                                 help="one account (online: default yours)"),),
+                        lambda a: {"AccountId": a.account}),
+    },
     "tokens": {
         "rotate-signing-key": Command("sign registry tokens with a new key (offline only; "
                                       "older tokens stay valid)", ROTATE, (), lambda a: {}),
@@ -135,7 +147,8 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "access-keys": "access keys of users and account roots",
                "policies": "users' inline identity policies",
                "keys": "encryption keys of KMS repositories (encryption at rest)",
-               "tokens": "registry token signing"}
+               "gc": "garbage collection of unreferenced blobs",
+               "usage": "storage used", "tokens": "registry token signing"}
 
 
 def _document(args: argparse.Namespace) -> str:
@@ -159,12 +172,21 @@ def add_parser(sub: argparse._SubParsersAction,
     admin = sub.add_parser("admin", help="manage accounts, users, keys and policies")
     groups = admin.add_subparsers(dest="admin_group", required=True)
     for group, commands in COMMANDS.items():
+        if "" in commands:
+            _add_leaf(groups, group, commands[""], common, admin_command="")
+            continue
         leaves = groups.add_parser(group, help=_GROUP_HELP[group]).add_subparsers(
             dest="admin_command", required=True)
         for name, command in commands.items():
-            leaf = leaves.add_parser(name, help=command.help, parents=[common])
-            for flags, options in command.arguments:
-                leaf.add_argument(*flags, **options)
+            _add_leaf(leaves, name, command, common)
+
+
+def _add_leaf(sub: argparse._SubParsersAction, name: str, command: Command,
+              common: argparse.ArgumentParser, **defaults) -> None:
+    leaf = sub.add_parser(name, help=command.help, parents=[common])
+    for flags, options in command.arguments:
+        leaf.add_argument(*flags, **options)
+    leaf.set_defaults(**defaults)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -199,8 +221,19 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> dict:
         command.operation, params)
 
 
-def _offline(settings: Settings, operation: str, params: dict) -> dict:
+def _offline_storage(settings: Settings, operation: str, params: dict) -> dict:
     from ..api.admin.operations import execute
+    from ..app import open_registry
+
+    registry, iam = open_registry(settings)
+    try:
+        return execute(iam, operation, params, registry)
+    finally:
+        registry.close()
+
+
+def _offline(settings: Settings, operation: str, params: dict) -> dict:
+    from ..api.admin.operations import OPERATIONS, execute
     from ..iam.wiring import open_iam
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -210,6 +243,8 @@ def _offline(settings: Settings, operation: str, params: dict) -> dict:
         iam = open_iam(settings, db)
         if operation == ROTATE:
             return {"SigningKeyId": iam.tokens.rotate()}
+        if OPERATIONS[operation].storage:
+            return _offline_storage(settings, operation, params)
         return execute(iam, operation, params)
     finally:
         db.dispose()

@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
     serve.add_argument("--workers", type=int,
                        help="server processes (default 0: one per CPU, at most 8)")
+    serve.add_argument("--no-jobs", dest="jobs", action="store_const", const=False,
+                       help="serve only; background jobs run in `berth worker` processes "
+                            "(env BERTH_JOBS=false)")
+    _add_settings_flags(sub.add_parser(
+        "worker", help="run background jobs only (garbage collection, expiry, events)"))
     db = sub.add_parser("db", help="metadata database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     _add_settings_flags(db_sub.add_parser("upgrade", help="apply schema migrations"))
@@ -111,6 +116,20 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def worker(settings: Settings) -> int:
+    from . import worker as worker_process
+
+    _upgrade(settings)
+    try:
+        _bootstrap(settings)
+    except (MasterKeyError, UnknownRegistry, ValueError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    log.info("metadata: %s", redacted(settings.database_url))
+    log.info("blobs: %s", settings.storage_url)
+    return worker_process.run(settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -121,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command == "serve":
         return serve(settings)
+    if args.command == "worker":
+        return worker(settings)
     if args.command == "admin":
         return admin.run(args, settings)
     if args.command == "db" and args.db_command == "upgrade":

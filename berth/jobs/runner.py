@@ -68,6 +68,10 @@ class JobRunner:
         self._schedules.append(schedule)
 
     @property
+    def kinds(self) -> list[str]:
+        return list(self._handlers)
+
+    @property
     def schedules(self) -> list[Schedule]:
         return list(self._schedules)
 

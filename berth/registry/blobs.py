@@ -2,20 +2,24 @@
 within the key that seals the repository's blobs (its key ref)."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterator
+
+from ..events import BLOB_MOUNTED, BLOB_UNLINKED, emit
 
 from ..storage.blobs import BlobDriver, BlobNotFound
 from ..storage.blobs.keyring import join_key
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import repositories
 from ..storage.metadata.database import Database
-from .concurrency import quick_read
+from .concurrency import blocking, quick_read
 from .encryption import Encryption
 from .errors import BlobReferenced, BlobUnknown, NameUnknown
 from .references import Digest
 from .references import validate_name
 from .repositories import open_for_push, push_target, require_id
+from .uploads import DEFAULT_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class StoredBlob:
     digest: Digest
     size: int
     key_ref: str
+    repository_id: int = 0
 
     @property
     def key(self) -> str:
@@ -32,26 +37,46 @@ class StoredBlob:
 
 class BlobService:
     def __init__(self, db: Database, driver: BlobDriver, registry_id: int,
-                 encryption: Encryption = Encryption()):
+                 encryption: Encryption = Encryption(),
+                 grace_seconds: float = DEFAULT_GRACE_SECONDS):
         self.db = db
         self.driver = driver
         self.registry_id = registry_id
         self.encryption = encryption
+        self.grace_seconds = grace_seconds
 
     def find(self, repository: str, digest: Digest) -> StoredBlob:
         """The blob linked in the repository (one query: link, size and key ref)."""
-        repo_id, size, key_ref = blob_rows.stat(self.db, self.registry_id, repository,
-                                                str(digest))
+        blob, waiting = self._find(repository, digest)
+        if waiting:
+            self._touch(blob)
+        return blob
+
+    async def find_async(self, repository: str, digest: Digest) -> StoredBlob:
+        blob, waiting = await quick_read(self.db.inline_reads, self._find, repository, digest)
+        if waiting:
+            await blocking(self._touch, blob)
+        return blob
+
+    def _find(self, repository: str, digest: Digest) -> tuple[StoredBlob, bool]:
+        """The blob, and whether its link is unlisted by any manifest and half way through
+        its grace period: a client that asks for it is likely about to push a manifest
+        listing it, so its wait starts again (one write, only then)."""
+        repo_id, size, key_ref, unlisted_since = blob_rows.stat(
+            self.db, self.registry_id, repository, str(digest))
         if repo_id is None:
             raise NameUnknown(f"repository {repository!r} is not known to the registry",
                               {"name": repository})
         if size is None:
             raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
                               {"digest": str(digest)})
-        return StoredBlob(digest, size, key_ref)
+        waiting = (unlisted_since is not None
+                   and unlisted_since < time.time() - self.grace_seconds / 2)
+        return StoredBlob(digest, size, key_ref, repo_id), waiting
 
-    async def find_async(self, repository: str, digest: Digest) -> StoredBlob:
-        return await quick_read(self.db.inline_reads, self.find, repository, digest)
+    def _touch(self, blob: StoredBlob) -> None:
+        with self.db.write(durable=False) as tx:
+            blob_rows.touch_link(tx, blob.repository_id, str(blob.digest))
 
     def stat(self, repository: str, digest: Digest) -> int:
         """Size of a blob linked in the repository."""
@@ -98,19 +123,32 @@ class BlobService:
         """Link a blob of ``source`` into ``repository``; False if the source lacks it, or
         seals its blobs with another key than ``repository`` does (the client then uploads
         the blob, which is stored again under this repository's key)."""
-        with self.db.write() as tx:
-            found = repositories.find(tx, self.registry_id, validate_name(source))
-            if found is None or blob_rows.size_in_repository(tx, found.id, str(digest)) is None:
-                return False
-            # The target's key, or the one a push would make it with ...
-            _, key_ref = push_target(tx, self.registry_id, repository,
-                                     self.encryption.default_ref)
-            if key_ref == found.key_ref:  # ... and the one it has once made (a race's)
-                repo_id, key_ref = open_for_push(tx, self.registry_id, repository, key_ref)
-            if key_ref != found.key_ref:
-                return False
-            blob_rows.link(tx, repo_id, str(digest))
+        try:
+            with self.db.write() as tx:
+                self._mount(tx, repository, digest, source)
+        except _NotMounted:
+            return False
         return True
+
+    def _mount(self, tx, repository: str, digest: Digest, source: str) -> None:
+        found = repositories.find(tx, self.registry_id, validate_name(source))
+        size = None if found is None else blob_rows.size_in_repository(tx, found.id,
+                                                                       str(digest))
+        if size is None:
+            raise _NotMounted()
+        # The target's key, or the one a push would make it with ...
+        _, key_ref = push_target(tx, self.registry_id, repository, self.encryption.default_ref)
+        if key_ref == found.key_ref:  # ... and the one it has once made (a race's)
+            repo_id, key_ref = open_for_push(tx, self.registry_id, repository, key_ref)
+        if key_ref != found.key_ref:
+            raise _NotMounted()
+        # The link's row, then the object's (a collector deleting it went first, or finds
+        # it held): the order garbage collection takes them in.
+        blob_rows.link(tx, repo_id, str(digest), size)
+        if not blob_rows.hold(tx, key_ref, str(digest), time.time() - self.grace_seconds):
+            raise _NotMounted()
+        emit(tx, BLOB_MOUNTED, self.registry_id, repository, repositoryId=repo_id,
+             digest=str(digest), size=size, **{"from": source})
 
     def unlink(self, repository: str, digest: Digest) -> None:
         """Remove the blob from the repository; its content stays for garbage collection."""
@@ -123,6 +161,12 @@ class BlobService:
             if not blob_rows.unlink(tx, repo_id, str(digest)):
                 raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
                                   {"digest": str(digest)})
+            emit(tx, BLOB_UNLINKED, self.registry_id, repository, repositoryId=repo_id,
+                 digest=str(digest))
+
+
+class _NotMounted(Exception):
+    """The mount cannot be made: its transaction rolls back and the client uploads."""
 
 
 def _prefetched(first: bytes | None, chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -2,6 +2,7 @@
 so a rule added here holds on both doors."""
 from __future__ import annotations
 
+from ..events import IMAGE_DELETED, TAG_REMOVED, emit
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
 from ..storage.metadata.database import Tx
@@ -13,8 +14,9 @@ class TagDigestMismatch(DigestInvalid):
     """A tag and a digest given together, the tag naming another image."""
 
 
-def delete_image(tx: Tx, repo_id: int, repository: str, tag: str | None, digest: str | None,
-                 image_with_last_tag: bool = False) -> tuple[str, list[str | None]]:
+def delete_image(tx: Tx, registry_id: int, repo_id: int, repository: str, tag: str | None,
+                 digest: str | None, image_with_last_tag: bool = False
+                 ) -> tuple[str, list[str | None]]:
     """Delete in the caller's transaction, raising before any change if it cannot.
 
     By tag: the tag alone -- or, with ``image_with_last_tag``, the image too when that was its
@@ -31,6 +33,8 @@ def delete_image(tx: Tx, repo_id: int, repository: str, tag: str | None, digest:
                                     {"tag": tag, "digest": digest})
         if digest is None and not (image_with_last_tag and tags.count_for(tx, repo_id, found) == 1):
             tags.remove(tx, repo_id, tag)
+            emit(tx, TAG_REMOVED, registry_id, repository, repositoryId=repo_id, tag=tag,
+                 digest=found)
             return found, [tag]
         digest = found
     else:
@@ -44,5 +48,7 @@ def delete_image(tx: Tx, repo_id: int, repository: str, tag: str | None, digest:
                                  {"digest": digest, "index": parent})
     names = tags.names_for(tx, repo_id, [digest]).get(digest) or [None]
     tags.remove_for_digest(tx, repo_id, digest)
-    manifest_rows.remove(tx, repo_id, digest)
+    blobs = manifest_rows.remove(tx, repo_id, digest)
+    emit(tx, IMAGE_DELETED, registry_id, repository, repositoryId=repo_id, digest=digest,
+         tags=[name for name in names if name], blobs=blobs)
     return digest, names

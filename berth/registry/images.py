@@ -224,18 +224,18 @@ class ImageService:
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             for image_id in ids:
-                failure = check_id(image_id) or _delete(tx, repo_id, repository, image_id,
-                                                        deleted)
+                failure = check_id(image_id) or _delete(
+                    tx, self.registry.registry_id, repo_id, repository, image_id, deleted)
                 if failure is not None:
                     failures.append(failure)
         return deleted, failures
 
 
-def _delete(tx, repo_id: int, repository: str, image_id: ImageId,
+def _delete(tx, registry_id: int, repo_id: int, repository: str, image_id: ImageId,
             deleted: list[ImageId]) -> Failure | None:
     try:
-        digest, names = delete_image(tx, repo_id, repository, image_id.tag, image_id.digest,
-                                     image_with_last_tag=True)
+        digest, names = delete_image(tx, registry_id, repo_id, repository, image_id.tag,
+                                     image_id.digest, image_with_last_tag=True)
     except ManifestReferenced as exc:
         return Failure(image_id, "ImageReferencedByManifestList", exc.detail["index"])
     except TagDigestMismatch:

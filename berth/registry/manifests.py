@@ -5,6 +5,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from ..events import IMAGE_PUSHED, emit
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
@@ -152,6 +153,12 @@ class ManifestService:
             if tag:
                 _check_mutable(tx, repo_id, repository, tag, current, str(actual))
                 tags.put(tx, repo_id, tag, str(actual))
+            if created or (tag and current != str(actual)):
+                emit(tx, IMAGE_PUSHED, self.registry_id, repository, repositoryId=repo_id,
+                     digest=str(actual), mediaType=parsed.media_type,
+                     artifactType=parsed.effective_artifact_type, tag=tag, previous=current,
+                     subject=str(parsed.subject.digest) if parsed.subject else None,
+                     created=created)
         return PutResult(actual, parsed.subject.digest if parsed.subject else None, created,
                          parsed.media_type)
 
@@ -166,6 +173,8 @@ class ManifestService:
             return sum(total for _, total in found.values())
         local = [d for d in (parsed.config, *parsed.layers) if not d.foreign]
         wanted = sorted({str(d.digest) for d in local})
+        if wanted:  # taken first: a collector unlinking them goes before or finds them held
+            blob_rows.hold_links(tx, repo_id, wanted)
         found = blob_rows.sizes_in_repository(tx, repo_id, wanted) if wanted else {}
         _require(wanted, found, children=False)
         _check_sizes(local, found)
@@ -176,7 +185,8 @@ class ManifestService:
         by_digest = is_digest(reference)
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
-            delete_image(tx, repo_id, repository, None if by_digest else reference,
+            delete_image(tx, self.registry_id, repo_id, repository,
+                         None if by_digest else reference,
                          reference if by_digest else None)
 
 

@@ -10,7 +10,7 @@ from .encryption import Encryption
 from .hashers import HasherCache
 from .manifests import ManifestService
 from .repositories import RepositoryService
-from .uploads import UploadService
+from .uploads import DEFAULT_GRACE_SECONDS, UploadService
 
 
 @dataclass
@@ -28,20 +28,25 @@ class Registry:
     uploads: UploadService
     manifests: ManifestService
     encryption: Encryption = Encryption()
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
     _scopes: dict[int, "Registry"] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, db: Database, driver: BlobDriver, max_manifest_bytes: int,
                registry_id: int, hashers: HasherCache | None = None,
-               encryption: Encryption = Encryption()) -> "Registry":
+               encryption: Encryption = Encryption(),
+               grace_seconds: float = DEFAULT_GRACE_SECONDS) -> "Registry":
+        """``grace_seconds``: how long garbage collection leaves an unreferenced blob, which
+        bounds how long a push may take between storing a blob and linking it."""
         return cls(db=db, driver=driver, registry_id=registry_id,
                    max_manifest_bytes=max_manifest_bytes,
                    repositories=RepositoryService(db, registry_id),
-                   blobs=BlobService(db, driver, registry_id, encryption),
-                   uploads=UploadService(db, driver, registry_id, hashers, encryption),
+                   blobs=BlobService(db, driver, registry_id, encryption, grace_seconds),
+                   uploads=UploadService(db, driver, registry_id, hashers, encryption,
+                                         grace_seconds),
                    manifests=ManifestService(db, registry_id, max_bytes=max_manifest_bytes,
                                              encryption=encryption),
-                   encryption=encryption)
+                   encryption=encryption, grace_seconds=grace_seconds)
 
     def scoped(self, registry_id: int) -> "Registry":
         if registry_id == self.registry_id:
@@ -50,7 +55,7 @@ class Registry:
         if found is None:
             found = self._scopes[registry_id] = Registry.create(
                 self.db, self.driver, self.max_manifest_bytes, registry_id,
-                self.uploads.hashers, self.encryption)
+                self.uploads.hashers, self.encryption, self.grace_seconds)
             found._scopes = self._scopes
         return found
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from ..events import REPOSITORY_CREATED, emit
 from ..storage.blobs.keyring import DEPLOYMENT_KEY
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import repositories, tags
@@ -42,8 +43,11 @@ def open_for_push(tx: Tx, registry_id: int, repository: str,
     """create_on_push's (id, key ref of the repository: ``key_ref`` if it made it)."""
     repo_id, found_ref = push_target(tx, registry_id, repository, key_ref)
     if repo_id is None:
-        repositories.ensure(tx, registry_id, repository, key_ref)
+        _, made = repositories.create(tx, registry_id, repository, key_ref)
         repo_id, found_ref = repositories.find(tx, registry_id, repository)
+        if made:
+            emit(tx, REPOSITORY_CREATED, registry_id, repository, repositoryId=repo_id,
+                 keyRef=key_ref)
     return repo_id, found_ref
 
 

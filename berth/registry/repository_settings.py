@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..events import REPOSITORY_CREATED, REPOSITORY_DELETED, emit
 from ..storage.metadata import repository_settings as rows
 from ..storage.metadata.registries import IAM_GENERATION, bump
 from ..storage.metadata.database import Database
@@ -137,6 +138,8 @@ class RepositorySettingsService:
                                        "the registry", {"name": name})
             row = rows.get(tx, self.registry_id, name)
             apply_tags(tx, row.id, wanted)
+            emit(tx, REPOSITORY_CREATED, self.registry_id, name, repositoryId=row.id,
+                 keyRef=key_ref)
         return _repository(row)
 
     def get(self, name: str) -> Repository:
@@ -176,6 +179,8 @@ class RepositorySettingsService:
                                          "deleted because it still contains images",
                                          {"name": name})
             rows.remove(tx, row.id)
+            emit(tx, REPOSITORY_DELETED, self.registry_id, name, repositoryId=row.id,
+                 keyRef=row.key_ref)
             # Authorization caches a repository's policy and tags: a new repository of
             # the same name must not inherit them.
             bump(tx, IAM_GENERATION)

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import AsyncIterator, Iterator
 
+from ..events import UPLOAD_COMPLETED, emit
 from ..storage.blobs import BlobDriver, BlobNotFound, UploadTooLarge
 from ..storage.blobs.keyring import join_key
 from ..storage.metadata import blobs as blob_rows
@@ -30,6 +31,8 @@ from .repositories import open_for_push, push_target
 
 # Bytes gathered from the network before one hop to a thread hashes and writes them.
 FLUSH_BYTES = 1024 * 1024
+# How long an unreferenced blob is kept before garbage collection may remove it.
+DEFAULT_GRACE_SECONDS = 3600.0
 # Monolithic uploads up to this size are received whole and stored in one step.
 SMALL_BLOB_BYTES = 1024 * 1024
 
@@ -59,12 +62,14 @@ Body = AsyncIterator[bytes] | BlockingBody
 
 class UploadService:
     def __init__(self, db: Database, driver: BlobDriver, registry_id: int,
-                 hashers: HasherCache | None = None, encryption: Encryption = Encryption()):
+                 hashers: HasherCache | None = None, encryption: Encryption = Encryption(),
+                 grace_seconds: float = DEFAULT_GRACE_SECONDS):
         self.db = db
         self.driver = driver
         self.registry_id = registry_id
         self.hashers = hashers or HasherCache()
         self.encryption = encryption
+        self.grace_seconds = grace_seconds  # of garbage collection: see _store
 
     # -- sessions --------------------------------------------------------------------------
     def start(self, repository: str) -> str:
@@ -185,10 +190,23 @@ class UploadService:
         """A small blob in one step (one hop off the event loop: that is most of its cost)."""
         _verify(_hash([data], digest.algorithm), digest)
         key_ref = self._key_ref(repository)
-        key = join_key(key_ref, digest.key)
-        if self.driver.stat(key) != len(data):
-            self.driver.put(key, data)
+        self._store(digest, len(data), key_ref, lambda key: self.driver.put(key, data))
         self._record(repository, digest, len(data), key_ref)
+
+    def _store(self, digest: Digest, size: int, key_ref: str, write, skip=None) -> None:
+        """Put the object's bytes in place unless they are there already. The object row is
+        pinned first, in its own transaction: a garbage collector deleting these bytes now
+        holds the row, so the pin waits until it is done (and the bytes are written again
+        below); once pinned, no collector takes the object within the grace period, in which
+        ``_record`` must link it (it checks that it still can)."""
+        with self.db.write() as tx:
+            blob_rows.pin(tx, key_ref, str(digest), size)
+        key = join_key(key_ref, digest.key)
+        if self.driver.stat(key) == size:
+            if skip is not None:
+                skip()
+        else:
+            write(key)
 
     def _rehash(self, upload_id: str, state: dict, size: int, digest: Digest, key_ref: str):
         try:
@@ -205,14 +223,16 @@ class UploadService:
     def _commit(self, repository: str, upload_id: str, state: dict, size: int,
                 digest: Digest, key_ref: str) -> None:
         self.encryption.check(key_ref)  # a disabled key refuses the push, stored or not
-        key = join_key(key_ref, digest.key)
-        if self.driver.stat(key) == size:
-            self.driver.upload_abort(upload_id, state)  # the content is already stored
-        else:
+
+        def commit(key: str) -> None:
             try:
                 self.driver.upload_commit(upload_id, state, size, key)
             except BlobNotFound:
                 raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
+
+        # Content already stored: the upload's bytes are not needed.
+        self._store(digest, size, key_ref, commit,
+                    skip=lambda: self.driver.upload_abort(upload_id, state))
         self._record(repository, digest, size, key_ref, upload_id)
 
     def _record(self, repository: str, digest: Digest, size: int, key_ref: str,
@@ -224,10 +244,16 @@ class UploadService:
             if repo_key != key_ref:  # deleted and made again with another key meanwhile
                 raise BlobUploadInvalid(f"the repository {repository!r} was made again with "
                                         "another encryption key during the upload")
-            blob_rows.record(tx, str(digest), size)
-            blob_rows.link(tx, repo_id, str(digest))
+            # The link's row, then the object's: the order garbage collection takes them in.
+            blob_rows.link(tx, repo_id, str(digest), size)
+            if not blob_rows.hold(tx, key_ref, str(digest), time.time() - self.grace_seconds):
+                # Pinned longer ago than the grace period: a collector may have taken it.
+                raise BlobUploadUnknown(f"blob {digest} was not linked in time; upload it "
+                                        "again", {"digest": str(digest)})
             if upload_id:
                 uploads.remove(tx, upload_id)
+            emit(tx, UPLOAD_COMPLETED, self.registry_id, repository, repositoryId=repo_id,
+                 digest=str(digest), size=size)
 
     # -- housekeeping ----------------------------------------------------------------------
     def expire(self, ttl_seconds: float, now: float | None = None) -> int:

@@ -141,16 +141,26 @@ class BerthNode:
         """Every linked blob is whole and matches its digest (sealed ones: stored, and read
         back through the registry); every manifest's references are linked blobs or
         manifests in its repository."""
+        unrecorded = self.query(
+            "SELECT r.name, l.digest FROM repository_blobs l"
+            " JOIN repositories r ON r.id = l.repository_id WHERE NOT EXISTS (SELECT 1"
+            " FROM blobs b WHERE b.digest = l.digest AND b.key_ref = r.key_ref)")
+        assert not unrecorded, f"links without a stored object: {unrecorded}"
         for digest, size, key_ref, name in self.query(
-                "SELECT b.digest, b.size, r.key_ref, min(r.name) FROM blobs b"
-                " JOIN repository_blobs l ON l.digest = b.digest"
+                "SELECT l.digest, l.size, r.key_ref, min(r.name) FROM repository_blobs l"
                 " JOIN repositories r ON r.id = l.repository_id"
-                " GROUP BY b.digest, b.size, r.key_ref"):
+                " GROUP BY l.digest, l.size, r.key_ref"):
             stored = self.blob_bytes(digest, key_ref)
-            assert stored is not None, f"recorded blob {digest} has no content"
+            assert stored is not None, (
+                f"recorded blob {digest} has no content: "
+                f"{self.query('SELECT * FROM blobs WHERE digest = ?', digest)} "
+                f"{self.query('SELECT * FROM repository_blobs WHERE digest = ?', digest)}")
             data = stored if not key_ref else requests.get(
                 f"{self.url}/v2/{name}/blobs/{digest}", auth=self.auth, timeout=60).content
-            assert len(data) == size, f"{digest}: {len(data)} bytes stored, {size} recorded"
+            assert len(data) == size, (
+                f"{digest}: {len(data)} bytes stored, {size} recorded: {data[:200]!r} "
+                f"{self.query('SELECT * FROM blobs WHERE digest = ?', digest)} "
+                f"{self.query('SELECT * FROM repository_blobs WHERE digest = ?', digest)}")
             assert "sha256:" + hashlib.sha256(data).hexdigest() == digest
         dangling = self.query(
             "SELECT r.repository_id, r.parent_digest, r.child_digest FROM manifest_references r"

@@ -280,6 +280,12 @@ class S3Storage:
         except self.ceph.client().exceptions.NoSuchKey:
             return None
 
+    def keys(self, folder: str = "data/") -> list[str]:
+        """Every object key under ``<prefix>/<folder>`` (committed blobs by default)."""
+        pages = self.ceph.client().get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}/{folder}")
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
     def uploads(self) -> tuple[list[str], list[str]]:
         """(objects, multipart uploads) under the uploads folder: what uploads left behind."""
         s3, prefix = self.ceph.client(), f"{self.prefix}/uploads/"

@@ -51,7 +51,8 @@ async def _respond(request: Request) -> Response:
         # Like IAM, the admin API is not regional: any signing region will do.
         verified = await blocking(awsjson.verify_signature, iam, request, body, SERVICE)
         op = _operation(name)
-        result = await blocking(_run, iam, verified.identity, op, awsjson.decode(body))
+        result = await blocking(_run, iam, verified.identity, op, awsjson.decode(body),
+                                getattr(request.app.state, "registry", None))
         return awsjson.json_response(result, 200, request_id)
     except SigV4Error as exc:
         log.info("admin %s: authentication failed: %s", name, exc.code)
@@ -64,12 +65,12 @@ async def _respond(request: Request) -> Response:
         return awsjson.error_response(error.code, error.message, error.status, request_id)
 
 
-def _run(iam: Iam, caller: Caller, op: Operation, params: object) -> dict:
+def _run(iam: Iam, caller: Caller, op: Operation, params: object, registry) -> dict:
     if op.per_account and isinstance(params, dict) and params.get("AccountId") is None:
         params["AccountId"] = caller.account_id  # like IAM: your own account by default
     params = validate(op, params)
     authorize(iam, caller, op, params)
-    result = op.handler(iam, params)
+    result = op.handler(registry if op.storage else iam, params)
     log.info("admin %s by %s (account %s)", op.name, caller.principal.arn,
              params.get("AccountId", "-"))
     return result

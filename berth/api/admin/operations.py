@@ -25,6 +25,7 @@ class Operation:
     fields: dict[str, bool]  # parameter name -> required
     handler: Callable[[Iam, Params], dict]
     resource: Callable[[Iam, Params], str] | None
+    storage: bool = False  # the handler takes the default Registry instead of Iam
 
     @property
     def per_account(self) -> bool:
@@ -35,9 +36,9 @@ OPERATIONS: dict[str, Operation] = {}
 
 
 def operation(name: str, action: str, fields: dict[str, bool],
-              resource: Callable[[Iam, Params], str] | None):
+              resource: Callable[[Iam, Params], str] | None, storage: bool = False):
     def register(handler: Callable[[Iam, Params], dict]):
-        OPERATIONS[name] = Operation(name, action, fields, handler, resource)
+        OPERATIONS[name] = Operation(name, action, fields, handler, resource, storage)
         return handler
     return register
 
@@ -60,10 +61,11 @@ def validate(op: Operation, params: object) -> Params:
     return {name: value for name, value in params.items() if value is not None}
 
 
-def execute(iam: Iam, name: str, params: object) -> dict:
-    """Run an operation without authorization (the offline CLI owns the database anyway)."""
+def execute(iam: Iam, name: str, params: object, registry=None) -> dict:
+    """Run an operation without authorization (the offline CLI owns the database anyway);
+    storage operations need the ``registry``."""
     op = OPERATIONS[name]
-    return op.handler(iam, validate(op, params))
+    return op.handler(registry if op.storage else iam, validate(op, params))
 
 
 # -- the resources operations act on ---------------------------------------------------------

@@ -1,61 +1,81 @@
+"""Blob links (a blob as a repository has it: ``repository_blobs``) and stored objects (the
+bytes of one digest under one key ref: ``blobs``).
+
+The statements that make a link take the rows they rely on first, so that on PostgreSQL a
+garbage collector deleting the same rows either goes first (the link sees them gone) or
+waits and finds them held (berth.gc explains the protocol)."""
 from __future__ import annotations
 
 import time
 from functools import cache, lru_cache
 
-from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy import and_, bindparam, case, delete, or_, select, update
 
 from .database import Database, Tx
 from .schema import blobs, manifest_references, repositories, repository_blobs
 from .statements import in_list, insert, list_params
 
+_LINK = and_(repository_blobs.c.repository_id == bindparam("repo"),
+             repository_blobs.c.digest == bindparam("digest"))
+_OBJECT = and_(blobs.c.key_ref == bindparam("key_ref"), blobs.c.digest == bindparam("digest"))
+
 
 @cache
 def _stat():
-    return (select(repositories.c.id.label("repository_id"), blobs.c.size,
-                   repositories.c.key_ref)
+    return (select(repositories.c.id.label("repository_id"), repository_blobs.c.size,
+                   repositories.c.key_ref, repository_blobs.c.unreferenced_since)
             .select_from(repositories)
             .outerjoin(repository_blobs, and_(
                 repository_blobs.c.repository_id == repositories.c.id,
                 repository_blobs.c.digest == bindparam("digest")))
-            .outerjoin(blobs, blobs.c.digest == repository_blobs.c.digest)
             .where(repositories.c.registry_id == bindparam("registry"),
                    repositories.c.name == bindparam("name")))
 
 
 def _linked():
-    return (select(blobs.c.digest, blobs.c.size)
-            .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
-            .where(repository_blobs.c.repository_id == bindparam("repo")))
+    return select(repository_blobs.c.digest, repository_blobs.c.size).where(
+        repository_blobs.c.repository_id == bindparam("repo"))
 
 
 @cache
 def _size_in_repository():
-    return _linked().where(blobs.c.digest == bindparam("digest"))
+    return _linked().where(repository_blobs.c.digest == bindparam("digest"))
 
 
 @lru_cache(maxsize=64)
 def _sizes_in_repository(count: int):
-    return _linked().where(in_list(blobs.c.digest, "d", count))
+    return _linked().where(in_list(repository_blobs.c.digest, "d", count))
 
 
-@cache
-def _record(dialect: str):
-    return insert(dialect, blobs, "digest", "size", "created_at").on_conflict_do_nothing(
-        index_elements=["digest"])
+@lru_cache(maxsize=64)
+def _hold_links(count: int):
+    return update(repository_blobs).where(
+        repository_blobs.c.repository_id == bindparam("repo"),
+        in_list(repository_blobs.c.digest, "d", count)).values(unreferenced_since=None)
 
 
 @cache
 def _link(dialect: str):
-    return insert(dialect, repository_blobs, "repository_id", "digest",
-                  "created_at").on_conflict_do_nothing(index_elements=["repository_id", "digest"])
+    # A new link waits for a manifest to list it; linking again restarts a pending wait.
+    stmt = insert(dialect, repository_blobs, "repository_id", "digest", "size", "created_at",
+                  "unreferenced_since")
+    since = stmt.excluded.unreferenced_since
+    return stmt.on_conflict_do_update(
+        index_elements=["repository_id", "digest"],
+        set_={"unreferenced_since": case(
+            (repository_blobs.c.unreferenced_since.is_(None), None), else_=since)})
+
+
+@cache
+def _touch_link():
+    return update(repository_blobs).where(
+        _LINK, repository_blobs.c.unreferenced_since.is_not(None)).values(
+        unreferenced_since=bindparam("now"))
 
 
 @cache
 def _unlink():
-    return delete(repository_blobs).where(
-        repository_blobs.c.repository_id == bindparam("repo"),
-        repository_blobs.c.digest == bindparam("digest"))
+    return delete(repository_blobs).where(_LINK)
 
 
 @cache
@@ -65,11 +85,28 @@ def _referencing_manifest():
         manifest_references.c.child_digest == bindparam("digest")).limit(1)
 
 
+@cache
+def _pin(dialect: str):
+    stmt = insert(dialect, blobs, "key_ref", "digest", "size", "created_at",
+                  "unreferenced_since")
+    return stmt.on_conflict_do_update(
+        index_elements=["key_ref", "digest"],
+        set_={"unreferenced_since": stmt.excluded.unreferenced_since,
+              "size": stmt.excluded.size})
+
+
+@cache
+def _hold_object():
+    since = blobs.c.unreferenced_since
+    return update(blobs).where(_OBJECT, or_(since.is_(None), since >= bindparam("safe"))
+                               ).values(unreferenced_since=None)
+
+
 def stat(db: Database, registry_id: int, repository: str, digest: str):
-    """(repository_id or None if the repository is unknown, size or None if not linked, the
-    repository's key ref)."""
+    """(repository id or None if the repository is unknown, size or None if not linked, the
+    repository's key ref, when the link stopped being listed by a manifest or None)."""
     row = db.fetch_one(_stat(), {"registry": registry_id, "name": repository, "digest": digest})
-    return (None, None, "") if row is None else row
+    return (None, None, "", None) if row is None else row
 
 
 def size_in_repository(tx: Tx, repo_id: int, digest: str) -> int | None:
@@ -83,14 +120,22 @@ def sizes_in_repository(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, i
     return {row.digest: row.size for row in rows}
 
 
-def record(tx: Tx, digest: str, size: int) -> None:
-    tx.execute(_record(tx.dialect_name),
-               {"digest": digest, "size": size, "created_at": time.time()})
+def hold_links(tx: Tx, repo_id: int, digests: list[str]) -> None:
+    """Mark links as listed by a manifest, taking their rows before the manifest reads them."""
+    tx.execute(_hold_links(len(digests)), {"repo": repo_id, **list_params("d", digests)})
 
 
-def link(tx: Tx, repo_id: int, digest: str) -> None:
-    tx.execute(_link(tx.dialect_name),
-               {"repository_id": repo_id, "digest": digest, "created_at": time.time()})
+def link(tx: Tx, repo_id: int, digest: str, size: int) -> None:
+    now = time.time()
+    tx.execute(_link(tx.dialect_name), {"repository_id": repo_id, "digest": digest,
+                                        "size": size, "created_at": now,
+                                        "unreferenced_since": now})
+
+
+def touch_link(tx: Tx, repo_id: int, digest: str) -> None:
+    """Restart the wait of a link no manifest lists (a client just asked for the blob: its
+    manifest is likely on its way)."""
+    tx.execute(_touch_link(), {"repo": repo_id, "digest": digest, "now": time.time()})
 
 
 def unlink(tx: Tx, repo_id: int, digest: str) -> bool:
@@ -99,3 +144,17 @@ def unlink(tx: Tx, repo_id: int, digest: str) -> bool:
 
 def referencing_manifest(tx: Tx, repo_id: int, digest: str) -> str | None:
     return tx.scalar(_referencing_manifest(), {"repo": repo_id, "digest": digest})
+
+
+def pin(tx: Tx, key_ref: str, digest: str, size: int) -> None:
+    """Record the object (or restart its grace period) before its bytes are relied on."""
+    now = time.time()
+    tx.execute(_pin(tx.dialect_name), {"key_ref": key_ref, "digest": digest, "size": size,
+                                       "created_at": now, "unreferenced_since": now})
+
+
+def hold(tx: Tx, key_ref: str, digest: str, safe_after: float) -> bool:
+    """Take the object for a link, unless it is gone or was unreferenced since before
+    ``safe_after`` (a collector may have deleted its bytes): False then."""
+    return tx.execute(_hold_object(), {"key_ref": key_ref, "digest": digest,
+                                       "safe": safe_after}) > 0

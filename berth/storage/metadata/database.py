@@ -26,6 +26,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+from . import events
+
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                    "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000")
 
@@ -49,12 +51,19 @@ class _Compiled:
 class Tx:
     """One transaction: execute prebuilt statements with named parameters."""
 
-    __slots__ = ("_raw", "_db", "dialect_name")
+    __slots__ = ("_raw", "_db", "dialect_name", "pending_events")
 
     def __init__(self, raw, db: "Database"):
         self._raw = raw
         self._db = db
         self.dialect_name = db.dialect_name
+        self.pending_events: list[dict] = []
+
+    def emit(self, kind: str, registry_id: int, repository: str | None, payload: str) -> None:
+        """Append an event to the outbox when this transaction commits (``payload`` JSON)."""
+        self.pending_events.append({"kind": kind, "registry_id": registry_id,
+                                    "repository": repository, "payload": payload,
+                                    "created_at": time.time()})
 
     def _run(self, stmt, params):
         compiled = self._db.compiled(stmt)
@@ -255,8 +264,11 @@ class Database:
                 raw.execute(begin)
             elif relaxed:
                 raw.cursor().execute("SET LOCAL synchronous_commit = off")
+            tx = Tx(raw, self)
             try:
-                yield Tx(raw, self)
+                yield tx
+                if tx.pending_events:
+                    events.flush(tx, tx.pending_events)
             except BaseException:
                 raw.rollback()
                 raise  # _raw discards the connection, relaxed pragma and all

@@ -74,6 +74,14 @@ def _remove_references():
 
 
 @cache
+def _blob_children():
+    return select(manifest_references.c.child_digest).where(
+        manifest_references.c.repository_id == bindparam("repo"),
+        manifest_references.c.parent_digest == bindparam("digest"),
+        manifest_references.c.kind == "blob")
+
+
+@cache
 def _remove():
     return delete(manifests).where(_REPO, manifests.c.digest == bindparam("digest"))
 
@@ -130,9 +138,13 @@ def parent_of(tx: Tx, repo_id: int, digest: str) -> str | None:
     return tx.scalar(_parent_of(), {"repo": repo_id, "digest": digest})
 
 
-def remove(tx: Tx, repo_id: int, digest: str) -> None:
-    tx.execute(_remove_references(), {"repo": repo_id, "digest": digest})
-    tx.execute(_remove(), {"repo": repo_id, "digest": digest})
+def remove(tx: Tx, repo_id: int, digest: str) -> list[str]:
+    """Delete the manifest and its references; returns the blobs it listed."""
+    params = {"repo": repo_id, "digest": digest}
+    blobs = tx.scalars(_blob_children(), params)
+    tx.execute(_remove_references(), params)
+    tx.execute(_remove(), params)
+    return blobs
 
 
 def referrers(tx: Tx, repo_id: int, subject: str, artifact_type: str | None) -> list:

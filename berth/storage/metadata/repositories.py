@@ -58,12 +58,15 @@ def find(tx: Tx, registry_id: int, name: str):
 
 def ensure(tx: Tx, registry_id: int, name: str, key_ref: str = "") -> int:
     """The repository's id, made with ``key_ref`` if it does not exist."""
-    repo_id = get_id(tx, registry_id, name)
-    if repo_id is None:
-        tx.execute(_create(tx.dialect_name), {"registry_id": registry_id, "name": name,
-                                              "created_at": time.time(), "key_ref": key_ref})
-        repo_id = get_id(tx, registry_id, name)
-    return repo_id
+    return get_id(tx, registry_id, name) or create(tx, registry_id, name, key_ref)[0]
+
+
+def create(tx: Tx, registry_id: int, name: str, key_ref: str = "") -> tuple[int, bool]:
+    """(id, whether it was made now) of the repository, made with ``key_ref`` if new."""
+    made = tx.execute(_create(tx.dialect_name), {"registry_id": registry_id, "name": name,
+                                                 "created_at": time.time(),
+                                                 "key_ref": key_ref}) > 0
+    return get_id(tx, registry_id, name), made
 
 
 def list_names(tx: Tx, registry_id: int, after: str | None, limit: int | None) -> list:

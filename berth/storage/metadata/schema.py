@@ -111,19 +111,31 @@ repository_tags = Table(
     Column("value", String(256), nullable=False),
 )
 
+# A stored object: one digest's bytes under one key ref (the key that seals them; "" for
+# plain), so the same layer in repositories with different keys is two objects. Garbage
+# collection (berth.gc) removes objects no repository links once ``unreferenced_since`` is
+# older than the grace period; NULL while some link holds it.
 blobs = Table(
     "blobs", metadata,
+    Column("key_ref", String(64), primary_key=True),
     Column("digest", String(200), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("unreferenced_since", Float),
 )
 
+# A blob linked in a repository (pushed, mounted). The object it names is the repository's
+# key ref + digest. ``unreferenced_since``: no manifest of the repository lists it since
+# then (NULL while one does); garbage collection unlinks it after the grace period.
 repository_blobs = Table(
     "repository_blobs", metadata,
     Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
            primary_key=True),
-    Column("digest", String(200), ForeignKey("blobs.digest"), primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("size", BigInteger, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("unreferenced_since", Float),
+    Index("ix_repository_blobs_digest", "digest"),
 )
 
 manifests = Table(
@@ -223,4 +235,26 @@ jobs = Table(
     Column("created_at", Float, nullable=False),
     Column("finished_at", Float),
     Index("ix_jobs_claim", "state", "run_at"),
+)
+
+# The outbox: every change of the domain appends its events here in the same transaction,
+# in commit order (berth.events). Subscribers read on from their cursor.
+events = Table(
+    "events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("registry_id", Integer, nullable=False),
+    Column("repository", _name(256)),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,  # ids never reused: a cursor past a pruned id stays valid
+)
+
+# How far each subscriber has read the outbox (the id of the last event it handled).
+event_cursors = Table(
+    "event_cursors", metadata,
+    Column("subscriber", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )

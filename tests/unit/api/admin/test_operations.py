@@ -19,7 +19,8 @@ def test_the_operations_mirror_the_cli():
         "CreateAccount", "ListAccounts", "CreateUser", "ListUsers", "DeleteUser",
         "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
         "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy",
-        "CreateKey", "ListKeys", "DescribeKey", "DisableKey", "EnableKey", "RotateKey"}
+        "CreateKey", "ListKeys", "DescribeKey", "DisableKey", "EnableKey", "RotateKey",
+        "RunGarbageCollection", "GetStorageUsage"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

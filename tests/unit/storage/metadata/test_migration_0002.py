@@ -57,10 +57,15 @@ def old_db(database_url):
     db.dispose()
 
 
+# The columns of revision 0001 (0006 adds key refs and garbage-collection times to blobs).
+_COLUMNS = {"blobs": "digest, size, created_at",
+            "repository_blobs": "repository_id, digest, created_at"}
+
+
 def _snapshot(db: Database) -> dict:
     with db.engine.connect() as conn:
         return {table: sorted(tuple(row) for row in conn.execute(text(
-                    f"SELECT * FROM {table}")))
+                    f"SELECT {_COLUMNS.get(table, '*')} FROM {table}")))
                 for table in ("blobs", *CHILDREN)}
 
 

@@ -1,6 +1,10 @@
 import threading
+import time
+
+from sqlalchemy import select, update
 
 from berth.storage.metadata import blobs, repositories, tags, uploads
+from berth.storage.metadata.schema import repository_blobs as links
 
 
 def test_ensure_repository_is_idempotent(db):
@@ -37,10 +41,11 @@ def test_blob_link_and_unlink(db):
     digest = "sha256:" + "a" * 64
     with db.write() as conn:
         repo = repositories.ensure(conn, 1, "r")
-        blobs.record(conn, digest, 10)
-        blobs.record(conn, digest, 10)
-        blobs.link(conn, repo, digest)
-        blobs.link(conn, repo, digest)
+        blobs.pin(conn, "", digest, 10)
+        blobs.pin(conn, "", digest, 10)
+        assert blobs.hold(conn, "", digest, 0.0)
+        blobs.link(conn, repo, digest, 10)
+        blobs.link(conn, repo, digest, 10)
         assert blobs.size_in_repository(conn, repo, digest) == 10
         assert blobs.unlink(conn, repo, digest)
         assert not blobs.unlink(conn, repo, digest)
@@ -75,3 +80,32 @@ def test_concurrent_writers_wait_instead_of_failing(db):
     assert errors == []
     with db.read() as conn:
         assert len(repositories.list_names(conn, 1, None, None)) == 8
+
+
+def test_linking_again_restarts_only_a_pending_wait(db):
+    """A link waits for a manifest (unreferenced_since set); linking again restarts that
+    wait, but a link a manifest holds (NULL) stays held."""
+    digest, other = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    with db.write() as conn:
+        repo = repositories.ensure(conn, 1, "r")
+        blobs.link(conn, repo, digest, 10)
+        blobs.link(conn, repo, other, 10)
+        blobs.hold_links(conn, repo, [other])
+    with db.write() as conn:
+        conn.execute(update(links).where(links.c.digest == digest).values(
+            unreferenced_since=5))
+        blobs.link(conn, repo, digest, 10)
+        blobs.link(conn, repo, other, 10)
+    with db.read() as conn:
+        rows = dict(conn.all(select(links.c.digest, links.c.unreferenced_since)))
+    assert rows[digest] > 5 and rows[other] is None
+
+
+def test_hold_refuses_an_object_past_its_grace(db):
+    digest = "sha256:" + "c" * 64
+    with db.write() as conn:
+        assert not blobs.hold(conn, "aes256", digest, 0.0)  # unknown
+        blobs.pin(conn, "aes256", digest, 3)
+        assert not blobs.hold(conn, "aes256", digest, time.time() + 60)  # pinned too long ago
+        assert blobs.hold(conn, "aes256", digest, time.time() - 60)
+        assert blobs.hold(conn, "aes256", digest, time.time() + 60)  # held: NULL

@@ -1,0 +1,192 @@
+"""The sweep: links, then objects the storage holds that no row knows, then objects. Each
+page is read, then acted on in a short write transaction whose statements re-check what the
+page said, so a push meanwhile is never undone (see the package docstring)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from typing import Iterator
+
+from ..storage.blobs import BlobDriver, StoredObject
+from ..storage.blobs.keyring import join_key, split_key
+from ..storage.metadata import garbage as rows
+from ..storage.metadata.database import Database
+
+log = logging.getLogger("berth.gc")
+
+PAGE = 500          # rows read per page
+DELETE_BATCH = 100  # objects deleted per transaction (SQLite holds its writer lock meanwhile)
+
+
+class Cancelled(Exception):
+    """The sweep was asked to stop; what it did so far stands."""
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    links_unlinked: int = 0
+    objects_deleted: int = 0
+    bytes_freed: int = 0
+    orphans_found: int = 0
+    orphan_bytes: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GarbageCollector:
+    db: Database
+    driver: BlobDriver
+    grace_seconds: float
+    page: int = PAGE
+    delete_batch: int = DELETE_BATCH
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def sweep(self, dry_run: bool = False, now: float | None = None,
+              cancelled: threading.Event | None = None) -> Report:
+        """One pass over everything; ``dry_run`` counts what a sweep now would free."""
+        started = time.monotonic()
+        now = time.time() if now is None else now
+        stop = cancelled or self.cancelled
+        report = Report(dry_run)
+        cutoff = now - self.grace_seconds
+        if dry_run:
+            self._count(report, cutoff, stop)
+        else:
+            self._links(report, now, cutoff, stop)
+            self._orphans(report, cutoff, stop)
+            self._objects(report, now, cutoff, stop)
+        report.seconds = round(time.monotonic() - started, 3)
+        return report
+
+    # -- links -------------------------------------------------------------------------
+    def _links(self, report: Report, now: float, cutoff: float, stop) -> None:
+        after = None
+        while page := self._read(rows.links_page, after):
+            _check(stop)
+            with self.db.write() as tx:
+                for link in page:
+                    report.links_unlinked += _settle_link(tx, link, now, cutoff)
+            after = (page[-1].repository_id, page[-1].digest)
+
+    # -- objects no row knows ------------------------------------------------------------
+    def _orphans(self, report: Report, cutoff: float, stop) -> None:
+        for batch in _batches(self._old_objects(cutoff), self.page):
+            _check(stop)
+            with self.db.write() as tx:
+                known = rows.known(tx, [(ref, digest) for ref, digest, _ in batch])
+                for key_ref, digest, stored in batch:
+                    if (key_ref, digest) not in known and rows.adopt(
+                            tx, key_ref, digest, stored.size, stored.modified):
+                        report.orphans_found += 1
+                        report.orphan_bytes += stored.size
+
+    def _old_objects(self, cutoff: float) -> Iterator[tuple[str, str, StoredObject]]:
+        for stored in self.driver.walk():
+            parsed = parse_key(stored.key)
+            if parsed is not None and stored.modified < cutoff:
+                yield (*parsed, stored)
+
+    # -- objects -------------------------------------------------------------------------
+    def _objects(self, report: Report, now: float, cutoff: float, stop) -> None:
+        after = None
+        while page := self._read(rows.objects_page, after):
+            _check(stop)
+            garbage = []
+            with self.db.write() as tx:
+                for obj in page:
+                    if obj.linked and obj.unreferenced_since is not None:
+                        rows.clear_object(tx, obj.key_ref, obj.digest)
+                    elif not obj.linked and obj.unreferenced_since is None:
+                        rows.mark_object(tx, obj.key_ref, obj.digest, now)
+                    elif not obj.linked and obj.unreferenced_since < cutoff:
+                        garbage.append((obj.key_ref, obj.digest))
+            for batch in _batches(iter(garbage), self.delete_batch):
+                _check(stop)
+                self._delete(batch, cutoff, report)
+            after = (page[-1].key_ref, page[-1].digest)
+
+    def _delete(self, batch: list[tuple[str, str]], cutoff: float, report: Report) -> None:
+        """Claim each object (skipped if a push holds or revived it), delete its bytes, then
+        its row, all before the commit: a push waiting on the row writes the bytes anew."""
+        freed = []
+        with self.db.write() as tx:
+            for key_ref, digest in batch:
+                size = rows.claim_object(tx, key_ref, digest, cutoff)
+                if size is None:
+                    continue
+                self.driver.delete(object_key(key_ref, digest))
+                rows.delete_object(tx, key_ref, digest)
+                freed.append(size)
+        report.objects_deleted += len(freed)
+        report.bytes_freed += sum(freed)
+
+    # -- dry run -------------------------------------------------------------------------
+    def _count(self, report: Report, cutoff: float, stop) -> None:
+        with self.db.read() as tx:
+            report.links_unlinked = rows.count_unlinkable(tx, cutoff)
+            report.objects_deleted, report.bytes_freed = rows.count_freeable(tx, cutoff)
+        for batch in _batches(self._old_objects(cutoff), self.page):
+            _check(stop)
+            with self.db.read() as tx:
+                known = rows.known(tx, [(ref, digest) for ref, digest, _ in batch])
+            for key_ref, digest, stored in batch:
+                if (key_ref, digest) not in known:
+                    report.orphans_found += 1
+                    report.orphan_bytes += stored.size
+
+    def _read(self, query, after):
+        with self.db.read() as tx:
+            return query(tx, after, self.page)
+
+
+def _settle_link(tx, link, now: float, cutoff: float) -> int:
+    """Mark, clear or delete one link as the page found it (each statement re-checks);
+    1 if it was deleted."""
+    if link.listed:
+        if link.unreferenced_since is not None:
+            rows.clear_link(tx, link.repository_id, link.digest)
+        return 0
+    if link.unreferenced_since is None:
+        rows.mark_link(tx, link.repository_id, link.digest, now)
+        return 0
+    if link.unreferenced_since >= cutoff or not rows.delete_link(
+            tx, link.repository_id, link.digest, cutoff):
+        return 0
+    key_ref = rows.key_ref_of(tx, link.repository_id)
+    if key_ref is not None:
+        rows.release_object(tx, key_ref, link.digest, link.unreferenced_since)
+    return 1
+
+
+def object_key(key_ref: str, digest: str) -> str:
+    algorithm, _, hex_ = digest.partition(":")
+    return join_key(key_ref, f"{algorithm}/{hex_[:2]}/{hex_}")
+
+
+def parse_key(key: str) -> tuple[str, str] | None:
+    """(key ref, digest) of a blob key the registry writes; None for anything else."""
+    key_ref, rest = split_key(key)
+    parts = rest.split("/")
+    if len(parts) != 3 or not parts[2].startswith(parts[1]) or len(parts[1]) != 2:
+        return None
+    algorithm, _, hex_ = parts
+    if algorithm not in ("sha256", "sha512") or not all(c in "0123456789abcdef" for c in hex_):
+        return None
+    return key_ref, f"{algorithm}:{hex_}"
+
+
+def _batches(items: Iterator, size: int) -> Iterator[list]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def _check(stop: threading.Event) -> None:
+    if stop.is_set():
+        raise Cancelled("garbage collection was stopped")

@@ -1,0 +1,226 @@
+"""Statements of garbage collection (berth.gc): pages of links and objects with what decides
+their fate, and the guarded updates and deletes that re-state each condition in their WHERE
+clause, so that a row a push took meanwhile is left alone."""
+from __future__ import annotations
+
+from functools import cache, lru_cache
+
+from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, select, tuple_, update
+
+from .database import Tx
+from .schema import blobs, manifest_references, repositories, repository_blobs
+from .statements import insert
+
+L, O = repository_blobs, blobs
+_LINK = and_(L.c.repository_id == bindparam("repo"), L.c.digest == bindparam("digest"))
+_OBJECT = and_(O.c.key_ref == bindparam("key_ref"), O.c.digest == bindparam("digest"))
+# A manifest of the link's repository lists the blob.
+_LISTED = exists().where(manifest_references.c.repository_id == L.c.repository_id,
+                         manifest_references.c.child_digest == L.c.digest)
+# Some repository sealing with the object's key links the object.
+_LINKED = exists(select(literal(1)).select_from(
+    L.join(repositories, repositories.c.id == L.c.repository_id)).where(
+    L.c.digest == O.c.digest, repositories.c.key_ref == O.c.key_ref))
+
+
+@cache
+def _links_page(first: bool):
+    query = select(L.c.repository_id, L.c.digest, L.c.size, L.c.unreferenced_since,
+                   _LISTED.label("listed")).order_by(L.c.repository_id, L.c.digest)
+    if not first:
+        query = query.where(tuple_(L.c.repository_id, L.c.digest)
+                            > tuple_(bindparam("repo"), bindparam("digest")))
+    return query.limit(bindparam("limit"))
+
+
+def links_page(tx: Tx, after: tuple[int, str] | None, limit: int) -> list:
+    repo, digest = after or (0, "")
+    return tx.all(_links_page(after is None), {"repo": repo, "digest": digest, "limit": limit})
+
+
+@cache
+def _mark_link():
+    return update(L).where(_LINK, L.c.unreferenced_since.is_(None), ~_LISTED).values(
+        unreferenced_since=bindparam("now"))
+
+
+@cache
+def _clear_link():
+    return update(L).where(_LINK, L.c.unreferenced_since.is_not(None), _LISTED).values(
+        unreferenced_since=None)
+
+
+@cache
+def _delete_link():
+    return delete(L).where(_LINK, L.c.unreferenced_since < bindparam("cutoff"), ~_LISTED)
+
+
+def mark_link(tx: Tx, repo: int, digest: str, now: float) -> bool:
+    return tx.execute(_mark_link(), {"repo": repo, "digest": digest, "now": now}) > 0
+
+
+def clear_link(tx: Tx, repo: int, digest: str) -> bool:
+    return tx.execute(_clear_link(), {"repo": repo, "digest": digest}) > 0
+
+
+def delete_link(tx: Tx, repo: int, digest: str, cutoff: float) -> bool:
+    return tx.execute(_delete_link(), {"repo": repo, "digest": digest, "cutoff": cutoff}) > 0
+
+
+@cache
+def _release_object():
+    # The object's wait starts when its last link's did (or later, if a push touched it).
+    since = O.c.unreferenced_since
+    return update(O).where(_OBJECT, ~_LINKED).values(unreferenced_since=case(
+        (and_(since.is_not(None), since > bindparam("since")), since),
+        else_=bindparam("since")))
+
+
+def release_object(tx: Tx, key_ref: str, digest: str, since: float) -> None:
+    tx.execute(_release_object(), {"key_ref": key_ref, "digest": digest, "since": since})
+
+
+@cache
+def _release_unlinked():
+    return update(O).where(O.c.key_ref == bindparam("key_ref"), O.c.unreferenced_since.is_(None),
+                           ~_LINKED).values(unreferenced_since=bindparam("since"))
+
+
+def release_unlinked(tx: Tx, key_ref: str, since: float) -> int:
+    """Start the wait of every object under ``key_ref`` that no link names any more."""
+    return tx.execute(_release_unlinked(), {"key_ref": key_ref, "since": since})
+
+
+@cache
+def _key_ref_of():
+    return select(repositories.c.key_ref).where(repositories.c.id == bindparam("repo"))
+
+
+def key_ref_of(tx: Tx, repo: int) -> str | None:
+    return tx.scalar(_key_ref_of(), {"repo": repo})
+
+
+@cache
+def _objects_page(first: bool):
+    query = select(O.c.key_ref, O.c.digest, O.c.size, O.c.unreferenced_since,
+                   _LINKED.label("linked")).order_by(O.c.key_ref, O.c.digest)
+    if not first:
+        query = query.where(tuple_(O.c.key_ref, O.c.digest)
+                            > tuple_(bindparam("key_ref"), bindparam("digest")))
+    return query.limit(bindparam("limit"))
+
+
+def objects_page(tx: Tx, after: tuple[str, str] | None, limit: int) -> list:
+    key_ref, digest = after or ("", "")
+    return tx.all(_objects_page(after is None),
+                  {"key_ref": key_ref, "digest": digest, "limit": limit})
+
+
+@cache
+def _mark_object():
+    return update(O).where(_OBJECT, O.c.unreferenced_since.is_(None), ~_LINKED).values(
+        unreferenced_since=bindparam("now"))
+
+
+@cache
+def _clear_object():
+    return update(O).where(_OBJECT, O.c.unreferenced_since.is_not(None), _LINKED).values(
+        unreferenced_since=None)
+
+
+def mark_object(tx: Tx, key_ref: str, digest: str, now: float) -> bool:
+    return tx.execute(_mark_object(), {"key_ref": key_ref, "digest": digest, "now": now}) > 0
+
+
+def clear_object(tx: Tx, key_ref: str, digest: str) -> bool:
+    return tx.execute(_clear_object(), {"key_ref": key_ref, "digest": digest}) > 0
+
+
+@cache
+def _claim_object():
+    # FOR UPDATE re-checks the row if a push changed it meanwhile; SKIP LOCKED passes over
+    # rows a push holds now (they are not garbage). SQLite serialises writers instead.
+    return (select(O.c.key_ref, O.c.size).where(
+        _OBJECT, O.c.unreferenced_since < bindparam("cutoff"), ~_LINKED)
+        .with_for_update(skip_locked=True))
+
+
+@cache
+def _delete_object():
+    return delete(O).where(_OBJECT)
+
+
+def claim_object(tx: Tx, key_ref: str, digest: str, cutoff: float) -> int | None:
+    """Lock the object if it is still garbage; its size, else None."""
+    row = tx.first(_claim_object(), {"key_ref": key_ref, "digest": digest, "cutoff": cutoff})
+    return None if row is None else row.size
+
+
+def delete_object(tx: Tx, key_ref: str, digest: str) -> None:
+    tx.execute(_delete_object(), {"key_ref": key_ref, "digest": digest})
+
+
+def _links_of_object(*conditions):
+    return exists(select(literal(1)).select_from(
+        L.join(repositories, repositories.c.id == L.c.repository_id)).where(
+        L.c.digest == O.c.digest, repositories.c.key_ref == O.c.key_ref, *conditions))
+
+
+_UNLINKABLE = and_(L.c.unreferenced_since < bindparam("cutoff"), ~_LISTED)
+
+
+@cache
+def _count_unlinkable():
+    return select(func.count().label("links")).select_from(L).where(_UNLINKABLE)
+
+
+@cache
+def _count_freeable():
+    """Objects a sweep now would delete: no link would be left, and their wait (or that of
+    the links it would delete) began before the cutoff."""
+    since = O.c.unreferenced_since
+    survivor = _links_of_object(~_UNLINKABLE | L.c.unreferenced_since.is_(None))
+    return select(func.count().label("objects"),
+                  func.coalesce(func.sum(O.c.size), 0).label("bytes")).where(
+        ~survivor, (since < bindparam("cutoff"))
+        | (since.is_(None) & _links_of_object(_UNLINKABLE)))
+
+
+def count_unlinkable(tx: Tx, cutoff: float) -> int:
+    return tx.scalar(_count_unlinkable(), {"cutoff": cutoff})
+
+
+def count_freeable(tx: Tx, cutoff: float) -> tuple[int, int]:
+    row = tx.first(_count_freeable(), {"cutoff": cutoff})
+    return row[0], row[1]
+
+
+@lru_cache(maxsize=16)
+def _known(count: int):
+    return select(O.c.key_ref, O.c.digest).where(
+        tuple_(O.c.key_ref, O.c.digest).in_([tuple_(bindparam(f"k{i}"), bindparam(f"d{i}"))
+                                              for i in range(count)]))
+
+
+def known(tx: Tx, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    params = {}
+    for i, (key_ref, digest) in enumerate(pairs):
+        params[f"k{i}"], params[f"d{i}"] = key_ref, digest
+    return {(row.key_ref, row.digest) for row in tx.all(_known(len(pairs)), params)}
+
+
+@cache
+def _adopt(dialect: str):
+    return insert(dialect, O, "key_ref", "digest", "size", "created_at",
+                  "unreferenced_since").on_conflict_do_nothing(
+        index_elements=["key_ref", "digest"])
+
+
+def adopt(tx: Tx, key_ref: str, digest: str, size: int, since: float) -> bool:
+    """Record an object found in the storage that no row knew, unreferenced since ``since``
+    (its last write); False if a push recorded it meanwhile."""
+    return tx.execute(_adopt(tx.dialect_name), {
+        "key_ref": key_ref, "digest": digest, "size": size, "created_at": since,
+        "unreferenced_since": since}) > 0
+
+
