@@ -222,7 +222,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> dict:
 
 
 def _offline_storage(settings: Settings, operation: str, params: dict) -> dict:
-    from ..api.admin.operations import execute
+    from ..api.admin.table import execute
     from ..app import open_registry
 
     registry, iam = open_registry(settings)
@@ -233,7 +233,7 @@ def _offline_storage(settings: Settings, operation: str, params: dict) -> dict:
 
 
 def _offline(settings: Settings, operation: str, params: dict) -> dict:
-    from ..api.admin.operations import OPERATIONS, execute
+    from ..api.admin.table import OPERATIONS, execute
     from ..iam.wiring import open_iam
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,10 @@
 """The admin API (``POST /admin``): accounts, users, access keys, identity policies and
-encryption keys over HTTP, for ``berth admin --endpoint-url``. Modules: ``operations`` (what
-each does, shared with the offline CLI; ``key_operations`` adds the encryption keys'),
-``access`` (who may), ``endpoint`` (the route), ``client`` (the caller)."""
-from . import key_operations, storage_operations  # register their operations
+encryption keys, garbage collection and storage usage over HTTP, for ``berth admin
+--endpoint-url``. Modules: ``operations`` (what each does, shared with the offline CLI;
+``key_operations`` and ``storage_operations`` add the encryption keys' and the storage's),
+``table`` (the operations served, by name), ``access`` (who may), ``endpoint`` (the route)."""
 from .endpoint import admin_route
-from .operations import OPERATIONS, TARGET_PREFIX
+from .operations import TARGET_PREFIX
+from .table import OPERATIONS
 
-__all__ = ["OPERATIONS", "TARGET_PREFIX", "admin_route", "key_operations",
-           "storage_operations"]
+__all__ = ["OPERATIONS", "TARGET_PREFIX", "admin_route"]

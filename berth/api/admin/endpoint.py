@@ -22,7 +22,8 @@ from ...registry.concurrency import blocking
 from .. import awsjson
 from .access import authorize
 from .errors import AdminError, translate
-from .operations import OPERATIONS, TARGET_PREFIX, Operation, validate
+from .operations import TARGET_PREFIX, Operation, validate
+from .table import OPERATIONS
 
 log = logging.getLogger("berth.api.admin")
 

@@ -32,15 +32,13 @@ class Operation:
         return "AccountId" in self.fields and self.resource is not None
 
 
-OPERATIONS: dict[str, Operation] = {}
-
-
 def operation(name: str, action: str, fields: dict[str, bool],
               resource: Callable[[Iam, Params], str] | None, storage: bool = False):
-    def register(handler: Callable[[Iam, Params], dict]):
-        OPERATIONS[name] = Operation(name, action, fields, handler, resource, storage)
+    """Describe a handler as an admin operation (``table.py`` lists the modules it reads)."""
+    def describe(handler: Callable[[Iam, Params], dict]):
+        handler.admin_operation = Operation(name, action, fields, handler, resource, storage)
         return handler
-    return register
+    return describe
 
 
 def validate(op: Operation, params: object) -> Params:
@@ -59,13 +57,6 @@ def validate(op: Operation, params: object) -> Params:
                 name == "PolicyDocument" and isinstance(value, dict)):
             raise validation_error(f"{name} must be a string")
     return {name: value for name, value in params.items() if value is not None}
-
-
-def execute(iam: Iam, name: str, params: object, registry=None) -> dict:
-    """Run an operation without authorization (the offline CLI owns the database anyway);
-    storage operations need the ``registry``."""
-    op = OPERATIONS[name]
-    return op.handler(registry if op.storage else iam, validate(op, params))
 
 
 # -- the resources operations act on ---------------------------------------------------------
