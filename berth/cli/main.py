@@ -90,17 +90,24 @@ def _bootstrap(settings: Settings) -> None:
         db.dispose()
 
 
-def serve(settings: Settings) -> int:
-    import uvicorn
-
+def _prepare(settings: Settings) -> bool:
+    """Migrate and bootstrap before any process starts work; False if it cannot start."""
     _upgrade(settings)
     try:
         _bootstrap(settings)
     except (MasterKeyError, UnknownRegistry, ValueError) as exc:
         log.error("cannot start: %s", exc)
-        return 1
+        return False
     log.info("metadata: %s", redacted(settings.database_url))
     log.info("blobs: %s", settings.storage_url)
+    return True
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    if not _prepare(settings):
+        return 1
     workers = settings.workers or default_workers()
     log.info("listening on http://%s:%d (%d worker%s)", settings.host, settings.port,
              workers, "" if workers == 1 else "s")
@@ -119,15 +126,7 @@ def serve(settings: Settings) -> int:
 def worker(settings: Settings) -> int:
     from . import worker as worker_process
 
-    _upgrade(settings)
-    try:
-        _bootstrap(settings)
-    except (MasterKeyError, UnknownRegistry, ValueError) as exc:
-        log.error("cannot start: %s", exc)
-        return 1
-    log.info("metadata: %s", redacted(settings.database_url))
-    log.info("blobs: %s", settings.storage_url)
-    return worker_process.run(settings)
+    return worker_process.run(settings) if _prepare(settings) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

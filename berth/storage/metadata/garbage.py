@@ -17,25 +17,50 @@ _OBJECT = and_(O.c.key_ref == bindparam("key_ref"), O.c.digest == bindparam("dig
 # A manifest of the link's repository lists the blob.
 _LISTED = exists().where(manifest_references.c.repository_id == L.c.repository_id,
                          manifest_references.c.child_digest == L.c.digest)
-# Some repository sealing with the object's key links the object.
-_LINKED = exists(select(literal(1)).select_from(
-    L.join(repositories, repositories.c.id == L.c.repository_id)).where(
-    L.c.digest == O.c.digest, repositories.c.key_ref == O.c.key_ref))
+
+
+def _links_of_object(*conditions):
+    """Some link of a repository sealing with the object's key names the object."""
+    return exists(select(literal(1)).select_from(
+        L.join(repositories, repositories.c.id == L.c.repository_id)).where(
+        L.c.digest == O.c.digest, repositories.c.key_ref == O.c.key_ref, *conditions))
+
+
+_LINKED = _links_of_object()
+
+
+def _page(table, first_key, flag, first: bool):
+    """A page of ``table`` in (first_key, digest) order, after the pair of parameters
+    ``after0``, ``after1`` unless ``first``, with ``flag`` (a labelled EXISTS)."""
+    key = (table.c[first_key], table.c.digest)
+    query = select(*key, table.c.size, table.c.unreferenced_since, flag).order_by(*key)
+    if not first:
+        query = query.where(tuple_(*key) > tuple_(bindparam("after0"), bindparam("after1")))
+    return query.limit(bindparam("limit"))
 
 
 @cache
 def _links_page(first: bool):
-    query = select(L.c.repository_id, L.c.digest, L.c.size, L.c.unreferenced_since,
-                   _LISTED.label("listed")).order_by(L.c.repository_id, L.c.digest)
-    if not first:
-        query = query.where(tuple_(L.c.repository_id, L.c.digest)
-                            > tuple_(bindparam("repo"), bindparam("digest")))
-    return query.limit(bindparam("limit"))
+    return _page(L, "repository_id", _LISTED.label("listed"), first)
+
+
+@cache
+def _objects_page(first: bool):
+    return _page(O, "key_ref", _LINKED.label("linked"), first)
 
 
 def links_page(tx: Tx, after: tuple[int, str] | None, limit: int) -> list:
-    repo, digest = after or (0, "")
-    return tx.all(_links_page(after is None), {"repo": repo, "digest": digest, "limit": limit})
+    """Links with whether a manifest of their repository lists them."""
+    after0, after1 = after or (0, "")
+    return tx.all(_links_page(after is None),
+                  {"after0": after0, "after1": after1, "limit": limit})
+
+
+def objects_page(tx: Tx, after: tuple[str, str] | None, limit: int) -> list:
+    """Objects with whether some link names them."""
+    after0, after1 = after or ("", "")
+    return tx.all(_objects_page(after is None),
+                  {"after0": after0, "after1": after1, "limit": limit})
 
 
 @cache
@@ -101,22 +126,6 @@ def key_ref_of(tx: Tx, repo: int) -> str | None:
 
 
 @cache
-def _objects_page(first: bool):
-    query = select(O.c.key_ref, O.c.digest, O.c.size, O.c.unreferenced_since,
-                   _LINKED.label("linked")).order_by(O.c.key_ref, O.c.digest)
-    if not first:
-        query = query.where(tuple_(O.c.key_ref, O.c.digest)
-                            > tuple_(bindparam("key_ref"), bindparam("digest")))
-    return query.limit(bindparam("limit"))
-
-
-def objects_page(tx: Tx, after: tuple[str, str] | None, limit: int) -> list:
-    key_ref, digest = after or ("", "")
-    return tx.all(_objects_page(after is None),
-                  {"key_ref": key_ref, "digest": digest, "limit": limit})
-
-
-@cache
 def _mark_object():
     return update(O).where(_OBJECT, O.c.unreferenced_since.is_(None), ~_LINKED).values(
         unreferenced_since=bindparam("now"))
@@ -158,12 +167,6 @@ def claim_object(tx: Tx, key_ref: str, digest: str, cutoff: float) -> int | None
 
 def delete_object(tx: Tx, key_ref: str, digest: str) -> None:
     tx.execute(_delete_object(), {"key_ref": key_ref, "digest": digest})
-
-
-def _links_of_object(*conditions):
-    return exists(select(literal(1)).select_from(
-        L.join(repositories, repositories.c.id == L.c.repository_id)).where(
-        L.c.digest == O.c.digest, repositories.c.key_ref == O.c.key_ref, *conditions))
 
 
 _UNLINKABLE = and_(L.c.unreferenced_since < bindparam("cutoff"), ~_LISTED)
