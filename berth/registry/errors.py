@@ -45,6 +45,15 @@ class BlobUploadInvalid(RegistryError):
     code = "BLOB_UPLOAD_INVALID"
 
 
+class EmptyUpload(BlobUploadInvalid):
+    """A layer upload completed without a byte (ECR's layer uploads refuse it)."""
+
+
+class LayerExists(RegistryError):
+    """A layer upload completing a blob the repository has already (ECR refuses it)."""
+    code = "DENIED"
+
+
 class RangeInvalid(BlobUploadInvalid):
     """A chunk that does not start where the upload stands (HTTP 416)."""
 

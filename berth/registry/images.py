@@ -199,11 +199,16 @@ class ImageService:
                 raise BlobUnknown(f"blob {digest} is unknown to {repository!r}")
             return blob_rows.referencing_manifest(tx, repo_id, str(digest)) is not None
 
-    def referrers(self, repository: str, subject: str, artifact_types: list[str]) -> list:
+    def referrers(self, repository: str, subject: str, artifact_types: list[str],
+                  after: str | None, limit: int) -> tuple[list, bool]:
+        """A page of the manifests whose subject is ``subject`` (of these artifact types, if
+        any) in digest order after ``after``, and whether more follow."""
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             found = manifest_rows.referrers(tx, repo_id, subject, None)
-        return [r for r in found if not artifact_types or r.artifact_type in artifact_types]
+        found = [r for r in found if (not artifact_types or r.artifact_type in artifact_types)
+                 and (after is None or r.digest > after)]
+        return found[:limit], len(found) > limit
 
     # -- writes ----------------------------------------------------------------------------
     def put(self, repository: str, body: bytes, media_type: str | None, tag: str | None,

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ..storage.blobs import BlobDriver
 from ..storage.metadata.database import Database
@@ -9,8 +11,14 @@ from .blobs import BlobService
 from .encryption import Encryption
 from .hashers import HasherCache
 from .manifests import ManifestService
+from .registry_settings import AccountSettings
 from .repositories import RepositoryService
+from .repository_settings import RepositorySettingsService
+from .repository_tags import RepositoryTagService
 from .uploads import DEFAULT_GRACE_SECONDS, UploadService
+
+if TYPE_CHECKING:
+    from .images import ImageService
 
 
 @dataclass
@@ -47,6 +55,26 @@ class Registry:
                    manifests=ManifestService(db, registry_id, max_bytes=max_manifest_bytes,
                                              encryption=encryption),
                    encryption=encryption, grace_seconds=grace_seconds)
+
+    # -- what the ECR API manages besides the registry protocol's services ------------------
+    @cached_property
+    def images(self) -> "ImageService":
+        from .images import ImageService  # it builds on this class
+
+        return ImageService(self)
+
+    @cached_property
+    def repository_settings(self) -> RepositorySettingsService:
+        return RepositorySettingsService(self.db, self.registry_id, self.encryption)
+
+    @cached_property
+    def resource_tags(self) -> RepositoryTagService:
+        """A repository's resource tags (key-value labels, not image tags)."""
+        return RepositoryTagService(self.db, self.registry_id)
+
+    @cached_property
+    def account_settings(self) -> AccountSettings:
+        return AccountSettings(self.db, self.registry_id)
 
     def scoped(self, registry_id: int) -> "Registry":
         if registry_id == self.registry_id:

@@ -95,3 +95,17 @@ def put_account_setting(db: Database, registry_id: int, name: str, value: str) -
         current = read_settings(tx, registry_id, lock=True).get(ACCOUNT_SETTINGS_KEY, {})
         merge_settings(tx, registry_id, {ACCOUNT_SETTINGS_KEY: {**current, name: value}})
     return value
+
+
+class AccountSettings:
+    """A registry's account settings, as ECR's Get/PutAccountSetting see them."""
+
+    def __init__(self, db: Database, registry_id: int):
+        self.db = db
+        self.registry_id = registry_id
+
+    def get(self, name: str) -> str:
+        return account_setting(self.db, self.registry_id, name)
+
+    def put(self, name: str, value: str) -> str:
+        return put_account_setting(self.db, self.registry_id, name, value)

@@ -6,58 +6,32 @@ seals the repository's blobs (its key ref), chosen when the upload starts and ke
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
 import uuid
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import AsyncIterator, Iterator
 
 from ..events import UPLOAD_COMPLETED, emit
-from ..storage.blobs import BlobDriver, BlobNotFound, UploadTooLarge
+from ..storage.blobs import BlobDriver, BlobNotFound
 from ..storage.blobs.keyring import join_key
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import uploads
 from ..storage.metadata.database import Database
 from .concurrency import blocking
 from .encryption import Encryption
-from .errors import (BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid,
+from .errors import (BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, EmptyUpload,
+                     LayerExists, RangeInvalid,
                      SizeInvalid)
 from .hashers import HasherCache
+from .upload_bodies import Body, BlockingBody, Chunk, pump, receive
 from .references import Digest
-from .repositories import open_for_push, push_target
+from ..storage.metadata import repositories
+from .repositories import name_unknown, open_for_push, push_target
 
-# Bytes gathered from the network before one hop to a thread hashes and writes them.
-FLUSH_BYTES = 1024 * 1024
 # How long an unreferenced blob is kept before garbage collection may remove it.
 DEFAULT_GRACE_SECONDS = 3600.0
 # Monolithic uploads up to this size are received whole and stored in one step.
 SMALL_BLOB_BYTES = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """What a client said about the bytes it is sending."""
-    start: int | None = None      # Content-Range start, if given
-    length: int | None = None     # expected byte count (Content-Range or Content-Length)
-
-
-class BlockingBody(ABC):
-    """A body that can also be read with blocking calls in a worker thread (straight off the
-    socket), which spares the event loop a hop per piece. Read one way or the other, once."""
-
-    @abstractmethod
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        """The bytes, received on the event loop."""
-
-    @abstractmethod
-    async def take(self) -> Iterator[bytes]:
-        """The bytes, to iterate in a worker thread; its close() must be called at the end."""
-
-
-Body = AsyncIterator[bytes] | BlockingBody
 
 
 class UploadService:
@@ -95,15 +69,17 @@ class UploadService:
 
     def cancel(self, repository: str, upload_id: str) -> None:
         _, state, _ = self._load(repository, upload_id)
-        with self.db.write(durable=False) as tx:
-            uploads.remove(tx, upload_id)
-        self.hashers.discard(upload_id)
+        self._forget(upload_id)
         self.driver.upload_abort(upload_id, state)
 
-    def _load(self, repository: str, upload_id: str) -> tuple[int, dict, str]:
-        """(size, driver state, key ref) of the repository's upload."""
+    def _load(self, repository: str, upload_id: str,
+              existing: bool = False) -> tuple[int, dict, str]:
+        """(size, driver state, key ref) of the repository's upload; with ``existing``,
+        NameUnknown if the repository is gone."""
         with self.db.read() as tx:
             found = uploads.find(tx, upload_id)
+            if existing and repositories.get_id(tx, self.registry_id, repository) is None:
+                raise name_unknown(repository)
         if found is None or (found.registry_id, found.repository) != (self.registry_id,
                                                                        repository):
             raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
@@ -112,8 +88,9 @@ class UploadService:
 
     # -- appends ---------------------------------------------------------------------------
     async def append(self, repository: str, upload_id: str, body: Body,
-                     chunk: Chunk = Chunk()) -> int:
-        size, state, _ = await blocking(self._load, repository, upload_id)
+                     chunk: Chunk = Chunk(), as_layer: bool = False) -> int:
+        """Append a chunk; ``as_layer``: ECR's layer part, whose repository must exist."""
+        size, state, _ = await blocking(self._load, repository, upload_id, as_layer)
         _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         new_size, new_state = await self._write(upload_id, state, size, body, hasher, chunk)
@@ -131,9 +108,9 @@ class UploadService:
         finished = False
         try:
             if isinstance(body, BlockingBody):  # read, hashed and written in one thread
-                result = await blocking(_pump, writer, hasher, await body.take(), chunk.length)
+                result = await blocking(pump, writer, hasher, await body.take(), chunk.length)
             else:
-                result = await _receive(writer, hasher, body, chunk.length)
+                result = await receive(writer, hasher, body, chunk.length)
             finished = True
             return result
         finally:
@@ -146,11 +123,16 @@ class UploadService:
 
     # -- completion ------------------------------------------------------------------------
     async def complete(self, repository: str, upload_id: str, digest: Digest,
-                       body: Body | None = None,
-                       chunk: Chunk = Chunk()) -> Digest:
+                       body: Body | None = None, chunk: Chunk = Chunk(),
+                       as_layer: bool = False) -> Digest:
         """Verify and commit. A final chunk in ``body`` joins the upload only if the whole
-        then matches the digest: a failed completion leaves the session as it was."""
-        size, state, key_ref = await blocking(self._load, repository, upload_id)
+        then matches the digest: a failed completion leaves the session as it was.
+        ``as_layer``: ECR's layer upload, which never creates the repository and refuses an
+        empty upload (EmptyUpload) and a layer the repository has (LayerExists)."""
+        size, state, key_ref = await blocking(self._load, repository, upload_id, as_layer)
+        if as_layer and size == 0 and body is None:
+            raise EmptyUpload(f"The upload with id '{upload_id}' contains no layer parts",
+                              {"upload": upload_id})
         _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         if hasher is None or hasher.name != digest.algorithm:
@@ -158,7 +140,8 @@ class UploadService:
         if body is not None:
             size, state = await self._write(upload_id, state, size, body, hasher, chunk)
         _verify(hasher, digest)
-        await blocking(self._commit, repository, upload_id, state, size, digest, key_ref)
+        await blocking(self._commit, repository, upload_id, state, size, digest, key_ref,
+                       as_layer)
         return digest
 
     async def upload_whole(self, repository: str, digest: Digest,
@@ -221,7 +204,7 @@ class UploadService:
         raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown")
 
     def _commit(self, repository: str, upload_id: str, state: dict, size: int,
-                digest: Digest, key_ref: str) -> None:
+                digest: Digest, key_ref: str, as_layer: bool = False) -> None:
         self.encryption.check(key_ref)  # a disabled key refuses the push, stored or not
 
         def commit(key: str) -> None:
@@ -233,14 +216,26 @@ class UploadService:
         # Content already stored: the upload's bytes are not needed.
         self._store(digest, size, key_ref, commit,
                     skip=lambda: self.driver.upload_abort(upload_id, state))
-        self._record(repository, digest, size, key_ref, upload_id)
+        try:
+            self._record(repository, digest, size, key_ref, upload_id, as_layer)
+        except LayerExists:
+            self._forget(upload_id)  # its bytes are gone: committed or dropped above
+            raise
+
+    def _forget(self, upload_id: str) -> None:
+        with self.db.write(durable=False) as tx:
+            uploads.remove(tx, upload_id)
+        self.hashers.discard(upload_id)
 
     def _record(self, repository: str, digest: Digest, size: int, key_ref: str,
-                upload_id: str | None = None) -> None:
+                upload_id: str | None = None, as_layer: bool = False) -> None:
         """Link the stored blob; a push that would create the repository makes it with the
-        key the blob is sealed with."""
+        key the blob is sealed with (``as_layer``: see ``complete``)."""
         with self.db.write() as tx:
-            repo_id, repo_key = open_for_push(tx, self.registry_id, repository, key_ref)
+            if as_layer:
+                repo_id, repo_key = self._layer_target(tx, repository, digest)
+            else:
+                repo_id, repo_key = open_for_push(tx, self.registry_id, repository, key_ref)
             if repo_key != key_ref:  # deleted and made again with another key meanwhile
                 raise BlobUploadInvalid(f"the repository {repository!r} was made again with "
                                         "another encryption key during the upload")
@@ -254,6 +249,15 @@ class UploadService:
                 uploads.remove(tx, upload_id)
             emit(tx, UPLOAD_COMPLETED, self.registry_id, repository, repositoryId=repo_id,
                  digest=str(digest), size=size)
+
+    def _layer_target(self, tx, repository: str, digest: Digest) -> tuple[int, str]:
+        found = repositories.find(tx, self.registry_id, repository)
+        if found is None:
+            raise name_unknown(repository)
+        if blob_rows.size_in_repository(tx, found.id, str(digest)) is not None:
+            raise LayerExists(f"The layer with digest '{digest}' already exists in the "
+                              f"repository with name '{repository}'", {"digest": str(digest)})
+        return found.id, found.key_ref
 
     # -- housekeeping ----------------------------------------------------------------------
     def expire(self, ttl_seconds: float, now: float | None = None) -> int:
@@ -291,77 +295,3 @@ def _hash(chunks, algorithm: str):
     for data in chunks:
         hasher.update(data)
     return hasher
-
-
-class _Batch:
-    """Body pieces gathered until about FLUSH_BYTES: one hashing-and-writing call each."""
-
-    def __init__(self):
-        self.parts: list[bytes] = []
-        self.size = self.total = 0
-
-    def add(self, data: bytes) -> list[bytes] | None:
-        """The batch once it is full (a fresh one starts), else None."""
-        self.parts.append(data)
-        self.size += len(data)
-        self.total += len(data)
-        if self.size < FLUSH_BYTES:
-            return None
-        full, self.parts, self.size = self.parts, [], 0
-        return full
-
-    def rest(self, expected: int | None) -> list[bytes]:
-        """The last, partial batch; SizeInvalid if the body was not ``expected`` long."""
-        if expected is not None and self.total != expected:
-            raise SizeInvalid(f"received {self.total} bytes, expected {expected}")
-        return self.parts
-
-
-def _pump(writer, hasher, chunks, expected: int | None):
-    """Hash and write a blocking body, all in this (worker) thread."""
-    batch = _Batch()
-    try:
-        for data in chunks:
-            full = batch.add(data)
-            if full:
-                _write_hashed(writer, hasher, full)
-    finally:
-        chunks.close()
-    return _write_and_finish(writer, hasher, batch.rest(expected))
-
-
-async def _receive(writer, hasher, body: AsyncIterator[bytes], expected: int | None):
-    """Hash and write a body received on the event loop, double-buffered: one batch is hashed
-    and written in a thread while the next is received."""
-    batch = _Batch()
-    inflight: asyncio.Future | None = None
-    try:
-        async for data in body:
-            full = batch.add(data) if data else None
-            if full:
-                if inflight is not None:
-                    await inflight
-                inflight = asyncio.ensure_future(blocking(_write_hashed, writer, hasher, full))
-        if inflight is not None:
-            await inflight
-            inflight = None
-        return await blocking(_write_and_finish, writer, hasher, batch.rest(expected))
-    finally:
-        if inflight is not None:  # never close the writer under a running write
-            await asyncio.gather(inflight, return_exceptions=True)
-
-
-def _write_and_finish(writer, hasher, chunks: list[bytes]):
-    if chunks:
-        _write_hashed(writer, hasher, chunks)
-    return writer.finish()
-
-
-def _write_hashed(writer, hasher, chunks: list[bytes]) -> None:
-    if hasher is not None:
-        for data in chunks:
-            hasher.update(data)
-    try:
-        writer.write(chunks)
-    except UploadTooLarge as exc:
-        raise SizeInvalid(f"the blob is too large for the storage: {exc}") from None

@@ -36,8 +36,8 @@ def storage_usage(db: Database, account_id: str | None = None) -> list[RegistryU
 
     for row in per_repository:
         if account_id in (None, row.account_id):
-            entry(row).repositories[row.name] = Usage(row.objects, int(row.bytes))
+            entry(row).repositories[row.name] = Usage(int(row.objects), int(row.bytes))
     for row in per_registry:
         if account_id in (None, row.account_id):
-            entry(row).total = Usage(row.objects, int(row.bytes))
+            entry(row).total = Usage(int(row.objects), int(row.bytes))
     return list(found.values())

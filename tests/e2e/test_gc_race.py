@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-import requests
 
 from berth.cli.admin_client import AdminClient
 from tests.support.berth_node import BerthNode, new_master_key

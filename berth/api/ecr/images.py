@@ -2,8 +2,6 @@
 BatchDeleteImage, ListImageReferrers -- over the domain the OCI routes use."""
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
 from ...registry import errors as e
@@ -11,6 +9,7 @@ from ...registry.concurrency import blocking
 from ...registry.images import (DigestMismatch, ImageDetail, ImageExists, ImageId,
                                 ImageNotFound, ImageService, LayersMissing, MediaTypeMissing)
 from ...registry.references import Digest
+from . import paging
 from .access import Target, admit, repository_not_found
 from .endpoint import ApiCall
 from .errors import EcrApiError, invalid_parameter, model_error
@@ -21,10 +20,10 @@ DEFAULT_PAGE = 100
 async def list_images(call: ApiCall) -> dict:
     target, name = await _admit(call)
     status = (call.params.get("filter") or {}).get("tagStatus", "ANY")
-    after = _cursor(call, name, status, pair=True)
+    after = paging.cursor(call, name, status, pair=True)
     ids, more = await _run(target, name, _service(target).list_ids, name, status,
                            tuple(after) if after else None, _limit(call))
-    token = _token(call, name, status, [ids[-1].digest, ids[-1].tag or ""]) if more else None
+    token = paging.token(call, name, status, [ids[-1].digest, ids[-1].tag or ""]) if more else None
     return {"imageIds": [_image_id(i) for i in ids], "nextToken": token}
 
 
@@ -39,8 +38,8 @@ async def describe_images(call: ApiCall) -> dict:
     else:
         status = (call.params.get("filter") or {}).get("tagStatus", "ANY")
         details, more = await _run(target, name, service.describe_page, name, status,
-                                   _cursor(call, name, status), _limit(call))
-        token = _token(call, name, status, details[-1].digest) if more else None
+                                   paging.cursor(call, name, status), _limit(call))
+        token = paging.token(call, name, status, details[-1].digest) if more else None
     return {"imageDetails": [_detail(target, name, d) for d in details], "nextToken": token}
 
 
@@ -88,12 +87,10 @@ async def list_image_referrers(call: ApiCall) -> dict:
         raise invalid_parameter(f"Invalid parameter at 'subjectId.imageDigest': {subject!r} is "
                                 "not a valid digest") from None
     types = (call.params.get("filter") or {}).get("artifactTypes") or []
-    after = _cursor(call, name, subject)
-    found = await _run(target, name, _service(target).referrers, name, subject, types)
-    found = [r for r in found if after is None or r.digest > after]
-    limit = call.params.get("maxResults", 50)
-    page = found[:limit]
-    token = _token(call, name, subject, page[-1].digest) if len(found) > limit else None
+    after = paging.cursor(call, name, subject)
+    page, more = await _run(target, name, _service(target).referrers, name, subject, types,
+                            after, call.params.get("maxResults", 50))
+    token = paging.token(call, name, subject, page[-1].digest) if more else None
     return {"referrers": [{"digest": r.digest, "mediaType": r.media_type,
                            "artifactType": r.artifact_type, "size": r.size,
                            "annotations": json.loads(r.annotations) if r.annotations else None,
@@ -108,7 +105,7 @@ async def _admit(call: ApiCall) -> tuple[Target, str]:
 
 
 def _service(target: Target) -> ImageService:
-    return ImageService(target.registry)
+    return target.registry.images
 
 
 async def _run(target: Target, name: str, func, *args, tag: str | None = None):
@@ -183,34 +180,6 @@ def _detail(target: Target, name: str, d: ImageDetail) -> dict:
 
 def _limit(call: ApiCall) -> int:
     return call.params.get("maxResults", DEFAULT_PAGE)
-
-
-# nextToken: opaque to clients, bound to the operation, repository and filter it came from.
-def _token(call: ApiCall, name: str, scope: str, cursor) -> str:
-    raw = json.dumps([call.operation, name, scope, cursor], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _cursor(call: ApiCall, name: str, scope: str, pair: bool = False):
-    token = call.params.get("nextToken")
-    if token is None:
-        return None
-    try:
-        operation, repository, their_scope, cursor = json.loads(base64.urlsafe_b64decode(token))
-        valid = (operation, repository, their_scope) == (call.operation, name, scope)
-    except (ValueError, TypeError, binascii.Error):
-        valid = False
-    if not valid or not _cursor_shape(cursor, pair):
-        raise invalid_parameter("Invalid parameter at 'nextToken' failed to satisfy constraint: "
-                                "'The nextToken is not valid for this request'")
-    return cursor
-
-
-def _cursor_shape(cursor, pair: bool) -> bool:
-    if pair:
-        return (isinstance(cursor, list) and len(cursor) == 2
-                and all(isinstance(c, str) for c in cursor))
-    return isinstance(cursor, str)
 
 
 OPERATIONS = {

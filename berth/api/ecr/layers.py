@@ -5,9 +5,8 @@ from __future__ import annotations
 from ...iam import presigned
 from ...registry import errors as e
 from ...registry.concurrency import blocking
-from ...registry.images import ImageService
 from ...registry.references import Digest
-from ...registry.uploads import Chunk
+from ...registry.upload_bodies import Chunk
 from .access import Target, admit, repository_not_found
 from .caller import iam
 from .endpoint import ApiCall
@@ -50,10 +49,12 @@ async def upload_layer_part(call: ApiCall) -> dict:
     data, first, last = p["layerPartBlob"], p["partFirstByte"], p["partLastByte"]
     if last - first + 1 != len(data):
         raise _bad_part(first, last, f"the part carries {len(data)} bytes")
-    await _existing(target, name)
     try:
         size = await target.registry.uploads.append(name, upload_id, _once(data),
-                                                    Chunk(start=first, length=len(data)))
+                                                    Chunk(start=first, length=len(data)),
+                                                    as_layer=True)
+    except e.NameUnknown:
+        raise repository_not_found(target, name) from None
     except e.RangeInvalid as exc:
         at = exc.detail.get("size") if isinstance(exc.detail, dict) else None
         raise _bad_part(first, last, f"the upload continues at byte {at}") from None
@@ -73,19 +74,17 @@ async def complete_layer_upload(call: ApiCall) -> dict:
     except e.DigestInvalid:
         raise model_error("InvalidLayerException",
                           f"The layer digest '{digests[0]}' is not valid") from None
-    await _existing(target, name)
-    uploads = target.registry.uploads
     try:
-        size = await blocking(uploads.status, name, upload_id)
-        if size == 0:
-            raise model_error("EmptyUploadException",
-                              f"The upload with id '{upload_id}' contains no layer parts")
-        if await _has_blob(target, name, digest):
-            await blocking(uploads.cancel, name, upload_id)
-            raise model_error("LayerAlreadyExistsException", (
-                f"The layer with digest '{digest}' already exists in the repository with name "
-                f"'{name}' in the registry with id '{target.registry_id_text}'"))
-        await uploads.complete(name, upload_id, digest)
+        await target.registry.uploads.complete(name, upload_id, digest, as_layer=True)
+    except e.NameUnknown:
+        raise repository_not_found(target, name) from None
+    except e.EmptyUpload:
+        raise model_error("EmptyUploadException",
+                          f"The upload with id '{upload_id}' contains no layer parts") from None
+    except e.LayerExists:
+        raise model_error("LayerAlreadyExistsException", (
+            f"The layer with digest '{digest}' already exists in the repository with name "
+            f"'{name}' in the registry with id '{target.registry_id_text}'")) from None
     except e.BlobUploadUnknown:
         raise _no_upload(target, name, upload_id) from None
     except e.DigestInvalid:
@@ -107,7 +106,7 @@ async def get_download_url_for_layer(call: ApiCall) -> dict:
     where = (f"the repository with name '{name}' in the registry with id "
              f"'{target.registry_id_text}'")
     try:
-        referenced = await blocking(ImageService(target.registry).layer_referenced, name, digest)
+        referenced = await blocking(target.registry.images.layer_referenced, name, digest)
     except e.NameUnknown:
         raise repository_not_found(target, name) from None
     except e.BlobUnknown:
@@ -132,17 +131,9 @@ async def _admit(call: ApiCall) -> tuple[Target, str]:
 async def _existing(target: Target, name: str) -> None:
     """ECR never creates a repository on these calls."""
     try:
-        await blocking(ImageService(target.registry).exists, name)
+        await blocking(target.registry.images.exists, name)
     except e.NameUnknown:
         raise repository_not_found(target, name) from None
-
-
-async def _has_blob(target: Target, name: str, digest: Digest) -> bool:
-    try:
-        await target.registry.blobs.stat_async(name, digest)
-    except e.BlobUnknown:
-        return False
-    return True
 
 
 async def _once(data: bytes):

@@ -4,8 +4,7 @@ the registry's settings (``registry.registry_settings``)."""
 from __future__ import annotations
 
 from ...registry.concurrency import blocking
-from ...registry.registry_settings import (AccountSettingInvalid, account_setting,
-                                           check_account_setting, put_account_setting as put)
+from ...registry.registry_settings import AccountSettingInvalid, check_account_setting
 from .access import admit
 from .endpoint import ApiCall
 from .errors import invalid_parameter
@@ -21,7 +20,7 @@ async def get_account_setting(call: ApiCall) -> dict:
     name = call.params["name"]
     _check(name)
     target = await admit(call, "ecr:GetAccountSetting")
-    value = await blocking(account_setting, target.registry.db, target.registry_id, name)
+    value = await blocking(target.registry.account_settings.get, name)
     return {"name": name, "value": value}
 
 
@@ -29,7 +28,7 @@ async def put_account_setting(call: ApiCall) -> dict:
     name, value = call.params["name"], call.params["value"]
     _check(name, value)  # before authorization, as ECR validates first
     target = await admit(call, "ecr:PutAccountSetting")
-    await blocking(put, target.registry.db, target.registry_id, name, value)
+    await blocking(target.registry.account_settings.put, name, value)
     return {"name": name, "value": value}
 
 

@@ -2,8 +2,6 @@
 repository's resource tags (TagResource, UntagResource, ListTagsForResource)."""
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import dataclasses
 import re
@@ -18,6 +16,7 @@ from ...registry.repository_settings import (AES256, MUTABLE, Repository,
                                              SettingInvalid, TagMutability)
 from ...registry.repository_tags import (RepositoryTagService, ResourceTagInvalid,
                                          TooManyResourceTags)
+from . import paging
 from .access import Target, admit, condition_keys, repository_not_found
 from .caller import iam
 from .endpoint import ApiCall
@@ -52,12 +51,11 @@ def _domain_errors(target: Target, name: str):
 
 
 def _settings(target: Target) -> RepositorySettingsService:
-    registry = target.registry
-    return RepositorySettingsService(registry.db, registry.registry_id, registry.encryption)
+    return target.registry.repository_settings
 
 
 def _tags(target: Target) -> RepositoryTagService:
-    return RepositoryTagService(target.registry.db, target.registry_id)
+    return target.registry.resource_tags
 
 
 def repository_uri(call: ApiCall, target: Target, name: str) -> str:
@@ -138,11 +136,12 @@ async def _list_repositories(call: ApiCall) -> dict:
     def visible(repo: Repository) -> bool:
         return can_see(repo.name)
 
-    after = _decode_token(call.params.get("nextToken"))
+    scope = target.registry_id_text
+    after = paging.cursor(call, "", scope)
     page, more = await blocking(_settings(target).page, after,
                                 call.params.get("maxResults", 100), visible)
     return {"repositories": [_out(call, target, repo) for repo in page],
-            "nextToken": _encode_token(more)}
+            "nextToken": None if more is None else paging.token(call, "", scope, more)}
 
 
 async def _listing_target(call: ApiCall) -> Target | None:
@@ -160,23 +159,6 @@ async def _listing_target(call: ApiCall) -> Target | None:
     if registry_id is None:
         return None
     return Target(address, registry_id, call.request.app.state.registry.scoped(registry_id))
-
-
-def _encode_token(name: str | None) -> str | None:
-    return None if name is None else base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def _decode_token(token: str | None) -> str | None:
-    if token is None:
-        return None
-    try:
-        after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-        if after:
-            return after
-    except (binascii.Error, ValueError):
-        pass
-    raise model_error("InvalidParameterException", "Invalid parameter at 'nextToken' failed "
-                      "to satisfy constraint: 'Invalid NextToken'")
 
 
 async def delete_repository(call: ApiCall) -> dict:

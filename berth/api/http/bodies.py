@@ -6,7 +6,7 @@ from typing import AsyncIterator, Iterator
 
 from starlette.requests import Request
 
-from ...registry.uploads import BlockingBody
+from ...registry.upload_bodies import BlockingBody
 from .protocol import SOCKET_BODY
 
 

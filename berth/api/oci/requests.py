@@ -7,7 +7,7 @@ from starlette.requests import Request
 from ...registry.errors import ManifestTooLarge, PaginationInvalid, RangeInvalid, SizeInvalid
 from ...registry.references import Digest, validate_name
 from ...registry.registry import Registry
-from ...registry.uploads import Body, Chunk
+from ...registry.upload_bodies import Body, Chunk
 from ..http.bodies import request_body
 
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)")

@@ -195,7 +195,7 @@ def count_unlinkable(tx: Tx, cutoff: float) -> int:
 
 def count_freeable(tx: Tx, cutoff: float) -> tuple[int, int]:
     row = tx.first(_count_freeable(), {"cutoff": cutoff})
-    return row[0], row[1]
+    return int(row.objects), int(row.bytes)  # PostgreSQL sums BIGINT as NUMERIC
 
 
 @lru_cache(maxsize=16)
