@@ -69,7 +69,8 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
     runner = JobRunner(queue, settings.job_poll_seconds, settings.job_lease_seconds)
     schedule_upload_expiry(runner, registry.uploads, settings.upload_ttl_seconds,
                            settings.upload_expiry_interval_seconds)
-    schedule_sweeps(runner, queue, collector(settings, registry), settings.gc_interval_seconds)
+    schedule_sweeps(runner, collector(settings, registry), settings.gc_interval_seconds,
+                    settings.gc_orphan_scan_seconds)
     schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber()],
                       settings.event_delivery_seconds)
     return runner

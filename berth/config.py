@@ -40,6 +40,8 @@ class Settings:
     # a push may take between storing a blob and linking it), and swept this often.
     gc_grace_seconds: int = 3600
     gc_interval_seconds: int = 600
+    # ... and the whole storage walked for objects no metadata knows (a crash's leftovers).
+    gc_orphan_scan_seconds: int = 24 * 3600
     # How often the outbox of domain events is delivered to its subscribers.
     event_delivery_seconds: int = 1
     max_manifest_bytes: int = 4 * 1024 * 1024

@@ -9,7 +9,7 @@ from ..storage.metadata.database import Tx
 
 # Kinds, with what their payload carries besides the registry and repository name:
 REPOSITORY_CREATED = "repository.created"    # repositoryId, keyRef
-REPOSITORY_DELETED = "repository.deleted"    # repositoryId, keyRef, images
+REPOSITORY_DELETED = "repository.deleted"    # repositoryId, keyRef
 UPLOAD_COMPLETED = "upload.completed"        # repositoryId, digest, size
 BLOB_MOUNTED = "blob.mounted"                # repositoryId, digest, size, from
 BLOB_UNLINKED = "blob.unlinked"              # repositoryId, digest

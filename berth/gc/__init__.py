@@ -8,17 +8,27 @@ How a push and a collector never lose a referenced blob between them:
   lists it; an object (a digest's bytes under one key ref) while no link of a repository with
   that key ref names it. Each records since when (``unreferenced_since``); the collector
   deletes only what stayed so longer than the grace period.
-- A manifest put first updates the links it lists (``hold_links``), then reads them. The
-  collector deletes a link with a guarded DELETE. On PostgreSQL one of the two waits for the
-  other's row lock: the put then finds the link gone (and fails cleanly: blob unknown), or
-  the DELETE's re-check finds it listed. SQLite runs one writer at a time.
+- A manifest put reads the links it lists with shared row locks (``hold_links``); the
+  collector locks a link (FOR UPDATE SKIP LOCKED, passing over held ones), then checks in a
+  statement of its own -- whose snapshot sees everything committed while it waited -- that
+  no manifest lists it, then deletes it. So either the put finds the link gone (and fails
+  cleanly: blob unknown), or the collector leaves it. Deleting an image starts its unlisted
+  links' grace period in the same transaction. SQLite runs one writer at a time.
 - A push pins the object row (restarting its grace) in a transaction of its own before it
   relies on the bytes, then writes them if they are missing, then links them in a
-  transaction that holds the row only if it is still within its grace (``hold``). The
-  collector claims an object row (FOR UPDATE SKIP LOCKED), deletes the bytes, then the row,
-  in one transaction: a pin waits for it and the push writes the bytes again; a collector
-  killed after deleting bytes leaves the row, which a pin still finds, and the push checks
-  the bytes after pinning. A link therefore always names bytes that exist.
+  transaction that inserts the link, then holds the object row only if its pin is less than
+  half the grace period old (``hold``; the other half absorbs clock skew). The collector
+  claims an object row (FOR UPDATE SKIP LOCKED), checks in a later statement that no link
+  names it, deletes the bytes, then the row, in one transaction: a pin waits for it and the
+  push writes the bytes again; a collector killed after deleting bytes leaves the row, which
+  a pin still finds, and the push checks the bytes after pinning. A link therefore always
+  names bytes that exist.
+- Row locks are taken links before objects, each kind in key order, by pushes (one link,
+  one object), sweeps (a transaction of links, then one of objects) and the subscriber
+  (objects only), so none of them waits in a cycle.
+- Deleting a blob (or a manifest) locks its row before checking, in a later statement,
+  that no manifest (or index) lists it; a manifest (index) put holds the rows it lists.
+- One sweep runs at a time across all nodes (``Database.try_lock``).
 - Objects in the storage that no row knows (a crash, an older version) are adopted as rows
   unreferenced since their last write, and collected the same way.
 """

@@ -1,6 +1,7 @@
-"""The sweep: links, then objects the storage holds that no row knows, then objects. Each
-page is read, then acted on in a short write transaction whose statements re-check what the
-page said, so a push meanwhile is never undone (see the package docstring)."""
+"""The sweep: links, then (when asked) objects the storage holds that no row knows, then
+objects. Each page is read, then acted on in short write transactions whose statements
+re-check what the page said, so a push meanwhile is never undone (see the package
+docstring). One sweep runs at a time across all nodes (a named database lock)."""
 from __future__ import annotations
 
 import logging
@@ -19,6 +20,7 @@ log = logging.getLogger("berth.gc")
 
 PAGE = 500          # rows read per page
 DELETE_BATCH = 100  # objects deleted per transaction (SQLite holds its writer lock meanwhile)
+LOCK = "gc-sweep"
 
 
 class Cancelled(Exception):
@@ -34,9 +36,20 @@ class Report:
     orphans_found: int = 0
     orphan_bytes: int = 0
     seconds: float = 0.0
+    skipped: bool = False  # another sweep was running
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class _Clock:
+    """The sweep's idea of now: ``now`` (which tests move) plus the time the sweep took."""
+    now: float
+    started: float = field(default_factory=time.monotonic)
+
+    def __call__(self) -> float:
+        return self.now + time.monotonic() - self.started
 
 
 @dataclass
@@ -48,44 +61,68 @@ class GarbageCollector:
     delete_batch: int = DELETE_BATCH
     cancelled: threading.Event = field(default_factory=threading.Event)
 
-    def sweep(self, dry_run: bool = False, now: float | None = None,
+    def sweep(self, dry_run: bool = False, orphans: bool = True, now: float | None = None,
               cancelled: threading.Event | None = None) -> Report:
-        """One pass over everything; ``dry_run`` counts what a sweep now would free."""
-        started = time.monotonic()
-        now = time.time() if now is None else now
+        """One pass over everything (``orphans``: also walk the storage for objects no row
+        knows); ``dry_run`` counts what a sweep now would free. Skipped if another sweep
+        runs."""
+        clock = _Clock(time.time() if now is None else now)
         stop = cancelled or self.cancelled
         report = Report(dry_run)
-        cutoff = now - self.grace_seconds
-        if dry_run:
-            self._count(report, cutoff, stop)
-        else:
-            self._links(report, now, cutoff, stop)
-            self._orphans(report, cutoff, stop)
-            self._objects(report, now, cutoff, stop)
-        report.seconds = round(time.monotonic() - started, 3)
+        cutoff = clock.now - self.grace_seconds
+        with self.db.try_lock(LOCK) as held:
+            if not held:
+                report.skipped = True
+            elif dry_run:
+                self._count(report, cutoff, orphans, stop)
+            else:
+                self._links(report, clock, cutoff, stop)
+                if orphans:
+                    self._orphans(report, cutoff, stop)
+                self._objects(report, clock, cutoff, stop)
+        report.seconds = round(time.monotonic() - clock.started, 3)
         return report
 
     # -- links -------------------------------------------------------------------------
-    def _links(self, report: Report, now: float, cutoff: float, stop) -> None:
+    def _links(self, report: Report, clock: _Clock, cutoff: float, stop) -> None:
         after = None
         while page := self._read(rows.links_page, after):
             _check(stop)
             with self.db.write() as tx:
-                for link in page:
-                    report.links_unlinked += _settle_link(tx, link, now, cutoff)
+                deleted = [link for link in page if _settle_link(tx, link, clock(), cutoff)]
+            if deleted:  # objects in a transaction of their own: links, then objects
+                self._release(deleted)
+            report.links_unlinked += len(deleted)
             after = (page[-1].repository_id, page[-1].digest)
+
+    def _release(self, links: list) -> None:
+        """The objects of deleted links wait from when the links did (or later, if a push
+        touched them since)."""
+        with self.db.read() as tx:
+            refs = {repo: rows.key_ref_of(tx, repo) for repo in {l.repository_id for l in links}}
+        targets = sorted((refs[l.repository_id], l.digest, l.unreferenced_since) for l in links
+                         if refs[l.repository_id] is not None)
+        with self.db.write() as tx:
+            for key_ref, digest, since in targets:
+                rows.release_object(tx, key_ref, digest, since)
 
     # -- objects no row knows ------------------------------------------------------------
     def _orphans(self, report: Report, cutoff: float, stop) -> None:
         for batch in _batches(self._old_objects(cutoff), self.page):
             _check(stop)
+            unknown = self._unknown(batch)
+            if not unknown:
+                continue
             with self.db.write() as tx:
-                known = rows.known(tx, [(ref, digest) for ref, digest, _ in batch])
-                for key_ref, digest, stored in batch:
-                    if (key_ref, digest) not in known and rows.adopt(
-                            tx, key_ref, digest, stored.size, stored.modified):
+                for key_ref, digest, stored in unknown:
+                    if rows.adopt(tx, key_ref, digest, stored.size, stored.modified):
                         report.orphans_found += 1
                         report.orphan_bytes += stored.size
+
+    def _unknown(self, batch: list) -> list:
+        with self.db.read() as tx:
+            known = rows.known(tx, [(ref, digest) for ref, digest, _ in batch])
+        return [item for item in batch if item[:2] not in known]
 
     def _old_objects(self, cutoff: float) -> Iterator[tuple[str, str, StoredObject]]:
         for stored in self.driver.walk():
@@ -94,7 +131,7 @@ class GarbageCollector:
                 yield (*parsed, stored)
 
     # -- objects -------------------------------------------------------------------------
-    def _objects(self, report: Report, now: float, cutoff: float, stop) -> None:
+    def _objects(self, report: Report, clock: _Clock, cutoff: float, stop) -> None:
         after = None
         while page := self._read(rows.objects_page, after):
             _check(stop)
@@ -104,7 +141,7 @@ class GarbageCollector:
                     if obj.linked and obj.unreferenced_since is not None:
                         rows.clear_object(tx, obj.key_ref, obj.digest)
                     elif not obj.linked and obj.unreferenced_since is None:
-                        rows.mark_object(tx, obj.key_ref, obj.digest, now)
+                        rows.mark_object(tx, obj.key_ref, obj.digest, clock())
                     elif not obj.linked and obj.unreferenced_since < cutoff:
                         garbage.append((obj.key_ref, obj.digest))
             for batch in _batches(iter(garbage), self.delete_batch):
@@ -121,48 +158,46 @@ class GarbageCollector:
                 size = rows.claim_object(tx, key_ref, digest, cutoff)
                 if size is None:
                     continue
-                self.driver.delete(object_key(key_ref, digest))
+                try:
+                    self.driver.delete(object_key(key_ref, digest))
+                except Exception:  # the storage refused: keep the row, try again next time
+                    log.warning("could not delete %s/%s", key_ref or "-", digest, exc_info=True)
+                    continue
                 rows.delete_object(tx, key_ref, digest)
                 freed.append(size)
         report.objects_deleted += len(freed)
         report.bytes_freed += sum(freed)
 
     # -- dry run -------------------------------------------------------------------------
-    def _count(self, report: Report, cutoff: float, stop) -> None:
+    def _count(self, report: Report, cutoff: float, orphans: bool, stop) -> None:
         with self.db.read() as tx:
             report.links_unlinked = rows.count_unlinkable(tx, cutoff)
             report.objects_deleted, report.bytes_freed = rows.count_freeable(tx, cutoff)
+        if not orphans:
+            return
         for batch in _batches(self._old_objects(cutoff), self.page):
             _check(stop)
-            with self.db.read() as tx:
-                known = rows.known(tx, [(ref, digest) for ref, digest, _ in batch])
-            for key_ref, digest, stored in batch:
-                if (key_ref, digest) not in known:
-                    report.orphans_found += 1
-                    report.orphan_bytes += stored.size
+            for _, _, stored in self._unknown(batch):
+                report.orphans_found += 1
+                report.orphan_bytes += stored.size
 
     def _read(self, query, after):
         with self.db.read() as tx:
             return query(tx, after, self.page)
 
 
-def _settle_link(tx, link, now: float, cutoff: float) -> int:
+def _settle_link(tx, link, now: float, cutoff: float) -> bool:
     """Mark, clear or delete one link as the page found it (each statement re-checks);
-    1 if it was deleted."""
+    True if it was deleted."""
     if link.listed:
         if link.unreferenced_since is not None:
             rows.clear_link(tx, link.repository_id, link.digest)
-        return 0
+        return False
     if link.unreferenced_since is None:
         rows.mark_link(tx, link.repository_id, link.digest, now)
-        return 0
-    if link.unreferenced_since >= cutoff or not rows.delete_link(
-            tx, link.repository_id, link.digest, cutoff):
-        return 0
-    key_ref = rows.key_ref_of(tx, link.repository_id)
-    if key_ref is not None:
-        rows.release_object(tx, key_ref, link.digest, link.unreferenced_since)
-    return 1
+        return False
+    return link.unreferenced_since < cutoff and rows.delete_link(
+        tx, link.repository_id, link.digest, cutoff)
 
 
 def object_key(key_ref: str, digest: str) -> str:

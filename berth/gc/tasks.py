@@ -1,25 +1,29 @@
-"""The sweep as a periodic job, run by one node at a time."""
+"""Garbage collection as periodic jobs: a sweep of links and objects, and, less often, the
+walk of the whole storage for objects no row knows. A sweep that finds another running (on
+any node) leaves the work to it."""
 from __future__ import annotations
 
 import logging
 
-from ..jobs.queue import JobQueue
 from ..jobs.runner import JobContext, JobRunner
 from .collector import GarbageCollector
 
 log = logging.getLogger("berth.gc")
 
 SWEEP = "gc-sweep"
+ORPHAN_SCAN = "gc-orphans"
 
 
-def schedule_sweeps(runner: JobRunner, queue: JobQueue, collector: GarbageCollector,
-                    interval_seconds: float) -> None:
-    def sweep(job: JobContext) -> None:
-        if queue.running_elsewhere(SWEEP, job.id):
-            log.info("a sweep is running on another node; this one is skipped")
-            return
-        report = collector.sweep(cancelled=job.cancelled)
-        if report.objects_deleted or report.links_unlinked or report.orphans_found:
-            log.info("garbage collection: %s", report.as_dict())
+def schedule_sweeps(runner: JobRunner, collector: GarbageCollector, interval_seconds: float,
+                    orphan_scan_seconds: float) -> None:
+    def sweep(orphans: bool):
+        def run(job: JobContext) -> None:
+            report = collector.sweep(orphans=orphans, cancelled=job.cancelled)
+            if report.skipped:
+                log.info("%s: another sweep is running; left to it", job.kind)
+            elif report.objects_deleted or report.links_unlinked or report.orphans_found:
+                log.info("garbage collection: %s", report.as_dict())
+        return run
 
-    runner.every(interval_seconds, SWEEP, sweep)
+    runner.every(interval_seconds, SWEEP, sweep(orphans=False))
+    runner.every(orphan_scan_seconds, ORPHAN_SCAN, sweep(orphans=True))

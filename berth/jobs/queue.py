@@ -131,12 +131,6 @@ class JobQueue:
             if count < PRUNE_BATCH:
                 return total
 
-    def running_elsewhere(self, kind: str, job_id: str, now: float | None = None) -> bool:
-        """Whether another job of ``kind`` than ``job_id`` runs now (for work that one node
-        at a time should do)."""
-        with self.db.read() as tx:
-            return jobs.running_elsewhere(tx, kind, job_id, time.time() if now is None else now)
-
     def get(self, job_id: str):
         with self.db.read() as tx:
             return jobs.get(tx, job_id)

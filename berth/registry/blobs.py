@@ -19,7 +19,7 @@ from .errors import BlobReferenced, BlobUnknown, NameUnknown
 from .references import Digest
 from .references import validate_name
 from .repositories import open_for_push, push_target, require_id
-from .uploads import DEFAULT_GRACE_SECONDS
+from .uploads import DEFAULT_GRACE_SECONDS, safe_after
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,12 @@ class BlobService:
 
     def _touch(self, blob: StoredBlob) -> None:
         with self.db.write(durable=False) as tx:
-            blob_rows.touch_link(tx, blob.repository_id, str(blob.digest))
+            if not blob_rows.touch_link(tx, blob.repository_id, str(blob.digest)):
+                # Collected meanwhile (or listed, which a second look tells apart).
+                if blob_rows.size_in_repository(tx, blob.repository_id,
+                                                str(blob.digest)) is None:
+                    raise BlobUnknown(f"blob {blob.digest} is unknown to the repository",
+                                      {"digest": str(blob.digest)})
 
     def stat(self, repository: str, digest: Digest) -> int:
         """Size of a blob linked in the repository."""
@@ -145,7 +150,7 @@ class BlobService:
         # The link's row, then the object's (a collector deleting it went first, or finds
         # it held): the order garbage collection takes them in.
         blob_rows.link(tx, repo_id, str(digest), size)
-        if not blob_rows.hold(tx, key_ref, str(digest), time.time() - self.grace_seconds):
+        if not blob_rows.hold(tx, key_ref, str(digest), safe_after(self.grace_seconds)):
             raise _NotMounted()
         emit(tx, BLOB_MOUNTED, self.registry_id, repository, repositoryId=repo_id,
              digest=str(digest), size=size, **{"from": source})
@@ -154,13 +159,15 @@ class BlobService:
         """Remove the blob from the repository; its content stays for garbage collection."""
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
+            # The row first: a manifest put holding it commits before, and the check below
+            # (a statement of its own, so it sees that commit) then refuses.
+            if not blob_rows.unlink(tx, repo_id, str(digest)):
+                raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
+                                  {"digest": str(digest)})
             parent = blob_rows.referencing_manifest(tx, repo_id, str(digest))
             if parent is not None:
                 raise BlobReferenced(f"blob {digest} is referenced by manifest {parent}",
                                      {"digest": str(digest), "manifest": parent})
-            if not blob_rows.unlink(tx, repo_id, str(digest)):
-                raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
-                                  {"digest": str(digest)})
             emit(tx, BLOB_UNLINKED, self.registry_id, repository, repositoryId=repo_id,
                  digest=str(digest))
 

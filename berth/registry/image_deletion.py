@@ -3,6 +3,7 @@ so a rule added here holds on both doors."""
 from __future__ import annotations
 
 from ..events import IMAGE_DELETED, TAG_REMOVED, emit
+from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
 from ..storage.metadata.database import Tx
@@ -39,9 +40,10 @@ def delete_image(tx: Tx, registry_id: int, repo_id: int, repository: str, tag: s
         digest = found
     else:
         digest = str(Digest.parse(digest))
-        if manifest_rows.get(tx, repo_id, digest) is None:
-            raise ManifestUnknown(f"manifest {digest} is unknown to {repository!r}",
-                                  {"digest": digest})
+    # Locked before the index check: an index put listing it goes first or after us.
+    if manifest_rows.get_for_delete(tx, repo_id, digest) is None and tag is None:
+        raise ManifestUnknown(f"manifest {digest} is unknown to {repository!r}",
+                              {"digest": digest})
     parent = manifest_rows.parent_of(tx, repo_id, digest)
     if parent is not None:
         raise ManifestReferenced(f"manifest {digest} is listed by index {parent}",
@@ -49,6 +51,7 @@ def delete_image(tx: Tx, registry_id: int, repo_id: int, repository: str, tag: s
     names = tags.names_for(tx, repo_id, [digest]).get(digest) or [None]
     tags.remove_for_digest(tx, repo_id, digest)
     blobs = manifest_rows.remove(tx, repo_id, digest)
+    blob_rows.mark_unlisted(tx, repo_id, blobs)  # garbage collection waits from now
     emit(tx, IMAGE_DELETED, registry_id, repository, repositoryId=repo_id, digest=digest,
          tags=[name for name in names if name], blobs=blobs)
     return digest, names

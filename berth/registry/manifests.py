@@ -167,15 +167,15 @@ class ManifestService:
         descriptor gives; returns the total size of what the manifest references."""
         if parsed.is_index:
             wanted = sorted({str(d.digest) for d in parsed.children})
-            found = manifest_rows.sizes(tx, repo_id, wanted) if wanted else {}
+            # Held: deleting a child waits for this index, which it then finds listing it.
+            found = manifest_rows.sizes(tx, repo_id, wanted, hold=True) if wanted else {}
             _require(wanted, found, children=True)
             _check_sizes(parsed.children, {d: sizes[0] for d, sizes in found.items()})
             return sum(total for _, total in found.values())
         local = [d for d in (parsed.config, *parsed.layers) if not d.foreign]
         wanted = sorted({str(d.digest) for d in local})
-        if wanted:  # taken first: a collector unlinking them goes before or finds them held
-            blob_rows.hold_links(tx, repo_id, wanted)
-        found = blob_rows.sizes_in_repository(tx, repo_id, wanted) if wanted else {}
+        # Held: a collector or a blob delete unlinking them goes before, or waits for us.
+        found = blob_rows.hold_links(tx, repo_id, wanted) if wanted else {}
         _require(wanted, found, children=False)
         _check_sizes(local, found)
         return sum(found.values())

@@ -14,6 +14,7 @@ import uuid
 from ..events import UPLOAD_COMPLETED, emit
 from ..storage.blobs import BlobDriver, BlobNotFound
 from ..storage.blobs.keyring import join_key
+from ..storage.blobs.segments import BlobCorrupted
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import uploads
 from ..storage.metadata.database import Database
@@ -185,7 +186,7 @@ class UploadService:
         with self.db.write() as tx:
             blob_rows.pin(tx, key_ref, str(digest), size)
         key = join_key(key_ref, digest.key)
-        if self.driver.stat(key) == size:
+        if _stored_size(self.driver, key) == size:
             if skip is not None:
                 skip()
         else:
@@ -241,7 +242,7 @@ class UploadService:
                                         "another encryption key during the upload")
             # The link's row, then the object's: the order garbage collection takes them in.
             blob_rows.link(tx, repo_id, str(digest), size)
-            if not blob_rows.hold(tx, key_ref, str(digest), time.time() - self.grace_seconds):
+            if not blob_rows.hold(tx, key_ref, str(digest), safe_after(self.grace_seconds)):
                 # Pinned longer ago than the grace period: a collector may have taken it.
                 raise BlobUploadUnknown(f"blob {digest} was not linked in time; upload it "
                                         "again", {"digest": str(digest)})
@@ -278,6 +279,21 @@ class UploadService:
         for upload_id in untracked:
             self.driver.upload_abort(upload_id, {})
         return len(rows) + len(untracked)
+
+
+def safe_after(grace_seconds: float) -> float:
+    """The oldest pin a link may still rely on: half the grace period back, leaving the
+    other half for clocks that disagree between nodes."""
+    return time.time() - grace_seconds / 2
+
+
+def _stored_size(driver: BlobDriver, key: str) -> int | None:
+    """The size of what is stored under ``key``; None if nothing usable is (a truncated
+    sealed object is written again, not trusted)."""
+    try:
+        return driver.stat(key)
+    except BlobCorrupted:
+        return None
 
 
 def _verify(hasher, digest: Digest) -> None:

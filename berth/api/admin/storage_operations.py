@@ -1,5 +1,6 @@
 """The admin operations on storage: RunGarbageCollection (administrator account only: it
-sweeps every account's storage) and GetStorageUsage (an account's, or every account's for
+sweeps every account's storage, walking the storage too; Skipped if a sweep is running
+already) and GetStorageUsage (an account's, or every account's for
 the administrator offline)."""
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def run_garbage_collection(registry: Registry, p: Params) -> dict:
     return {"DryRun": report.dry_run, "GraceSeconds": registry.grace_seconds,
             "LinksRemoved": report.links_unlinked, "ObjectsDeleted": report.objects_deleted,
             "BytesFreed": report.bytes_freed, "OrphansFound": report.orphans_found,
-            "OrphanBytes": report.orphan_bytes, "Seconds": report.seconds}
+            "OrphanBytes": report.orphan_bytes, "Seconds": report.seconds,
+            "Skipped": report.skipped}
 
 
 @operation("GetStorageUsage", "berth:GetStorageUsage", {"AccountId": False}, account_root,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from functools import cache, lru_cache
 
-from sqlalchemy import and_, bindparam, case, delete, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, or_, select, update
 
 from .database import Database, Tx
 from .schema import blobs, manifest_references, repositories, repository_blobs
@@ -49,9 +49,10 @@ def _sizes_in_repository(count: int):
 
 @lru_cache(maxsize=64)
 def _hold_links(count: int):
-    return update(repository_blobs).where(
-        repository_blobs.c.repository_id == bindparam("repo"),
-        in_list(repository_blobs.c.digest, "d", count)).values(unreferenced_since=None)
+    # Shared locks, taken in digest order: pushes listing the same layers do not wait for
+    # each other; a collector's lock (FOR UPDATE) waits for them, or they for it.
+    return (_linked().where(in_list(repository_blobs.c.digest, "d", count))
+            .order_by(repository_blobs.c.digest).with_for_update(read=True))
 
 
 @cache
@@ -64,6 +65,17 @@ def _link(dialect: str):
         index_elements=["repository_id", "digest"],
         set_={"unreferenced_since": case(
             (repository_blobs.c.unreferenced_since.is_(None), None), else_=since)})
+
+
+@lru_cache(maxsize=64)
+def _mark_unlisted(count: int):
+    listed = exists().where(
+        manifest_references.c.repository_id == repository_blobs.c.repository_id,
+        manifest_references.c.child_digest == repository_blobs.c.digest)
+    return update(repository_blobs).where(
+        repository_blobs.c.repository_id == bindparam("repo"),
+        in_list(repository_blobs.c.digest, "d", count), ~listed).values(
+        unreferenced_since=bindparam("now"))
 
 
 @cache
@@ -120,9 +132,11 @@ def sizes_in_repository(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, i
     return {row.digest: row.size for row in rows}
 
 
-def hold_links(tx: Tx, repo_id: int, digests: list[str]) -> None:
-    """Mark links as listed by a manifest, taking their rows before the manifest reads them."""
-    tx.execute(_hold_links(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+def hold_links(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, int]:
+    """sizes_in_repository, holding the rows until the transaction ends (for a manifest
+    that will list them: a collector cannot take them meanwhile)."""
+    rows = tx.all(_hold_links(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+    return {row.digest: row.size for row in rows}
 
 
 def link(tx: Tx, repo_id: int, digest: str, size: int) -> None:
@@ -132,10 +146,19 @@ def link(tx: Tx, repo_id: int, digest: str, size: int) -> None:
                                         "unreferenced_since": now})
 
 
-def touch_link(tx: Tx, repo_id: int, digest: str) -> None:
+def mark_unlisted(tx: Tx, repo_id: int, digests: list[str]) -> None:
+    """Start the wait of the links among these that no manifest lists any more (their
+    manifest was just deleted)."""
+    if digests:
+        tx.execute(_mark_unlisted(len(digests)), {"repo": repo_id, "now": time.time(),
+                                                  **list_params("d", sorted(digests))})
+
+
+def touch_link(tx: Tx, repo_id: int, digest: str) -> bool:
     """Restart the wait of a link no manifest lists (a client just asked for the blob: its
-    manifest is likely on its way)."""
-    tx.execute(_touch_link(), {"repo": repo_id, "digest": digest, "now": time.time()})
+    manifest is likely on its way); False if the link is gone or listed meanwhile."""
+    return tx.execute(_touch_link(), {"repo": repo_id, "digest": digest,
+                                      "now": time.time()}) > 0
 
 
 def unlink(tx: Tx, repo_id: int, digest: str) -> bool:

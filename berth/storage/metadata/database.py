@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import sqlite3
 import threading
@@ -300,6 +301,24 @@ class Database:
         with self._writer_lock, self._transaction("BEGIN IMMEDIATE", durable) as tx:
             yield tx
 
+    @contextlib.contextmanager
+    def try_lock(self, name: str) -> Iterator[bool]:
+        """Hold a named lock across processes and nodes while the block runs, if no one else
+        holds it (yields False then, without waiting): a PostgreSQL session advisory lock on
+        a connection of its own, or an flock beside the SQLite file."""
+        if self.is_sqlite:
+            with _file_lock(self.engine.url.database, name) as held:
+                yield held
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "big")
+        with self.engine.connect() as conn:
+            held = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+            try:
+                yield bool(held)
+            finally:
+                if held:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+
     def fetch_one(self, stmt, params: dict[str, Any]):
         """One statement on its own (the pull path's fast lane): its first row or None."""
         with self.read() as tx:
@@ -314,6 +333,23 @@ class Database:
             self._sqlite.close()
             self._writer_lock.close()
         self.engine.dispose()
+
+
+@contextlib.contextmanager
+def _file_lock(path: str | None, name: str) -> Iterator[bool]:
+    if not path or path == ":memory:":
+        yield True
+        return
+    fd = os.open(f"{path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # releases the lock
 
 
 IDLE_PING_SECONDS = 10.0

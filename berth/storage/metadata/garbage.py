@@ -76,8 +76,19 @@ def _clear_link():
 
 
 @cache
+def _lock_link():
+    return select(L.c.digest).where(_LINK, L.c.unreferenced_since < bindparam("cutoff")
+                                    ).with_for_update(skip_locked=True)
+
+
+@cache
+def _listed():
+    return select(_LISTED.label("listed")).where(_LINK)
+
+
+@cache
 def _delete_link():
-    return delete(L).where(_LINK, L.c.unreferenced_since < bindparam("cutoff"), ~_LISTED)
+    return delete(L).where(_LINK)
 
 
 def mark_link(tx: Tx, repo: int, digest: str, now: float) -> bool:
@@ -89,7 +100,13 @@ def clear_link(tx: Tx, repo: int, digest: str) -> bool:
 
 
 def delete_link(tx: Tx, repo: int, digest: str, cutoff: float) -> bool:
-    return tx.execute(_delete_link(), {"repo": repo, "digest": digest, "cutoff": cutoff}) > 0
+    """Delete the link if it is still waiting past the cutoff and no manifest lists it. The
+    row is locked first (passed over if a manifest put holds it); the listing is checked
+    after, by a statement whose snapshot sees any put that committed while we waited."""
+    params = {"repo": repo, "digest": digest, "cutoff": cutoff}
+    if tx.first(_lock_link(), params) is None or tx.scalar(_listed(), params):
+        return False
+    return tx.execute(_delete_link(), params) > 0
 
 
 @cache
@@ -147,11 +164,15 @@ def clear_object(tx: Tx, key_ref: str, digest: str) -> bool:
 
 @cache
 def _claim_object():
-    # FOR UPDATE re-checks the row if a push changed it meanwhile; SKIP LOCKED passes over
-    # rows a push holds now (they are not garbage). SQLite serialises writers instead.
-    return (select(O.c.key_ref, O.c.size).where(
-        _OBJECT, O.c.unreferenced_since < bindparam("cutoff"), ~_LINKED)
-        .with_for_update(skip_locked=True))
+    # SKIP LOCKED passes over rows a push holds now (they are not garbage); SQLite
+    # serialises writers instead.
+    return (select(O.c.size).where(_OBJECT, O.c.unreferenced_since < bindparam("cutoff"))
+            .with_for_update(skip_locked=True))
+
+
+@cache
+def _linked():
+    return select(_LINKED.label("linked")).where(_OBJECT)
 
 
 @cache
@@ -160,9 +181,14 @@ def _delete_object():
 
 
 def claim_object(tx: Tx, key_ref: str, digest: str, cutoff: float) -> int | None:
-    """Lock the object if it is still garbage; its size, else None."""
-    row = tx.first(_claim_object(), {"key_ref": key_ref, "digest": digest, "cutoff": cutoff})
-    return None if row is None else row.size
+    """Lock the object if it is still garbage; its size, else None. The links are checked
+    after the lock, by a statement that sees every link committed before it: a push links
+    an object only while it holds the row."""
+    params = {"key_ref": key_ref, "digest": digest, "cutoff": cutoff}
+    row = tx.first(_claim_object(), params)
+    if row is None or tx.scalar(_linked(), params):
+        return None
+    return row.size
 
 
 def delete_object(tx: Tx, key_ref: str, digest: str) -> None:

@@ -148,14 +148,3 @@ def prune(tx: Tx, done_before: float, failed_before: float, limit: int) -> int:
 def get(tx: Tx, job_id: str):
     return tx.first(_get(), {"id": job_id})
 
-
-@cache
-def _running_elsewhere():
-    return select(jobs.c.id).where(jobs.c.kind == bindparam("kind"), jobs.c.state == RUNNING,
-                                   jobs.c.lease_until >= bindparam("now"),
-                                   jobs.c.id != bindparam("id")).limit(1)
-
-
-def running_elsewhere(tx: Tx, kind: str, job_id: str, now: float) -> bool:
-    """Whether another job of ``kind`` is running under a live lease."""
-    return tx.scalar(_running_elsewhere(), {"kind": kind, "id": job_id, "now": now}) is not None

@@ -41,9 +41,21 @@ def _get():
 
 
 @lru_cache(maxsize=64)
-def _sizes(count: int):
-    return select(manifests.c.digest, manifests.c.size, manifests.c.total_size).where(
+def _sizes(count: int, hold: bool):
+    query = select(manifests.c.digest, manifests.c.size, manifests.c.total_size).where(
         _REPO, in_list(manifests.c.digest, "d", count))
+    return query.order_by(manifests.c.digest).with_for_update(read=True) if hold else query
+
+
+@cache
+def _get_locked():
+    return _get().with_for_update()
+
+
+@cache
+def _hold():
+    return select(manifests.c.digest).where(
+        _REPO, manifests.c.digest == bindparam("digest")).with_for_update(read=True)
 
 
 @cache
@@ -117,16 +129,28 @@ def get(tx: Tx, repo_id: int, digest: str):
     return tx.first(_get(), {"repo": repo_id, "digest": digest})
 
 
-def sizes(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, tuple[int, int]]:
-    """digest -> (manifest bytes, manifest plus everything it references)."""
-    rows = tx.all(_sizes(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+def get_for_delete(tx: Tx, repo_id: int, digest: str):
+    """get, locking the row: an index put listing it waits, or commits first (and then the
+    deleter's next statement sees the index)."""
+    return tx.first(_get_locked(), {"repo": repo_id, "digest": digest})
+
+
+def sizes(tx: Tx, repo_id: int, digests: list[str],
+          hold: bool = False) -> dict[str, tuple[int, int]]:
+    """digest -> (manifest bytes, manifest plus everything it references); ``hold`` keeps
+    the rows from being deleted until the transaction ends."""
+    rows = tx.all(_sizes(len(digests), hold), {"repo": repo_id, **list_params("d", digests)})
     return {row.digest: (row.size, row.total_size) for row in rows}
 
 
 def insert_new(tx: Tx, row: dict[str, Any], references: Iterable[tuple[str, str]]) -> bool:
-    """Insert a manifest and its references; False if it was already there."""
+    """Insert a manifest and its references; False if it was already there (then held
+    until the transaction ends, so a tag put with it never names a deleted manifest)."""
+    key = {"repo": row["repository_id"], "digest": row["digest"]}
     if tx.execute(_insert(tx.dialect_name), row) == 0:
-        return False
+        if tx.first(_hold(), key) is not None:
+            return False
+        tx.execute(_insert(tx.dialect_name), row)  # deleted meanwhile: in again
     refs = [{"repository_id": row["repository_id"], "parent_digest": row["digest"],
              "child_digest": child, "kind": kind} for child, kind in dict(references).items()]
     if refs:

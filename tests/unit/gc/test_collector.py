@@ -56,11 +56,30 @@ def test_deleted_image_frees_its_blobs_after_the_grace_period(registry, collecto
     assert collector.sweep(now=later()).objects_deleted == 0
 
 
-def test_without_the_event_a_sweep_notices_and_waits_from_then(registry, collector):
+def test_deleting_an_image_starts_the_wait_of_its_links_at_once(registry, collector):
+    """No event delivery needed for links: the deletion marks them; a sweep before the
+    grace period ends leaves them."""
     digest = push_image(registry, "app", "v1", LAYER)
+    collector.sweep(now=later(5 * GRACE))  # long after the push: links held by the image
     registry.manifests.delete("app", digest)
+    assert collector.sweep(now=later(GRACE / 2)).links_unlinked == 0
+    assert collector.sweep(now=later()).objects_deleted == 2
+
+
+def test_a_sweep_notices_links_nothing_marked(registry, collector):
+    push_image(registry, "app", "v1", LAYER)
+    with registry.db.write() as tx:  # as rows from before garbage collection existed
+        tx.execute(garbage.L.update().values(unreferenced_since=None))
+        tx.execute(garbage.manifest_references.delete())
     assert collector.sweep(now=later()).links_unlinked == 0  # marked now, not before
     assert collector.sweep(now=later(2 * GRACE + 2)).objects_deleted == 2
+
+
+def test_one_sweep_at_a_time(registry, collector):
+    with registry.db.try_lock("gc-sweep") as held:
+        assert held
+        assert collector.sweep().skipped
+    assert not collector.sweep().skipped
 
 
 def test_a_layer_another_repository_links_stays(registry, collector):
