@@ -26,12 +26,12 @@ from .gc import subscriber as gc_subscriber
 from .gc.tasks import schedule_sweeps
 from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
-from .jobs.uploads import schedule_upload_expiry
 from .keys import open_keys
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
-from .registry.concurrency import blocking
+from .concurrency import blocking
 from .registry.encryption import Encryption
 from .registry.registry import Registry
+from .registry.tasks import schedule_upload_expiry
 from .storage.blobs import open_driver
 from .storage.blobs.encrypted import EncryptedDriver
 from .storage.metadata.database import Database, pool_size_for

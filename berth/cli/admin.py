@@ -20,7 +20,7 @@ from ..api.admin.errors import AdminError, translate
 from ..config import Settings
 from ..iam.identities import IdentityError
 from ..iam.policy import PolicyError
-from ..iam.secrets import MasterKeyError
+from ..keys.master import MasterKeyError
 from ..iam.service import UnknownRegistry
 from ..keys import KeyServiceError
 from ..storage.metadata import migrate

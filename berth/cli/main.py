@@ -9,7 +9,7 @@ import sys
 
 from ..config import Settings, load_settings
 from ..storage.metadata import migrate
-from ..iam.secrets import MasterKeyError
+from ..keys.master import MasterKeyError
 from ..iam.service import UnknownRegistry
 from ..iam.wiring import open_iam
 from ..process import SUPERVISOR_ENV, configure_logging, default_workers

@@ -11,8 +11,8 @@ from ..storage.metadata import identities as rows
 from ..storage.metadata.database import Tx
 from .identities import key_context
 from .policy import Policy, Principal, parse_policy
-from .secrets import MasterKey
-from .snapshot import cached
+from ..keys.master import MasterKey
+from ..storage.metadata.generation_cache import cached
 from .tokens import TokenError, TokenService
 
 

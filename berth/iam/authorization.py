@@ -10,7 +10,7 @@ from ..storage.metadata import repositories as repository_rows
 from ..storage.metadata.database import Tx
 from .authentication import Caller
 from .policy import Decision, Policy, RequestContext, evaluate, parse_policy
-from .snapshot import cached
+from ..storage.metadata.generation_cache import cached
 from .tenancy import RegistryAddress
 
 

@@ -17,7 +17,7 @@ from ..storage.metadata import identities as rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database, Tx
 from .policy import parse_policy
-from .secrets import MasterKey
+from ..keys.master import MasterKey
 from .tenancy import ACCOUNT_ID
 
 IAM_GENERATION = registry_rows.IAM_GENERATION

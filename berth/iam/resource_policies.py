@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..registry.repositories import require_id
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata import repositories as repository_rows
 from ..storage.metadata.database import Database
@@ -17,6 +16,19 @@ from .tenancy import RegistryAddress
 
 SET_REPOSITORY_POLICY = "ecr:SetRepositoryPolicy"
 
+
+
+class RepositoryUnknown(LookupError):
+    """The repository a policy operation names does not exist."""
+
+    def __init__(self, name: str):
+        super().__init__(f"repository {name!r} does not exist")
+        self.name = name
+
+
+def _require(tx, registry_id: int, repository: str) -> None:
+    if repository_rows.get_id(tx, registry_id, repository) is None:
+        raise RepositoryUnknown(repository)
 
 class PolicyLocksOut(Exception):
     """The policy would stop its setter from setting another one (and force was not given)."""
@@ -37,7 +49,7 @@ class ResourcePolicies:
         unless ``force`` (a missing repository, NameUnknown, is reported first)."""
         parse_policy(text, kind="resource", name="repository policy")
         with self.db.write() as tx:
-            require_id(tx, registry_id, repository)
+            _require(tx, registry_id, repository)
             if caller is not None and not force:
                 policies = tuple(resource_policy(t) for t in (
                     text, registry_rows.registry_policy(tx, registry_id)) if t)
@@ -53,13 +65,13 @@ class ResourcePolicies:
 
     def repository_policy(self, registry_id: int, repository: str) -> str | None:
         with self.db.read() as tx:
-            require_id(tx, registry_id, repository)
+            _require(tx, registry_id, repository)
             return repository_rows.policy(tx, registry_id, repository).policy
 
     def delete_repository_policy(self, registry_id: int, repository: str) -> str | None:
         """Remove it; returns the policy that was there (None if there was none)."""
         with self.db.write() as tx:
-            require_id(tx, registry_id, repository)
+            _require(tx, registry_id, repository)
             old = repository_rows.policy(tx, registry_id, repository).policy
             repository_rows.set_policy(tx, registry_id, repository, None)
             registry_rows.bump(tx, IAM_GENERATION)

@@ -12,7 +12,7 @@ from .authentication import Authenticator, Caller, Unauthenticated, basic_token
 from .authorization import AccessDenied, Authorizer, decide, resource_policy
 from .identities import IdentityService
 from .resource_policies import ResourcePolicies
-from .snapshot import GenerationCache
+from ..storage.metadata.generation_cache import GenerationCache
 from .tenancy import RegistryAddress, Tenancy
 from .tokens import TokenService
 

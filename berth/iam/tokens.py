@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..storage.metadata import registries as rows
 from ..storage.metadata.database import Database, Tx
-from .secrets import MasterKey
+from ..keys.master import MasterKey
 
 _PREFIX = "v1."
 _MAX_VERIFIED = 10_000

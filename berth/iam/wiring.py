@@ -6,7 +6,7 @@ from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database
 from .bootstrap import adopt_orphans, bootstrap
 from .identities import IdentityService
-from .secrets import MasterKey
+from ..keys.master import MasterKey
 from .service import Iam
 from .tenancy import Tenancy
 from .tokens import TokenService

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..registry.concurrency import blocking
+from ..concurrency import blocking
 from .queue import Claimed, JobQueue, error_text
 from .schedule import Schedule
 

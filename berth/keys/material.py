@@ -6,7 +6,7 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..iam.secrets import MasterKey
+from .master import MasterKey
 from ..storage.metadata import keys as rows
 from ..storage.metadata.database import Tx
 

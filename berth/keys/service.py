@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from ..iam.secrets import MasterKey
+from .master import MasterKey
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import keys as rows
 from ..storage.metadata.database import Database, Tx

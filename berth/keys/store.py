@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..iam.secrets import MasterKey
-from ..iam.snapshot import GenerationCache
+from .master import MasterKey
+from ..storage.metadata.generation_cache import GenerationCache
 from ..storage.blobs.keyring import DEPLOYMENT_KEY, KEY_REF
 from ..storage.metadata import keys as rows
 from ..storage.metadata.database import Database, Tx

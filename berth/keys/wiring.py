@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..iam.secrets import MasterKey
+from .master import MasterKey
 from ..storage.metadata.database import Database
 from .service import KeyService
 from .store import KeyStore

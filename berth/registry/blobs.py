@@ -13,7 +13,7 @@ from ..storage.blobs.keyring import join_key
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import repositories
 from ..storage.metadata.database import Database
-from .concurrency import blocking, quick_read
+from ..concurrency import blocking, quick_read
 from .encryption import Encryption
 from .errors import BlobReferenced, BlobUnknown, NameUnknown
 from .references import Digest

@@ -11,7 +11,7 @@ from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import images as rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
-from .concurrency import blocking
+from ..concurrency import blocking
 from .errors import (BlobUnknown, DigestInvalid, ManifestInvalid, ManifestReferenced,
                      ManifestUnknown, TagInvalid)
 from .image_deletion import TagDigestMismatch, delete_image

@@ -10,7 +10,7 @@ from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
 from ..storage.metadata.database import Database
-from .concurrency import blocking, quick_read
+from ..concurrency import blocking, quick_read
 from .encryption import Encryption
 from .errors import (DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
                      ManifestTooLarge, ManifestUnknown, NameUnknown, RegistryError, TagImmutable)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Iterator
 
 from ..storage.blobs import UploadTooLarge
-from .concurrency import blocking
+from ..concurrency import blocking
 from .errors import SizeInvalid
 
 # Bytes gathered from the network before one hop to a thread hashes and writes them.

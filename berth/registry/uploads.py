@@ -18,7 +18,7 @@ from ..storage.blobs.segments import BlobCorrupted
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import uploads
 from ..storage.metadata.database import Database
-from .concurrency import blocking
+from ..concurrency import blocking
 from .encryption import Encryption
 from .errors import (BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, EmptyUpload,
                      LayerExists, RangeInvalid,

@@ -7,7 +7,6 @@ import signal
 import socket
 from pathlib import Path
 
-import requests
 
 from berth.process import default_workers
 from tests.support.berth_node import BerthNode

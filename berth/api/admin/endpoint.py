@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from ...iam.authentication import Caller
 from ...iam.service import Iam
 from ...iam.sigv4 import SigV4Error
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from .. import awsjson
 from .access import authorize
 from .errors import AdminError, translate

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ...iam.authorization import AccessDenied
 from ...iam.service import UnknownRegistry
 from ...iam.tenancy import RegistryAddress
-from ...registry.concurrency import quick_read
+from ...concurrency import quick_read
 from ...registry.registry import Registry
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall

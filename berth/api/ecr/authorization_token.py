@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from ...iam.authorization import AccessDenied, require
 from ...iam.tenancy import RegistryAddress
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
 from .errors import access_denied

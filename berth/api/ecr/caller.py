@@ -9,7 +9,7 @@ from starlette.requests import Request
 from ...iam.authentication import Caller
 from ...iam.service import Iam
 from ...iam.tenancy import RegistryAddress
-from ...registry.concurrency import quick_read
+from ...concurrency import quick_read
 from ..awsjson import verify_signature
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ...registry import errors as e
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from ...registry.images import (DigestMismatch, ImageDetail, ImageExists, ImageId,
                                 ImageNotFound, ImageService, LayersMissing, MediaTypeMissing)
 from ...registry.references import Digest

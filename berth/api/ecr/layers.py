@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...iam import presigned
 from ...registry import errors as e
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from ...registry.references import Digest
 from ...registry.upload_bodies import Chunk
 from .access import Target, admit, repository_not_found

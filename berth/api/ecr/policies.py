@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ...concurrency import blocking
 from ...iam.policy import PolicyError
-from ...iam.resource_policies import SET_REPOSITORY_POLICY, PolicyLocksOut, ResourcePolicies
-from ...registry.concurrency import blocking
-from ...registry.errors import NameUnknown
+from ...iam.resource_policies import (SET_REPOSITORY_POLICY, PolicyLocksOut, RepositoryUnknown,
+                                      ResourcePolicies)
 from .access import Target, admit, condition_keys, repository_not_found
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
@@ -39,7 +39,7 @@ async def set_repository_policy(call: ApiCall) -> dict:
                        keys=condition_keys(call), force=bool(call.params.get("force")))
     except PolicyError as exc:
         raise _invalid_policy("repository", exc) from None
-    except NameUnknown:
+    except RepositoryUnknown:
         raise repository_not_found(target, name) from None
     except PolicyLocksOut as exc:
         raise invalid_parameter(f"Invalid parameter at 'PolicyText' failed to satisfy "
@@ -54,7 +54,7 @@ async def _existing_repository_policy(call: ApiCall, action: str,
     target = await admit(call, action, name)
     try:
         text = await blocking(method, iam(call.request).policies, target.registry_id, name)
-    except NameUnknown:
+    except RepositoryUnknown:
         raise repository_not_found(target, name) from None
     if text is None:
         raise model_error("RepositoryPolicyNotFoundException",

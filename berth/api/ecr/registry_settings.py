@@ -3,7 +3,7 @@ PutAccountSetting. Account settings are per registry (account and region), as in
 the registry's settings (``registry.registry_settings``)."""
 from __future__ import annotations
 
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from ...registry.registry_settings import AccountSettingInvalid, check_account_setting
 from .access import admit
 from .endpoint import ApiCall

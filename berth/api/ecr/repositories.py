@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from ...iam.service import UnknownRegistry
 from ...registry import errors as e
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from ...registry.encryption import KmsKeyUnusable
 from ...registry.repository_settings import (AES256, MUTABLE, Repository,
                                              RepositorySettings, RepositorySettingsService,

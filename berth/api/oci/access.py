@@ -13,7 +13,7 @@ from ...iam import presigned
 from ...iam.authorization import AccessDenied
 from ...iam.service import Admission, Iam, Unauthenticated, UnknownRegistry
 from ...iam.tenancy import RegistryAddress
-from ...registry.concurrency import quick_read
+from ...concurrency import quick_read
 from ...registry.errors import NameUnknown
 from ...registry.references import validate_name
 from .errors import error_response

@@ -7,7 +7,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from ..http.responses import ChunksResponse, SendfileResponse, sends_in_thread
 from . import requests as rq
 from .errors import error_response

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from . import access
 from . import requests as rq
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...registry.concurrency import blocking
+from ...concurrency import blocking
 from ...registry.errors import DigestInvalid
 from ...registry.references import validate_name
 from . import requests as rq

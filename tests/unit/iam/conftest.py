@@ -7,7 +7,7 @@ import pytest
 
 from berth.config import Settings
 from berth.iam.identities import IAM_GENERATION, IdentityService
-from berth.iam.secrets import MasterKey
+from berth.keys.master import MasterKey
 from berth.iam.tokens import TokenService
 from berth.iam.wiring import open_iam
 from berth.storage.metadata import registries as registry_rows

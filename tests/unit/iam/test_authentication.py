@@ -6,7 +6,7 @@ import pytest
 
 from berth.iam.authentication import Authenticator, Unauthenticated, basic_token
 from berth.iam.identities import IAM_GENERATION
-from berth.iam.snapshot import GenerationCache
+from berth.storage.metadata.generation_cache import GenerationCache
 from berth.storage.metadata import identities as identity_rows
 from berth.storage.metadata import registries as registry_rows
 

@@ -7,7 +7,7 @@ from berth.iam.authentication import Caller
 from berth.iam.authorization import AccessDenied, Authorizer, denial_message, require
 from berth.iam.identities import IAM_GENERATION
 from berth.iam.policy import Principal, RequestContext, evaluate, parse_policy
-from berth.iam.snapshot import GenerationCache
+from berth.storage.metadata.generation_cache import GenerationCache
 from berth.iam.tenancy import RegistryAddress
 from berth.storage.metadata import registries as registry_rows
 from berth.storage.metadata import repositories as repository_rows

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from berth.iam.authentication import Authenticator
 from berth.iam.bootstrap import CREDENTIALS_PROFILE, bootstrap
 from berth.iam.identities import IdentityService
-from berth.iam.secrets import MasterKeyError
+from berth.keys.master import MasterKeyError
 from berth.iam.tokens import TokenService
 from berth.iam.wiring import open_iam
 from berth.storage.metadata import identities as identity_rows

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from berth.iam.secrets import MasterKey, MasterKeyError
+from berth.keys.master import MasterKey, MasterKeyError
 from berth.iam.tokens import TokenError, TokenService
 from berth.storage.metadata import migrate
 from berth.storage.metadata import registries as registry_rows

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from berth.iam.identities import IdentityService
-from berth.iam.secrets import MasterKey
+from berth.keys.master import MasterKey
 from berth.keys import open_keys
 
 REGION = "us-east-1"

@@ -3,7 +3,7 @@ round-trip, rotation keeps old data readable, a disabled key refuses with its AR
 change made through one store is honoured by another on the same database at its next use."""
 import pytest
 
-from berth.iam.secrets import MasterKey, MasterKeyError
+from berth.keys.master import MasterKey, MasterKeyError
 from berth.keys import KeyStore, KeyUnsupported, open_keys
 from berth.storage.blobs.keyring import DEPLOYMENT_KEY, KeyUnavailable
 from berth.storage.metadata import keys as key_rows

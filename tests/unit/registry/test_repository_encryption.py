@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from berth.iam.identities import IdentityService
-from berth.iam.secrets import MasterKey
+from berth.keys.master import MasterKey
 from berth.keys import Keys, open_keys
 from berth.registry.encryption import Encryption, KmsKeyUnusable
 from berth.registry.errors import BlobUnknown, BlobUploadInvalid, SettingInvalid

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from berth.iam.identities import IdentityService
-from berth.iam.secrets import MasterKey
+from berth.keys.master import MasterKey
 from berth.registry.encryption import Encryption
 from berth.registry.manifest_format import OCI_MANIFEST
 from berth.registry.references import Digest

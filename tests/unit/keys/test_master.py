@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from berth.iam.secrets import MasterKey, MasterKeyError
+from berth.keys.master import MasterKey, MasterKeyError
 
 
 def _key_text(raw: bytes | None = None) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-log = logging.getLogger("berth.iam")
+log = logging.getLogger("berth.keys")
 
 _NONCE = 12
 _VERSION = b"\x01"

@@ -1,12 +1,13 @@
-"""Expire upload sessions nobody has touched for the configured time."""
+"""The registry's background work: expiring upload sessions nobody has touched for the
+configured time."""
 from __future__ import annotations
 
 import logging
 
-from ..registry.uploads import UploadService
-from .runner import JobContext, JobRunner
+from ..jobs.runner import JobContext, JobRunner
+from .uploads import UploadService
 
-log = logging.getLogger("berth.jobs.uploads")
+log = logging.getLogger("berth.registry.tasks")
 
 EXPIRE_UPLOADS = "expire-uploads"
 

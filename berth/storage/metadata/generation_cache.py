@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from ..storage.metadata import registries as rows
-from ..storage.metadata.database import Tx
-from .identities import IAM_GENERATION
+from . import registries as rows
+from .database import Tx
+from .registries import IAM_GENERATION
 
 
 class GenerationCache:
