@@ -126,7 +126,23 @@ def metrics(o) -> list[Metric]:
         Metric(f"Client CPU during GET c{top} (% of one core)",
                _get("manifests", f"get_c{top}_client_cpu_pct"), "", "{:,.0f}"),
     ]
-    return m + ecr_metrics(o)
+    return m + ecr_metrics(o) + gc_metrics()
+
+
+def gc_metrics() -> list[Metric]:
+    """Rows of the gc-online setup: the churn, the sweeps, what was left to collect."""
+    def g(label: str, key: str, fmt: str = "{:,.0f}") -> Metric:
+        return Metric(f"GC: {label}", _get("gc", key), "", fmt)
+    return [g("images pushed and deleted by the churn client", "churned"),
+            g("churn pushes/deletes refused", "churn_failed"),
+            g("churn client CPU (% of one core)", "churn_cpu_pct"),
+            g("sweeps run during the workloads", "sweeps"),
+            g("sweeps that freed something", "sweeps_freeing"),
+            g("objects deleted by sweeps", "swept_objects"),
+            g("mean sweep (s), of those that freed something", "sweep_mean_s", "{:,.2f}"),
+            g("longest sweep (s)", "sweep_max_s", "{:,.2f}"),
+            g("links left to collect at the end (dry run)", "left_links"),
+            g("objects left to collect at the end (dry run)", "left_objects")]
 
 
 def ecr_metrics(o) -> list[Metric]:

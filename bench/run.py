@@ -10,6 +10,7 @@ venv python gives the GET/HEAD load generator uvloop):
     .venv/bin/python bench/run.py --workloads manifests,tags --berth-workers 2
     .venv/bin/python bench/run.py --setups s3,encryption,nodes   # issue 5's tables
     .venv/bin/python bench/run.py --setups all                   # every table below
+    .venv/bin/python bench/run.py --setups gc --gc-s3-blobs 10000,50000   # GC, ~13 min
     make bench BENCH_ARGS="--quick"
 
 Each run starts every server fresh (own data dir under --workdir, same disk), measures all
@@ -54,7 +55,12 @@ side by side, every variant started fresh per run, their order alternating betwe
                nodes on one PostgreSQL database (tests/support/postgres.py, a database per
                start; shared blob dir and BERTH_MASTER_KEY), connections round-robin over
                the nodes; Distribution on the filesystem as reference
-  s3 = s3-redirect,s3-proxied; all = every setup. --workloads narrows every setup.
+  gc-online    push_images and manifests with Berth's garbage collection idle vs sweeping
+               back to back, a client pushing and deleting images throughout (gc_online.py)
+  gc-sweep     one offline `berth admin gc` over N blobs, half garbage, on files and S3:
+               time, peak RSS, and a check of what is left (gc_sweep.py; --gc-* options)
+  s3 = s3-redirect,s3-proxied; gc = gc-online,gc-sweep; all = every setup. --workloads
+  narrows every setup (not gc-sweep).
 CPU of the storage/database daemons (Ceph, PostgreSQL) is reported apart from the server's.
 
 Blob data is generated on the fly (1 MiB buffer, unique per run); its digest is computed
@@ -94,7 +100,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import httpc, loadgen, report, setups  # noqa: E402
+from bench import gc_sweep, httpc, loadgen, report, setups  # noqa: E402
 from bench.at_rest import plaintext_copies  # noqa: E402
 from bench.oci import MIB  # noqa: E402
 from bench.procmon import (RssSampler, current_rss, system_cpu_seconds,  # noqa: E402
@@ -157,6 +163,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=1800, help="per-workload timeout, s")
     p.add_argument("--no-selftest", action="store_true",
                    help="skip measuring the load generator against a canned-response server")
+    gc_sweep.add_arguments(p)
     pre, _ = p.parse_known_args(argv)
     if pre.quick:
         p.set_defaults(**QUICK)
@@ -175,6 +182,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except ValueError as e:
         p.error(str(e))
     o.setups = [st for st in chosen if st.selected_workloads(o)]
+    if wrong := gc_sweep.check_options(o):
+        p.error(wrong)
     if not o.setups:
         p.error("none of the selected setups runs any of the selected workloads")
     return o
@@ -263,6 +272,8 @@ def run_server(server: Server, o: argparse.Namespace, seed: int, workloads: list
                       file=sys.stderr)
             else:
                 print(f"    {name:16s} {took:6.1f}s  {_brief(name, res)}", file=sys.stderr)
+        if hasattr(server, "results"):  # what a server variant observed itself (gc-online)
+            out.update(server.results())
         if check_at_rest and "mib_s" in out.get("push_monolithic", {}):
             out["at_rest"] = plaintext_copies(server.data_dirs(), o.blob_mib * MIB,
                                               seed * 10 + 1)  # push_monolithic's blob
@@ -377,6 +388,11 @@ def measure(o: argparse.Namespace, workdir: Path) -> dict[str, dict[str, list[di
         backends.start(set().union(*(st.needs for st in o.setups)))
         for i in range(o.runs):
             for st in o.setups:
+                if st.custom is not None:  # its own procedure (gc-sweep)
+                    if i < st.custom.runs(o) and o.only != "distribution":
+                        runs[st.name].setdefault("sweeps", []).append(
+                            st.custom.measure(backends, o, i))
+                    continue
                 so, work = st.options(o), st.selected_workloads(o)
                 vs = variants(st, o)
                 for k, v in enumerate(vs if i % 2 == 0 else vs[::-1]):
@@ -431,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
               f"took {elapsed / 60:.1f} min.\n")
     sections, medians, flat = [header], {}, {}
     for st in o.setups:
+        if st.custom is not None:
+            sections.append(st.custom.markdown(runs[st.name], o))
+            flat[st.name] = [r for run in runs[st.name].get("sweeps", []) for r in run.values()]
+            continue
         so, vs = st.options(o), variants(st, o)
         columns = [report.Column(v.key, v.label, v.kind, v.short) for v in vs]
         keys = {v.key for v in vs}
@@ -451,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         {"meta": meta, "options": options, "medians": medians, "runs": runs}), indent=1,
         default=str))
     print(f"wrote {out_dir / stamp}.md and .json", file=sys.stderr)
-    failed = any("error" in w for rs in flat.values() for r in rs for w in r.values())
+    failed = any("error" in r or any("error" in w for w in r.values() if isinstance(w, dict))
+                 for rs in flat.values() for r in rs)
     return 1 if failed else 0
 
 

@@ -10,7 +10,7 @@ def setup_notes(setup: Setup, runs: dict[str, list[dict]], o) -> list[str]:
     labels = {v.key: v.label for v in setup.variants}
     for key, rs in runs.items():
         out += [f"{labels[key]}: {n}" for n in (_pulls(rs), _at_rest(rs), _split(rs, o)) if n]
-    return out
+    return out + (setup.extra_notes(runs, o) if setup.extra_notes else [])
 
 
 def _pulls(rs: list[dict]) -> str:

@@ -11,6 +11,10 @@ table with its own ratio columns.
                encrypts (--storage-encrypted: stored plain), on the filesystem
   nodes        manifest GET/HEAD with one Berth node and with two nodes on one PostgreSQL
                database, load spread round-robin over both nodes
+  gc-online    small-image pushes and manifest GET/HEAD with garbage collection idle vs
+               sweeping back to back (bench/gc_online.py)
+  gc-sweep     one offline sweep over N blobs, half garbage, on files and S3: time, peak RSS
+               (bench/gc_sweep.py; its own procedure and table, no server variants)
 
 Berth on S3 runs with --storage-encrypted where it is compared with Distribution: Distribution
 does not encrypt, and Berth redirects only blobs it does not seal itself.
@@ -21,8 +25,11 @@ import argparse
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from . import gc_sweep
+from .gc_online import GcBerth
+from .gc_online import notes as gc_online_notes
 from .servers import Berth, Distribution, Server
 
 BLOB_WORKLOADS = ("push_monolithic", "push_chunked", "pull")
@@ -73,6 +80,10 @@ class Setup:
     options_from: dict = field(default_factory=dict)  # option -> option it takes its value from
     notes: tuple[str, ...] = ()
     check_at_rest: bool = False
+    # A setup with its own procedure and table instead of server variants: an object with
+    # runs(o), measure(backends, o, run) -> dict and markdown(runs, o) -> str (gc_sweep).
+    custom: Any = None
+    extra_notes: Callable | None = None     # (runs per variant, options) -> more notes
 
     def options(self, o: argparse.Namespace) -> argparse.Namespace:
         so = copy.copy(o)
@@ -175,9 +186,18 @@ SETUPS = {s.name: s for s in [
                "and the load generator share the same two CPUs (see the CPU rows). The rows "
                "show that two nodes serve one deployment and what a request costs them and "
                "the database, not how Berth scales out.")),
+    Setup("gc-online", "Garbage collection online: idle vs sweeping back to back (files)", [
+        Variant("berth-idle", "Berth, GC idle", lambda b: GcBerth(b.workdir, b.o, False),
+                short="idle"),
+        Variant("berth-gc", "Berth, sweeping", lambda b: GcBerth(b.workdir, b.o, True),
+                short="sweeping")],
+        ("push_images", "manifests"), (("berth-gc", "berth-idle"),),
+        extra_notes=gc_online_notes),
+    Setup("gc-sweep", "Garbage collection: one sweep over N blobs", [], custom=gc_sweep),
 ]}
-ALIASES = {"s3": ["s3-redirect", "s3-proxied"],
-           "all": ["fs", "s3-redirect", "s3-proxied", "encryption", "nodes"]}
+ALIASES = {"s3": ["s3-redirect", "s3-proxied"], "gc": ["gc-online", "gc-sweep"],
+           "all": ["fs", "s3-redirect", "s3-proxied", "encryption", "nodes", "gc-online",
+                   "gc-sweep"]}
 
 
 def select(names: list[str]) -> list[Setup]:
