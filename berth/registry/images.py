@@ -196,7 +196,8 @@ class ImageService:
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             if blob_rows.size_in_repository(tx, repo_id, str(digest)) is None:
-                raise BlobUnknown(f"blob {digest} is unknown to {repository!r}")
+                raise BlobUnknown(f"blob {digest} is unknown to {repository!r}",
+                                  {"digest": str(digest)})
             return blob_rows.referencing_manifest(tx, repo_id, str(digest)) is not None
 
     def referrers(self, repository: str, subject: str, artifact_types: list[str],

@@ -55,7 +55,9 @@ async def admit(call: ApiCall, action: str, repository: str | None = None,
         raise access_denied(f"User: {caller.identity.principal.arn} is not authorized to "
                             f"perform: {action} on resource: {resource}") from None
     registry = call.request.app.state.registry.scoped(registry_id)
-    return Target(address, registry_id, registry)
+    target = Target(address, registry_id, registry)
+    call.context["registry"] = target.registry_id_text
+    return target
 
 
 def repository_not_found(target: Target, name: str):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -25,6 +25,7 @@ from . import model
 from .errors import (EcrApiError, KmsError, error_response, json_response, render,
                      server_error, unknown_operation)
 from .serialize import shape_output
+from .translation import Where, translate
 from .validation import validate_input
 
 log = logging.getLogger("berth.api.ecr")
@@ -40,6 +41,8 @@ class ApiCall:
     caller: Any                # whatever authenticate returned
     request: Request
     request_id: str            # also sent as x-amzn-RequestId
+    # What the handler found out that error messages name (the registry it addressed).
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[ApiCall], Awaitable[Mapping[str, Any] | None]]
@@ -93,8 +96,17 @@ class _EcrApi:
         handler = self._handler(name)
         operation = model.operation_model(name)
         params = validate_input(operation, awsjson.decode(body))
-        result = await handler(ApiCall(operation=name, params=params, caller=caller,
-                                       request=request, request_id=request_id))
+        call = ApiCall(operation=name, params=params, caller=caller, request=request,
+                       request_id=request_id)
+        try:
+            result = await handler(call)
+        except EcrApiError:
+            raise
+        except Exception as exc:  # a domain error: the table words it, or it is a bug
+            error = translate(exc, _where(call))
+            if error is None:
+                raise
+            raise error from None
         return json_response(shape_output(operation, result), 200, request_id)
 
     def _handler(self, name: str) -> Handler:
@@ -103,3 +115,10 @@ class _EcrApi:
         if name in model.operation_names():
             raise unknown_operation(f"Operation {name} is not supported by this server yet.")
         raise unknown_operation(f"Unknown operation {name}.")
+
+
+def _where(call: ApiCall) -> Where:
+    registry = call.context.get("registry") or getattr(
+        getattr(call.caller, "identity", None), "account_id", "")
+    repository = call.context.get("repository") or call.params.get("repositoryName")
+    return Where(call.operation, registry, repository, call.params)

@@ -6,13 +6,12 @@ import json
 
 from ...registry import errors as e
 from ...concurrency import blocking
-from ...registry.images import (DigestMismatch, ImageDetail, ImageExists, ImageId,
-                                ImageNotFound, ImageService, LayersMissing, MediaTypeMissing)
+from ...registry.images import ImageDetail, ImageId, ImageService
 from ...registry.references import Digest
 from . import paging
-from .access import Target, admit, repository_not_found
+from .access import Target, admit
 from .endpoint import ApiCall
-from .errors import EcrApiError, invalid_parameter, model_error
+from .errors import invalid_parameter
 
 DEFAULT_PAGE = 100
 
@@ -21,7 +20,7 @@ async def list_images(call: ApiCall) -> dict:
     target, name = await _admit(call)
     status = (call.params.get("filter") or {}).get("tagStatus", "ANY")
     after = paging.cursor(call, name, status, pair=True)
-    ids, more = await _run(target, name, _service(target).list_ids, name, status,
+    ids, more = await blocking(_service(target).list_ids, name, status,
                            tuple(after) if after else None, _limit(call))
     token = paging.token(call, name, status, [ids[-1].digest, ids[-1].tag or ""]) if more else None
     return {"imageIds": [_image_id(i) for i in ids], "nextToken": token}
@@ -34,10 +33,10 @@ async def describe_images(call: ApiCall) -> dict:
     if ids:
         if "maxResults" in call.params or "nextToken" in call.params:
             raise invalid_parameter("maxResults and nextToken cannot be used with imageIds")
-        details, token = await _run(target, name, service.describe, name, _ids(ids)), None
+        details, token = await blocking(service.describe, name, _ids(ids)), None
     else:
         status = (call.params.get("filter") or {}).get("tagStatus", "ANY")
-        details, more = await _run(target, name, service.describe_page, name, status,
+        details, more = await blocking(service.describe_page, name, status,
                                    paging.cursor(call, name, status), _limit(call))
         token = paging.token(call, name, status, details[-1].digest) if more else None
     return {"imageDetails": [_detail(target, name, d) for d in details], "nextToken": token}
@@ -45,11 +44,8 @@ async def describe_images(call: ApiCall) -> dict:
 
 async def batch_get_image(call: ApiCall) -> dict:
     target, name = await _admit(call)
-    try:
-        images, failures = await _service(target).batch_get(
-            name, _ids(call.params["imageIds"]), call.params.get("acceptedMediaTypes"))
-    except e.RegistryError as exc:
-        raise _error(target, name, exc) from None
+    images, failures = await _service(target).batch_get(
+        name, _ids(call.params["imageIds"]), call.params.get("acceptedMediaTypes"))
     return {"images": [{"registryId": target.registry_id_text, "repositoryName": name,
                         "imageId": _image_id(i), "imageManifest": content.decode("utf-8"),
                         "imageManifestMediaType": media_type}
@@ -60,10 +56,9 @@ async def batch_get_image(call: ApiCall) -> dict:
 async def put_image(call: ApiCall) -> dict:
     target, name = await _admit(call)
     p = call.params
-    digest, media_type = await _run(
-        target, name, _service(target).put, name, p["imageManifest"].encode("utf-8"),
-        p.get("imageManifestMediaType"), p.get("imageTag"), p.get("imageDigest"),
-        tag=p.get("imageTag"))
+    digest, media_type = await blocking(
+        _service(target).put, name, p["imageManifest"].encode("utf-8"),
+        p.get("imageManifestMediaType"), p.get("imageTag"), p.get("imageDigest"))
     return {"image": {"registryId": target.registry_id_text, "repositoryName": name,
                       "imageId": {"imageDigest": digest, "imageTag": p.get("imageTag")},
                       "imageManifest": p["imageManifest"],
@@ -72,7 +67,7 @@ async def put_image(call: ApiCall) -> dict:
 
 async def batch_delete_image(call: ApiCall) -> dict:
     target, name = await _admit(call)
-    deleted, failures = await _run(target, name, _service(target).batch_delete, name,
+    deleted, failures = await blocking(_service(target).batch_delete, name,
                                    _ids(call.params["imageIds"]))
     return {"imageIds": [_image_id(i) for i in deleted],
             "failures": [_failure(f) for f in failures]}
@@ -88,7 +83,7 @@ async def list_image_referrers(call: ApiCall) -> dict:
                                 "not a valid digest") from None
     types = (call.params.get("filter") or {}).get("artifactTypes") or []
     after = paging.cursor(call, name, subject)
-    page, more = await _run(target, name, _service(target).referrers, name, subject, types,
+    page, more = await blocking(_service(target).referrers, name, subject, types,
                             after, call.params.get("maxResults", 50))
     token = paging.token(call, name, subject, page[-1].digest) if more else None
     return {"referrers": [{"digest": r.digest, "mediaType": r.media_type,
@@ -106,53 +101,6 @@ async def _admit(call: ApiCall) -> tuple[Target, str]:
 
 def _service(target: Target) -> ImageService:
     return target.registry.images
-
-
-async def _run(target: Target, name: str, func, *args, tag: str | None = None):
-    try:
-        return await blocking(func, *args)
-    except e.RegistryError as exc:
-        raise _error(target, name, exc, tag) from None
-
-
-def _error(target: Target, name: str, exc: e.RegistryError,
-           tag: str | None = None) -> EcrApiError:
-    where = f"the repository with name '{name}' in the registry with id '{target.registry_id_text}'"
-    if isinstance(exc, e.NameUnknown):
-        return repository_not_found(target, name)
-    if isinstance(exc, ImageNotFound):
-        i = exc.image_id
-        return model_error("ImageNotFoundException", (
-            f"The image with imageId {{imageDigest:'{i.digest or 'null'}', imageTag:"
-            f"'{i.tag or 'null'}'}} does not exist within {where}"))
-    if isinstance(exc, e.TagImmutable):
-        return model_error("ImageTagAlreadyExistsException", (
-            f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten because the "
-            "repository is immutable."))
-    if isinstance(exc, ImageExists):
-        return model_error("ImageAlreadyExistsException", (
-            f"Image with digest '{exc.detail['digest']}' and tag '{exc.detail['tag'] or 'null'}' "
-            f"already exists in the repository with name '{name}' in registry with id "
-            f"'{target.registry_id_text}'"))
-    if isinstance(exc, DigestMismatch):
-        return model_error("ImageDigestDoesNotMatchException", (
-            f"The image digest '{exc.given}' does not match the digest '{exc.actual}' of the "
-            "image manifest"))
-    if isinstance(exc, LayersMissing):
-        return _missing(exc, where)
-    if isinstance(exc, MediaTypeMissing):
-        return invalid_parameter(exc.message)
-    return invalid_parameter(f"Invalid parameter: {exc.message}")
-
-
-def _missing(exc: LayersMissing, where: str) -> EcrApiError:
-    listed = "[" + ", ".join(exc.digests) + "]"
-    if exc.children:
-        return model_error("ReferencedImagesNotFoundException", (
-            f"Images with digests '{listed}' required for pushing image into {where} do not "
-            "exist"))
-    return model_error("LayersNotFoundException", (
-        f"Layers with digests '{listed}' required for pushing image into {where} do not exist"))
 
 
 def _ids(raw: list[dict]) -> list[ImageId]:

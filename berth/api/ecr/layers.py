@@ -7,10 +7,11 @@ from ...registry import errors as e
 from ...concurrency import blocking
 from ...registry.references import Digest
 from ...registry.upload_bodies import Chunk
-from .access import Target, admit, repository_not_found
+from .access import Target, admit
 from .caller import iam
 from .endpoint import ApiCall
-from .errors import EcrApiError, invalid_parameter, model_error
+from .errors import invalid_parameter, model_error
+from .translation import bad_part
 
 PART_SIZE = 10 * 1024 * 1024  # advisory, what ECR answers
 
@@ -28,8 +29,6 @@ async def batch_check_layer_availability(call: ApiCall) -> dict:
             size = await target.registry.blobs.stat_async(name, digest)
         except e.BlobUnknown:
             failures.append(_layer_failure(raw, "MissingLayerDigest", "Could not find layer"))
-        except e.NameUnknown:
-            raise repository_not_found(target, name) from None
         else:
             layers.append({"layerDigest": raw, "layerAvailability": "AVAILABLE",
                            "layerSize": size})
@@ -48,18 +47,10 @@ async def upload_layer_part(call: ApiCall) -> dict:
     p, upload_id = call.params, call.params["uploadId"]
     data, first, last = p["layerPartBlob"], p["partFirstByte"], p["partLastByte"]
     if last - first + 1 != len(data):
-        raise _bad_part(first, last, f"the part carries {len(data)} bytes")
-    try:
-        size = await target.registry.uploads.append(name, upload_id, _once(data),
-                                                    Chunk(start=first, length=len(data)),
-                                                    as_layer=True)
-    except e.NameUnknown:
-        raise repository_not_found(target, name) from None
-    except e.RangeInvalid as exc:
-        at = exc.detail.get("size") if isinstance(exc.detail, dict) else None
-        raise _bad_part(first, last, f"the upload continues at byte {at}") from None
-    except e.BlobUploadUnknown:
-        raise _no_upload(target, name, upload_id) from None
+        raise bad_part(first, last, f"the part carries {len(data)} bytes")
+    size = await target.registry.uploads.append(name, upload_id, _once(data),
+                                                Chunk(start=first, length=len(data)),
+                                                as_layer=True)
     return {"registryId": target.registry_id_text, "repositoryName": name,
             "uploadId": upload_id, "lastByteReceived": size - 1}
 
@@ -74,23 +65,7 @@ async def complete_layer_upload(call: ApiCall) -> dict:
     except e.DigestInvalid:
         raise model_error("InvalidLayerException",
                           f"The layer digest '{digests[0]}' is not valid") from None
-    try:
-        await target.registry.uploads.complete(name, upload_id, digest, as_layer=True)
-    except e.NameUnknown:
-        raise repository_not_found(target, name) from None
-    except e.EmptyUpload:
-        raise model_error("EmptyUploadException",
-                          f"The upload with id '{upload_id}' contains no layer parts") from None
-    except e.LayerExists:
-        raise model_error("LayerAlreadyExistsException", (
-            f"The layer with digest '{digest}' already exists in the repository with name "
-            f"'{name}' in the registry with id '{target.registry_id_text}'")) from None
-    except e.BlobUploadUnknown:
-        raise _no_upload(target, name, upload_id) from None
-    except e.DigestInvalid:
-        raise model_error("InvalidLayerException", (
-            f"The calculated digest of the upload with id '{upload_id}' does not match the "
-            f"layer digest '{digest}'")) from None
+    await target.registry.uploads.complete(name, upload_id, digest, as_layer=True)
     return {"registryId": target.registry_id_text, "repositoryName": name,
             "uploadId": upload_id, "layerDigest": str(digest)}
 
@@ -105,13 +80,7 @@ async def get_download_url_for_layer(call: ApiCall) -> dict:
                                 "digest") from None
     where = (f"the repository with name '{name}' in the registry with id "
              f"'{target.registry_id_text}'")
-    try:
-        referenced = await blocking(target.registry.images.layer_referenced, name, digest)
-    except e.NameUnknown:
-        raise repository_not_found(target, name) from None
-    except e.BlobUnknown:
-        raise model_error("LayersNotFoundException",
-                          f"The layer with digest {digest} does not exist within {where}") from None
+    referenced = await blocking(target.registry.images.layer_referenced, name, digest)
     if not referenced:
         raise model_error("LayerInaccessibleException", (
             f"The layer with digest {digest} in {where} is not associated with an image"))
@@ -130,10 +99,7 @@ async def _admit(call: ApiCall) -> tuple[Target, str]:
 
 async def _existing(target: Target, name: str) -> None:
     """ECR never creates a repository on these calls."""
-    try:
-        await blocking(target.registry.images.exists, name)
-    except e.NameUnknown:
-        raise repository_not_found(target, name) from None
+    await blocking(target.registry.images.exists, name)
 
 
 async def _once(data: bytes):
@@ -154,17 +120,6 @@ async def _presigned_url(call: ApiCall, target: Target, name: str, digest: Diges
 
 def _layer_failure(digest: str, code: str, reason: str) -> dict:
     return {"layerDigest": digest, "failureCode": code, "failureReason": reason}
-
-
-def _bad_part(first: int, last: int, why: str) -> EcrApiError:
-    return model_error("InvalidLayerPartException",
-                       f"The layer part from byte {first} to byte {last} is not valid: {why}")
-
-
-def _no_upload(target: Target, name: str, upload_id: str) -> EcrApiError:
-    return model_error("UploadNotFoundException", (
-        f"The upload with id '{upload_id}' does not exist within the repository with name "
-        f"'{name}' in the registry with id '{target.registry_id_text}'"))
 
 
 OPERATIONS = {

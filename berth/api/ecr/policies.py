@@ -7,9 +7,8 @@ from typing import Callable
 
 from ...concurrency import blocking
 from ...iam.policy import PolicyError
-from ...iam.resource_policies import (SET_REPOSITORY_POLICY, PolicyLocksOut, RepositoryUnknown,
-                                      ResourcePolicies)
-from .access import Target, admit, condition_keys, repository_not_found
+from ...iam.resource_policies import SET_REPOSITORY_POLICY, ResourcePolicies
+from .access import Target, admit, condition_keys
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
 from .errors import invalid_parameter, model_error
@@ -39,11 +38,6 @@ async def set_repository_policy(call: ApiCall) -> dict:
                        keys=condition_keys(call), force=bool(call.params.get("force")))
     except PolicyError as exc:
         raise _invalid_policy("repository", exc) from None
-    except RepositoryUnknown:
-        raise repository_not_found(target, name) from None
-    except PolicyLocksOut as exc:
-        raise invalid_parameter(f"Invalid parameter at 'PolicyText' failed to satisfy "
-                                f"constraint: '{exc}'") from None
     return _repository_result(target, name, text)
 
 
@@ -52,10 +46,7 @@ async def _existing_repository_policy(call: ApiCall, action: str,
     """Get or delete the repository's policy: the one that is (was) there, else ECR's error."""
     name = call.params["repositoryName"]
     target = await admit(call, action, name)
-    try:
-        text = await blocking(method, iam(call.request).policies, target.registry_id, name)
-    except RepositoryUnknown:
-        raise repository_not_found(target, name) from None
+    text = await blocking(method, iam(call.request).policies, target.registry_id, name)
     if text is None:
         raise model_error("RepositoryPolicyNotFoundException",
                           f"Repository policy does not exist for the repository with name "

@@ -2,52 +2,23 @@
 repository's resource tags (TagResource, UntagResource, ListTagsForResource)."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import re
 from datetime import datetime, timezone
 
-from ...iam.service import UnknownRegistry
-from ...registry import errors as e
 from ...concurrency import blocking
-from ...registry.encryption import KmsKeyUnusable
+from ...iam.service import UnknownRegistry
 from ...registry.repository_settings import (AES256, MUTABLE, Repository,
                                              RepositorySettings, RepositorySettingsService,
-                                             SettingInvalid, TagMutability)
-from ...registry.repository_tags import (RepositoryTagService, ResourceTagInvalid,
-                                         TooManyResourceTags)
+                                             TagMutability)
+from ...registry.repository_tags import RepositoryTagService
 from . import paging
-from .access import Target, admit, condition_keys, repository_not_found
+from .access import Target, admit, condition_keys
 from .caller import iam
 from .endpoint import ApiCall
-from .errors import KmsError, access_denied, model_error
+from .errors import access_denied, model_error
 
 _ARN = re.compile(r"arn:aws:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)")
-
-
-@contextlib.contextmanager
-def _domain_errors(target: Target, name: str):
-    """Domain errors as ECR names and words them."""
-    account = target.registry_id_text
-    try:
-        yield
-    except e.NameUnknown:
-        raise repository_not_found(target, name) from None
-    except e.RepositoryExists:
-        raise model_error("RepositoryAlreadyExistsException", f"The repository with name "
-                          f"'{name}' already exists in the registry with id '{account}'") from None
-    except e.RepositoryNotEmpty:
-        raise model_error("RepositoryNotEmptyException", f"The repository with name '{name}' "
-                          f"in registry with id '{account}' cannot be deleted because it still "
-                          "contains images") from None
-    except (SettingInvalid, e.NameInvalid) as exc:
-        raise model_error("InvalidParameterException", exc.message) from None
-    except ResourceTagInvalid as exc:
-        raise model_error("InvalidTagParameterException", exc.message) from None
-    except TooManyResourceTags as exc:
-        raise model_error("TooManyTagsException", exc.message) from None
-    except KmsKeyUnusable as exc:
-        raise KmsError(exc.message, exc.kms_error) from None
 
 
 def _settings(target: Target) -> RepositorySettingsService:
@@ -104,9 +75,8 @@ async def create_repository(call: ApiCall) -> dict:
     settings = RepositorySettings(
         _mutability_in(p), bool((p.get("imageScanningConfiguration") or {}).get("scanOnPush")),
         encryption.get("encryptionType", AES256), encryption.get("kmsKey"))
-    with _domain_errors(target, name):
-        repo = await blocking(_settings(target).create, name, settings,
-                              [(t["Key"], t["Value"]) for t in tags])
+    repo = await blocking(_settings(target).create, name, settings,
+                          [(t["Key"], t["Value"]) for t in tags])
     return {"repository": _out(call, target, repo)}
 
 
@@ -119,9 +89,9 @@ async def describe_repositories(call: ApiCall) -> dict:
                           "used together with repositoryNames")
     found = []
     for name in dict.fromkeys(names):
+        call.context["repository"] = name  # the one an error names
         target = await admit(call, "ecr:DescribeRepositories", name)
-        with _domain_errors(target, name):
-            found.append(_out(call, target, await blocking(_settings(target).get, name)))
+        found.append(_out(call, target, await blocking(_settings(target).get, name)))
     return {"repositories": found}
 
 
@@ -164,17 +134,15 @@ async def _listing_target(call: ApiCall) -> Target | None:
 async def delete_repository(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
     target = await admit(call, "ecr:DeleteRepository", name)
-    with _domain_errors(target, name):
-        repo = await blocking(_settings(target).delete, name, bool(call.params.get("force")))
+    repo = await blocking(_settings(target).delete, name, bool(call.params.get("force")))
     return {"repository": _out(call, target, repo)}
 
 
 async def put_image_tag_mutability(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
     target = await admit(call, "ecr:PutImageTagMutability", name)
-    with _domain_errors(target, name):
-        mutability = await blocking(_settings(target).set_mutability, name,
-                                    _mutability_in(call.params))
+    mutability = await blocking(_settings(target).set_mutability, name,
+                                _mutability_in(call.params))
     return {"registryId": target.registry_id_text, "repositoryName": name,
             **_mutability_out(mutability)}
 
@@ -183,8 +151,7 @@ async def put_image_scanning_configuration(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
     target = await admit(call, "ecr:PutImageScanningConfiguration", name)
     wanted = bool(call.params["imageScanningConfiguration"].get("scanOnPush"))
-    with _domain_errors(target, name):
-        scan = await blocking(_settings(target).set_scan_on_push, name, wanted)
+    scan = await blocking(_settings(target).set_scan_on_push, name, wanted)
     return {"registryId": target.registry_id_text, "repositoryName": name,
             "imageScanningConfiguration": {"scanOnPush": scan}}
 
@@ -205,24 +172,21 @@ async def _resource(call: ApiCall, action: str, keys: dict | None = None
 async def tag_resource(call: ApiCall) -> dict:
     tags = call.params["tags"]
     target, name = await _resource(call, "ecr:TagResource", _tag_keys(call, tags))
-    with _domain_errors(target, name):
-        await blocking(_tags(target).tag, name,
-                       [(t["Key"], t["Value"]) for t in tags])
+    await blocking(_tags(target).tag, name,
+                   [(t["Key"], t["Value"]) for t in tags])
     return {}
 
 
 async def untag_resource(call: ApiCall) -> dict:
     keys = call.params["tagKeys"]
     target, name = await _resource(call, "ecr:UntagResource", _tag_keys(call, keys=keys))
-    with _domain_errors(target, name):
-        await blocking(_tags(target).untag, name, keys)
+    await blocking(_tags(target).untag, name, keys)
     return {}
 
 
 async def list_tags_for_resource(call: ApiCall) -> dict:
     target, name = await _resource(call, "ecr:ListTagsForResource")
-    with _domain_errors(target, name):
-        tags = await blocking(_tags(target).list, name)
+    tags = await blocking(_tags(target).list, name)
     return {"tags": [{"Key": key, "Value": value} for key, value in tags.items()]}
 
 

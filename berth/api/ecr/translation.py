@@ -1,0 +1,131 @@
+"""Domain errors as ECR names and words them: one table, consulted by the endpoint for any
+domain error a handler lets through. A row is (error class, operations it is limited to or
+None for all, how to build the ECR error from the error and where it happened); the first
+row that matches, most specific class first, wins."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
+from ...registry import errors as e
+from ...registry.encryption import KmsKeyUnusable
+from ...registry.images import ImageNotFound, MediaTypeMissing
+from ...registry.manifests import DigestMismatch, ImageExists, LayersMissing
+from ...registry.repository_tags import ResourceTagInvalid, TooManyResourceTags
+from .errors import EcrApiError, KmsError, invalid_parameter, model_error
+
+LAYER_UPLOADS = frozenset({"InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"})
+
+
+@dataclass(frozen=True)
+class Where:
+    operation: str
+    registry: str          # the registry's id as ECR shows it (the account)
+    repository: str | None
+    params: dict[str, Any]
+
+    @property
+    def in_repository(self) -> str:
+        return (f"the repository with name '{self.repository}' in the registry with id "
+                f"'{self.registry}'")
+
+
+Rule = Callable[[Any, Where], EcrApiError]
+
+
+def repository_not_found(exc, w: Where) -> EcrApiError:
+    return model_error("RepositoryNotFoundException", f"The repository with name "
+                       f"'{w.repository}' does not exist in the registry with id '{w.registry}'")
+
+
+def _message(code: str) -> Rule:
+    return lambda exc, w: model_error(code, exc.message)
+
+
+def _image_not_found(exc: ImageNotFound, w: Where) -> EcrApiError:
+    i = exc.image_id
+    return model_error("ImageNotFoundException", (
+        f"The image with imageId {{imageDigest:'{i.digest or 'null'}', imageTag:"
+        f"'{i.tag or 'null'}'}} does not exist within {w.in_repository}"))
+
+
+def _layers_missing(exc: LayersMissing, w: Where) -> EcrApiError:
+    listed = "[" + ", ".join(exc.digests) + "]"
+    what, code = (("Images", "ReferencedImagesNotFoundException") if exc.children
+                  else ("Layers", "LayersNotFoundException"))
+    return model_error(code, f"{what} with digests '{listed}' required for pushing image into "
+                             f"{w.in_repository} do not exist")
+
+
+def _bad_part(exc: e.RangeInvalid, w: Where) -> EcrApiError:
+    at = exc.detail.get("size") if isinstance(exc.detail, dict) else None
+    return bad_part(w.params["partFirstByte"], w.params["partLastByte"],
+                    f"the upload continues at byte {at}")
+
+
+def bad_part(first: int, last: int, why: str) -> EcrApiError:
+    return model_error("InvalidLayerPartException",
+                       f"The layer part from byte {first} to byte {last} is not valid: {why}")
+
+
+TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
+    (e.NameUnknown, None, repository_not_found),
+    (RepositoryUnknown, None, repository_not_found),
+    (e.RepositoryExists, None, lambda exc, w: model_error(
+        "RepositoryAlreadyExistsException", f"The repository with name '{w.repository}' "
+        f"already exists in the registry with id '{w.registry}'")),
+    (e.RepositoryNotEmpty, None, lambda exc, w: model_error(
+        "RepositoryNotEmptyException", f"The repository with name '{w.repository}' in "
+        f"registry with id '{w.registry}' cannot be deleted because it still contains images")),
+    (e.SettingInvalid, None, _message("InvalidParameterException")),
+    (e.NameInvalid, None, _message("InvalidParameterException")),
+    (ResourceTagInvalid, None, _message("InvalidTagParameterException")),
+    (TooManyResourceTags, None, _message("TooManyTagsException")),
+    (KmsKeyUnusable, None, lambda exc, w: KmsError(exc.message, exc.kms_error)),
+    (ImageNotFound, None, _image_not_found),
+    (e.TagImmutable, None, lambda exc, w: model_error(
+        "ImageTagAlreadyExistsException", f"The image tag '{exc.detail['tag']}' already exists "
+        f"in the '{w.repository}' repository and cannot be overwritten because the repository "
+        "is immutable.")),
+    (ImageExists, None, lambda exc, w: model_error(
+        "ImageAlreadyExistsException", f"Image with digest '{exc.detail['digest']}' and tag "
+        f"'{exc.detail['tag'] or 'null'}' already exists in the repository with name "
+        f"'{w.repository}' in registry with id '{w.registry}'")),
+    (DigestMismatch, None, lambda exc, w: model_error(
+        "ImageDigestDoesNotMatchException", f"The image digest '{exc.given}' does not match "
+        f"the digest '{exc.actual}' of the image manifest")),
+    (LayersMissing, None, _layers_missing),
+    (MediaTypeMissing, None, _message("InvalidParameterException")),
+    (e.EmptyUpload, None, lambda exc, w: model_error(
+        "EmptyUploadException", f"The upload with id '{w.params['uploadId']}' contains no "
+        "layer parts")),
+    (e.LayerExists, None, lambda exc, w: model_error(
+        "LayerAlreadyExistsException", f"The layer with digest '{exc.detail['digest']}' "
+        f"already exists in the repository with name '{w.repository}' in the registry with "
+        f"id '{w.registry}'")),
+    (e.RangeInvalid, frozenset({"UploadLayerPart"}), _bad_part),
+    (e.BlobUploadUnknown, LAYER_UPLOADS, lambda exc, w: model_error(
+        "UploadNotFoundException", f"The upload with id '{w.params['uploadId']}' does not "
+        f"exist within {w.in_repository}")),
+    (e.DigestInvalid, frozenset({"CompleteLayerUpload"}), lambda exc, w: model_error(
+        "InvalidLayerException", f"The calculated digest of the upload with id "
+        f"'{w.params['uploadId']}' does not match the layer digest "
+        f"'{w.params['layerDigests'][0]}'")),
+    (e.BlobUnknown, frozenset({"GetDownloadUrlForLayer"}), lambda exc, w: model_error(
+        "LayersNotFoundException", f"The layer with digest {exc.detail['digest']} does not "
+        f"exist within {w.in_repository}")),
+    (PolicyLocksOut, None, lambda exc, w: invalid_parameter(
+        f"Invalid parameter at 'PolicyText' failed to satisfy constraint: '{exc}'")),
+    (e.RegistryError, None, lambda exc, w: invalid_parameter(
+        f"Invalid parameter: {exc.message}")),
+]
+
+
+def translate(exc: BaseException, where: Where) -> EcrApiError | None:
+    """The ECR error for a domain error; None for anything the table does not know."""
+    for cls in type(exc).__mro__:
+        for error, operations, rule in TABLE:
+            if error is cls and (operations is None or where.operation in operations):
+                return rule(exc, where)
+    return None
