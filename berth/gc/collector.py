@@ -178,8 +178,10 @@ class GarbageCollector:
         for batch in _batches(self._old_objects(cutoff), self.page):
             _check(stop)
             for _, _, stored in self._unknown(batch):
-                report.orphans_found += 1
+                report.orphans_found += 1  # adopted, then deleted like the others
                 report.orphan_bytes += stored.size
+                report.objects_deleted += 1
+                report.bytes_freed += stored.size
 
     def _read(self, query, after):
         with self.db.read() as tx:
