@@ -13,7 +13,8 @@ How a push and a collector never lose a referenced blob between them:
   statement of its own -- whose snapshot sees everything committed while it waited -- that
   no manifest lists it, then deletes it. So either the put finds the link gone (and fails
   cleanly: blob unknown), or the collector leaves it. Deleting an image starts its unlisted
-  links' grace period in the same transaction. SQLite runs one writer at a time.
+  links' grace period right after its transaction (in one of its own: see the lock order
+  below). SQLite runs one writer at a time.
 - A push pins the object row (restarting its grace) in a transaction of its own before it
   relies on the bytes, then writes them if they are missing, then links them in a
   transaction that inserts the link, then holds the object row only if its pin is less than
@@ -23,9 +24,11 @@ How a push and a collector never lose a referenced blob between them:
   push writes the bytes again; a collector killed after deleting bytes leaves the row, which
   a pin still finds, and the push checks the bytes after pinning. A link therefore always
   names bytes that exist.
-- Row locks are taken links before objects, each kind in key order, by pushes (one link,
-  one object), sweeps (a transaction of links, then one of objects) and the subscriber
-  (objects only), so none of them waits in a cycle.
+- Row locks are taken links before manifests and tags, and links before objects, each kind
+  in key order, by manifest puts (links, then the manifest, then the tag), deletions
+  (manifest and tags; links in a later transaction), pushes (one link, then one object),
+  sweeps (a transaction of links, then one of objects) and the subscriber (objects only),
+  so none of them waits in a cycle.
 - Deleting a blob (or a manifest) locks its row before checking, in a later statement,
   that no manifest (or index) lists it; a manifest (index) put holds the rows it lists.
 - One sweep runs at a time across all nodes (``Database.try_lock``).

@@ -3,12 +3,20 @@ so a rule added here holds on both doors."""
 from __future__ import annotations
 
 from ..events import IMAGE_DELETED, TAG_REMOVED, emit
+from typing import NamedTuple
+
 from ..storage.metadata import blobs as blob_rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
-from ..storage.metadata.database import Tx
+from ..storage.metadata.database import Database, Tx
 from .errors import DigestInvalid, ManifestReferenced, ManifestUnknown
 from .references import Digest, validate_tag
+
+
+class Deletion(NamedTuple):
+    digest: str
+    tags: list[str | None]  # [None] for an untagged image that went
+    blobs: list[str]        # what the deleted manifest listed ([] if only a tag went)
 
 
 class TagDigestMismatch(DigestInvalid):
@@ -16,14 +24,13 @@ class TagDigestMismatch(DigestInvalid):
 
 
 def delete_image(tx: Tx, registry_id: int, repo_id: int, repository: str, tag: str | None,
-                 digest: str | None, image_with_last_tag: bool = False
-                 ) -> tuple[str, list[str | None]]:
+                 digest: str | None, image_with_last_tag: bool = False) -> Deletion:
     """Delete in the caller's transaction, raising before any change if it cannot.
 
     By tag: the tag alone -- or, with ``image_with_last_tag``, the image too when that was its
     last tag. By digest (with a tag too, the tag must name it): the image and every tag. An
-    image an index in the repository lists is refused (ManifestReferenced). Returns the digest
-    and the tags removed ([None] for an untagged image that went)."""
+    image an index in the repository lists is refused (ManifestReferenced). Once the
+    transaction commits, the caller hands the deletion's blobs to ``start_waits``."""
     if tag is not None:
         tag = validate_tag(tag)
         found = tags.get_digest(tx, repo_id, tag)
@@ -36,7 +43,7 @@ def delete_image(tx: Tx, registry_id: int, repo_id: int, repository: str, tag: s
             tags.remove(tx, repo_id, tag)
             emit(tx, TAG_REMOVED, registry_id, repository, repositoryId=repo_id, tag=tag,
                  digest=found)
-            return found, [tag]
+            return Deletion(found, [tag], [])
         digest = found
     else:
         digest = str(Digest.parse(digest))
@@ -51,7 +58,16 @@ def delete_image(tx: Tx, registry_id: int, repo_id: int, repository: str, tag: s
     names = tags.names_for(tx, repo_id, [digest]).get(digest) or [None]
     tags.remove_for_digest(tx, repo_id, digest)
     blobs = manifest_rows.remove(tx, repo_id, digest)
-    blob_rows.mark_unlisted(tx, repo_id, blobs)  # garbage collection waits from now
     emit(tx, IMAGE_DELETED, registry_id, repository, repositoryId=repo_id, digest=digest,
          tags=[name for name in names if name], blobs=blobs)
-    return digest, names
+    return Deletion(digest, names, blobs)
+
+
+def start_waits(db: Database, repo_id: int, blobs: list[str]) -> None:
+    """Start the garbage-collection wait of the links no manifest lists any more, from now.
+    A transaction of its own, after the deletion's: taking link rows after manifest rows
+    would invert the order a manifest put takes them in. (Should this not run, a sweep
+    notices the links and starts their wait itself.)"""
+    if blobs:
+        with db.write() as tx:
+            blob_rows.mark_unlisted(tx, repo_id, blobs)

@@ -14,7 +14,7 @@ from ..storage.metadata import tags
 from ..concurrency import blocking
 from .errors import (BlobUnknown, DigestInvalid, ManifestInvalid, ManifestReferenced,
                      ManifestUnknown, TagInvalid)
-from .image_deletion import TagDigestMismatch, delete_image
+from .image_deletion import TagDigestMismatch, delete_image, start_waits
 from .manifests import DigestMismatch, ImageExists, LayersMissing, accepts
 from .references import Digest, validate_tag
 from .registry import Registry
@@ -227,21 +227,25 @@ class ImageService:
         image's last: then the image goes too, as by digest (which takes every tag with it)."""
         deleted: list[ImageId] = []
         failures: list[Failure] = []
+        blobs: list[str] = []
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             for image_id in ids:
                 failure = check_id(image_id) or _delete(
-                    tx, self.registry.registry_id, repo_id, repository, image_id, deleted)
+                    tx, self.registry.registry_id, repo_id, repository, image_id, deleted,
+                    blobs)
                 if failure is not None:
                     failures.append(failure)
+        start_waits(self.db, repo_id, sorted(set(blobs)))
         return deleted, failures
 
 
 def _delete(tx, registry_id: int, repo_id: int, repository: str, image_id: ImageId,
-            deleted: list[ImageId]) -> Failure | None:
+            deleted: list[ImageId], blobs: list[str]) -> Failure | None:
     try:
-        digest, names = delete_image(tx, registry_id, repo_id, repository, image_id.tag,
-                                     image_id.digest, image_with_last_tag=True)
+        digest, names, listed = delete_image(tx, registry_id, repo_id, repository,
+                                             image_id.tag, image_id.digest,
+                                             image_with_last_tag=True)
     except ManifestReferenced as exc:
         return Failure(image_id, "ImageReferencedByManifestList", exc.detail["index"])
     except TagDigestMismatch:
@@ -249,6 +253,7 @@ def _delete(tx, registry_id: int, repo_id: int, repository: str, image_id: Image
     except ManifestUnknown:
         return Failure(image_id, "ImageNotFound")
     deleted.extend(ImageId(digest, name) for name in names)
+    blobs.extend(listed)
     return None
 
 

@@ -14,7 +14,7 @@ from ..concurrency import blocking, quick_read
 from .encryption import Encryption
 from .errors import (DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
                      ManifestTooLarge, ManifestUnknown, NameUnknown, RegistryError, TagImmutable)
-from .image_deletion import delete_image
+from .image_deletion import delete_image, start_waits
 from .manifest_format import ParsedManifest, parse_manifest
 from .references import Digest, is_digest, validate_tag
 from .repositories import create_on_push, require_id
@@ -185,9 +185,10 @@ class ManifestService:
         by_digest = is_digest(reference)
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
-            delete_image(tx, self.registry_id, repo_id, repository,
-                         None if by_digest else reference,
-                         reference if by_digest else None)
+            deletion = delete_image(tx, self.registry_id, repo_id, repository,
+                                    None if by_digest else reference,
+                                    reference if by_digest else None)
+        start_waits(self.db, repo_id, deletion.blobs)
 
 
 def _check_mutable(tx, repo_id: int, repository: str, tag: str, current: str | None,

@@ -374,11 +374,14 @@ def test_reput_with_a_tag_and_a_deletion_of_the_manifest(race, registry, story):
     assert put.ok, put
     assert delete.ok, delete
     assert_consistent(registry)
-    if first == "put":  # the deletion went last: the manifest is gone with the tag
+    if first == "put" and registry.db.is_sqlite:  # one writer: the deletion went last
         assert manifests_of(registry) == set() and tags_of(registry) == {}
-    else:  # the re-put went last and stored it again
-        assert put.result.created
-        assert tags_of(registry) == {"t": digest} and manifests_of(registry) == {digest}
+        return
+    # On PostgreSQL holding the links does not hold the manifest: the deletion (which takes
+    # links only in a transaction after its own, for the lock order) commits first there
+    # too, and the re-put, going last, stores the manifest again with its tag.
+    assert put.result.created
+    assert tags_of(registry) == {"t": digest} and manifests_of(registry) == {digest}
 
 
 TAG_MOVE_INTERLEAVINGS = {
