@@ -11,26 +11,26 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from .api.admin import admin_route
-from .api.middleware import StaticHeaders
-from .api.oci.errors import HANDLERS
 from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
+from .api.middleware import StaticHeaders
+from .api.oci.errors import HANDLERS
 from .api.oci.routes import routes as oci_routes
+from .concurrency import blocking
 from .config import Settings, load_settings
-from .iam.service import Iam
-from .iam.wiring import open_iam
 from .events import Outbox
 from .events.tasks import schedule_delivery
 from .gc import GarbageCollector
 from .gc import subscriber as gc_subscriber
 from .gc.tasks import schedule_sweeps
+from .iam.service import Iam
+from .iam.wiring import open_iam
 from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
-from .concurrency import blocking
-from .registry.encryption import Encryption
 from .registry.registry import Registry
+from .registry.repositories.encryption import Encryption
 from .registry.tasks import schedule_upload_expiry
 from .storage.blobs import open_driver
 from .storage.blobs.encrypted import EncryptedDriver

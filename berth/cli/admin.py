@@ -20,9 +20,9 @@ from ..api.admin.errors import AdminError, translate
 from ..config import Settings
 from ..iam.identities import IdentityError
 from ..iam.policy import PolicyError
-from ..keys.master import MasterKeyError
 from ..iam.service import UnknownRegistry
 from ..keys import KeyServiceError
+from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
 

@@ -8,11 +8,11 @@ import os
 import sys
 
 from ..config import Settings, load_settings
-from ..storage.metadata import migrate
-from ..keys.master import MasterKeyError
 from ..iam.service import UnknownRegistry
 from ..iam.wiring import open_iam
+from ..keys.master import MasterKeyError
 from ..process import SUPERVISOR_ENV, configure_logging, default_workers
+from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
 from . import admin
 

@@ -7,12 +7,12 @@ import binascii
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..keys.master import MasterKey
 from ..storage.metadata import identities as rows
 from ..storage.metadata.database import Tx
+from ..storage.metadata.generation_cache import cached
 from .identities import key_context
 from .policy import Policy, Principal, parse_policy
-from ..keys.master import MasterKey
-from ..storage.metadata.generation_cache import cached
 from .tokens import TokenError, TokenService
 
 

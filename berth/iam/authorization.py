@@ -8,9 +8,9 @@ from typing import Any, Mapping
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata import repositories as repository_rows
 from ..storage.metadata.database import Tx
+from ..storage.metadata.generation_cache import cached
 from .authentication import Caller
 from .policy import Decision, Policy, RequestContext, evaluate, parse_policy
-from ..storage.metadata.generation_cache import cached
 from .tenancy import RegistryAddress
 
 

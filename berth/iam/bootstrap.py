@@ -9,7 +9,7 @@ from pathlib import Path
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database
-from .identities import Account, AccessKey, IdentityService
+from .identities import AccessKey, Account, IdentityService
 from .tokens import TokenService
 
 log = logging.getLogger("berth.iam")

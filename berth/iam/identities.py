@@ -13,11 +13,11 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from ..keys.master import MasterKey
 from ..storage.metadata import identities as rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database, Tx
 from .policy import parse_policy
-from ..keys.master import MasterKey
 from .tenancy import ACCOUNT_ID
 
 IAM_GENERATION = registry_rows.IAM_GENERATION

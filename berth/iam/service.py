@@ -8,11 +8,11 @@ from typing import Any, Callable, Mapping, Sequence
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database
+from ..storage.metadata.generation_cache import GenerationCache
 from .authentication import Authenticator, Caller, Unauthenticated, basic_token
 from .authorization import AccessDenied, Authorizer, decide, resource_policy
 from .identities import IdentityService
 from .resource_policies import ResourcePolicies
-from ..storage.metadata.generation_cache import GenerationCache
 from .tenancy import RegistryAddress, Tenancy
 from .tokens import TokenService
 

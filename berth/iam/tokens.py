@@ -14,9 +14,9 @@ import os
 import time
 from dataclasses import dataclass
 
+from ..keys.master import MasterKey
 from ..storage.metadata import registries as rows
 from ..storage.metadata.database import Database, Tx
-from ..keys.master import MasterKey
 
 _PREFIX = "v1."
 _MAX_VERIFIED = 10_000

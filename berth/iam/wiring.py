@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from ..config import Settings
+from ..keys.master import MasterKey
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database
 from .bootstrap import adopt_orphans, bootstrap
 from .identities import IdentityService
-from ..keys.master import MasterKey
 from .service import Iam
 from .tenancy import Tenancy
 from .tokens import TokenService

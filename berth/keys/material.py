@@ -6,9 +6,9 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .master import MasterKey
 from ..storage.metadata import keys as rows
 from ..storage.metadata.database import Tx
+from .master import MasterKey
 
 
 def _context(key_id: str, version: int) -> str:

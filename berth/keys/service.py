@@ -6,13 +6,20 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from .master import MasterKey
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import keys as rows
 from ..storage.metadata.database import Database, Tx
+from .master import MasterKey
 from .material import add_version
-from .models import (MANAGED_ALIAS, Key, KeyNotFound, KeyServiceError, KeySpec, KeyUnsupported,
-                     parse_key_spec)
+from .models import (
+    MANAGED_ALIAS,
+    Key,
+    KeyNotFound,
+    KeyServiceError,
+    KeySpec,
+    KeyUnsupported,
+    parse_key_spec,
+)
 
 MAX_DESCRIPTION = 8192  # what KMS allows
 

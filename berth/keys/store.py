@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .master import MasterKey
-from ..storage.metadata.generation_cache import GenerationCache
 from ..storage.blobs.keyring import DEPLOYMENT_KEY, KEY_REF
 from ..storage.metadata import keys as rows
 from ..storage.metadata.database import Database, Tx
+from ..storage.metadata.generation_cache import GenerationCache
 from . import envelope
+from .master import MasterKey
 from .material import add_version, open_versions
 from .models import KeyRefused, key_arn, key_id_of
 

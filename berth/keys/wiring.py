@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .master import MasterKey
 from ..storage.metadata.database import Database
+from .master import MasterKey
 from .service import KeyService
 from .store import KeyStore
 

@@ -7,18 +7,18 @@ from typing import TYPE_CHECKING
 
 from ..storage.blobs import BlobDriver
 from ..storage.metadata.database import Database
-from .blobs import BlobService
-from .encryption import Encryption
-from .hashers import HasherCache
-from .manifests import ManifestService
-from .registry_settings import AccountSettings
-from .repositories import RepositoryService
-from .repository_settings import RepositorySettingsService
-from .repository_tags import RepositoryTagService
-from .uploads import DEFAULT_GRACE_SECONDS, UploadService
+from .blobs.hashers import HasherCache
+from .blobs.service import BlobService
+from .blobs.uploads import DEFAULT_GRACE_SECONDS, UploadService
+from .images.manifests import ManifestService
+from .repositories.encryption import Encryption
+from .repositories.resource_tags import RepositoryTagService
+from .repositories.service import RepositoryService
+from .repositories.settings import RepositorySettingsService
+from .settings import AccountSettings
 
 if TYPE_CHECKING:
-    from .images import ImageService
+    from .images.service import ImageService
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Registry:
     # -- what the ECR API manages besides the registry protocol's services ------------------
     @cached_property
     def images(self) -> "ImageService":
-        from .images import ImageService  # it builds on this class
+        from .images.service import ImageService  # it builds on this class
 
         return ImageService(self)
 

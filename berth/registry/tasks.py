@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..jobs.runner import JobContext, JobRunner
-from .uploads import UploadService
+from .blobs.uploads import UploadService
 
 log = logging.getLogger("berth.registry.tasks")
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from berth.config import Settings
 from berth.iam.wiring import open_iam
-from berth.registry.repositories import set_create_on_push
+from berth.registry.repositories.service import set_create_on_push
 from berth.storage.metadata.database import Database
 from tests.support import media_types as mt
 from tests.support.berth_server import ecr_client, ecr_key, put_image

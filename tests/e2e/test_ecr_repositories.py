@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from berth.registry.repositories import set_create_on_push
+from berth.registry.repositories.service import set_create_on_push
 from berth.storage.metadata import registries as registry_rows
 from berth.storage.metadata.database import Database
 from tests.support.credentials import admin_key

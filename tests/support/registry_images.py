@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from berth.registry.manifest_format import OCI_MANIFEST
+from berth.registry.images.format import OCI_MANIFEST
 from berth.registry.references import Digest
 
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"

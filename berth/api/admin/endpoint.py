@@ -15,10 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ...concurrency import blocking
 from ...iam.authentication import Caller
 from ...iam.service import Iam
 from ...iam.sigv4 import SigV4Error
-from ...concurrency import blocking
 from .. import awsjson
 from .access import authorize
 from .errors import AdminError, translate

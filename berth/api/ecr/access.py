@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...concurrency import quick_read
 from ...iam.authorization import AccessDenied
 from ...iam.service import UnknownRegistry
 from ...iam.tenancy import RegistryAddress
-from ...concurrency import quick_read
 from ...registry.registry import Registry
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall

@@ -4,9 +4,9 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timezone
 
+from ...concurrency import blocking
 from ...iam.authorization import AccessDenied, require
 from ...iam.tenancy import RegistryAddress
-from ...concurrency import blocking
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
 from .errors import access_denied

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from ...concurrency import quick_read
 from ...iam.authentication import Caller
 from ...iam.service import Iam
 from ...iam.tenancy import RegistryAddress
-from ...concurrency import quick_read
 from ..awsjson import verify_signature
 
 

@@ -22,8 +22,15 @@ from ...iam.sigv4 import SigV4Error
 from ...storage.blobs.keyring import KeyUnavailable
 from .. import awsjson
 from . import model
-from .errors import (EcrApiError, KmsError, error_response, json_response, render,
-                     server_error, unknown_operation)
+from .errors import (
+    EcrApiError,
+    KmsError,
+    error_response,
+    json_response,
+    render,
+    server_error,
+    unknown_operation,
+)
 from .serialize import shape_output
 from .translation import Where, translate
 from .validation import validate_input

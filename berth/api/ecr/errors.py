@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ..awsjson import (CONTENT_TYPE, AwsJsonError, error_response, json_response,
-                       serialization_error, unknown_operation)
+from ..awsjson import (
+    CONTENT_TYPE,
+    AwsJsonError,
+    error_response,
+    json_response,
+    serialization_error,
+    unknown_operation,
+)
 from . import model
-
 
 # The ECR API's errors are the protocol's: one class for both AWS-style APIs.
 EcrApiError = AwsJsonError

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ...registry import errors as e
 from ...concurrency import blocking
-from ...registry.images import ImageDetail, ImageId, ImageService
+from ...registry import errors as e
+from ...registry.images.service import ImageDetail, ImageId, ImageService
 from ...registry.references import Digest
 from . import paging
 from .access import Target, admit

@@ -2,11 +2,11 @@
 CompleteLayerUpload, GetDownloadUrlForLayer -- the same uploads and blobs as the OCI routes."""
 from __future__ import annotations
 
+from ...concurrency import blocking
 from ...iam import presigned
 from ...registry import errors as e
-from ...concurrency import blocking
+from ...registry.blobs.bodies import Chunk
 from ...registry.references import Digest
-from ...registry.upload_bodies import Chunk
 from .access import Target, admit
 from .caller import iam
 from .endpoint import ApiCall

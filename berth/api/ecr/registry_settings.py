@@ -4,7 +4,7 @@ the registry's settings (``registry.registry_settings``)."""
 from __future__ import annotations
 
 from ...concurrency import blocking
-from ...registry.registry_settings import AccountSettingInvalid, check_account_setting
+from ...registry.settings import AccountSettingInvalid, check_account_setting
 from .access import admit
 from .endpoint import ApiCall
 from .errors import invalid_parameter

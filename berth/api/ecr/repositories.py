@@ -8,10 +8,15 @@ from datetime import datetime, timezone
 
 from ...concurrency import blocking
 from ...iam.service import UnknownRegistry
-from ...registry.repository_settings import (AES256, MUTABLE, Repository,
-                                             RepositorySettings, RepositorySettingsService,
-                                             TagMutability)
-from ...registry.repository_tags import RepositoryTagService
+from ...registry.repositories.resource_tags import RepositoryTagService
+from ...registry.repositories.settings import (
+    AES256,
+    MUTABLE,
+    Repository,
+    RepositorySettings,
+    RepositorySettingsService,
+    TagMutability,
+)
 from . import paging
 from .access import Target, admit, condition_keys
 from .caller import iam

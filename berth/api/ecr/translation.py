@@ -9,10 +9,10 @@ from typing import Any, Callable
 
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
 from ...registry import errors as e
-from ...registry.encryption import KmsKeyUnusable
-from ...registry.images import ImageNotFound, MediaTypeMissing
-from ...registry.manifests import DigestMismatch, ImageExists, LayersMissing
-from ...registry.repository_tags import ResourceTagInvalid, TooManyResourceTags
+from ...registry.images.manifests import DigestMismatch, ImageExists, LayersMissing
+from ...registry.images.service import ImageNotFound, MediaTypeMissing
+from ...registry.repositories.encryption import KmsKeyUnusable
+from ...registry.repositories.resource_tags import ResourceTagInvalid, TooManyResourceTags
 from .errors import EcrApiError, KmsError, invalid_parameter, model_error
 
 LAYER_UPLOADS = frozenset({"InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"})

@@ -6,7 +6,7 @@ from typing import AsyncIterator, Iterator
 
 from starlette.requests import Request
 
-from ...registry.upload_bodies import BlockingBody
+from ...registry.blobs.bodies import BlockingBody
 from .protocol import SOCKET_BODY
 
 

@@ -9,11 +9,11 @@ from typing import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...concurrency import quick_read
 from ...iam import presigned
 from ...iam.authorization import AccessDenied
 from ...iam.service import Admission, Iam, Unauthenticated, UnknownRegistry
 from ...iam.tenancy import RegistryAddress
-from ...concurrency import quick_read
 from ...registry.errors import NameUnknown
 from ...registry.references import validate_name
 from .errors import error_response

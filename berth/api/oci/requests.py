@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
+
 from starlette.requests import Request
 
+from ...registry.blobs.bodies import Body, Chunk
 from ...registry.errors import ManifestTooLarge, PaginationInvalid, RangeInvalid, SizeInvalid
 from ...registry.references import Digest, validate_name
 from ...registry.registry import Registry
-from ...registry.upload_bodies import Body, Chunk
 from ..http.bodies import request_body
 
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from . import blobs, listings, manifests, uploads
-from .access import (BLOB, CATALOG, MANIFEST, REFERRERS, TAGS, UPLOAD, UPLOAD_START,
-                     guarded)
+from .access import BLOB, CATALOG, MANIFEST, REFERRERS, TAGS, UPLOAD, UPLOAD_START, guarded
 
 _NAME = "/v2/{name:path}"
 

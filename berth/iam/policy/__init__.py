@@ -15,8 +15,16 @@ Modules: ``document`` (parsing and validation), ``matching`` (wildcards, actions
 from .context import Principal, RequestContext
 from .document import Condition, Effect, Policy, PrincipalElement, Statement, parse_policy
 from .errors import PolicyError
-from .evaluation import (ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, MatchedStatement,
-                         Outcome, evaluate, statement_applies)
+from .evaluation import (
+                         ALLOW,
+                         EXPLICIT_DENY,
+                         IMPLICIT_DENY,
+                         Decision,
+                         MatchedStatement,
+                         Outcome,
+                         evaluate,
+                         statement_applies,
+)
 
 __all__ = [
     "ALLOW", "EXPLICIT_DENY", "IMPLICIT_DENY", "Condition", "Decision", "Effect",

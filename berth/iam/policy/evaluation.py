@@ -30,8 +30,7 @@ from typing import Iterable, Sequence
 from .conditions import evaluate_condition
 from .context import RequestContext
 from .document import Effect, Policy, Statement
-from .matching import (ARN_SEGMENTS, action_matches, arn_like, arn_match, glob_items,
-                       split_arn)
+from .matching import ARN_SEGMENTS, action_matches, arn_like, arn_match, glob_items, split_arn
 from .principals import PrincipalMatch, excluded_by_not_principal, match_principal
 from .variables import Unresolved, parse_template, render_items
 

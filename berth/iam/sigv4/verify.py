@@ -18,8 +18,16 @@ from typing import Any
 
 from . import canonical as c
 from .errors import IncompleteSignature, InvalidSignature, UnrecognizedClient
-from .parse import (AuthParameters, HeaderPairs, Scope, first_header, header_pairs,
-                    parse_auth, parse_credential, query_params)
+from .parse import (
+    AuthParameters,
+    HeaderPairs,
+    Scope,
+    first_header,
+    header_pairs,
+    parse_auth,
+    parse_credential,
+    query_params,
+)
 
 LookupSecret = Callable[[str], "tuple[str, Any] | None"]
 AllowedRegions = Collection[str] | Callable[[str], bool] | None

@@ -7,7 +7,7 @@ from functools import cache
 from sqlalchemy import bindparam, select, update
 
 from .database import Tx
-from .repository_tags import all_tags
+from .resource_tags import all_tags
 from .schema import repositories
 from .statements import insert
 

@@ -7,7 +7,8 @@ from functools import cache
 from sqlalchemy import func, select
 
 from .database import Tx
-from .schema import registries, repositories, repository_blobs as L
+from .schema import registries, repositories
+from .schema import repository_blobs as L
 
 
 @cache

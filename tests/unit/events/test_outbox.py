@@ -8,7 +8,7 @@ from berth.events import (IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_CREATED, TAG_R
                           UPLOAD_COMPLETED, Outbox, Subscriber, emit)
 from berth.registry.errors import TagImmutable
 from berth.registry.references import Digest
-from berth.registry.repository_settings import (IMMUTABLE, RepositorySettingsService,
+from berth.registry.repositories.settings import (IMMUTABLE, RepositorySettingsService,
                                                 TagMutability)
 from berth.registry.registry import Registry
 from berth.storage.blobs import FilesystemDriver

@@ -9,7 +9,7 @@ from berth.gc import subscriber
 from berth.gc.collector import object_key, parse_key
 from berth.registry.errors import BlobUploadUnknown, ManifestBlobUnknown, RepositoryNotEmpty
 from berth.registry.references import Digest
-from berth.registry.repository_settings import RepositorySettingsService
+from berth.registry.repositories.settings import RepositorySettingsService
 from berth.storage.blobs.keyring import DEPLOYMENT_KEY
 from berth.storage.metadata import garbage
 

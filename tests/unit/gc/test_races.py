@@ -26,8 +26,12 @@ import pytest
 from sqlalchemy import text
 
 from berth.gc.collector import object_key
-from berth.registry.errors import (BlobReferenced, BlobUploadUnknown, ManifestBlobUnknown,
-                                   ManifestReferenced)
+from berth.registry.errors import (
+    BlobReferenced,
+    BlobUploadUnknown,
+    ManifestBlobUnknown,
+    ManifestReferenced,
+)
 from berth.registry.references import Digest
 from berth.storage.metadata import blobs as blob_rows
 from berth.storage.metadata import garbage

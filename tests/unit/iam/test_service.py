@@ -229,7 +229,7 @@ def test_visibility_decides_as_a_request_would_tags_included(iam, db, admin_id, 
     with db.write() as tx:
         for name in ("team-a/app", "team-b/app"):
             repository_rows.ensure(tx, registry_id, name)
-    from berth.registry.repository_tags import RepositoryTagService
+    from berth.registry.repositories.resource_tags import RepositoryTagService
     RepositoryTagService(db, registry_id).tag("team-a/app", [("team", "a")])
     visible = iam.visibility(alice, "ecr:DescribeRepositories", address, registry_id)
     assert visible("team-a/app") and not visible("team-b/app")

@@ -7,8 +7,14 @@ import json
 import pytest
 
 from berth.registry.errors import NameUnknown
-from berth.registry.images import ImageExists, ImageId, ImageNotFound, ImageService, LayersMissing
-from berth.registry.manifest_format import OCI_MANIFEST
+from berth.registry.images.format import OCI_MANIFEST
+from berth.registry.images.service import (
+    ImageExists,
+    ImageId,
+    ImageNotFound,
+    ImageService,
+    LayersMissing,
+)
 from berth.registry.references import Digest
 
 

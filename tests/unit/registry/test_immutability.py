@@ -5,8 +5,11 @@ import pytest
 
 from berth.api.oci.errors import _status
 from berth.registry.errors import TagImmutable, TagInvalid
-from berth.registry.repository_settings import (RepositorySettings, RepositorySettingsService,
-                                                TagMutability)
+from berth.registry.repositories.settings import (
+    RepositorySettings,
+    RepositorySettingsService,
+    TagMutability,
+)
 from tests.support.registry_images import push_image as push
 
 

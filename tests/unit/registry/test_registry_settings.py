@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from berth.registry.registry_settings import (UnknownRegistryId, get_settings, merge_settings,
-                                              update_settings)
+from berth.registry.settings import UnknownRegistryId, get_settings, merge_settings, update_settings
 from berth.storage.metadata import identities as identity_rows
 from berth.storage.metadata import registries as registry_rows
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from berth.iam.identities import IdentityService
-from berth.keys.master import MasterKey
 from berth.keys import Keys, open_keys
-from berth.registry.encryption import Encryption, KmsKeyUnusable
+from berth.keys.master import MasterKey
 from berth.registry.errors import BlobUnknown, BlobUploadInvalid, SettingInvalid
 from berth.registry.references import Digest
 from berth.registry.registry import Registry
-from berth.registry.repository_settings import RepositorySettings, RepositorySettingsService
+from berth.registry.repositories.encryption import Encryption, KmsKeyUnusable
+from berth.registry.repositories.settings import RepositorySettings, RepositorySettingsService
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.blobs.encrypted import EncryptedDriver
 from berth.storage.blobs.keyring import KeyUnavailable, join_key

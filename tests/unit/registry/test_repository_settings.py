@@ -6,12 +6,22 @@ import pytest
 
 from berth.registry.errors import NameInvalid, NameUnknown, RepositoryExists, RepositoryNotEmpty
 from berth.registry.registry import Registry
-from berth.registry.repositories import (create_on_push, create_on_push_enabled,
-                                         set_create_on_push)
-from berth.registry.repository_settings import (RepositorySettings, RepositorySettingsService,
-                                                SettingInvalid, TagMutability)
-from berth.registry.repository_tags import (RepositoryTagService, ResourceTagInvalid,
-                                            TooManyResourceTags)
+from berth.registry.repositories.resource_tags import (
+    RepositoryTagService,
+    ResourceTagInvalid,
+    TooManyResourceTags,
+)
+from berth.registry.repositories.service import (
+    create_on_push,
+    create_on_push_enabled,
+    set_create_on_push,
+)
+from berth.registry.repositories.settings import (
+    RepositorySettings,
+    RepositorySettingsService,
+    SettingInvalid,
+    TagMutability,
+)
 from berth.storage.metadata import identities as identity_rows
 from berth.storage.metadata import registries as registry_rows
 from tests.unit.registry.test_immutability import push

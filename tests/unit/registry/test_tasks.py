@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from berth.jobs.queue import JobQueue
 from berth.jobs.runner import JobRunner
-from berth.registry.tasks import EXPIRE_UPLOADS, schedule_upload_expiry
 from berth.registry.errors import BlobUploadUnknown
 from berth.registry.registry import Registry
+from berth.registry.tasks import EXPIRE_UPLOADS, schedule_upload_expiry
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.metadata.schema import jobs
 

@@ -6,9 +6,9 @@ import time
 import pytest
 from starlette.requests import ClientDisconnect
 
+from berth.registry.blobs.bodies import BlockingBody, Chunk
 from berth.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from berth.registry.references import Digest
-from berth.registry.upload_bodies import BlockingBody, Chunk
 from berth.storage.blobs import UploadTooLarge
 from berth.storage.blobs.keyring import DEPLOYMENT_KEY, join_key
 

@@ -12,11 +12,11 @@ import pytest
 
 from berth.iam.identities import IdentityService
 from berth.keys.master import MasterKey
-from berth.registry.encryption import Encryption
-from berth.registry.manifest_format import OCI_MANIFEST
+from berth.registry.images.format import OCI_MANIFEST
 from berth.registry.references import Digest
 from berth.registry.registry import Registry
-from berth.registry.repository_settings import RepositorySettings, RepositorySettingsService
+from berth.registry.repositories.encryption import Encryption
+from berth.registry.repositories.settings import RepositorySettings, RepositorySettingsService
 from berth.registry.usage import Usage, storage_usage
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.metadata import migrate

@@ -21,7 +21,7 @@ from berth.api.ecr.validation import compiled_pattern
 from berth.app import create_app
 from berth.config import Settings
 from berth.registry.references import Digest
-from berth.registry.repositories import create_on_push
+from berth.registry.repositories.service import create_on_push
 from berth.storage.metadata import migrate
 from berth.storage.metadata.database import Database
 from tests.support.credentials import AccessKey, admin_key

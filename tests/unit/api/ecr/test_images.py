@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from berth.registry.manifest_format import OCI_INDEX, OCI_MANIFEST
+from berth.registry.images.format import OCI_INDEX, OCI_MANIFEST
 from berth.registry.references import Digest
 from tests.support.registry_images import CONFIG_TYPE
 from tests.unit.api.ecr.support import error_of as _error, repo_fixture, server_fixture

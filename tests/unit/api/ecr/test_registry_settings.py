@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from berth.iam.tenancy import RegistryAddress
-from berth.registry.registry_settings import get_settings, update_settings
+from berth.registry.settings import get_settings, update_settings
 from tests.unit.api.ecr.support import (ALLOW_ECR, REGION, code_of as _code, grant,
                                         message_of as _message, server_fixture)
 from tests.unit.api.ecr.test_real_clients import AWS_CLI

@@ -7,11 +7,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from ..storage.metadata import repository_tags as tag_rows
-from ..storage.metadata.registries import IAM_GENERATION, bump
-from ..storage.metadata.database import Database, Tx
-from .errors import RegistryError
-from .repositories import require_id
+from ...storage.metadata import resource_tags as tag_rows
+from ...storage.metadata.database import Database, Tx
+from ...storage.metadata.registries import IAM_GENERATION, bump
+from ..errors import RegistryError
+from .service import require_id
 
 MAX_TAGS = 50
 KEY_MAX = 128

@@ -7,18 +7,24 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
-from ..storage.metadata import blobs as blob_rows
-from ..storage.metadata import images as rows
-from ..storage.metadata import manifests as manifest_rows
-from ..storage.metadata import tags
-from ..concurrency import blocking
-from .errors import (BlobUnknown, DigestInvalid, ManifestInvalid, ManifestReferenced,
-                     ManifestUnknown, TagInvalid)
-from .image_deletion import TagDigestMismatch, delete_image, start_waits
+from ...concurrency import blocking
+from ...storage.metadata import blobs as blob_rows
+from ...storage.metadata import images as rows
+from ...storage.metadata import manifests as manifest_rows
+from ...storage.metadata import tags
+from ..errors import (
+    BlobUnknown,
+    DigestInvalid,
+    ManifestInvalid,
+    ManifestReferenced,
+    ManifestUnknown,
+    TagInvalid,
+)
+from ..references import Digest, validate_tag
+from ..registry import Registry
+from ..repositories.service import require_id
+from .deletion import TagDigestMismatch, delete_image, start_waits
 from .manifests import DigestMismatch, ImageExists, LayersMissing, accepts
-from .references import Digest, validate_tag
-from .registry import Registry
-from .repositories import require_id
 
 __all__ = ["REASONS", "ImageId", "Failure", "ImageDetail", "ImageNotFound", "MediaTypeMissing",
            "DigestMismatch", "ImageExists", "LayersMissing", "declared_media_type", "check_id",

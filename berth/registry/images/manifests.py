@@ -5,20 +5,29 @@ import json
 import time
 from dataclasses import dataclass
 
-from ..events import IMAGE_PUSHED, emit
-from ..storage.metadata import blobs as blob_rows
-from ..storage.metadata import manifests as manifest_rows
-from ..storage.metadata import tags
-from ..storage.metadata.database import Database
-from ..concurrency import blocking, quick_read
-from .encryption import Encryption
-from .errors import (DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestNotAcceptable,
-                     ManifestTooLarge, ManifestUnknown, NameUnknown, RegistryError, TagImmutable)
-from .image_deletion import delete_image, start_waits
-from .manifest_format import ParsedManifest, parse_manifest
-from .references import Digest, is_digest, validate_tag
-from .repositories import create_on_push, require_id
-from .repository_settings import tag_mutability
+from ...concurrency import blocking, quick_read
+from ...events import IMAGE_PUSHED, emit
+from ...storage.metadata import blobs as blob_rows
+from ...storage.metadata import manifests as manifest_rows
+from ...storage.metadata import tags
+from ...storage.metadata.database import Database
+from ..errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestNotAcceptable,
+    ManifestTooLarge,
+    ManifestUnknown,
+    NameUnknown,
+    RegistryError,
+    TagImmutable,
+)
+from ..references import Digest, is_digest, validate_tag
+from ..repositories.encryption import Encryption
+from ..repositories.service import create_on_push, require_id
+from ..repositories.settings import tag_mutability
+from .deletion import delete_image, start_waits
+from .format import ParsedManifest, parse_manifest
 
 
 @dataclass(frozen=True)

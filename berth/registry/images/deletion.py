@@ -2,15 +2,15 @@
 so a rule added here holds on both doors."""
 from __future__ import annotations
 
-from ..events import IMAGE_DELETED, TAG_REMOVED, emit
 from typing import NamedTuple
 
-from ..storage.metadata import blobs as blob_rows
-from ..storage.metadata import manifests as manifest_rows
-from ..storage.metadata import tags
-from ..storage.metadata.database import Database, Tx
-from .errors import DigestInvalid, ManifestReferenced, ManifestUnknown
-from .references import Digest, validate_tag
+from ...events import IMAGE_DELETED, TAG_REMOVED, emit
+from ...storage.metadata import blobs as blob_rows
+from ...storage.metadata import manifests as manifest_rows
+from ...storage.metadata import tags
+from ...storage.metadata.database import Database, Tx
+from ..errors import DigestInvalid, ManifestReferenced, ManifestUnknown
+from ..references import Digest, validate_tag
 
 
 class Deletion(NamedTuple):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..keys import KeyNotFound, Keys, parse_key_spec
-from ..storage.blobs.keyring import DEPLOYMENT_KEY
-from ..storage.metadata import keys as key_rows
-from ..storage.metadata.database import Tx
-from .errors import RegistryError, SettingInvalid
+from ...keys import KeyNotFound, Keys, parse_key_spec
+from ...storage.blobs.keyring import DEPLOYMENT_KEY
+from ...storage.metadata import keys as key_rows
+from ...storage.metadata.database import Tx
+from ..errors import RegistryError, SettingInvalid
 
 AES256 = "AES256"  # the default encryption type
 

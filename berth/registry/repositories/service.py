@@ -4,15 +4,15 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from ..events import REPOSITORY_CREATED, emit
-from ..storage.blobs.keyring import DEPLOYMENT_KEY
-from ..storage.metadata import manifests as manifest_rows
-from ..storage.metadata import repositories, tags
-from ..storage.metadata.database import Database, Tx
-from .errors import NameUnknown, PaginationInvalid
-from .manifest_format import OCI_INDEX
-from .registry_settings import UnknownRegistryId, read_registry, update_settings
-from .references import Digest, validate_name
+from ...events import REPOSITORY_CREATED, emit
+from ...storage.blobs.keyring import DEPLOYMENT_KEY
+from ...storage.metadata import manifests as manifest_rows
+from ...storage.metadata import repositories, tags
+from ...storage.metadata.database import Database, Tx
+from ..errors import NameUnknown, PaginationInvalid
+from ..images.format import OCI_INDEX
+from ..references import Digest, validate_name
+from ..settings import UnknownRegistryId, read_registry, update_settings
 
 MAX_PAGE = 10000
 CREATE_ON_PUSH = "createOnPush"  # registry setting: may a push create a repository

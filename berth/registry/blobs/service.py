@@ -6,19 +6,17 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..events import BLOB_MOUNTED, BLOB_UNLINKED, emit
-
-from ..storage.blobs import BlobDriver, BlobNotFound
-from ..storage.blobs.keyring import join_key
-from ..storage.metadata import blobs as blob_rows
-from ..storage.metadata import repositories
-from ..storage.metadata.database import Database
-from ..concurrency import blocking, quick_read
-from .encryption import Encryption
-from .errors import BlobReferenced, BlobUnknown, NameUnknown
-from .references import Digest
-from .references import validate_name
-from .repositories import open_for_push, push_target, require_id
+from ...concurrency import blocking, quick_read
+from ...events import BLOB_MOUNTED, BLOB_UNLINKED, emit
+from ...storage.blobs import BlobDriver, BlobNotFound
+from ...storage.blobs.keyring import join_key
+from ...storage.metadata import blobs as blob_rows
+from ...storage.metadata import repositories
+from ...storage.metadata.database import Database
+from ..errors import BlobReferenced, BlobUnknown, NameUnknown
+from ..references import Digest, validate_name
+from ..repositories.encryption import Encryption
+from ..repositories.service import open_for_push, push_target, require_id
 from .uploads import DEFAULT_GRACE_SECONDS, safe_after
 
 

@@ -11,23 +11,28 @@ import json
 import time
 import uuid
 
-from ..events import UPLOAD_COMPLETED, emit
-from ..storage.blobs import BlobDriver, BlobNotFound
-from ..storage.blobs.keyring import join_key
-from ..storage.blobs.segments import BlobCorrupted
-from ..storage.metadata import blobs as blob_rows
-from ..storage.metadata import uploads
-from ..storage.metadata.database import Database
-from ..concurrency import blocking
-from .encryption import Encryption
-from .errors import (BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, EmptyUpload,
-                     LayerExists, RangeInvalid,
-                     SizeInvalid)
+from ...concurrency import blocking
+from ...events import UPLOAD_COMPLETED, emit
+from ...storage.blobs import BlobDriver, BlobNotFound
+from ...storage.blobs.keyring import join_key
+from ...storage.blobs.segments import BlobCorrupted
+from ...storage.metadata import blobs as blob_rows
+from ...storage.metadata import repositories, uploads
+from ...storage.metadata.database import Database
+from ..errors import (
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    EmptyUpload,
+    LayerExists,
+    RangeInvalid,
+    SizeInvalid,
+)
+from ..references import Digest
+from ..repositories.encryption import Encryption
+from ..repositories.service import name_unknown, open_for_push, push_target
+from .bodies import BlockingBody, Body, Chunk, pump, receive
 from .hashers import HasherCache
-from .upload_bodies import Body, BlockingBody, Chunk, pump, receive
-from .references import Digest
-from ..storage.metadata import repositories
-from .repositories import name_unknown, open_for_push, push_target
 
 # How long an unreferenced blob is kept before garbage collection may remove it.
 DEFAULT_GRACE_SECONDS = 3600.0

@@ -9,16 +9,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..events import REPOSITORY_CREATED, REPOSITORY_DELETED, emit
-from ..storage.metadata import repository_settings as rows
-from ..storage.metadata.registries import IAM_GENERATION, bump
-from ..storage.metadata.database import Database
+from ...events import REPOSITORY_CREATED, REPOSITORY_DELETED, emit
+from ...storage.metadata import repository_settings as rows
+from ...storage.metadata.database import Database
+from ...storage.metadata.registries import IAM_GENERATION, bump
+from ..errors import RepositoryExists, RepositoryNotEmpty, SettingInvalid
+from ..references import validate_name
 from .encryption import AES256, Encryption
-from .errors import RepositoryExists, RepositoryNotEmpty, SettingInvalid
-from .references import validate_name
-from .repositories import name_unknown, require_id
-from .repository_tags import apply as apply_tags
-from .repository_tags import validate_tags
+from .resource_tags import apply as apply_tags
+from .resource_tags import validate_tags
+from .service import name_unknown, require_id
 
 MUTABLE, IMMUTABLE = "MUTABLE", "IMMUTABLE"
 WITH_EXCLUSION = ("IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")

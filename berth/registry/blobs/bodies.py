@@ -8,9 +8,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import AsyncIterator, Iterator
 
-from ..storage.blobs import UploadTooLarge
-from ..concurrency import blocking
-from .errors import SizeInvalid
+from ...concurrency import blocking
+from ...storage.blobs import UploadTooLarge
+from ..errors import SizeInvalid
 
 # Bytes gathered from the network before one hop to a thread hashes and writes them.
 FLUSH_BYTES = 1024 * 1024
