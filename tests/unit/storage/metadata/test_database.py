@@ -100,3 +100,23 @@ def test_a_nodes_workers_share_its_postgresql_connections():
     assert sizes[1] == database_module.NODE_CONNECTIONS
     assert all(w * sizes[w] <= database_module.NODE_CONNECTIONS for w in (1, 2, 4, 8))
     assert sizes[64] >= 2  # never a pool too small to hold a read and a write
+
+
+def test_try_lock_is_held_by_one_holder_at_a_time(database_url):
+    """Across processes and nodes: another Database object on the same database stands in
+    for another node."""
+    from berth.storage.metadata.database import Database
+
+    a, b = Database(database_url), Database(database_url)
+    try:
+        with a.try_lock("sweep") as held:
+            assert held
+            with b.try_lock("sweep") as other:
+                assert not other
+            with b.try_lock("another") as unrelated:
+                assert unrelated
+        with b.try_lock("sweep") as held_now:
+            assert held_now
+    finally:
+        a.dispose()
+        b.dispose()
