@@ -170,6 +170,8 @@ def add_arguments(p) -> None:
                    help="gc-sweep: runs (of --runs) that measure the sweeps")
     g.add_argument("--gc-seed-blobs", type=int, default=20_000,
                    help="gc-online: blobs (all listed) each server starts with")
+    g.add_argument("--gc-images", type=int, default=2000,
+                   help="gc-online: small images pushed (long enough for several sweeps)")
     g.add_argument("--gc-churn", type=float, default=20,
                    help="gc-online: images pushed and deleted again per second")
     g.add_argument("--gc-grace", type=float, default=5, help="gc-online: grace period, s")

@@ -192,7 +192,7 @@ SETUPS = {s.name: s for s in [
         Variant("berth-gc", "Berth, sweeping", lambda b: GcBerth(b.workdir, b.o, True),
                 short="sweeping")],
         ("push_images", "manifests"), (("berth-gc", "berth-idle"),),
-        extra_notes=gc_online_notes),
+        options_from={"images": "gc_images"}, extra_notes=gc_online_notes),
     Setup("gc-sweep", "Garbage collection: one sweep over N blobs", [], custom=gc_sweep),
 ]}
 ALIASES = {"s3": ["s3-redirect", "s3-proxied"], "gc": ["gc-online", "gc-sweep"],
