@@ -150,23 +150,23 @@ class GarbageCollector:
             after = (page[-1].key_ref, page[-1].digest)
 
     def _delete(self, batch: list[tuple[str, str]], cutoff: float, report: Report) -> None:
-        """Claim each object (skipped if a push holds or revived it), delete its bytes, then
-        its row, all before the commit: a push waiting on the row writes the bytes anew."""
-        freed = []
+        """Claim each object (skipped if a push holds or revived it), delete the claimed
+        bytes (one storage request for the batch where it can), then their rows, all before
+        the commit: a push waiting on a row writes the bytes anew."""
         with self.db.write() as tx:
+            claimed = {}
             for key_ref, digest in batch:
                 size = rows.claim_object(tx, key_ref, digest, cutoff)
-                if size is None:
-                    continue
-                try:
-                    self.driver.delete(object_key(key_ref, digest))
-                except Exception:  # the storage refused: keep the row, try again next time
-                    log.warning("could not delete %s/%s", key_ref or "-", digest, exc_info=True)
-                    continue
+                if size is not None:
+                    claimed[object_key(key_ref, digest)] = (key_ref, digest, size)
+            failed = set(self.driver.delete_many(list(claimed)))
+            if failed:  # the storage refused: keep those rows, try again next time
+                log.warning("could not delete %d objects, e.g. %s", len(failed), min(failed))
+            freed = [claimed[key] for key in claimed if key not in failed]
+            for key_ref, digest, _ in freed:
                 rows.delete_object(tx, key_ref, digest)
-                freed.append(size)
         report.objects_deleted += len(freed)
-        report.bytes_freed += sum(freed)
+        report.bytes_freed += sum(size for _, _, size in freed)
 
     # -- dry run -------------------------------------------------------------------------
     def _count(self, report: Report, cutoff: float, orphans: bool, stop) -> None:

@@ -77,6 +77,17 @@ class BlobDriver(ABC):
     def delete(self, key: str) -> None:
         """Remove a committed blob; absent keys are not an error."""
 
+    def delete_many(self, keys: list[str]) -> list[str]:
+        """Remove several committed blobs (in as few requests as the storage allows); returns
+        the keys it could not remove. Absent keys are not an error."""
+        failed = []
+        for key in keys:
+            try:
+                self.delete(key)
+            except Exception:  # reported to the caller, which keeps what it could not free
+                failed.append(key)
+        return failed
+
     @abstractmethod
     def walk(self, prefix: str = "") -> Iterator[StoredObject]:
         """Every committed blob whose key starts with ``prefix`` (a key prefix such as

@@ -136,6 +136,11 @@ class EncryptedDriver(BlobDriver):
         split_blob_key(key)
         self.inner.delete(key)
 
+    def delete_many(self, keys: list[str]) -> list[str]:
+        for key in keys:
+            split_blob_key(key)
+        return self.inner.delete_many(keys)
+
     def walk(self, prefix: str = "") -> Iterator[StoredObject]:
         """The inner driver's blobs, under the same keys (encrypted or not). Sizes are the
         stored sizes: for an encrypted blob the sealed size (header and segment overhead

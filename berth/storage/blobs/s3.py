@@ -87,6 +87,20 @@ class S3Driver(BlobDriver):
     def delete(self, key: str) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=self._key(key))
 
+    def delete_many(self, keys: list[str]) -> list[str]:
+        """DeleteObjects, up to 1,000 keys a request."""
+        failed = []
+        for start in range(0, len(keys), 1000):
+            batch = {self._key(k): k for k in keys[start:start + 1000]}
+            try:
+                result = self.s3.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": k} for k in batch], "Quiet": True})
+            except Exception:
+                failed += batch.values()
+                continue
+            failed += [batch[e["Key"]] for e in result.get("Errors", ()) if e.get("Key") in batch]
+        return failed
+
     def walk(self, prefix: str = "") -> Iterator[StoredObject]:
         # Only <prefix>data/ is listed: upload markers, parts, tails and staged objects all
         # live under <prefix>uploads/, and a commit's multipart copy into the blob's key is

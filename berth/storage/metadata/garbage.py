@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, sel
 
 from .database import Tx
 from .schema import blobs, manifest_references, repositories, repository_blobs
-from .statements import insert
+from .statements import in_list, insert, list_params
 
 L, O = repository_blobs, blobs
 _LINK = and_(L.c.repository_id == bindparam("repo"), L.c.digest == bindparam("digest"))
@@ -226,16 +226,22 @@ def count_freeable(tx: Tx, cutoff: float) -> tuple[int, int]:
 
 @lru_cache(maxsize=16)
 def _known(count: int):
-    return select(O.c.key_ref, O.c.digest).where(
-        tuple_(O.c.key_ref, O.c.digest).in_([tuple_(bindparam(f"k{i}"), bindparam(f"d{i}"))
-                                              for i in range(count)]))
+    # One key ref and a digest list: an index seek per digest on the primary key (a list of
+    # pairs made SQLite scan the index for every batch).
+    return select(O.c.digest).where(O.c.key_ref == bindparam("key_ref"),
+                                    in_list(O.c.digest, "d", count))
 
 
 def known(tx: Tx, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    params = {}
-    for i, (key_ref, digest) in enumerate(pairs):
-        params[f"k{i}"], params[f"d{i}"] = key_ref, digest
-    return {(row.key_ref, row.digest) for row in tx.all(_known(len(pairs)), params)}
+    by_ref: dict[str, list[str]] = {}
+    for key_ref, digest in pairs:
+        by_ref.setdefault(key_ref, []).append(digest)
+    found = set()
+    for key_ref, digests in by_ref.items():
+        rows = tx.scalars(_known(len(digests)), {"key_ref": key_ref,
+                                                 **list_params("d", digests)})
+        found.update((key_ref, digest) for digest in rows)
+    return found
 
 
 @cache

@@ -309,3 +309,14 @@ def test_walk_refuses_prefixes_outside_the_keys(driver):
     for prefix in ("../", "a/../b"):
         with pytest.raises(ValueError):
             list(driver.walk(prefix))
+
+
+def test_delete_many_removes_the_keys_and_ignores_absent_ones(driver):
+    keys = [f"sha256/d{i}/d{i}{'0' * 8}" for i in range(3)]
+    for key in keys:
+        driver.put(key, b"gone soon")
+    driver.put("sha256/ke/keep", b"kept")
+    assert driver.delete_many([*keys, "sha256/ab/absent"]) == []
+    assert [driver.stat(key) for key in keys] == [None, None, None]
+    assert driver.stat("sha256/ke/keep") == 4
+    assert driver.delete_many([]) == []
