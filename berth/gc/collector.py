@@ -63,9 +63,14 @@ class GarbageCollector:
 
     def sweep(self, dry_run: bool = False, orphans: bool = True, now: float | None = None,
               cancelled: threading.Event | None = None) -> Report:
-        """One pass over everything (``orphans``: also walk the storage for objects no row
-        knows); ``dry_run`` counts what a sweep now would free. Skipped if another sweep
-        runs."""
+        """A pass over what waits to be freed; with ``orphans`` (daily, and on demand) a full
+        one: every link and object, their waits started or ended where no change did it, and
+        the storage walked for objects no row knows. ``dry_run`` counts what a sweep now
+        would free. Skipped if another sweep runs.
+
+        Without ``orphans`` only rows whose wait has started are read: every change that
+        leaves a link or an object unreferenced starts its wait (an image's deletion, a blob
+        deletion, a deleted link, a push before it links); the full pass catches the rest."""
         clock = _Clock(time.time() if now is None else now)
         stop = cancelled or self.cancelled
         report = Report(dry_run)
@@ -76,17 +81,18 @@ class GarbageCollector:
             elif dry_run:
                 self._count(report, cutoff, orphans, stop)
             else:
-                self._links(report, clock, cutoff, stop)
+                self._links(report, clock, cutoff, stop, waiting=not orphans)
                 if orphans:
                     self._orphans(report, cutoff, stop)
-                self._objects(report, clock, cutoff, stop)
+                self._objects(report, clock, cutoff, stop, waiting=not orphans)
         report.seconds = round(time.monotonic() - clock.started, 3)
         return report
 
     # -- links -------------------------------------------------------------------------
-    def _links(self, report: Report, clock: _Clock, cutoff: float, stop) -> None:
+    def _links(self, report: Report, clock: _Clock, cutoff: float, stop,
+               waiting: bool) -> None:
         after = None
-        while page := self._read(rows.links_page, after):
+        while page := self._read(rows.links_page, after, waiting):
             _check(stop)
             with self.db.write() as tx:
                 deleted = [link for link in page if _settle_link(tx, link, clock(), cutoff)]
@@ -131,9 +137,10 @@ class GarbageCollector:
                 yield (*parsed, stored)
 
     # -- objects -------------------------------------------------------------------------
-    def _objects(self, report: Report, clock: _Clock, cutoff: float, stop) -> None:
+    def _objects(self, report: Report, clock: _Clock, cutoff: float, stop,
+                 waiting: bool) -> None:
         after = None
-        while page := self._read(rows.objects_page, after):
+        while page := self._read(rows.objects_page, after, waiting):
             _check(stop)
             garbage = []
             with self.db.write() as tx:
@@ -183,9 +190,9 @@ class GarbageCollector:
                 report.objects_deleted += 1
                 report.bytes_freed += stored.size
 
-    def _read(self, query, after):
+    def _read(self, query, after, waiting: bool):
         with self.db.read() as tx:
-            return query(tx, after, self.page)
+            return query(tx, after, self.page, waiting)
 
 
 def _settle_link(tx, link, now: float, cutoff: float) -> bool:

@@ -29,37 +29,43 @@ def _links_of_object(*conditions):
 _LINKED = _links_of_object()
 
 
-def _page(table, first_key, flag, first: bool):
+def _page(table, first_key, flag, first: bool, waiting: bool):
     """A page of ``table`` in (first_key, digest) order, after the pair of parameters
-    ``after0``, ``after1`` unless ``first``, with ``flag`` (a labelled EXISTS)."""
+    ``after0``, ``after1`` unless ``first``, with ``flag`` (a labelled EXISTS); ``waiting``:
+    only rows whose wait has started (the flag is computed for those rows alone)."""
     key = (table.c[first_key], table.c.digest)
     query = select(*key, table.c.size, table.c.unreferenced_since, flag).order_by(*key)
     if not first:
         query = query.where(tuple_(*key) > tuple_(bindparam("after0"), bindparam("after1")))
+    if waiting:
+        query = query.where(table.c.unreferenced_since.is_not(None))
     return query.limit(bindparam("limit"))
 
 
 @cache
-def _links_page(first: bool):
-    return _page(L, "repository_id", _LISTED.label("listed"), first)
+def _links_page(first: bool, waiting: bool):
+    return _page(L, "repository_id", _LISTED.label("listed"), first, waiting)
 
 
 @cache
-def _objects_page(first: bool):
-    return _page(O, "key_ref", _LINKED.label("linked"), first)
+def _objects_page(first: bool, waiting: bool):
+    return _page(O, "key_ref", _LINKED.label("linked"), first, waiting)
 
 
-def links_page(tx: Tx, after: tuple[int, str] | None, limit: int) -> list:
-    """Links with whether a manifest of their repository lists them."""
+def links_page(tx: Tx, after: tuple[int, str] | None, limit: int,
+               waiting: bool = False) -> list:
+    """Links with whether a manifest of their repository lists them (``waiting``: only
+    those whose wait has started)."""
     after0, after1 = after or (0, "")
-    return tx.all(_links_page(after is None),
+    return tx.all(_links_page(after is None, waiting),
                   {"after0": after0, "after1": after1, "limit": limit})
 
 
-def objects_page(tx: Tx, after: tuple[str, str] | None, limit: int) -> list:
-    """Objects with whether some link names them."""
+def objects_page(tx: Tx, after: tuple[str, str] | None, limit: int,
+                 waiting: bool = False) -> list:
+    """Objects with whether some link names them (``waiting``: as for links)."""
     after0, after1 = after or ("", "")
-    return tx.all(_objects_page(after is None),
+    return tx.all(_objects_page(after is None, waiting),
                   {"after0": after0, "after1": after1, "limit": limit})
 
 
