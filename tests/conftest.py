@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from tests.support.ceph import CephCluster
@@ -11,6 +13,24 @@ def postgres():
     cluster = PostgresCluster().start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite metadata database made once, for tests to copy (see
+    tests/support/metadata_templates.py: fresh_database)."""
+    from tests.support.metadata_templates import migrated_sqlite
+
+    return migrated_sqlite(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres) -> str:
+    """The name of a migrated PostgreSQL database made once, for tests to copy with
+    ``postgres.create_database(template=...)``; nothing stays connected to it."""
+    from tests.support.metadata_templates import migrated_postgres
+
+    return migrated_postgres(postgres)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -29,10 +28,9 @@ from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
 from berth.keys import KeyService
 from berth.storage.metadata.database import Database
+from tests.support.berth_node import BerthNode
 from tests.support.credentials import admin_key, basic
-from tests.support.daemon import Daemon
 from tests.support.oci_push import digest_of, image_manifest, push_blob, push_image
-from tests.support.ports import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -60,26 +58,13 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
-    workdir = tmp_path_factory.mktemp("matrix")
-    data_dir, port = workdir / "data", free_port()
-    url = f"http://127.0.0.1:{port}"
-    daemon = Daemon([sys.executable, "-m", "berth", "serve", "--port", str(port),
-                     "--data-dir", str(data_dir)], workdir / "server.log").start()
+    node = BerthNode(tmp_path_factory.mktemp("matrix")).start()
     try:
-        assert wait_until(lambda: _status(url + "/v2/") == 401 or not daemon.alive(), 60)
-        assert daemon.alive(), daemon.log_text()
-        found = _populate(url, data_dir)
+        found = _populate(node.url, node.data_dir)
         yield found
         found.iam.db.dispose()
     finally:
-        daemon.stop()
-
-
-def _status(url: str) -> int | None:
-    try:
-        return requests.get(url, timeout=2).status_code
-    except requests.RequestException:
-        return None
+        node.stop()
 
 
 def _populate(url: str, data_dir) -> World:

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-import requests
 
+from tests.support.berth_node import BerthNode
 from tests.support.containers_storage import ContainersStorage
 from tests.support.credentials import AccessKey, admin_key
 from tests.support.daemon import Daemon
 from tests.support.dockerd import Dockerd
 from tests.support.ecr_login import aws_cli
 from tests.support.oci_layout import OciLayout, build_image
-from tests.support.ports import free_port, wait_until
 from tests.support.skopeo import Skopeo
 from tests.support.tarballs import make_tar
 
@@ -53,20 +51,8 @@ def _clean_env() -> dict[str, str]:
 
 
 def _start(workdir: Path, env: dict[str, str] | None = None) -> Server:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    daemon = Daemon([sys.executable, "-m", "berth", "serve", "--port", str(port),
-                     "--data-dir", str(workdir / "data")], workdir / "server.log",
-                    env=env).start()
-
-    def up() -> bool:
-        try:
-            return requests.get(url + "/v2/", timeout=2).status_code == 401
-        except requests.RequestException:
-            return not daemon.alive()
-
-    assert wait_until(up, 60) and daemon.alive(), daemon.log_text()
-    return Server(url, f"127.0.0.1:{port}", admin_key(workdir / "data"), daemon)
+    node = BerthNode(workdir, env=env).start()
+    return Server(node.url, f"127.0.0.1:{node.port}", admin_key(node.data_dir), node.daemon)
 
 
 @pytest.fixture(scope="module")

@@ -170,15 +170,11 @@ def test_a_delete_through_either_door_is_seen_through_the_other(
     assert ecr.list_images(repositoryName=repo)["imageIds"] == []
 
 
-def _database_url(registry: RegistryServer) -> str:
-    argv = registry.daemon.argv
-    return argv[argv.index("--database") + 1] if "--database" in argv else ""
-
-
 @pytest.fixture
 def create_on_push_off(registry: RegistryServer, ecr) -> Iterator[None]:
-    """The server's default registry with createOnPush off, switched back on afterwards."""
-    settings = Settings(data_dir=registry.data_dir, database=_database_url(registry))
+    """The server's default registry with createOnPush off, switched back on afterwards (the
+    session's server runs on the embedded defaults: its metadata is SQLite in its data dir)."""
+    settings = Settings(data_dir=registry.data_dir)
     db = Database(settings.database_url)
     try:
         iam = open_iam(settings, db)

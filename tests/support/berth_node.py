@@ -1,5 +1,8 @@
 """A `berth serve` process on a data directory that outlives it: stop, SIGKILL and restart.
 
+The one way the tests start Berth: the e2e suite's session registry (tests/support/registry_server.py),
+``running_node`` (tests/support/berth_server.py) and every test that needs a node of its own go through it.
+
 Berth requires authentication. After the first start the node fetches the administrator's registry token
 with `aws ecr get-login-password` (tests/support/ecr_login.py); the administrator key and the token
 signing key live in the metadata database, so the token stays valid across restarts. Use ``node.auth``

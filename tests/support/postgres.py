@@ -1,5 +1,10 @@
 """A throwaway PostgreSQL cluster from Debian's packages: initdb + pg_ctl on a private port
-and socket directory, run as the `postgres` user when the tests run as root."""
+and socket directory, run as the `postgres` user when the tests run as root.
+
+Each user takes a fresh database: empty (``create_database()``), or a copy of a template made
+once (``create_database(template=...)``: ``CREATE DATABASE ... TEMPLATE``, a file copy, cheaper
+than migrating again), dropped after use (``drop_database``). PostgreSQL copies a template only
+while nothing is connected to it: dispose of every engine on a template before copying it."""
 from __future__ import annotations
 
 import glob
@@ -21,6 +26,11 @@ def _bin(name: str) -> str:
     if not found:
         raise RuntimeError(f"PostgreSQL's {name} is missing: install the postgresql package")
     return found[-1]
+
+
+def database_name(database: str) -> str:
+    """The database a ``postgresql://...`` URL names, or the name itself."""
+    return database.rsplit("/", 1)[-1] if "://" in database else database
 
 
 class PostgresCluster:
@@ -55,11 +65,23 @@ class PostgresCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
+    def create_database(self, template: str | None = None) -> str:
+        """A fresh database's URL: empty, or a copy of ``template`` (a database's name or URL,
+        which nothing may be connected to)."""
         name = "t_" + uuid.uuid4().hex[:12]
+        sql = f'CREATE DATABASE "{name}"'
+        if template:
+            # FILE_COPY: a template this small copies as files (fsync is off) at least as fast
+            # as through the WAL, PostgreSQL 15's default.
+            sql += f' TEMPLATE "{database_name(template)}" STRATEGY FILE_COPY'
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(sql)
         return self.url(name)
+
+    def drop_database(self, database: str) -> None:
+        """Drop a database (its name or URL), ending any session still connected to it."""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database_name(database)}" WITH (FORCE)')
 
     def stop(self) -> None:
         try:

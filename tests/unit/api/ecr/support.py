@@ -1,11 +1,13 @@
 """Test support: a small synthetic service model with one shape of every kind, generators
 of valid requests for any operation in a model (a minimal one, and a hypothesis strategy), and
-the full app served by uvicorn on a loopback port with boto3 clients signed by keys Berth made."""
+the full app served by uvicorn on a loopback port with boto3 clients signed by keys Berth made,
+on each metadata database (SQLite, PostgreSQL)."""
 from __future__ import annotations
 
 import base64
 import contextlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,9 +24,8 @@ from berth.app import create_app
 from berth.config import Settings
 from berth.registry.references import Digest
 from berth.registry.repositories.service import create_on_push
-from berth.storage.metadata import migrate
-from berth.storage.metadata.database import Database
 from tests.support.credentials import AccessKey, admin_key
+from tests.support.metadata_templates import DATABASES, fresh_database, migrate_url
 from tests.support.registry_images import image_manifest, push_image
 from tests.unit.api.ecr.test_real_clients import serving
 
@@ -248,12 +249,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def full_app(data_dir: Path) -> Iterator[Server]:
-    """The whole application on a fresh data directory, served on a loopback port."""
-    settings = Settings(data_dir=data_dir)
-    db = Database(settings.database_url)
-    migrate.upgrade(db)
-    db.dispose()
+def full_app(data_dir: Path, database: str | None = None) -> Iterator[Server]:
+    """The whole application on a fresh data directory, served on a loopback port.
+    ``database`` is a migrated metadata database as ``Settings(database=...)`` takes it ("":
+    SQLite already in ``data_dir``; or a PostgreSQL URL); None migrates SQLite here."""
+    settings = Settings(data_dir=data_dir, database=database or "")
+    if database is None:
+        migrate_url(settings.database_url)
     app = create_app(settings, run_jobs=False)
     try:
         with serving(app) as url:
@@ -263,19 +265,23 @@ def full_app(data_dir: Path) -> Iterator[Server]:
 
 
 def server_fixture(name: str):
-    """A module-scoped fixture: the full app over a fresh data directory named after ``name``."""
-    @pytest.fixture(scope="module")
-    def server(tmp_path_factory) -> Iterator[Server]:
-        with full_app(tmp_path_factory.mktemp(name)) as running:
-            yield running
+    """A module-scoped fixture: the full app over a fresh data directory named after ``name``,
+    once on each metadata database (SQLite, PostgreSQL), copied from the session's template."""
+    @pytest.fixture(scope="module", params=DATABASES)
+    def server(request, tmp_path_factory) -> Iterator[Server]:
+        data_dir = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        with fresh_database(request, request.param, data_dir) as database:
+            with full_app(data_dir, database) as running:
+                yield running
     return server
 
 
 def repo_fixture(prefix: str):
-    """A fixture: a repository made through the ECR API, named after the test."""
+    """A fixture: a repository made through the ECR API, named after the test (its
+    parameters, the database's among them, joined by dashes)."""
     @pytest.fixture
     def repo(server, request) -> str:
-        name = prefix + request.node.name.replace("_", "-").lower()[:60]
+        name = prefix + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:60].strip("-")
         server.client().create_repository(repositoryName=name)
         return name
     return repo

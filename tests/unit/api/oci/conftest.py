@@ -1,26 +1,19 @@
-"""Fixtures for the OCI Distribution API tests: a registry app per test, in process."""
+"""Fixtures for the OCI Distribution API tests: a registry app per test, in process, on each
+metadata database (SQLite and PostgreSQL), copied from a template migrated once per session."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> Path:
-    """One migrated metadata database, copied into each test's fresh data directory."""
-    from .support import migrated_database
-
-    path = migrated_database(tmp_path_factory.mktemp("template"))
-    leftovers = sorted(p.name for p in path.parent.iterdir() if p != path)
-    assert not leftovers, f"migration left {leftovers} next to the database"
-    return path
+from tests.support.metadata_templates import DATABASES, fresh_database
 
 
-@pytest.fixture
-def oci(tmp_path, migrated_template) -> Iterator:
+@pytest.fixture(params=DATABASES)
+def oci(request, tmp_path) -> Iterator:
     from .support import running_registry
 
-    with running_registry(tmp_path / "data", migrated_template) as registry:
-        yield registry
+    data_dir = tmp_path / "data"
+    with fresh_database(request, request.param, data_dir) as database:
+        with running_registry(data_dir, database) as registry:
+            yield registry

@@ -6,12 +6,13 @@ import contextlib
 import hashlib
 import json
 import re
-import shutil
 import sqlite3
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+import psycopg
 
 with warnings.catch_warnings():
     # Starlette warns that its TestClient's httpx support is deprecated; it still works.
@@ -20,9 +21,8 @@ with warnings.catch_warnings():
 
 from berth.app import create_app
 from berth.config import Settings
-from berth.storage.metadata import migrate
-from berth.storage.metadata.database import Database
 from tests.support.credentials import admin_key, basic
+from tests.support.metadata_templates import migrated_sqlite
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -119,11 +119,25 @@ class Image:
 
 
 class Oci:
-    """A TestClient on a registry with its own data directory."""
+    """A TestClient on a registry with its own data directory and metadata database (SQLite
+    in the data directory, or PostgreSQL at ``database_url``)."""
 
-    def __init__(self, client: TestClient, data_dir: Path):
+    def __init__(self, client: TestClient, data_dir: Path, database_url: str):
         self.client = client
         self.data_dir = data_dir
+        self.database_url = database_url
+        self._pg: psycopg.Connection | None = None  # for reading PostgreSQL, opened once
+
+    def close(self) -> None:
+        """Close this object's own connection to the database (the app's are the app's)."""
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None
+
+    @property
+    def database(self) -> str:
+        """The kind of metadata database: "sqlite" or "postgresql"."""
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
 
     # -- raw verbs ---------------------------------------------------------------------------
     def request(self, method: str, url: str, **kwargs):
@@ -211,40 +225,55 @@ class Oci:
         root = self.data_dir / "blobs" / "data"
         return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
-    def snapshot(self) -> dict:
-        conn = sqlite3.connect(f"file:{self.data_dir / 'metadata.db'}?mode=ro", uri=True)
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Callable[..., list[tuple]]]:
+        """A read-only look at the metadata, outside the app: run(sql, *args) with ``?``
+        placeholders returns the rows as tuples."""
+        if self.database == "postgresql":
+            if self._pg is None:  # autocommit: each statement sees what is committed now
+                self._pg = psycopg.connect(self.database_url, autocommit=True,
+                                           options="-c default_transaction_read_only=on")
+            pg = self._pg
+            yield lambda sql, *args: [tuple(row) for row in
+                                      pg.execute(sql.replace("?", "%s"), args)]
+            return
+        lite = sqlite3.connect(f"file:{self.data_dir / 'metadata.db'}?mode=ro", uri=True)
         try:
-            tables = {t: sorted(map(repr, conn.execute(f"SELECT * FROM {t}").fetchall()))
-                      for t in SNAPSHOT_TABLES}
+            yield lambda sql, *args: lite.execute(sql, args).fetchall()
         finally:
-            conn.close()
+            lite.close()
+
+    def query(self, sql: str, *args: Any) -> list[tuple]:
+        """Rows of ``sql`` (``?`` placeholders) read directly from the metadata database."""
+        with self._reader() as run:
+            return run(sql, *args)
+
+    def snapshot(self) -> dict:
+        """The metadata tables and blob files: equal snapshots, nothing changed. Rows are
+        sorted (by their repr, the same for both databases' drivers), not in the order the
+        database happens to return them."""
+        with self._reader() as run:
+            tables = {t: sorted(map(repr, run(f"SELECT * FROM {t}"))) for t in SNAPSHOT_TABLES}
         return {"tables": tables, "files": sorted(self.blob_files())}
 
 
-def migrated_database(data_dir: Path) -> Path:
-    """Create ``data_dir`` with a migrated metadata database; returns the database file."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=data_dir)
-    db = Database(settings.database_url)
-    try:
-        migrate.upgrade(db)
-    finally:
-        db.dispose()
-    return data_dir / "metadata.db"
-
-
 @contextlib.contextmanager
-def running_registry(data_dir: Path, template: Path | None = None) -> Iterator[Oci]:
-    """A registry on ``data_dir``; ``template`` is a migrated database to copy (faster than
-    migrating again)."""
-    if template is None:
-        migrated_database(data_dir)
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(template, data_dir / "metadata.db")
-    settings = Settings(data_dir=data_dir)
+def running_registry(data_dir: Path, database: str | None = None) -> Iterator[Oci]:
+    """A registry on ``data_dir``. ``database`` is a migrated metadata database as
+    ``Settings(database=...)`` takes it ("": SQLite already in ``data_dir``, as
+    tests/support/metadata_templates.py's fresh_database leaves it; or a PostgreSQL URL);
+    None migrates a SQLite database in ``data_dir`` here."""
+    if database is None:
+        migrated_sqlite(data_dir)
+        database = ""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, database=database)
     app = create_app(settings, run_jobs=False)
     token, _ = app.app.state.iam.tokens.mint(admin_key(data_dir).id)
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False,
                     headers={"Authorization": basic(token)}) as client:
-        yield Oci(client, data_dir)
+        oci = Oci(client, data_dir, settings.database_url)
+        try:
+            yield oci
+        finally:
+            oci.close()

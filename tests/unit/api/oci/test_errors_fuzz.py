@@ -5,19 +5,20 @@ route and method. Whatever comes in, the registry must answer
 * on a 4xx, an OCI error body {"errors": [{"code", "message", ...}]} with codes from the spec;
 * on a 4xx, no partial state: the metadata tables and the stored blob files are unchanged.
 
-One registry serves the whole module; a known set of content (repositories, blobs, an image,
-an index, a referrer, an open upload session) is restored before each example if a successful
-request removed part of it.
+One registry serves the whole module, once on each metadata database (SQLite, PostgreSQL); a
+known set of content (repositories, blobs, an image, an index, a referrer, an open upload
+session) is restored before each example if a successful request removed part of it.
 """
 from __future__ import annotations
 
 import json
-import sqlite3
 from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.support.metadata_templates import DATABASES, fresh_database
 
 from .support import (DOCKER_LIST, DOCKER_MANIFEST, ERROR_CODES, OCI_CONFIG, OCI_EMPTY, OCI_INDEX,
                       OCI_LAYER, OCI_MANIFEST, canonical, descriptor, error_codes,
@@ -66,11 +67,7 @@ class Fixture:
         self.ensure()
 
     def _query(self, sql: str, *args) -> set:
-        conn = sqlite3.connect(f"file:{self.oci.data_dir / 'metadata.db'}?mode=ro", uri=True)
-        try:
-            return set(conn.execute(sql, args).fetchall())
-        finally:
-            conn.close()
+        return set(self.oci.query(sql, *args))
 
     def ensure(self) -> None:
         linked = self._query("SELECT r.name, b.digest FROM repository_blobs b JOIN repositories r "
@@ -96,10 +93,12 @@ class Fixture:
             assert resp.status_code == 202, resp.text
 
 
-@pytest.fixture(scope="module")
-def fx(tmp_path_factory):
-    with running_registry(tmp_path_factory.mktemp("fuzz") / "data") as oci:
-        yield Fixture(oci)
+@pytest.fixture(scope="module", params=DATABASES)
+def fx(request, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp(f"fuzz-{request.param}") / "data"
+    with fresh_database(request, request.param, data_dir) as database:
+        with running_registry(data_dir, database) as oci:
+            yield Fixture(oci)
 
 
 # The ECR and admin APIs live beside /v2/ and answer in AWS JSON 1.1 error bodies.
