@@ -31,6 +31,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        s.listen()
+        return True
+
+
 def test_one_worker_per_cpu_by_default(tmp_path):
     node = BerthNode(tmp_path).start()
     try:
@@ -54,10 +65,9 @@ def test_workers_die_with_a_killed_server_and_free_the_port(tmp_path):
         node.daemon.proc.wait(timeout=10)
         assert wait_until(lambda: not any(_alive(w) for w in workers), 10), \
             "workers outlived the server"
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", node.port))  # nobody listens there any more
-            s.listen()
+        # A killed worker's leader thread turns zombie before its other threads have exited
+        # and closed its files: the port frees a moment later, not at once.
+        assert wait_until(lambda: _bindable(node.port), 10), "nobody may listen on the port"
         assert node.start().session().get(node.url + "/v2/", timeout=10).status_code == 200
     finally:
         node.stop()
