@@ -187,8 +187,9 @@ class UploadService:
         pinned first, in its own transaction: a garbage collector deleting these bytes now
         holds the row, so the pin waits until it is done (and the bytes are written again
         below); once pinned, no collector takes the object within the grace period, in which
-        ``_record`` must link it (it checks that it still can)."""
-        with self.db.write() as tx:
+        ``_record`` must link it (it checks that it still can). The pin need not wait for
+        the disk: the link's durable commit comes later and carries it."""
+        with self.db.write(durable=False) as tx:
             blob_rows.pin(tx, key_ref, str(digest), size)
         key = join_key(key_ref, digest.key)
         if _stored_size(self.driver, key) == size:

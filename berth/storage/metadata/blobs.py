@@ -15,9 +15,13 @@ from .database import Database, Tx
 from .schema import blobs, manifest_references, repositories, repository_blobs
 from .statements import in_list, insert, list_params
 
-_LINK = and_(repository_blobs.c.repository_id == bindparam("repo"),
-             repository_blobs.c.digest == bindparam("digest"))
-_OBJECT = and_(blobs.c.key_ref == bindparam("key_ref"), blobs.c.digest == bindparam("digest"))
+# One link (repository, digest) and one object (key ref, digest), by parameters.
+LINK = and_(repository_blobs.c.repository_id == bindparam("repo"),
+            repository_blobs.c.digest == bindparam("digest"))
+OBJECT = and_(blobs.c.key_ref == bindparam("key_ref"), blobs.c.digest == bindparam("digest"))
+# A manifest of the link's repository lists the link's blob.
+LISTED = exists().where(manifest_references.c.repository_id == repository_blobs.c.repository_id,
+                        manifest_references.c.child_digest == repository_blobs.c.digest)
 
 
 @cache
@@ -69,25 +73,22 @@ def _link(dialect: str):
 
 @lru_cache(maxsize=64)
 def _mark_unlisted(count: int):
-    listed = exists().where(
-        manifest_references.c.repository_id == repository_blobs.c.repository_id,
-        manifest_references.c.child_digest == repository_blobs.c.digest)
     return update(repository_blobs).where(
         repository_blobs.c.repository_id == bindparam("repo"),
-        in_list(repository_blobs.c.digest, "d", count), ~listed).values(
+        in_list(repository_blobs.c.digest, "d", count), ~LISTED).values(
         unreferenced_since=bindparam("now"))
 
 
 @cache
 def _touch_link():
     return update(repository_blobs).where(
-        _LINK, repository_blobs.c.unreferenced_since.is_not(None)).values(
+        LINK, repository_blobs.c.unreferenced_since.is_not(None)).values(
         unreferenced_since=bindparam("now"))
 
 
 @cache
 def _unlink():
-    return delete(repository_blobs).where(_LINK)
+    return delete(repository_blobs).where(LINK)
 
 
 @cache
@@ -110,7 +111,7 @@ def _pin(dialect: str):
 @cache
 def _hold_object():
     since = blobs.c.unreferenced_since
-    return update(blobs).where(_OBJECT, or_(since.is_(None), since >= bindparam("safe"))
+    return update(blobs).where(OBJECT, or_(since.is_(None), since >= bindparam("safe"))
                                ).values(unreferenced_since=None)
 
 

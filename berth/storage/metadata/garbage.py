@@ -7,16 +7,12 @@ from functools import cache, lru_cache
 
 from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, select, tuple_, update
 
+from .blobs import LINK, LISTED, OBJECT
 from .database import Tx
-from .schema import blobs, manifest_references, repositories, repository_blobs
+from .schema import blobs, repositories, repository_blobs
 from .statements import in_list, insert, list_params
 
 L, O = repository_blobs, blobs
-_LINK = and_(L.c.repository_id == bindparam("repo"), L.c.digest == bindparam("digest"))
-_OBJECT = and_(O.c.key_ref == bindparam("key_ref"), O.c.digest == bindparam("digest"))
-# A manifest of the link's repository lists the blob.
-_LISTED = exists().where(manifest_references.c.repository_id == L.c.repository_id,
-                         manifest_references.c.child_digest == L.c.digest)
 
 
 def _links_of_object(*conditions):
@@ -44,7 +40,7 @@ def _page(table, first_key, flag, first: bool, waiting: bool):
 
 @cache
 def _links_page(first: bool, waiting: bool):
-    return _page(L, "repository_id", _LISTED.label("listed"), first, waiting)
+    return _page(L, "repository_id", LISTED.label("listed"), first, waiting)
 
 
 @cache
@@ -71,30 +67,30 @@ def objects_page(tx: Tx, after: tuple[str, str] | None, limit: int,
 
 @cache
 def _mark_link():
-    return update(L).where(_LINK, L.c.unreferenced_since.is_(None), ~_LISTED).values(
+    return update(L).where(LINK, L.c.unreferenced_since.is_(None), ~LISTED).values(
         unreferenced_since=bindparam("now"))
 
 
 @cache
 def _clear_link():
-    return update(L).where(_LINK, L.c.unreferenced_since.is_not(None), _LISTED).values(
+    return update(L).where(LINK, L.c.unreferenced_since.is_not(None), LISTED).values(
         unreferenced_since=None)
 
 
 @cache
 def _lock_link():
-    return select(L.c.digest).where(_LINK, L.c.unreferenced_since < bindparam("cutoff")
+    return select(L.c.digest).where(LINK, L.c.unreferenced_since < bindparam("cutoff")
                                     ).with_for_update(skip_locked=True)
 
 
 @cache
 def _listed():
-    return select(_LISTED.label("listed")).where(_LINK)
+    return select(LISTED.label("listed")).where(LINK)
 
 
 @cache
 def _delete_link():
-    return delete(L).where(_LINK)
+    return delete(L).where(LINK)
 
 
 def mark_link(tx: Tx, repo: int, digest: str, now: float) -> bool:
@@ -119,7 +115,7 @@ def delete_link(tx: Tx, repo: int, digest: str, cutoff: float) -> bool:
 def _release_object():
     # The object's wait starts when its last link's did (or later, if a push touched it).
     since = O.c.unreferenced_since
-    return update(O).where(_OBJECT, ~_LINKED).values(unreferenced_since=case(
+    return update(O).where(OBJECT, ~_LINKED).values(unreferenced_since=case(
         (and_(since.is_not(None), since > bindparam("since")), since),
         else_=bindparam("since")))
 
@@ -150,13 +146,13 @@ def key_ref_of(tx: Tx, repo: int) -> str | None:
 
 @cache
 def _mark_object():
-    return update(O).where(_OBJECT, O.c.unreferenced_since.is_(None), ~_LINKED).values(
+    return update(O).where(OBJECT, O.c.unreferenced_since.is_(None), ~_LINKED).values(
         unreferenced_since=bindparam("now"))
 
 
 @cache
 def _clear_object():
-    return update(O).where(_OBJECT, O.c.unreferenced_since.is_not(None), _LINKED).values(
+    return update(O).where(OBJECT, O.c.unreferenced_since.is_not(None), _LINKED).values(
         unreferenced_since=None)
 
 
@@ -172,18 +168,18 @@ def clear_object(tx: Tx, key_ref: str, digest: str) -> bool:
 def _claim_object():
     # SKIP LOCKED passes over rows a push holds now (they are not garbage); SQLite
     # serialises writers instead.
-    return (select(O.c.size).where(_OBJECT, O.c.unreferenced_since < bindparam("cutoff"))
+    return (select(O.c.size).where(OBJECT, O.c.unreferenced_since < bindparam("cutoff"))
             .with_for_update(skip_locked=True))
 
 
 @cache
 def _linked():
-    return select(_LINKED.label("linked")).where(_OBJECT)
+    return select(_LINKED.label("linked")).where(OBJECT)
 
 
 @cache
 def _delete_object():
-    return delete(O).where(_OBJECT)
+    return delete(O).where(OBJECT)
 
 
 def claim_object(tx: Tx, key_ref: str, digest: str, cutoff: float) -> int | None:
@@ -201,7 +197,7 @@ def delete_object(tx: Tx, key_ref: str, digest: str) -> None:
     tx.execute(_delete_object(), {"key_ref": key_ref, "digest": digest})
 
 
-_UNLINKABLE = and_(L.c.unreferenced_since < bindparam("cutoff"), ~_LISTED)
+_UNLINKABLE = and_(L.c.unreferenced_since < bindparam("cutoff"), ~LISTED)
 
 
 @cache

@@ -12,6 +12,7 @@ from berth.registry.references import Digest
 from berth.registry.repositories.settings import RepositorySettingsService
 from berth.storage.blobs.keyring import DEPLOYMENT_KEY
 from berth.storage.metadata import garbage
+from berth.storage.metadata.schema import manifest_references
 
 from .conftest import GRACE, push_blob, push_image, stored_keys
 
@@ -70,7 +71,7 @@ def test_a_sweep_notices_links_nothing_marked(registry, collector):
     push_image(registry, "app", "v1", LAYER)
     with registry.db.write() as tx:  # as rows from before garbage collection existed
         tx.execute(garbage.L.update().values(unreferenced_since=None))
-        tx.execute(garbage.manifest_references.delete())
+        tx.execute(manifest_references.delete())
     assert collector.sweep(now=later()).links_unlinked == 0  # marked now, not before
     assert collector.sweep(now=later(2 * GRACE + 2)).objects_deleted == 2
 
