@@ -45,6 +45,19 @@ class Settings:
     # How often the outbox of domain events is delivered to its subscribers.
     event_delivery_seconds: int = 1
     max_manifest_bytes: int = 4 * 1024 * 1024
+    # Blobs and manifests a manifest may reference (layers, config, subject, an index's
+    # manifests); real images have at most a few hundred. More: MANIFEST_INVALID.
+    max_manifest_references: int = 10000
+    # Hostile or unlucky clients: a request body that sends nothing for this long is given
+    # up on; request bodies (uploads) in flight at once per principal and per source
+    # address, per server process (more: 429 TOOMANYREQUESTS); threads per pool, so that
+    # upload bytes, blob reads and metadata work cannot starve one another.
+    body_idle_seconds: int = 30
+    uploads_per_principal: int = 32
+    uploads_per_address: int = 64
+    upload_threads: int = 16
+    read_threads: int = 32
+    metadata_threads: int = 32
     # Tenancy: registries are addressed as <account>.dkr.ecr.<region>.<domain>; plain
     # host:port serves default_account (empty: the administrator account) in default_region.
     domain: str = "localhost"
