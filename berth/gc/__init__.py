@@ -34,6 +34,10 @@ How a push and a collector never lose a referenced blob between them:
 - One sweep runs at a time across all nodes (``Database.try_lock``).
 - Objects in the storage that no row knows (a crash, an older version) are adopted as rows
   unreferenced since their last write, and collected the same way.
+- Uploads in the storage that no upload row knows (a crash between starting one and
+  recording it; a monolithic upload or a small blob's temporary cut off) are removed by the
+  same walk once untouched for the grace period (and by the upload expiry after the upload
+  TTL). Their bytes are no object yet: a commit moves them under the blob's key, pinned.
 """
 from .collector import GarbageCollector, Report
 

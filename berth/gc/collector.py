@@ -1,7 +1,8 @@
-"""The sweep: links, then (when asked) objects the storage holds that no row knows, then
-objects. Each page is read, then acted on in short write transactions whose statements
-re-check what the page said, so a push meanwhile is never undone (see the package
-docstring). One sweep runs at a time across all nodes (a named database lock)."""
+"""The sweep: links, then (when asked) objects the storage holds that no row knows and
+uploads no upload row knows, then objects. Each page is read, then acted on in short write
+transactions whose statements re-check what the page said, so a push meanwhile is never
+undone (see the package docstring). One sweep runs at a time across all nodes (a named
+database lock)."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +15,7 @@ from typing import Iterator
 from ..storage.blobs import BlobDriver, StoredObject
 from ..storage.blobs.keyring import join_key, split_key
 from ..storage.metadata import garbage as rows
+from ..storage.metadata import uploads as upload_rows
 from ..storage.metadata.database import Database
 
 log = logging.getLogger("berth.gc")
@@ -35,6 +37,7 @@ class Report:
     bytes_freed: int = 0
     orphans_found: int = 0
     orphan_bytes: int = 0
+    orphan_uploads: int = 0  # upload sessions of the storage no upload row knows, removed
     seconds: float = 0.0
     skipped: bool = False  # another sweep was running
 
@@ -65,8 +68,8 @@ class GarbageCollector:
               cancelled: threading.Event | None = None) -> Report:
         """A pass over what waits to be freed; with ``orphans`` (daily, and on demand) a full
         one: every link and object, their waits started or ended where no change did it, and
-        the storage walked for objects no row knows. ``dry_run`` counts what a sweep now
-        would free. Skipped if another sweep runs.
+        the storage walked for objects no row knows and for uploads no upload row knows.
+        ``dry_run`` counts what a sweep now would free. Skipped if another sweep runs.
 
         Without ``orphans`` only rows whose wait has started are read: every change that
         leaves a link or an object unreferenced starts its wait (an image's deletion, a blob
@@ -84,6 +87,7 @@ class GarbageCollector:
                 self._links(report, clock, cutoff, stop, waiting=not orphans)
                 if orphans:
                     self._orphans(report, cutoff, stop)
+                    self._orphan_uploads(report, cutoff, stop)
                 self._objects(report, clock, cutoff, stop, waiting=not orphans)
         report.seconds = round(time.monotonic() - clock.started, 3)
         return report
@@ -135,6 +139,30 @@ class GarbageCollector:
             parsed = parse_key(stored.key)
             if parsed is not None and stored.modified < cutoff:
                 yield (*parsed, stored)
+
+    # -- uploads no row knows ------------------------------------------------------------
+    def _orphan_uploads(self, report: Report, cutoff: float, stop) -> None:
+        """Remove the storage's uploads untouched since the cutoff that no upload row knows.
+        A crash leaves them: a session started in the storage but not yet recorded, a
+        monolithic upload (it never has a row) or a small blob's temporary cut off midway.
+        An upload in progress writes (and is dated) as its bytes arrive; one with a row is
+        the upload expiry's (after the upload TTL), which also removes these, later."""
+        for upload_id in self._unknown_uploads(cutoff, stop):
+            try:
+                self.driver.upload_abort(upload_id, {})  # {}: whatever its state was
+            except Exception as exc:  # the storage refused: the next walk finds it again
+                log.warning("could not remove upload %s, which no row knows: %s",
+                            upload_id, exc)
+                continue
+            report.orphan_uploads += 1
+
+    def _unknown_uploads(self, cutoff: float, stop) -> Iterator[str]:
+        stale = self.driver.upload_ids_older_than(cutoff)
+        for batch in _batches(iter(stale), self.page):
+            _check(stop)
+            with self.db.read() as tx:
+                unknown = [u for u in batch if upload_rows.find(tx, u) is None]
+            yield from unknown
 
     # -- objects -------------------------------------------------------------------------
     def _objects(self, report: Report, clock: _Clock, cutoff: float, stop,
@@ -189,6 +217,7 @@ class GarbageCollector:
                 report.orphan_bytes += stored.size
                 report.objects_deleted += 1
                 report.bytes_freed += stored.size
+        report.orphan_uploads = sum(1 for _ in self._unknown_uploads(cutoff, stop))
 
     def _read(self, query, after, waiting: bool):
         with self.db.read() as tx:

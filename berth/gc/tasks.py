@@ -1,6 +1,6 @@
 """Garbage collection as periodic jobs: a sweep of links and objects, and, less often, the
-walk of the whole storage for objects no row knows. A sweep that finds another running (on
-any node) leaves the work to it."""
+walk of the whole storage for objects (and uploads) no row knows. A sweep that finds another
+running (on any node) leaves the work to it."""
 from __future__ import annotations
 
 import logging
@@ -21,7 +21,8 @@ def schedule_sweeps(runner: JobRunner, collector: GarbageCollector, interval_sec
             report = collector.sweep(orphans=orphans, cancelled=job.cancelled)
             if report.skipped:
                 log.info("%s: another sweep is running; left to it", job.kind)
-            elif report.objects_deleted or report.links_unlinked or report.orphans_found:
+            elif (report.objects_deleted or report.links_unlinked or report.orphans_found
+                  or report.orphan_uploads):
                 log.info("garbage collection: %s", report.as_dict())
         return run
 
