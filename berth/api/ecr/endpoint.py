@@ -1,8 +1,9 @@
 """``POST /`` for the ECR API (AWS JSON 1.1): X-Amz-Target names the operation.
 
-Order, as AWS does it: the target is read, the body read (bounded), the caller authenticated,
-and only then is the operation looked up and the body decoded and validated, so an
-unauthenticated client learns nothing about either. Errors a handler raises as EcrApiError go
+Order, as AWS does it: the target is read, the body read (bounded by what the operation's
+model allows), the caller authenticated, and only then is the operation looked up and the body
+decoded and validated (in a thread when it is large), so an unauthenticated client learns
+nothing about either and no caller can hold the event loop. Errors a handler raises as EcrApiError go
 to the client; anything else is logged and answered with ServerException, the only 500.
 """
 from __future__ import annotations
@@ -18,10 +19,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ...concurrency import blocking
 from ...iam.sigv4 import SigV4Error
 from ...storage.blobs.keyring import KeyUnavailable
 from .. import awsjson
 from . import model
+from .body_limits import max_body_bytes
 from .errors import (
     EcrApiError,
     KmsError,
@@ -37,8 +40,13 @@ from .validation import validate_input
 
 log = logging.getLogger("berth.api.ecr")
 
-# UploadLayerPart carries up to 20 MiB (the model's max), base64-encoded inside JSON.
+# UploadLayerPart carries up to 20 MiB (the model's max), base64-encoded inside JSON; each
+# operation's own bound (body_limits) is usually far smaller.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+# Bodies up to this size are decoded and validated on the event loop (cheaper than a hop).
+INLINE_DECODE_BYTES = 64 * 1024
+# Names the model does not have: no valid call, so no large body either.
+UNKNOWN_OPERATION_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,11 +106,14 @@ class _EcrApi:
             return render(server_error(), request_id)
 
     async def _call(self, name: str, request: Request, request_id: str) -> Response:
-        body = await awsjson.read_body(request, self.max_body_bytes)
+        body = await awsjson.read_body(request, self._limit(name))
         caller = await self.authenticate(request, body)
         handler = self._handler(name)
         operation = model.operation_model(name)
-        params = validate_input(operation, awsjson.decode(body))
+        if len(body) <= INLINE_DECODE_BYTES:
+            params = _decoded(operation, body)
+        else:
+            params = await blocking(_decoded, operation, body)
         call = ApiCall(operation=name, params=params, caller=caller, request=request,
                        request_id=request_id)
         try:
@@ -116,12 +127,21 @@ class _EcrApi:
             raise error from None
         return json_response(shape_output(operation, result), 200, request_id)
 
+    def _limit(self, name: str) -> int:
+        if name not in model.operation_names():
+            return min(self.max_body_bytes, UNKNOWN_OPERATION_BYTES)
+        return min(self.max_body_bytes, max_body_bytes(name))
+
     def _handler(self, name: str) -> Handler:
         if name in self.operations:
             return self.operations[name]
         if name in model.operation_names():
             raise unknown_operation(f"Operation {name} is not supported by this server yet.")
         raise unknown_operation(f"Unknown operation {name}.")
+
+
+def _decoded(operation, body: bytes) -> dict[str, Any]:
+    return validate_input(operation, awsjson.decode(body))
 
 
 def _where(call: ApiCall) -> Where:

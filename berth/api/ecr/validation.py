@@ -8,6 +8,8 @@ InvalidParameterException naming the first one, e.g. ``Invalid parameter at
 equal to 300'``. Constraints on the scalar members of a list (or the keys and values of a map)
 are reported at the list itself, ``'Member must satisfy constraint: [...]'``, as ECR answers for
 ``registryIds`` (aws-actions/amazon-ecr-login#225). Unknown members are ignored, and dropped.
+Only the first value's violations are named, so once one is found the rest of the body is only
+checked for JSON types (no more lengths or patterns: a hostile body costs no regex past it).
 """
 from __future__ import annotations
 
@@ -74,7 +76,7 @@ def _value(shape: Shape, value: object, path: str, problems: Problems) -> object
         return _list(shape, value, path, problems)
     if kind == "map":
         return _map(shape, value, path, problems)
-    converted, violations = _scalar(shape, value, path)
+    converted, violations = _scalar(shape, value, path, judge=not problems)
     if violations:
         problems.append((path, violations[0]))
     return converted
@@ -97,7 +99,8 @@ def _structure(shape: Shape, value: object, path: str, problems: Problems) -> di
 
 def _list(shape: Shape, value: object, path: str, problems: Problems) -> list:
     _expect(isinstance(value, list), "an array", value, path)
-    problems.extend((path, v) for v in _bounds(shape, len(value), "length"))
+    if not problems:
+        problems.extend((path, v) for v in _bounds(shape, len(value), "length"))
     member = shape.member
     if member.type_name in _SCALARS:
         return _scalars(member, value, path, problems, "Member")
@@ -113,7 +116,8 @@ def _list(shape: Shape, value: object, path: str, problems: Problems) -> list:
 
 def _map(shape: Shape, value: object, path: str, problems: Problems) -> dict:
     _expect(isinstance(value, dict), "an object", value, path)
-    problems.extend((path, v) for v in _bounds(shape, len(value), "length"))
+    if not problems:
+        problems.extend((path, v) for v in _bounds(shape, len(value), "length"))
     keys = _scalars(shape.key, list(value), path, problems, "Map keys")
     if shape.value.type_name in _SCALARS:
         values = _scalars(shape.value, list(value.values()), path, problems, "Map value")
@@ -132,24 +136,26 @@ def _scalars(shape: Shape, items: list, path: str, problems: Problems, what: str
     result = []
     for item in items:
         converted, violations = ((None, ["Member must not be null"]) if item is None
-                                 else _scalar(shape, item, path))
+                                 else _scalar(shape, item, path, judge=not problems))
         result.append(converted)  # keeps map keys and values aligned
         if violations:
             problems.append((path, f"{what} must satisfy constraint: [{', '.join(violations)}]"))
     return result
 
 
-def _scalar(shape: Shape, value: object, path: str) -> tuple[object, list[str]]:
+def _scalar(shape: Shape, value: object, path: str,
+            judge: bool = True) -> tuple[object, list[str]]:
+    """The value converted, and its constraint violations if ``judge`` (else its type only)."""
     kind = shape.type_name
     if kind == "string":
         _expect(isinstance(value, str), "a string", value, path)
-        return value, _string_violations(shape, value)
+        return value, _string_violations(shape, value) if judge else []
     if kind in _INT_RANGES:
         number = _integer(kind, value, path)
-        return number, _bounds(shape, number, "value")
+        return number, _bounds(shape, number, "value") if judge else []
     if kind in ("float", "double"):
         number = _double(value, path)
-        return number, _bounds(shape, number, "value")
+        return number, _bounds(shape, number, "value") if judge else []
     if kind == "boolean":
         _expect(isinstance(value, bool), "a boolean", value, path)
         return value, []
@@ -157,13 +163,13 @@ def _scalar(shape: Shape, value: object, path: str) -> tuple[object, list[str]]:
         return _timestamp(value, path), []
     if kind == "blob":
         data = _blob(value, path)
-        return data, _bounds(shape, len(data), "length")
+        return data, _bounds(shape, len(data), "length") if judge else []
     raise serialization_error(f"Cannot read '{path}': unsupported shape type {kind}.")
 
 
 def _string_violations(shape: Shape, value: str) -> list[str]:
-    # Java measures strings in UTF-16 code units, and so does the model's min/max.
-    violations = _bounds(shape, len(value.encode("utf-16-le")) // 2, "length")
+    # Every violation of the one value: ECR names them all (length and pattern).
+    violations = _bounds(shape, _utf16_length(value), "length")
     enum = shape.metadata.get("enum")
     if enum and value not in enum:
         violations.append(f"Member must satisfy enum value set: [{', '.join(enum)}]")
@@ -172,6 +178,13 @@ def _string_violations(shape: Shape, value: str) -> list[str]:
     if compiled is not None and not compiled.fullmatch(value):
         violations.append(f"Member must satisfy regular expression pattern: {pattern}")
     return violations
+
+
+def _utf16_length(value: str) -> int:
+    """Java measures strings in UTF-16 code units, and so does the model's min/max."""
+    if value.isascii():
+        return len(value)
+    return len(value) + sum(1 for ch in value if ord(ch) > 0xFFFF)
 
 
 def _bounds(shape: Shape, amount: float, noun: str) -> list[str]:

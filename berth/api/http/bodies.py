@@ -1,30 +1,40 @@
-"""Request bodies a handler can read on the event loop or, where the server offers it, straight
-off the socket in a worker thread."""
+"""Request bodies as async iterators of bytes: straight off the socket where the server offers
+that for the request (a known length, plain TCP), else the ASGI stream. Either way, a peer
+that sends nothing for the idle limit is given up on (ClientDisconnect)."""
 from __future__ import annotations
 
-from typing import AsyncIterator, Iterator
+import asyncio
+from typing import AsyncIterator
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from ...registry.blobs.bodies import BlockingBody
+from ...concurrency import limits
 from .protocol import SOCKET_BODY
 
 
-class RequestBody(BlockingBody):
-    def __init__(self, request: Request):
-        self._request = request
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._request.stream().__aiter__()
-
-    async def take(self) -> Iterator[bytes]:
-        take = self._request.scope["extensions"][SOCKET_BODY]["take"]
-        return await take()
-
-
-def request_body(request: Request) -> BlockingBody | AsyncIterator[bytes]:
-    """The body: one a worker thread can read off the socket if the server offers that for
-    this request (a known length, plain TCP), else the ASGI stream."""
+def request_body(request: Request) -> AsyncIterator[bytes]:
     if SOCKET_BODY in request.scope.get("extensions", {}):
-        return RequestBody(request)
-    return request.stream()
+        return _socket_body(request)
+    return _idle_limited(request.stream(), limits().idle_seconds)
+
+
+async def _socket_body(request: Request) -> AsyncIterator[bytes]:
+    body = await request.scope["extensions"][SOCKET_BODY]["take"]()
+    try:
+        async for data in body:
+            yield data
+    finally:
+        body.close()
+
+
+async def _idle_limited(stream: AsyncIterator[bytes], idle: float) -> AsyncIterator[bytes]:
+    parts = stream.__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(idle):
+                data = await parts.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise ClientDisconnect() from None
+        yield data

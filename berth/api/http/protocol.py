@@ -1,15 +1,19 @@
-"""uvicorn's httptools protocol, with two ASGI extensions that keep blob bytes off the event loop.
+"""uvicorn's httptools protocol, with ASGI extensions that keep blob bytes off the event loop
+and never let a thread wait for the network.
 
 - ``http.response.zerocopysend`` (the ASGI extension of that name): the bytes of an open file
-  go out with os.sendfile, from a worker thread;
+  go out with os.sendfile, from worker threads (the read pool);
 - ``berth.response.chunks``: a blocking iterator of bytes (say, blob bytes being decrypted) is
-  read and written to the socket from a worker thread, not a hop per piece;
+  read and written to the socket from worker threads, not a hop per piece;
 - ``berth.body.socket``: a handler takes a request body of known length straight off the
-  socket, in a worker thread, instead of through receive() (which costs four copies and a
+  socket, read on the event loop, instead of through receive() (which costs four copies and a
   trip through the event loop per 64 KiB).
 
-Both are offered on plain TCP only (TLS needs the transport), and both work on a duplicate of
-the socket's descriptor: should the transport close meanwhile, its descriptor number cannot be
+Sending threads give the socket back whenever it is full; the wait for room is on the loop
+(socket_io). A peer idle longer than ``concurrency.limits().idle_seconds`` is cut off.
+
+These are offered on plain TCP only (TLS needs the transport), and work on a duplicate of the
+socket's descriptor: should the transport close meanwhile, its descriptor number cannot be
 reused under the thread for another connection.
 
 This leans on uvicorn's internals (the cycle's fields, the parser), hence the pinned uvicorn
@@ -19,13 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from functools import partial
+import socket
+import struct
 
-import anyio.to_thread
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from .socket_io import SocketBody, send_chunks, send_file
+from ...concurrency import limits, read_work
+from .socket_io import ChunksSender, FileSender, Sender, SocketBody, wait_ready
 
 ZEROCOPY_SEND = "http.response.zerocopysend"
 CHUNKS_SEND = "berth.response.chunks"
@@ -104,11 +109,11 @@ class _Cycle(RequestResponseCycle):
                 count = int(message.get("count") or 0)
                 if count > room:
                     raise RuntimeError("Response content longer than Content-Length")
-                job = partial(send_file, file_fd=message["file"],
-                              offset=int(message.get("offset", 0)), count=count)
+                sender: Sender = FileSender(message["file"], int(message.get("offset", 0)),
+                                            count)
             else:
-                job = partial(send_chunks, chunks=message["chunks"], limit=room)
-            sent = await self._in_thread(job)
+                sender = ChunksSender(message["chunks"], room)
+            sent = await self._send_body(sender)
             if sent is None:
                 return
             self.expected_content_length -= sent
@@ -116,16 +121,22 @@ class _Cycle(RequestResponseCycle):
         await super().send({"type": "http.response.body", "body": b"",
                             "more_body": message.get("more_body", False)})
 
-    async def _in_thread(self, job) -> int | None:
-        """Run ``job(sock_fd)`` in a worker thread once the headers are out; the bytes it sent,
-        or None if the connection failed (it is then closed: the response is cut short)."""
+    async def _send_body(self, sender: Sender) -> int | None:
+        """Send the body once the headers are out, in steps in worker threads, waiting for
+        room on the loop; the bytes sent, or None if the connection failed or idled (it is
+        then closed: the response is cut short)."""
         while self.transport.get_write_buffer_size():  # the headers go first
             await asyncio.sleep(0.001)
             if self.disconnected:
                 return None
         sock_fd = os.dup(self.protocol._socket_fd)
         try:
-            return await anyio.to_thread.run_sync(job, sock_fd)
+            while not await read_work(sender.step, sock_fd):
+                await wait_ready(sock_fd, True, limits().idle_seconds)
+            return sender.sent
+        except TimeoutError:  # the peer took nothing for too long: drop what is queued too
+            self._cut(reset=True)
+            return None
         except OSError:
             self._cut()
             return None
@@ -134,14 +145,18 @@ class _Cycle(RequestResponseCycle):
             raise
         finally:
             os.close(sock_fd)
+            await read_work(sender.close)
 
-    def _cut(self) -> None:
+    def _cut(self, reset: bool = False) -> None:
+        if reset:  # close with RST: the kernel frees the socket's queued bytes at once
+            sock = self.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.close()
         self.disconnected = True
 
     async def take_body(self) -> SocketBody:
-        """The rest of the body as a SocketBody to read in a worker thread; receive() is not
-        to be called for this request afterwards."""
+        """The rest of the body as a SocketBody (read on the loop); receive() is not to be
+        called for this request afterwards."""
         if self.body_taken:
             raise RuntimeError("the request body was already taken")
         self.body_taken = True
@@ -151,17 +166,19 @@ class _Cycle(RequestResponseCycle):
         prefix, self.body = bytes(self.body), bytearray()
         remaining = 0 if not self.more_body else self.body_length - self.body_seen
         if remaining <= 0 or self.disconnected:
-            return SocketBody(prefix, -1, 0, lambda ok: None, self.disconnected)
+            return SocketBody(prefix, -1, 0, lambda ok: None, 0, self.disconnected)
         self.flow.pause_reading()
-        loop = asyncio.get_running_loop()
-        return SocketBody(prefix, os.dup(self.protocol._socket_fd), remaining,
-                          lambda ok: loop.call_soon_threadsafe(self._body_read, ok))
+        return SocketBody(prefix, os.dup(self.protocol._socket_fd), remaining, self._body_read,
+                          limits().idle_seconds)
 
     def _body_read(self, ok: bool) -> None:
-        """On the loop, once the thread is done with the socket."""
-        if not ok:  # the stream is out of step with the parser: nothing more can be read
-            self.disconnected = True
-            self.transport.close()
+        """Once the body is read or given up on."""
+        if not ok:
+            # The stream is out of step with the parser: nothing more can be read. Reading
+            # stays paused; the handler's answer goes out, then the connection closes.
+            self.keep_alive = False
+            self.more_body = False
+            self.message_event.set()
             return
         self.body_seen = self.body_length
         self.more_body = False

@@ -5,6 +5,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...concurrency import blocking
+from ..http.admission import BodyGate
 from ...registry.errors import DigestInvalid
 from ...registry.references import validate_name
 from . import requests as rq
@@ -18,6 +19,14 @@ def _session(name: str, upload_id: str, size: int, status: int) -> Response:
         "Docker-Upload-UUID": upload_id,
         "Content-Length": "0",
     })
+
+
+def _admitted(request: Request):
+    """A place for this request's body among the caller's and its address's (429 if none)."""
+    gate: BodyGate = request.app.state.body_gate
+    caller = request.state.caller
+    return gate.admit(caller.principal.arn or caller.access_key_id,
+                      request.client.host if request.client else "")
 
 
 def _created(name: str, digest) -> Response:
@@ -40,7 +49,8 @@ async def start_upload(request: Request) -> Response:
             return _created(name, digest)
     elif "digest" in query:
         digest = rq.digest(query["digest"])
-        await reg.uploads.upload_whole(name, digest, rq.body(request), rq.chunk(request))
+        with _admitted(request):
+            await reg.uploads.upload_whole(name, digest, rq.body(request), rq.chunk(request))
         return _created(name, digest)
     upload_id = await blocking(reg.uploads.start, name)
     return _session(name, upload_id, 0, 202)
@@ -54,7 +64,8 @@ async def upload_status(request: Request) -> Response:
 
 async def patch_upload(request: Request) -> Response:
     reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
-    size = await reg.uploads.append(name, upload_id, rq.body(request), rq.chunk(request))
+    with _admitted(request):
+        size = await reg.uploads.append(name, upload_id, rq.body(request), rq.chunk(request))
     return _session(name, upload_id, size, 202)
 
 
@@ -63,8 +74,11 @@ async def finish_upload(request: Request) -> Response:
     if "digest" not in request.query_params:
         raise DigestInvalid("the digest query parameter is required to complete an upload")
     digest = rq.digest(request.query_params["digest"])
-    body = rq.body(request) if rq.has_body(request) else None
-    await reg.uploads.complete(name, upload_id, digest, body, rq.chunk(request))
+    if not rq.has_body(request):
+        await reg.uploads.complete(name, upload_id, digest, None, rq.chunk(request))
+        return _created(name, digest)
+    with _admitted(request):
+        await reg.uploads.complete(name, upload_id, digest, rq.body(request), rq.chunk(request))
     return _created(name, digest)
 
 

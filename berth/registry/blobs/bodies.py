@@ -1,14 +1,13 @@
-"""Upload bodies: what a client says about the bytes it sends, and how they are received,
-hashed and written (in a worker thread straight off the socket, or double-buffered from the
-event loop), in batches of about FLUSH_BYTES."""
+"""Upload bodies: what a client says about the bytes it sends, and how they are received (on
+the event loop, so that no thread waits for the network), then hashed and written by the
+upload pool's threads in batches of about FLUSH_BYTES, double-buffered."""
 from __future__ import annotations
 
 import asyncio
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator
 
-from ...concurrency import blocking
+from ...concurrency import upload_work
 from ...storage.blobs import UploadTooLarge
 from ..errors import SizeInvalid
 
@@ -23,23 +22,7 @@ class Chunk:
     length: int | None = None     # expected byte count (Content-Range or Content-Length)
 
 
-class BlockingBody(ABC):
-    """A body that can also be read with blocking calls in a worker thread (straight off the
-    socket), which spares the event loop a hop per piece. Read one way or the other, once."""
-
-    @abstractmethod
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        """The bytes, received on the event loop."""
-
-    @abstractmethod
-    async def take(self) -> Iterator[bytes]:
-        """The bytes, to iterate in a worker thread; its close() must be called at the end."""
-
-
-Body = AsyncIterator[bytes] | BlockingBody
-
-
-Body = AsyncIterator[bytes] | BlockingBody
+Body = AsyncIterator[bytes]
 
 
 class _Batch:
@@ -66,22 +49,9 @@ class _Batch:
         return self.parts
 
 
-def pump(writer, hasher, chunks, expected: int | None):
-    """Hash and write a blocking body, all in this (worker) thread."""
-    batch = _Batch()
-    try:
-        for data in chunks:
-            full = batch.add(data)
-            if full:
-                _write_hashed(writer, hasher, full)
-    finally:
-        chunks.close()
-    return _write_and_finish(writer, hasher, batch.rest(expected))
-
-
 async def receive(writer, hasher, body: AsyncIterator[bytes], expected: int | None):
     """Hash and write a body received on the event loop, double-buffered: one batch is hashed
-    and written in a thread while the next is received."""
+    and written in a thread while the next is received. The body is closed at the end."""
     batch = _Batch()
     inflight: asyncio.Future | None = None
     try:
@@ -90,12 +60,15 @@ async def receive(writer, hasher, body: AsyncIterator[bytes], expected: int | No
             if full:
                 if inflight is not None:
                     await inflight
-                inflight = asyncio.ensure_future(blocking(_write_hashed, writer, hasher, full))
+                inflight = asyncio.ensure_future(upload_work(_write_hashed, writer, hasher, full))
         if inflight is not None:
             await inflight
             inflight = None
-        return await blocking(_write_and_finish, writer, hasher, batch.rest(expected))
+        return await upload_work(_write_and_finish, writer, hasher, batch.rest(expected))
     finally:
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:  # hands the socket back now, not when collected
+            await aclose()
         if inflight is not None:  # never close the writer under a running write
             await asyncio.gather(inflight, return_exceptions=True)
 

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 
-from ...concurrency import blocking
+from ...concurrency import blocking, upload_work
 from ...events import UPLOAD_COMPLETED, emit
 from ...storage.blobs import BlobDriver, BlobNotFound
 from ...storage.blobs.keyring import join_key
@@ -31,7 +31,7 @@ from ..errors import (
 from ..references import Digest
 from ..repositories.encryption import Encryption
 from ..repositories.service import name_unknown, open_for_push, push_target
-from .bodies import BlockingBody, Body, Chunk, pump, receive
+from .bodies import Body, Chunk, receive
 from .hashers import HasherCache
 
 # How long an unreferenced blob is kept before garbage collection may remove it.
@@ -113,15 +113,12 @@ class UploadService:
             raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
         finished = False
         try:
-            if isinstance(body, BlockingBody):  # read, hashed and written in one thread
-                result = await blocking(pump, writer, hasher, await body.take(), chunk.length)
-            else:
-                result = await receive(writer, hasher, body, chunk.length)
+            result = await receive(writer, hasher, body, chunk.length)
             finished = True
             return result
         finally:
             if not finished:
-                await blocking(writer.abort)
+                await upload_work(writer.abort)
 
     def _advance(self, upload_id: str, old: int, new: int, state: dict) -> bool:
         with self.db.write(durable=False) as tx:

@@ -6,7 +6,7 @@ import time
 import pytest
 from starlette.requests import ClientDisconnect
 
-from berth.registry.blobs.bodies import BlockingBody, Chunk
+from berth.registry.blobs.bodies import Chunk
 from berth.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from berth.registry.references import Digest
 from berth.storage.blobs import UploadTooLarge
@@ -124,71 +124,60 @@ def test_a_blob_too_large_for_the_storage_is_size_invalid(registry, monkeypatch)
     assert writer.aborted and registry.uploads.status("r", uid) == 0
 
 
-class _ThreadBody(BlockingBody):
-    """A body read in a worker thread, like one taken off the socket; records its close."""
+class _SocketLikeBody:
+    """A body like one read off the socket: an async iterator that records its aclose()."""
 
     def __init__(self, *parts: bytes, fail_after: int | None = None):
-        self.parts, self.fail_after, self.closed, self.taken = parts, fail_after, 0, False
+        self.parts, self.fail_after, self.closed, self.sent = iter(parts), fail_after, 0, 0
 
     def __aiter__(self):
-        raise AssertionError("a blocking body is read in a thread, not on the loop")
+        return self
 
-    async def take(self):
-        self.taken = True
-        body = self
+    async def __anext__(self):
+        if self.fail_after is not None and self.sent >= self.fail_after:
+            raise ClientDisconnect()
+        self.sent += 1
+        try:
+            return next(self.parts)
+        except StopIteration:
+            raise StopAsyncIteration from None
 
-        class _Chunks:
-            def __init__(self):
-                self.items = iter(body.parts)
-                self.sent = 0
-
-            def __iter__(self):
-                return self
-
-            def __next__(self):
-                if body.fail_after is not None and self.sent >= body.fail_after:
-                    raise ClientDisconnect()
-                self.sent += 1
-                return next(self.items)
-
-            def close(self):
-                body.closed += 1
-
-        return _Chunks()
+    async def aclose(self):
+        self.closed += 1
 
 
-def test_blocking_body_is_hashed_and_written_in_a_thread(registry):
+def test_body_is_hashed_and_written_and_closed(registry):
     data = os.urandom(3_000_000)
     parts = [data[i:i + 700_000] for i in range(0, len(data), 700_000)]
     uid = registry.uploads.start("r")
-    body = _ThreadBody(*parts)
+    body = _SocketLikeBody(*parts)
     assert run(registry.uploads.append("r", uid, body, Chunk(0, len(data)))) == len(data)
-    assert (body.taken, body.closed) == (True, 1)
+    assert body.closed == 1
     digest = Digest.of(data)
     run(registry.uploads.complete("r", uid, digest))  # the running hash came through
     assert b"".join(registry.blobs.read(registry.blobs.find("r", digest), 0, len(data))) == data
 
 
-def test_blocking_body_of_the_wrong_length_or_cut_short_changes_nothing(registry):
+def test_body_of_the_wrong_length_or_cut_short_changes_nothing(registry):
     uid = registry.uploads.start("r")
-    run(registry.uploads.append("r", uid, _ThreadBody(b"abc"), Chunk(0, 3)))
-    body = _ThreadBody(b"defg")
+    run(registry.uploads.append("r", uid, _SocketLikeBody(b"abc"), Chunk(0, 3)))
+    body = _SocketLikeBody(b"defg")
     with pytest.raises(SizeInvalid):
         run(registry.uploads.append("r", uid, body, Chunk(3, 10)))
-    cut = _ThreadBody(b"de", b"fg", fail_after=1)
+    cut = _SocketLikeBody(b"de", b"fg", fail_after=1)
     with pytest.raises(ClientDisconnect):
         run(registry.uploads.append("r", uid, cut))
     assert (body.closed, cut.closed) == (1, 1)
     assert registry.uploads.status("r", uid) == 3
-    run(registry.uploads.append("r", uid, _ThreadBody(b"defg"), Chunk(3, 4)))
+    run(registry.uploads.append("r", uid, _SocketLikeBody(b"defg"), Chunk(3, 4)))
     digest = Digest.of(b"abcdefg")
     run(registry.uploads.complete("r", uid, digest))
     assert registry.blobs.stat("r", digest) == 7
 
 
-def test_monolithic_blocking_body(registry):
+def test_monolithic_body_in_parts(registry):
     data = os.urandom(2_500_000)
     digest = Digest.of(data)
-    run(registry.uploads.upload_whole("r", digest, _ThreadBody(data[:1_000_000], data[1_000_000:]),
+    run(registry.uploads.upload_whole("r", digest, _SocketLikeBody(data[:1_000_000], data[1_000_000:]),
                                       Chunk(length=len(data))))
     assert registry.blobs.stat("r", digest) == len(data)

@@ -1,5 +1,5 @@
 """Berth's uvicorn protocol over real sockets: files sent with sendfile, bodies read off the
-socket in a thread, and HTTP/1.1 (keep-alive, pipelining, 100-continue) still right."""
+socket on the loop, and HTTP/1.1 (keep-alive, pipelining, 100-continue) still right."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 
-import anyio.to_thread
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -23,10 +22,10 @@ from berth.api.http.responses import ChunksResponse, SendfileResponse, sends_in_
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 
 
-def _digest_all(chunks) -> tuple[str, int]:
+async def _digest_all(chunks) -> tuple[str, int]:
     h, n = hashlib.sha256(), 0
     try:
-        for data in chunks:
+        async for data in chunks:
             h.update(data)
             n += len(data)
     finally:
@@ -52,8 +51,7 @@ def make_app(path, events: list):
                 data = b"".join([part async for part in request.stream()])
                 digest, n = hashlib.sha256(data).hexdigest(), len(data)
             else:
-                chunks = await extension["take"]()
-                digest, n = await anyio.to_thread.run_sync(_digest_all, chunks)
+                digest, n = await _digest_all(await extension["take"]())
         except ClientDisconnect:
             events.append(("disconnect", None))
             return Response(status_code=400)
