@@ -101,6 +101,7 @@ class UploadService:
         hasher = self.hashers.take(upload_id, size)
         new_size, new_state = await self._write(upload_id, state, size, body, hasher, chunk)
         if not await blocking(self._advance, upload_id, size, new_size, new_state):
+            await blocking(self._load, repository, upload_id)  # BlobUploadUnknown if gone
             raise RangeInvalid("a concurrent write moved the upload", {"size": size})
         if hasher is not None:
             self.hashers.put(upload_id, new_size, hasher)
@@ -165,7 +166,8 @@ class UploadService:
             hasher = digest.hasher()
             size, state = await self._write(upload_id, state, 0, body, hasher, chunk)
             _verify(hasher, digest)
-            await blocking(self._commit, repository, upload_id, state, size, digest, key_ref)
+            await blocking(self._commit, repository, upload_id, state, size, digest, key_ref,
+                           False, False)
             committed = True
             return digest
         finally:
@@ -208,7 +210,9 @@ class UploadService:
         raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown")
 
     def _commit(self, repository: str, upload_id: str, state: dict, size: int,
-                digest: Digest, key_ref: str, as_layer: bool = False) -> None:
+                digest: Digest, key_ref: str, as_layer: bool = False,
+                session: bool = True) -> None:
+        """``session``: the upload has a row (a monolithic one has none)."""
         self.encryption.check(key_ref)  # a disabled key refuses the push, stored or not
 
         def commit(key: str) -> None:
@@ -221,7 +225,8 @@ class UploadService:
         self._store(digest, size, key_ref, commit,
                     skip=lambda: self.driver.upload_abort(upload_id, state))
         try:
-            self._record(repository, digest, size, key_ref, upload_id, as_layer)
+            self._record(repository, digest, size, key_ref, upload_id if session else None,
+                         as_layer)
         except LayerExists:
             self._forget(upload_id)  # its bytes are gone: committed or dropped above
             raise
@@ -249,8 +254,11 @@ class UploadService:
                 # Pinned longer ago than the grace period: a collector may have taken it.
                 raise BlobUploadUnknown(f"blob {digest} was not linked in time; upload it "
                                         "again", {"digest": str(digest)})
-            if upload_id:
-                uploads.remove(tx, upload_id)
+            # Last, in the repository's lock order: an upload that deleting the repository
+            # cancelled fails here, and the repository this made again is rolled back.
+            if upload_id and not uploads.remove(tx, upload_id):
+                raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
+                                        {"upload": upload_id})
             emit(tx, UPLOAD_COMPLETED, self.registry_id, repository, repositoryId=repo_id,
                  digest=str(digest), size=size)
 

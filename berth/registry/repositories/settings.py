@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ...events import REPOSITORY_CREATED, REPOSITORY_DELETED, emit
 from ...storage.metadata import repository_settings as rows
+from ...storage.metadata import uploads as upload_rows
 from ...storage.metadata.database import Database
 from ...storage.metadata.registries import IAM_GENERATION, bump
 from ..errors import RepositoryExists, RepositoryNotEmpty, SettingInvalid
@@ -179,6 +180,8 @@ class RepositorySettingsService:
                                          "deleted because it still contains images",
                                          {"name": name})
             rows.remove(tx, row.id)
+            # Its uploads end with it: completing one later must not make it again.
+            upload_rows.remove_for_repository(tx, self.registry_id, name)
             emit(tx, REPOSITORY_DELETED, self.registry_id, name, repositoryId=row.id,
                  keyRef=row.key_ref)
             # Authorization caches a repository's policy and tags: a new repository of

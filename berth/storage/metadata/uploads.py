@@ -38,6 +38,12 @@ def _remove():
 
 
 @cache
+def _remove_for_repository():
+    return delete(uploads).where(uploads.c.registry_id == bindparam("registry_id"),
+                                 uploads.c.repository == bindparam("repository"))
+
+
+@cache
 def _stale():
     return (select(uploads.c.id, uploads.c.driver_state)
             .where(uploads.c.updated_at < bindparam("cutoff"))
@@ -75,6 +81,13 @@ def advance(tx: Tx, upload_id: str, old_size: int, new_size: int, state: dict) -
 
 def remove(tx: Tx, upload_id: str) -> bool:
     return tx.execute(_remove(), {"id": upload_id}) > 0
+
+
+def remove_for_repository(tx: Tx, registry_id: int, repository: str) -> int:
+    """Forget the repository's uploads (their stored parts go as orphans do: garbage
+    collection's storage walk and the upload expiry remove parts no row knows)."""
+    return tx.execute(_remove_for_repository(), {"registry_id": registry_id,
+                                                 "repository": repository})
 
 
 def stale(tx: Tx, older_than: float, limit: int = 100) -> list:

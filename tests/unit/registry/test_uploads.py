@@ -11,6 +11,7 @@ from berth.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid
 from berth.registry.references import Digest
 from berth.storage.blobs import UploadTooLarge
 from berth.storage.blobs.keyring import DEPLOYMENT_KEY, join_key
+from berth.storage.metadata import repositories
 
 
 async def _body(*parts):
@@ -181,3 +182,21 @@ def test_monolithic_body_in_parts(registry):
     run(registry.uploads.upload_whole("r", digest, _SocketLikeBody(data[:1_000_000], data[1_000_000:]),
                                       Chunk(length=len(data))))
     assert registry.blobs.stat("r", digest) == len(data)
+
+
+def test_deleting_the_repository_cancels_its_uploads(registry):
+    """An upload outlives no repository deletion: completing it afterwards is refused and
+    does not make the repository again; appending to it is refused too."""
+    run(registry.uploads.upload_whole("gone", Digest.of(b"first"), _body(b"first"),
+                                      Chunk(length=5)))
+    uid = registry.uploads.start("gone")
+    other = registry.uploads.start("kept")
+    run(registry.uploads.append("gone", uid, _body(b"bytes")))
+    registry.repository_settings.delete("gone", force=True)
+    with pytest.raises(BlobUploadUnknown):
+        run(registry.uploads.complete("gone", uid, Digest.of(b"bytes")))
+    with pytest.raises(BlobUploadUnknown):
+        run(registry.uploads.append("gone", uid, _body(b"more")))
+    with registry.db.read() as tx:
+        assert repositories.get_id(tx, registry.registry_id, "gone") is None
+    run(registry.uploads.append("kept", other, _body(b"ok")))  # other repositories' go on
