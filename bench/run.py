@@ -59,6 +59,8 @@ side by side, every variant started fresh per run, their order alternating betwe
                back to back, a client pushing and deleting images throughout (gc_online.py)
   gc-sweep     one offline `berth admin gc` over N blobs, half garbage, on files and S3:
                time, peak RSS, and a check of what is left (gc_sweep.py; --gc-* options)
+  baseline     Berth from this tree vs Berth at --baseline-rev (a git worktree of that
+               revision, same venv), Distribution as reference: a change's before and after
   s3 = s3-redirect,s3-proxied; gc = gc-online,gc-sweep; all = every setup. --workloads
   narrows every setup (not gc-sweep).
 CPU of the storage/database daemons (Ceph, PostgreSQL) is reported apart from the server's.
@@ -155,6 +157,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ecr-images", type=int, default=10_000,
                    help="images in the repository the ecr workload reads")
     p.add_argument("--berth-workers", type=int, help="pass --workers N to berth serve")
+    p.add_argument("--baseline-rev", default="HEAD",
+                   help="git revision the baseline setup compares this tree with")
     p.add_argument("--berth-python", help="python to run berth with (default .venv/bin/python)")
     p.add_argument("--berth-arg", action="append", default=[], help="extra berth serve arg")
     p.add_argument("--client-cpu", type=int, help="pin the load-generating child to this CPU")

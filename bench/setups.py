@@ -15,6 +15,7 @@ table with its own ratio columns.
                sweeping back to back (bench/gc_online.py)
   gc-sweep     one offline sweep over N blobs, half garbage, on files and S3: time, peak RSS
                (bench/gc_sweep.py; its own procedure and table, no server variants)
+  baseline     this tree vs Berth at --baseline-rev (a git worktree), Distribution as reference
 
 Berth on S3 runs with --storage-encrypted where it is compared with Distribution: Distribution
 does not encrypt, and Berth redirects only blobs it does not seal itself.
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import gc_sweep
+from . import baseline, gc_sweep
 from .gc_online import GcBerth
 from .gc_online import notes as gc_online_notes
 from .servers import Berth, Distribution, Server
@@ -41,6 +42,7 @@ class Backends:
     def __init__(self, workdir: Path, o: argparse.Namespace):
         self.workdir, self.o = workdir, o
         self.s3 = self.pg = None
+        self.baseline: Path | None = None
 
     def start(self, needs: set[str]) -> None:
         if "s3" in needs and self.s3 is None:
@@ -49,11 +51,15 @@ class Backends:
         if "postgres" in needs and self.pg is None:
             from .postgres import PostgresBackend
             self.pg = PostgresBackend().start()
+        if "baseline" in needs and self.baseline is None:
+            self.baseline = baseline.checkout(self.workdir, self.o.baseline_rev)
 
     def stop(self) -> None:
         for b in (self.s3, self.pg):
             if b is not None:
                 b.stop()
+        if self.baseline is not None:
+            baseline.remove(self.baseline)
 
     def berth(self, *args: str, env: dict[str, str] | None = None) -> Berth:
         o = self.o
@@ -137,6 +143,11 @@ def _berth_pg_nodes(count: int) -> Callable[[Backends], Server]:
     return make
 
 
+def _berth_baseline(b: Backends) -> Server:
+    assert b.baseline is not None
+    return b.berth(env=baseline.env(b.baseline))
+
+
 PLAIN = "--storage-encrypted"
 SETUPS = {s.name: s for s in [
     Setup("fs", "Filesystem: Berth vs Distribution", [
@@ -194,6 +205,14 @@ SETUPS = {s.name: s for s in [
         ("push_images", "manifests"), (("berth-gc", "berth-idle"),),
         options_from={"images": "gc_images"}, extra_notes=gc_online_notes),
     Setup("gc-sweep", "Garbage collection: one sweep over N blobs", [], custom=gc_sweep),
+    Setup("baseline", "Berth now vs Berth at --baseline-rev (filesystem)", [
+        Variant("berth", "Berth (this tree)", lambda b: b.berth(), short="now"),
+        Variant("berth-base", "Berth (--baseline-rev)", _berth_baseline, short="before"),
+        Variant("distribution", "Distribution", _distribution_fs, "distribution")],
+        ratios=(("berth", "berth-base"), ("berth", "distribution")),
+        needs=frozenset({"baseline"}),
+        notes=("Both Berths run with their defaults on the same venv; the baseline's code is "
+               "a git worktree of --baseline-rev.",)),
 ]}
 ALIASES = {"s3": ["s3-redirect", "s3-proxied"], "gc": ["gc-online", "gc-sweep"],
            "all": ["fs", "s3-redirect", "s3-proxied", "encryption", "nodes", "gc-online",
