@@ -51,7 +51,8 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
         registry = Registry.create(db, driver, settings.max_manifest_bytes,
                                    iam.registry_id(iam.tenancy.default),
                                    encryption=Encryption(keys, settings.storage_encrypted),
-                                   grace_seconds=settings.gc_grace_seconds)
+                                   grace_seconds=settings.gc_grace_seconds,
+                                   max_manifest_references=settings.max_manifest_references)
     except BaseException:
         db.dispose()
         raise

@@ -10,7 +10,7 @@ from ..storage.metadata.database import Database
 from .blobs.hashers import HasherCache
 from .blobs.service import BlobService
 from .blobs.uploads import DEFAULT_GRACE_SECONDS, UploadService
-from .images.manifests import ManifestService
+from .images.manifests import DEFAULT_MAX_REFERENCES, ManifestService
 from .repositories.encryption import Encryption
 from .repositories.resource_tags import RepositoryTagService
 from .repositories.service import RepositoryService
@@ -37,15 +37,18 @@ class Registry:
     manifests: ManifestService
     encryption: Encryption = Encryption()
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    max_manifest_references: int = DEFAULT_MAX_REFERENCES
     _scopes: dict[int, "Registry"] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, db: Database, driver: BlobDriver, max_manifest_bytes: int,
                registry_id: int, hashers: HasherCache | None = None,
                encryption: Encryption = Encryption(),
-               grace_seconds: float = DEFAULT_GRACE_SECONDS) -> "Registry":
+               grace_seconds: float = DEFAULT_GRACE_SECONDS,
+               max_manifest_references: int = DEFAULT_MAX_REFERENCES) -> "Registry":
         """``grace_seconds``: how long garbage collection leaves an unreferenced blob, which
-        bounds how long a push may take between storing a blob and linking it."""
+        bounds how long a push may take between storing a blob and linking it;
+        ``max_manifest_references``: the blobs and manifests a manifest may list."""
         return cls(db=db, driver=driver, registry_id=registry_id,
                    max_manifest_bytes=max_manifest_bytes,
                    repositories=RepositoryService(db, registry_id),
@@ -53,8 +56,10 @@ class Registry:
                    uploads=UploadService(db, driver, registry_id, hashers, encryption,
                                          grace_seconds),
                    manifests=ManifestService(db, registry_id, max_bytes=max_manifest_bytes,
-                                             encryption=encryption),
-                   encryption=encryption, grace_seconds=grace_seconds)
+                                             encryption=encryption,
+                                             max_references=max_manifest_references),
+                   encryption=encryption, grace_seconds=grace_seconds,
+                   max_manifest_references=max_manifest_references)
 
     # -- what the ECR API manages besides the registry protocol's services ------------------
     @cached_property
@@ -83,7 +88,8 @@ class Registry:
         if found is None:
             found = self._scopes[registry_id] = Registry.create(
                 self.db, self.driver, self.max_manifest_bytes, registry_id,
-                self.uploads.hashers, self.encryption, self.grace_seconds)
+                self.uploads.hashers, self.encryption, self.grace_seconds,
+                self.max_manifest_references)
             found._scopes = self._scopes
         return found
 

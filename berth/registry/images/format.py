@@ -135,7 +135,20 @@ def _media_type(doc: dict[str, Any], content_type: str | None) -> str:
         {"mediaType": declared or content_type})
 
 
-def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
+def _count_references(doc: dict[str, Any], max_references: int) -> None:
+    """Refuse a manifest listing more than ``max_references`` descriptors (config, layers,
+    subject, an index's manifests), counted before any is parsed or looked up."""
+    count = sum(len(doc[key]) for key in ("layers", "manifests") if isinstance(doc.get(key), list))
+    count += sum(1 for key in ("config", "subject") if doc.get(key))
+    if count > max_references:
+        raise ManifestInvalid(f"manifest references {count} blobs and manifests, the limit is "
+                              f"{max_references}", {"references": count,
+                                                    "limit": max_references})
+
+
+def parse_manifest(body: bytes, content_type: str | None,
+                   max_references: int | None = None) -> ParsedManifest:
+    """The manifest, validated; ``max_references``: how many descriptors it may list."""
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -144,6 +157,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         raise ManifestInvalid("manifest JSON is nested too deeply") from None
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
+    if max_references is not None:
+        _count_references(doc, max_references)
     try:  # JSON escapes can spell lone surrogates, which are not Unicode text
         json.dumps(doc, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:

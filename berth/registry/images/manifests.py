@@ -69,6 +69,10 @@ class LayersMissing(ManifestBlobUnknown):
         self.children = children
 
 
+# What a manifest may reference at most (berth.config's max_manifest_references).
+DEFAULT_MAX_REFERENCES = 10000
+
+
 def accepts(media_type: str, accepted: list[str] | None) -> bool:
     if not accepted:
         return True
@@ -78,10 +82,12 @@ def accepts(media_type: str, accepted: list[str] | None) -> bool:
 
 class ManifestService:
     def __init__(self, db: Database, registry_id: int, max_bytes: int = 4 * 1024 * 1024,
-                 pull_record_interval: float = 3600.0, encryption: Encryption = Encryption()):
+                 pull_record_interval: float = 3600.0, encryption: Encryption = Encryption(),
+                 max_references: int = DEFAULT_MAX_REFERENCES):
         self.db = db
         self.registry_id = registry_id
         self.max_bytes = max_bytes
+        self.max_references = max_references  # blobs and manifests a manifest may list
         self.pull_record_interval = pull_record_interval
         self.encryption = encryption  # the key of a repository a manifest push creates
 
@@ -146,7 +152,8 @@ class ManifestService:
         actual = Digest.of(body, wanted.algorithm if wanted else "sha256")
         if wanted and actual != wanted:
             raise DigestMismatch(str(wanted), str(actual))
-        parsed = parse_manifest(body, content_type)
+        # Counted before anything is looked up: a refusal costs no statement.
+        parsed = parse_manifest(body, content_type, self.max_references)
         with self.db.write() as tx:
             repo_id = (create_on_push(tx, self.registry_id, repository,
                                       self.encryption.default_ref) if create

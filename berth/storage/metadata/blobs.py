@@ -7,13 +7,13 @@ waits and finds them held (berth.gc explains the protocol)."""
 from __future__ import annotations
 
 import time
-from functools import cache, lru_cache
+from functools import cache
 
 from sqlalchemy import and_, bindparam, case, delete, exists, or_, select, update
 
 from .database import Database, Tx
 from .schema import blobs, manifest_references, repositories, repository_blobs
-from .statements import in_list, insert, list_params
+from .statements import in_list, insert, list_param
 
 # One link (repository, digest) and one object (key ref, digest), by parameters.
 LINK = and_(repository_blobs.c.repository_id == bindparam("repo"),
@@ -46,16 +46,16 @@ def _size_in_repository():
     return _linked().where(repository_blobs.c.digest == bindparam("digest"))
 
 
-@lru_cache(maxsize=64)
-def _sizes_in_repository(count: int):
-    return _linked().where(in_list(repository_blobs.c.digest, "d", count))
+@cache
+def _sizes_in_repository():
+    return _linked().where(in_list(repository_blobs.c.digest, "digests"))
 
 
-@lru_cache(maxsize=64)
-def _hold_links(count: int):
+@cache
+def _hold_links():
     # Shared locks, taken in digest order: pushes listing the same layers do not wait for
     # each other; a collector's lock (FOR UPDATE) waits for them, or they for it.
-    return (_linked().where(in_list(repository_blobs.c.digest, "d", count))
+    return (_linked().where(in_list(repository_blobs.c.digest, "digests"))
             .order_by(repository_blobs.c.digest).with_for_update(read=True))
 
 
@@ -71,11 +71,11 @@ def _link(dialect: str):
             (repository_blobs.c.unreferenced_since.is_(None), None), else_=since)})
 
 
-@lru_cache(maxsize=64)
-def _mark_unlisted(count: int):
+@cache
+def _mark_unlisted():
     return update(repository_blobs).where(
         repository_blobs.c.repository_id == bindparam("repo"),
-        in_list(repository_blobs.c.digest, "d", count), ~LISTED).values(
+        in_list(repository_blobs.c.digest, "digests"), ~LISTED).values(
         unreferenced_since=bindparam("now"))
 
 
@@ -128,15 +128,14 @@ def size_in_repository(tx: Tx, repo_id: int, digest: str) -> int | None:
 
 
 def sizes_in_repository(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, int]:
-    rows = tx.all(_sizes_in_repository(len(digests)),
-                  {"repo": repo_id, **list_params("d", digests)})
+    rows = tx.all(_sizes_in_repository(), {"repo": repo_id, "digests": list_param(digests)})
     return {row.digest: row.size for row in rows}
 
 
 def hold_links(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, int]:
     """sizes_in_repository, holding the rows until the transaction ends (for a manifest
     that will list them: a collector cannot take them meanwhile)."""
-    rows = tx.all(_hold_links(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+    rows = tx.all(_hold_links(), {"repo": repo_id, "digests": list_param(digests)})
     return {row.digest: row.size for row in rows}
 
 
@@ -151,8 +150,8 @@ def mark_unlisted(tx: Tx, repo_id: int, digests: list[str]) -> None:
     """Start the wait of the links among these that no manifest lists any more (their
     manifest was just deleted)."""
     if digests:
-        tx.execute(_mark_unlisted(len(digests)), {"repo": repo_id, "now": time.time(),
-                                                  **list_params("d", sorted(digests))})
+        tx.execute(_mark_unlisted(), {"repo": repo_id, "now": time.time(),
+                                      "digests": list_param(sorted(digests))})
 
 
 def touch_link(tx: Tx, repo_id: int, digest: str) -> bool:

@@ -3,14 +3,14 @@ their fate, and the guarded updates and deletes that re-state each condition in 
 clause, so that a row a push took meanwhile is left alone."""
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 
 from sqlalchemy import and_, bindparam, case, delete, exists, func, literal, select, tuple_, update
 
 from .blobs import LINK, LISTED, OBJECT
 from .database import Tx
 from .schema import blobs, repositories, repository_blobs
-from .statements import in_list, insert, list_params
+from .statements import in_list, insert, list_param
 
 L, O = repository_blobs, blobs
 
@@ -226,12 +226,12 @@ def count_freeable(tx: Tx, cutoff: float) -> tuple[int, int]:
     return int(row.objects), int(row.bytes)  # PostgreSQL sums BIGINT as NUMERIC
 
 
-@lru_cache(maxsize=16)
-def _known(count: int):
+@cache
+def _known():
     # One key ref and a digest list: an index seek per digest on the primary key (a list of
     # pairs made SQLite scan the index for every batch).
     return select(O.c.digest).where(O.c.key_ref == bindparam("key_ref"),
-                                    in_list(O.c.digest, "d", count))
+                                    in_list(O.c.digest, "digests"))
 
 
 def known(tx: Tx, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -240,8 +240,7 @@ def known(tx: Tx, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
         by_ref.setdefault(key_ref, []).append(digest)
     found = set()
     for key_ref, digests in by_ref.items():
-        rows = tx.scalars(_known(len(digests)), {"key_ref": key_ref,
-                                                 **list_params("d", digests)})
+        rows = tx.scalars(_known(), {"key_ref": key_ref, "digests": list_param(digests)})
         found.update((key_ref, digest) for digest in rows)
     return found
 

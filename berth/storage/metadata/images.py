@@ -2,13 +2,13 @@
 (keyset pagination), and the content of manifests."""
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 
 from .database import Tx
 from .schema import manifests, tags
-from .statements import in_list, list_params
+from .statements import in_list, list_param
 
 _REPO = manifests.c.repository_id == bindparam("repo")
 _DETAIL = (manifests.c.digest, manifests.c.media_type, manifests.c.artifact_type,
@@ -54,15 +54,15 @@ def _details_page(status: str, after: bool):
     return _status(query, status).order_by(manifests.c.digest).limit(bindparam("limit"))
 
 
-@lru_cache(maxsize=64)
-def _details(count: int):
-    return select(*_DETAIL).where(_REPO, in_list(manifests.c.digest, "d", count))
+@cache
+def _details():
+    return select(*_DETAIL).where(_REPO, in_list(manifests.c.digest, "digests"))
 
 
-@lru_cache(maxsize=64)
-def _contents(count: int):
+@cache
+def _contents():
     return select(manifests.c.digest, manifests.c.media_type, manifests.c.content,
-                  manifests.c.last_pulled_at).where(_REPO, in_list(manifests.c.digest, "d", count))
+                  manifests.c.last_pulled_at).where(_REPO, in_list(manifests.c.digest, "digests"))
 
 
 def id_page(tx: Tx, repo_id: int, status: str, after: tuple[str, str] | None,
@@ -81,12 +81,12 @@ def detail_page(tx: Tx, repo_id: int, status: str, after: str | None, limit: int
 def details(tx: Tx, repo_id: int, digests: list[str]) -> list:
     if not digests:
         return []
-    return tx.all(_details(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+    return tx.all(_details(), {"repo": repo_id, "digests": list_param(digests)})
 
 
 def contents(tx: Tx, repo_id: int, digests: list[str]) -> dict:
     """digest -> (digest, media_type, content, last_pulled_at) of the manifests found."""
     if not digests:
         return {}
-    found = tx.all(_contents(len(digests)), {"repo": repo_id, **list_params("d", digests)})
+    found = tx.all(_contents(), {"repo": repo_id, "digests": list_param(digests)})
     return {row.digest: row for row in found}

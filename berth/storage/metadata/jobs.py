@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, delete, or_, select, update
 
 from .database import Tx
 from .schema import jobs
-from .statements import in_list, insert, list_params
+from .statements import in_list, insert, list_param
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -31,13 +31,13 @@ def _enqueue(dialect: str):
 
 
 @cache
-def _candidates(kinds: int, lock: bool):
+def _candidates(lock: bool):
     """Due queued jobs, and running jobs whose holder stopped renewing its lease."""
     due = or_(and_(jobs.c.state == QUEUED, jobs.c.run_at <= bindparam("now")),
               and_(jobs.c.state == RUNNING, jobs.c.lease_until < bindparam("now")))
     stmt = (select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.state, jobs.c.attempts,
                    jobs.c.max_attempts, jobs.c.claimed_by)
-            .where(in_list(jobs.c.kind, "kind", kinds), due)
+            .where(in_list(jobs.c.kind, "kinds"), due)
             .order_by(jobs.c.run_at).limit(bindparam("limit")))
     return stmt.with_for_update(skip_locked=True) if lock else stmt
 
@@ -98,16 +98,15 @@ def enqueue(tx: Tx, job_id: str, kind: str, payload: str, run_at: float, max_att
 
 def claimable(tx: Tx, kinds: list[str], now: float) -> bool:
     """Whether a claim would find anything (a read, so idle pollers take no write lock)."""
-    return tx.first(_candidates(len(kinds), False),
-                    {"now": now, "limit": 1, **list_params("kind", kinds)}) is not None
+    return tx.first(_candidates(False), {"now": now, "limit": 1,
+                                         "kinds": list_param(kinds)}) is not None
 
 
 def claim(tx: Tx, worker: str, kinds: list[str], now: float, lease: float, limit: int) -> tuple[
         list, list]:
     """Claim up to ``limit`` due jobs of these kinds. Returns (claimed rows, with attempts
     counting this claim; rows of lapsed claims that had no attempts left, now failed)."""
-    rows = tx.all(_candidates(len(kinds), True),
-                  {"now": now, "limit": limit, **list_params("kind", kinds)})
+    rows = tx.all(_candidates(True), {"now": now, "limit": limit, "kinds": list_param(kinds)})
     claimed, spent = [], []
     for row in rows:
         if row.attempts >= row.max_attempts:  # its last attempt's node died mid-run

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any, Iterable
 
 from sqlalchemy import and_, bindparam, delete, select, update
 
 from .database import Database, Tx
 from .schema import manifest_references, manifests, repositories, tags
-from .statements import in_list, insert, list_params
+from .statements import in_list, insert, list_param
 
 _REPO = manifests.c.repository_id == bindparam("repo")
 _HEAD_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.size)
@@ -40,10 +40,10 @@ def _get():
     return select(*_HEAD_COLUMNS).where(_REPO, manifests.c.digest == bindparam("digest"))
 
 
-@lru_cache(maxsize=64)
-def _sizes(count: int, hold: bool):
+@cache
+def _sizes(hold: bool):
     query = select(manifests.c.digest, manifests.c.size, manifests.c.total_size).where(
-        _REPO, in_list(manifests.c.digest, "d", count))
+        _REPO, in_list(manifests.c.digest, "digests"))
     return query.order_by(manifests.c.digest).with_for_update(read=True) if hold else query
 
 
@@ -139,7 +139,7 @@ def sizes(tx: Tx, repo_id: int, digests: list[str],
           hold: bool = False) -> dict[str, tuple[int, int]]:
     """digest -> (manifest bytes, manifest plus everything it references); ``hold`` keeps
     the rows from being deleted until the transaction ends."""
-    rows = tx.all(_sizes(len(digests), hold), {"repo": repo_id, **list_params("d", digests)})
+    rows = tx.all(_sizes(hold), {"repo": repo_id, "digests": list_param(digests)})
     return {row.digest: (row.size, row.total_size) for row in rows}
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, delete, select
 
 from .database import Tx
 from .schema import repository_tags
-from .statements import in_list, insert, list_params
+from .statements import in_list, insert, list_param
 
 _REPO = repository_tags.c.repository_id == bindparam("repo")
 
@@ -26,8 +26,8 @@ def _put(dialect: str):
 
 
 @cache
-def _remove(count: int):
-    return delete(repository_tags).where(_REPO, in_list(repository_tags.c.key, "k", count))
+def _remove():
+    return delete(repository_tags).where(_REPO, in_list(repository_tags.c.key, "keys"))
 
 
 def all_tags(tx: Tx, repo_id: int) -> dict[str, str]:
@@ -43,4 +43,4 @@ def put(tx: Tx, repo_id: int, tags: dict[str, str]) -> None:
 
 def remove(tx: Tx, repo_id: int, keys: list[str]) -> None:
     if keys:
-        tx.execute(_remove(len(keys)), {"repo": repo_id, **list_params("k", keys)})
+        tx.execute(_remove(), {"repo": repo_id, "keys": list_param(keys)})

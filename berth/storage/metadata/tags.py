@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from functools import cache, lru_cache
+from functools import cache
 
 from sqlalchemy import bindparam, delete, func, select, tuple_
 
 from .database import Tx
 from .schema import tags
-from .statements import in_list, insert, list_params
+from .statements import in_list, insert, list_param
 
 _REPO = tags.c.repository_id == bindparam("repo")
 
@@ -18,16 +18,16 @@ def _get_digest():
     return select(tags.c.digest).where(_REPO, tags.c.name == bindparam("tag"))
 
 
-@lru_cache(maxsize=64)
-def _digests_for(count: int):
-    return select(tags.c.name, tags.c.digest).where(_REPO, in_list(tags.c.name, "n", count))
+@cache
+def _digests_for():
+    return select(tags.c.name, tags.c.digest).where(_REPO, in_list(tags.c.name, "names"))
 
 
-@lru_cache(maxsize=64)
-def _names_for(count: int):
+@cache
+def _names_for():
     # No ORDER BY: sorting by name would steer the database to the (repository, name) key and
     # a scan of every tag; the digest index finds these, and Python sorts them.
-    return select(tags.c.digest, tags.c.name).where(_REPO, in_list(tags.c.digest, "d", count))
+    return select(tags.c.digest, tags.c.name).where(_REPO, in_list(tags.c.digest, "digests"))
 
 
 @cache
@@ -83,7 +83,7 @@ def digests_for(tx: Tx, repo_id: int, names: list[str]) -> dict[str, str]:
     """tag -> digest, for those of the names that exist."""
     if not names:
         return {}
-    found = tx.all(_digests_for(len(names)), {"repo": repo_id, **list_params("n", names)})
+    found = tx.all(_digests_for(), {"repo": repo_id, "names": list_param(names)})
     return {row.name: row.digest for row in found}
 
 
@@ -91,8 +91,7 @@ def names_for(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, list[str]]:
     """digest -> its tags, sorted."""
     if not digests:
         return {}
-    return _group(tx.all(_names_for(len(digests)), {"repo": repo_id,
-                                                    **list_params("d", digests)}))
+    return _group(tx.all(_names_for(), {"repo": repo_id, "digests": list_param(digests)}))
 
 
 def _group(rows) -> dict[str, list[str]]:
