@@ -13,10 +13,11 @@ from starlette.routing import Route
 from .api.admin import admin_route
 from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
+from .api.http.admission import BodyGate
 from .api.middleware import StaticHeaders
 from .api.oci.errors import HANDLERS
 from .api.oci.routes import routes as oci_routes
-from .concurrency import blocking
+from .concurrency import Limits, blocking, configure
 from .config import Settings, load_settings
 from .events import Outbox
 from .events.tasks import schedule_delivery
@@ -84,6 +85,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        configure(limits(settings))
         if run_jobs:
             runner.start()
         _settle_heap()
@@ -99,7 +101,14 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     app.state.registry = registry
     app.state.iam = iam
     app.state.settings = settings
+    app.state.body_gate = BodyGate(settings.uploads_per_principal, settings.uploads_per_address)
     return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(metadata_threads=settings.metadata_threads,
+                  upload_threads=settings.upload_threads, read_threads=settings.read_threads,
+                  idle_seconds=float(settings.body_idle_seconds))
 
 
 def _settle_heap() -> None:
