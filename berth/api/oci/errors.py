@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from ...registry import errors as e
 from ...storage.blobs.keyring import KeyUnavailable
+from ..http.admission import TooManyRequests
 
 log = logging.getLogger("berth.api.oci")
 
@@ -53,6 +54,10 @@ async def key_unavailable(request: Request, exc: KeyUnavailable) -> Response:
     return error_response(403, "DENIED", str(exc), {"key": exc.arn or exc.key_ref})
 
 
+async def too_many_requests(request: Request, exc: TooManyRequests) -> Response:
+    return error_response(429, "TOOMANYREQUESTS", str(exc), headers={"Retry-After": "1"})
+
+
 async def http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404:
         return error_response(404, "UNSUPPORTED", f"no such endpoint: {request.url.path}")
@@ -75,6 +80,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 HANDLERS = {
     e.RegistryError: registry_error,
     KeyUnavailable: key_unavailable,
+    TooManyRequests: too_many_requests,
     HTTPException: http_error,
     ClientDisconnect: client_disconnect,
     Exception: unexpected_error,
