@@ -15,6 +15,9 @@ _PR_SET_PDEATHSIG = 1
 # Workers when --workers is not given: one per CPU this process may use, up to this many.
 MAX_DEFAULT_WORKERS = 8
 
+# Everything Berth writes holds or reveals tenants' data: nothing for group or others.
+PRIVATE_UMASK = 0o077
+
 # glibc's mallopt parameters.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -38,6 +41,15 @@ def tune_malloc() -> bool:
     if not ok:
         log.warning("mallopt refused the buffer settings; running with malloc's defaults")
     return ok
+
+
+def keep_files_private() -> None:
+    """Whatever this process and the processes it starts create is its user's alone: 0700
+    directories, 0600 files (the data directory, metadata.db with SQLite's -wal, -shm and
+    journal, master.key, admin-credentials, blob and upload files). A umask rather than a
+    mode at each call: SQLite and other libraries make files of their own, and code added
+    later cannot forget it. PostgreSQL's server does the same."""
+    os.umask(PRIVATE_UMASK)
 
 
 def configure_logging(level: str) -> None:

@@ -11,7 +11,12 @@ from ..config import Settings, load_settings
 from ..iam.service import UnknownRegistry
 from ..iam.wiring import open_iam
 from ..keys.master import MasterKeyError
-from ..process import SUPERVISOR_ENV, configure_logging, default_workers
+from ..process import (
+    SUPERVISOR_ENV,
+    configure_logging,
+    default_workers,
+    keep_files_private,
+)
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
 from . import admin
@@ -130,6 +135,7 @@ def worker(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_files_private()  # before anything is created; workers inherit it
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)

@@ -24,7 +24,7 @@ class UnknownRegistry(Exception):
 @dataclass(frozen=True)
 class Admission:
     caller: Caller
-    registry_id: int
+    registry_id: int | None  # None only where a listing met no registry
 
 
 class Iam:
@@ -82,15 +82,25 @@ class Iam:
                   create: bool = True) -> int | None:
         """For a caller already known: each of ``actions`` on the repository (or the
         registry when None) of the registry at ``address``; its id (None if it does not
-        exist yet and ``create`` is false). Raises UnknownRegistry or AccessDenied. A
+        exist yet and ``create`` is false). Raises AccessDenied, then UnknownRegistry. A
         registry is made only for a caller allowed in (one not yet made has no policies)."""
-        registry_id = self.registry_id(address, create=False)
+        registry_id = self.listed_registry(address)
         with self.db.read() as tx:
+            # A missing account is decided like one without policies (refused as any other
+            # account's registry would be), so refusals do not tell which accounts exist.
             self._check(tx, self.cache.entries(tx), caller, actions, address, registry_id,
                         repository, keys)
         if registry_id is None and create:
             registry_id = self.registry_id(address)
         return registry_id
+
+    def listed_registry(self, address: RegistryAddress) -> int | None:
+        """The id of the registry at ``address``; None if there is none, whether its account
+        has not made it yet or does not exist: callers must not tell the two apart."""
+        try:
+            return self.registry_id(address, create=False)
+        except UnknownRegistry:
+            return None
 
     def _check(self, tx, entries: dict, caller: Caller, actions: str | Sequence[str],
                address: RegistryAddress, registry_id: int | None, repository: str | None,

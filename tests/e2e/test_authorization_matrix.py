@@ -469,9 +469,14 @@ def test_each_account_has_its_own_registry_by_host_name(world: World):
 def test_unknown_registries_by_host_name(world: World):
     auth = basic(world.tokens["alice"])
     port = world.url.rsplit(":", 1)[1]
-    resp = requests.get(f"{world.url}/v2/x/tags/list", headers={
+    # A missing account's registry is refused as an existing one's: no enumerating accounts.
+    missing = requests.get(f"{world.url}/v2/x/tags/list", headers={
         "Authorization": auth, "Host": f"999999999999.dkr.ecr.us-east-1.localhost:{port}"})
-    assert resp.status_code == 404 and resp.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    existing = requests.get(f"{world.url}/v2/x/tags/list", headers={
+        "Authorization": auth, "Host": _host(world, "other")})
+    assert missing.status_code == 403 and missing.json()["errors"][0]["code"] == "DENIED"
+    assert missing.content.replace(b"999999999999", world.accounts["other"].encode()) == \
+        existing.content
     resp = requests.get(f"{world.url}/v2/x/tags/list", headers={
         "Authorization": auth,
         "Host": f"{world.accounts['home']}.dkr.ecr.xx-nowhere-9.localhost:{port}"})

@@ -1,3 +1,5 @@
+import os
+import stat
 import subprocess
 import sys
 
@@ -31,3 +33,18 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
 
 def test_tune_malloc_reports_success_on_glibc():
     assert process.tune_malloc() is True
+
+
+def test_files_this_process_creates_are_private(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        process.keep_files_private()
+        (tmp_path / "dir").mkdir()
+        (tmp_path / "file").write_bytes(b"x")
+        fd = os.open(tmp_path / "wide", os.O_WRONLY | os.O_CREAT, 0o666)
+        os.close(fd)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "dir").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "file").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "wide").stat().st_mode) == 0o600

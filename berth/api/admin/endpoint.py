@@ -20,6 +20,7 @@ from ...iam.authentication import Caller
 from ...iam.service import Iam
 from ...iam.sigv4 import SigV4Error
 from .. import awsjson
+from ..credentials import scrubbing
 from .access import authorize
 from .errors import AdminError, translate
 from .operations import TARGET_PREFIX, Operation, validate
@@ -49,8 +50,7 @@ async def _respond(request: Request) -> Response:
         name = awsjson.operation_name(request, TARGET_PREFIX)
         body = await awsjson.read_body(request, MAX_BODY_BYTES)
         iam = request.app.state.iam
-        # Like IAM, the admin API is not regional: any signing region will do.
-        verified = await blocking(awsjson.verify_signature, iam, request, body, SERVICE)
+        verified = await _verify(request, iam, body)
         op = _operation(name)
         result = await blocking(_run, iam, verified.identity, op, awsjson.decode(body),
                                 getattr(request.app.state, "registry", None))
@@ -64,6 +64,12 @@ async def _respond(request: Request) -> Response:
             log.exception("admin %s failed", name)  # never the body: it may hold policies
             error = AdminError("InternalFailure", "An internal error occurred.", 500)
         return awsjson.error_response(error.code, error.message, error.status, request_id)
+
+
+@scrubbing
+async def _verify(request: Request, iam: Iam, body: bytes):
+    # Like IAM, the admin API is not regional: any signing region will do.
+    return await blocking(awsjson.verify_signature, iam, request, body, SERVICE)
 
 
 def _run(iam: Iam, caller: Caller, op: Operation, params: object, registry) -> dict:

@@ -1,8 +1,10 @@
 """The admin operations, shared by the admin API (online) and ``berth admin`` (offline): each
 takes JSON parameters, validated here, and returns the JSON result.
 
-Every operation is authorized as one IAM action on one resource: ``resource`` gives its ARN,
-or is None for the operations on accounts themselves (administrator account only)."""
+Every operation is authorized as one IAM action on one resource: ``resource`` gives the ARN
+the request names, from the request alone (None for the operations on accounts themselves,
+administrator account only); ``stored``, where it can differ, the ARN of what is stored under
+that name (a user's path, a key's owner), None when nothing is."""
 from __future__ import annotations
 
 import json
@@ -11,11 +13,15 @@ from typing import Callable
 
 from ...iam.identities import IdentityError
 from ...iam.service import Iam
+from ...iam.tenancy import Tenancy
 from . import shapes
 from .errors import validation_error
 
 TARGET_PREFIX = "BerthAdmin_20261122"
 Params = dict
+# Named by the request and the deployment's settings: never by what the database holds.
+Resource = Callable[[Tenancy, Params], str]
+Stored = Callable[[Iam, Params], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -24,19 +30,21 @@ class Operation:
     action: str
     fields: dict[str, bool]  # parameter name -> required
     handler: Callable[[Iam, Params], dict]
-    resource: Callable[[Iam, Params], str] | None
+    resource: Resource | None
     storage: bool = False  # the handler takes the default Registry instead of Iam
+    stored: Stored | None = None
 
     @property
     def per_account(self) -> bool:
         return "AccountId" in self.fields and self.resource is not None
 
 
-def operation(name: str, action: str, fields: dict[str, bool],
-              resource: Callable[[Iam, Params], str] | None, storage: bool = False):
+def operation(name: str, action: str, fields: dict[str, bool], resource: Resource | None,
+              storage: bool = False, stored: Stored | None = None):
     """Describe a handler as an admin operation (``table.py`` lists the modules it reads)."""
     def describe(handler: Callable[[Iam, Params], dict]):
-        handler.admin_operation = Operation(name, action, fields, handler, resource, storage)
+        handler.admin_operation = Operation(name, action, fields, handler, resource, storage,
+                                            stored)
         return handler
     return describe
 
@@ -60,24 +68,31 @@ def validate(op: Operation, params: object) -> Params:
 
 
 # -- the resources operations act on ---------------------------------------------------------
-def account_root(iam: Iam, p: Params) -> str:
+def account_root(tenancy: Tenancy, p: Params) -> str:
     return shapes.root_arn(p["AccountId"])
 
 
-def named_user(iam: Iam, p: Params) -> str:
-    """The user's ARN (its path from the database), or the root's when no user is named."""
+def named_user(tenancy: Tenancy, p: Params) -> str:
+    """The user's ARN with the request's path (default /), or the root's when no user is
+    named."""
     name = p.get("UserName")
     if name is None:
-        return account_root(iam, p)
-    user = iam.identities.find_user(p["AccountId"], name)
-    path = user.path if user is not None else p.get("Path", "/")
-    return f"arn:aws:iam::{p['AccountId']}:user{path}{name}"
+        return account_root(tenancy, p)
+    return f"arn:aws:iam::{p['AccountId']}:user{p.get('Path', '/')}{name}"
 
 
-def key_owner(iam: Iam, p: Params) -> str:
-    """The ARN of the user owning the key, else of the account's root."""
+def stored_user(iam: Iam, p: Params) -> str | None:
+    """The named user's ARN with its stored path."""
+    name = p.get("UserName")
+    user = None if name is None else iam.identities.find_user(p["AccountId"], name)
+    return None if user is None else user.arn
+
+
+def key_owner(iam: Iam, p: Params) -> str | None:
+    """The ARN of the user owning the key (the request names only the key: its account's
+    root stands for the owner until it is looked up)."""
     owner = iam.identities.key_owner(p["AccountId"], p["AccessKeyId"])
-    return owner.arn if owner is not None else account_root(iam, p)
+    return None if owner is None else owner.arn
 
 
 # -- accounts -------------------------------------------------------------------------------
@@ -108,7 +123,7 @@ def list_users(iam: Iam, p: Params) -> dict:
     return {"Users": [shapes.user(found) for found in iam.identities.users(p["AccountId"])]}
 
 
-@operation("DeleteUser", "iam:DeleteUser", _USER, named_user)
+@operation("DeleteUser", "iam:DeleteUser", _USER, named_user, stored=stored_user)
 def delete_user(iam: Iam, p: Params) -> dict:
     iam.identities.delete_user(p["AccountId"], p["UserName"])
     return {}
@@ -120,19 +135,21 @@ _KEY = {"AccountId": True, "AccessKeyId": True}
 _STATUSES = {"Active": True, "Inactive": False}
 
 
-@operation("CreateAccessKey", "iam:CreateAccessKey", _KEY_OWNER, named_user)
+@operation("CreateAccessKey", "iam:CreateAccessKey", _KEY_OWNER, named_user,
+           stored=stored_user)
 def create_access_key(iam: Iam, p: Params) -> dict:
     return {"AccessKey": shapes.access_key(
         iam.identities.create_access_key(p["AccountId"], p.get("UserName")))}
 
 
-@operation("ListAccessKeys", "iam:ListAccessKeys", _KEY_OWNER, named_user)
+@operation("ListAccessKeys", "iam:ListAccessKeys", _KEY_OWNER, named_user, stored=stored_user)
 def list_access_keys(iam: Iam, p: Params) -> dict:
     keys = iam.identities.access_keys(p["AccountId"], p.get("UserName"))
     return {"AccessKeyMetadata": [shapes.access_key(key) for key in keys]}
 
 
-@operation("UpdateAccessKey", "iam:UpdateAccessKey", {**_KEY, "Status": True}, key_owner)
+@operation("UpdateAccessKey", "iam:UpdateAccessKey", {**_KEY, "Status": True},
+           account_root, stored=key_owner)
 def update_access_key(iam: Iam, p: Params) -> dict:
     if p["Status"] not in _STATUSES:
         raise validation_error("Status must be Active or Inactive")
@@ -141,7 +158,8 @@ def update_access_key(iam: Iam, p: Params) -> dict:
     return {}
 
 
-@operation("DeleteAccessKey", "iam:DeleteAccessKey", _KEY, key_owner)
+@operation("DeleteAccessKey", "iam:DeleteAccessKey", _KEY, account_root,
+           stored=key_owner)
 def delete_access_key(iam: Iam, p: Params) -> dict:
     iam.identities.delete_access_key(p["AccountId"], p["AccessKeyId"])
     return {}
@@ -152,7 +170,7 @@ _POLICY = {**_USER, "PolicyName": True}
 
 
 @operation("PutUserPolicy", "iam:PutUserPolicy", {**_POLICY, "PolicyDocument": True},
-           named_user)
+           named_user, stored=stored_user)
 def put_user_policy(iam: Iam, p: Params) -> dict:
     document = p["PolicyDocument"]
     if isinstance(document, dict):
@@ -161,7 +179,7 @@ def put_user_policy(iam: Iam, p: Params) -> dict:
     return {}
 
 
-@operation("GetUserPolicy", "iam:GetUserPolicy", _POLICY, named_user)
+@operation("GetUserPolicy", "iam:GetUserPolicy", _POLICY, named_user, stored=stored_user)
 def get_user_policy(iam: Iam, p: Params) -> dict:
     policies = iam.identities.user_policies(p["AccountId"], p["UserName"])
     if p["PolicyName"] not in policies:
@@ -171,13 +189,14 @@ def get_user_policy(iam: Iam, p: Params) -> dict:
             "PolicyDocument": policies[p["PolicyName"]]}
 
 
-@operation("ListUserPolicies", "iam:ListUserPolicies", _USER, named_user)
+@operation("ListUserPolicies", "iam:ListUserPolicies", _USER, named_user, stored=stored_user)
 def list_user_policies(iam: Iam, p: Params) -> dict:
     return {"PolicyNames": sorted(iam.identities.user_policies(p["AccountId"],
                                                                 p["UserName"]))}
 
 
-@operation("DeleteUserPolicy", "iam:DeleteUserPolicy", _POLICY, named_user)
+@operation("DeleteUserPolicy", "iam:DeleteUserPolicy", _POLICY, named_user,
+           stored=stored_user)
 def delete_user_policy(iam: Iam, p: Params) -> dict:
     iam.identities.delete_user_policy(p["AccountId"], p["UserName"], p["PolicyName"])
     return {}

@@ -7,7 +7,6 @@ import re
 from datetime import datetime, timezone
 
 from ...concurrency import blocking
-from ...iam.service import UnknownRegistry
 from ...registry.repositories.resource_tags import RepositoryTagService
 from ...registry.repositories.settings import (
     AES256,
@@ -21,7 +20,7 @@ from . import paging
 from .access import Target, admit, condition_keys
 from .caller import iam
 from .endpoint import ApiCall
-from .errors import access_denied, model_error
+from .errors import model_error
 
 _ARN = re.compile(r"arn:aws:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)")
 
@@ -120,17 +119,13 @@ async def _list_repositories(call: ApiCall) -> dict:
 
 
 async def _listing_target(call: ApiCall) -> Target | None:
-    """The addressed registry, unauthorized: a listing is filtered repository by repository."""
+    """The addressed registry, unauthorized: a listing is filtered repository by repository
+    (None: no registry, not made yet or of no account, which list the same nothing)."""
     caller = call.caller
     address = dataclasses.replace(caller.own_registry,
                                   account_id=call.params.get("registryId")
                                   or caller.identity.account_id)
-    try:
-        registry_id = await blocking(iam(call.request).registry_id, address, False)
-    except UnknownRegistry:
-        raise access_denied(f"User: {caller.identity.principal.arn} is not authorized to "
-                            "perform: ecr:DescribeRepositories on resource: "
-                            f"{address.repository_arn('*')}") from None
+    registry_id = await blocking(iam(call.request).listed_registry, address)
     if registry_id is None:
         return None
     return Target(address, registry_id, call.request.app.state.registry.scoped(registry_id))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from ..credentials import scrubbing
 from . import images, layers, policies, registry_settings, repositories
 from .authorization_token import get_authorization_token
 from .caller import authenticate
@@ -19,4 +20,4 @@ OPERATIONS = {
 
 
 def ecr_route() -> Route:
-    return make_endpoint(OPERATIONS, authenticate)
+    return make_endpoint(OPERATIONS, scrubbing(authenticate))

@@ -97,17 +97,18 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
     if wanted:
         admission = await quick_read(gate.db.inline_reads, gate.admit, header, wanted, where,
                                      repository, condition_keys(request), validate_name)
-    else:
+    else:  # the catalog, filtered by its handler: of no registry, it lists nothing
         caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
-        admission = Admission(caller, await quick_read(gate.db.inline_reads, gate.registry_id,
-                                                       where))
+        admission = Admission(caller, await quick_read(gate.db.inline_reads,
+                                                       gate.listed_registry, where))
     _admitted(request, where, admission)
 
 
 def _admitted(request: Request, where: RegistryAddress, admission: Admission) -> None:
     request.state.caller = admission.caller
     request.state.address = where
-    request.state.registry = request.app.state.registry.scoped(admission.registry_id)
+    request.state.registry = None if admission.registry_id is None else (
+        request.app.state.registry.scoped(admission.registry_id))
 
 
 def unauthorized(request: Request, message: str) -> Response:

@@ -27,6 +27,8 @@ async def catalog(request: Request) -> Response:
     reg = rq.registry(request)
     n, last = rq.page(request)
     n = DEFAULT_CATALOG_PAGE if n is None else n
+    if reg is None:  # not made yet, or no such account: the same empty page
+        return JSONResponse({"repositories": []})
     visible = access.iam(request).visibility(
         request.state.caller, access.CATALOG_ACTION, request.state.address, reg.registry_id,
         access.condition_keys(request))

@@ -105,12 +105,30 @@ def test_repository_policy_change_takes_effect_on_the_next_admit(iam, db, user_t
         iam.admit(header, PULL, iam.tenancy.default, "other")
 
 
-def test_unknown_account_after_authentication(iam, admin_id, basic_header):
+def test_an_unknown_region_after_authorization(iam, admin_id, basic_header):
     header = basic_header(_root_token(iam, admin_id))
-    with pytest.raises(UnknownRegistry, match="999999999999"):
-        iam.admit(header, PULL, RegistryAddress("999999999999", "us-east-1"), "app")
     with pytest.raises(UnknownRegistry, match="region"):
         iam.admit(header, PULL, RegistryAddress(admin_id, "xx-moon-1"), "app")
+
+
+def test_a_missing_account_is_refused_as_one_without_policies(iam, db, admin_id,
+                                                              basic_header):
+    """Which accounts exist is no caller's business: the refusal of a missing account's
+    registry reads as that of an existing one's (made or not yet made)."""
+    header = basic_header(_root_token(iam, admin_id))
+    made, unmade = iam.identities.create_account("made"), iam.identities.create_account("unmade")
+    iam.registry_id(RegistryAddress(made.id, "us-east-1"))
+    refusals = {}
+    for account in (made.id, unmade.id, "999999999999"):
+        with pytest.raises(AccessDenied) as excinfo:
+            iam.admit(header, PULL, RegistryAddress(account, "us-east-1"), "app")
+        refusals[account] = excinfo.value.message.replace(account, "<account>")
+        assert iam.listed_registry(RegistryAddress(account, "us-east-1")) == (
+            iam.registry_id(RegistryAddress(made.id, "us-east-1"))
+            if account == made.id else None)
+    assert len(set(refusals.values())) == 1, refusals
+    with db.read() as tx:  # refused callers make no registry
+        assert tx.scalar(select(func.count().label("n")).select_from(registries)) == 2
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer x", "Basic QVdTOmdhcmJhZ2U="])

@@ -1,0 +1,59 @@
+"""The registry's gate on other accounts' registries: a caller learns nothing about which
+accounts, registries or repositories exist there. A host naming an account that does not
+exist answers exactly as one naming an existing account the caller may not use."""
+from __future__ import annotations
+
+import pytest
+
+from berth.iam.tenancy import RegistryAddress
+from tests.support.credentials import basic
+from tests.support.registry_images import push_image
+
+from .support import OCI_MANIFEST, sha256
+
+MISSING = "999999999999"
+# (method, path): every kind of route, on a repository and on the catalog.
+ROUTES = [("GET", "/v2/web/manifests/v1"), ("HEAD", "/v2/web/manifests/v1"),
+          ("PUT", "/v2/web/manifests/v2"), ("DELETE", "/v2/web/manifests/v1"),
+          ("GET", f"/v2/web/blobs/{sha256(b'layer')}"), ("POST", "/v2/web/blobs/uploads/"),
+          ("GET", "/v2/web/tags/list"), ("GET", f"/v2/web/referrers/{sha256(b'x')}"),
+          ("GET", "/v2/absent/manifests/v1"), ("GET", "/v2/_catalog")]
+
+
+@pytest.fixture
+def world(oci):
+    """An account with a registry and a repository ``web`` in it, one with no registry yet,
+    and a stranger's token (the root of a third account, which may do anything in its own)."""
+    iam = oci.client.app.app.state.iam
+    made, unmade = (iam.identities.create_account(n).id for n in ("made", "unmade"))
+    stranger = iam.identities.create_account("stranger").id
+    token = iam.tokens.mint(iam.identities.create_access_key(stranger).id)[0]
+    registry = oci.client.app.app.state.registry.scoped(
+        iam.registry_id(RegistryAddress(made, "us-east-1")))
+    push_image(registry, "web", "v1", b"layer")  # content behind the names
+    return {"made": made, "unmade": unmade, "token": token}
+
+
+def _answer(oci, method: str, path: str, account: str, token: str) -> tuple:
+    response = oci.request(method, path, content=b"{}" if method == "PUT" else None, headers={
+        "Host": f"{account}.dkr.ecr.us-east-1.localhost:5000",
+        "Authorization": basic(token), "Content-Type": OCI_MANIFEST})
+    body = response.content.replace(account.encode(), b"<account>")
+    headers = {k: v.replace(account, "<account>") for k, v in response.headers.items()
+               if k.lower() != "content-length"}
+    return response.status_code, headers, body
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_a_missing_account_answers_as_an_existing_one(oci, world, method, path):
+    answers = {account: _answer(oci, method, path, world[account] if account != "missing"
+                                else MISSING, world["token"])
+               for account in ("made", "unmade", "missing")}
+    status = answers["made"][0]
+    assert status == (200 if path == "/v2/_catalog" else 403), answers["made"]
+    if path == "/v2/_catalog":
+        assert answers["made"][2] == b'{"repositories":[]}'
+    elif method != "HEAD":
+        assert b'"DENIED"' in answers["made"][2]
+    assert answers["unmade"] == answers["made"]
+    assert answers["missing"] == answers["made"]
