@@ -13,6 +13,7 @@ from ...registry.images.manifests import DigestMismatch, ImageExists, LayersMiss
 from ...registry.images.service import ImageNotFound, MediaTypeMissing
 from ...registry.repositories.encryption import KmsKeyUnusable
 from ...registry.repositories.resource_tags import ResourceTagInvalid, TooManyResourceTags
+from ...storage.errors import StorageFull
 from .errors import EcrApiError, KmsError, invalid_parameter, model_error
 
 LAYER_UPLOADS = frozenset({"InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"})
@@ -69,6 +70,15 @@ def bad_part(first: int, last: int, why: str) -> EcrApiError:
                        f"The layer part from byte {first} to byte {last} is not valid: {why}")
 
 
+def storage_full(exc: StorageFull) -> EcrApiError:
+    """No room in the registry's storage (wherever it was found: in an operation, or in the
+    write that records a signature as used): ECR's error for a service limit -- a refusal,
+    not a fault, so never ServerException."""
+    return model_error("LimitExceededException", f"The registry's storage is full "
+                       f"({exc.storage}: {exc.reason}): nothing was stored. Retry once space "
+                       "is freed.")
+
+
 TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (e.NameUnknown, None, repository_not_found),
     (RepositoryUnknown, None, repository_not_found),
@@ -115,6 +125,7 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (e.BlobUnknown, frozenset({"GetDownloadUrlForLayer"}), lambda exc, w: model_error(
         "LayersNotFoundException", f"The layer with digest {exc.detail['digest']} does not "
         f"exist within {w.in_repository}")),
+    (StorageFull, None, lambda exc, w: storage_full(exc)),
     (PolicyLocksOut, None, lambda exc, w: invalid_parameter(
         f"Invalid parameter at 'PolicyText' failed to satisfy constraint: '{exc}'")),
     (e.RegistryError, None, lambda exc, w: invalid_parameter(

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from ...registry import errors as e
 from ...storage.blobs.keyring import KeyUnavailable
 from ..http.admission import TooManyRequests
+from ...storage.errors import StorageFull
 
 log = logging.getLogger("berth.api.oci")
 
@@ -54,6 +55,14 @@ async def key_unavailable(request: Request, exc: KeyUnavailable) -> Response:
     return error_response(403, "DENIED", str(exc), {"key": exc.arn or exc.key_ref})
 
 
+async def storage_full(request: Request, exc: StorageFull) -> Response:
+    """No room left for what the request would store (blobs or metadata): 507, with the
+    code Harbor answers for refused storage (DENIED), never UNKNOWN."""
+    return error_response(507, "DENIED", f"the registry's storage is full ({exc.storage}: "
+                          f"{exc.reason}); nothing was stored, retry once space is freed",
+                          {"storage": exc.storage})
+
+
 async def too_many_requests(request: Request, exc: TooManyRequests) -> Response:
     return error_response(429, "TOOMANYREQUESTS", str(exc), headers={"Retry-After": "1"})
 
@@ -80,6 +89,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 HANDLERS = {
     e.RegistryError: registry_error,
     KeyUnavailable: key_unavailable,
+    StorageFull: storage_full,
     TooManyRequests: too_many_requests,
     HTTPException: http_error,
     ClientDisconnect: client_disconnect,

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from ...concurrency import blocking, quick_read
 from ...events import BLOB_MOUNTED, BLOB_UNLINKED, emit
-from ...storage.blobs import BlobDriver, BlobNotFound
+from ...storage.blobs import BlobDriver, BlobNotFound, StorageFull
 from ...storage.blobs.keyring import join_key
 from ...storage.metadata import blobs as blob_rows
 from ...storage.metadata import repositories
@@ -73,6 +73,14 @@ class BlobService:
         return StoredBlob(digest, size, key_ref, repo_id), waiting
 
     def _touch(self, blob: StoredBlob) -> None:
+        """Restart the blob's wait; a full metadata database leaves it as it is (a pull
+        never fails for this bookkeeping; the refusal is counted and logged)."""
+        try:
+            self._restart_wait(blob)
+        except StorageFull:
+            pass
+
+    def _restart_wait(self, blob: StoredBlob) -> None:
         with self.db.write(durable=False) as tx:
             if not blob_rows.touch_link(tx, blob.repository_id, str(blob.digest)):
                 # Collected meanwhile (or listed, which a second look tells apart).

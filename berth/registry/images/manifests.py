@@ -28,6 +28,7 @@ from ..repositories.service import create_on_push, require_id
 from ..repositories.settings import tag_mutability
 from .deletion import delete_image, start_waits
 from .format import ParsedManifest, parse_manifest
+from .pulls import pull_log
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class ManifestService:
         self.max_bytes = max_bytes
         self.max_references = max_references  # blobs and manifests a manifest may list
         self.pull_record_interval = pull_record_interval
+        self.pulls = pull_log(db)  # writes the pull times; a failed write never fails a pull
         self.encryption = encryption  # the key of a repository a manifest push creates
 
     # -- read ------------------------------------------------------------------------------
@@ -97,7 +99,8 @@ class ManifestService:
         """A manifest by tag or digest, recording the pull at a coarse interval."""
         found, repo_id, last_pulled = await quick_read(
             self.db.inline_reads, self._find, repository, reference, accepted, with_content)
-        if record_pull and self._pull_is_stale(last_pulled):
+        if record_pull and self._pull_is_stale(
+                self.pulls.latest(repo_id, found.digest, last_pulled)):
             await blocking(self._record_pulls, repo_id, [found.digest])
         return found
 
@@ -126,16 +129,14 @@ class ManifestService:
     def record_pulls(self, repo_id: int, last_pulled: dict[str, float | None]) -> None:
         """Record pulls of several manifests (digest -> when a pull was last recorded) in one
         write, those recorded within the interval skipped."""
-        stale = [d for d, last in last_pulled.items() if self._pull_is_stale(last)]
+        stale = [d for d, last in last_pulled.items()
+                 if self._pull_is_stale(self.pulls.latest(repo_id, d, last))]
         if stale:
             self._record_pulls(repo_id, stale)
 
     def _record_pulls(self, repo_id: int, digests: list[str]) -> None:
         # A write per pull would serialise pulls; like ECR, record at a coarse interval.
-        now = time.time()
-        with self.db.write(durable=False) as tx:
-            manifest_rows.record_pulls(tx, repo_id, digests, now,
-                                       now - self.pull_record_interval)
+        self.pulls.record(repo_id, digests, time.time(), self.pull_record_interval)
 
     # -- write -----------------------------------------------------------------------------
     def put(self, repository: str, reference: str | None, body: bytes,

@@ -4,14 +4,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
+from ..errors import StorageFull
 from .base import BlobDriver, BlobNotFound, StoredObject, UploadTooLarge, UploadWriter
 from .filesystem import FilesystemDriver
 
 if TYPE_CHECKING:
     from ...config import Settings
 
-__all__ = ["BlobDriver", "BlobNotFound", "StoredObject", "UploadTooLarge", "UploadWriter",
-           "FilesystemDriver", "open_driver"]
+__all__ = ["BlobDriver", "BlobNotFound", "StorageFull", "StoredObject", "UploadTooLarge",
+           "UploadWriter", "FilesystemDriver", "open_driver"]
 
 REDIRECT_MODES = ("auto", "on", "off")
 

@@ -38,6 +38,12 @@ class UploadTooLarge(Exception):
     """The upload outgrew what the storage can hold as one object."""
 
 
+# A driver that can tell its storage has no room left (the filesystem's) raises
+# berth.storage.errors.StorageFull (re-exported by this package) for such a write, having
+# removed what it was writing -- the upload (BlobNotFound after), a put's temporary copy --
+# rather than leave it to the expiry sweep.
+
+
 class UploadWriter(ABC):
     """Appends bytes to an upload. ``finish`` persists them as far as the driver's storage
     needs for another node to continue the upload, and returns the new state; durability

@@ -1,5 +1,9 @@
 """Blobs as files: committed blobs under ``data/``, uploads under ``uploads/`` on the same
-filesystem, so commit is an fsync plus an atomic rename."""
+filesystem, so commit is an fsync plus an atomic rename.
+
+A write the filesystem has no room for (ENOSPC, EDQUOT: on a write, an fsync, a rename)
+raises StorageFull, and the upload or temporary file it was writing is removed at once: its
+bytes are useless (the upload is gone: BlobNotFound after), and a full disk needs the room."""
 from __future__ import annotations
 
 import fcntl
@@ -9,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
+from ..errors import BLOB_STORAGE, is_full, storage_full
 from .base import (READ_CHUNK, BlobDriver, BlobNotFound, StoredObject, UploadState,
                    UploadWriter, check_prefix)
 
@@ -22,6 +27,13 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _start_writeback(path: Path, offset: int, length: int) -> None:
@@ -52,11 +64,14 @@ class _FileUploadWriter(UploadWriter):
         if len(chunks) > _IOV_MAX:
             chunks = [b"".join(chunks)]
         total = sum(len(c) for c in chunks)
-        written = os.writev(self._fd, chunks)
-        if written < total:  # short write: finish the rest one buffer at a time
-            rest = memoryview(b"".join(chunks))[written:]
-            while rest:
-                rest = rest[os.write(self._fd, rest):]
+        try:
+            written = os.writev(self._fd, chunks)
+            if written < total:  # short write: finish the rest one buffer at a time
+                rest = memoryview(b"".join(chunks))[written:]
+                while rest:
+                    rest = rest[os.write(self._fd, rest):]
+        except OSError as exc:
+            self._fail(exc)
         self._size += total
         if self._size - self._written_back >= _WRITEBACK_BYTES:
             self._flush_behind()
@@ -73,16 +88,31 @@ class _FileUploadWriter(UploadWriter):
         # a chunk that did not reach the disk fails the digest check at completion, so the
         # upload fails cleanly. The blob itself is fsynced before it becomes visible.
         self._flush_behind()
-        self._close()
+        try:
+            self._close()
+        except OSError as exc:  # a quota or network filesystem may refuse the data only now
+            self._fail(exc)
         return self._size, {}
 
     def abort(self) -> None:
         self._close()
 
+    def _fail(self, exc: OSError):
+        """Out of room: the upload file goes now (under our lock), then StorageFull;
+        any other error as it is."""
+        if is_full(exc):
+            _remove(self._path)
+            try:
+                self._close()
+            except OSError:
+                pass
+            _raise_if_full(exc)
+        raise exc
+
     def _close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)  # also releases the flock
-            self._fd = -1
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)  # also releases the flock
 
 
 class FilesystemDriver(BlobDriver):
@@ -126,16 +156,27 @@ class FilesystemDriver(BlobDriver):
         return _read_file(path, offset, length, chunk_size)
 
     def put(self, key: str, data: bytes) -> None:
-        temp = self._uploads / f"put-{uuid.uuid4().hex}"  # swept like any stale upload
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Removed on failure; a crash leaves it to be swept like any stale upload.
+        temp = self._uploads / f"put-{uuid.uuid4().hex}"
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._move_into_place(temp, self._path(key))
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            _raise_if_full(exc)
+            raise
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._move_into_place(temp, self._path(key))
+        except BaseException as exc:
+            _remove(temp)
+            if isinstance(exc, OSError):
+                _raise_if_full(exc)
+            raise
 
     def _move_into_place(self, src: Path, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +198,12 @@ class FilesystemDriver(BlobDriver):
         yield from _walk_files(str(top), f"{folder}/" if folder else "", stem)
 
     def upload_start(self, upload_id: str, key_ref: str = "") -> UploadState:
-        fd = os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(self._upload_path(upload_id),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:  # out of inodes
+            _raise_if_full(exc)
+            raise
         os.close(fd)
         return {}
 
@@ -176,12 +222,18 @@ class FilesystemDriver(BlobDriver):
     def upload_commit(self, upload_id: str, state: UploadState, size: int, key: str) -> None:
         src = self._upload_path(upload_id)
         dest = self._path(key)
-        with open(src, "r+b") as fh:
-            # Bytes past the acknowledged size belong to an interrupted write.
-            if os.fstat(fh.fileno()).st_size != size:
-                fh.truncate(size)
-            os.fsync(fh.fileno())
-        self._move_into_place(src, dest)
+        try:
+            with open(src, "r+b") as fh:
+                # Bytes past the acknowledged size belong to an interrupted write.
+                if os.fstat(fh.fileno()).st_size != size:
+                    fh.truncate(size)
+                os.fsync(fh.fileno())  # where delayed allocation finds the disk full
+            self._move_into_place(src, dest)
+        except OSError as exc:
+            if is_full(exc):
+                _remove(src)  # bytes that may not all have reached the disk: gone
+            _raise_if_full(exc)
+            raise
 
     def upload_abort(self, upload_id: str, state: UploadState) -> None:
         try:
@@ -205,6 +257,12 @@ class FilesystemDriver(BlobDriver):
     def check(self) -> None:
         if not os.access(self._data, os.W_OK) or not os.access(self._uploads, os.W_OK):
             raise OSError(f"blob storage at {self.root} is not writable")
+
+
+def _raise_if_full(exc: OSError) -> None:
+    """StorageFull in place of an error that says the filesystem is full."""
+    if is_full(exc):
+        raise storage_full(BLOB_STORAGE, exc) from exc
 
 
 def _walk_files(path: str, key_prefix: str, stem: str = "") -> Iterator[StoredObject]:

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+from ..errors import METADATA_DATABASE, is_full, storage_full
 from . import events
 
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
@@ -152,22 +153,43 @@ class _SqliteWriterLock:
 
 
 class _SqlitePool:
-    """Open SQLite connections for reuse; SQLite connections are cheap but not free."""
+    """Open SQLite connections for reuse; SQLite connections are cheap but not free.
+
+    One more connection stays open, unused, from the first use to ``close`` (the anchor):
+    when the last connection to a database in WAL mode closes, SQLite removes the log's
+    shared-memory index, and the next connection must make it again -- which a full disk
+    refuses ("disk I/O error"), so that every read would fail. Connections are closed after
+    failed writes, so without the anchor a full disk could close them all."""
 
     def __init__(self, path: str):
         self.path = path
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._anchor: sqlite3.Connection | None = None
 
     def get(self) -> sqlite3.Connection:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
+        if self._anchor is None:
+            self._hold_open()
+        return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
                                isolation_level=None)
         for pragma in _SQLITE_PRAGMAS:
             conn.execute(pragma)
         return conn
+
+    def _hold_open(self) -> None:
+        conn = self._connect()
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # maps the index
+        with self._lock:
+            if self._anchor is None:
+                self._anchor, conn = conn, None
+        if conn is not None:
+            conn.close()
 
     def put(self, conn: sqlite3.Connection) -> None:
         with self._lock:
@@ -176,8 +198,11 @@ class _SqlitePool:
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
+            anchor, self._anchor = self._anchor, None
         for conn in idle:
             conn.close()
+        if anchor is not None:
+            anchor.close()
 
 
 def normalise_url(url: str) -> str:
@@ -297,9 +322,16 @@ class Database:
     def write(self, durable: bool = True) -> Iterator[Tx]:
         """A write transaction. ``durable=False`` commits without waiting for the disk: it
         survives a process crash but not a power loss (for bookkeeping such as upload
-        progress, which content verification backs up)."""
-        with self._writer_lock, self._transaction("BEGIN IMMEDIATE", durable) as tx:
-            yield tx
+        progress, which content verification backs up). A database with no room for it
+        (SQLite's "database or disk is full", PostgreSQL's disk_full) raises StorageFull,
+        the transaction rolled back."""
+        try:
+            with self._writer_lock, self._transaction("BEGIN IMMEDIATE", durable) as tx:
+                yield tx
+        except Exception as exc:
+            if is_full(exc):
+                raise storage_full(METADATA_DATABASE, exc) from exc
+            raise
 
     @contextlib.contextmanager
     def try_lock(self, name: str) -> Iterator[bool]:
