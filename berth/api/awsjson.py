@@ -10,6 +10,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from ..iam import replay
 from ..iam.service import Iam
 from ..iam.sigv4 import VerifiedRequest, verify_request
 
@@ -102,12 +103,16 @@ def _reject_constant(name: str) -> object:
 
 def verify_signature(iam: Iam, request: Request, body: bytes, service: str,
                      regions: Collection[str] | None = None) -> VerifiedRequest:
-    """The SigV4 check against the keys IAM knows (blocking: one read on a warm cache);
-    ``.identity`` of the result is the ``Caller``. Raises ``SigV4Error``."""
+    """The SigV4 check against the keys IAM knows, the body signed (blocking: one read on a
+    warm cache, and a write for an operation that changes state, whose signature is then
+    used up); ``.identity`` of the result is the ``Caller``. Raises ``SigV4Error``."""
     with iam.db.read() as tx:
         entries = iam.cache.entries(tx)
-        return verify_request(
+        verified = verify_request(
             request.method, request.scope["raw_path"], request.scope["query_string"],
             request.headers.raw, body=body, service=service, allowed_regions=regions,
             lookup_secret=lambda key_id: iam.authenticator.secret(tx, entries, key_id))
+    if replay.changes_state(request.headers.get("x-amz-target")):
+        replay.ledger(iam.db).claim(verified)
+    return verified
 

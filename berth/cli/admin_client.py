@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+import uuid
 
 from ..api.admin.endpoint import PATH, SERVICE
 from ..api.admin.errors import AdminError
@@ -46,8 +47,11 @@ class AdminClient:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
+        # An id per call, signed: the server accepts a signed change once, and two identical
+        # calls within one second would be signed alike (botocore does not sign its own id).
         request = AWSRequest(method="POST", url=self.url, data=body, headers={
-            "Content-Type": CONTENT_TYPE, "X-Amz-Target": f"{TARGET_PREFIX}.{operation}"})
+            "Content-Type": CONTENT_TYPE, "X-Amz-Target": f"{TARGET_PREFIX}.{operation}",
+            "amz-sdk-invocation-id": str(uuid.uuid4())})
         SigV4Auth(self.credentials, SERVICE, self.region).add_auth(request)
         return urllib.request.Request(self.url, data=body, method="POST",
                                       headers=dict(request.headers.items()))

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.support.aws_retries import retry_throttling
 from tests.support.berth_node import BerthNode
 from tests.support.credentials import AccessKey, admin_key
 
@@ -24,10 +25,11 @@ def ecr_key(registry, e2e_target: str) -> AccessKey:
 
 
 def ecr_client(url: str, key: AccessKey, **config):
-    """A boto3 ECR client for the server at ``url``, signing with ``key``, never retrying."""
-    return boto3.session.Session().client(
+    """A boto3 ECR client for the server at ``url``, signing with ``key``, retrying nothing
+    but ThrottlingException (tests/support/aws_retries.py)."""
+    return retry_throttling(boto3.session.Session().client(
         "ecr", endpoint_url=url, region_name=REGION, aws_access_key_id=key.id,
-        aws_secret_access_key=key.secret, config=Config(retries={"max_attempts": 1}, **config))
+        aws_secret_access_key=key.secret, config=Config(retries={"max_attempts": 1}, **config)))
 
 
 @contextlib.contextmanager

@@ -12,6 +12,8 @@ from ...registry.registry import Registry
 from ..http.bodies import request_body
 
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)")
+_N_DIGITS = 19
+_SHOWN = 32  # characters of a bad n quoted back
 
 
 def registry(request: Request) -> Registry:
@@ -79,9 +81,13 @@ def page(request: Request) -> tuple[int | None, str | None]:
     raw_n = request.query_params.get("n")
     n = None
     if raw_n is not None:
-        if not (raw_n.isascii() and raw_n.isdigit()):
-            raise PaginationInvalid(f"invalid n {raw_n!r}", {"n": raw_n})
-        n = int(raw_n)
+        digits = raw_n.lstrip("0")
+        # Bounded before int(): Python refuses (ValueError) more than 4,300 digits. What
+        # Distribution reads (strconv.Atoi: int64) is up to 19; the domain bounds it further.
+        if not (raw_n.isascii() and raw_n.isdigit()) or len(digits) > _N_DIGITS:
+            shown = raw_n if len(raw_n) <= _SHOWN else raw_n[:_SHOWN] + "..."
+            raise PaginationInvalid(f"invalid n {shown!r}", {"n": shown})
+        n = int(digits or "0")
     return n, request.query_params.get("last") or None
 
 

@@ -5,6 +5,10 @@ signature parameters, the clock (5 minutes either way for the header form; X-Amz
 X-Amz-Expires for a presigned URL), that ``host`` (and X-Amz-Target, when sent) is signed, the
 algorithm, the credential scope (service, region, terminator, date), the access key, the
 signature (constant-time comparison), and last the body against X-Amz-Content-Sha256.
+
+``UNSIGNED-PAYLOAD`` is refused unless the caller allows it: AWS honours it only for the few
+operations whose model says so (S3, and e.g. EBS PutSnapshotBlock); a JSON API such as ECR
+hashes the body itself, so a request signed over ``UNSIGNED-PAYLOAD`` does not verify there.
 """
 from __future__ import annotations
 
@@ -48,6 +52,8 @@ class VerifiedRequest:
     signed_headers: tuple[str, ...]
     payload_signed: bool          # False for UNSIGNED-PAYLOAD: the body is not authenticated
     security_token: str | None    # X-Amz-Security-Token, for the caller to judge
+    signature: str                # as sent: what identifies this signed request
+    valid_until: datetime         # the last moment the clock check lets the signature pass
 
 
 def verify_request(method: str, path: str | bytes, query: str | bytes,
@@ -56,7 +62,8 @@ def verify_request(method: str, path: str | bytes, query: str | bytes,
                    now: datetime | None = None, service: str = "ecr",
                    allowed_regions: AllowedRegions = None,
                    max_skew: timedelta = DEFAULT_MAX_SKEW,
-                   must_sign_if_present: Iterable[str] = ("x-amz-target",)) -> VerifiedRequest:
+                   must_sign_if_present: Iterable[str] = ("x-amz-target",),
+                   allow_unsigned_payload: bool = False) -> VerifiedRequest:
     """Verify a received request or raise a ``SigV4Error``.
 
     ``path`` and ``query`` are raw, as received (ASGI's ``raw_path`` and ``query_string``),
@@ -64,6 +71,8 @@ def verify_request(method: str, path: str | bytes, query: str | bytes,
     ``lookup_secret(access_key_id)`` returns ``(secret_access_key, identity)`` or None; it may
     raise a ``SigV4Error`` itself (``ExpiredToken`` for lapsed temporary credentials).
     ``allowed_regions`` is a collection of region names or a predicate; None allows any.
+    ``allow_unsigned_payload`` accepts X-Amz-Content-Sha256 ``UNSIGNED-PAYLOAD`` (the body
+    is then not authenticated: ``payload_signed`` is False).
     """
     if (body is None) == (body_sha256 is None):
         raise TypeError("give exactly one of body and body_sha256")
@@ -86,19 +95,23 @@ def verify_request(method: str, path: str | bytes, query: str | bytes,
         raise UnrecognizedClient()
     secret, identity = found
 
-    def actual_hash() -> str:
-        return body_sha256.lower() if body is None else hashlib.sha256(body).hexdigest()
-
-    payload_line = claimed_hash if claimed_hash is not None else actual_hash()
+    actual = body_sha256.lower() if body is None else hashlib.sha256(body).hexdigest()
+    unsigned = claimed_hash == c.UNSIGNED_PAYLOAD
+    refused = unsigned and not allow_unsigned_payload
+    # Refused, the claim is ignored: the body's own hash is what the client should have signed.
+    payload_line = actual if claimed_hash is None or refused else claimed_hash
     _check_signature(method, path, raw_query, pairs, auth, scope, secret, payload_line)
-    if claimed_hash not in (None, c.UNSIGNED_PAYLOAD) and claimed_hash.lower() != actual_hash():
+    if refused:  # signed over the body, but the header (unsigned) says the body is not
+        raise InvalidSignature()
+    if claimed_hash is not None and not unsigned and claimed_hash.lower() != actual:
         raise InvalidSignature(
             "The provided 'x-amz-content-sha256' header does not match what was computed.")
     return VerifiedRequest(
         access_key_id=scope.access_key_id, identity=identity, region=scope.region,
         service=scope.service, signed_at=auth.timestamp, presigned=auth.presigned,
         signed_headers=tuple(name.lower() for name in signed_names),
-        payload_signed=claimed_hash != c.UNSIGNED_PAYLOAD, security_token=auth.security_token)
+        payload_signed=not unsigned, security_token=auth.security_token,
+        signature=auth.signature, valid_until=auth.timestamp + _window(auth, max_skew))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -123,13 +136,18 @@ def _claimed_payload_hash(pairs: HeaderPairs) -> str | None:
                               f"of the body, got '{value}'.")
 
 
+def _window(auth: AuthParameters, max_skew: timedelta) -> timedelta:
+    """How long after its date a signature passes: X-Amz-Expires when given, else the skew."""
+    return timedelta(seconds=auth.expires) if auth.expires is not None else max_skew
+
+
 def _check_time(auth: AuthParameters, now: datetime, max_skew: timedelta) -> None:
     signed = auth.timestamp
     if signed > now + max_skew:
         raise InvalidSignature(
             f"Signature not yet current: {_stamp(signed)} is still later than "
             f"{_stamp(now + max_skew)} ({_stamp(now)} + {_span(max_skew)}.)")
-    window = timedelta(seconds=auth.expires) if auth.expires is not None else max_skew
+    window = _window(auth, max_skew)
     if signed < now - window:
         raise InvalidSignature(
             f"Signature expired: {_stamp(signed)} is now earlier than "

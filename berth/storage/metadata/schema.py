@@ -273,3 +273,12 @@ event_cursors = Table(
     Column("position", BigInteger, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# Signatures of accepted requests that change state, kept while they could still pass the
+# clock check, so that each is accepted once on any node (berth/iam/replay.py).
+used_signatures = Table(
+    "used_signatures", metadata,
+    Column("signature", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False),  # epoch seconds: kept until then
+    Index("ix_used_signatures_expires_at", "expires_at"),
+)

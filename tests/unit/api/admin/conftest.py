@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -36,8 +37,11 @@ class Admin:
         ``service``; unsigned when ``key`` is None. ``raw`` replaces the JSON body."""
         body = raw if raw is not None else json.dumps(
             {} if params is None else params).encode()
+        # One id per call, signed, as berth admin sends it: two identical calls within one
+        # second are two requests, not a replay.
         headers = {"Content-Type": "application/x-amz-json-1.1",
-                   "X-Amz-Target": target or f"{TARGET_PREFIX}.{operation}"}
+                   "X-Amz-Target": target or f"{TARGET_PREFIX}.{operation}",
+                   "amz-sdk-invocation-id": str(uuid.uuid4())}
         if key is not None:
             request = AWSRequest(method="POST", url=URL, data=body, headers=headers)
             credentials = Credentials(key.id, secret or key.secret)

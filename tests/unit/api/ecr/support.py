@@ -24,6 +24,7 @@ from berth.app import create_app
 from berth.config import Settings
 from berth.registry.references import Digest
 from berth.registry.repositories.service import create_on_push
+from tests.support.aws_retries import retry_throttling
 from tests.support.credentials import AccessKey, admin_key
 from tests.support.metadata_templates import DATABASES, fresh_database, migrate_url
 from tests.support.registry_images import image_manifest, push_image
@@ -208,11 +209,12 @@ class Server:
     admin_account = account
 
     def client(self, key: AccessKey | None = None, region: str = REGION, **config):
+        """boto3 retrying nothing but ThrottlingException (tests/support/aws_retries.py)."""
         key = key or self.admin
-        return boto3.session.Session().client(
+        return retry_throttling(boto3.session.Session().client(
             "ecr", endpoint_url=self.url, region_name=region, aws_access_key_id=key.id,
             aws_secret_access_key=key.secret,
-            config=Config(retries={"max_attempts": 1}, **config))
+            config=Config(retries={"max_attempts": 1}, **config)))
 
     def account_user(self, account: str, name: str,
                      policy: str | None = ALLOW_ECR) -> AccessKey:

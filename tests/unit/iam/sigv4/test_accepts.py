@@ -65,11 +65,25 @@ def test_query_parameters_botocore_encodes_itself(params):
     request.verify()
 
 
-def test_unsigned_payload_is_accepted_and_flagged():
+def test_unsigned_payload_is_accepted_and_flagged_where_allowed():
     request = ecr(unsigned_payload=True)
     assert request.header("X-Amz-Content-Sha256") == "UNSIGNED-PAYLOAD"
-    verified = request.replace(body=b'{"anything": "goes"}').verify()
+    verified = request.replace(body=b'{"anything": "goes"}').verify(allow_unsigned_payload=True)
     assert verified.payload_signed is False
+
+
+def test_the_signature_and_how_long_it_passes_are_reported():
+    request = ecr()
+    verified = request.verify()
+    assert f"Signature={verified.signature}" in request.header("Authorization")
+    assert verified.valid_until == NOW + minutes(5)
+    assert request.verify(now=NOW + minutes(5)).valid_until == NOW + minutes(5)
+    assert request.verify(max_skew=minutes(1), now=NOW).valid_until == NOW + minutes(1)
+
+
+def test_a_presigned_url_passes_until_it_expires():
+    verified = presign(expires=900).verify(now=NOW + minutes(14))
+    assert verified.valid_until == NOW + minutes(15)
 
 
 def test_a_content_sha256_header_matching_the_body_is_accepted():
