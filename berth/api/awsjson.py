@@ -3,6 +3,7 @@ API at ``POST /admin``): ``X-Amz-Target: <Prefix>.<Operation>``, a bounded JSON 
 signature, and errors as ``{"__type", "message"}`` with ``x-amzn-ErrorType``."""
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Collection
 
@@ -11,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..iam import replay
+from .http.bodies import request_body
 from ..iam.service import Iam
 from ..iam.sigv4 import VerifiedRequest, verify_request
 
@@ -72,12 +74,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
+    try:  # off the socket where the server offers it; a stalled body is given up on
+        async with contextlib.aclosing(request_body(request)) as body:
+            async for chunk in body:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
     except ClientDisconnect:
         raise serialization_error("The client disconnected mid-body.") from None
     return b"".join(chunks)
@@ -93,8 +96,11 @@ def decode(body: bytes) -> object:
         return {}  # an operation without input may come with no body at all
     try:
         return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+    except json.JSONDecodeError as exc:
         raise serialization_error(f"The request body is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError):  # numbers of thousands of digits, deep nesting
+        raise serialization_error("The request body is not valid JSON: a value is too large "
+                                  "or too deeply nested.") from None
 
 
 def _reject_constant(name: str) -> object:

@@ -52,7 +52,7 @@ async def _respond(request: Request) -> Response:
         iam = request.app.state.iam
         verified = await _verify(request, iam, body)
         op = _operation(name)
-        result = await blocking(_run, iam, verified.identity, op, awsjson.decode(body),
+        result = await blocking(_run, iam, verified.identity, op, body,
                                 getattr(request.app.state, "registry", None))
         return awsjson.json_response(result, 200, request_id)
     except SigV4Error as exc:
@@ -72,7 +72,8 @@ async def _verify(request: Request, iam: Iam, body: bytes):
     return await blocking(awsjson.verify_signature, iam, request, body, SERVICE)
 
 
-def _run(iam: Iam, caller: Caller, op: Operation, params: object, registry) -> dict:
+def _run(iam: Iam, caller: Caller, op: Operation, body: bytes, registry) -> dict:
+    params = awsjson.decode(body)  # in this thread: never CPU work on the event loop
     if op.per_account and isinstance(params, dict) and params.get("AccountId") is None:
         params["AccountId"] = caller.account_id  # like IAM: your own account by default
     params = validate(op, params)

@@ -8,6 +8,7 @@ from ...iam.authorization import AccessDenied
 from ...iam.identities import IdentityError
 from ...iam.policy import PolicyError
 from ...keys import KeyServiceError
+from ...storage.errors import StorageFull
 from ..awsjson import AwsJsonError
 
 # IAM's statuses for its own codes; anything else a client got wrong is a 400.
@@ -33,4 +34,7 @@ def translate(exc: Exception) -> AdminError | None:
         return AdminError("AccessDeniedException", exc.message)
     if isinstance(exc, KeyServiceError):
         return AdminError(exc.code, exc.message, exc.status)
+    if isinstance(exc, StorageFull):  # a refusal, not a fault: nothing was stored
+        return AdminError("LimitExceededException", "The registry's storage is full "
+                          f"({exc.storage}: {exc.reason}): nothing was stored.", 400)
     return None

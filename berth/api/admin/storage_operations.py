@@ -22,7 +22,8 @@ def run_garbage_collection(registry: Registry, p: Params) -> dict:
     return {"DryRun": report.dry_run, "GraceSeconds": registry.grace_seconds,
             "LinksRemoved": report.links_unlinked, "ObjectsDeleted": report.objects_deleted,
             "BytesFreed": report.bytes_freed, "OrphansFound": report.orphans_found,
-            "OrphanBytes": report.orphan_bytes, "Seconds": report.seconds,
+            "OrphanBytes": report.orphan_bytes, "OrphanUploads": report.orphan_uploads,
+            "Seconds": report.seconds,
             "Skipped": report.skipped}
 
 

@@ -8,6 +8,7 @@ to the client; anything else is logged and answered with ServerException, the on
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +23,8 @@ from starlette.types import Receive, Scope, Send
 from ...concurrency import blocking
 from ...iam.sigv4 import SigV4Error
 from ...storage.blobs.keyring import KeyUnavailable
+from ...storage.errors import StorageFull
+from ..http.admission import BodyGate, TooManyRequests
 from .. import awsjson
 from . import model
 from .body_limits import max_body_bytes
@@ -35,7 +38,7 @@ from .errors import (
     unknown_operation,
 )
 from .serialize import shape_output
-from .translation import Where, translate
+from .translation import Where, storage_full, translate
 from .validation import validate_input
 
 log = logging.getLogger("berth.api.ecr")
@@ -97,6 +100,10 @@ class _EcrApi:
             return error_response(exc.code, exc.message, exc.http_status, request_id)
         except EcrApiError as exc:
             return render(exc, request_id)
+        except TooManyRequests as exc:
+            return error_response("ThrottlingException", str(exc), 400, request_id)
+        except StorageFull as exc:  # also before any handler: the replay ledger's write
+            return render(storage_full(exc), request_id)
         except KeyUnavailable as exc:  # the repository's key is disabled: KMS refuses
             reason = getattr(exc, "kms_error", "KMSInvalidStateException")
             return render(KmsError(str(exc), reason), request_id)
@@ -106,14 +113,17 @@ class _EcrApi:
             return render(server_error(), request_id)
 
     async def _call(self, name: str, request: Request, request_id: str) -> Response:
-        body = await awsjson.read_body(request, self._limit(name))
-        caller = await self.authenticate(request, body)
-        handler = self._handler(name)
-        operation = model.operation_model(name)
-        if len(body) <= INLINE_DECODE_BYTES:
+        if _declared_length(request) <= INLINE_DECODE_BYTES:
+            body = await awsjson.read_body(request, self._limit(name))
+            caller = await self.authenticate(request, body)
+            handler, operation = self._handler(name), model.operation_model(name)
             params = _decoded(operation, body)
-        else:
-            params = await blocking(_decoded, operation, body)
+        else:  # read and decoded in a place of the client address's (429 if none is free)
+            with _admitted(request):
+                body = await awsjson.read_body(request, self._limit(name))
+                caller = await self.authenticate(request, body)
+                handler, operation = self._handler(name), model.operation_model(name)
+                params = await blocking(_decoded, operation, body)
         call = ApiCall(operation=name, params=params, caller=caller, request=request,
                        request_id=request_id)
         try:
@@ -138,6 +148,19 @@ class _EcrApi:
         if name in model.operation_names():
             raise unknown_operation(f"Operation {name} is not supported by this server yet.")
         raise unknown_operation(f"Unknown operation {name}.")
+
+
+def _declared_length(request: Request) -> int:
+    """The body's Content-Length; a body without one is treated as large."""
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() and len(declared) < 19 else 2**62
+
+
+def _admitted(request: Request):
+    gate: BodyGate | None = getattr(request.app.state, "body_gate", None)
+    if gate is None:
+        return contextlib.nullcontext()
+    return gate.admit(None, request.client.host if request.client else "")
 
 
 def _decoded(operation, body: bytes) -> dict[str, Any]:

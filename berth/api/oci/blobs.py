@@ -13,7 +13,9 @@ from . import requests as rq
 from .errors import error_response
 
 REDIRECT_SECONDS = 20 * 60
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# At most 19 digits each: a longer range is no valid one (served whole, as RFC 9110 has it
+# for a Range the server does not understand), and int() never sees thousands of digits.
+_RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})")
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:

@@ -1,6 +1,7 @@
 """Reading what OCI requests carry: names, digests, ranges, bodies, pagination."""
 from __future__ import annotations
 
+import contextlib
 import re
 
 from starlette.requests import Request
@@ -11,7 +12,9 @@ from ...registry.references import Digest, validate_name
 from ...registry.registry import Registry
 from ..http.bodies import request_body
 
-_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)")
+# Offsets of at most 19 digits (int64, as Distribution reads them): int() is never handed
+# thousands of digits, which it refuses with ValueError.
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d{1,19})-(\d{1,19})")
 _N_DIGITS = 19
 _SHOWN = 32  # characters of a bad n quoted back
 
@@ -70,10 +73,11 @@ async def read_limited(request: Request, limit: int) -> bytes:
     if length is not None and length > limit:
         raise ManifestTooLarge(f"body is {length} bytes, the limit is {limit}")
     data = bytearray()
-    async for part in request.stream():
-        data += part
-        if len(data) > limit:
-            raise ManifestTooLarge(f"body exceeds the limit of {limit} bytes")
+    async with contextlib.aclosing(request_body(request)) as body:  # idle ones given up on
+        async for part in body:
+            data += part
+            if len(data) > limit:
+                raise ManifestTooLarge(f"body exceeds the limit of {limit} bytes")
     return bytes(data)
 
 

@@ -16,6 +16,7 @@ from ...events import UPLOAD_COMPLETED, emit
 from ...storage.blobs import BlobDriver, BlobNotFound
 from ...storage.blobs.keyring import join_key
 from ...storage.blobs.segments import BlobCorrupted
+from ...storage.errors import StorageFull
 from ...storage.metadata import blobs as blob_rows
 from ...storage.metadata import repositories, uploads
 from ...storage.metadata.database import Database
@@ -56,8 +57,12 @@ class UploadService:
         key_ref = self._key_ref(repository)
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_start(upload_id, key_ref)
-        with self.db.write(durable=False) as tx:
-            uploads.create(tx, upload_id, self.registry_id, repository, state, key_ref)
+        try:
+            with self.db.write(durable=False) as tx:
+                uploads.create(tx, upload_id, self.registry_id, repository, state, key_ref)
+        except BaseException:  # no row will ever name the driver's upload: drop it now
+            self.driver.upload_abort(upload_id, state)
+            raise
         self.hashers.put(upload_id, 0, hashlib.sha256())
         return upload_id
 
@@ -100,7 +105,12 @@ class UploadService:
         _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         new_size, new_state = await self._write(upload_id, state, size, body, hasher, chunk)
-        if not await blocking(self._advance, upload_id, size, new_size, new_state):
+        try:
+            advanced = await blocking(self._advance, upload_id, size, new_size, new_state)
+        except StorageFull:  # the bytes were written, the size cannot be: keep neither
+            await upload_work(self.driver.upload_abort, upload_id, new_state)
+            raise
+        if not advanced:
             await blocking(self._load, repository, upload_id)  # BlobUploadUnknown if gone
             raise RangeInvalid("a concurrent write moved the upload", {"size": size})
         if hasher is not None:
@@ -144,8 +154,12 @@ class UploadService:
         if body is not None:
             size, state = await self._write(upload_id, state, size, body, hasher, chunk)
         _verify(hasher, digest)
-        await blocking(self._commit, repository, upload_id, state, size, digest, key_ref,
-                       as_layer)
+        try:
+            await blocking(self._commit, repository, upload_id, state, size, digest, key_ref,
+                           as_layer)
+        except StorageFull:  # the metadata has no room: the upload's bytes go at once
+            await upload_work(self.driver.upload_abort, upload_id, state)
+            raise
         return digest
 
     async def upload_whole(self, repository: str, digest: Digest,

@@ -16,3 +16,10 @@ def test_a_number_too_long_for_int_is_a_serialization_error(number):
 
 def test_numbers_within_the_limit_decode():
     assert decode(('{"n": ' + "9" * 4300 + "}").encode()) == {"n": int("9" * 4300)}
+
+
+def test_a_number_of_thousands_of_digits_is_a_plain_serialization_error():
+    with pytest.raises(AwsJsonError) as caught:
+        decode(b'{"maxResults": ' + b"9" * 5000 + b"}")
+    assert caught.value.code == "SerializationException"
+    assert "int_max_str_digits" not in caught.value.message  # no interpreter internals

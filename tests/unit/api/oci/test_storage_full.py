@@ -80,9 +80,9 @@ def test_pulls_go_on_and_pushes_are_refused_clearly(full):
         assert_error(oci.patch(location, content=b"more"), 404, "BLOB_UPLOAD_UNKNOWN")
     else:
         assert_full(started_upload)
-    # No upload file holds a byte. (An empty one stays where a session's file was made but
-    # its row could not be written: the upload service does not abort it then, yet.)
-    assert {name: size for name, size in upload_files(oci.data_dir).items() if size} == {}
+    # No upload file is left: each failed write's is removed at once, and so is a session's
+    # whose row could not be written.
+    assert upload_files(oci.data_dir) == {}
     doc = {"schemaVersion": 2, "mediaType": image.media_type,
            "config": descriptor("application/vnd.oci.image.config.v1+json", image.config),
            "layers": [descriptor(OCI_LAYER, image.layers[0])], "annotations": {"new": "1"}}
