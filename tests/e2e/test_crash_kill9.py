@@ -28,7 +28,7 @@ import requests
 from berth.gc.collector import parse_key
 from tests.support.berth_node import BerthNode
 from tests.support.gc import berth_admin, clean_env, plant_orphans, settings_flags
-from tests.support.oci_push import OCI_MANIFEST, digest_of
+from tests.support.oci_push import OCI_MANIFEST, digest_of, image_manifest
 from tests.support.ports import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -149,13 +149,7 @@ def _layer(rng: random.Random) -> bytes:
 
 
 def _manifest(config: bytes, layers: list[bytes], indent: int | None) -> bytes:
-    return json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": digest_of(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": digest_of(layer), "size": len(layer)} for layer in layers],
-    }, indent=indent).encode()
+    return image_manifest(config, layers, indent)
 
 
 def _push_blob(client: Client, rng: random.Random, repo: str, data: bytes) -> None:

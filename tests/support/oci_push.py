@@ -40,14 +40,15 @@ def push_blob(session: requests.Session, base: str, repo: str, data: bytes,
     return digest
 
 
-def image_manifest(config: bytes, layers: list[bytes]) -> bytes:
+def image_manifest(config: bytes, layers: list[bytes], indent: int | None = None) -> bytes:
+    """An OCI image manifest of ``config`` and ``layers`` (``indent``: its JSON laid out)."""
     return json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": digest_of(config), "size": len(config)},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
                     "digest": digest_of(layer), "size": len(layer)} for layer in layers],
-    }).encode()
+    }, indent=indent).encode()
 
 
 def push_image(session: requests.Session, base: str, repo: str, tag: str, config: bytes,

@@ -55,3 +55,14 @@ def serve():
     yield start
     for server in servers:
         server.__exit__()
+
+
+def serve_app(serve, tmp_path, make_app, data: bytes) -> ServerThread:
+    """``make_app(path, events)`` served, with ``data`` in the file at ``path``; the events
+    the app records are the server's ``events``."""
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    events: list = []
+    server = serve(make_app(path, events))
+    server.events = events
+    return server

@@ -19,6 +19,8 @@ from berth.api.http import socket_io
 from berth.api.http.protocol import SOCKET_BODY
 from berth.api.http.responses import ChunksResponse, SendfileResponse, sends_in_thread
 
+from .conftest import serve_app
+
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 
 
@@ -100,12 +102,7 @@ def chunk_source(request, monkeypatch):
 
 @pytest.fixture
 def server(serve, tmp_path):
-    path = tmp_path / "blob"
-    path.write_bytes(DATA)
-    events: list = []
-    srv = serve(make_app(path, events))
-    srv.events = events
-    return srv
+    return serve_app(serve, tmp_path, make_app, DATA)
 
 
 class Reader:

@@ -19,6 +19,7 @@ from berth.api.http.bodies import request_body
 from berth.api.http.responses import SendfileResponse
 from berth.concurrency import Limits, blocking, configure, upload_work
 
+from .conftest import serve_app
 from .test_protocol import Reader, _get, _post
 
 IDLE = 1.0
@@ -60,12 +61,7 @@ def make_app(path, events: list):
 
 @pytest.fixture
 def server(serve, tmp_path):
-    path = tmp_path / "blob"
-    path.write_bytes(DATA)
-    events: list = []
-    srv = serve(make_app(path, events))
-    srv.events = events
-    return srv
+    return serve_app(serve, tmp_path, make_app, DATA)
 
 
 def _stall_uploads(server, count: int) -> list[socket.socket]:
