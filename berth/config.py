@@ -53,8 +53,8 @@ class Settings:
     # address, per server process (more: 429 TOOMANYREQUESTS); threads per pool, so that
     # upload bytes, blob reads and metadata work cannot starve one another.
     body_idle_seconds: int = 30
-    uploads_per_principal: int = 32
-    uploads_per_address: int = 64
+    uploads_per_principal: int = 64
+    uploads_per_address: int = 128
     upload_threads: int = 16
     read_threads: int = 32
     metadata_threads: int = 32
