@@ -26,7 +26,7 @@ from tests.support.oci_push import digest_of, push_blob, push_image
 
 pytestmark = pytest.mark.e2e
 
-IDLE = 4
+IDLE = 8
 STALLED = 200
 PUSH_ONLY_OWN = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "ecr:*",

@@ -22,7 +22,7 @@ from berth.concurrency import Limits, blocking, configure, upload_work
 from .conftest import serve_app
 from .test_protocol import Reader, _get, _post
 
-IDLE = 1.0
+IDLE = 2.0
 # Pools far smaller than the number of stalled peers: one held thread per peer would show.
 LIMITS = Limits(metadata_threads=4, upload_threads=2, read_threads=2, idle_seconds=IDLE)
 DATA = os.urandom(8 * 1024 * 1024)
@@ -136,7 +136,7 @@ def test_an_idle_body_is_given_up_on(server):
 def test_an_idle_reader_is_cut_off(server):
     (s,) = _stall_downloads(server, 1)
     with s:
-        time.sleep(IDLE * 3)  # takes nothing: the server stops waiting for room
+        time.sleep(IDLE * 2)  # takes nothing: the server stops waiting for room
         s.settimeout(5)
         received = 0
         with pytest.raises(ConnectionResetError):  # reset: the queued bytes are dropped
