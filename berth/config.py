@@ -27,6 +27,24 @@ class Settings:
     storage: str = ""
     workers: int = 0  # server processes; 0: one per CPU, at most 8 (berth.process)
     log_level: str = "info"
+    # Observability: "text" for a terminal, "json" for one JSON object per line; one access
+    # log line per request (at info) unless access_log is off.
+    log_format: str = "text"
+    access_log: bool = True
+    # Prometheus metrics at GET /metrics on the API port (authorized like the admin API),
+    # or on this port of their own when not 0 (anonymous when metrics_anonymous).
+    metrics_port: int = 0
+    metrics_anonymous: bool = False
+    # Event notifications (webhook targets): attempts before a delivery is dead-lettered,
+    # and how long one attempt may take.
+    notification_max_attempts: int = 8
+    notification_timeout_seconds: int = 10
+    # Usage and cost: networks whose clients' pulls count as inside the deployment (CIDRs,
+    # comma-separated), and prices per GB-month stored and per GB transferred out (empty:
+    # no cost is shown).
+    internal_networks: str = ""
+    price_per_gb_month: str = ""
+    price_per_gb_transferred: str = ""
     upload_ttl_seconds: int = 24 * 3600
     upload_expiry_interval_seconds: int = 0  # 0: a quarter of the TTL, at most 10 minutes
     # Background jobs: how often each server process looks for due jobs, and how long a
