@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from .api.admin import admin_route
+from .api.metrics import metrics_route
 from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
 from .api.http.admission import BodyGate
@@ -29,6 +30,8 @@ from .iam.wiring import open_iam
 from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
+from .observability import metrics as prometheus_metrics
+from .observability.prometheus import mark_dead
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.registry import Registry
 from .registry.repositories.encryption import Encryption
@@ -94,9 +97,11 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
         finally:
             await runner.stop()
             registry.close()
+            mark_dead()
 
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
-                            ecr_route(), admin_route()],
+                            ecr_route(), admin_route(),
+                            *([metrics_route()] if settings.metrics else [])],
                     exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.registry = registry
     app.state.iam = iam

@@ -32,7 +32,9 @@ class Settings:
     log_format: str = "text"
     access_log: bool = True
     # Prometheus metrics at GET /metrics on the API port (authorized like the admin API),
-    # or on this port of their own when not 0 (anonymous when metrics_anonymous).
+    # or on this port of their own when not 0 (anonymous when metrics_anonymous); off: none
+    # are kept (nothing is recorded on the request path).
+    metrics: bool = True
     metrics_port: int = 0
     metrics_anonymous: bool = False
     # Event notifications (webhook targets): attempts before a delivery is dead-lettered,

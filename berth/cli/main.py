@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
+    serve.add_argument("--metrics-port", type=int,
+                       help="serve /metrics on this port too (default 0: the API port only)")
     serve.add_argument("--workers", type=int,
                        help="server processes (default 0: one per CPU, at most 8)")
     serve.add_argument("--no-jobs", dest="jobs", action="store_const", const=False,
@@ -111,6 +113,7 @@ def _prepare(settings: Settings) -> bool:
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    metrics_dir = _metrics_directory(settings)  # before anything makes a metric
     if not _prepare(settings):
         return 1
     workers = settings.workers or default_workers()
@@ -120,12 +123,42 @@ def serve(settings: Settings) -> int:
     # their number, which sizes each one's share of the database connections).
     os.environ.update(dataclasses.replace(settings, workers=workers).to_env())
     os.environ[SUPERVISOR_ENV] = str(os.getpid())
+    metrics_server = _metrics_server(settings)
     uvicorn.run("berth.app:create_app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=workers,
                 log_level=settings.log_level, access_log=False, server_header=False,
                 timeout_keep_alive=30, lifespan="on",
                 http="berth.api.http.protocol:BerthHttpProtocol")
+    _stop_metrics(metrics_dir, metrics_server)
     return 0
+
+
+def _metrics_directory(settings: Settings):
+    """Where the workers' Prometheus values live (multi-process mode), fresh per start."""
+    if not settings.metrics:
+        return None
+    from ..observability.prometheus import prepare_directory
+
+    return prepare_directory(settings.data_dir)
+
+
+def _metrics_server(settings: Settings):
+    if not (settings.metrics and settings.metrics_port):
+        return None
+    from ..api.metrics import start_server
+
+    log.info("metrics on http://%s:%d/metrics%s", settings.host, settings.metrics_port,
+             " (anonymous)" if settings.metrics_anonymous else "")
+    return start_server(settings, lambda: open_iam(settings, Database(settings.database_url)))
+
+
+def _stop_metrics(directory, server) -> None:
+    if server is not None:
+        server.shutdown()
+    if directory is not None:
+        from ..observability.prometheus import remove_directory
+
+        remove_directory(directory)
 
 
 def worker(settings: Settings) -> int:

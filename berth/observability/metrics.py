@@ -1,0 +1,177 @@
+"""Prometheus metrics: their definitions, the request observer, and small recording helpers
+the instrumented modules call.
+
+Metrics are made on first use (``metrics()``), not at import: in multi-process mode
+prometheus_client picks each value's storage (an mmap file per process) when the value is
+made, so nothing may be made before ``berth serve`` has set PROMETHEUS_MULTIPROC_DIR
+(berth.observability.prometheus). Every metric has labels for the same reason: a label-less
+one makes its value at construction. Labels are bounded: no digests, tags, repositories,
+principals or addresses."""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from . import RequestRecord
+
+# Request latency: from a cached manifest GET (~1 ms) to a large blob (minutes).
+LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300)
+# Database transactions and storage calls: sub-millisecond SQLite to slow object stores.
+FAST_BUCKETS = (.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5)
+JOB_BUCKETS = (.01, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600)
+
+
+class Metrics:
+    def __init__(self):
+        self.requests = Counter(
+            "berth_http_requests", "HTTP requests answered",
+            ["protocol", "route", "method", "status"])
+        self.request_seconds = Histogram(
+            "berth_http_request_duration_seconds",
+            "From a request's first byte to its last response byte",
+            ["protocol", "route", "method"], buckets=LATENCY_BUCKETS)
+        self.pushed_bytes = Counter(
+            "berth_pushed_bytes", "Blob and manifest bytes received by pushes", ["kind"])
+        self.pulled_bytes = Counter(
+            "berth_pulled_bytes", "Blob and manifest bytes sent by pulls", ["kind"])
+        self.uploads_in_progress = Gauge(
+            "berth_uploads_in_progress", "Request bodies of uploads being received now",
+            ["protocol"], multiprocess_mode="livesum")
+        self.manifests_pushed = Counter(
+            "berth_manifests_pushed", "Manifests stored by pushes", ["tagged"])
+        self.refusals = Counter(
+            "berth_authorization_refusals", "Requests refused by authentication or "
+            "authorization", ["protocol", "reason"])
+        self._jobs()
+        self._storage()
+
+    def _jobs(self) -> None:
+        self.jobs_started = Counter("berth_jobs_started", "Background jobs claimed", ["kind"])
+        self.jobs_finished = Counter(
+            "berth_jobs_finished", "Background job attempts ended, by outcome "
+            "(done, retried, failed, lost)", ["kind", "outcome"])
+        self.jobs_running = Gauge("berth_jobs_running", "Background jobs running now",
+                                  ["kind"], multiprocess_mode="livesum")
+        self.jobs_queued = Gauge("berth_jobs_queued", "Background jobs waiting (sampled)",
+                                 ["kind"], multiprocess_mode="mostrecent")
+        self.job_lag = Histogram("berth_job_lag_seconds",
+                                 "From when a job was due to when it was claimed", ["kind"],
+                                 buckets=JOB_BUCKETS)
+        self.job_seconds = Histogram("berth_job_duration_seconds", "Background job run time",
+                                     ["kind"], buckets=JOB_BUCKETS)
+        self.outbox_backlog = Gauge(
+            "berth_outbox_backlog_events", "Domain events a subscriber has yet to handle",
+            ["subscriber"], multiprocess_mode="mostrecent")
+        self.gc_freed_objects = Counter(
+            "berth_gc_freed_objects", "Stored objects garbage collection removed", ["source"])
+        self.gc_freed_bytes = Counter(
+            "berth_gc_freed_bytes", "Stored bytes garbage collection freed", ["source"])
+
+    def _storage(self) -> None:
+        self.db_seconds = Histogram(
+            "berth_db_transaction_duration_seconds",
+            "Metadata transactions, from taking a connection to giving it back", ["kind"],
+            buckets=FAST_BUCKETS)
+        self.db_in_use = Gauge("berth_db_connections_in_use",
+                               "Metadata connections held by transactions", ["database"],
+                               multiprocess_mode="livesum")
+        self.db_waiting = Gauge("berth_db_connections_waiting",
+                                "Transactions waiting for a pooled connection", ["database"],
+                                multiprocess_mode="livesum")
+        self.storage_seconds = Histogram(
+            "berth_storage_operation_duration_seconds", "Blob storage driver calls",
+            ["operation"], buckets=FAST_BUCKETS)
+        self.storage_errors = Counter(
+            "berth_storage_errors", "Blob storage driver calls that raised (not found "
+            "excluded)", ["operation"])
+
+
+_metrics: Metrics | None = None
+
+
+def metrics() -> Metrics:
+    global _metrics
+    if _metrics is None:
+        _metrics = Metrics()
+    return _metrics
+
+
+# -- the request observer ----------------------------------------------------------------
+
+class _Route:
+    """One (protocol, route, method) with its children looked up once: ``labels()`` takes
+    a lock and builds tuples, too much on every request."""
+    __slots__ = ("seconds", "by_status", "labels", "pushed", "pulled")
+
+    def __init__(self, m: Metrics, protocol: str, route: str, method: str):
+        self.labels = (protocol, route, method)
+        self.seconds = m.request_seconds.labels(protocol, route, method)
+        self.by_status: dict[int, object] = {}
+        kind = _content_kind(protocol, route)
+        self.pushed = m.pushed_bytes.labels(kind) if kind and method in ("PUT", "PATCH",
+                                                                           "POST") else None
+        self.pulled = m.pulled_bytes.labels(kind) if kind and method == "GET" else None
+
+    def requests(self, m: Metrics, status: int):
+        found = self.by_status.get(status)
+        if found is None:
+            found = self.by_status[status] = m.requests.labels(*self.labels, str(status))
+        return found
+
+
+def _content_kind(protocol: str, route: str) -> str | None:
+    if protocol != "oci":
+        return None
+    if "/blobs/" in route:
+        return "blob"
+    if "/manifests/" in route:
+        return "manifest"
+    return None
+
+
+_routes: dict[tuple[str, str, str], _Route] = {}
+
+
+def observe(record: RequestRecord) -> None:
+    """The observer create_app registers: a dict lookup and three or four value updates."""
+    m = metrics()
+    key = (record.protocol, record.route, record.method)
+    route = _routes.get(key)
+    if route is None:
+        route = _routes[key] = _Route(m, *key)
+    route.requests(m, record.status).inc()
+    route.seconds.observe(record.seconds)
+    if route.pushed is not None and record.bytes_in and record.status < 400:
+        route.pushed.inc(record.bytes_in)
+    if route.pulled is not None and record.bytes_out and record.status < 400:
+        route.pulled.inc(record.bytes_out)
+
+
+# -- helpers for the instrumented modules ----------------------------------------------
+
+def refused(protocol: str, reason: str) -> None:
+    """reason: unauthenticated, explicit_deny, implicit_deny, not_admin, unknown_registry."""
+    metrics().refusals.labels(protocol, reason).inc()
+
+
+def denial_reason(message: str) -> str:
+    """The reason of an AccessDenied, from AWS's wording (berth.iam.authorization)."""
+    if "explicit deny" in message:
+        return "explicit_deny"
+    if "only the administrator" in message:
+        return "not_admin"
+    return "implicit_deny"
+
+
+class uploading:
+    """Counts a request body of an upload in progress (a context manager)."""
+    __slots__ = ("gauge",)
+
+    def __init__(self, protocol: str = "oci"):
+        self.gauge = metrics().uploads_in_progress.labels(protocol)
+
+    def __enter__(self) -> None:
+        self.gauge.inc()
+
+    def __exit__(self, *exc) -> None:
+        self.gauge.dec()
+

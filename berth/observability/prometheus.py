@@ -1,0 +1,88 @@
+"""Prometheus' multi-process mode for the worker processes of one ``berth serve``: the
+directory their values live in, and what a scrape reads from it.
+
+The serving process makes a fresh directory per start (``<data-dir>/metrics/<pid>``) before
+anything makes a metric, and passes it to the workers it spawns in the environment; each
+worker marks itself dead when it stops, so its live gauges leave the sums."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from prometheus_client import REGISTRY, CollectorRegistry, values
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LIVE_PREFIX = "gauge_live"
+
+
+def prepare_directory(data_dir: Path) -> Path:
+    """A fresh directory for this process's workers, set in the environment; directories of
+    earlier starts whose process is gone are removed."""
+    base = data_dir / "metrics"
+    base.mkdir(parents=True, exist_ok=True)
+    for old in base.iterdir():
+        if old.name.isdigit() and not _alive(int(old.name)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = base / str(os.getpid())
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    os.environ[ENV] = str(path)
+    # prometheus_client chose in-memory values when it was imported; no metric exists yet
+    # (berth.observability.metrics makes them on first use), so the choice can still change.
+    values.ValueClass = values.get_value_class()
+    return path
+
+
+def remove_directory(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get(ENV))
+
+
+def mark_dead() -> None:
+    """In a worker that stops: its live gauges (uploads, jobs running) no longer count."""
+    if multiprocess():
+        mark_process_dead(os.getpid())
+
+
+def scrape(accept: str | None) -> tuple[bytes, str]:
+    """The exposition of every worker's metrics (of this process's when not multi-process),
+    in the format the scraper accepts."""
+    registry = _registry()
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
+
+
+def _registry():
+    if not multiprocess():
+        return REGISTRY
+    path = os.environ[ENV]
+    _drop_dead_live_gauges(path)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path)
+    return registry
+
+
+def _drop_dead_live_gauges(path: str) -> None:
+    """A worker killed by a signal could not mark itself dead: uvicorn starts another and
+    the killed one's uploads in progress would count forever."""
+    for name in os.listdir(path):
+        if name.startswith(_LIVE_PREFIX) and name.endswith(".db"):
+            pid = name[:-3].rsplit("_", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                mark_process_dead(int(pid), path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
