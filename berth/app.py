@@ -11,7 +11,6 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from .api.admin import admin_route
-from .api.metrics import metrics_route
 from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
 from .api.http.admission import BodyGate
@@ -30,8 +29,6 @@ from .iam.wiring import open_iam
 from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
-from .observability import metrics as prometheus_metrics
-from .observability.prometheus import mark_dead
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.registry import Registry
 from .registry.repositories.encryption import Encryption
@@ -39,6 +36,9 @@ from .registry.tasks import schedule_upload_expiry
 from .storage.blobs import open_driver
 from .storage.blobs.encrypted import EncryptedDriver
 from .storage.metadata.database import Database, pool_size_for
+from .usage.report import Pricing
+from .usage.tasks import schedule_sampling
+from .usage.transfer import Networks, TransferCounter, TransferFlusher
 
 log = logging.getLogger("berth")
 
@@ -57,6 +57,8 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
                                    encryption=Encryption(keys, settings.storage_encrypted),
                                    grace_seconds=settings.gc_grace_seconds,
                                    max_manifest_references=settings.max_manifest_references)
+        registry.usage_pricing = Pricing.parse(settings.price_per_gb_month,
+                                               settings.price_per_gb_transferred)
     except BaseException:
         db.dispose()
         raise
@@ -78,6 +80,7 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                     settings.gc_orphan_scan_seconds)
     schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber()],
                       settings.event_delivery_seconds)
+    schedule_sampling(runner, registry.db)
     return runner
 
 
@@ -85,27 +88,30 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     registry, iam = open_registry(settings)
     runner = job_runner(settings, registry)
     run_jobs = settings.jobs if run_jobs is None else run_jobs
+    transfer = TransferCounter(Networks(settings.internal_networks))
+    flusher = TransferFlusher(transfer, registry.db)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         configure(limits(settings))
         if run_jobs:
             runner.start()
+        flusher.start()
         _settle_heap()
         try:
             yield
         finally:
             await runner.stop()
+            await blocking(flusher.stop)
             registry.close()
-            mark_dead()
 
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
-                            ecr_route(), admin_route(),
-                            *([metrics_route()] if settings.metrics else [])],
+                            ecr_route(), admin_route()],
                     exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.registry = registry
     app.state.iam = iam
     app.state.settings = settings
+    app.state.usage_transfer = transfer  # its observe() counts bytes pulled
     app.state.body_gate = BodyGate(settings.uploads_per_principal, settings.uploads_per_address)
     return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
 

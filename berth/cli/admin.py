@@ -8,7 +8,6 @@ same JSON document on stdout; errors go to stderr with exit status 1."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import urllib.error
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from ..keys import KeyServiceError
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
+from . import usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -32,7 +32,7 @@ ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 @dataclass(frozen=True)
 class Command:
     help: str
-    operation: str
+    operation: str | Callable[[argparse.Namespace], str]  # a function: chosen by the flags
     arguments: tuple[tuple[tuple[str, ...], dict], ...]
     params: Callable[[argparse.Namespace], dict]
 
@@ -132,10 +132,9 @@ COMMANDS: dict[str, dict[str, Command]] = {
                        lambda a: {"DryRun": "true" if a.dry_run else "false"}),
     },
     "usage": {
-        "": Command("storage used per account and repository (each object once)",
-                        "GetStorageUsage", (_arg("--account", metavar="ID",
-                                                 help="one account (online: default yours)"),),
-                        lambda a: {"AccountId": a.account}),
+        "": Command("storage used per account and repository (each object once); with "
+                    "--from and --to, GB-months, GB transferred and cost per group",
+                    usage.operation, usage.ARGUMENTS, usage.params),
     },
     "tokens": {
         "rotate-signing-key": Command("sign registry tokens with a new key (offline only; "
@@ -148,7 +147,8 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "policies": "users' inline identity policies",
                "keys": "encryption keys of KMS repositories (encryption at rest)",
                "gc": "garbage collection of unreferenced blobs",
-               "usage": "storage used", "tokens": "registry token signing"}
+               "usage": "storage used, usage and cost reports",
+               "tokens": "registry token signing"}
 
 
 def _document(args: argparse.Namespace) -> str:
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"cannot reach {args.endpoint_url}: {exc.reason}")
     except (OSError, MasterKeyError, UnknownRegistry, SQLAlchemyError, ValueError) as exc:
         return _fail(str(exc))  # unreadable files, bad settings, an unreachable database
-    print(json.dumps(result, indent=2))
+    print(usage.render(args, result))
     return 0
 
 
@@ -211,14 +211,17 @@ def _fail(message: str) -> int:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> dict:
     command = COMMANDS[args.admin_group][args.admin_command]
     params = command.params(args)
+    operation = command.operation
+    if callable(operation):
+        operation = operation(args)
     if args.endpoint_url is None:
-        return _offline(settings, command.operation, params)
-    if command.operation == ROTATE:
+        return _offline(settings, operation, params)
+    if operation == ROTATE:
         raise AdminError("ValidationError", "tokens rotate-signing-key works offline only: "
                          "run it without --endpoint-url, with the server's settings")
     from .admin_client import AdminClient
     return AdminClient(args.endpoint_url, args.profile, args.region or "us-east-1").call(
-        command.operation, params)
+        operation, params)
 
 
 def _offline_storage(settings: Settings, operation: str, params: dict) -> dict:

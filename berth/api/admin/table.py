@@ -4,7 +4,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from ...iam.service import Iam
-from . import key_operations, operations, storage_operations
+from . import key_operations, operations, storage_operations, usage_operations
 from .operations import Operation, validate
 
 
@@ -14,7 +14,7 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
     return {op.name: op for op in found if op is not None}
 
 
-OPERATIONS = _collect(operations, key_operations, storage_operations)
+OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

@@ -282,3 +282,30 @@ used_signatures = Table(
     Column("expires_at", Float, nullable=False),  # epoch seconds: kept until then
     Index("ix_used_signatures_expires_at", "expires_at"),
 )
+
+# Usage for cost reports (berth/usage): storage sampled once a day per repository and storage
+# class ("standard"; "archive" once lifecycle archives), and bytes pulled per repository and
+# day inside and outside the deployment's networks. Days are UTC dates (YYYY-MM-DD); rows name
+# account, region and repository, so a deleted repository's past usage stays.
+usage_storage_daily = Table(
+    "usage_storage_daily", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("repository", _name(256), primary_key=True),
+    Column("storage_class", String(16), primary_key=True, server_default="standard"),
+    Column("bytes", BigInteger, nullable=False),
+    Column("objects", BigInteger, nullable=False),
+    Column("sampled_at", Float, nullable=False),
+)
+
+usage_transfer_daily = Table(
+    "usage_transfer_daily", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("repository", _name(256), primary_key=True),
+    Column("bytes_inside", BigInteger, nullable=False),
+    Column("bytes_outside", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -1,0 +1,141 @@
+"""Data transfer per repository: bytes pulled (blob and manifest GETs answered 200 or 206),
+inside or outside the deployment's networks. Each process adds them up in memory per (day,
+repository) -- an observer of the request records, a dict update under a lock -- and a
+flusher thread adds its totals to the day's rows every few seconds, so that processes and
+nodes sum up in the database. Pulls redirected to the storage (S3's 307) are not counted: the
+storage sends those bytes."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from functools import lru_cache
+from typing import Callable
+
+from ..observability import RequestRecord
+from ..storage.metadata import usage_daily
+from ..storage.metadata.database import Database
+from .sampling import utc_day
+
+log = logging.getLogger("berth.usage")
+
+PULL_ROUTES = ("/blobs/{digest}", "/manifests/{reference}")
+PULL_STATUSES = frozenset((200, 206))
+FLUSH_SECONDS = 5.0
+Key = tuple[str, str, str, str]  # day, account, region, repository
+
+
+class Networks:
+    """The deployment's networks (comma-separated CIDRs); an address that does not parse is
+    outside."""
+
+    def __init__(self, cidrs: str = ""):
+        self.networks = tuple(ipaddress.ip_network(part.strip(), strict=False)
+                              for part in cidrs.split(",") if part.strip())
+        self._cached = lru_cache(maxsize=4096)(self._contains)  # few distinct clients
+
+    def _contains(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if ip.version == 6 and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
+        return any(ip in network for network in self.networks)
+
+    def __contains__(self, address: str) -> bool:
+        return self._cached(address)
+
+
+def is_pull(record: RequestRecord) -> bool:
+    return (record.method == "GET" and record.status in PULL_STATUSES
+            and record.bytes_out > 0 and bool(record.repository)
+            and record.route.endswith(PULL_ROUTES))
+
+
+class TransferCounter:
+    """The bytes this process sent to pullers since its last flush."""
+
+    def __init__(self, networks: Networks, clock: Callable[[], float] = time.time):
+        self.networks = networks
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._pending: dict[Key, list[int]] = {}
+
+    def observe(self, record: RequestRecord) -> None:
+        """The observer: cheap, and never raises into the request."""
+        try:
+            if not is_pull(record):
+                return
+            key = (utc_day(self.clock()), record.account_id, record.region, record.repository)
+            side = 0 if record.source_ip in self.networks else 1
+            with self._lock:
+                self._pending.setdefault(key, [0, 0])[side] += record.bytes_out
+        except Exception:
+            log.exception("usage: a request record could not be counted")
+
+    def pending(self) -> dict[Key, tuple[int, int]]:
+        with self._lock:
+            return {key: (inside, outside) for key, (inside, outside) in self._pending.items()}
+
+    def flush(self, db: Database) -> int:
+        """Add what was counted to the day's rows; on failure keep it for the next flush.
+        Returns the number of rows written."""
+        with self._lock:
+            taken, self._pending = self._pending, {}
+        if not taken:
+            return 0
+        now = self.clock()
+        rows = [{"day": day, "account_id": account, "region": region, "repository": name,
+                 "bytes_inside": inside, "bytes_outside": outside, "updated_at": now}
+                for (day, account, region, name), (inside, outside) in sorted(taken.items())]
+        try:
+            with db.write(durable=False) as tx:
+                usage_daily.add_transfers(tx, rows)
+        except BaseException:
+            self._restore(taken)
+            raise
+        return len(rows)
+
+    def _restore(self, taken: dict[Key, list[int]]) -> None:
+        with self._lock:
+            for key, (inside, outside) in taken.items():
+                entry = self._pending.setdefault(key, [0, 0])
+                entry[0] += inside
+                entry[1] += outside
+
+
+class TransferFlusher:
+    """A thread flushing a counter every ``interval`` seconds, and once more when stopped."""
+
+    def __init__(self, counter: TransferCounter, db: Database,
+                 interval: float = FLUSH_SECONDS):
+        self.counter, self.db, self.interval = counter, db, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="usage-flush", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush_once()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush_once()
+
+    def flush_once(self) -> None:
+        try:
+            self.counter.flush(self.db)
+        except Exception as exc:
+            if not self._failing:  # once per outage, not every few seconds
+                log.warning("usage: transfer counts kept in memory, not written: %s", exc)
+            self._failing = True
+        else:
+            self._failing = False
