@@ -7,6 +7,7 @@ import gc
 import logging
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
@@ -29,6 +30,9 @@ from .iam.wiring import open_iam
 from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
+from .observability import Observer
+from .observability.access_log import access_log
+from .observability.middleware import RequestObserver
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.registry import Registry
 from .registry.repositories.encryption import Encryption
@@ -107,13 +111,22 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
 
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
                             ecr_route(), admin_route()],
-                    exception_handlers=HANDLERS, lifespan=lifespan)
+                    exception_handlers=HANDLERS, lifespan=lifespan,
+                    middleware=[Middleware(RequestObserver, request_observers(settings))])
     app.state.registry = registry
     app.state.iam = iam
     app.state.settings = settings
     app.state.usage_transfer = transfer  # its observe() counts bytes pulled
     app.state.body_gate = BodyGate(settings.uploads_per_principal, settings.uploads_per_address)
     return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
+
+
+def request_observers(settings: Settings) -> list[Observer]:
+    """What is told of every request once its response is out (berth.observability)."""
+    observers: list[Observer] = []
+    if settings.access_log:
+        observers.append(access_log)
+    return observers
 
 
 def limits(settings: Settings) -> Limits:
@@ -153,5 +166,5 @@ def create_app_from_env() -> StaticHeaders:
     die_with_supervisor()
     tune_malloc()
     settings = load_settings(flags={})
-    configure_logging(settings.log_level)  # a spawned worker starts with none
+    configure_logging(settings.log_level, settings.log_format)  # a spawned worker has none
     return create_app(settings)

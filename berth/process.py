@@ -52,11 +52,12 @@ def keep_files_private() -> None:
     os.umask(PRIVATE_UMASK)
 
 
-def configure_logging(level: str) -> None:
-    """Berth's log lines on stderr; a no-op where logging is set up already (a worker that
-    runs in the serving process itself)."""
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Berth's log lines on stderr, as text or JSON (berth.observability.logs); applying it
+    again (a worker that runs in the serving process itself) changes nothing."""
+    from .observability.logs import install
+
+    install(level, log_format)
 
 
 def default_workers() -> int:

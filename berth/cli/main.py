@@ -11,6 +11,7 @@ from ..config import Settings, load_settings
 from ..iam.service import UnknownRegistry
 from ..iam.wiring import open_iam
 from ..keys.master import MasterKeyError
+from ..observability.logs import logging_config
 from ..process import (
     SUPERVISOR_ENV,
     configure_logging,
@@ -51,11 +52,17 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", help="debug, info, warning, error")
 
 
+def _add_log_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=("text", "json"),
+                        help="text (default) or json: one JSON object per line")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="berth", description="Berth container registry")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the registry server")
     _add_settings_flags(serve)
+    _add_log_flags(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
     serve.add_argument("--metrics-port", type=int,
@@ -65,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-jobs", dest="jobs", action="store_const", const=False,
                        help="serve only; background jobs run in `berth worker` processes "
                             "(env BERTH_JOBS=false)")
-    _add_settings_flags(sub.add_parser(
-        "worker", help="run background jobs only (garbage collection, expiry, events)"))
+    worker_parser = sub.add_parser(
+        "worker", help="run background jobs only (garbage collection, expiry, events)")
+    _add_settings_flags(worker_parser)
+    _add_log_flags(worker_parser)
     db = sub.add_parser("db", help="metadata database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     _add_settings_flags(db_sub.add_parser("upgrade", help="apply schema migrations"))
@@ -126,7 +135,10 @@ def serve(settings: Settings) -> int:
     metrics_server = _metrics_server(settings)
     uvicorn.run("berth.app:create_app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=workers,
-                log_level=settings.log_level, access_log=False, server_header=False,
+                log_level=settings.log_level, server_header=False,
+                # Berth's request log replaces uvicorn's; uvicorn's lines take Berth's format.
+                access_log=False, log_config=logging_config(settings.log_level,
+                                                            settings.log_format),
                 timeout_keep_alive=30, lifespan="on",
                 http="berth.api.http.protocol:BerthHttpProtocol")
     _stop_metrics(metrics_dir, metrics_server)
@@ -172,10 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)
+        configure_logging(settings.log_level, settings.log_format)
     except (ValueError, OSError) as exc:
         print(f"berth: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
     if args.command == "serve":
         return serve(settings)
     if args.command == "worker":

@@ -92,7 +92,8 @@ def _comparable(response: requests.Response, *renames: tuple[str, str]) -> tuple
     length a renamed body changes), each ``(found, instead)`` renamed."""
     body = response.content
     headers = {k.lower(): v for k, v in response.headers.items()
-               if k.lower() not in ("x-amzn-requestid", "date", "content-length")}
+               if k.lower() not in ("x-amzn-requestid", "x-request-id", "date",
+                                    "content-length")}
     for found, instead in renames:
         body = body.replace(found.encode(), instead.encode())
         headers = {k: v.replace(found, instead) for k, v in headers.items()}

@@ -8,7 +8,6 @@ mistakes are 4xx with ``{"__type", "message"}``; a 500 means a bug, logged here.
 from __future__ import annotations
 
 import logging
-import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +18,7 @@ from ...concurrency import blocking
 from ...iam.authentication import Caller
 from ...iam.service import Iam
 from ...iam.sigv4 import SigV4Error
+from ...observability import context as observed
 from .. import awsjson
 from ..credentials import scrubbing
 from .access import authorize
@@ -45,12 +45,14 @@ class _AdminApi:
 
 
 async def _respond(request: Request) -> Response:
-    name, request_id = "-", str(uuid.uuid4())
+    name, request_id = "-", observed.request_id(request.scope)
     try:
         name = awsjson.operation_name(request, TARGET_PREFIX)
+        observed.note_operation(request.scope, name, name in OPERATIONS)
         body = await awsjson.read_body(request, MAX_BODY_BYTES)
         iam = request.app.state.iam
         verified = await _verify(request, iam, body)
+        observed.note_caller(request.scope, verified.identity.principal.arn)
         op = _operation(name)
         result = await blocking(_run, iam, verified.identity, op, body,
                                 getattr(request.app.state, "registry", None))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from ...concurrency import blocking
 from ...iam.sigv4 import SigV4Error
+from ...observability import context as observed
 from ...storage.blobs.keyring import KeyUnavailable
 from ...storage.errors import StorageFull
 from ..http.admission import BodyGate, TooManyRequests
@@ -86,7 +86,7 @@ class _EcrApi:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = str(uuid.uuid4())
+        request_id = observed.request_id(scope)  # the request log's, also X-Request-Id
         response = await self._respond(request, request_id)
         await response(scope, receive, send)
 
@@ -94,6 +94,7 @@ class _EcrApi:
         name = "-"
         try:
             name = awsjson.operation_name(request, model.target_prefix())
+            observed.note_operation(request.scope, name, name in model.operation_names())
             return await self._call(name, request, request_id)
         except SigV4Error as exc:
             log.info("request %s: authentication failed: %s", request_id, exc.code)
@@ -124,6 +125,7 @@ class _EcrApi:
                 caller = await self.authenticate(request, body)
                 handler, operation = self._handler(name), model.operation_model(name)
                 params = await blocking(_decoded, operation, body)
+        _observe(request, caller, params)
         call = ApiCall(operation=name, params=params, caller=caller, request=request,
                        request_id=request_id)
         try:
@@ -148,6 +150,15 @@ class _EcrApi:
         if name in model.operation_names():
             raise unknown_operation(f"Operation {name} is not supported by this server yet.")
         raise unknown_operation(f"Unknown operation {name}.")
+
+
+def _observe(request: Request, caller: Any, params: dict[str, Any]) -> None:
+    """Who called and which repository, for the request log."""
+    identity = getattr(caller, "identity", None)
+    if identity is not None:
+        observed.note_caller(request.scope, identity.principal.arn, identity.account_id,
+                             getattr(caller, "region", ""))
+    observed.note_repository(request.scope, params.get("repositoryName"))
 
 
 def _declared_length(request: Request) -> int:

@@ -186,6 +186,7 @@ class SocketBody:
         self._prefix, self.remaining = prefix, remaining
         self._fd, self._done, self._disconnected = sock_fd, done, disconnected
         self._idle = idle
+        self.received = 0  # bytes handed out so far (the request log counts them)
 
     def __aiter__(self) -> SocketBody:
         return self
@@ -195,6 +196,7 @@ class SocketBody:
             raise ClientDisconnect()
         if self._prefix:
             data, self._prefix = self._prefix, b""
+            self.received += len(data)
             return data
         if self.remaining <= 0:
             self.close()
@@ -205,6 +207,7 @@ class SocketBody:
             self.close()
             raise
         self.remaining -= len(data)
+        self.received += len(data)
         return data
 
     async def _read(self, n: int) -> bytes:

@@ -182,7 +182,7 @@ ALLOW_EVERYTHING = json.dumps({"Version": "2012-10-17", "Statement": [
 def _refusal(response, named: str | None = None, instead: str | None = None) -> tuple:
     """All of a response but its request id; ``named`` read as ``instead`` in its body."""
     headers = {k: v for k, v in response.headers.items()
-               if k.lower() not in ("x-amzn-requestid", "content-length")}
+               if k.lower() not in ("x-amzn-requestid", "x-request-id", "content-length")}
     body = response.content
     if named is not None:
         body = body.replace(named.encode(), instead.encode())

@@ -58,7 +58,8 @@ def _answer(server, key, operation: str, params: dict, account: str) -> tuple:
     response = requests.post(server.url + "/", data=data, headers=dict(request.headers),
                              timeout=30)
     headers = {k: v for k, v in response.headers.items()
-               if k.lower() not in ("x-amzn-requestid", "date", "content-length")}
+               if k.lower() not in ("x-amzn-requestid", "x-request-id", "date",
+                                    "content-length")}
     return response.status_code, headers, response.content.replace(account.encode(),
                                                                    ACCOUNT.encode())
 
