@@ -3,8 +3,8 @@ the value of one resource tag: the cost allocation tags), priced when prices are
 
 GB-months are computed as AWS computes them from daily samples: each day a repository holds
 B bytes adds B / 10^9 / (days in that day's month) GB-months, so a GB kept for a whole month
-is 1 GB-month whatever the month's length. Sums are exact (fractions) and rounded only for
-display. Transfer inside the deployment's networks is free; outside it is priced per GB
+is 1 GB-month whatever the month's length. Sums are exact (fractions), made floats only at the
+end. Transfer inside the deployment's networks is free; outside it is priced per GB
 (10^9 bytes). Tags are the repositories' tags now; a deleted repository's usage is untagged."""
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ class Line:
 
 
 def _round(value: Fraction) -> float:
-    return float(round(value, 12))
+    return float(value)  # the nearest float: no rounding that tiny amounts would lose
 
 
 def _costs(pricing: Pricing, gb_months_: Fraction, gb_out: Fraction) -> dict:
@@ -95,7 +95,7 @@ def _costs(pricing: Pricing, gb_months_: Fraction, gb_out: Fraction) -> dict:
         costs["TransferCost"] = gb_out * Fraction(pricing.per_gb_transferred)
     if costs:
         costs["Cost"] = sum(costs.values(), Fraction(0))
-    return {name: float(round(value, 10)) for name, value in costs.items()}
+    return {name: float(value) for name, value in costs.items()}
 
 
 def parse_day(text: str, name: str) -> date:
