@@ -112,7 +112,8 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
                             ecr_route(), admin_route()],
                     exception_handlers=HANDLERS, lifespan=lifespan,
-                    middleware=[Middleware(RequestObserver, request_observers(settings))])
+                    middleware=[Middleware(RequestObserver,
+                                          [*request_observers(settings), transfer.observe])])
     app.state.registry = registry
     app.state.iam = iam
     app.state.settings = settings
