@@ -30,6 +30,8 @@ from .iam.wiring import open_iam
 from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
+from .notifications import subscriber as notifications_subscriber
+from .notifications.tasks import schedule_notifications
 from .observability import Observer
 from .observability.access_log import access_log
 from .observability.middleware import RequestObserver
@@ -82,8 +84,10 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                            settings.upload_expiry_interval_seconds)
     schedule_sweeps(runner, collector(settings, registry), settings.gc_interval_seconds,
                     settings.gc_orphan_scan_seconds)
-    schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber()],
+    schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber(),
+                                                    notifications_subscriber.subscriber()],
                       settings.event_delivery_seconds)
+    schedule_notifications(runner, registry.db, settings)
     schedule_sampling(runner, registry.db)
     return runner
 

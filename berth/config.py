@@ -41,6 +41,8 @@ class Settings:
     # and how long one attempt may take.
     notification_max_attempts: int = 8
     notification_timeout_seconds: int = 10
+    # The first retry's delay; each next one doubles (with jitter), at most an hour.
+    notification_backoff_seconds: int = 5
     # Usage and cost: networks whose clients' pulls count as inside the deployment (CIDRs,
     # comma-separated), and prices per GB-month stored and per GB transferred out (empty:
     # no cost is shown).

@@ -24,7 +24,7 @@ from ..keys import KeyServiceError
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import usage
+from . import events, usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -136,6 +136,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
                     "--from and --to, GB-months, GB transferred and cost per group",
                     usage.operation, usage.ARGUMENTS, usage.params),
     },
+    "events": {name: Command(*spec) for name, spec in events.COMMANDS.items()},
     "tokens": {
         "rotate-signing-key": Command("sign registry tokens with a new key (offline only; "
                                       "older tokens stay valid)", ROTATE, (), lambda a: {}),
@@ -148,7 +149,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "keys": "encryption keys of KMS repositories (encryption at rest)",
                "gc": "garbage collection of unreferenced blobs",
                "usage": "storage used, usage and cost reports",
-               "tokens": "registry token signing"}
+               "tokens": "registry token signing", "events": events.HELP}
 
 
 def _document(args: argparse.Namespace) -> str:
@@ -177,8 +178,23 @@ def add_parser(sub: argparse._SubParsersAction,
             continue
         leaves = groups.add_parser(group, help=_GROUP_HELP[group]).add_subparsers(
             dest="admin_command", required=True)
+        nested: dict[str, argparse._SubParsersAction] = {}
         for name, command in commands.items():
-            _add_leaf(leaves, name, command, common)
+            parent, _, child = name.partition(" ")
+            if child:  # "targets put": a command under a command (or a bare group)
+                _add_leaf(_nested(leaves, nested, parent), child, command, common,
+                          admin_command=name)
+            else:
+                _add_leaf(leaves, name, command, common)
+
+
+def _nested(leaves: argparse._SubParsersAction, nested: dict, parent: str):
+    if parent not in nested:
+        found = leaves.choices.get(parent)
+        parser = found or leaves.add_parser(parent, help=f"{parent} commands")
+        # Optional under a command ("deliveries [replay]"), required under a bare group.
+        nested[parent] = parser.add_subparsers(dest="admin_nested", required=found is None)
+    return nested[parent]
 
 
 def _add_leaf(sub: argparse._SubParsersAction, name: str, command: Command,

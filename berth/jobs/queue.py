@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..observability import metrics
 from ..storage.metadata import jobs
 from ..storage.metadata.database import Database, Tx
 
@@ -89,7 +88,6 @@ class JobQueue:
             log.error("job %s (%s) failed: %s died on its last attempt", row.id, row.kind,
                       row.claimed_by)
         for row in rows:
-            metrics.job_claimed(row.kind, now - row.run_at if row.state == jobs.QUEUED else None)
             if row.state == jobs.RUNNING:
                 log.warning("job %s (%s): %s stopped renewing its lease; claimed again",
                             row.id, row.kind, row.claimed_by)
@@ -132,10 +130,6 @@ class JobQueue:
             total += count
             if count < PRUNE_BATCH:
                 return total
-
-    def queued(self) -> dict[str, int]:
-        with self.db.read() as tx:
-            return jobs.queued(tx)
 
     def get(self, job_id: str):
         with self.db.read() as tx:

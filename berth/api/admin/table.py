@@ -4,7 +4,13 @@ from __future__ import annotations
 from types import ModuleType
 
 from ...iam.service import Iam
-from . import key_operations, operations, storage_operations, usage_operations
+from . import (
+    key_operations,
+    notification_operations,
+    operations,
+    storage_operations,
+    usage_operations,
+)
 from .operations import Operation, validate
 
 
@@ -14,7 +20,8 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
     return {op.name: op for op in found if op is not None}
 
 
-OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations)
+OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
+                      notification_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

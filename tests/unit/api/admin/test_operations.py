@@ -20,7 +20,9 @@ def test_the_operations_mirror_the_cli():
         "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
         "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy",
         "CreateKey", "ListKeys", "DescribeKey", "DisableKey", "EnableKey", "RotateKey",
-        "RunGarbageCollection", "GetStorageUsage"}
+        "RunGarbageCollection", "GetStorageUsage",
+        "PutEventTarget", "ListEventTargets", "DeleteEventTarget", "ListEventDeliveries",
+        "ReplayEventDeliveries"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

@@ -1,0 +1,183 @@
+"""Sending deliveries: POST each envelope to its target, at least once, in order per (target,
+repository): a repository's next delivery waits until the one before it succeeded or was
+dead-lettered. A failed attempt is retried after an exponential backoff with jitter; after
+``max_attempts`` it is dead (kept for ``berth admin events deliveries``, replayable).
+
+Each target is worked by one runner at a time across processes and nodes (a named lock), so
+attempts of one target never overlap or reorder; different targets run side by side."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import urllib3
+
+from ..jobs.queue import error_text, retry_delay
+from ..storage.metadata import notifications as rows
+from ..storage.metadata.database import Database
+from .models import Delivery
+from .services import TargetService
+
+log = logging.getLogger("berth.notifications")
+
+USER_AGENT = "Berth-Notifications/1"
+SIGNATURE_HEADER = "X-Berth-Signature-256"
+DELIVERY_HEADER = "X-Berth-Delivery"
+EVENT_HEADER = "X-Berth-Event-Id"
+BATCH = 500
+RUN_SECONDS = 30.0  # a run gives its target's lock back this often
+
+
+class DeliveryFailed(Exception):
+    """An attempt did not succeed; ``unreachable`` when no answer came (refused, timed out),
+    which ends the target's run: its other deliveries would most likely fail the same way."""
+
+    def __init__(self, message: str, unreachable: bool):
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of the body>`` (GitHub's webhook convention)."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class Sender:
+    """POSTs over a pooled urllib3 client: no retries or redirects of its own (the queue
+    retries), a timeout per attempt."""
+
+    def __init__(self, timeout_seconds: float):
+        timeout = urllib3.Timeout(connect=timeout_seconds, read=timeout_seconds)
+        self.http = urllib3.PoolManager(num_pools=64, maxsize=1, timeout=timeout,
+                                        retries=False)
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            response = self.http.request("POST", url, body=body, headers=headers,
+                                         redirect=False, preload_content=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise DeliveryFailed(error_text(exc), unreachable=True) from None
+        try:
+            response.drain_conn()
+        except urllib3.exceptions.HTTPError:
+            pass
+        finally:
+            response.release_conn()
+        if not 200 <= response.status < 300:
+            raise DeliveryFailed(f"HTTP {response.status}", unreachable=False)
+
+
+def headers_for(delivery: Delivery, body: bytes, secret: bytes | None) -> dict[str, str]:
+    found = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+             DELIVERY_HEADER: delivery.id, EVENT_HEADER: delivery.event_id}
+    if secret is not None:
+        found[SIGNATURE_HEADER] = signature(secret, body)
+    return found
+
+
+@dataclass
+class Backoff:
+    base: float = 5.0
+    cap: float = 3600.0
+    rand: Callable[[], float] = random.random
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before the attempt after failed attempt ``attempt`` (1 for the first)."""
+        return retry_delay(attempt, self.base, self.cap, self.rand)
+
+
+class Deliverer:
+    def __init__(self, db: Database, targets: TargetService, sender: Sender,
+                 max_attempts: int, backoff: Backoff, clock: Callable[[], float] = time.time):
+        if max_attempts < 1:
+            raise ValueError("notification_max_attempts must be at least 1")
+        self.db = db
+        self.targets = targets
+        self.sender = sender
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.clock = clock
+
+    def due_targets(self) -> list[str]:
+        with self.db.read() as tx:
+            return rows.due_targets(tx, self.clock())
+
+    def run(self, target_id: str, stopping: Callable[[], bool] = lambda: False,
+            run_seconds: float = RUN_SECONDS) -> int:
+        """Send the target's due deliveries while its lock is ours (nothing if another
+        runner has it); returns how many attempts were made."""
+        with self.db.try_lock(f"notifications:{target_id}") as held:
+            if not held:
+                return 0
+            target = self._target(target_id)
+            if target is None:
+                return 0
+            url, secret = target
+            deadline = self.clock() + run_seconds
+            attempts = 0
+            while self.clock() < deadline and not stopping():
+                made, go_on = self._pass(target_id, url, secret, stopping)
+                attempts += made
+                if not go_on:
+                    return attempts
+            return attempts
+
+    def _target(self, target_id: str) -> tuple[str, bytes | None] | None:
+        with self.db.read() as tx:
+            found = [t for t in rows.targets(tx) if t.id == target_id]
+        if not found:
+            return None
+        return found[0].url, self.targets.secret(target_id, found[0].secret)
+
+    def _pass(self, target_id: str, url: str, secret: bytes | None,
+              stopping: Callable[[], bool]) -> tuple[int, bool]:
+        """One walk of the queue in order; (attempts made, whether another pass may find
+        more). A repository whose head is waiting or just failed is skipped whole."""
+        with self.db.read() as tx:
+            queue = [Delivery.from_row(r) for r in rows.pending(tx, target_id, BATCH)]
+        blocked: set[str] = set()
+        made = 0
+        for delivery in queue:
+            if delivery.repository in blocked or stopping():
+                continue
+            if delivery.next_attempt_at > self.clock():
+                blocked.add(delivery.repository)
+                continue
+            made += 1
+            failure = self.attempt(url, secret, delivery)
+            if failure is not None:
+                blocked.add(delivery.repository)
+                if failure.unreachable:
+                    return made, False
+        return made, made > 0
+
+    def attempt(self, url: str, secret: bytes | None, delivery: Delivery) -> DeliveryFailed | None:
+        """One POST of the delivery and its recorded outcome."""
+        body = delivery.body.encode()
+        failure = None
+        try:
+            self.sender.post(url, body, headers_for(delivery, body, secret))
+        except DeliveryFailed as exc:
+            failure = exc
+        self._record(delivery, failure)
+        return failure
+
+    def _record(self, delivery: Delivery, failure: DeliveryFailed | None) -> None:
+        now = self.clock()
+        attempts = delivery.attempts + 1
+        with self.db.write() as tx:
+            if failure is None:
+                rows.record(tx, delivery.id, rows.DELIVERED, attempts, now, None, now)
+            elif attempts >= self.max_attempts:
+                rows.record(tx, delivery.id, rows.DEAD, attempts, now, str(failure), now)
+            else:
+                rows.record(tx, delivery.id, rows.PENDING, attempts,
+                            now + self.backoff.delay(attempts), str(failure), None)
+        if failure is not None and attempts >= self.max_attempts:
+            log.warning("notification %s to target %s dead after %d attempts: %s",
+                        delivery.id, delivery.target_id, attempts, failure)

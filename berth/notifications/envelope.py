@@ -1,0 +1,59 @@
+"""Domain events as EventBridge would carry ECR's: the envelope (version "0", id, detail-type,
+source "aws.ecr", account, time, region, resources, detail) with ECR's "ECR Image Action"
+detail (result, repository-name, image-digest, action-type, image-tag), the shapes of the
+ECR user guide's "Amazon ECR events and EventBridge" samples.
+
+A push is one PUSH (image-tag only when pushed by tag, as for an index's child manifests);
+a removed tag is one DELETE naming it; a deleted image is one DELETE per tag it had (one
+without image-tag when it had none). Other kinds (scans, replication, lifecycle) are added
+as their features land."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from ..events import IMAGE_DELETED, IMAGE_PUSHED, TAG_REMOVED, Event
+
+SOURCE = "aws.ecr"
+IMAGE_ACTION = "ECR Image Action"
+KINDS = frozenset({IMAGE_PUSHED, IMAGE_DELETED, TAG_REMOVED})
+
+
+def iso_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def envelope(detail_type: str, detail: dict[str, Any], account: str, region: str,
+             at: float, resources: list[str] | None = None) -> dict[str, Any]:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type,
+            "source": SOURCE, "account": account, "time": iso_time(at), "region": region,
+            "resources": resources or [], "detail": detail}
+
+
+def image_action(action: str, repository: str, digest: str, tag: str | None) -> dict:
+    detail = {"result": "SUCCESS", "repository-name": repository, "image-digest": digest,
+              "action-type": action}
+    if tag:
+        detail["image-tag"] = tag
+    return detail
+
+
+def details(event: Event) -> list[tuple[str, dict[str, Any]]]:
+    """(detail-type, detail) of each EventBridge event this domain event makes."""
+    p = event.payload
+    if event.kind == IMAGE_PUSHED:
+        return [(IMAGE_ACTION, image_action("PUSH", event.repository, p["digest"],
+                                            p.get("tag")))]
+    if event.kind == TAG_REMOVED:
+        return [(IMAGE_ACTION, image_action("DELETE", event.repository, p["digest"],
+                                            p["tag"]))]
+    if event.kind == IMAGE_DELETED:
+        return [(IMAGE_ACTION, image_action("DELETE", event.repository, p["digest"], tag))
+                for tag in (p.get("tags") or [None])]
+    return []
+
+
+def envelopes(event: Event, account: str, region: str) -> list[dict[str, Any]]:
+    return [envelope(kind, detail, account, region, event.created_at)
+            for kind, detail in details(event)]

@@ -1,0 +1,95 @@
+"""Notifications as background work: a periodic job hands each target with due deliveries to
+a small pool of threads of this process and returns at once, so a dead target (each attempt
+waiting out its timeout) holds one pool thread, never the job runner or the other targets.
+Deliveries that succeeded are pruned after a day; dead ones stay until replayed."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from ..config import Settings
+from ..jobs.runner import JobContext, JobRunner
+from ..keys.master import MasterKey
+from ..storage.metadata import notifications as rows
+from ..storage.metadata.database import Database
+from .delivery import Backoff, Deliverer, Sender
+from .services import TargetService
+
+log = logging.getLogger("berth.notifications")
+
+DELIVER = "notifications-deliver"
+PRUNE = "notifications-prune"
+CONCURRENCY = 4  # targets sent to at once per process
+DELIVERED_RETENTION = 24 * 3600.0
+
+
+class Dispatcher:
+    """Runs targets on daemon threads (a process that stops drops what it was sending: the
+    delivery stays pending and is sent again, at least once); a target is queued here at
+    most once."""
+
+    def __init__(self, deliverer: Deliverer, concurrency: int = CONCURRENCY):
+        self.deliverer = deliverer
+        self.concurrency = concurrency
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._queued: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def dispatch(self, job: JobContext | None = None) -> int:
+        """Queue the targets with due deliveries that are not queued already."""
+        due = self.deliverer.due_targets()
+        self._start()
+        added = 0
+        with self._lock:
+            for target_id in due:
+                if target_id not in self._queued:
+                    self._queued.add(target_id)
+                    self._queue.put(target_id)
+                    added += 1
+        return added
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._queued
+
+    def _start(self) -> None:
+        with self._lock:
+            while len(self._threads) < self.concurrency:
+                thread = threading.Thread(target=self._work, daemon=True,
+                                          name=f"notifications-{len(self._threads)}")
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        while True:
+            target_id = self._queue.get()
+            try:
+                self.deliverer.run(target_id)
+            except Exception:  # e.g. the database is unreachable: the next dispatch retries
+                log.exception("notifications to target %s failed", target_id)
+            finally:
+                with self._lock:
+                    self._queued.discard(target_id)
+
+
+def deliverer(db: Database, master: MasterKey, settings: Settings) -> Deliverer:
+    return Deliverer(db, TargetService(db, master),
+                     Sender(float(settings.notification_timeout_seconds)),
+                     settings.notification_max_attempts,
+                     Backoff(base=float(settings.notification_backoff_seconds)))
+
+
+def schedule_notifications(runner: JobRunner, db: Database, settings: Settings) -> Dispatcher:
+    master = MasterKey.load(settings.master_key, settings.master_key_path, create=False)
+    dispatcher = Dispatcher(deliverer(db, master, settings))
+    runner.every(settings.event_delivery_seconds, DELIVER, dispatcher.dispatch)
+    runner.every(3600, PRUNE, lambda job: _prune(db))
+    return dispatcher
+
+
+def _prune(db: Database) -> int:
+    with db.write() as tx:
+        return rows.prune(tx, time.time() - DELIVERED_RETENTION)
