@@ -12,6 +12,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from .api.admin import admin_route
+from .api.metrics import metrics_route
 from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
 from .api.http.admission import BodyGate
@@ -32,6 +33,8 @@ from .jobs.runner import JobRunner
 from .keys import open_keys
 from .notifications import subscriber as notifications_subscriber
 from .notifications.tasks import schedule_notifications
+from .observability import metrics as prometheus_metrics
+from .observability.prometheus import mark_dead
 from .observability import Observer
 from .observability.access_log import access_log
 from .observability.middleware import RequestObserver
@@ -112,9 +115,11 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
             await runner.stop()
             await blocking(flusher.stop)
             registry.close()
+            mark_dead()
 
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
-                            ecr_route(), admin_route()],
+                            ecr_route(), admin_route(),
+                            *([metrics_route()] if settings.metrics else [])],
                     exception_handlers=HANDLERS, lifespan=lifespan,
                     middleware=[Middleware(RequestObserver,
                                           [*request_observers(settings), transfer.observe])])
@@ -131,6 +136,8 @@ def request_observers(settings: Settings) -> list[Observer]:
     observers: list[Observer] = []
     if settings.access_log:
         observers.append(access_log)
+    if settings.metrics:
+        observers.append(prometheus_metrics.observe)
     return observers
 
 
