@@ -62,6 +62,12 @@ class Outbox:
         with self.db.read() as tx:
             return [Event.from_row(r) for r in rows.after(tx, after, limit)]
 
+    def backlog(self, subscriber: str) -> int:
+        """Events after the subscriber's cursor (for the metrics)."""
+        with self.db.read() as tx:
+            last = rows.last_id(tx)
+            return last - rows.positions(tx).get(subscriber, last)
+
     def positions(self) -> dict[str, int]:
         with self.db.read() as tx:
             return rows.positions(tx)

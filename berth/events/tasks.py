@@ -4,6 +4,7 @@ the cursor (moved with the subscriber's effects) says where to go on."""
 from __future__ import annotations
 
 from ..jobs.runner import JobContext, JobRunner
+from ..observability import metrics
 from .outbox import Outbox, Subscriber
 
 PRUNE_EVENTS = "prune-events"
@@ -20,4 +21,5 @@ def schedule_delivery(runner: JobRunner, outbox: Outbox, subscribers: list[Subsc
 def _deliverer(outbox: Outbox, subscriber: Subscriber):
     def deliver(job: JobContext) -> None:
         outbox.deliver(subscriber)
+        metrics.outbox_backlog(subscriber.name, outbox.backlog(subscriber.name))
     return deliver

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Iterator
 
+from ..observability import metrics
 from ..storage.blobs import BlobDriver, StoredObject
 from ..storage.blobs.keyring import join_key, split_key
 from ..storage.metadata import garbage as rows
@@ -89,6 +90,8 @@ class GarbageCollector:
                     self._orphans(report, cutoff, stop)
                     self._orphan_uploads(report, cutoff, stop)
                 self._objects(report, clock, cutoff, stop, waiting=not orphans)
+                metrics.gc_freed("unreferenced", report.objects_deleted, report.bytes_freed)
+                metrics.gc_freed("orphan", report.orphans_found, report.orphan_bytes)
         report.seconds = round(time.monotonic() - clock.started, 3)
         return report
 

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..observability import metrics
 from ..storage.metadata import jobs
 from ..storage.metadata.database import Database, Tx
 
@@ -88,6 +89,7 @@ class JobQueue:
             log.error("job %s (%s) failed: %s died on its last attempt", row.id, row.kind,
                       row.claimed_by)
         for row in rows:
+            metrics.job_claimed(row.kind, now - row.run_at if row.state == jobs.QUEUED else None)
             if row.state == jobs.RUNNING:
                 log.warning("job %s (%s): %s stopped renewing its lease; claimed again",
                             row.id, row.kind, row.claimed_by)
@@ -130,6 +132,10 @@ class JobQueue:
             total += count
             if count < PRUNE_BATCH:
                 return total
+
+    def queued(self) -> dict[str, int]:
+        with self.db.read() as tx:
+            return jobs.queued(tx)
 
     def get(self, job_id: str):
         with self.db.read() as tx:

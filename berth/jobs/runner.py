@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..concurrency import blocking
+from ..observability import metrics
 from .queue import Claimed, JobQueue, error_text
 from .schedule import Schedule
 
 log = logging.getLogger("berth.jobs")
 
 PRUNE_JOBS = "prune-jobs"
+# How often a process counts the queued jobs for the metrics (one grouped read).
+QUEUED_SAMPLE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class JobRunner:
         self._running: dict[str, tuple[Claimed, JobContext, asyncio.Task]] = {}
         self._stopping: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
+        self._sampled = 0.0
         self.every(3600, PRUNE_JOBS, lambda job: queue.prune())
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -114,6 +118,9 @@ class JobRunner:
                                      self.lease_seconds)
             for job in claimed:
                 self._start(job)
+        if time.monotonic() - self._sampled >= QUEUED_SAMPLE_SECONDS:
+            self._sampled = time.monotonic()
+            metrics.jobs_queued(self.kinds, await blocking(self.queue.queued))
 
     def _due(self, now: float) -> list[Schedule]:
         return [s for s in self._schedules if self._slots.get(s.kind) != s.slot(now)]
@@ -140,10 +147,11 @@ class JobRunner:
     def execute(self, job: Claimed, ctx: JobContext) -> None:
         """Run the job's handler and record the outcome (in a worker thread)."""
         error: Exception | None = None
-        try:
-            self._handlers[job.kind](ctx)
-        except Exception as exc:
-            error = exc
+        with metrics.job_running(job.kind):
+            try:
+                self._handlers[job.kind](ctx)
+            except Exception as exc:
+                error = exc
         try:
             if error is None:
                 held = self.queue.complete(self.worker, job)
@@ -153,6 +161,7 @@ class JobRunner:
             log.exception("job %s (%s): outcome not recorded; it runs again once its lease "
                           "lapses", job.id, job.kind)
             return
+        metrics.job_finished(job.kind, _outcome(job, error, held))
         _log_outcome(job, error, held)
 
     async def _heartbeat(self) -> None:
@@ -170,6 +179,14 @@ class JobRunner:
                 entry = self._running.get(job.id)
                 if job.id not in kept and entry is not None:
                     entry[1].cancelled.set()  # another node has it now: stop if we can
+
+
+def _outcome(job: Claimed, error: Exception | None, held: bool) -> str:
+    if not held:
+        return "lost"
+    if error is None:
+        return "done"
+    return "failed" if job.attempt >= job.max_attempts else "retried"
 
 
 def _log_outcome(job: Claimed, error: Exception | None, held: bool) -> None:

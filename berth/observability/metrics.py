@@ -9,13 +9,15 @@ one makes its value at construction. Labels are bounded: no digests, tags, repos
 principals or addresses."""
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from . import RequestRecord
 
 # Request latency: from a cached manifest GET (~1 ms) to a large blob (minutes).
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300)
-# Database transactions and storage calls: sub-millisecond SQLite to slow object stores.
+# Database transactions: sub-millisecond SQLite reads to slow writes.
 FAST_BUCKETS = (.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5)
 JOB_BUCKETS = (.01, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600)
 
@@ -37,7 +39,10 @@ class Metrics:
             "berth_uploads_in_progress", "Request bodies of uploads being received now",
             ["protocol"], multiprocess_mode="livesum")
         self.manifests_pushed = Counter(
-            "berth_manifests_pushed", "Manifests stored by pushes", ["tagged"])
+            "berth_manifests_pushed", "Manifests newly stored by pushes", ["kind"])
+        self.tags_pushed = Counter(
+            "berth_tags_pushed", "Tags pushed that were new or now name another manifest",
+            ["change"])
         self.refusals = Counter(
             "berth_authorization_refusals", "Requests refused by authentication or "
             "authorization", ["protocol", "reason"])
@@ -77,12 +82,6 @@ class Metrics:
         self.db_waiting = Gauge("berth_db_connections_waiting",
                                 "Transactions waiting for a pooled connection", ["database"],
                                 multiprocess_mode="livesum")
-        self.storage_seconds = Histogram(
-            "berth_storage_operation_duration_seconds", "Blob storage driver calls",
-            ["operation"], buckets=FAST_BUCKETS)
-        self.storage_errors = Counter(
-            "berth_storage_errors", "Blob storage driver calls that raised (not found "
-            "excluded)", ["operation"])
 
 
 _metrics: Metrics | None = None
@@ -160,6 +159,75 @@ def denial_reason(message: str) -> str:
     if "only the administrator" in message:
         return "not_admin"
     return "implicit_deny"
+
+
+class DatabaseMetrics:
+    """A database's children, looked up once (transactions are on every request's path)."""
+    __slots__ = ("in_use", "waiting", "read_seconds", "write_seconds")
+
+    def __init__(self, database: str):
+        m = metrics()
+        self.in_use = m.db_in_use.labels(database)
+        self.waiting = m.db_waiting.labels(database)
+        self.read_seconds = m.db_seconds.labels("read")
+        self.write_seconds = m.db_seconds.labels("write")
+
+
+def image_pushed(created: bool, is_index: bool, tag_change: str) -> None:
+    """After a manifest put committed; tag_change: "", "created" or "moved"."""
+    m = metrics()
+    if created:
+        m.manifests_pushed.labels("index" if is_index else "image").inc()
+    if tag_change:
+        m.tags_pushed.labels(tag_change).inc()
+
+
+def job_claimed(kind: str, lag: float | None) -> None:
+    """lag: from when the job was due (None for one taken over from a lapsed lease)."""
+    m = metrics()
+    m.jobs_started.labels(kind).inc()
+    if lag is not None:
+        m.job_lag.labels(kind).observe(max(lag, 0.0))
+
+
+def job_finished(kind: str, outcome: str) -> None:
+    metrics().jobs_finished.labels(kind, outcome).inc()
+
+
+class job_running:
+    """Counts a running job and times it (a context manager)."""
+    __slots__ = ("kind", "started")
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __enter__(self) -> None:
+        metrics().jobs_running.labels(self.kind).inc()
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        m = metrics()
+        m.jobs_running.labels(self.kind).dec()
+        m.job_seconds.labels(self.kind).observe(time.perf_counter() - self.started)
+
+
+def jobs_queued(kinds: list[str], counts: dict[str, int]) -> None:
+    gauge = metrics().jobs_queued
+    for kind in {*kinds, *counts}:
+        gauge.labels(kind).set(counts.get(kind, 0))
+
+
+def outbox_backlog(subscriber: str, events: int) -> None:
+    metrics().outbox_backlog.labels(subscriber).set(events)
+
+
+def gc_freed(source: str, objects: int, freed_bytes: int) -> None:
+    """source: "unreferenced" (objects no link kept) or "orphan" (files no metadata knew)."""
+    m = metrics()
+    if objects:
+        m.gc_freed_objects.labels(source).inc(objects)
+    if freed_bytes:
+        m.gc_freed_bytes.labels(source).inc(freed_bytes)
 
 
 class uploading:

@@ -16,12 +16,21 @@ from __future__ import annotations
 from ...iam.authentication import Caller
 from ...iam.authorization import AccessDenied, decide, denial_message, require
 from ...iam.service import Iam
+from ...observability import metrics
 from .operations import Operation, Params
 from .shapes import root_arn
 
 
 def authorize(iam: Iam, caller: Caller, op: Operation, params: Params) -> None:
     """Raises AccessDenied (blocking: a stored target's ARN may need the database)."""
+    try:
+        _authorize(iam, caller, op, params)
+    except AccessDenied as exc:
+        metrics.refused("admin", metrics.denial_reason(exc.message))
+        raise
+
+
+def _authorize(iam: Iam, caller: Caller, op: Operation, params: Params) -> None:
     if op.resource is None:
         resource = root_arn(caller.account_id)
         _require_admin(caller, op.action, resource)

@@ -9,6 +9,7 @@ from ...concurrency import quick_read
 from ...iam.authorization import AccessDenied
 from ...iam.service import UnknownRegistry
 from ...iam.tenancy import RegistryAddress
+from ...observability import metrics
 from ...registry.registry import Registry
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
@@ -49,8 +50,10 @@ async def admit(call: ApiCall, action: str, repository: str | None = None,
                                        action, address, repository,
                                        keys or condition_keys(call))
     except AccessDenied as exc:
+        metrics.refused("ecr", metrics.denial_reason(exc.message))
         raise access_denied(exc.message) from None
     except UnknownRegistry:
+        metrics.refused("ecr", "unknown_registry")
         resource = address.repository_arn(repository or "*")
         raise access_denied(f"User: {caller.identity.principal.arn} is not authorized to "
                             f"perform: {action} on resource: {resource}") from None

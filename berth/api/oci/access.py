@@ -14,6 +14,7 @@ from ...iam import presigned
 from ...iam.authorization import AccessDenied
 from ...iam.service import Admission, Iam, Unauthenticated, UnknownRegistry
 from ...iam.tenancy import RegistryAddress
+from ...observability import metrics
 from ...registry.errors import NameUnknown
 from ...registry.references import validate_name
 from .errors import error_response
@@ -66,10 +67,13 @@ def guarded(actions: dict[str, tuple[str, ...]] | None, handler: Handler) -> Han
         try:
             await _admit(request, actions)
         except Unauthenticated as exc:
+            metrics.refused("oci", "unauthenticated")
             return unauthorized(request, str(exc))
         except AccessDenied as exc:
+            metrics.refused("oci", metrics.denial_reason(exc.message))
             return error_response(403, "DENIED", exc.message)
         except UnknownRegistry as exc:
+            metrics.refused("oci", "unknown_registry")
             return error_response(404, "NAME_UNKNOWN", str(exc))
         return await handler(request)
     return endpoint

@@ -1,10 +1,13 @@
 """Blob uploads: POST (session, monolithic, mount), PATCH, PUT, GET and DELETE."""
 from __future__ import annotations
 
+import contextlib
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ...concurrency import blocking
+from ...observability import metrics
 from ..http.admission import BodyGate
 from ...registry.errors import DigestInvalid
 from ...registry.references import validate_name
@@ -25,8 +28,14 @@ def _admitted(request: Request):
     """A place for this request's body among the caller's and its address's (429 if none)."""
     gate: BodyGate = request.app.state.body_gate
     caller = request.state.caller
-    return gate.admit(caller.principal.arn or caller.access_key_id,
-                      request.client.host if request.client else "")
+    return _counted(gate.admit(caller.principal.arn or caller.access_key_id,
+                               request.client.host if request.client else ""))
+
+
+@contextlib.contextmanager
+def _counted(admission):
+    with admission, metrics.uploading("oci"):  # counted once admitted
+        yield
 
 
 def _created(name: str, digest) -> Response:

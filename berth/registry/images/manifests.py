@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ...concurrency import blocking, quick_read
 from ...events import IMAGE_PUSHED, emit
+from ...observability import metrics
 from ...storage.metadata import blobs as blob_rows
 from ...storage.metadata import manifests as manifest_rows
 from ...storage.metadata import tags
@@ -176,6 +177,9 @@ class ManifestService:
                      artifactType=parsed.effective_artifact_type, tag=tag, previous=current,
                      subject=str(parsed.subject.digest) if parsed.subject else None,
                      created=created)
+        metrics.image_pushed(created, parsed.is_index,
+                             "" if not tag or current == str(actual) else
+                             "moved" if current else "created")
         return PutResult(actual, parsed.subject.digest if parsed.subject else None, created,
                          parsed.media_type)
 

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+from ...observability.metrics import DatabaseMetrics
 from ..errors import METADATA_DATABASE, is_full, storage_full
 from . import events
 
@@ -245,6 +246,7 @@ class Database:
         self._compiled: dict[Any, _Compiled] = {}
         self._writer_lock = (_SqliteWriterLock(self.engine.url.database) if self.is_sqlite
                              else contextlib.nullcontext())
+        self._metrics = DatabaseMetrics(self.dialect_name)
 
     def compiled(self, stmt) -> _Compiled:
         found = self._compiled.get(stmt)
@@ -260,8 +262,10 @@ class Database:
 
     @contextlib.contextmanager
     def _raw(self) -> Iterator[Any]:
+        in_use = self._metrics.in_use
         if self.is_sqlite:
             conn = self._sqlite.get()
+            in_use.inc()
             try:
                 yield conn
             except BaseException:
@@ -269,15 +273,33 @@ class Database:
                 raise
             else:
                 self._sqlite.put(conn)
+            finally:
+                in_use.dec()
         else:
-            conn = self.engine.raw_connection()
+            self._metrics.waiting.inc()
+            try:
+                conn = self.engine.raw_connection()
+            finally:
+                self._metrics.waiting.dec()
+            in_use.inc()
             try:
                 yield conn
             finally:
                 conn.close()  # back to SQLAlchemy's pool, which resets it
+                in_use.dec()
 
     @contextlib.contextmanager
     def _transaction(self, begin: str, durable: bool = True) -> Iterator[Tx]:
+        started = time.perf_counter()
+        try:
+            with self._untimed_transaction(begin, durable) as tx:
+                yield tx
+        finally:
+            (self._metrics.read_seconds if begin == "BEGIN" else
+             self._metrics.write_seconds).observe(time.perf_counter() - started)
+
+    @contextlib.contextmanager
+    def _untimed_transaction(self, begin: str, durable: bool = True) -> Iterator[Tx]:
         if not self.is_sqlite and begin == "BEGIN":
             with self._pg_read() as tx:
                 yield tx

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
 from .database import Tx
 from .schema import jobs
@@ -36,7 +36,7 @@ def _candidates(lock: bool):
     due = or_(and_(jobs.c.state == QUEUED, jobs.c.run_at <= bindparam("now")),
               and_(jobs.c.state == RUNNING, jobs.c.lease_until < bindparam("now")))
     stmt = (select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.state, jobs.c.attempts,
-                   jobs.c.max_attempts, jobs.c.claimed_by)
+                   jobs.c.max_attempts, jobs.c.claimed_by, jobs.c.run_at)
             .where(in_list(jobs.c.kind, "kinds"), due)
             .order_by(jobs.c.run_at).limit(bindparam("limit")))
     return stmt.with_for_update(skip_locked=True) if lock else stmt
@@ -117,6 +117,17 @@ def claim(tx: Tx, worker: str, kinds: list[str], now: float, lease: float, limit
         tx.execute(_take(), {"id": row.id, "worker": worker, "until": now + lease})
         claimed.append(row._replace(attempts=row.attempts + 1))
     return claimed, spent
+
+
+@cache
+def _queued():
+    return (select(jobs.c.kind, func.count()).where(jobs.c.state == QUEUED)
+            .group_by(jobs.c.kind))
+
+
+def queued(tx: Tx) -> dict[str, int]:
+    """Jobs waiting, by kind (for the metrics)."""
+    return dict(tx.all(_queued()))
 
 
 def renew(tx: Tx, job_id: str, worker: str, attempt: int, until: float) -> bool:

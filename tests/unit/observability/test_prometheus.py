@@ -1,0 +1,66 @@
+"""Multi-process mode: values of several processes in one directory, summed by a scrape; a
+dead process's live gauges dropped; a fresh directory per start."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from prometheus_client import values
+from prometheus_client.parser import text_string_to_metric_families
+
+from berth.observability import prometheus
+
+_WORKER = """
+from berth.observability import RequestRecord, metrics
+for _ in range({n}):
+    metrics.observe(RequestRecord("oci", "/v2/", "GET", 200, 0, 10, 0.01, "r", "::1"))
+gauge = metrics.uploading("oci")
+gauge.__enter__()  # still uploading when the process ends (as if killed)
+"""
+
+
+def _run_worker(directory, n: int) -> int:
+    env = {**os.environ, prometheus.ENV: str(directory)}
+    proc = subprocess.run([sys.executable, "-c", _WORKER.format(n=n)], env=env, check=True)
+    return proc.returncode
+
+
+def _samples(text: str) -> dict:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_a_scrape_sums_every_process_and_drops_dead_ones_live_gauges(tmp_path, monkeypatch):
+    _run_worker(tmp_path, 3)
+    _run_worker(tmp_path, 4)
+    monkeypatch.setenv(prometheus.ENV, str(tmp_path))
+    body, content_type = prometheus.scrape(None)
+    samples = _samples(body.decode())
+    key = ("berth_http_requests_total",
+           (("method", "GET"), ("protocol", "oci"), ("route", "/v2/"), ("status", "200")))
+    assert samples[key] == 7
+    assert content_type.startswith("text/plain")
+    # Both workers exited without marking themselves dead: their uploads do not count.
+    assert samples.get(("berth_uploads_in_progress", (("protocol", "oci"),)), 0) == 0
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("gauge_live")]
+
+
+def test_each_start_gets_a_fresh_directory_and_old_ones_go(tmp_path, monkeypatch):
+    monkeypatch.setattr(values, "ValueClass", values.ValueClass)
+    monkeypatch.delenv(prometheus.ENV, raising=False)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / "metrics" / dead
+    stale.mkdir(parents=True)
+    (stale / "counter_1.db").write_bytes(b"x")
+    mine = tmp_path / "metrics" / str(os.getpid())
+    mine.mkdir()
+    (mine / "counter_2.db").write_bytes(b"x")
+    path = prometheus.prepare_directory(tmp_path)
+    assert path == mine and list(path.iterdir()) == []
+    assert not stale.exists()
+    assert os.environ[prometheus.ENV] == str(path)
+    assert values.ValueClass.__name__ == "MmapedValue"
+    prometheus.remove_directory(path)
+    assert not path.exists()
