@@ -16,6 +16,8 @@ table with its own ratio columns.
   gc-sweep     one offline sweep over N blobs, half garbage, on files and S3: time, peak RSS
                (bench/gc_sweep.py; its own procedure and table, no server variants)
   baseline     this tree vs Berth at --baseline-rev (a git worktree), Distribution as reference
+  observability  manifest GET/HEAD with the access log on (the default) vs off, at log level
+               info (OBSERVABILITY_VARIANTS: one variant per observer, each against "on")
 
 Berth on S3 runs with --storage-encrypted where it is compared with Distribution: Distribution
 does not encrypt, and Berth redirects only blobs it does not seal itself.
@@ -149,6 +151,15 @@ def _berth_baseline(b: Backends) -> Server:
 
 
 PLAIN = "--storage-encrypted"
+# Every Berth here logs at info, as deployments do (other setups run at warning, where the
+# access log is silent); each variant turns one observer off or on against the default.
+OBSERVED = ("--log-level", "info")
+OBSERVABILITY_VARIANTS = [
+    Variant("berth", "Berth, access log on (default)", lambda b: b.berth(*OBSERVED),
+            short="on"),
+    Variant("berth-quiet", "Berth, BERTH_ACCESS_LOG=false",
+            lambda b: b.berth(*OBSERVED, env={"BERTH_ACCESS_LOG": "false"}), short="off"),
+]
 SETUPS = {s.name: s for s in [
     Setup("fs", "Filesystem: Berth vs Distribution", [
         Variant("berth", "Berth", lambda b: b.berth()),
@@ -213,6 +224,10 @@ SETUPS = {s.name: s for s in [
         needs=frozenset({"baseline"}),
         notes=("Both Berths run with their defaults on the same venv; the baseline's code is "
                "a git worktree of --baseline-rev.",)),
+    Setup("observability", "Observability: access log (and metrics) on vs off (filesystem)",
+          OBSERVABILITY_VARIANTS, ("manifests",),
+          tuple(("berth", v.key) for v in OBSERVABILITY_VARIANTS[1:]),
+          notes=("Both Berths at --log-level info, the server log written to a file.",)),
 ]}
 ALIASES = {"s3": ["s3-redirect", "s3-proxied"], "gc": ["gc-online", "gc-sweep"],
            "all": ["fs", "s3-redirect", "s3-proxied", "encryption", "nodes", "gc-online",
