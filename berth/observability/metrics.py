@@ -223,11 +223,9 @@ def outbox_backlog(subscriber: str, events: int) -> None:
 
 def gc_freed(source: str, objects: int, freed_bytes: int) -> None:
     """source: "unreferenced" (objects no link kept) or "orphan" (files no metadata knew)."""
-    m = metrics()
-    if objects:
-        m.gc_freed_objects.labels(source).inc(objects)
-    if freed_bytes:
-        m.gc_freed_bytes.labels(source).inc(freed_bytes)
+    m = metrics()  # zeros too: a sweep that freed nothing still shows the series
+    m.gc_freed_objects.labels(source).inc(objects)
+    m.gc_freed_bytes.labels(source).inc(freed_bytes)
 
 
 class uploading:

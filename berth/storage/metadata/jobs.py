@@ -121,7 +121,7 @@ def claim(tx: Tx, worker: str, kinds: list[str], now: float, lease: float, limit
 
 @cache
 def _queued():
-    return (select(jobs.c.kind, func.count()).where(jobs.c.state == QUEUED)
+    return (select(jobs.c.kind, func.count().label("waiting")).where(jobs.c.state == QUEUED)
             .group_by(jobs.c.kind))
 
 

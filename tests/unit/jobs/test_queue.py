@@ -68,3 +68,13 @@ def test_error_text_is_short_and_one_line():
     assert error_text(ValueError("bad thing\nsecond line")) == "ValueError: bad thing"
     assert len(error_text(ValueError("x" * 1000))) == 500
     assert error_text(KeyError()) == "KeyError: "
+
+
+def test_queued_counts_waiting_jobs_by_kind(queue):
+    assert queue.queued() == {}
+    queue.enqueue("a")
+    queue.enqueue("a")
+    queue.enqueue("b", run_at=10 ** 10)  # not due yet: still waiting
+    claimed = queue.claim("w", ["a"], 1, 60)
+    assert len(claimed) == 1
+    assert queue.queued() == {"a": 1, "b": 1}
