@@ -159,6 +159,8 @@ OBSERVABILITY_VARIANTS = [
             short="on"),
     Variant("berth-quiet", "Berth, BERTH_ACCESS_LOG=false",
             lambda b: b.berth(*OBSERVED, env={"BERTH_ACCESS_LOG": "false"}), short="off"),
+    Variant("berth-unmetered", "Berth, BERTH_METRICS=false",
+            lambda b: b.berth(*OBSERVED, env={"BERTH_METRICS": "false"}), short="no metrics"),
 ]
 SETUPS = {s.name: s for s in [
     Setup("fs", "Filesystem: Berth vs Distribution", [
