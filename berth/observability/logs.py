@@ -103,6 +103,9 @@ def handler(log_format: str = "text") -> logging.Handler:
     return made
 
 
+OWN_LOGGERS = ("berth", "uvicorn")
+
+
 def install(level: str, log_format: str = "text") -> None:
     """Berth's handler on the root logger, replacing one installed before (and leaving any
     other, such as a test's capture)."""
@@ -111,8 +114,18 @@ def install(level: str, log_format: str = "text") -> None:
     for old in [h for h in root.handlers if getattr(h, "berth", False)]:
         root.removeHandler(old)
     root.addHandler(made)
-    root.setLevel(level.upper())
+    # Berth's and uvicorn's lines at the level asked for; libraries' (alembic narrating each
+    # migration context, botocore finding credentials) only from warnings up, unless debug.
+    level = level.upper()
+    root.setLevel(_root_level(level))
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
     _lean_records()
+
+
+def _root_level(level: str) -> int:
+    number = logging.getLevelNamesMapping().get(level, logging.INFO)
+    return number if number <= logging.DEBUG else max(logging.WARNING, number)
 
 
 def _lean_records() -> None:
@@ -133,7 +146,7 @@ def logging_config(level: str, log_format: str = "text") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "handlers": {"berth": {"()": "berth.observability.logs.handler",
                                "log_format": log_format}},
-        "root": {"level": level, "handlers": ["berth"]},
+        "root": {"level": _root_level(level), "handlers": ["berth"]},
         "loggers": {name: {"level": level, "handlers": [], "propagate": True}
-                    for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+                    for name in (*OWN_LOGGERS, "uvicorn.error", "uvicorn.access")},
     }

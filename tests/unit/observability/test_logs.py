@@ -88,9 +88,29 @@ def test_install_replaces_its_own_handler_only():
         logs.install("info", "json")
         ours = [h for h in root.handlers if getattr(h, "berth", False)]
         assert len(ours) == 1 and isinstance(ours[0].formatter, logs.JsonFormatter)
-        assert other in root.handlers and root.level == logging.INFO
+        assert other in root.handlers and logging.getLogger("berth").level == logging.INFO
+        assert root.level == logging.WARNING  # libraries' info lines stay out
     finally:
         root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        logging.getLogger("berth").setLevel(logging.NOTSET)
+
+
+def test_libraries_speak_from_warnings_up_unless_debug(capsys):
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.install("info", "text")
+        logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+        logging.getLogger("berth.test").info("ours")
+        err = capsys.readouterr().err
+        assert "ours" in err and "SQLiteImpl" not in err
+        logs.install("debug", "text")
+        logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+        assert "SQLiteImpl" in capsys.readouterr().err
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        for name in logs.OWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def test_uvicorns_loggers_go_through_berths_handler(capsys):
