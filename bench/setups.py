@@ -16,6 +16,8 @@ table with its own ratio columns.
   gc-sweep     one offline sweep over N blobs, half garbage, on files and S3: time, peak RSS
                (bench/gc_sweep.py; its own procedure and table, no server variants)
   baseline     this tree vs Berth at --baseline-rev (a git worktree), Distribution as reference
+  notifications  small-image pushes with no webhook target vs three (two live receivers, one
+               dead), put through the admin API before the workloads (bench/notifications.py)
   observability  manifest GET/HEAD with the access log on (the default) vs off, at log level
                info (OBSERVABILITY_VARIANTS: one variant per observer, each against "on")
 
@@ -33,6 +35,8 @@ from typing import Any, Callable
 from . import baseline, gc_sweep
 from .gc_online import GcBerth
 from .gc_online import notes as gc_online_notes
+from .notifications import NotifyBerth
+from .notifications import notes as notifications_notes
 from .servers import Berth, Distribution, Server
 
 BLOB_WORKLOADS = ("push_monolithic", "push_chunked", "pull")
@@ -230,6 +234,12 @@ SETUPS = {s.name: s for s in [
           OBSERVABILITY_VARIANTS, ("manifests",),
           tuple(("berth", v.key) for v in OBSERVABILITY_VARIANTS[1:]),
           notes=("Both Berths at --log-level info, the server log written to a file.",)),
+    Setup("notifications", "Event notifications: pushes with 3 webhook targets (1 dead) vs none",
+          [Variant("berth", "Berth, no targets", lambda b: NotifyBerth(b.workdir, b.o, False),
+                   short="none"),
+           Variant("berth-notify", "Berth, 3 targets (1 dead)",
+                   lambda b: NotifyBerth(b.workdir, b.o, True), short="3 targets")],
+          ("push_images",), (("berth-notify", "berth"),), extra_notes=notifications_notes),
 ]}
 ALIASES = {"s3": ["s3-redirect", "s3-proxied"], "gc": ["gc-online", "gc-sweep"],
            "all": ["fs", "s3-redirect", "s3-proxied", "encryption", "nodes", "gc-online",

@@ -141,43 +141,73 @@ class Deliverer:
         with self.db.read() as tx:
             queue = [Delivery.from_row(r) for r in rows.pending(tx, target_id, BATCH)]
         blocked: set[str] = set()
-        made = 0
-        for delivery in queue:
-            if delivery.repository in blocked or stopping():
-                continue
-            if delivery.next_attempt_at > self.clock():
-                blocked.add(delivery.repository)
-                continue
-            made += 1
-            failure = self.attempt(url, secret, delivery)
-            if failure is not None:
-                blocked.add(delivery.repository)
-                if failure.unreachable:
-                    return made, False
-        return made, made > 0
+        outcomes = Outcomes(self)
+        try:
+            for delivery in queue:
+                if delivery.repository in blocked or stopping():
+                    continue
+                if delivery.next_attempt_at > self.clock():
+                    blocked.add(delivery.repository)
+                    continue
+                failure = self.send(url, secret, delivery)
+                outcomes.add(delivery, failure)
+                if failure is not None:
+                    blocked.add(delivery.repository)
+                    if failure.unreachable:
+                        return outcomes.made, False
+            return outcomes.made, outcomes.made > 0
+        finally:
+            outcomes.flush()
 
-    def attempt(self, url: str, secret: bytes | None, delivery: Delivery) -> DeliveryFailed | None:
-        """One POST of the delivery and its recorded outcome."""
+    def send(self, url: str, secret: bytes | None, delivery: Delivery) -> DeliveryFailed | None:
+        """One POST of the delivery: None if it succeeded."""
         body = delivery.body.encode()
-        failure = None
         try:
             self.sender.post(url, body, headers_for(delivery, body, secret))
         except DeliveryFailed as exc:
-            failure = exc
-        self._record(delivery, failure)
-        return failure
+            return exc
+        return None
 
-    def _record(self, delivery: Delivery, failure: DeliveryFailed | None) -> None:
+    def record(self, tx, delivery: Delivery, failure: DeliveryFailed | None) -> None:
         now = self.clock()
         attempts = delivery.attempts + 1
-        with self.db.write() as tx:
-            if failure is None:
-                rows.record(tx, delivery.id, rows.DELIVERED, attempts, now, None, now)
-            elif attempts >= self.max_attempts:
-                rows.record(tx, delivery.id, rows.DEAD, attempts, now, str(failure), now)
-            else:
-                rows.record(tx, delivery.id, rows.PENDING, attempts,
-                            now + self.backoff.delay(attempts), str(failure), None)
-        if failure is not None and attempts >= self.max_attempts:
+        if failure is None:
+            rows.record(tx, delivery.id, rows.DELIVERED, attempts, now, None, now)
+        elif attempts >= self.max_attempts:
+            rows.record(tx, delivery.id, rows.DEAD, attempts, now, str(failure), now)
             log.warning("notification %s to target %s dead after %d attempts: %s",
                         delivery.id, delivery.target_id, attempts, failure)
+        else:
+            rows.record(tx, delivery.id, rows.PENDING, attempts,
+                        now + self.backoff.delay(attempts), str(failure), None)
+
+
+class Outcomes:
+    """Attempts' outcomes, written a batch per transaction without waiting for the disk:
+    one commit per delivery would take the database's write lock from pushes hundreds of
+    times a second. An outcome lost to a crash only means the delivery is sent again (at
+    least once; receivers dedupe by delivery id)."""
+
+    EVERY = 100
+    SECONDS = 0.5
+
+    def __init__(self, deliverer: Deliverer):
+        self.deliverer = deliverer
+        self.pending: list[tuple[Delivery, DeliveryFailed | None]] = []
+        self.made = 0
+        self.since = time.monotonic()
+
+    def add(self, delivery: Delivery, failure: DeliveryFailed | None) -> None:
+        self.pending.append((delivery, failure))
+        self.made += 1
+        if (failure is not None or len(self.pending) >= self.EVERY
+                or time.monotonic() - self.since >= self.SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            with self.deliverer.db.write(durable=False) as tx:
+                for delivery, failure in self.pending:
+                    self.deliverer.record(tx, delivery, failure)
+            self.pending = []
+        self.since = time.monotonic()

@@ -5,6 +5,7 @@ Deliveries that succeeded are pruned after a day; dead ones stay until replayed.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -23,6 +24,7 @@ DELIVER = "notifications-deliver"
 PRUNE = "notifications-prune"
 CONCURRENCY = 4  # targets sent to at once per process
 DELIVERED_RETENTION = 24 * 3600.0
+NICE = 10  # added to the delivery threads' nice value
 
 
 class Dispatcher:
@@ -64,6 +66,7 @@ class Dispatcher:
                 self._threads.append(thread)
 
     def _work(self) -> None:
+        _lower_priority()
         while True:
             target_id = self._queue.get()
             try:
@@ -73,6 +76,14 @@ class Dispatcher:
             finally:
                 with self._lock:
                     self._queued.discard(target_id)
+
+
+def _lower_priority() -> None:
+    """Deliveries yield the CPU to requests: on Linux a thread has a nice value of its own."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    except (AttributeError, OSError):
+        pass
 
 
 def deliverer(db: Database, master: MasterKey, settings: Settings) -> Deliverer:
