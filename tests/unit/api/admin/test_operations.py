@@ -20,7 +20,7 @@ def test_the_operations_mirror_the_cli():
         "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
         "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy",
         "CreateKey", "ListKeys", "DescribeKey", "DisableKey", "EnableKey", "RotateKey",
-        "RunGarbageCollection", "GetStorageUsage",
+        "RunGarbageCollection", "GetStorageUsage", "GetUsageReport", "RecordUsageSample",
         "PutEventTarget", "ListEventTargets", "DeleteEventTarget", "ListEventDeliveries",
         "ReplayEventDeliveries"}
 
