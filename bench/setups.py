@@ -165,6 +165,9 @@ OBSERVABILITY_VARIANTS = [
             lambda b: b.berth(*OBSERVED, env={"BERTH_ACCESS_LOG": "false"}), short="off"),
     Variant("berth-unmetered", "Berth, BERTH_METRICS=false",
             lambda b: b.berth(*OBSERVED, env={"BERTH_METRICS": "false"}), short="no metrics"),
+    Variant("berth-bare", "Berth, access log and metrics off",
+            lambda b: b.berth(*OBSERVED, env={"BERTH_ACCESS_LOG": "false",
+                                              "BERTH_METRICS": "false"}), short="both off"),
 ]
 SETUPS = {s.name: s for s in [
     Setup("fs", "Filesystem: Berth vs Distribution", [
