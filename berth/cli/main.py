@@ -149,9 +149,9 @@ def _metrics_directory(settings: Settings):
     """Where the workers' Prometheus values live (multi-process mode), fresh per start."""
     if not settings.metrics:
         return None
-    from ..observability.prometheus import prepare_directory
+    from ..observability.prometheus import prepare_directory, scratch_base
 
-    return prepare_directory(settings.data_dir)
+    return prepare_directory(scratch_base(settings.data_dir))
 
 
 def _metrics_server(settings: Settings):

@@ -1,13 +1,18 @@
 """Prometheus' multi-process mode for the worker processes of one ``berth serve``: the
 directory their values live in, and what a scrape reads from it.
 
-The serving process makes a fresh directory per start (``<data-dir>/metrics/<pid>``) before
+The serving process makes a fresh directory per start (``<base>/metrics/<pid>``) before
 anything makes a metric, and passes it to the workers it spawns in the environment; each
-worker marks itself dead when it stops, so its live gauges leave the sums."""
+worker marks itself dead when it stops, so its live gauges leave the sums. The base is off
+the data directory's volume (``scratch_base``): prometheus_client writes its values through
+mmap, and a page it touches on a full file system kills the process with SIGBUS -- a full
+data disk must leave pulls answering, not take the server down."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, values
@@ -16,6 +21,15 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LIVE_PREFIX = "gauge_live"
+
+
+def scratch_base(data_dir: Path) -> Path:
+    """A directory of this deployment's in memory (/dev/shm) where there is one, else under
+    the system's temporary directory: never on the data directory's volume."""
+    name = "berth-" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    shm = Path("/dev/shm")
+    root = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    return root / name
 
 
 def prepare_directory(data_dir: Path) -> Path:

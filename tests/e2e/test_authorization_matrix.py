@@ -27,6 +27,7 @@ from berth.config import Settings
 from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
 from berth.keys import KeyService
+from berth.notifications.services import TargetService
 from berth.storage.metadata.database import Database
 from tests.support.berth_node import BerthNode
 from tests.support.credentials import admin_key, basic
@@ -544,6 +545,16 @@ def _kms_key(world: World, cell: str, enabled: bool = True) -> dict:
     return {"AccountId": home, "KeyId": key.arn}
 
 
+def _targets(world: World) -> TargetService:
+    return TargetService(world.iam.db, world.iam.identities.master)
+
+
+def _event_target(world: World, cell: str) -> dict:
+    home = world.accounts["home"]
+    _targets(world).put(home, f"t-{cell}", "http://127.0.0.1:9/hook")
+    return {"AccountId": home, "Name": f"t-{cell}"}
+
+
 # Operation -> request body for a fresh cell.
 ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
@@ -568,6 +579,15 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "RotateKey": _kms_key,
     "RunGarbageCollection": lambda world, cell: {"DryRun": "true"},
     "GetStorageUsage": _home,
+    "GetUsageReport": lambda world, cell: {**_home(world, cell), "From": "2026-12-01",
+                                           "To": "2026-12-05", "GroupBy": "repository"},
+    "RecordUsageSample": lambda world, cell: {},
+    "PutEventTarget": lambda world, cell: {**_home(world, cell), "Name": f"new-{cell}",
+                                           "Url": "http://127.0.0.1:9/hook"},
+    "ListEventTargets": _home,
+    "DeleteEventTarget": _event_target,
+    "ListEventDeliveries": _home,
+    "ReplayEventDeliveries": _home,
 }
 
 
@@ -611,6 +631,10 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert ids.user_policies(home, body["UserName"]) == {}
     elif operation == "DeleteUserPolicy":
         assert "p" in ids.user_policies(home, body["UserName"])
+    elif operation == "PutEventTarget":
+        assert body["Name"] not in [t.name for t in _targets(world).list(home)]
+    elif operation == "DeleteEventTarget":
+        assert body["Name"] in [t.name for t in _targets(world).list(home)]
     elif operation == "CreateKey":
         assert body["Description"] not in [k.description for k in _kms(world).list(home)]
     elif operation in ("DisableKey", "EnableKey", "RotateKey"):

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from berth.observability.prometheus import scratch_base
 from tests.support.berth_node import BerthNode
 from tests.support.oci_push import push_image
 from tests.support.ports import free_port, wait_until
@@ -50,7 +51,8 @@ def _scrape(node) -> dict:
 
 def _per_worker(node, tmp_path: Path) -> dict[str, float]:
     """Manifest GETs each process's own file holds (read apart from the others)."""
-    directory = next((node.data_dir / "metrics").iterdir())
+    # Off the data volume (a full data disk must not SIGBUS a worker through its mmap).
+    directory = next((scratch_base(node.data_dir) / "metrics").iterdir())
     counts = {}
     for db in directory.glob("counter_*.db"):
         alone = tmp_path / db.stem
