@@ -51,7 +51,13 @@ def prepare_directory(data_dir: Path) -> Path:
 
 
 def remove_directory(path: Path) -> None:
+    """This start's directory, and its parents up to the base once empty."""
     shutil.rmtree(path, ignore_errors=True)
+    for parent in (path.parent, path.parent.parent):
+        try:
+            parent.rmdir()
+        except OSError:  # not empty: another start of the same data directory
+            break
 
 
 def multiprocess() -> bool:
