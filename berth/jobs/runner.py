@@ -194,7 +194,7 @@ def _log_outcome(job: Claimed, error: Exception | None, held: bool) -> None:
         log.warning("job %s (%s) attempt %d: lost its lease meanwhile; another node runs it",
                     job.id, job.kind, job.attempt)
     elif error is None:
-        log.info("job %s (%s) done", job.id, job.kind)
+        log.debug("job %s (%s) done", job.id, job.kind)  # each periodic job, each second
     elif job.attempt >= job.max_attempts:
         log.error("job %s (%s) failed after %d attempts", job.id, job.kind, job.attempt,
                   exc_info=error)
