@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -5,6 +6,25 @@ import pytest
 from tests.support.ceph import CephCluster
 from tests.support.log_watch import LOGS
 from tests.support.postgres import PostgresCluster
+
+
+@pytest.fixture(scope="session", autouse=True)
+def metrics_scratch():
+    """Servers the tests kill (SIGKILL) or never start again leave their Prometheus scratch
+    directories (/dev/shm/berth-*, off the data volume: berth.observability.prometheus);
+    remove the ones this session made."""
+    before = set(_scratch_dirs())
+    yield
+    for path in set(_scratch_dirs()) - before:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _scratch_dirs() -> list[Path]:
+    import tempfile
+
+    roots = [Path("/dev/shm"), Path(tempfile.gettempdir())]
+    return [p for root in roots if root.is_dir() for p in root.glob("berth-*")
+            if p.is_dir() and len(p.name) == len("berth-") + 16]
 
 
 @pytest.fixture(scope="session")
