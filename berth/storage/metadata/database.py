@@ -14,11 +14,7 @@ sleep-and-poll.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
-import sqlite3
-import threading
 import time
 from collections import namedtuple
 from typing import Any, Iterator
@@ -30,9 +26,7 @@ from sqlalchemy.exc import DisconnectionError
 from ...observability.metrics import DatabaseMetrics
 from ..errors import METADATA_DATABASE, is_full, storage_full
 from . import events
-
-_SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                   "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000")
+from .sqlite import SqlitePool, SqliteWriterLock, configure_sqlite, file_lock
 
 
 class _Compiled:
@@ -115,97 +109,6 @@ class Tx:
             cursor.close()
 
 
-class _SqliteWriterLock:
-    """One writer at a time: among this process's threads, then among the processes that
-    share the database file (an flock on ``<file>.write-lock``, which the kernel hands to the
-    next waiter at once)."""
-
-    def __init__(self, path: str | None):
-        self._threads = threading.Lock()
-        self._path = f"{path}.write-lock" if path and path != ":memory:" else None
-        self._fd, self._pid = -1, 0
-
-    def __enter__(self) -> None:
-        self._threads.acquire()
-        try:
-            if self._path:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        try:
-            if self._path:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._threads.release()
-
-    def _file(self) -> int:
-        if self._pid != os.getpid():  # a forked child must not share its parent's lock
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        return self._fd
-
-    def close(self) -> None:
-        if self._fd >= 0 and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd, self._pid = -1, 0
-
-
-class _SqlitePool:
-    """Open SQLite connections for reuse; SQLite connections are cheap but not free.
-
-    One more connection stays open, unused, from the first use to ``close`` (the anchor):
-    when the last connection to a database in WAL mode closes, SQLite removes the log's
-    shared-memory index, and the next connection must make it again -- which a full disk
-    refuses ("disk I/O error"), so that every read would fail. Connections are closed after
-    failed writes, so without the anchor a full disk could close them all."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._idle: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._anchor: sqlite3.Connection | None = None
-
-    def get(self) -> sqlite3.Connection:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        if self._anchor is None:
-            self._hold_open()
-        return self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
-                               isolation_level=None)
-        for pragma in _SQLITE_PRAGMAS:
-            conn.execute(pragma)
-        return conn
-
-    def _hold_open(self) -> None:
-        conn = self._connect()
-        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # maps the index
-        with self._lock:
-            if self._anchor is None:
-                self._anchor, conn = conn, None
-        if conn is not None:
-            conn.close()
-
-    def put(self, conn: sqlite3.Connection) -> None:
-        with self._lock:
-            self._idle.append(conn)
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-            anchor, self._anchor = self._anchor, None
-        for conn in idle:
-            conn.close()
-        if anchor is not None:
-            anchor.close()
-
-
 def normalise_url(url: str) -> str:
     """PostgreSQL URLs as users write them go to psycopg (version 3)."""
     for prefix in ("postgresql://", "postgres://"):
@@ -232,8 +135,8 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = create_engine(url, connect_args={"timeout": 30})
-            _configure_sqlite(self.engine)
-            self._sqlite = _SqlitePool(self.engine.url.database)
+            configure_sqlite(self.engine)
+            self._sqlite = SqlitePool(self.engine.url.database)
         else:
             # No pre-ping on every checkout (a round trip per transaction): connections
             # idle for a while are pinged instead (_ping_idle_connections).
@@ -244,7 +147,7 @@ class Database:
         if not self._dialect.positional:  # e.g. psycopg's pyformat: compile to its %s form
             self._dialect = type(self._dialect)(paramstyle="format")
         self._compiled: dict[Any, _Compiled] = {}
-        self._writer_lock = (_SqliteWriterLock(self.engine.url.database) if self.is_sqlite
+        self._writer_lock = (SqliteWriterLock(self.engine.url.database) if self.is_sqlite
                              else contextlib.nullcontext())
         self._metrics = DatabaseMetrics(self.dialect_name)
 
@@ -361,7 +264,7 @@ class Database:
         holds it (yields False then, without waiting): a PostgreSQL session advisory lock on
         a connection of its own, or an flock beside the SQLite file."""
         if self.is_sqlite:
-            with _file_lock(self.engine.url.database, name) as held:
+            with file_lock(self.engine.url.database, name) as held:
                 yield held
             return
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "big")
@@ -389,23 +292,6 @@ class Database:
         self.engine.dispose()
 
 
-@contextlib.contextmanager
-def _file_lock(path: str | None, name: str) -> Iterator[bool]:
-    if not path or path == ":memory:":
-        yield True
-        return
-    fd = os.open(f"{path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # releases the lock
-
-
 IDLE_PING_SECONDS = 10.0
 
 
@@ -427,13 +313,3 @@ def _ping_idle_connections(engine: Engine) -> None:
             dbapi_conn.rollback()
         except Exception as exc:
             raise DisconnectionError("idle connection lost") from exc  # the pool retries
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    """Pragmas for the SQLAlchemy engine, which Alembic uses."""
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
-        cur = dbapi_conn.cursor()
-        for pragma in _SQLITE_PRAGMAS:
-            cur.execute(pragma)
-        cur.close()
