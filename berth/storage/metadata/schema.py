@@ -309,3 +309,8 @@ usage_transfer_daily = Table(
     Column("bytes_outside", BigInteger, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+
+# Tables declared beside their statements join the shared metadata here, whatever imports
+# first: migrations are checked against every table (tests/unit/storage/metadata).
+from . import notifications  # noqa: E402,F401
