@@ -56,6 +56,7 @@ class JobRunner:
         self._slots: dict[str, int] = {}  # the last slot enqueued per schedule
         self._running: dict[str, tuple[Claimed, JobContext, asyncio.Task]] = {}
         self._stopping: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None  # a job ended: claim the next one now
         self._tasks: list[asyncio.Task] = []
         self._sampled = 0.0
         self.every(3600, PRUNE_JOBS, lambda job: queue.prune())
@@ -82,6 +83,7 @@ class JobRunner:
     # -- the loop ----------------------------------------------------------------------
     def start(self) -> None:
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
         self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._heartbeat())]
 
     async def stop(self) -> None:
@@ -106,8 +108,15 @@ class JobRunner:
                 await self.poll_once()
             except Exception:  # e.g. the database is unreachable: the next poll tries again
                 log.exception("job queue poll failed")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+            # A poll claims at most the free slots: when a job ends, poll again at once, so
+            # jobs run as fast as they finish, not a slot's worth per poll interval.
+            waits = [asyncio.ensure_future(self._stopping.wait()),
+                     asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waits, timeout=self.poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
+            self._wake.clear()
 
     async def poll_once(self) -> None:
         if self._due(time.time()):
@@ -129,9 +138,14 @@ class JobRunner:
         """Queue the current slot's job of each schedule this node has not queued yet (a
         dedup key makes the other nodes' attempts no-ops)."""
         now = time.time() if now is None else now
-        for schedule in self._due(now):
+        due = self._due(now)
+        # A schedule whose earlier slot still waits gets no other: a backlog of the same
+        # periodic job does no more work than one, and would delay every other job.
+        waiting = self.queue.queued() if due else {}
+        for schedule in due:
             slot = schedule.slot(now)
-            schedule.enqueue(self.queue, slot, now)
+            if not waiting.get(schedule.kind):
+                schedule.enqueue(self.queue, slot, now)
             self._slots[schedule.kind] = slot
 
     def _start(self, job: Claimed) -> None:
@@ -143,6 +157,7 @@ class JobRunner:
             await blocking(self.execute, job, ctx)
         finally:
             self._running.pop(job.id, None)
+            self._wake.set()
 
     def execute(self, job: Claimed, ctx: JobContext) -> None:
         """Run the job's handler and record the outcome (in a worker thread)."""
