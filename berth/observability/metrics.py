@@ -13,7 +13,7 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from . import RequestRecord
+from . import RequestRecord, buffered
 
 # Request latency: from a cached manifest GET (~1 ms) to a large blob (minutes).
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -90,6 +90,7 @@ _metrics: Metrics | None = None
 def metrics() -> Metrics:
     global _metrics
     if _metrics is None:
+        buffered.install()
         _metrics = Metrics()
     return _metrics
 

@@ -19,6 +19,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, values
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from . import buffered
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LIVE_PREFIX = "gauge_live"
 
@@ -67,12 +69,14 @@ def multiprocess() -> bool:
 def mark_dead() -> None:
     """In a worker that stops: its live gauges (uploads, jobs running) no longer count."""
     if multiprocess():
+        buffered.flush()
         mark_process_dead(os.getpid())
 
 
 def scrape(accept: str | None) -> tuple[bytes, str]:
     """The exposition of every worker's metrics (of this process's when not multi-process),
     in the format the scraper accepts."""
+    buffered.flush()  # this process's own counts are current; other workers' lag <= 1 s
     registry = _registry()
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type

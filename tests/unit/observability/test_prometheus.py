@@ -48,7 +48,8 @@ def test_a_scrape_sums_every_process_and_drops_dead_ones_live_gauges(tmp_path, m
 
 def test_each_start_gets_a_fresh_directory_and_old_ones_go(tmp_path, monkeypatch):
     monkeypatch.setattr(values, "ValueClass", values.ValueClass)
-    monkeypatch.delenv(prometheus.ENV, raising=False)
+    monkeypatch.setenv(prometheus.ENV, "")  # recorded, so the directory set below is undone
+    monkeypatch.delenv(prometheus.ENV)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     stale = tmp_path / "metrics" / dead
@@ -64,3 +65,31 @@ def test_each_start_gets_a_fresh_directory_and_old_ones_go(tmp_path, monkeypatch
     assert values.ValueClass.__name__ == "MmapedValue"
     prometheus.remove_directory(path)
     assert not path.exists()
+
+
+def test_buffered_values_reach_the_files_when_flushed(tmp_path, monkeypatch):
+    """A buffered counter adds in memory; a scrape of the files sees it once flushed (the
+    flusher thread does so every second, a process at exit or marking itself dead)."""
+    from berth.observability import buffered
+
+    monkeypatch.setenv(prometheus.ENV, str(tmp_path))
+    monkeypatch.setattr(values, "ValueClass", values.get_value_class())
+    buffered.install()
+    assert issubclass(values.ValueClass, buffered.BufferedValue)
+    from prometheus_client import CollectorRegistry, Counter
+    counter = Counter("berth_test_buffered", "test", ["k"], registry=CollectorRegistry())
+    counter.labels("a").inc(3)
+    assert counter.labels("a")._value.get() == 3  # this process sees its own counts at once
+
+    def on_disk() -> float:
+        from prometheus_client.multiprocess import MultiProcessCollector
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, str(tmp_path))
+        return registry.get_sample_value("berth_test_buffered_total", {"k": "a"}) or 0.0
+
+    assert on_disk() == 0  # not written yet
+    buffered.flush()
+    assert on_disk() == 3
+    counter.labels("a").inc(2)
+    buffered.flush()
+    assert on_disk() == 5
