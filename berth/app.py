@@ -32,6 +32,7 @@ from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
 from .notifications import subscriber as notifications_subscriber
+from .lifecycle.tasks import schedule_lifecycle
 from .notifications.tasks import schedule_notifications
 from .observability import metrics as prometheus_metrics
 from .observability.prometheus import mark_dead
@@ -92,6 +93,8 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                       settings.event_delivery_seconds)
     schedule_notifications(runner, registry.db, settings)
     schedule_sampling(runner, registry.db)
+    schedule_lifecycle(runner, registry.db, settings.lifecycle_interval_seconds,
+                       settings.lifecycle_check_seconds)
     return runner
 
 

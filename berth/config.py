@@ -61,6 +61,10 @@ class Settings:
     # Garbage collection: unreferenced blobs are kept this long (which also bounds how long
     # a push may take between storing a blob and linking it), and swept this often.
     gc_grace_seconds: int = 3600
+    # Lifecycle policies: each repository's policy runs at least once per interval (ECR acts
+    # within 24 hours); nodes look for repositories due every check interval.
+    lifecycle_interval_seconds: int = 24 * 3600
+    lifecycle_check_seconds: int = 300
     gc_interval_seconds: int = 600
     # ... and the whole storage walked for objects no metadata knows (a crash's leftovers).
     gc_orphan_scan_seconds: int = 24 * 3600

@@ -18,6 +18,7 @@ from .repositories.settings import RepositorySettingsService
 from .settings import AccountSettings
 
 if TYPE_CHECKING:
+    from ..lifecycle.services import LifecycleService
     from .images.service import ImageService
 
 
@@ -80,6 +81,13 @@ class Registry:
     @cached_property
     def account_settings(self) -> AccountSettings:
         return AccountSettings(self.db, self.registry_id)
+
+    @cached_property
+    def lifecycle(self) -> "LifecycleService":
+        """Lifecycle policies and their previews (berth.lifecycle, a domain over this one)."""
+        from ..lifecycle.services import LifecycleService
+
+        return LifecycleService(self.db, self.registry_id)
 
     def scoped(self, registry_id: int) -> "Registry":
         if registry_id == self.registry_id:

@@ -26,6 +26,7 @@ from botocore.credentials import Credentials
 from berth.config import Settings
 from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
+from berth.lifecycle.services import LifecycleService
 from berth.keys import KeyService
 from berth.notifications.services import TargetService
 from berth.storage.metadata.database import Database
@@ -319,6 +320,20 @@ class _Cell:
             assert resp.status_code == 202, resp.text
         return {**body, "uploadId": location.rsplit("/", 1)[1]}
 
+    def lifecycle_policy(self) -> dict:
+        """The cell's repository, with a lifecycle policy (put through the domain)."""
+        body = self.repository()
+        LifecycleService(self.world.iam.db, self.world.iam.registry_id(
+            self.world.iam.tenancy.default)).put_policy(self.repo, LIFECYCLE_POLICY)
+        return body
+
+    def lifecycle_preview(self) -> dict:
+        """The cell's repository, with a lifecycle policy preview started."""
+        body = self.repository()
+        LifecycleService(self.world.iam.db, self.world.iam.registry_id(
+            self.world.iam.tenancy.default)).start_preview(self.repo, LIFECYCLE_POLICY)
+        return body
+
     def registry_policy(self) -> dict:
         """A registry policy in the registry this caller addresses (its own)."""
         world = self.world
@@ -328,6 +343,10 @@ class _Cell:
         return {}
 
 
+LIFECYCLE_POLICY = json.dumps({"rules": [{
+    "rulePriority": 1, "description": "keep the ten newest images",
+    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+    "action": {"type": "expire"}}]})
 REGISTRY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
     "Action": ["ecr:ReplicateImage"], "Resource": "*"}]})
@@ -382,6 +401,13 @@ ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
             "Action": "ecr:*"}]})}),
     "GetRepositoryPolicy": (True, lambda c: c.repository(HOME_ONLY)),
     "DeleteRepositoryPolicy": (True, lambda c: c.repository(HOME_ONLY)),
+    "PutLifecyclePolicy": (True, lambda c: {**c.repository(),
+                                            "lifecyclePolicyText": LIFECYCLE_POLICY}),
+    "GetLifecyclePolicy": (True, lambda c: c.lifecycle_policy()),
+    "DeleteLifecyclePolicy": (True, lambda c: c.lifecycle_policy()),
+    "StartLifecyclePolicyPreview": (True, lambda c: {**c.repository(),
+                                                     "lifecyclePolicyText": LIFECYCLE_POLICY}),
+    "GetLifecyclePolicyPreview": (True, lambda c: c.lifecycle_preview()),
     "PutRegistryPolicy": (False, lambda c: {"policyText": REGISTRY_POLICY}),
     "GetRegistryPolicy": (False, lambda c: c.registry_policy()),
     "DeleteRegistryPolicy": (False, lambda c: c.registry_policy()),

@@ -118,6 +118,8 @@ def shape_problems(value: Any, shape, path: str = "$") -> list[str]:
             when = datetime.fromtimestamp(value, timezone.utc)
         except (OverflowError, OSError, ValueError) as exc:
             return [f"{path}: {value!r} is not a timestamp: {exc}"]
+        if shape.name == "EvaluationTimestamp" and value == 0:
+            return []  # a lifecycle policy not run yet: ECR answers the epoch
         if not datetime(2000, 1, 1, tzinfo=timezone.utc) <= when <= datetime(2200, 1, 1, tzinfo=timezone.utc):
             return [f"{path}: implausible timestamp {when.isoformat()}"]
         return []
@@ -279,6 +281,17 @@ def walk(ecr, registry) -> Walk:
     w.call("PutRegistryPolicy", lambda: {"policyText": registry_policy})
     w.call("GetRegistryPolicy", lambda: {})
     w.call("DeleteRegistryPolicy", lambda: {})
+    lifecycle_policy = json.dumps({"rules": [{
+        "rulePriority": 1, "description": "expire untagged images after a day",
+        "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
+                      "countUnit": "days", "countNumber": 1},
+        "action": {"type": "expire"}}]})
+    w.call("PutLifecyclePolicy", lambda: {"repositoryName": REPO,
+                                          "lifecyclePolicyText": lifecycle_policy})
+    w.call("GetLifecyclePolicy", lambda: {"repositoryName": REPO})
+    w.call("StartLifecyclePolicyPreview", lambda: {"repositoryName": REPO})
+    w.call("GetLifecyclePolicyPreview", lambda: {"repositoryName": REPO})
+    w.call("DeleteLifecyclePolicy", lambda: {"repositoryName": REPO})
     w.call("GetAccountSetting", lambda: {"name": "BLOB_MOUNTING"})
     w.call("PutAccountSetting", lambda: {"name": "BLOB_MOUNTING", "value": "DISABLED"})
 

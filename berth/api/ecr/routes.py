@@ -4,7 +4,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from ..credentials import scrubbing
-from . import images, layers, policies, registry_settings, repositories
+from . import images, layers, lifecycle, policies, registry_settings, repositories
 from .authorization_token import get_authorization_token
 from .caller import authenticate
 from .endpoint import make_endpoint
@@ -15,6 +15,7 @@ OPERATIONS = {
     **images.OPERATIONS,
     **layers.OPERATIONS,
     **policies.OPERATIONS,
+    **lifecycle.OPERATIONS,
     **registry_settings.OPERATIONS,
 }
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
+from ...lifecycle import errors as lifecycle
 from ...registry import errors as e
 from ...registry.images.manifests import DigestMismatch, ImageExists, LayersMissing
 from ...registry.images.service import ImageNotFound, MediaTypeMissing
@@ -89,6 +90,18 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
         "RepositoryNotEmptyException", f"The repository with name '{w.repository}' in "
         f"registry with id '{w.registry}' cannot be deleted because it still contains images")),
     (e.SettingInvalid, None, _message("InvalidParameterException")),
+    (lifecycle.PolicyInvalid, None, lambda exc, w: invalid_parameter(
+        "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle "
+        f"policy validation failure: {exc.message}'")),
+    (lifecycle.PolicyNotFound, None, lambda exc, w: model_error(
+        "LifecyclePolicyNotFoundException",
+        f"Lifecycle policy does not exist for {w.in_repository}")),
+    (lifecycle.PreviewNotFound, None, lambda exc, w: model_error(
+        "LifecyclePolicyPreviewNotFoundException",
+        f"Lifecycle policy preview request does not exist for {w.in_repository}")),
+    (lifecycle.PreviewInProgress, None, lambda exc, w: model_error(
+        "LifecyclePolicyPreviewInProgressException",
+        f"Previous lifecycle policy preview request has not completed for {w.in_repository}")),
     (e.NameInvalid, None, _message("InvalidParameterException")),
     (ResourceTagInvalid, None, _message("InvalidTagParameterException")),
     (TooManyResourceTags, None, _message("TooManyTagsException")),

@@ -71,3 +71,22 @@ def start_waits(db: Database, repo_id: int, blobs: list[str]) -> None:
     if blobs:
         with db.write() as tx:
             blob_rows.mark_unlisted(tx, repo_id, blobs)
+
+
+def delete_tree(tx: Tx, registry_id: int, repo_id: int, repository: str,
+                digest: str) -> list[Deletion]:
+    """An image and what goes with it, in the caller's transaction: the manifests its index
+    lists that nothing else keeps (no tag, no other index), and its referrers (signatures,
+    SBOMs, attestations), each with what goes with it in turn."""
+    children = manifest_rows.child_manifests(tx, repo_id, digest)
+    done = [delete_image(tx, registry_id, repo_id, repository, None, digest)]
+    for child in children:
+        if (manifest_rows.parent_of(tx, repo_id, child) is None
+                and tags.count_for(tx, repo_id, child) == 0
+                and manifest_rows.get(tx, repo_id, child) is not None):
+            done += delete_tree(tx, registry_id, repo_id, repository, child)
+    for referrer in manifest_rows.referrers(tx, repo_id, digest, None):
+        if (manifest_rows.get(tx, repo_id, referrer.digest) is not None
+                and manifest_rows.parent_of(tx, repo_id, referrer.digest) is None):
+            done += delete_tree(tx, registry_id, repo_id, repository, referrer.digest)
+    return done

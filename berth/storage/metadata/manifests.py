@@ -86,11 +86,11 @@ def _remove_references():
 
 
 @cache
-def _blob_children():
+def _children(kind: str):
     return select(manifest_references.c.child_digest).where(
         manifest_references.c.repository_id == bindparam("repo"),
         manifest_references.c.parent_digest == bindparam("digest"),
-        manifest_references.c.kind == "blob")
+        manifest_references.c.kind == kind)
 
 
 @cache
@@ -165,10 +165,15 @@ def parent_of(tx: Tx, repo_id: int, digest: str) -> str | None:
 def remove(tx: Tx, repo_id: int, digest: str) -> list[str]:
     """Delete the manifest and its references; returns the blobs it listed."""
     params = {"repo": repo_id, "digest": digest}
-    blobs = tx.scalars(_blob_children(), params)
+    blobs = tx.scalars(_children("blob"), params)
     tx.execute(_remove_references(), params)
     tx.execute(_remove(), params)
     return blobs
+
+
+def child_manifests(tx: Tx, repo_id: int, digest: str) -> list[str]:
+    """The manifests an index lists."""
+    return tx.scalars(_children("manifest"), {"repo": repo_id, "digest": digest})
 
 
 def referrers(tx: Tx, repo_id: int, subject: str, artifact_type: str | None) -> list:

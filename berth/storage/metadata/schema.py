@@ -170,6 +170,10 @@ manifests = Table(
     Column("content", LargeBinary, nullable=False),
     Column("pushed_at", Float, nullable=False),
     Column("last_pulled_at", Float),
+    # ACTIVE, ARCHIVED or ACTIVATING (being restored): lifecycle's archive storage class.
+    Column("image_status", String(16), nullable=False, server_default="ACTIVE"),
+    Column("last_archived_at", Float),
+    Column("last_activated_at", Float),
     Index("ix_manifests_subject", "repository_id", "subject_digest"),
 )
 
@@ -313,4 +317,4 @@ usage_transfer_daily = Table(
 
 # Tables declared beside their statements join the shared metadata here, whatever imports
 # first: migrations are checked against every table (tests/unit/storage/metadata).
-from . import notifications  # noqa: E402,F401
+from . import lifecycle, notifications  # noqa: E402,F401

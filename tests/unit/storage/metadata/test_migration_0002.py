@@ -57,9 +57,13 @@ def old_db(database_url):
     db.dispose()
 
 
-# The columns of revision 0001 (0006 adds key refs and garbage-collection times to blobs).
+# The columns of revision 0001 (0006 adds key refs and garbage-collection times to blobs,
+# 0010 the archive state of manifests).
 _COLUMNS = {"blobs": "digest, size, created_at",
-            "repository_blobs": "repository_id, digest, created_at"}
+            "repository_blobs": "repository_id, digest, created_at",
+            "manifests": "repository_id, digest, media_type, artifact_type, subject_digest, "
+                         "config_digest, config_media_type, size, total_size, annotations, "
+                         "content, pushed_at, last_pulled_at"}
 
 
 def _snapshot(db: Database) -> dict:
