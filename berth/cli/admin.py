@@ -67,6 +67,21 @@ def _kms(operation: str, help: str, *arguments) -> Command:
     return Command(help, operation, (_ACCOUNT, *arguments), params)
 
 
+_LIFECYCLE_ACCOUNT = _arg("--account", metavar="ID",
+                          help="the registry's account (default: the default registry's)")
+
+
+def _lifecycle_params(a: argparse.Namespace, **more) -> dict:
+    return {"AccountId": a.account, "Region": a.region if a.account else None, **more}
+
+
+def _read(path: str | None) -> str | None:
+    if path is None:
+        return None
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
 def _user_params(a: argparse.Namespace) -> dict:
     return {"AccountId": a.account, "UserName": a.user}
 
@@ -131,6 +146,21 @@ COMMANDS: dict[str, dict[str, Command]] = {
                                                      help="only count what would be freed"),),
                        lambda a: {"DryRun": "true" if a.dry_run else "false"}),
     },
+    "lifecycle": {
+        "run": Command("run lifecycle policies now: one repository's, or every policy that "
+                       "has not run yet today", "RunLifecyclePolicies",
+                       (_arg("--repository", metavar="NAME"), _LIFECYCLE_ACCOUNT),
+                       lambda a: _lifecycle_params(a, RepositoryName=a.repository)),
+        "preview": Command("what a repository's lifecycle policy (or --policy-file) would "
+                           "expire or archive, now or --as-of a later date",
+                           "PreviewLifecyclePolicy",
+                           (_arg("--repository", required=True, metavar="NAME"),
+                            _LIFECYCLE_ACCOUNT, _arg("--as-of", metavar="YYYY-MM-DD"),
+                            _arg("--policy-file", metavar="PATH")),
+                           lambda a: _lifecycle_params(
+                               a, RepositoryName=a.repository, AsOf=a.as_of,
+                               LifecyclePolicyText=_read(a.policy_file))),
+    },
     "usage": {
         "": Command("storage used per account and repository (each object once); with "
                     "--from and --to, GB-months, GB transferred and cost per group",
@@ -149,6 +179,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "keys": "encryption keys of KMS repositories (encryption at rest)",
                "gc": "garbage collection of unreferenced blobs",
                "usage": "storage used, usage and cost reports",
+               "lifecycle": "lifecycle policies: run them now, preview them on a date",
                "tokens": "registry token signing", "events": events.HELP}
 
 

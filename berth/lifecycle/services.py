@@ -16,6 +16,7 @@ from ..storage.metadata.database import Database
 from .errors import PolicyNotFound, PreviewInProgress, PreviewNotFound
 from .policy import TRANSITION, Policy, parse
 from .reading import CLASS_NAME, verdicts
+from .run import RunReport, run_repository
 
 PREVIEW_JOB = "lifecycle-preview"
 IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
@@ -166,3 +167,26 @@ class LifecycleService:
                        [PreviewResult(r.digest, json.loads(r.tags), r.pushed_at, r.action,
                                       r.priority, r.storage_class) for r in page],
                        page[-1].position if more else None)
+
+    def evaluate(self, repository: str, text: str | None = None,
+                 as_of: float | None = None) -> tuple[str, list]:
+        """What the policy (``text``, else the repository's) would do at ``as_of`` (now by
+        default): (the text, the verdicts), computed now rather than by a job."""
+        if text is not None:
+            parse(text)
+        with self.db.read() as tx:
+            repo_id = require_id(tx, self.registry_id, repository)
+            if text is None:
+                found = rows.policy(tx, repo_id)
+                if found is None:
+                    raise PolicyNotFound(f"no lifecycle policy for {repository!r}",
+                                         {"name": repository})
+                text = found.text
+        now = self.clock() if as_of is None else as_of
+        return text, list(verdicts(self.db, repo_id, parse(text), now))
+
+    def run(self, repository: str) -> RunReport:
+        """Run the repository's policy now."""
+        with self.db.read() as tx:
+            repo_id = require_id(tx, self.registry_id, repository)
+        return run_repository(self.db, self.registry_id, repo_id, repository, self.clock())

@@ -6,6 +6,7 @@ from types import ModuleType
 from ...iam.service import Iam
 from . import (
     key_operations,
+    lifecycle_operations,
     notification_operations,
     operations,
     storage_operations,
@@ -21,7 +22,7 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 
 
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
-                      notification_operations)
+                      notification_operations, lifecycle_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:
