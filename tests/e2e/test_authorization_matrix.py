@@ -27,6 +27,7 @@ from berth.config import Settings
 from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
 from berth.lifecycle.services import LifecycleService
+from berth.registry.images.pull_exclusions import PullTimeExclusions
 from berth.keys import KeyService
 from berth.notifications.services import TargetService
 from berth.storage.metadata.database import Database
@@ -334,6 +335,17 @@ class _Cell:
             self.world.iam.tenancy.default)).start_preview(self.repo, LIFECYCLE_POLICY)
         return body
 
+    def scanner(self, registered: bool = False) -> str:
+        """A principal of the registry this caller addresses (its own), excluded from pull
+        time updates there if ``registered``."""
+        world = self.world
+        account = world.accounts["other" if self.cross else "home"]
+        arn = f"arn:aws:iam::{account}:user/scanner-{self.name}"
+        if registered:
+            registry_id = world.iam.registry_id(RegistryAddress(account, "us-east-1"))
+            PullTimeExclusions(world.iam.db, registry_id).register(arn)
+        return arn
+
     def registry_policy(self) -> dict:
         """A registry policy in the registry this caller addresses (its own)."""
         world = self.world
@@ -408,6 +420,10 @@ ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
     "StartLifecyclePolicyPreview": (True, lambda c: {**c.repository(),
                                                      "lifecyclePolicyText": LIFECYCLE_POLICY}),
     "GetLifecyclePolicyPreview": (True, lambda c: c.lifecycle_preview()),
+    "RegisterPullTimeUpdateExclusion": (False, lambda c: {"principalArn": c.scanner()}),
+    "DeregisterPullTimeUpdateExclusion": (False, lambda c: {
+        "principalArn": c.scanner(registered=True)}),
+    "ListPullTimeUpdateExclusions": (False, lambda c: {}),
     "PutRegistryPolicy": (False, lambda c: {"policyText": REGISTRY_POLICY}),
     "GetRegistryPolicy": (False, lambda c: c.registry_policy()),
     "DeleteRegistryPolicy": (False, lambda c: c.registry_policy()),
@@ -614,7 +630,17 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "DeleteEventTarget": _event_target,
     "ListEventDeliveries": _home,
     "ReplayEventDeliveries": _home,
+    "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
+    "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
+                                                   "AsOf": "2030-01-01"},
 }
+
+
+def _with_policy(world: World, cell: str) -> str:
+    """A repository of the home registry with an image and a lifecycle policy."""
+    cell = _Cell(world, cell, "alice")
+    cell.lifecycle_policy()
+    return cell.repo
 
 
 def test_every_admin_operation_is_in_the_matrix():

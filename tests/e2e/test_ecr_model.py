@@ -292,6 +292,10 @@ def walk(ecr, registry) -> Walk:
     w.call("StartLifecyclePolicyPreview", lambda: {"repositoryName": REPO})
     w.call("GetLifecyclePolicyPreview", lambda: {"repositoryName": REPO})
     w.call("DeleteLifecyclePolicy", lambda: {"repositoryName": REPO})
+    scanner = f"arn:aws:iam::{account}:user/scanner"
+    w.call("RegisterPullTimeUpdateExclusion", lambda: {"principalArn": scanner})
+    w.call("ListPullTimeUpdateExclusions", lambda: {})
+    w.call("DeregisterPullTimeUpdateExclusion", lambda: {"principalArn": scanner})
     w.call("GetAccountSetting", lambda: {"name": "BLOB_MOUNTING"})
     w.call("PutAccountSetting", lambda: {"name": "BLOB_MOUNTING", "value": "DISABLED"})
 

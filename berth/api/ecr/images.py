@@ -45,7 +45,8 @@ async def describe_images(call: ApiCall) -> dict:
 async def batch_get_image(call: ApiCall) -> dict:
     target, name = await _admit(call)
     images, failures = await _service(target).batch_get(
-        name, _ids(call.params["imageIds"]), call.params.get("acceptedMediaTypes"))
+        name, _ids(call.params["imageIds"]), call.params.get("acceptedMediaTypes"),
+        call.caller.identity.principal.arn)
     return {"images": [{"registryId": target.registry_id_text, "repositoryName": name,
                         "imageId": _image_id(i), "imageManifest": content.decode("utf-8"),
                         "imageManifestMediaType": media_type}

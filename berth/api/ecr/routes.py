@@ -4,7 +4,15 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from ..credentials import scrubbing
-from . import images, layers, lifecycle, policies, registry_settings, repositories
+from . import (
+    images,
+    layers,
+    lifecycle,
+    policies,
+    pull_exclusions,
+    registry_settings,
+    repositories,
+)
 from .authorization_token import get_authorization_token
 from .caller import authenticate
 from .endpoint import make_endpoint
@@ -16,6 +24,7 @@ OPERATIONS = {
     **layers.OPERATIONS,
     **policies.OPERATIONS,
     **lifecycle.OPERATIONS,
+    **pull_exclusions.OPERATIONS,
     **registry_settings.OPERATIONS,
 }
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
 from ...lifecycle import errors as lifecycle
+from ...registry.images import pull_exclusions as exclusions
 from ...registry import errors as e
 from ...registry.images.manifests import DigestMismatch, ImageExists, LayersMissing
 from ...registry.images.service import ImageNotFound, MediaTypeMissing
@@ -90,6 +91,15 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
         "RepositoryNotEmptyException", f"The repository with name '{w.repository}' in "
         f"registry with id '{w.registry}' cannot be deleted because it still contains images")),
     (e.SettingInvalid, None, _message("InvalidParameterException")),
+    (exclusions.ExclusionExists, None, lambda exc, w: model_error(
+        "ExclusionAlreadyExistsException", f"The principal '{exc.detail['principalArn']}' is "
+        f"already excluded from pull time updates in the registry with id '{w.registry}'")),
+    (exclusions.ExclusionUnknown, None, lambda exc, w: model_error(
+        "ExclusionNotFoundException", f"The principal '{exc.detail['principalArn']}' is not "
+        f"excluded from pull time updates in the registry with id '{w.registry}'")),
+    (exclusions.TooManyExclusions, None, lambda exc, w: model_error(
+        "LimitExceededException", f"The registry with id '{w.registry}' has "
+        f"{exclusions.MAX_EXCLUSIONS} pull time update exclusions, the most it may have")),
     (lifecycle.PolicyInvalid, None, lambda exc, w: invalid_parameter(
         "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle "
         f"policy validation failure: {exc.message}'")),

@@ -13,7 +13,8 @@ async def get_manifest(request: Request) -> Response:
     head = request.method == "HEAD"
     found = await reg.manifests.fetch(name, request.path_params["reference"],
                                       rq.accepted_types(request), with_content=not head,
-                                      record_pull=not head)
+                                      record_pull=not head,
+                                      principal=request.state.caller.principal.arn)
     headers = {"Docker-Content-Digest": found.digest, "ETag": f'"{found.digest}"',
                "Content-Length": str(found.size)}
     return Response(found.content if not head else None, headers=headers,

@@ -29,6 +29,7 @@ from ..repositories.service import create_on_push, require_id
 from ..repositories.settings import tag_mutability
 from .deletion import delete_image, start_waits
 from .format import ParsedManifest, parse_manifest
+from .pull_exclusions import PullTimeExclusions
 from .pulls import pull_log
 
 
@@ -92,17 +93,20 @@ class ManifestService:
         self.max_references = max_references  # blobs and manifests a manifest may list
         self.pull_record_interval = pull_record_interval
         self.pulls = pull_log(db)  # writes the pull times; a failed write never fails a pull
+        self.pull_exclusions = PullTimeExclusions(db, registry_id)
         self.encryption = encryption  # the key of a repository a manifest push creates
 
     # -- read ------------------------------------------------------------------------------
     async def fetch(self, repository: str, reference: str, accepted: list[str] | None = None,
-                    with_content: bool = True, record_pull: bool = False) -> StoredManifest:
-        """A manifest by tag or digest, recording the pull at a coarse interval."""
+                    with_content: bool = True, record_pull: bool = False,
+                    principal: str | None = None) -> StoredManifest:
+        """A manifest by tag or digest, recording the pull (by ``principal``) at a coarse
+        interval."""
         found, repo_id, last_pulled = await quick_read(
             self.db.inline_reads, self._find, repository, reference, accepted, with_content)
         if record_pull and self._pull_is_stale(
                 self.pulls.latest(repo_id, found.digest, last_pulled)):
-            await blocking(self._record_pulls, repo_id, [found.digest])
+            await blocking(self._record_pulls, repo_id, [found.digest], principal)
         return found
 
     def _find(self, repository: str, reference: str, accepted: list[str] | None,
@@ -127,17 +131,19 @@ class ManifestService:
     def _pull_is_stale(self, last_pulled_at: float | None) -> bool:
         return last_pulled_at is None or last_pulled_at < time.time() - self.pull_record_interval
 
-    def record_pulls(self, repo_id: int, last_pulled: dict[str, float | None]) -> None:
+    def record_pulls(self, repo_id: int, last_pulled: dict[str, float | None],
+                     principal: str | None = None) -> None:
         """Record pulls of several manifests (digest -> when a pull was last recorded) in one
         write, those recorded within the interval skipped."""
         stale = [d for d, last in last_pulled.items()
                  if self._pull_is_stale(self.pulls.latest(repo_id, d, last))]
         if stale:
-            self._record_pulls(repo_id, stale)
+            self._record_pulls(repo_id, stale, principal)
 
-    def _record_pulls(self, repo_id: int, digests: list[str]) -> None:
+    def _record_pulls(self, repo_id: int, digests: list[str], principal: str | None) -> None:
         # A write per pull would serialise pulls; like ECR, record at a coarse interval.
-        self.pulls.record(repo_id, digests, time.time(), self.pull_record_interval)
+        if not self.pull_exclusions.excludes(principal):
+            self.pulls.record(repo_id, digests, time.time(), self.pull_record_interval)
 
     # -- write -----------------------------------------------------------------------------
     def put(self, repository: str, reference: str | None, body: bytes,

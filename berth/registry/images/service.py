@@ -176,11 +176,13 @@ class ImageService:
             return _details(rows_found, names)
 
     async def batch_get(self, repository: str, ids: list[ImageId],
-                        accepted: list[str] | None):
-        """(images as (ImageId, media type, content), failures); each found image is a pull."""
-        return await blocking(self._batch_get, repository, ids, accepted)
+                        accepted: list[str] | None, principal: str | None = None):
+        """(images as (ImageId, media type, content), failures); each found image is a pull
+        (by ``principal``)."""
+        return await blocking(self._batch_get, repository, ids, accepted, principal)
 
-    def _batch_get(self, repository: str, ids: list[ImageId], accepted: list[str] | None):
+    def _batch_get(self, repository: str, ids: list[ImageId], accepted: list[str] | None,
+                   principal: str | None):
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             resolved = _resolve(tx, repo_id, ids,
@@ -194,7 +196,7 @@ class ImageService:
                 continue
             images.append((ImageId(row.digest, image_id.tag), row.media_type, row.content))
             pulled[row.digest] = row.last_pulled_at
-        self.registry.manifests.record_pulls(repo_id, pulled)
+        self.registry.manifests.record_pulls(repo_id, pulled, principal)
         return images, failures
 
     def layer_referenced(self, repository: str, digest: Digest) -> bool:
