@@ -42,7 +42,7 @@ from .observability.middleware import RequestObserver
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.registry import Registry
 from .registry.repositories.encryption import Encryption
-from .registry.tasks import schedule_upload_expiry
+from .registry.tasks import handle_restores, schedule_upload_expiry
 from .storage.blobs import open_driver
 from .storage.blobs.encrypted import EncryptedDriver
 from .storage.metadata.database import Database, pool_size_for
@@ -95,6 +95,7 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
     schedule_sampling(runner, registry.db)
     schedule_lifecycle(runner, registry.db, settings.lifecycle_interval_seconds,
                        settings.lifecycle_check_seconds)
+    handle_restores(runner, registry.db)
     return runner
 
 

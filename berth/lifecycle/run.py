@@ -1,5 +1,5 @@
-"""Running a repository's policy: evaluate (streamed), then act in batches, each batch in one
-write transaction that first checks each image is as evaluated (same tags, same status, same
+"""Running a repository's policy: evaluate (streamed; only the selected images are kept),
+then act in batches, each batch in one write transaction that first checks each image is as evaluated (same tags, same status, same
 age: an image tagged or pushed again meanwhile is left for the next run). Expiry goes through
 the images domain's one delete path, so garbage collection frees the bytes afterwards."""
 from __future__ import annotations
@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 
 from ..registry.images.deletion import delete_tree, start_waits
+from ..registry.images.storage_class import archive_image
 from ..storage.metadata import lifecycle as rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags
@@ -29,12 +30,11 @@ class RunReport:
     transitioned: list[str] = field(default_factory=list)  # ... archived
     deleted: int = 0   # manifests deleted, with the index children and referrers that went too
     changed: int = 0   # images left alone: tagged, pushed or archived since evaluation
-    deferred: int = 0  # transitions not applied (the archive is not built yet)
 
     def as_dict(self) -> dict:
         return {"repository": self.repository, "expired": self.expired,
                 "transitioned": self.transitioned, "deleted": self.deleted,
-                "changed": self.changed, "deferred": self.deferred}
+                "changed": self.changed}
 
 
 def run_repository(db: Database, registry_id: int, repo_id: int, repository: str, now: float,
@@ -44,15 +44,14 @@ def run_repository(db: Database, registry_id: int, repo_id: int, repository: str
         found = rows.policy(tx, repo_id)
     if found is None:
         return report
-    pending: list[Verdict] = []
-    for verdict in verdicts(db, repo_id, parse(found.text), now):
-        pending.append(verdict)
-        if len(pending) >= batch:
-            _apply(db, registry_id, repo_id, repository, pending, report)
-            pending = []
-            if cancelled is not None and cancelled.is_set():
-                raise InterruptedError(f"lifecycle run of {repository!r} cancelled")
-    _apply(db, registry_id, repo_id, repository, pending, report)
+    # Evaluated whole before anything changes: a deletion would make an index's tagged child
+    # a top-level image of a page not read yet, which the preview never counted.
+    selected = list(verdicts(db, repo_id, parse(found.text), now))
+    for start in range(0, len(selected), batch):
+        _apply(db, registry_id, repo_id, repository, selected[start:start + batch], report,
+               now)
+        if cancelled is not None and cancelled.is_set() and start + batch < len(selected):
+            raise InterruptedError(f"lifecycle run of {repository!r} cancelled")
     with db.write() as tx:
         rows.mark_evaluated(tx, repo_id, found.text, now)
     if report.expired or report.transitioned:
@@ -61,7 +60,7 @@ def run_repository(db: Database, registry_id: int, repo_id: int, repository: str
 
 
 def _apply(db: Database, registry_id: int, repo_id: int, repository: str,
-           batch: list[Verdict], report: RunReport) -> None:
+           batch: list[Verdict], report: RunReport, now: float) -> None:
     if not batch:
         return
     blobs: list[str] = []
@@ -71,7 +70,8 @@ def _apply(db: Database, registry_id: int, repo_id: int, repository: str,
         for verdict in unchanged:
             digest = verdict.image.digest
             if verdict.action != EXPIRE:
-                report.deferred += 1
+                archive_image(tx, repo_id, digest, now)
+                report.transitioned.append(digest)
                 continue
             if manifest_rows.parent_of(tx, repo_id, digest) is not None:
                 report.changed += 1  # an index listing it was pushed since

@@ -30,8 +30,14 @@ def run_due(db: Database, interval: float, now: float | None = None,
         for repo in due:
             if job is not None and job.cancelled.is_set():
                 raise InterruptedError("lifecycle run cancelled")
-            reports.append(run_repository(db, repo.registry_id, repo.repository_id, repo.name,
-                                          now, job.cancelled if job else None))
+            try:
+                reports.append(run_repository(db, repo.registry_id, repo.repository_id,
+                                              repo.name, now, job.cancelled if job else None))
+            except InterruptedError:
+                raise
+            except Exception:  # one repository's failure must not stop the others' runs
+                log.exception("lifecycle policy of %s failed; it runs again next check",
+                              repo.name)
         if len(due) < PAGE:
             return reports
         after = due[-1].repository_id

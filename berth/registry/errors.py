@@ -74,6 +74,11 @@ class ManifestUnknown(RegistryError):
     code = "MANIFEST_UNKNOWN"
 
 
+class ImageArchived(ManifestUnknown):
+    """A manifest of an archived image (or one being restored): not pullable until it is
+    restored to standard storage."""
+
+
 class ManifestNotAcceptable(ManifestUnknown):
     """The manifest exists but the client accepts none of its media types."""
 

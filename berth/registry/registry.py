@@ -20,6 +20,7 @@ from .settings import AccountSettings
 if TYPE_CHECKING:
     from ..lifecycle.services import LifecycleService
     from .images.service import ImageService
+    from .images.storage_class import ImageStorage
 
 
 @dataclass
@@ -81,6 +82,13 @@ class Registry:
     @cached_property
     def account_settings(self) -> AccountSettings:
         return AccountSettings(self.db, self.registry_id)
+
+    @cached_property
+    def image_storage(self) -> "ImageStorage":
+        """Images' storage class: archive and restore."""
+        from .images.storage_class import ImageStorage
+
+        return ImageStorage(self.db, self.registry_id)
 
     @cached_property
     def lifecycle(self) -> "LifecycleService":

@@ -420,6 +420,8 @@ ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
     "StartLifecyclePolicyPreview": (True, lambda c: {**c.repository(),
                                                      "lifecyclePolicyText": LIFECYCLE_POLICY}),
     "GetLifecyclePolicyPreview": (True, lambda c: c.lifecycle_preview()),
+    "UpdateImageStorageClass": (True, lambda c: {**c.repository(), "imageId": {"imageTag": "v1"},
+                                                 "targetStorageClass": "ARCHIVE"}),
     "RegisterPullTimeUpdateExclusion": (False, lambda c: {"principalArn": c.scanner()}),
     "DeregisterPullTimeUpdateExclusion": (False, lambda c: {
         "principalArn": c.scanner(registered=True)}),

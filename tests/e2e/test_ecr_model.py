@@ -292,6 +292,10 @@ def walk(ecr, registry) -> Walk:
     w.call("StartLifecyclePolicyPreview", lambda: {"repositoryName": REPO})
     w.call("GetLifecyclePolicyPreview", lambda: {"repositoryName": REPO})
     w.call("DeleteLifecyclePolicy", lambda: {"repositoryName": REPO})
+    for storage_class in ("ARCHIVE", "STANDARD"):
+        w.call("UpdateImageStorageClass", lambda: {
+            "repositoryName": REPO, "imageId": {"imageTag": "v1"},
+            "targetStorageClass": storage_class})
     scanner = f"arn:aws:iam::{account}:user/scanner"
     w.call("RegisterPullTimeUpdateExclusion", lambda: {"principalArn": scanner})
     w.call("ListPullTimeUpdateExclusions", lambda: {})

@@ -44,7 +44,7 @@ def _as_of(text: str | None) -> float:
 def _report(report: RunReport) -> dict:
     return {"RepositoryName": report.repository, "Expired": report.expired,
             "Transitioned": report.transitioned, "ManifestsDeleted": report.deleted,
-            "Changed": report.changed, "Deferred": report.deferred}
+            "Changed": report.changed}
 
 
 @operation("RunLifecyclePolicies", "berth:RunLifecyclePolicies",

@@ -18,11 +18,12 @@ DEFAULT_PAGE = 100
 
 async def list_images(call: ApiCall) -> dict:
     target, name = await _admit(call)
-    status = (call.params.get("filter") or {}).get("tagStatus", "ANY")
-    after = paging.cursor(call, name, status, pair=True)
+    status, image_status = _filter(call)
+    scope = f"{status}/{image_status}"
+    after = paging.cursor(call, name, scope, pair=True)
     ids, more = await blocking(_service(target).list_ids, name, status,
-                           tuple(after) if after else None, _limit(call))
-    token = paging.token(call, name, status, [ids[-1].digest, ids[-1].tag or ""]) if more else None
+                               tuple(after) if after else None, _limit(call), image_status)
+    token = paging.token(call, name, scope, [ids[-1].digest, ids[-1].tag or ""]) if more else None
     return {"imageIds": [_image_id(i) for i in ids], "nextToken": token}
 
 
@@ -35,10 +36,12 @@ async def describe_images(call: ApiCall) -> dict:
             raise invalid_parameter("maxResults and nextToken cannot be used with imageIds")
         details, token = await blocking(service.describe, name, _ids(ids)), None
     else:
-        status = (call.params.get("filter") or {}).get("tagStatus", "ANY")
+        status, image_status = _filter(call)
+        scope = f"{status}/{image_status}"
         details, more = await blocking(service.describe_page, name, status,
-                                   paging.cursor(call, name, status), _limit(call))
-        token = paging.token(call, name, status, details[-1].digest) if more else None
+                                       paging.cursor(call, name, scope), _limit(call),
+                                       image_status)
+        token = paging.token(call, name, scope, details[-1].digest) if more else None
     return {"imageDetails": [_detail(target, name, d) for d in details], "nextToken": token}
 
 
@@ -124,7 +127,14 @@ def _detail(target: Target, name: str, d: ImageDetail) -> dict:
             "imageSizeInBytes": d.total_size, "imagePushedAt": d.pushed_at,
             "lastRecordedPullTime": d.last_pulled_at,
             "imageManifestMediaType": d.media_type, "artifactMediaType": d.artifact_type,
-            "subjectManifestDigest": d.subject, "imageStatus": "ACTIVE"}
+            "subjectManifestDigest": d.subject, "imageStatus": d.status,
+            "lastArchivedAt": d.last_archived_at, "lastActivatedAt": d.last_activated_at}
+
+
+def _filter(call: ApiCall) -> tuple[str, str]:
+    """(tag status, image status): ANY, and ACTIVE images only, unless the filter says."""
+    given = call.params.get("filter") or {}
+    return given.get("tagStatus", "ANY"), given.get("imageStatus", "ACTIVE")
 
 
 def _limit(call: ApiCall) -> int:

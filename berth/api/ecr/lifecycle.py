@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...concurrency import blocking
 from ...lifecycle.services import Preview
+from ...registry.images.service import ImageId
 from . import paging
 from .access import Target, admit
 from .endpoint import ApiCall
@@ -91,7 +92,20 @@ def _summary(preview: Preview) -> dict:
     return summary
 
 
+async def update_image_storage_class(call: ApiCall) -> dict:
+    name, raw = call.params["repositoryName"], call.params["imageId"]
+    target = await admit(call, "ecr:UpdateImageStorageClass", name)
+    image_id = ImageId(raw.get("imageDigest"), raw.get("imageTag"))
+    digest, status = await blocking(target.registry.image_storage.update, name, image_id,
+                                    call.params["targetStorageClass"])
+    return {"registryId": target.registry_id_text, "repositoryName": name,
+            "imageId": {"imageDigest": digest, **({"imageTag": image_id.tag}
+                                                  if image_id.tag else {})},
+            "imageStatus": status}
+
+
 OPERATIONS = {
+    "UpdateImageStorageClass": update_image_storage_class,
     "PutLifecyclePolicy": put_lifecycle_policy,
     "GetLifecyclePolicy": get_lifecycle_policy,
     "DeleteLifecyclePolicy": delete_lifecycle_policy,

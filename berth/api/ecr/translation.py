@@ -10,6 +10,7 @@ from typing import Any, Callable
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
 from ...lifecycle import errors as lifecycle
 from ...registry.images import pull_exclusions as exclusions
+from ...registry.images.storage_class import StorageClassUpdateUnsupported
 from ...registry import errors as e
 from ...registry.images.manifests import DigestMismatch, ImageExists, LayersMissing
 from ...registry.images.service import ImageNotFound, MediaTypeMissing
@@ -100,6 +101,7 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (exclusions.TooManyExclusions, None, lambda exc, w: model_error(
         "LimitExceededException", f"The registry with id '{w.registry}' has "
         f"{exclusions.MAX_EXCLUSIONS} pull time update exclusions, the most it may have")),
+    (StorageClassUpdateUnsupported, None, _message("ImageStorageClassUpdateNotSupportedException")),
     (lifecycle.PolicyInvalid, None, lambda exc, w: invalid_parameter(
         "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle "
         f"policy validation failure: {exc.message}'")),

@@ -14,6 +14,7 @@ from ...storage.metadata import tags
 from ...storage.metadata.database import Database
 from ..errors import (
     DigestInvalid,
+    ImageArchived,
     ManifestBlobUnknown,
     ManifestInvalid,
     ManifestNotAcceptable,
@@ -120,6 +121,10 @@ class ManifestService:
         if row.digest is None:
             raise ManifestUnknown(f"manifest {reference!r} is unknown to {repository!r}",
                                   {"reference": reference})
+        if row.image_status != "ACTIVE":
+            raise ImageArchived(f"manifest {reference!r} of {repository!r} is archived "
+                                f"({row.image_status}): restore it to standard storage to "
+                                "pull it", {"reference": reference})
         if not accepts(row.media_type, accepted):
             raise ManifestNotAcceptable(
                 f"manifest {reference!r} is {row.media_type}, which the client does not accept",

@@ -40,6 +40,7 @@ REASONS = {
     "ImageTagDoesNotMatchDigest": "Invalid request parameters: given tag and digest do not match",
     "ImageNotFound": "Requested image not found",
     "UnsupportedImageType": "The image manifest media type is not among the accepted types",
+    "ImageInaccessible": "The image is archived: restore it to standard storage to pull it",
 }
 
 
@@ -71,6 +72,9 @@ class ImageDetail(NamedTuple):
     pushed_at: float
     last_pulled_at: float | None
     subject: str | None
+    status: str = "ACTIVE"              # ACTIVE, ARCHIVED or ACTIVATING
+    last_archived_at: float | None = None
+    last_activated_at: float | None = None
 
 
 class ImageNotFound(ManifestUnknown):
@@ -143,17 +147,17 @@ class ImageService:
 
     # -- reads -----------------------------------------------------------------------------
     def list_ids(self, repository: str, status: str, after: tuple[str, str] | None,
-                 limit: int) -> tuple[list[ImageId], bool]:
+                 limit: int, image_status: str = "ACTIVE") -> tuple[list[ImageId], bool]:
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
-            found = rows.id_page(tx, repo_id, status, after, limit + 1)
+            found = rows.id_page(tx, repo_id, status, after, limit + 1, image_status)
         return [ImageId(r.digest, r.tag) for r in found[:limit]], len(found) > limit
 
     def describe_page(self, repository: str, status: str, after: str | None,
-                      limit: int) -> tuple[list[ImageDetail], bool]:
+                      limit: int, image_status: str = "ACTIVE") -> tuple[list[ImageDetail], bool]:
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
-            found = rows.detail_page(tx, repo_id, status, after, limit + 1)
+            found = rows.detail_page(tx, repo_id, status, after, limit + 1, image_status)
             page = found[:limit]
             names = tags.names_between(tx, repo_id, page[0].digest,
                                        page[-1].digest) if page else {}
@@ -191,6 +195,8 @@ class ImageService:
         for image_id, row, failure in resolved:
             if row is not None and not accepts(row.media_type, accepted):
                 failure = Failure(image_id, "UnsupportedImageType")
+            elif row is not None and row.image_status != "ACTIVE":
+                failure = Failure(image_id, "ImageInaccessible")
             if failure is not None:
                 failures.append(failure)
                 continue
@@ -268,4 +274,5 @@ def _delete(tx, registry_id: int, repo_id: int, repository: str, image_id: Image
 def _details(found: list, names: dict[str, list[str]]) -> list[ImageDetail]:
     return [ImageDetail(r.digest, names.get(r.digest, []), r.media_type,
                         r.artifact_type or r.config_media_type, r.total_size, r.pushed_at,
-                        r.last_pulled_at, r.subject_digest) for r in found]
+                        r.last_pulled_at, r.subject_digest, r.image_status, r.last_archived_at,
+                        r.last_activated_at) for r in found]

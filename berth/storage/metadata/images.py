@@ -13,7 +13,8 @@ from .statements import in_list, list_param
 _REPO = manifests.c.repository_id == bindparam("repo")
 _DETAIL = (manifests.c.digest, manifests.c.media_type, manifests.c.artifact_type,
            manifests.c.config_media_type, manifests.c.subject_digest, manifests.c.size,
-           manifests.c.total_size, manifests.c.pushed_at, manifests.c.last_pulled_at)
+           manifests.c.total_size, manifests.c.pushed_at, manifests.c.last_pulled_at,
+           manifests.c.image_status, manifests.c.last_archived_at, manifests.c.last_activated_at)
 _any_tag = tags.alias("any_tag")
 _TAGGED = exists().where(_any_tag.c.repository_id == manifests.c.repository_id,
                          _any_tag.c.digest == manifests.c.digest).correlate(manifests)
@@ -28,8 +29,15 @@ def _status(query, status: str, tag_column=None):
     return query
 
 
+def _image_status(query, image_status: str):
+    """ACTIVE, ARCHIVED, ACTIVATING or ANY (ECR's ImageStatusFilter)."""
+    if image_status == "ANY":
+        return query
+    return query.where(manifests.c.image_status == bindparam("image_status"))
+
+
 @cache
-def _ids(status: str, after: bool):
+def _ids(status: str, after: bool, image_status: str):
     tag = func.coalesce(tags.c.name, "")
     query = (select(manifests.c.digest, tags.c.name.label("tag")).select_from(manifests)
              .outerjoin(tags, and_(tags.c.repository_id == manifests.c.repository_id,
@@ -42,16 +50,17 @@ def _ids(status: str, after: bool):
                             or_(manifests.c.digest > bindparam("digest"),
                                 and_(manifests.c.digest == bindparam("digest"),
                                      tag > bindparam("tag"))))
-    return _status(query, status, tags.c.name).order_by(manifests.c.digest, tag).limit(
-        bindparam("limit"))
+    return _image_status(_status(query, status, tags.c.name), image_status).order_by(
+        manifests.c.digest, tag).limit(bindparam("limit"))
 
 
 @cache
-def _details_page(status: str, after: bool):
+def _details_page(status: str, after: bool, image_status: str):
     query = select(*_DETAIL).where(_REPO)
     if after:
         query = query.where(manifests.c.digest > bindparam("digest"))
-    return _status(query, status).order_by(manifests.c.digest).limit(bindparam("limit"))
+    return _image_status(_status(query, status), image_status).order_by(
+        manifests.c.digest).limit(bindparam("limit"))
 
 
 @cache
@@ -62,20 +71,23 @@ def _details():
 @cache
 def _contents():
     return select(manifests.c.digest, manifests.c.media_type, manifests.c.content,
-                  manifests.c.last_pulled_at).where(_REPO, in_list(manifests.c.digest, "digests"))
+                  manifests.c.last_pulled_at, manifests.c.image_status).where(_REPO, in_list(manifests.c.digest, "digests"))
 
 
 def id_page(tx: Tx, repo_id: int, status: str, after: tuple[str, str] | None,
-            limit: int) -> list:
+            limit: int, image_status: str = "ACTIVE") -> list:
     """Rows of (digest, tag or None): one per tag, an untagged image once."""
     digest, tag = after or (None, None)
-    return tx.all(_ids(status, after is not None),
-                  {"repo": repo_id, "digest": digest, "tag": tag, "limit": limit})
+    return tx.all(_ids(status, after is not None, image_status),
+                  {"repo": repo_id, "digest": digest, "tag": tag, "limit": limit,
+                   "image_status": image_status})
 
 
-def detail_page(tx: Tx, repo_id: int, status: str, after: str | None, limit: int) -> list:
-    return tx.all(_details_page(status, after is not None),
-                  {"repo": repo_id, "digest": after, "limit": limit})
+def detail_page(tx: Tx, repo_id: int, status: str, after: str | None, limit: int,
+                image_status: str = "ACTIVE") -> list:
+    return tx.all(_details_page(status, after is not None, image_status),
+                  {"repo": repo_id, "digest": after, "limit": limit,
+                   "image_status": image_status})
 
 
 def details(tx: Tx, repo_id: int, digests: list[str]) -> list:

@@ -96,7 +96,8 @@ def _put_policy(dialect: str):
     stmt = insert(dialect, P, "repository_id", "text", "updated_at")
     return stmt.on_conflict_do_update(index_elements=[P.c.repository_id],
                                       set_={"text": stmt.excluded.text,
-                                            "updated_at": stmt.excluded.updated_at})
+                                            "updated_at": stmt.excluded.updated_at,
+                                            "last_evaluated_at": None})
 
 
 def put_policy(tx: "Tx", repo_id: int, text: str, now: float) -> None:

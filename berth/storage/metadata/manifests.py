@@ -19,7 +19,7 @@ _COLUMNS = ("repository_id", "digest", "media_type", "artifact_type", "subject_d
 @cache
 def _lookup(by_tag: bool, with_content: bool):
     columns = [repositories.c.id.label("repository_id"), *_HEAD_COLUMNS,
-               manifests.c.last_pulled_at]
+               manifests.c.last_pulled_at, manifests.c.image_status]
     if with_content:
         columns.append(manifests.c.content)
     query = select(*columns).select_from(repositories)
@@ -158,6 +158,18 @@ def insert_new(tx: Tx, row: dict[str, Any], references: Iterable[tuple[str, str]
     return True
 
 
+@cache
+def _parents_of():
+    return select(manifest_references.c.parent_digest).where(
+        manifest_references.c.repository_id == bindparam("repo"),
+        manifest_references.c.child_digest == bindparam("digest"),
+        manifest_references.c.kind == "manifest")
+
+
+def parents_of(tx: Tx, repo_id: int, digest: str) -> list[str]:
+    return tx.scalars(_parents_of(), {"repo": repo_id, "digest": digest})
+
+
 def parent_of(tx: Tx, repo_id: int, digest: str) -> str | None:
     return tx.scalar(_parent_of(), {"repo": repo_id, "digest": digest})
 
@@ -186,3 +198,50 @@ def record_pulls(tx: Tx, repo_id: int, digests: list[str], now: float,
     """Stamp each manifest pulled now, unless a pull since older_than is on record."""
     tx.executemany(_record_pull(), [{"repo": repo_id, "digest": digest, "now": now,
                                      "older_than": older_than} for digest in digests])
+
+
+@cache
+def _set_status():
+    return update(manifests).where(
+        _REPO, in_list(manifests.c.digest, "digests"),
+        manifests.c.image_status == bindparam("was")).values(
+        image_status=bindparam("status"))
+
+
+@cache
+def _archive():
+    return update(manifests).where(
+        _REPO, in_list(manifests.c.digest, "digests"), manifests.c.image_status == "ACTIVE"
+    ).values(image_status="ARCHIVED", last_archived_at=bindparam("now"))
+
+
+@cache
+def _activate():
+    return update(manifests).where(
+        _REPO, in_list(manifests.c.digest, "digests"), manifests.c.image_status == "ACTIVATING"
+    ).values(image_status="ACTIVE", last_activated_at=bindparam("now"))
+
+
+def archive(tx: Tx, repo_id: int, digests: list[str], now: float) -> int:
+    """ACTIVE -> ARCHIVED (since now); returns how many moved."""
+    return tx.execute(_archive(), {"repo": repo_id, "digests": list_param(digests), "now": now})
+
+
+def start_restore(tx: Tx, repo_id: int, digests: list[str]) -> int:
+    """ARCHIVED -> ACTIVATING."""
+    return tx.execute(_set_status(), {"repo": repo_id, "digests": list_param(digests),
+                                      "was": "ARCHIVED", "status": "ACTIVATING"})
+
+
+def activate(tx: Tx, repo_id: int, digests: list[str], now: float) -> int:
+    """ACTIVATING -> ACTIVE (restored now)."""
+    return tx.execute(_activate(), {"repo": repo_id, "digests": list_param(digests), "now": now})
+
+
+@cache
+def _status():
+    return select(manifests.c.image_status).where(_REPO, manifests.c.digest == bindparam("digest"))
+
+
+def image_status(tx: Tx, repo_id: int, digest: str) -> str | None:
+    return tx.scalar(_status(), {"repo": repo_id, "digest": digest})
