@@ -32,9 +32,12 @@ from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
 from .notifications import subscriber as notifications_subscriber
+from .audit.recorder import AuditRecorder
+from .audit.tasks import schedule_audit_prune
 from .lifecycle.tasks import schedule_lifecycle
 from .notifications.tasks import schedule_notifications
 from .observability import metrics as prometheus_metrics
+from .observability.flusher import Flusher
 from .observability.prometheus import mark_dead
 from .observability import Observer
 from .observability.access_log import access_log
@@ -51,6 +54,9 @@ from .usage.tasks import schedule_sampling
 from .usage.transfer import Networks, TransferCounter, TransferFlusher
 
 log = logging.getLogger("berth")
+
+
+AUDIT_FLUSH_SECONDS = 1.0
 
 
 def open_registry(settings: Settings) -> tuple[Registry, Iam]:
@@ -96,6 +102,7 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
     schedule_lifecycle(runner, registry.db, settings.lifecycle_interval_seconds,
                        settings.lifecycle_check_seconds)
     handle_restores(runner, registry.db)
+    schedule_audit_prune(runner, registry.db, settings.audit_retention_days)
     return runner
 
 
@@ -104,20 +111,27 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     runner = job_runner(settings, registry)
     run_jobs = settings.jobs if run_jobs is None else run_jobs
     transfer = TransferCounter(Networks(settings.internal_networks))
-    flusher = TransferFlusher(transfer, registry.db)
+    flushers = [TransferFlusher(transfer, registry.db)]
+    observers = [*request_observers(settings), transfer.observe]
+    if settings.audit:
+        recorder = AuditRecorder()
+        flushers.append(Flusher("audit events", recorder, registry.db, AUDIT_FLUSH_SECONDS))
+        observers.append(recorder.observe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         configure(limits(settings))
         if run_jobs:
             runner.start()
-        flusher.start()
+        for flusher in flushers:
+            flusher.start()
         _settle_heap()
         try:
             yield
         finally:
             await runner.stop()
-            await blocking(flusher.stop)
+            for flusher in flushers:
+                await blocking(flusher.stop)
             registry.close()
             mark_dead()
 
@@ -125,8 +139,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
                             ecr_route(), admin_route(),
                             *([metrics_route()] if settings.metrics else [])],
                     exception_handlers=HANDLERS, lifespan=lifespan,
-                    middleware=[Middleware(RequestObserver,
-                                          [*request_observers(settings), transfer.observe])])
+                    middleware=[Middleware(RequestObserver, observers)])
     app.state.registry = registry
     app.state.iam = iam
     app.state.settings = settings

@@ -35,6 +35,10 @@ class Settings:
     # or on this port of their own when not 0 (anonymous when metrics_anonymous); off: none
     # are kept (nothing is recorded on the request path).
     metrics: bool = True
+    # The audit trail (CloudTrail's role): every API call, registry request and lifecycle
+    # action, kept this many days (berth admin audit lookup).
+    audit: bool = True
+    audit_retention_days: int = 90
     metrics_port: int = 0
     metrics_anonymous: bool = False
     # Event notifications (webhook targets): attempts before a delivery is dead-lettered,

@@ -24,7 +24,7 @@ from ..keys import KeyServiceError
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import events, usage
+from . import audit, events, usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -167,6 +167,8 @@ COMMANDS: dict[str, dict[str, Command]] = {
                     usage.operation, usage.ARGUMENTS, usage.params),
     },
     "events": {name: Command(*spec) for name, spec in events.COMMANDS.items()},
+    "audit": {"lookup": Command("look up events of the audit trail, newest first (JSON lines)",
+                                "LookupAuditEvents", audit.ARGUMENTS, audit.params)},
     "tokens": {
         "rotate-signing-key": Command("sign registry tokens with a new key (offline only; "
                                       "older tokens stay valid)", ROTATE, (), lambda a: {}),
@@ -180,7 +182,8 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "gc": "garbage collection of unreferenced blobs",
                "usage": "storage used, usage and cost reports",
                "lifecycle": "lifecycle policies: run them now, preview them on a date",
-               "tokens": "registry token signing", "events": events.HELP}
+               "tokens": "registry token signing", "events": events.HELP,
+               "audit": audit.HELP}
 
 
 def _document(args: argparse.Namespace) -> str:
@@ -246,7 +249,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"cannot reach {args.endpoint_url}: {exc.reason}")
     except (OSError, MasterKeyError, UnknownRegistry, SQLAlchemyError, ValueError) as exc:
         return _fail(str(exc))  # unreadable files, bad settings, an unreachable database
-    print(usage.render(args, result))
+    print(audit.render(result) if args.admin_group == "audit" else usage.render(args, result))
     return 0
 
 

@@ -8,6 +8,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from ..audit.services import record_lifecycle
 from ..registry.images.deletion import delete_tree, start_waits
 from ..registry.images.storage_class import archive_image
 from ..storage.metadata import lifecycle as rows
@@ -72,16 +73,23 @@ def _apply(db: Database, registry_id: int, repo_id: int, repository: str,
             if verdict.action != EXPIRE:
                 archive_image(tx, repo_id, digest, now)
                 report.transitioned.append(digest)
+                _audit(tx, registry_id, repository, verdict, now)
                 continue
             if manifest_rows.parent_of(tx, repo_id, digest) is not None:
                 report.changed += 1  # an index listing it was pushed since
                 continue
             deletions = delete_tree(tx, registry_id, repo_id, repository, digest)
             report.expired.append(digest)
+            _audit(tx, registry_id, repository, verdict, now)
             report.deleted += len(deletions)
             for deletion in deletions:
                 blobs += deletion.blobs
     start_waits(db, repo_id, blobs)
+
+
+def _audit(tx: Tx, registry_id: int, repository: str, verdict: Verdict, now: float) -> None:
+    record_lifecycle(tx, registry_id, repository, verdict.action.upper(), verdict.image.digest,
+                     list(verdict.image.tags), verdict.rule.priority, now)
 
 
 def _unchanged(tx: Tx, repo_id: int, batch: list[Verdict]) -> list[Verdict]:

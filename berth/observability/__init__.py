@@ -24,6 +24,9 @@ class RequestRecord:
     account_id: str = ""     # the registry's account the request addressed, if any
     region: str = ""
     repository: str = ""     # the repository the request addressed, if any
+    user_agent: str = ""
+    error_code: str = ""     # the protocol's error code of an error answer (OCI or AWS)
+    parameters: dict | None = None  # an AWS JSON request's parameters (the audit trail's)
 
 
 Observer = Callable[[RequestRecord], None]

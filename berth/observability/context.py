@@ -23,12 +23,13 @@ class RequestFacts:
     """Filled in by whoever learns them; read by the middleware once the response is out."""
 
     __slots__ = ("request_id", "principal_arn", "account_id", "region", "repository",
-                 "operation")
+                 "operation", "parameters")
 
     def __init__(self, request_id: str):
         self.request_id = request_id
         self.principal_arn = self.account_id = self.region = self.repository = ""
         self.operation = "-"  # an AWS JSON operation's name, when it is a known one
+        self.parameters: dict | None = None  # its decoded request
 
 
 def new_request_id() -> str:
@@ -78,3 +79,9 @@ def note_repository(scope: MutableMapping[str, Any], repository: Any) -> None:
     found = scope.get(FACTS)
     if found is not None and isinstance(repository, str):
         found.repository = repository
+
+
+def note_parameters(scope: MutableMapping[str, Any], parameters: dict) -> None:
+    found = scope.get(FACTS)
+    if found is not None:
+        found.parameters = parameters

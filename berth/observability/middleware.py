@@ -3,6 +3,7 @@ id (returned as X-Request-Id), counts its body bytes both ways, and once the res
 builds one RequestRecord and hands it to every observer."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any, Iterable, Iterator
@@ -12,6 +13,8 @@ from . import Observer, RequestRecord
 from .context import FACTS, RequestFacts, chosen_request_id, request_id_var
 
 log = logging.getLogger("berth.observability")
+
+_ERROR_BODY = 4096  # error answers are small; a larger body is not one to read a code from
 
 # Routes whose "route" in the record is the AWS JSON operation, by path.
 _AWS_JSON = {"/": "ecr", "/admin": "admin"}
@@ -59,10 +62,11 @@ class RequestObserver:
 
 
 class _Counts:
-    __slots__ = ("header", "status", "bytes_in", "bytes_out", "bodies", "chunks")
+    __slots__ = ("header", "status", "bytes_in", "bytes_out", "bodies", "chunks", "error_body")
 
     def __init__(self, request_id: bytes):
         self.header = (b"x-request-id", request_id)
+        self.error_body = b""  # an error answer's (small) body: its code is in it
         self.status = 0
         self.bytes_in = self.bytes_out = 0
         self.bodies: list[Any] = []   # SocketBody objects taken off the socket
@@ -81,7 +85,10 @@ class _Counts:
         async def counted_send(message):
             kind = message["type"]
             if kind == "http.response.body":
-                self.bytes_out += len(message.get("body", b""))
+                body = message.get("body", b"")
+                self.bytes_out += len(body)
+                if self.status >= 400 and not self.error_body and len(body) <= _ERROR_BODY:
+                    self.error_body = body
             elif kind == "http.response.start":
                 self.status = message["status"]
                 message["headers"] = [*message.get("headers", ()), self.header]
@@ -148,11 +155,34 @@ def _record(scope, facts: RequestFacts, count: _Counts, seconds: float) -> Reque
         bytes_out = 0  # the server sends no body whatever the app passed
     client = scope.get("client")
     return RequestRecord(
+        user_agent=_header(scope, b"user-agent"), error_code=_error_code(count.error_body),
+        parameters=facts.parameters,
         protocol=protocol, route=route, method=scope["method"], status=count.status,
         bytes_in=bytes_in, bytes_out=bytes_out, seconds=seconds,
         request_id=facts.request_id, source_ip=client[0] if client else "",
         principal_arn=facts.principal_arn, account_id=facts.account_id,
         region=facts.region, repository=facts.repository)
+
+
+def _header(scope, name: bytes) -> str:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value[:256].decode("latin-1")
+    return ""
+
+
+def _error_code(body: bytes) -> str:
+    """The code of an OCI error answer ({"errors": [{"code": ...}]}) or an AWS JSON one
+    ({"__type": ...})."""
+    if not body:
+        return ""
+    try:
+        found = json.loads(body)
+        if "__type" in found:
+            return str(found["__type"])[:64]
+        return str(found["errors"][0]["code"])[:64]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return ""
 
 
 def _route(scope, facts: RequestFacts) -> tuple[str, str]:

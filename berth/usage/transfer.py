@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Callable
 
 from ..observability import RequestRecord
+from ..observability.flusher import Flusher
 from ..storage.metadata import usage_daily
 from ..storage.metadata.database import Database
 from .sampling import utc_day
@@ -106,36 +107,10 @@ class TransferCounter:
                 entry[1] += outside
 
 
-class TransferFlusher:
-    """A thread flushing a counter every ``interval`` seconds, and once more when stopped."""
+class TransferFlusher(Flusher):
+    """The counter's flusher: every ``interval`` seconds, and once more when stopped."""
 
     def __init__(self, counter: TransferCounter, db: Database,
                  interval: float = FLUSH_SECONDS):
-        self.counter, self.db, self.interval = counter, db, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._failing = False
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="usage-flush", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.flush_once()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.flush_once()
-
-    def flush_once(self) -> None:
-        try:
-            self.counter.flush(self.db)
-        except Exception as exc:
-            if not self._failing:  # once per outage, not every few seconds
-                log.warning("usage: transfer counts kept in memory, not written: %s", exc)
-            self._failing = True
-        else:
-            self._failing = False
+        super().__init__("usage transfer counts", counter, db, interval)
+        self.counter = counter

@@ -632,6 +632,7 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "DeleteEventTarget": _event_target,
     "ListEventDeliveries": _home,
     "ReplayEventDeliveries": _home,
+    "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
                                                    "AsOf": "2030-01-01"},

@@ -55,7 +55,7 @@ async def _respond(request: Request) -> Response:
         observed.note_caller(request.scope, verified.identity.principal.arn)
         op = _operation(name)
         result = await blocking(_run, iam, verified.identity, op, body,
-                                getattr(request.app.state, "registry", None))
+                                getattr(request.app.state, "registry", None), request.scope)
         return awsjson.json_response(result, 200, request_id)
     except SigV4Error as exc:
         log.info("admin %s: authentication failed: %s", name, exc.code)
@@ -74,11 +74,12 @@ async def _verify(request: Request, iam: Iam, body: bytes):
     return await blocking(awsjson.verify_signature, iam, request, body, SERVICE)
 
 
-def _run(iam: Iam, caller: Caller, op: Operation, body: bytes, registry) -> dict:
+def _run(iam: Iam, caller: Caller, op: Operation, body: bytes, registry, scope) -> dict:
     params = awsjson.decode(body)  # in this thread: never CPU work on the event loop
     if op.per_account and isinstance(params, dict) and params.get("AccountId") is None:
         params["AccountId"] = caller.account_id  # like IAM: your own account by default
     params = validate(op, params)
+    observed.note_parameters(scope, params)  # for the audit trail (secrets are left out there)
     authorize(iam, caller, op, params)
     result = op.handler(registry if op.storage else iam, params)
     log.info("admin %s by %s (account %s)", op.name, caller.principal.arn,

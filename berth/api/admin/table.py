@@ -5,6 +5,7 @@ from types import ModuleType
 
 from ...iam.service import Iam
 from . import (
+    audit_operations,
     key_operations,
     lifecycle_operations,
     notification_operations,
@@ -22,7 +23,7 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 
 
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
-                      notification_operations, lifecycle_operations)
+                      notification_operations, lifecycle_operations, audit_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

@@ -159,6 +159,7 @@ def _observe(request: Request, caller: Any, params: dict[str, Any]) -> None:
         observed.note_caller(request.scope, identity.principal.arn, identity.account_id,
                              getattr(caller, "region", ""))
     observed.note_repository(request.scope, params.get("repositoryName"))
+    observed.note_parameters(request.scope, params)
 
 
 def _declared_length(request: Request) -> int:

@@ -22,7 +22,8 @@ def test_the_operations_mirror_the_cli():
         "CreateKey", "ListKeys", "DescribeKey", "DisableKey", "EnableKey", "RotateKey",
         "RunGarbageCollection", "GetStorageUsage", "GetUsageReport", "RecordUsageSample",
         "PutEventTarget", "ListEventTargets", "DeleteEventTarget", "ListEventDeliveries",
-        "ReplayEventDeliveries", "RunLifecyclePolicies", "PreviewLifecyclePolicy"}
+        "ReplayEventDeliveries", "RunLifecyclePolicies", "PreviewLifecyclePolicy",
+        "LookupAuditEvents"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

@@ -1,0 +1,79 @@
+"""An audit event from a request's record: its name (an ECR API operation, or for the
+registry API the operation ECR's CloudTrail names for what docker does), whether it only
+reads, the repository it touched, and its parameters without secrets or bulk."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from ..observability import RequestRecord
+
+ECR_SOURCE, ADMIN_SOURCE = "ecr.amazonaws.com", "berth.admin"
+_NAME = "/v2/{name:path}"
+# (route, method) -> the event name, as ECR records docker's and containerd's requests.
+REGISTRY_EVENTS = {
+    (_NAME + "/manifests/{reference}", "GET"): "BatchGetImage",
+    (_NAME + "/manifests/{reference}", "HEAD"): "BatchGetImage",
+    (_NAME + "/manifests/{reference}", "PUT"): "PutImage",
+    (_NAME + "/manifests/{reference}", "DELETE"): "BatchDeleteImage",
+    (_NAME + "/blobs/{digest}", "GET"): "GetDownloadUrlForLayer",
+    (_NAME + "/blobs/{digest}", "HEAD"): "BatchCheckLayerAvailability",
+    (_NAME + "/blobs/{digest}", "DELETE"): "DeleteLayer",
+    (_NAME + "/blobs/uploads/", "POST"): "InitiateLayerUpload",
+    (_NAME + "/blobs/uploads/{uuid}", "GET"): "GetLayerUploadStatus",
+    (_NAME + "/blobs/uploads/{uuid}", "PATCH"): "UploadLayerPart",
+    (_NAME + "/blobs/uploads/{uuid}", "PUT"): "CompleteLayerUpload",
+    (_NAME + "/blobs/uploads/{uuid}", "DELETE"): "CancelLayerUpload",
+    (_NAME + "/tags/list", "GET"): "ListImages",
+    (_NAME + "/referrers/{digest}", "GET"): "ListImageReferrers",
+    ("/v2/_catalog", "GET"): "DescribeRepositories",
+}
+_READS = ("Describe", "List", "Get", "BatchGet", "BatchCheck", "Lookup", "Preview")
+# Parameters never recorded: bulk (a layer part, a manifest) and anything secret.
+_LEFT_OUT = {"layerPartBlob", "imageManifest"}
+_SECRET_WORDS = ("secret", "password", "token", "credential")
+
+
+def name_of(record: RequestRecord) -> str | None:
+    """The event's name, or None for what is not audited (health, metrics, the /v2/ ping)."""
+    if record.protocol in ("ecr", "admin"):
+        return record.route if record.route != "-" else None
+    if record.protocol == "oci":
+        return REGISTRY_EVENTS.get((record.route, record.method))
+    return None
+
+
+def read_only(name: str) -> bool:
+    return name.startswith(_READS)
+
+
+def repository_arn(region: str, account_id: str, repository: str) -> str:
+    if not repository:
+        return ""
+    return f"arn:aws:ecr:{region}:{account_id}:repository/{repository}"
+
+
+def parameters(params: dict[str, Any] | None) -> str | None:
+    if not params:
+        return None
+    kept = {k: v for k, v in params.items()
+            if k not in _LEFT_OUT and not any(w in k.lower() for w in _SECRET_WORDS)}
+    return json.dumps(kept, default=str, separators=(",", ":"))[:8192]
+
+
+def from_request(record: RequestRecord) -> dict | None:
+    """The audit row of a request, or None if it is not audited."""
+    name = name_of(record)
+    if name is None:
+        return None
+    return {"event_id": str(uuid.uuid4()), "time": time.time(),
+            "account_id": record.account_id, "region": record.region,
+            "source": ADMIN_SOURCE if record.protocol == "admin" else ECR_SOURCE,
+            "name": name, "read_only": read_only(name),
+            "principal_arn": record.principal_arn[:256], "source_ip": record.source_ip[:64],
+            "user_agent": record.user_agent[:256],
+            "resource": repository_arn(record.region, record.account_id, record.repository),
+            "parameters": parameters(record.parameters),
+            "error_code": record.error_code or None, "request_id": record.request_id[:128]}
