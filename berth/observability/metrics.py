@@ -149,7 +149,9 @@ def observe(record: RequestRecord) -> None:
 # -- helpers for the instrumented modules ----------------------------------------------
 
 def refused(protocol: str, reason: str) -> None:
-    """reason: unauthenticated, explicit_deny, implicit_deny, not_admin, unknown_registry."""
+    """reason: unauthenticated (no or bad credentials or signature), explicit_deny,
+    implicit_deny, not_admin, unknown_registry, throttled (too many bodies in flight, or a
+    signed request sent again)."""
     metrics().refusals.labels(protocol, reason).inc()
 
 

@@ -19,6 +19,7 @@ from ...iam.authentication import Caller
 from ...iam.service import Iam
 from ...iam.sigv4 import SigV4Error
 from ...observability import context as observed
+from ...observability import metrics
 from .. import awsjson
 from ..credentials import scrubbing
 from .access import authorize
@@ -59,6 +60,8 @@ async def _respond(request: Request) -> Response:
         return awsjson.json_response(result, 200, request_id)
     except SigV4Error as exc:
         log.info("admin %s: authentication failed: %s", name, exc.code)
+        metrics.refused("admin", "throttled" if exc.code == "ThrottlingException"
+                        else "unauthenticated")
         return awsjson.error_response(exc.code, exc.message, exc.http_status, request_id)
     except Exception as exc:
         error = translate(exc)

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from ...concurrency import blocking
 from ...iam.sigv4 import SigV4Error
 from ...observability import context as observed
+from ...observability import metrics
 from ...storage.blobs.keyring import KeyUnavailable
 from ...storage.errors import StorageFull
 from ..http.admission import BodyGate, TooManyRequests
@@ -98,10 +99,13 @@ class _EcrApi:
             return await self._call(name, request, request_id)
         except SigV4Error as exc:
             log.info("request %s: authentication failed: %s", request_id, exc.code)
+            metrics.refused("ecr", "throttled" if exc.code == "ThrottlingException"
+                            else "unauthenticated")
             return error_response(exc.code, exc.message, exc.http_status, request_id)
         except EcrApiError as exc:
             return render(exc, request_id)
         except TooManyRequests as exc:
+            metrics.refused("ecr", "throttled")
             return error_response("ThrottlingException", str(exc), 400, request_id)
         except StorageFull as exc:  # also before any handler: the replay ledger's write
             return render(storage_full(exc), request_id)

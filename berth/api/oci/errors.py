@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from ...observability import metrics
 from ...registry import errors as e
 from ...storage.blobs.keyring import KeyUnavailable
 from ..http.admission import TooManyRequests
@@ -64,6 +65,7 @@ async def storage_full(request: Request, exc: StorageFull) -> Response:
 
 
 async def too_many_requests(request: Request, exc: TooManyRequests) -> Response:
+    metrics.refused("oci", "throttled")
     return error_response(429, "TOOMANYREQUESTS", str(exc), headers={"Retry-After": "1"})
 
 

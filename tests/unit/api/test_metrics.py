@@ -107,3 +107,18 @@ def test_the_separate_port(served, anonymous):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_bad_signature_is_counted_as_unauthenticated(served):
+    client = served[0]
+    before = REGISTRY.get_sample_value("berth_authorization_refusals_total",
+                                       {"protocol": "ecr", "reason": "unauthenticated"}) or 0.0
+    answer = client.post("/", content=b"{}", headers={
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",
+        "Content-Type": "application/x-amz-json-1.1",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIANOTAKEY0000000000/20261205/us-east-1/"
+                         "ecr/aws4_request, SignedHeaders=host, Signature=00"})
+    assert answer.status_code in (400, 403), answer.text
+    after = REGISTRY.get_sample_value("berth_authorization_refusals_total",
+                                      {"protocol": "ecr", "reason": "unauthenticated"})
+    assert after == before + 1
