@@ -70,13 +70,13 @@ def _apply(db: Database, registry_id: int, repo_id: int, repository: str,
         report.changed += len(batch) - len(unchanged)
         for verdict in unchanged:
             digest = verdict.image.digest
+            if manifest_rows.parent_of(tx, repo_id, digest) is not None:
+                report.changed += 1  # an index listing it was pushed since
+                continue
             if verdict.action != EXPIRE:
                 archive_image(tx, repo_id, digest, now)
                 report.transitioned.append(digest)
                 _audit(tx, registry_id, repository, verdict, now)
-                continue
-            if manifest_rows.parent_of(tx, repo_id, digest) is not None:
-                report.changed += 1  # an index listing it was pushed since
                 continue
             deletions = delete_tree(tx, registry_id, repo_id, repository, digest)
             report.expired.append(digest)

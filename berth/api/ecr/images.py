@@ -85,15 +85,17 @@ async def list_image_referrers(call: ApiCall) -> dict:
     except e.DigestInvalid:
         raise invalid_parameter(f"Invalid parameter at 'subjectId.imageDigest': {subject!r} is "
                                 "not a valid digest") from None
-    types = (call.params.get("filter") or {}).get("artifactTypes") or []
-    after = paging.cursor(call, name, subject)
+    given = call.params.get("filter") or {}
+    types, status = given.get("artifactTypes") or [], given.get("artifactStatus", "ACTIVE")
+    scope = f"{subject}/{status}"
+    after = paging.cursor(call, name, scope)
     page, more = await blocking(_service(target).referrers, name, subject, types,
-                            after, call.params.get("maxResults", 50))
-    token = paging.token(call, name, subject, page[-1].digest) if more else None
+                                after, call.params.get("maxResults", 50), status)
+    token = paging.token(call, name, scope, page[-1].digest) if more else None
     return {"referrers": [{"digest": r.digest, "mediaType": r.media_type,
                            "artifactType": r.artifact_type, "size": r.size,
                            "annotations": json.loads(r.annotations) if r.annotations else None,
-                           "artifactStatus": "ACTIVE"} for r in page],
+                           "artifactStatus": r.image_status} for r in page],
             "nextToken": token}
 
 

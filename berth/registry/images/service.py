@@ -215,13 +215,15 @@ class ImageService:
             return blob_rows.referencing_manifest(tx, repo_id, str(digest)) is not None
 
     def referrers(self, repository: str, subject: str, artifact_types: list[str],
-                  after: str | None, limit: int) -> tuple[list, bool]:
+                  after: str | None, limit: int, status: str = "ANY") -> tuple[list, bool]:
         """A page of the manifests whose subject is ``subject`` (of these artifact types, if
-        any) in digest order after ``after``, and whether more follow."""
+        any; of this image status unless ANY) in digest order after ``after``, and whether
+        more follow."""
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             found = manifest_rows.referrers(tx, repo_id, subject, None)
         found = [r for r in found if (not artifact_types or r.artifact_type in artifact_types)
+                 and (status == "ANY" or r.image_status == status)
                  and (after is None or r.digest > after)]
         return found[:limit], len(found) > limit
 

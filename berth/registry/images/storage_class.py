@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from ...jobs.queue import JobQueue
+from ...storage.metadata import lifecycle as image_rows
 from ...storage.metadata import manifests as manifest_rows
 from ...storage.metadata import tags
 from ...storage.metadata.database import Database, Tx
@@ -28,14 +29,17 @@ class StorageClassUpdateUnsupported(RegistryError):
     code = "STORAGE_CLASS_UPDATE_UNSUPPORTED"
 
 
-def members(tx: Tx, repo_id: int, digest: str) -> list[str]:
-    """The image and what moves with it."""
+def members(tx: Tx, repo_id: int, digest: str, restoring: bool = False) -> list[str]:
+    """The image and what moves with it. Restoring, every child comes back, whatever tag or
+    index it gained since it was archived (only ARCHIVED ones change): else nothing could
+    restore a child an index pushed since lists."""
     found = [digest]
     for child in manifest_rows.child_manifests(tx, repo_id, digest):
-        if tags.count_for(tx, repo_id, child) == 0 and _only_parent(tx, repo_id, child, digest):
-            found += members(tx, repo_id, child)
+        if restoring or (tags.count_for(tx, repo_id, child) == 0
+                         and _only_parent(tx, repo_id, child, digest)):
+            found += members(tx, repo_id, child, restoring)
     for referrer in manifest_rows.referrers(tx, repo_id, digest, None):
-        found += members(tx, repo_id, referrer.digest)
+        found += members(tx, repo_id, referrer.digest, restoring)
     return found
 
 
@@ -72,7 +76,9 @@ class ImageStorage:
                 archive_image(tx, repo_id, digest, now)
                 return digest, ARCHIVED
             if target == STANDARD and status == ARCHIVED:
-                moving = members(tx, repo_id, digest)
+                found = members(tx, repo_id, digest, restoring=True)
+                states = image_rows.states(tx, repo_id, found)
+                moving = [d for d in found if states.get(d, ("",))[0] == ARCHIVED]
                 manifest_rows.start_restore(tx, repo_id, moving)
                 self.queue.enqueue(RESTORE_JOB, {"repositoryId": repo_id, "digests": moving},
                                    tx=tx)

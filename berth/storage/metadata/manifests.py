@@ -101,7 +101,8 @@ def _remove():
 @cache
 def _referrers(filtered: bool):
     query = select(manifests.c.digest, manifests.c.media_type, manifests.c.size,
-                   manifests.c.artifact_type, manifests.c.annotations).where(
+                   manifests.c.artifact_type, manifests.c.annotations,
+                   manifests.c.image_status).where(
         _REPO, manifests.c.subject_digest == bindparam("subject"))
     if filtered:
         query = query.where(manifests.c.artifact_type == bindparam("artifact_type"))
