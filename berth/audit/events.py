@@ -4,6 +4,7 @@ reads, the repository it touched, and its parameters without secrets or bulk."""
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 from typing import Any
@@ -33,7 +34,10 @@ REGISTRY_EVENTS = {
 _READS = ("Describe", "List", "Get", "BatchGet", "BatchCheck", "Lookup", "Preview")
 # Parameters never recorded: bulk (a layer part, a manifest) and anything secret.
 _LEFT_OUT = {"layerPartBlob", "imageManifest"}
-_SECRET_WORDS = ("secret", "password", "token", "credential")
+_SECRET_WORDS = ("secret", "password")
+_SECRET_KEYS = {"token", "sessiontoken", "securitytoken", "authorizationtoken", "credentials"}
+MAX_VALUE = 2048       # characters of one parameter's value kept
+MAX_PARAMETERS = 8192  # ... of all of them
 
 
 def name_of(record: RequestRecord) -> str | None:
@@ -41,7 +45,10 @@ def name_of(record: RequestRecord) -> str | None:
     if record.protocol in ("ecr", "admin"):
         return record.route if record.route != "-" else None
     if record.protocol == "oci":
-        return REGISTRY_EVENTS.get((record.route, record.method))
+        found = REGISTRY_EVENTS.get((record.route, record.method))
+        if found is None and record.method == "HEAD":  # Starlette answers HEAD on GET routes
+            found = REGISTRY_EVENTS.get((record.route, "GET"))
+        return found
     return None
 
 
@@ -58,17 +65,33 @@ def repository_arn(region: str, account_id: str, repository: str) -> str:
 def parameters(params: dict[str, Any] | None) -> str | None:
     if not params:
         return None
-    kept = {k: v for k, v in params.items()
-            if k not in _LEFT_OUT and not any(w in k.lower() for w in _SECRET_WORDS)}
-    return json.dumps(kept, default=str, separators=(",", ":"))[:8192]
+    kept = {k: _shortened(v) for k, v in params.items()
+            if k not in _LEFT_OUT and k.lower() not in _SECRET_KEYS
+            and not any(w in k.lower() for w in _SECRET_WORDS)}
+    text = json.dumps(kept, default=str, separators=(",", ":"))
+    if len(text) > MAX_PARAMETERS:  # still valid JSON: which parameters there were
+        text = json.dumps({"truncated": True, "parameters": sorted(kept)[:50]})
+    return text
 
 
-def from_request(record: RequestRecord) -> dict | None:
-    """The audit row of a request, or None if it is not audited."""
+def _shortened(value: Any) -> Any:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) <= MAX_VALUE:
+        return value
+    return f"{text[:MAX_VALUE]}... ({len(text)} characters)"
+
+
+def event_id() -> str:
+    """A random (version 4) UUID without a system call per event, as uuid4 would make."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+def from_request(record: RequestRecord, when: float | None = None) -> dict | None:
+    """The audit row of a request answered at ``when`` (now), or None if not audited."""
     name = name_of(record)
     if name is None:
         return None
-    return {"event_id": str(uuid.uuid4()), "time": time.time(),
+    return {"event_id": event_id(), "time": time.time() if when is None else when,
             "account_id": record.account_id, "region": record.region,
             "source": ADMIN_SOURCE if record.protocol == "admin" else ECR_SOURCE,
             "name": name, "read_only": read_only(name),

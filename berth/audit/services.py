@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 from ..storage.metadata import audit as rows
 from ..storage.metadata import notifications as addresses
 from ..storage.metadata.database import Database, Tx
-from .events import ECR_SOURCE, repository_arn
+from .events import ECR_SOURCE, event_id, repository_arn
 
 LIFECYCLE_PRINCIPAL = "ecr.amazonaws.com"  # the service acts, as in ECR's PolicyExecutionEvent
 MAX_LOOKUP = 1000
@@ -19,9 +18,10 @@ MAX_LOOKUP = 1000
 def lookup(db: Database, start: float, end: float, limit: int = 50, before: int | None = None,
            name: str | None = None, principal_arn: str | None = None,
            resource: str | None = None, account_id: str | None = None) -> list[dict]:
-    """Events newest first; ``before``: the seq the previous page ended at."""
+    """Events newest first (up to MAX_LOOKUP, and one more to tell whether more match);
+    ``before``: the seq the previous page ended at."""
     with db.read() as tx:
-        found = rows.lookup(tx, start, end, before or 2**62, min(limit, MAX_LOOKUP),
+        found = rows.lookup(tx, start, end, before or 2**62, min(limit, MAX_LOOKUP + 1),
                             name=name, principal_arn=principal_arn, resource=resource,
                             account_id=account_id)
     return [_event(r) for r in found]
@@ -43,7 +43,7 @@ def record_lifecycle(tx: Tx, registry_id: int, repository: str, action: str, dig
     """A lifecycle action (ECR's PolicyExecutionEvent), in the transaction that takes it."""
     account, region = addresses.registry_address(tx, registry_id) or ("", "")
     rows.add(tx, [{
-        "event_id": str(uuid.uuid4()), "time": now, "account_id": account, "region": region,
+        "event_id": event_id(), "time": now, "account_id": account, "region": region,
         "source": ECR_SOURCE, "name": "PolicyExecutionEvent", "read_only": False,
         "principal_arn": LIFECYCLE_PRINCIPAL, "source_ip": "", "user_agent": "",
         "resource": repository_arn(region, account, repository),

@@ -20,6 +20,7 @@ class AccessDenied(Exception):
         self.message = message
         self.action = action
         self.resource = resource
+        self.principal_arn = ""  # set by the gate once it knows the caller
 
 
 def denial_message(caller: Caller, ctx: RequestContext, decision: Decision) -> str:

@@ -105,9 +105,13 @@ class Iam:
     def _check(self, tx, entries: dict, caller: Caller, actions: str | Sequence[str],
                address: RegistryAddress, registry_id: int | None, repository: str | None,
                keys: Mapping[str, Any] | None) -> None:
-        for action in (actions,) if isinstance(actions, str) else actions:
-            self.authorizer.check(tx, entries, caller, action, address, registry_id,
-                                  repository, keys)
+        try:
+            for action in (actions,) if isinstance(actions, str) else actions:
+                self.authorizer.check(tx, entries, caller, action, address, registry_id,
+                                      repository, keys)
+        except AccessDenied as exc:
+            exc.principal_arn = caller.principal.arn  # who was refused, for the audit trail
+            raise
 
     def authenticate(self, authorization: str | None) -> Caller:
         token = basic_token(authorization)

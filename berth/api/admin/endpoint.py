@@ -53,7 +53,8 @@ async def _respond(request: Request) -> Response:
         body = await awsjson.read_body(request, MAX_BODY_BYTES)
         iam = request.app.state.iam
         verified = await _verify(request, iam, body)
-        observed.note_caller(request.scope, verified.identity.principal.arn)
+        observed.note_caller(request.scope, verified.identity.principal.arn,
+                             verified.identity.account_id, "")
         op = _operation(name)
         result = await blocking(_run, iam, verified.identity, op, body,
                                 getattr(request.app.state, "registry", None), request.scope)

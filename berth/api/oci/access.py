@@ -15,6 +15,7 @@ from ...iam.authorization import AccessDenied
 from ...iam.service import Admission, Iam, Unauthenticated, UnknownRegistry
 from ...iam.tenancy import RegistryAddress
 from ...observability import metrics
+from ...observability.context import note_caller
 from ...registry.errors import NameUnknown
 from ...registry.references import validate_name
 from .errors import error_response
@@ -71,6 +72,7 @@ def guarded(actions: dict[str, tuple[str, ...]] | None, handler: Handler) -> Han
             return unauthorized(request, str(exc))
         except AccessDenied as exc:
             metrics.refused("oci", metrics.denial_reason(exc.message))
+            note_caller(request.scope, exc.principal_arn)
             return error_response(403, "DENIED", exc.message)
         except UnknownRegistry as exc:
             metrics.refused("oci", "unknown_registry")
@@ -85,6 +87,7 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
         request.state.caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
         return
     where = await address(request)
+    request.state.address = where  # known before the caller is: a refusal's record names it
     repository = request.path_params.get("name")
     if actions is BLOB and presigned.carries_signature(request.query_params):
         # A GetDownloadUrlForLayer URL stands in for the Authorization header.

@@ -31,7 +31,7 @@ audit_events = Table(
     "audit_events", metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
            autoincrement=True),
-    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_id", String(36), nullable=False),  # a UUID: unique by making
     Column("time", Float, nullable=False),
     Column("account_id", String(12), nullable=False),  # the registry's account
     Column("region", String(32), nullable=False),

@@ -18,7 +18,7 @@ def upgrade() -> None:
         "audit_events",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
                   autoincrement=True),
-        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
         sa.Column("time", sa.Float, nullable=False),
         sa.Column("account_id", sa.String(12), nullable=False),
         sa.Column("region", sa.String(32), nullable=False),
