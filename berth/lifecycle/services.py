@@ -99,12 +99,7 @@ class LifecycleService:
         now = self.clock()
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
-            if text is None:
-                found = rows.policy(tx, repo_id)
-                if found is None:
-                    raise PolicyNotFound(f"no lifecycle policy for {repository!r}",
-                                         {"name": repository})
-                text = found.text
+            text = _text(tx, repo_id, repository, text)
             running = rows.preview(tx, repo_id)
             if (running is not None and running.status == IN_PROGRESS
                     and now - running.started_at < STALE_PREVIEW_SECONDS):
@@ -176,12 +171,7 @@ class LifecycleService:
             parse(text)
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
-            if text is None:
-                found = rows.policy(tx, repo_id)
-                if found is None:
-                    raise PolicyNotFound(f"no lifecycle policy for {repository!r}",
-                                         {"name": repository})
-                text = found.text
+            text = _text(tx, repo_id, repository, text)
         now = self.clock() if as_of is None else as_of
         return text, list(verdicts(self.db, repo_id, parse(text), now))
 
@@ -190,3 +180,13 @@ class LifecycleService:
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
         return run_repository(self.db, self.registry_id, repo_id, repository, self.clock())
+
+
+def _text(tx, repo_id: int, repository: str, text: str | None) -> str:
+    """``text``, or the repository's policy when None (PolicyNotFound if it has none)."""
+    if text is not None:
+        return text
+    found = rows.policy(tx, repo_id)
+    if found is None:
+        raise PolicyNotFound(f"no lifecycle policy for {repository!r}", {"name": repository})
+    return found.text

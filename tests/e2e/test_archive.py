@@ -22,12 +22,12 @@ from tests.support.berth_node import BerthNode
 from tests.support.berth_server import ecr_client
 from tests.support.containers_storage import PODMAN, ContainersStorage
 from tests.support.credentials import admin_key
-from tests.support.gc import aws_ecr, eventually, gc_env, is_stored, log_problems
-from tests.support.log_watch import LOGS
+from tests.support.gc import aws_ecr, eventually, is_stored
 from tests.support.oci_layout import Blob, Image, OciLayout, build_image, canonical_json
 from tests.support.oci_push import push_blob
 from tests.support.procs import require_binary
 from tests.support.skopeo import Skopeo
+from tests.support.watched_node import FAST_LIFECYCLE, logged_in_skopeo, watched_node
 
 pytestmark = pytest.mark.e2e
 
@@ -38,21 +38,14 @@ BASE = {"base.bin": os.urandom(16 * 1024)}  # the layer every image here shares
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory) -> Iterator[BerthNode]:
-    node = BerthNode(tmp_path_factory.mktemp("archive"), extra_args=("--workers", "1"),
-                     env=gc_env(grace=2, interval=1, BERTH_LIFECYCLE_CHECK_SECONDS="1",
-                                BERTH_LIFECYCLE_INTERVAL_SECONDS="1")).start()
-    LOGS.add("berth archive node", node.daemon.log_path)
-    yield node
-    LOGS.remove("berth archive node")
-    node.stop()
-    assert not log_problems(node.log_text())
+    with watched_node(tmp_path_factory.mktemp("archive"), "berth archive node",
+                      FAST_LIFECYCLE) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
 def skopeo(node, tmp_path_factory) -> Skopeo:
-    client = Skopeo(tmp_path_factory.mktemp("skopeo"))
-    client.login(f"127.0.0.1:{node.port}", node.token)
-    return client
+    return logged_in_skopeo(node, tmp_path_factory.mktemp("skopeo"))
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,12 @@ from tests.support import media_types as mt
 from tests.support.berth_node import BerthNode
 from tests.support.berth_server import ecr_client, put_image
 from tests.support.credentials import admin_key
-from tests.support.gc import (aws_ecr, content_blobs, eventually, gc_env, image_of, is_stored,
-                              layer, layout_of, log_problems)
-from tests.support.log_watch import LOGS
+from tests.support.gc import (aws_ecr, content_blobs, eventually, image_of, is_stored,
+                              layer, layout_of)
 from tests.support.oci_layout import Blob, Image, OciLayout, build_index, canonical_json
 from tests.support.oci_push import push_blob
 from tests.support.skopeo import Skopeo
+from tests.support.watched_node import FAST_LIFECYCLE, logged_in_skopeo, watched_node
 
 pytestmark = pytest.mark.e2e
 
@@ -79,21 +79,14 @@ def expected_expiry(images: dict[str, Pushed], now: float) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory) -> Iterator[BerthNode]:
-    node = BerthNode(tmp_path_factory.mktemp("lifecycle"), extra_args=("--workers", "1"),
-                     env=gc_env(grace=2, interval=1, BERTH_LIFECYCLE_CHECK_SECONDS="1",
-                                BERTH_LIFECYCLE_INTERVAL_SECONDS="1")).start()
-    LOGS.add("berth lifecycle node", node.daemon.log_path)
-    yield node
-    LOGS.remove("berth lifecycle node")
-    node.stop()
-    assert not log_problems(node.log_text())
+    with watched_node(tmp_path_factory.mktemp("lifecycle"), "berth lifecycle node",
+                      FAST_LIFECYCLE) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
 def skopeo(node, tmp_path_factory) -> Skopeo:
-    client = Skopeo(tmp_path_factory.mktemp("skopeo"))
-    client.login(f"127.0.0.1:{node.port}", node.token)
-    return client
+    return logged_in_skopeo(node, tmp_path_factory.mktemp("skopeo"))
 
 
 @pytest.fixture(scope="module")
