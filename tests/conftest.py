@@ -16,7 +16,17 @@ def metrics_scratch():
     before = set(_scratch_dirs())
     yield
     for path in set(_scratch_dirs()) - before:
-        shutil.rmtree(path, ignore_errors=True)
+        if not _in_use(path):  # another session's server may still be writing there
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _in_use(path: Path) -> bool:
+    """Whether a live process's metrics are in it (a directory per serving process's pid)."""
+    from berth.observability.prometheus import alive
+
+    runs = path / "metrics"
+    return runs.is_dir() and any(p.name.isdigit() and alive(int(p.name))
+                                 for p in runs.iterdir())
 
 
 def _scratch_dirs() -> list[Path]:

@@ -40,7 +40,7 @@ def prepare_directory(data_dir: Path) -> Path:
     base = data_dir / "metrics"
     base.mkdir(parents=True, exist_ok=True)
     for old in base.iterdir():
-        if old.name.isdigit() and not _alive(int(old.name)):
+        if old.name.isdigit() and not alive(int(old.name)):
             shutil.rmtree(old, ignore_errors=True)
     path = base / str(os.getpid())
     shutil.rmtree(path, ignore_errors=True)
@@ -98,11 +98,11 @@ def _drop_dead_live_gauges(path: str) -> None:
     for name in os.listdir(path):
         if name.startswith(_LIVE_PREFIX) and name.endswith(".db"):
             pid = name[:-3].rsplit("_", 1)[-1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not alive(int(pid)):
                 mark_process_dead(int(pid), path)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
