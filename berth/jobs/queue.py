@@ -109,6 +109,13 @@ class JobQueue:
         with self.db.write() as tx:
             return jobs.done(tx, job.id, worker, job.attempt, now)
 
+    def release(self, worker: str, job: Claimed, now: float | None = None) -> bool:
+        """Hand a job back, due now, its attempt not spent (its node is stopping); False if
+        the claim was lost."""
+        now = time.time() if now is None else now
+        with self.db.write() as tx:
+            return jobs.release(tx, job.id, worker, job.attempt, now)
+
     def fail(self, worker: str, job: Claimed, error: str, now: float | None = None) -> bool:
         """Retry after a backoff, or fail for good once the attempts are spent; False if the
         claim was lost."""

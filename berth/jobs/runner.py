@@ -167,6 +167,9 @@ class JobRunner:
                 self._handlers[job.kind](ctx)
             except Exception as exc:
                 error = exc
+        if error is not None and self._stopping is not None and self._stopping.is_set():
+            self._hand_back(job, error)
+            return
         try:
             if error is None:
                 held = self.queue.complete(self.worker, job)
@@ -178,6 +181,18 @@ class JobRunner:
             return
         metrics.job_finished(job.kind, _outcome(job, error, held))
         _log_outcome(job, error, held)
+
+    def _hand_back(self, job: Claimed, error: Exception) -> None:
+        """A job stopped because this node is stopping: back to the queue for any node, its
+        attempt not spent (no failure, no traceback)."""
+        try:
+            self.queue.release(self.worker, job)
+        except Exception:
+            log.warning("job %s (%s): not handed back; it runs again once its lease lapses",
+                        job.id, job.kind)
+            return
+        log.info("job %s (%s) stopped with the node (%s); handed back to the queue", job.id,
+                 job.kind, type(error).__name__)
 
     async def _heartbeat(self) -> None:
         while True:

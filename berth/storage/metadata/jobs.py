@@ -68,6 +68,14 @@ def _retry():
 
 
 @cache
+def _release():
+    # The claim gives its attempt back: a job a stopping node hands over is not a failure.
+    return update(jobs).where(_HELD).values(
+        state=QUEUED, run_at=bindparam("now"), claimed_by=None, lease_until=None,
+        attempts=jobs.c.attempts - 1)
+
+
+@cache
 def _fail(fenced: bool):
     return update(jobs).where(_HELD if fenced else _ID).values(
         state=FAILED, finished_at=bindparam("now"), lease_until=None,
@@ -143,6 +151,11 @@ def done(tx: Tx, job_id: str, worker: str, attempt: int, now: float) -> bool:
 def retry(tx: Tx, job_id: str, worker: str, attempt: int, retry_at: float, error: str) -> bool:
     return tx.execute(_retry(), {"id": job_id, "worker": worker, "attempt": attempt,
                                  "retry_at": retry_at, "error": error}) == 1
+
+
+def release(tx: Tx, job_id: str, worker: str, attempt: int, now: float) -> bool:
+    return tx.execute(_release(), {"id": job_id, "worker": worker, "attempt": attempt,
+                                   "now": now}) == 1
 
 
 def fail(tx: Tx, job_id: str, worker: str, attempt: int, now: float, error: str) -> bool:

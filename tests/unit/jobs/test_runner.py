@@ -1,4 +1,5 @@
 import asyncio
+import logging
 import threading
 import time
 
@@ -119,6 +120,27 @@ def test_stop_asks_running_jobs_to_stop_and_waits_for_them(db):
         return node.queue.get(job_id)
 
     assert asyncio.run(main()).state == "done"
+
+
+def test_a_job_that_stops_with_the_node_is_handed_back_without_spending_its_attempt(db, caplog):
+    def long_job(job):
+        job.cancelled.wait(30)
+        raise InterruptedError("stopped half way")  # as long jobs do when cancelled
+
+    async def main():
+        node = _runner(db)
+        node.register("long", long_job)
+        job_id = node.queue.enqueue("long", max_attempts=1)
+        node.start()
+        await _until(lambda: node.queue.get(job_id).state == "running")
+        await node.stop()
+        return node.queue.get(job_id)
+
+    with caplog.at_level(logging.INFO, logger="berth.jobs"):
+        found = asyncio.run(main())
+    assert (found.state, found.attempts, found.last_error) == ("queued", 0, None)
+    assert "handed back" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_jobs_of_kinds_this_node_does_not_know_are_left_alone(db):
