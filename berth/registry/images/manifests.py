@@ -179,6 +179,8 @@ class ManifestService:
             total = self._check_references(tx, repo_id, parsed) + len(body)
             created = manifest_rows.insert_new(tx, _row(repo_id, actual, parsed, body, total),
                                                _references(parsed))
+            if not created:
+                _restore_if_archived(tx, repo_id, str(actual))
             if tag:
                 _check_mutable(tx, repo_id, repository, tag, current, str(actual))
                 tags.put(tx, repo_id, tag, str(actual))
@@ -267,3 +269,12 @@ def _row(repo_id: int, digest: Digest, parsed: ParsedManifest, body: bytes, tota
         "annotations": json.dumps(parsed.annotations) if parsed.annotations else None,
         "content": body, "pushed_at": time.time(),
     }
+
+
+def _restore_if_archived(tx, repo_id: int, digest: str) -> None:
+    """Pushing an archived image again restores it (with what was archived with it), at
+    once: its blobs never left."""
+    if manifest_rows.image_status(tx, repo_id, digest) in ("ARCHIVED", "ACTIVATING"):
+        from .storage_class import restore_now  # it builds on this module's service
+
+        restore_now(tx, repo_id, digest, time.time())

@@ -54,6 +54,14 @@ def archive_image(tx: Tx, repo_id: int, digest: str, now: float) -> list[str]:
     return moving
 
 
+def restore_now(tx: Tx, repo_id: int, digest: str, now: float) -> list[str]:
+    """ARCHIVED (or ACTIVATING) -> ACTIVE at once, with the members archived with it."""
+    found = members(tx, repo_id, digest, restoring=True)
+    manifest_rows.start_restore(tx, repo_id, found)
+    manifest_rows.activate(tx, repo_id, found, now)
+    return found
+
+
 class ImageStorage:
     def __init__(self, db: Database, registry_id: int, queue: JobQueue | None = None):
         self.db = db

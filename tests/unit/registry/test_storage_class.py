@@ -24,9 +24,10 @@ from berth.registry.images.storage_class import (
     StorageClassUpdateUnsupported as Unsupported,
 )
 from berth.registry.tasks import handle_restores
+from berth.storage.metadata import manifests as manifest_rows
 from berth.storage.metadata import repositories
 from berth.storage.metadata.schema import jobs, manifests
-from tests.support.registry_images import image_manifest
+from tests.support.registry_images import image_manifest, push_image
 
 REPO = "team/app"
 
@@ -315,3 +316,15 @@ def test_a_transition_leaves_an_image_an_index_listed_since_evaluation(registry,
     report = run.run_repository(registry.db, 1, repo, REPO, time.time())
     assert (report.transitioned, report.changed) == ([other], 1)
     assert status(registry)[other] == "ARCHIVED" and status(registry)[old] == "ACTIVE"
+
+
+def test_pushing_an_archived_image_again_restores_it(registry):
+    digest = str(push_image(registry, "team/app", "v1"))
+    registry.image_storage.update("team/app", ImageId(tag="v1"), ARCHIVE)
+    with pytest.raises(ImageArchived):
+        asyncio.run(registry.manifests.fetch("team/app", "v1"))
+    push_image(registry, "team/app", "v1")  # the same manifest again
+    assert asyncio.run(registry.manifests.fetch("team/app", "v1")).digest == digest
+    with registry.db.read() as tx:
+        repo_id = repositories.get_id(tx, registry.registry_id, "team/app")
+        assert manifest_rows.image_status(tx, repo_id, digest) == "ACTIVE"
