@@ -96,6 +96,25 @@ def _victim_pushes_and_pulls(node, name: str) -> list[float]:
     return took
 
 
+def _whole_answer(sock) -> str:
+    """A response's head and its body (Content-Length long): they may come in two segments."""
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
+def _length(data: bytes) -> int:
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+    for line in head.split("\r\n"):
+        if line.startswith("content-length:"):
+            return int(line.split(":", 1)[1])
+    return 0
+
+
 def test_stalled_uploads_starve_no_one_and_are_dropped(node):
     token = node.mallory[2]
     workers = _worker_pids(node)
@@ -109,7 +128,7 @@ def test_stalled_uploads_starve_no_one_and_are_dropped(node):
         extra = _stall_upload(node, token, "mallory/web")
         with extra:
             extra.settimeout(PROMPT)
-            answer = extra.recv(4096).decode()
+            answer = _whole_answer(extra)
         assert answer.startswith("HTTP/1.1 429"), answer
         assert '"TOOMANYREQUESTS"' in answer
         # Every stalled body is given up on once idle: the server closes each connection.
