@@ -5,7 +5,6 @@ registered by kind in the app factory; nothing registers itself at import."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket

@@ -94,7 +94,7 @@ def _audit(tx: Tx, registry_id: int, repository: str, verdict: Verdict, now: flo
 
 def _unchanged(tx: Tx, repo_id: int, batch: list[Verdict]) -> list[Verdict]:
     digests = [v.image.digest for v in batch]
-    states = rows.states(tx, repo_id, digests)
+    states = manifest_rows.states(tx, repo_id, digests)
     names = tags.names_for(tx, repo_id, digests)
     return [v for v in batch
             if states.get(v.image.digest) == (STATUS[v.image.storage_class], v.image.age_time)

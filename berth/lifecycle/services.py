@@ -74,20 +74,14 @@ class LifecycleService:
 
     def get_policy(self, repository: str) -> StoredPolicy:
         with self.db.read() as tx:
-            found = rows.policy(tx, require_id(tx, self.registry_id, repository))
-        if found is None:
-            raise PolicyNotFound(f"no lifecycle policy for {repository!r}", {"name": repository})
-        return StoredPolicy(found.text, found.last_evaluated_at)
+            return _stored(tx, require_id(tx, self.registry_id, repository), repository)
 
     def delete_policy(self, repository: str) -> StoredPolicy:
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
-            found = rows.policy(tx, repo_id)
-            if found is None:
-                raise PolicyNotFound(f"no lifecycle policy for {repository!r}",
-                                     {"name": repository})
+            found = _stored(tx, repo_id, repository)
             rows.delete_policy(tx, repo_id)
-        return StoredPolicy(found.text, found.last_evaluated_at)
+        return found
 
     # -- previews --------------------------------------------------------------------------
     def start_preview(self, repository: str, text: str | None = None,
@@ -184,9 +178,12 @@ class LifecycleService:
 
 def _text(tx, repo_id: int, repository: str, text: str | None) -> str:
     """``text``, or the repository's policy when None (PolicyNotFound if it has none)."""
-    if text is not None:
-        return text
+    return text if text is not None else _stored(tx, repo_id, repository).text
+
+
+def _stored(tx, repo_id: int, repository: str) -> StoredPolicy:
+    """The repository's policy, or PolicyNotFound."""
     found = rows.policy(tx, repo_id)
     if found is None:
         raise PolicyNotFound(f"no lifecycle policy for {repository!r}", {"name": repository})
-    return found.text
+    return StoredPolicy(found.text, found.last_evaluated_at)

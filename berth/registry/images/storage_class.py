@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from ...jobs.queue import JobQueue
-from ...storage.metadata import lifecycle as image_rows
 from ...storage.metadata import manifests as manifest_rows
 from ...storage.metadata import tags
 from ...storage.metadata.database import Database, Tx
@@ -85,7 +84,7 @@ class ImageStorage:
                 return digest, ARCHIVED
             if target == STANDARD and status == ARCHIVED:
                 found = members(tx, repo_id, digest, restoring=True)
-                states = image_rows.states(tx, repo_id, found)
+                states = manifest_rows.states(tx, repo_id, found)
                 moving = [d for d in found if states.get(d, ("",))[0] == ARCHIVED]
                 manifest_rows.start_restore(tx, repo_id, moving)
                 self.queue.enqueue(RESTORE_JOB, {"repositoryId": repo_id, "digests": moving},

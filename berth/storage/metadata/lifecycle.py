@@ -20,14 +20,13 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    func,
     or_,
     select,
     update,
 )
 from sqlalchemy.orm import aliased
 
-from .schema import manifest_references, manifests, metadata, repositories
+from .schema import manifest_age, manifest_references, manifests, metadata, repositories
 from .statements import in_list, insert, list_param
 
 if TYPE_CHECKING:
@@ -224,7 +223,7 @@ def results(tx: "Tx", repo_id: int, after: int, limit: int, tagged: bool | None 
 
 # -- the images evaluation reads --------------------------------------------------------------
 M = manifests
-_AGE = func.coalesce(M.c.last_activated_at, M.c.pushed_at)
+_AGE = manifest_age()
 
 
 @cache
@@ -299,14 +298,3 @@ def _all_exclusions():
 def all_exclusions(tx: "Tx") -> list:
     return tx.all(_all_exclusions())
 
-
-@cache
-def _states():
-    return select(M.c.digest, M.c.image_status, _AGE.label("age")).where(
-        M.c.repository_id == bindparam("repo"), in_list(M.c.digest, "digests"))
-
-
-def states(tx: "Tx", repo_id: int, digests: list[str]) -> dict[str, tuple[str, float]]:
-    """digest -> (image status, age time) of those that exist."""
-    found = tx.all(_states(), {"repo": repo_id, "digests": list_param(digests)})
-    return {r.digest: (r.image_status, r.age) for r in found}

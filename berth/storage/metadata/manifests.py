@@ -6,7 +6,7 @@ from typing import Any, Iterable
 from sqlalchemy import and_, bindparam, delete, select, update
 
 from .database import Database, Tx
-from .schema import manifest_references, manifests, repositories, tags
+from .schema import manifest_age, manifest_references, manifests, repositories, tags
 from .statements import in_list, insert, list_param
 
 _REPO = manifests.c.repository_id == bindparam("repo")
@@ -246,3 +246,15 @@ def _status():
 
 def image_status(tx: Tx, repo_id: int, digest: str) -> str | None:
     return tx.scalar(_status(), {"repo": repo_id, "digest": digest})
+
+
+@cache
+def _states():
+    return select(manifests.c.digest, manifests.c.image_status,
+                  manifest_age().label("age")).where(_REPO, in_list(manifests.c.digest, "digests"))
+
+
+def states(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, tuple[str, float]]:
+    """digest -> (image status, age time) of those that exist."""
+    found = tx.all(_states(), {"repo": repo_id, "digests": list_param(digests)})
+    return {r.digest: (r.image_status, r.age) for r in found}

@@ -177,6 +177,12 @@ manifests = Table(
     Index("ix_manifests_subject", "repository_id", "subject_digest"),
 )
 
+def manifest_age():
+    """When an image's age starts (lifecycle's order): its restore from the archive, else its
+    push."""
+    return func.coalesce(manifests.c.last_activated_at, manifests.c.pushed_at)
+
+
 # What a manifest references: blobs (config, layers) and child manifests (of an index).
 manifest_references = Table(
     "manifest_references", metadata,
