@@ -35,6 +35,8 @@ from .notifications import subscriber as notifications_subscriber
 from .audit.recorder import AuditRecorder
 from .audit.tasks import schedule_audit_prune
 from .lifecycle.tasks import schedule_lifecycle
+from .scanning import tasks as scanning_tasks
+from .scanning.scanner import Limits as ScanLimits
 from .notifications.tasks import schedule_notifications
 from .observability import metrics as prometheus_metrics
 from .observability.flusher import Flusher
@@ -95,8 +97,11 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
     schedule_sweeps(runner, collector(settings, registry), settings.gc_interval_seconds,
                     settings.gc_orphan_scan_seconds)
     schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber(),
-                                                    notifications_subscriber.subscriber()],
+                                                    notifications_subscriber.subscriber(),
+                                                    scanning_tasks.subscriber(queue)],
                       settings.event_delivery_seconds)
+    scanning_tasks.handle_scans(runner, registry, ScanLimits(settings.scan_max_layer_bytes,
+                                                             settings.scan_max_layer_entries))
     schedule_notifications(runner, registry.db, settings)
     schedule_sampling(runner, registry.db)
     schedule_lifecycle(runner, registry.db, settings.lifecycle_interval_seconds,

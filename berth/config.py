@@ -69,6 +69,10 @@ class Settings:
     # within 24 hours); nodes look for repositories due every check interval.
     lifecycle_interval_seconds: int = 24 * 3600
     lifecycle_check_seconds: int = 300
+    # Vulnerability scanning (berth/scanning): a layer that unpacks to more bytes or holds
+    # more entries than these is not read (its scan FAILS, saying why).
+    scan_max_layer_bytes: int = 16 << 30
+    scan_max_layer_entries: int = 2_000_000
     gc_interval_seconds: int = 600
     # ... and the whole storage walked for objects no metadata knows (a crash's leftovers).
     gc_orphan_scan_seconds: int = 24 * 3600

@@ -8,6 +8,7 @@ same JSON document on stdout; errors go to stderr with exit status 1."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import urllib.error
 from dataclasses import dataclass
@@ -161,6 +162,15 @@ COMMANDS: dict[str, dict[str, Command]] = {
                                a, RepositoryName=a.repository, AsOf=a.as_of,
                                LifecyclePolicyText=_read(a.policy_file))),
     },
+    "vulndb": {
+        "import": Command("load OSV advisories (<Ecosystem>-all.zip files, folders or files "
+                          "of OSV JSON); continuously scanned images are matched again",
+                          "ImportVulnerabilities",
+                          (_arg("paths", nargs="+", metavar="PATH"),),
+                          lambda a: {"Paths": "\n".join(os.path.abspath(p) for p in a.paths)}),
+        "list": Command("the advisory sources imported, with their update times",
+                        "ListVulnerabilitySources", (), lambda a: {}),
+    },
     "usage": {
         "": Command("storage used per account and repository (each object once); with "
                     "--from and --to, GB-months, GB transferred and cost per group",
@@ -182,6 +192,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "gc": "garbage collection of unreferenced blobs",
                "usage": "storage used, usage and cost reports",
                "lifecycle": "lifecycle policies: run them now, preview them on a date",
+               "vulndb": "the vulnerability database scans match against (OSV, offline)",
                "tokens": "registry token signing", "events": events.HELP,
                "audit": audit.HELP}
 

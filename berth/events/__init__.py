@@ -7,6 +7,7 @@ from .model import (
                     BLOB_UNLINKED,
                     IMAGE_DELETED,
                     IMAGE_PUSHED,
+                    IMAGE_SCANNED,
                     REPOSITORY_CREATED,
                     REPOSITORY_DELETED,
                     TAG_REMOVED,
@@ -17,5 +18,5 @@ from .model import (
 from .outbox import Outbox, Subscriber
 
 __all__ = ["BLOB_MOUNTED", "BLOB_UNLINKED", "IMAGE_DELETED", "IMAGE_PUSHED",
-           "REPOSITORY_CREATED", "REPOSITORY_DELETED", "TAG_REMOVED", "UPLOAD_COMPLETED",
+           "IMAGE_SCANNED", "REPOSITORY_CREATED", "REPOSITORY_DELETED", "TAG_REMOVED", "UPLOAD_COMPLETED",
            "Event", "Outbox", "Subscriber", "emit"]

@@ -17,6 +17,7 @@ IMAGE_PUSHED = "image.pushed"                # repositoryId, digest, mediaType, 
                                              # artifactType, subject, created
 TAG_REMOVED = "tag.removed"                  # repositoryId, tag, digest
 IMAGE_DELETED = "image.deleted"              # repositoryId, digest, tags, blobs
+IMAGE_SCANNED = "image.scanned"              # repositoryId, digest, scanType, status, counts
 
 
 @dataclass(frozen=True)

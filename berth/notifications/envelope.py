@@ -5,19 +5,21 @@ ECR user guide's "Amazon ECR events and EventBridge" samples.
 
 A push is one PUSH (image-tag only when pushed by tag, as for an index's child manifests);
 a removed tag is one DELETE naming it; a deleted image is one DELETE per tag it had (one
-without image-tag when it had none). Other kinds (scans, replication, lifecycle) are added
-as their features land."""
+without image-tag when it had none). A finished basic scan is one "ECR Image Scan" (scan-status,
+finding-severity-counts, image-tags); an enhanced one is Amazon Inspector's "Inspector2 Scan"
+(source aws.inspector2, counts with a TOTAL), as ECR's user guide shows both. Other kinds
+(replication, lifecycle) are added as their features land."""
 from __future__ import annotations
 
 import time
 import uuid
 from typing import Any
 
-from ..events import IMAGE_DELETED, IMAGE_PUSHED, TAG_REMOVED, Event
+from ..events import IMAGE_DELETED, IMAGE_PUSHED, IMAGE_SCANNED, TAG_REMOVED, Event
 
-SOURCE = "aws.ecr"
-IMAGE_ACTION = "ECR Image Action"
-KINDS = frozenset({IMAGE_PUSHED, IMAGE_DELETED, TAG_REMOVED})
+SOURCE, INSPECTOR = "aws.ecr", "aws.inspector2"
+IMAGE_ACTION, IMAGE_SCAN, INSPECTOR_SCAN = "ECR Image Action", "ECR Image Scan", "Inspector2 Scan"
+KINDS = frozenset({IMAGE_PUSHED, IMAGE_DELETED, TAG_REMOVED, IMAGE_SCANNED})
 
 
 def iso_time(epoch: float) -> str:
@@ -26,8 +28,9 @@ def iso_time(epoch: float) -> str:
 
 def envelope(detail_type: str, detail: dict[str, Any], account: str, region: str,
              at: float, resources: list[str] | None = None) -> dict[str, Any]:
+    source = INSPECTOR if detail_type == INSPECTOR_SCAN else SOURCE
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type,
-            "source": SOURCE, "account": account, "time": iso_time(at), "region": region,
+            "source": source, "account": account, "time": iso_time(at), "region": region,
             "resources": resources or [], "detail": detail}
 
 
@@ -54,6 +57,24 @@ def details(event: Event) -> list[tuple[str, dict[str, Any]]]:
     return []
 
 
+def scan_detail(event: Event, repository_arn: str) -> tuple[str, dict[str, Any]]:
+    p = event.payload
+    counts = dict(p.get("counts") or {})
+    if p.get("scanType") == "ENHANCED":
+        status = "INITIAL_SCAN_COMPLETE" if p["status"] in ("COMPLETE", "ACTIVE") else p["status"]
+        return INSPECTOR_SCAN, {"scan-status": status, "repository-name": repository_arn,
+                                "finding-severity-counts": {**counts,
+                                                            "TOTAL": sum(counts.values())},
+                                "image-digest": p["digest"], "image-tags": p.get("tags", [])}
+    return IMAGE_SCAN, {"scan-status": p["status"], "repository-name": event.repository,
+                        "finding-severity-counts": counts, "image-digest": p["digest"],
+                        "image-tags": p.get("tags", [])}
+
+
 def envelopes(event: Event, account: str, region: str) -> list[dict[str, Any]]:
+    if event.kind == IMAGE_SCANNED:
+        arn = f"arn:aws:ecr:{region}:{account}:repository/{event.repository}"
+        kind, detail = scan_detail(event, arn)
+        return [envelope(kind, detail, account, region, event.created_at, [arn])]
     return [envelope(kind, detail, account, region, event.created_at)
             for kind, detail in details(event)]

@@ -19,6 +19,7 @@ from .settings import AccountSettings
 
 if TYPE_CHECKING:
     from ..lifecycle.services import LifecycleService
+    from ..scanning.services import ScanService
     from .images.service import ImageService
     from .images.storage_class import ImageStorage
 
@@ -96,6 +97,14 @@ class Registry:
         from ..lifecycle.services import LifecycleService
 
         return LifecycleService(self.db, self.registry_id)
+
+    @cached_property
+    def scanning(self) -> "ScanService":
+        """Image scans and the scanning configuration (berth.scanning, a domain over this
+        one)."""
+        from ..scanning.services import ScanService
+
+        return ScanService(self.db, self.registry_id)
 
     def scoped(self, registry_id: int) -> "Registry":
         if registry_id == self.registry_id:

@@ -15,7 +15,7 @@ def make_tar(files: Mapping[str, bytes], mtime: int = 1_700_000_000) -> bytes:
             data = files[path]
             info = tarfile.TarInfo(path.lstrip("/"))
             info.size = len(data)
-            info.mode = 0o755 if path.endswith(".sh") else 0o644
+            info.mode = 0o755 if path.endswith(".sh") or "/bin/" in f"/{path}" else 0o644
             info.mtime = mtime
             info.uid = info.gid = 0
             info.uname = info.gname = "root"

@@ -10,6 +10,7 @@ from . import (
     lifecycle_operations,
     notification_operations,
     operations,
+    scanning_operations,
     storage_operations,
     usage_operations,
 )
@@ -23,7 +24,8 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 
 
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
-                      notification_operations, lifecycle_operations, audit_operations)
+                      notification_operations, lifecycle_operations, audit_operations,
+                      scanning_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

@@ -42,7 +42,9 @@ async def describe_images(call: ApiCall) -> dict:
                                        paging.cursor(call, name, scope), _limit(call),
                                        image_status)
         token = paging.token(call, name, scope, details[-1].digest) if more else None
-    return {"imageDetails": [_detail(target, name, d) for d in details], "nextToken": token}
+    scans = await blocking(target.registry.scanning.summaries, name, [d.digest for d in details])
+    return {"imageDetails": [_detail(target, name, d, scans.get(d.digest)) for d in details],
+            "nextToken": token}
 
 
 async def batch_get_image(call: ApiCall) -> dict:
@@ -122,8 +124,8 @@ def _failure(failure) -> dict:
             "failureReason": failure.reason}
 
 
-def _detail(target: Target, name: str, d: ImageDetail) -> dict:
-    return {"registryId": target.registry_id_text, "repositoryName": name,
+def _detail(target: Target, name: str, d: ImageDetail, scan=None) -> dict:
+    found = {"registryId": target.registry_id_text, "repositoryName": name,
             "imageDigest": d.digest, "imageTags": d.tags or None,
             # Epoch seconds as they are: what the output wants, without a datetime per image.
             "imageSizeInBytes": d.total_size, "imagePushedAt": d.pushed_at,
@@ -131,6 +133,14 @@ def _detail(target: Target, name: str, d: ImageDetail) -> dict:
             "imageManifestMediaType": d.media_type, "artifactMediaType": d.artifact_type,
             "subjectManifestDigest": d.subject, "imageStatus": d.status,
             "lastArchivedAt": d.last_archived_at, "lastActivatedAt": d.last_activated_at}
+    if scan is not None:
+        found["imageScanStatus"] = {"status": scan.status, "description": scan.description}
+        if scan.completed_at is not None and scan.status in ("COMPLETE", "ACTIVE"):
+            found["imageScanFindingsSummary"] = {
+                "imageScanCompletedAt": scan.completed_at,
+                "vulnerabilitySourceUpdatedAt": scan.source_updated_at,
+                "findingSeverityCounts": scan.counts}
+    return found
 
 
 def _filter(call: ApiCall) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from . import (
     pull_exclusions,
     registry_settings,
     repositories,
+    scanning,
 )
 from .authorization_token import get_authorization_token
 from .caller import authenticate
@@ -26,6 +27,7 @@ OPERATIONS = {
     **lifecycle.OPERATIONS,
     **pull_exclusions.OPERATIONS,
     **registry_settings.OPERATIONS,
+    **scanning.OPERATIONS,
 }
 
 

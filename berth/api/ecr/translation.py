@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
 from ...lifecycle import errors as lifecycle
+from ...scanning import errors as scanning
 from ...registry.images import pull_exclusions as exclusions
 from ...registry.images.storage_class import StorageClassUpdateUnsupported
 from ...registry import errors as e
@@ -52,6 +53,12 @@ def _image_not_found(exc: ImageNotFound, w: Where) -> EcrApiError:
     return model_error("ImageNotFoundException", (
         f"The image with imageId {{imageDigest:'{i.digest or 'null'}', imageTag:"
         f"'{i.tag or 'null'}'}} does not exist within {w.in_repository}"))
+
+
+def _image_id_text(w: Where) -> str:
+    given = w.params.get("imageId") or {}
+    return (f"{{imageDigest:'{given.get('imageDigest') or 'null'}', "
+            f"imageTag:'{given.get('imageTag') or 'null'}'}}")
 
 
 def _layers_missing(exc: LayersMissing, w: Where) -> EcrApiError:
@@ -114,6 +121,15 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (lifecycle.PreviewInProgress, None, lambda exc, w: model_error(
         "LifecyclePolicyPreviewInProgressException",
         f"Previous lifecycle policy preview request has not completed for {w.in_repository}")),
+    (scanning.ScanningConfigurationInvalid, None, lambda exc, w: invalid_parameter(
+        f"Invalid parameter: {exc.message}")),
+    (scanning.ScanNotFound, None, lambda exc, w: model_error(
+        "ScanNotFoundException", f"Image scan does not exist for the image with "
+        f"'{_image_id_text(w)}' in {w.in_repository}")),
+    (scanning.ScanLimitExceeded, None, _message("LimitExceededException")),
+    (scanning.ImageArchived, None, lambda exc, w: model_error(
+        "ImageArchivedException", f"The image with imageId {_image_id_text(w)} in "
+        f"{w.in_repository} is archived and cannot be scanned")),
     (e.NameInvalid, None, _message("InvalidParameterException")),
     (ResourceTagInvalid, None, _message("InvalidTagParameterException")),
     (TooManyResourceTags, None, _message("TooManyTagsException")),

@@ -73,7 +73,7 @@ class ImageStorage:
         now = time.time()
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
-            digest = _resolve(tx, repo_id, image_id)
+            digest = resolve_digest(tx, repo_id, image_id)
             status = manifest_rows.image_status(tx, repo_id, digest)
             if manifest_rows.parent_of(tx, repo_id, digest) is not None:
                 raise StorageClassUpdateUnsupported(
@@ -102,7 +102,9 @@ class ImageStorage:
             return manifest_rows.activate(tx, repo_id, digests, time.time())
 
 
-def _resolve(tx: Tx, repo_id: int, image_id: ImageId) -> str:
+def resolve_digest(tx: Tx, repo_id: int, image_id: ImageId) -> str:
+    """The digest an image id names in the repository; ImageNotFound if none (or if its tag
+    names another digest)."""
     if image_id.tag:
         found = tags.get_digest(tx, repo_id, validate_tag(image_id.tag))
         if found is None or (image_id.digest and image_id.digest != found):

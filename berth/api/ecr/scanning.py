@@ -1,0 +1,106 @@
+"""ECR's scanning operations: StartImageScan, DescribeImageScanFindings, and the registry's
+scanning configuration (Put/GetRegistryScanningConfiguration,
+BatchGetRepositoryScanningConfiguration). Scans, their findings and the configuration's
+meaning are berth.scanning's."""
+from __future__ import annotations
+
+from ...concurrency import blocking
+from ...registry.images.service import ImageId
+from ...scanning.configuration import RepositoryScanning
+from . import paging, scan_findings
+from .access import Target, admit
+from .endpoint import ApiCall
+
+FINDINGS_PAGE = 100
+WITH_FINDINGS = ("COMPLETE", "ACTIVE")
+
+
+def _image_id(call: ApiCall, digest: str) -> dict:
+    given = call.params["imageId"]
+    return {"imageDigest": digest, "imageTag": given.get("imageTag")}
+
+
+async def start_image_scan(call: ApiCall) -> dict:
+    name = call.params["repositoryName"]
+    target = await admit(call, "ecr:StartImageScan", name)
+    given = call.params["imageId"]
+    digest = await blocking(target.registry.scanning.start, name,
+                            ImageId(given.get("imageDigest"), given.get("imageTag")))
+    return {"registryId": target.registry_id_text, "repositoryName": name,
+            "imageId": _image_id(call, digest), "imageScanStatus": {"status": "IN_PROGRESS"}}
+
+
+async def describe_image_scan_findings(call: ApiCall) -> dict:
+    name = call.params["repositoryName"]
+    target = await admit(call, "ecr:DescribeImageScanFindings", name)
+    given = call.params["imageId"]
+    service = target.registry.scanning
+    repo_id, state = await blocking(service.result, name,
+                                    ImageId(given.get("imageDigest"), given.get("imageTag")))
+    answer = {"registryId": target.registry_id_text, "repositoryName": name,
+              "imageId": _image_id(call, state.digest),
+              "imageScanStatus": _status(state)}
+    if state.status not in WITH_FINDINGS:
+        return answer
+    after = paging.cursor(call, name, state.digest) or ""
+    limit = call.params.get("maxResults", FINDINGS_PAGE)
+    rows = await blocking(service.findings, repo_id, state.digest, after, limit + 1)
+    findings = {"imageScanCompletedAt": state.completed_at,
+                "vulnerabilitySourceUpdatedAt": state.source_updated_at,
+                "findingSeverityCounts": state.counts}
+    if state.scan_type == "ENHANCED":
+        detail = (await blocking(target.registry.images.describe, name,
+                                 [ImageId(state.digest, None)]))[0]
+        findings["enhancedFindings"] = [
+            scan_findings.enhanced(target, name, state.digest, detail.tags, detail.pushed_at, r)
+            for r in rows[:limit]]
+    else:
+        findings["findings"] = [scan_findings.basic(r) for r in rows[:limit]]
+    answer["imageScanFindings"] = findings
+    if len(rows) > limit:
+        answer["nextToken"] = paging.token(call, name, state.digest, rows[limit - 1].key)
+    return answer
+
+
+def _status(state) -> dict:
+    status = {"status": state.status}
+    if state.description:
+        status["description"] = state.description
+    return status
+
+
+async def put_registry_scanning_configuration(call: ApiCall) -> dict:
+    target = await admit(call, "ecr:PutRegistryScanningConfiguration")
+    config = await blocking(target.registry.scanning.configuration.put,
+                            call.params.get("scanType", "BASIC"), call.params.get("rules") or [])
+    return {"registryScanningConfiguration": config.to_json()}
+
+
+async def get_registry_scanning_configuration(call: ApiCall) -> dict:
+    target = await admit(call, "ecr:GetRegistryScanningConfiguration")
+    config = await blocking(target.registry.scanning.configuration.get)
+    return {"registryId": target.registry_id_text, "scanningConfiguration": config.to_json()}
+
+
+async def batch_get_repository_scanning_configuration(call: ApiCall) -> dict:
+    names = call.params["repositoryNames"]
+    target = await admit(call, "ecr:BatchGetRepositoryScanningConfiguration")
+    found, missing = await blocking(target.registry.scanning.repositories, names)
+    return {"scanningConfigurations": [_repository(target, n, s) for n, s in found],
+            "failures": [{"repositoryName": n, "failureCode": "REPOSITORY_NOT_FOUND",
+                          "failureReason": "REPOSITORY_NOT_FOUND"} for n in missing]}
+
+
+def _repository(target: Target, name: str, scanning: RepositoryScanning) -> dict:
+    return {"repositoryArn": target.address.repository_arn(name), "repositoryName": name,
+            "scanOnPush": scanning.scan_on_push, "scanFrequency": scanning.frequency,
+            "appliedScanFilters": [dict(f) for f in scanning.filters]}
+
+
+OPERATIONS = {
+    "StartImageScan": start_image_scan,
+    "DescribeImageScanFindings": describe_image_scan_findings,
+    "PutRegistryScanningConfiguration": put_registry_scanning_configuration,
+    "GetRegistryScanningConfiguration": get_registry_scanning_configuration,
+    "BatchGetRepositoryScanningConfiguration": batch_get_repository_scanning_configuration,
+}

@@ -1,0 +1,1 @@
+"""What an image contains: the packages recorded in the files of its layers."""

@@ -1,0 +1,398 @@
+"""Package detectors: pure functions from the bytes of one file found in a layer to the
+packages it records. Paths are layer member paths without a leading "/" or "./"."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from packageurl import PackageURL
+
+from berth.scanning.packages import (
+    COMPOSER, GEM, JAR, NODE, OS, PYTHON, DetectorError, Distro, Package)
+
+OS_MAX_BYTES = 64 * 1024 * 1024
+METADATA_MAX_BYTES = 4 * 1024 * 1024
+
+OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    """``wants(path)`` says whether ``parse(path, data)`` reads that member; files larger than
+    ``max_bytes`` are not read. ``parse`` raises only ``DetectorError``, whatever the bytes."""
+    name: str
+    wants: Callable[[str], bool]
+    parse: Callable[[str, bytes], list[Package]]
+    max_bytes: int
+
+
+def _text(data: bytes) -> str:
+    # Package databases are text; a NUL means this is not one (or it is corrupt).
+    if b"\x00" in data:
+        raise DetectorError("binary data")
+    return data.decode("utf-8", errors="replace")
+
+
+def _purl(type_: str, name: str, version: str, namespace: str | None = None,
+          qualifiers: dict[str, str] | None = None) -> str:
+    try:
+        return PackageURL(type=type_, namespace=namespace, name=name, version=version,
+                          qualifiers=qualifiers).to_string()
+    except ValueError as exc:  # includes UnicodeEncodeError for lone surrogates from JSON
+        raise DetectorError(f"no package URL for {name!r}: {exc}") from None
+
+
+def _stanzas(text: str) -> list[dict[str, str]]:
+    """Blank-line separated stanzas of ``Field:value`` lines (dpkg, apk). Continuation lines
+    (leading whitespace) are skipped: no field read here spans lines."""
+    stanzas: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if not line or line.isspace():
+            if fields:
+                stanzas.append(fields)
+                fields = {}
+            continue
+        if line[0] in " \t":
+            if not fields:
+                raise DetectorError(f"line {lineno}: continuation line without a field")
+            continue
+        key, found, value = line.partition(":")
+        if not found or not key or " " in key or "\t" in key:
+            raise DetectorError(f"line {lineno}: not a field")
+        fields[key] = value.strip()
+    if fields:
+        stanzas.append(fields)
+    return stanzas
+
+
+def _json(data: bytes) -> object:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
+        raise DetectorError(f"invalid JSON: {type(exc).__name__}") from None
+
+
+def _str(value: object) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+# -- dpkg ---------------------------------------------------------------------------------
+_DPKG_STATUS = "var/lib/dpkg/status"
+_DPKG_STATUS_D = "var/lib/dpkg/status.d/"
+
+
+def _dpkg_wants(path: str) -> bool:
+    if path == _DPKG_STATUS:
+        return True
+    if not path.startswith(_DPKG_STATUS_D):
+        return False
+    rest = path[len(_DPKG_STATUS_D):]
+    # distroless keeps "<pkg>.md5sums" lists next to the control files
+    return bool(rest) and "/" not in rest and not rest.endswith(".md5sums")
+
+
+def _dpkg_installed(fields: dict[str, str], status_d: bool) -> bool:
+    status = fields.get("Status")
+    if status is None:
+        return status_d  # distroless control files have no Status: they are installed
+    words = status.split()
+    return len(words) >= 3 and words[2] == "installed"
+
+
+def _dpkg_source(fields: dict[str, str], name: str, version: str) -> tuple[str | None, str | None]:
+    # "Source: glibc (2.36-9+deb12u4)" when the source version differs from the binary's
+    source = fields.get("Source", "")
+    src_name, _, rest = source.partition(" ")
+    src_version = rest.strip().removeprefix("(").removesuffix(")").strip()
+    return (src_name if src_name and src_name != name else None,
+            src_version if src_version and src_version != version else None)
+
+
+def _dpkg_parse(path: str, data: bytes) -> list[Package]:
+    status_d = path != _DPKG_STATUS
+    packages = []
+    for fields in _stanzas(_text(data)):
+        name = fields.get("Package")
+        if not name:
+            raise DetectorError("a stanza has no Package")
+        if not _dpkg_installed(fields, status_d):
+            continue
+        version = fields.get("Version")
+        if not version:
+            raise DetectorError(f"package {name!r} has no Version")
+        arch = fields.get("Architecture") or None
+        src_name, src_version = _dpkg_source(fields, name, version)
+        purl = _purl("deb", name.lower(), version, "debian", {"arch": arch} if arch else None)
+        packages.append(Package("Debian", name, version, purl, path, OS, src_name, src_version,
+                                arch))
+    return packages
+
+
+# -- apk ----------------------------------------------------------------------------------
+_APK_INSTALLED = "lib/apk/db/installed"
+
+
+def _apk_wants(path: str) -> bool:
+    return path == _APK_INSTALLED
+
+
+def _apk_parse(path: str, data: bytes) -> list[Package]:
+    packages = []
+    for fields in _stanzas(_text(data)):
+        if any(len(key) != 1 for key in fields):
+            raise DetectorError("not an apk database: keys are single letters")
+        name, version = fields.get("P"), fields.get("V")
+        if not name or not version:
+            raise DetectorError(f"package {name!r} has no name or version")
+        arch = fields.get("A") or None
+        origin = fields.get("o") or None
+        purl = _purl("apk", name.lower(), version, "alpine", {"arch": arch} if arch else None)
+        packages.append(Package("Alpine", name, version, purl, path, OS,
+                                origin if origin != name else None, None, arch))
+    return packages
+
+
+# -- Python -------------------------------------------------------------------------------
+_PYTHON_SUFFIXES = (".dist-info/METADATA", ".egg-info/PKG-INFO", ".egg-info")
+
+
+def _python_wants(path: str) -> bool:
+    # "*.egg-info" is a PKG-INFO file when distutils wrote it (callers pass regular files)
+    return path.endswith(_PYTHON_SUFFIXES)
+
+
+def _rfc822_headers(text: str) -> dict[str, str]:
+    """The header block of a core metadata file; it ends at the first line that is not a
+    header (a blank line, normally), as ``email.parser`` would end it."""
+    headers: dict[str, str] = {}
+    for line in text.split("\n"):
+        if line[:1] in (" ", "\t"):
+            continue
+        key, found, value = line.partition(":")
+        if not found or not key or " " in key:
+            break
+        headers.setdefault(key.lower(), value.strip())
+    return headers
+
+
+def _python_parse(path: str, data: bytes) -> list[Package]:
+    headers = _rfc822_headers(_text(data))
+    name, version = headers.get("name"), headers.get("version")
+    if not name or not version:
+        raise DetectorError("no Name or Version header")
+    purl = _purl("pypi", name.lower().replace("_", "-"), version)
+    return [Package("PyPI", name, version, purl, path, PYTHON)]
+
+
+# -- npm ----------------------------------------------------------------------------------
+def _npm_wants(path: str) -> bool:
+    if not path.endswith("/package.json"):
+        return False
+    parts = path.split("/")
+    if len(parts) < 3 or parts[-2][:1] in ("@", ".", ""):
+        return False
+    return parts[-3] == "node_modules" or (
+        len(parts) >= 4 and parts[-3][:1] == "@" and parts[-4] == "node_modules")
+
+
+def _npm_parse(path: str, data: bytes) -> list[Package]:
+    manifest = _json(data)
+    if not isinstance(manifest, dict):
+        raise DetectorError("package.json is not an object")
+    name, version = _str(manifest.get("name")), _str(manifest.get("version"))
+    if not name or not version:
+        return []  # e.g. test fixtures and private workspace stubs shipped in node_modules
+    scope, _, bare = name.partition("/") if name.startswith("@") else ("", "", name)
+    if not bare or "/" in bare or scope == "@":
+        return []  # not a valid npm name: no sensible purl
+    purl = _purl("npm", bare, version, scope or None)
+    return [Package("npm", name, version, purl, path, NODE)]
+
+
+# -- RubyGems -----------------------------------------------------------------------------
+# [ \t] rather than \s: \s under re.M spans lines, quadratic on blank-line floods
+_GEM_FIELD = re.compile(r"""^[ \t]*\w+\.(name|version)[ \t]*=[ \t]*["']([^"'\n]+)["']""", re.M)
+_GEM_VERSION = re.compile(r"-(?=\d)")
+
+
+def _gem_wants(path: str) -> bool:
+    if not path.endswith(".gemspec"):
+        return False
+    # installed specs live in specifications/, default gems in specifications/default/
+    directory = "/" + path.rpartition("/")[0]
+    return directory.endswith(("/specifications", "/specifications/default"))
+
+
+def _gem_parse(path: str, data: bytes) -> list[Package]:
+    fields: dict[str, str] = {}
+    for key, value in _GEM_FIELD.findall(_text(data)):
+        fields.setdefault(key, value.strip())
+    # "<name>-<version>[-<platform>].gemspec": the version starts at the first "-<digit>"
+    stem = path.rpartition("/")[2].removesuffix(".gemspec")
+    split = _GEM_VERSION.search(stem)
+    name = fields.get("name") or (split and stem[:split.start()])
+    version = fields.get("version") or (split and stem[split.end():].split("-")[0])
+    if not name or not version:
+        raise DetectorError("no gem name or version")
+    return [Package("RubyGems", name, version, _purl("gem", name, version), path, GEM)]
+
+
+# -- Composer -----------------------------------------------------------------------------
+def _composer_wants(path: str) -> bool:
+    return path == "composer/installed.json" or path.endswith("/composer/installed.json")
+
+
+def _composer_entries(document: object) -> list:
+    if isinstance(document, dict):  # Composer 2: {"packages": [...], "dev": ...}
+        document = document.get("packages")
+    if not isinstance(document, list):  # Composer 1: a bare list
+        raise DetectorError("installed.json has no package list")
+    return document
+
+
+def _composer_parse(path: str, data: bytes) -> list[Package]:
+    packages = []
+    for entry in _composer_entries(_json(data)):
+        if not isinstance(entry, dict):
+            raise DetectorError("an installed.json entry is not an object")
+        name, version = _str(entry.get("name")), _str(entry.get("version"))
+        if not name or not version:
+            continue
+        vendor, _, bare = name.lower().partition("/")
+        if not vendor or not bare or "/" in bare:
+            continue  # Packagist names are exactly "vendor/name"
+        purl = _purl("composer", bare, version, vendor)
+        packages.append(Package("Packagist", name, version, purl, path, COMPOSER))
+    return packages
+
+
+# -- Maven --------------------------------------------------------------------------------
+def _maven_wants(path: str) -> bool:
+    if not path.endswith("/pom.properties"):
+        return False
+    parts = path.split("/")
+    return len(parts) >= 5 and parts[-4] == "maven" and parts[-5] == "META-INF"
+
+
+def _properties(text: str) -> dict[str, str]:
+    """Java properties, single-line entries only (pom.properties never continues lines)."""
+    props: dict[str, str] = {}
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        key, _, value = line.partition("=") if "=" in line else line.partition(":")
+        props.setdefault(key.strip(), value.strip())
+    return props
+
+
+def _maven_parse(path: str, data: bytes) -> list[Package]:
+    props = _properties(_text(data))
+    parts = path.split("/")
+    group = props.get("groupId") or (parts[-3] if len(parts) >= 3 else "")
+    artifact = props.get("artifactId") or (parts[-2] if len(parts) >= 2 else "")
+    version = props.get("version")
+    if not group or not artifact or not version:
+        raise DetectorError("no groupId, artifactId or version")
+    purl = _purl("maven", artifact, version, group)
+    return [Package("Maven", f"{group}:{artifact}", version, purl, path, JAR)]
+
+
+# -- registry -----------------------------------------------------------------------------
+DPKG = Detector("dpkg", _dpkg_wants, _dpkg_parse, OS_MAX_BYTES)
+APK = Detector("apk", _apk_wants, _apk_parse, OS_MAX_BYTES)
+PYTHON_METADATA = Detector("python", _python_wants, _python_parse, METADATA_MAX_BYTES)
+NPM = Detector("npm", _npm_wants, _npm_parse, METADATA_MAX_BYTES)
+GEMSPEC = Detector("gemspec", _gem_wants, _gem_parse, METADATA_MAX_BYTES)
+COMPOSER_INSTALLED = Detector("composer", _composer_wants, _composer_parse, METADATA_MAX_BYTES)
+POM_PROPERTIES = Detector("maven", _maven_wants, _maven_parse, METADATA_MAX_BYTES)
+
+DETECTORS_OS: tuple[Detector, ...] = (DPKG, APK)
+DETECTORS_LANGUAGE: tuple[Detector, ...] = (
+    PYTHON_METADATA, NPM, GEMSPEC, COMPOSER_INSTALLED, POM_PROPERTIES)
+_ALL = DETECTORS_OS + DETECTORS_LANGUAGE
+
+# Every path any detector wants ends with one of these (or is in status.d): one C-level
+# check rejects the millions of other members before any detector runs.
+_OS_SUFFIXES = ("/status", "/installed")
+_ALL_SUFFIXES = _OS_SUFFIXES + _PYTHON_SUFFIXES + (
+    "/package.json", ".gemspec", "/installed.json", "/pom.properties")
+
+
+def detector_for(path: str, language: bool) -> Detector | None:
+    """The detector that reads member ``path`` (a regular file): OS package databases
+    always, language package metadata too when ``language``."""
+    if path.endswith(_ALL_SUFFIXES if language else _OS_SUFFIXES):
+        for detector in _ALL if language else DETECTORS_OS:
+            if detector.wants(path):
+                return detector
+        return None
+    if path.startswith(_DPKG_STATUS_D) and _dpkg_wants(path):
+        return DPKG
+    return None
+
+
+# -- distribution ---------------------------------------------------------------------------
+_ESCAPED = re.compile(r"""\\([\\$`"'])""")
+
+
+def _os_release_value(raw: str) -> str:
+    # shell quoting as os-release(5) allows: '...' is literal, "..." and bare values
+    # unescape \\ \$ \` \" \'; an unbalanced quote is tolerated
+    quote = raw[:1]
+    if quote in ("'", '"'):
+        raw = raw[1:-1] if len(raw) >= 2 and raw[-1] == quote else raw[1:]
+        if quote == "'":
+            return raw
+    return _ESCAPED.sub(r"\1", raw)
+
+
+def parse_os_release(data: bytes) -> Distro | None:
+    """The distribution an os-release file names, or None without an ID."""
+    values: dict[str, str] = {}
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, found, raw = line.partition("=")
+        if found and key.isidentifier():
+            values[key] = _os_release_value(raw.strip())
+    distro_id = values.get("ID", "").lower()
+    return Distro(distro_id, values.get("VERSION_ID", ""),
+                  values.get("PRETTY_NAME", "")) if distro_id else None
+
+
+_RELEASE = re.compile(r"(\d+)(?:\.(\d+))?", re.ASCII)
+
+
+def _ubuntu(distro: Distro, major: str, minor: str | None) -> str | None:
+    if minor is None:
+        return None
+    minor = minor.zfill(2)
+    # OSV's Ubuntu ecosystem requires ":LTS" on LTS releases ("Ubuntu:22.04:LTS");
+    # LTS releases are the April ones of even years.
+    lts = (minor == "04" and int(major) % 2 == 0) or "LTS" in distro.pretty_name
+    return f"Ubuntu:{major}.{minor}" + (":LTS" if lts else "")
+
+
+def osv_ecosystem(distro: Distro) -> str | None:
+    """OSV's ecosystem name for a distribution release ("Debian:12", "Alpine:v3.19",
+    "Ubuntu:22.04:LTS", "Rocky Linux:9", "AlmaLinux:9"), None for others."""
+    match = _RELEASE.match(distro.version_id)
+    if not match:
+        return None
+    major, minor = match.group(1), match.group(2)
+    if distro.id == "debian":
+        return f"Debian:{major}"
+    if distro.id == "alpine":
+        return f"Alpine:v{major}.{minor}" if minor is not None else None
+    if distro.id == "ubuntu":
+        return _ubuntu(distro, major, minor)
+    if distro.id == "rocky":
+        return f"Rocky Linux:{major}"
+    if distro.id == "almalinux":
+        return f"AlmaLinux:{major}"
+    return None

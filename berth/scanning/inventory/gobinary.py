@@ -1,0 +1,96 @@
+"""Go executables: the module versions the Go linker embeds (``go version -m``'s build info,
+Go 1.18 and later: a 32-byte header after the "\\xff Go buildinf:" magic, then the Go version
+and the module information as length-prefixed strings). The file is searched as it streams,
+so a large binary is never held whole; the standard library is reported as OSV's "stdlib"."""
+from __future__ import annotations
+
+from packageurl import PackageURL
+
+from ..packages import GO, Package
+
+MAGIC = b"\xff Go buildinf:"
+HEADER = 32
+INLINE_STRINGS = 0x2
+CHUNK = 1 << 20
+TAIL = 64 * 1024   # what follows the magic: enough for any module list
+MIN_SIZE = 4096
+
+
+def read_buildinfo(read) -> bytes | None:
+    """The bytes from the magic on (``TAIL`` of them), found while reading ``read(n)`` to the
+    end; None if the file is not an ELF executable or has no build info."""
+    head = read(CHUNK)
+    if not head.startswith(b"\x7fELF"):
+        return None
+    window = head
+    while window:
+        at = window.find(MAGIC)
+        if at >= 0:
+            found = window[at:]
+            while len(found) < TAIL:
+                more = read(TAIL - len(found))
+                if not more:
+                    break
+                found += more
+            return found[:TAIL]
+        keep = window[-(len(MAGIC) - 1):]
+        chunk = read(CHUNK)
+        window = keep + chunk if chunk else b""
+    return None
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while at < len(data) and shift < 64:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+    raise ValueError("truncated varint")
+
+
+def _strings(info: bytes) -> tuple[str, str] | None:
+    if len(info) < HEADER or not info[15] & INLINE_STRINGS:
+        return None  # before Go 1.18 the header points into the data segment instead
+    at = HEADER
+    found = []
+    for _ in range(2):
+        length, at = _varint(info, at)
+        if at + length > len(info):
+            return None
+        found.append(info[at:at + length].decode("utf-8", "replace"))
+        at += length
+    return found[0], found[1]
+
+
+def packages(info: bytes, path: str) -> list[Package]:
+    """The Go toolchain's standard library and every module a Go binary was built from."""
+    try:
+        strings = _strings(info)
+    except ValueError:
+        return []
+    if strings is None:
+        return []
+    go_version, modinfo = strings
+    if len(modinfo) >= 33 and modinfo[-17] == "\n":
+        modinfo = modinfo[16:-16]  # sentinels around the text
+    found = []
+    if go_version.startswith("go"):
+        version = go_version[2:].split(" ", 1)[0]
+        found.append(_package("stdlib", version, path))
+    for line in modinfo.splitlines():
+        fields = line.split("\t")
+        if fields[0] in ("mod", "dep") and len(fields) >= 3 and fields[2] != "(devel)":
+            found.append(_package(fields[1], fields[2], path))
+        elif fields[0] == "=>" and len(fields) >= 3 and found:  # the module just listed
+            found[-1] = _package(fields[1], fields[2], path)
+    return found
+
+
+def _package(module: str, version: str, path: str) -> Package:
+    namespace, _, name = module.rpartition("/")
+    purl = PackageURL(type="golang", namespace=namespace or None, name=name,
+                      version=version).to_string()
+    return Package("Go", module, version, purl, path, GO)

@@ -1,0 +1,89 @@
+"""Scanning's background work: the subscriber that starts a scan for each push the
+configuration scans on push, the scan job itself, and the rematch of continuously scanned
+images after the vulnerability database changed (stored inventories, no layer read again)."""
+from __future__ import annotations
+
+import logging
+
+from ..events import IMAGE_PUSHED, Event, Subscriber
+from ..jobs.queue import JobQueue
+from ..jobs.runner import JobContext, JobRunner
+from ..registry.registry import Registry
+from ..storage.metadata import repository_settings as repo_rows
+from ..storage.metadata import scanning as rows
+from ..storage.metadata.database import Database, Tx
+from .scanner import FAILED, Limits, Outcome, Scanner
+from .services import REMATCH_JOB, SCAN_JOB, record, repository_scanning, request
+
+log = logging.getLogger("berth.scanning")
+
+NAME = "scanning"
+PAGE = 200
+
+
+def subscriber(queue: JobQueue) -> Subscriber:
+    def handle(tx: Tx, events: list[Event]) -> None:
+        for event in events:
+            if event.kind == IMAGE_PUSHED:
+                _on_pushed(tx, queue, event)
+
+    return Subscriber(NAME, handle)
+
+
+def _on_pushed(tx: Tx, queue: JobQueue, event: Event) -> None:
+    repo = repo_rows.get(tx, event.registry_id, event.repository)
+    if repo is None or repo.id != event.payload["repositoryId"]:
+        return  # deleted (or deleted and made again) since
+    scanning = repository_scanning(tx, event.registry_id, event.repository,
+                                   bool(repo.scan_on_push))
+    if scanning.on_push:
+        request(tx, queue, event.registry_id, repo.id, event.repository,
+                event.payload["digest"], scanning, event.created_at)
+
+
+def handle_scans(runner: JobRunner, registry: Registry, limits: Limits) -> Scanner:
+    scanner = Scanner(registry, limits)
+
+    def scan(job: JobContext) -> None:
+        p = job.payload
+        try:
+            outcome = scanner.scan(p["registryId"], p["repositoryId"], p["repository"],
+                                   p["digest"], p["scanType"])
+        except LookupError:
+            return  # the image was deleted meanwhile
+        except Exception as exc:
+            if job.attempt < 3:
+                raise  # storage or database trouble: the job runs again
+            outcome = Outcome(FAILED, f"ScanFailed: {type(exc).__name__}: {exc}"[:500])
+        record(registry.db, p["registryId"], p["repositoryId"], p["repository"], p["digest"],
+               p["scanType"], outcome)
+
+    def rematch(job: JobContext) -> None:
+        changed = rematch_all(registry.db, scanner, job)
+        log.info("vulnerability database changed: %d continuously scanned images have new "
+                 "findings", changed)
+
+    runner.register(SCAN_JOB, scan)
+    runner.register(REMATCH_JOB, rematch)
+    return scanner
+
+
+def rematch_all(db: Database, scanner: Scanner, job: JobContext | None = None) -> int:
+    """Match every continuously scanned image again; returns how many changed."""
+    after, changed = (0, ""), 0
+    while True:
+        with db.read() as tx:
+            page = rows.continuous(tx, after, PAGE)
+        for row in page:
+            if job is not None and job.cancelled.is_set():
+                raise InterruptedError("rematch cancelled")
+            try:
+                outcome = scanner.scan(row.registry_id, row.repository_id, row.name, row.digest,
+                                       "ENHANCED")
+            except LookupError:
+                continue
+            changed += record(db, row.registry_id, row.repository_id, row.name, row.digest,
+                              "ENHANCED", outcome, only_if_changed=True)
+        if len(page) < PAGE:
+            return changed
+        after = (page[-1].repository_id, page[-1].digest)

@@ -1,0 +1,1 @@
+"""Vulnerability advisories: OSV records read offline, matched against package versions."""
