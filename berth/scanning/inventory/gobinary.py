@@ -12,7 +12,7 @@ MAGIC = b"\xff Go buildinf:"
 HEADER = 32
 INLINE_STRINGS = 0x2
 CHUNK = 1 << 20
-TAIL = 64 * 1024   # what follows the magic: enough for any module list
+TAIL = 1 << 20   # what follows the magic: room for thousands of modules
 MIN_SIZE = 4096
 
 
@@ -51,7 +51,7 @@ def _varint(data: bytes, at: int) -> tuple[int, int]:
     raise ValueError("truncated varint")
 
 
-def _strings(info: bytes) -> tuple[str, str] | None:
+def _strings(info: bytes) -> tuple[bytes, bytes] | None:
     if len(info) < HEADER or not info[15] & INLINE_STRINGS:
         return None  # before Go 1.18 the header points into the data segment instead
     at = HEADER
@@ -60,7 +60,7 @@ def _strings(info: bytes) -> tuple[str, str] | None:
         length, at = _varint(info, at)
         if at + length > len(info):
             return None
-        found.append(info[at:at + length].decode("utf-8", "replace"))
+        found.append(info[at:at + length])
         at += length
     return found[0], found[1]
 
@@ -73,9 +73,11 @@ def packages(info: bytes, path: str) -> list[Package]:
         return []
     if strings is None:
         return []
-    go_version, modinfo = strings
-    if len(modinfo) >= 33 and modinfo[-17] == "\n":
-        modinfo = modinfo[16:-16]  # sentinels around the text
+    go_version, raw = strings
+    if len(raw) >= 33 and raw[-17:-16] == b"\n":
+        raw = raw[16:-16]  # sentinels around the text
+    modinfo = raw.decode("utf-8", "replace")
+    go_version = go_version.decode("utf-8", "replace")
     found = []
     if go_version.startswith("go"):
         version = go_version[2:].split(" ", 1)[0]
