@@ -102,6 +102,8 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                       settings.event_delivery_seconds)
     scanning_tasks.handle_scans(runner, registry, ScanLimits(settings.scan_max_layer_bytes,
                                                              settings.scan_max_layer_entries))
+    scanning_tasks.schedule_refresh(runner, registry.db, settings.vulndb_urls,
+                                    settings.vulndb_refresh_seconds)
     schedule_notifications(runner, registry.db, settings)
     schedule_sampling(runner, registry.db)
     schedule_lifecycle(runner, registry.db, settings.lifecycle_interval_seconds,

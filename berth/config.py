@@ -73,6 +73,10 @@ class Settings:
     # more entries than these is not read (its scan FAILS, saying why).
     scan_max_layer_bytes: int = 16 << 30
     scan_max_layer_entries: int = 2_000_000
+    # OSV files (bulk zips or JSON, http(s), comma or space separated) the vulnerability
+    # database is refreshed from this often, by one node at a time; empty: imports only.
+    vulndb_urls: str = ""
+    vulndb_refresh_seconds: int = 6 * 3600
     gc_interval_seconds: int = 600
     # ... and the whole storage walked for objects no metadata knows (a crash's leftovers).
     gc_orphan_scan_seconds: int = 24 * 3600

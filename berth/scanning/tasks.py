@@ -13,11 +13,14 @@ from ..storage.metadata import repository_settings as repo_rows
 from ..storage.metadata import scanning as rows
 from ..storage.metadata.database import Database, Tx
 from .scanner import FAILED, Limits, Outcome, Scanner
-from .services import REMATCH_JOB, SCAN_JOB, record, repository_scanning, request
+from .services import (REMATCH_JOB, SCAN_JOB, import_advisories, record,
+                       repository_scanning, request)
+from .vulndb.refresh import parse_urls, refresh
 
 log = logging.getLogger("berth.scanning")
 
 NAME = "scanning"
+REFRESH_JOB = "vulndb-refresh"
 PAGE = 200
 
 
@@ -66,6 +69,20 @@ def handle_scans(runner: JobRunner, registry: Registry, limits: Limits) -> Scann
     runner.register(SCAN_JOB, scan)
     runner.register(REMATCH_JOB, rematch)
     return scanner
+
+
+def schedule_refresh(runner: JobRunner, db: Database, urls: str, interval: float) -> None:
+    """Refresh from ``urls`` (BERTH_VULNDB_URLS) once per interval across all nodes."""
+    found = parse_urls(urls)
+    if not found:
+        return
+
+    def run(job: JobContext) -> None:
+        for report in refresh(db, found, import_advisories):
+            log.info("vulnerability data %s: %d advisories, %d changed", report.name,
+                     report.records, report.changed)
+
+    runner.every(interval, REFRESH_JOB, run)
 
 
 def rematch_all(db: Database, scanner: Scanner, job: JobContext | None = None) -> int:

@@ -8,8 +8,11 @@ deleted; a layer that is not a tar archive fails its scan with a reason, and the
 still scans."""
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -32,9 +35,24 @@ OPENSSL_FIX = "3.0.15-1~deb12u1"
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory):
+def mirror():
+    """A local HTTP server handing out OSV bulk files, as a deployment's own mirror does."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=_shared())
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory, mirror):
     workdir = tmp_path_factory.mktemp("scanning")
-    with watched_node(workdir, "scanning", {}) as found:
+    env = {"BERTH_VULNDB_URLS": f"{mirror}/crates.io-all.zip {mirror}/missing-all.zip",
+           "BERTH_VULNDB_REFRESH_SECONDS": "2"}
+    with watched_node(workdir, "scanning", env) as found:
         yield found
 
 
@@ -265,3 +283,13 @@ def test_manual_scan_and_unscannable_images(node, ecr, workdir, imported, app_im
     with pytest.raises(ClientError) as caught:
         ecr.start_image_scan(repositoryName="scan/manual", imageId={"imageTag": "missing"})
     assert caught.value.response["Error"]["Code"] == "ImageNotFoundException"
+
+
+def test_the_database_is_refreshed_from_a_mirror_on_a_schedule(node):
+    """BERTH_VULNDB_URLS: crates.io's bulk file comes from the mirror; a file the mirror does
+    not have is skipped (logged), not a failure of the others."""
+    def refreshed() -> bool:
+        listed = {s["Name"]: s for s in admin_online(node, "vulndb", "list")["Sources"]}
+        return listed.get("crates.io", {}).get("Records") == 1206
+    eventually(refreshed, "crates.io advisories from the mirror", timeout=60)
+    assert "missing-all.zip: HTTP 404" in node.log_text()
