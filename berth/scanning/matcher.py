@@ -14,7 +14,7 @@ from ..storage.metadata import vulndb as rows
 from ..storage.metadata.database import Tx
 from .configuration import BASIC
 from .findings import Finding
-from .inventory.detectors import osv_ecosystem
+from .inventory.distro import osv_ecosystem
 from .inventory.image import ImageInventory
 from .packages import OS, Package
 from .vulndb.matching import match

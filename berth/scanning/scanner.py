@@ -14,7 +14,7 @@ from ..storage.metadata import scanning as rows
 from .configuration import BASIC
 from .findings import Finding
 from .images import MAX_CONFIG, NotAnImage, Platform, platform_name, platforms
-from .inventory.detectors import osv_ecosystem
+from .inventory.distro import osv_ecosystem
 from .inventory.image import ImageInventory, merge
 from .inventory.layers import LayerInventory, LayerUnreadable, read_layer
 from .matcher import match_inventory

@@ -9,13 +9,12 @@ from typing import Callable
 
 from packageurl import PackageURL
 
+from . import rpm
 from berth.scanning.packages import (
-    COMPOSER, GEM, JAR, NODE, OS, PYTHON, DetectorError, Distro, Package)
+    COMPOSER, GEM, JAR, NODE, OS, PYTHON, DetectorError, Package)
 
 OS_MAX_BYTES = 64 * 1024 * 1024
 METADATA_MAX_BYTES = 4 * 1024 * 1024
-
-OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,15 +308,16 @@ NPM = Detector("npm", _npm_wants, _npm_parse, METADATA_MAX_BYTES)
 GEMSPEC = Detector("gemspec", _gem_wants, _gem_parse, METADATA_MAX_BYTES)
 COMPOSER_INSTALLED = Detector("composer", _composer_wants, _composer_parse, METADATA_MAX_BYTES)
 POM_PROPERTIES = Detector("maven", _maven_wants, _maven_parse, METADATA_MAX_BYTES)
+RPM = Detector("rpm", rpm.wants, rpm.parse, OS_MAX_BYTES)
 
-DETECTORS_OS: tuple[Detector, ...] = (DPKG, APK)
+DETECTORS_OS: tuple[Detector, ...] = (DPKG, APK, RPM)
 DETECTORS_LANGUAGE: tuple[Detector, ...] = (
     PYTHON_METADATA, NPM, GEMSPEC, COMPOSER_INSTALLED, POM_PROPERTIES)
 _ALL = DETECTORS_OS + DETECTORS_LANGUAGE
 
 # Every path any detector wants ends with one of these (or is in status.d): one C-level
 # check rejects the millions of other members before any detector runs.
-_OS_SUFFIXES = ("/status", "/installed")
+_OS_SUFFIXES = ("/status", "/installed", "/rpmdb.sqlite")
 _ALL_SUFFIXES = _OS_SUFFIXES + _PYTHON_SUFFIXES + (
     "/package.json", ".gemspec", "/installed.json", "/pom.properties")
 
@@ -332,67 +332,4 @@ def detector_for(path: str, language: bool) -> Detector | None:
         return None
     if path.startswith(_DPKG_STATUS_D) and _dpkg_wants(path):
         return DPKG
-    return None
-
-
-# -- distribution ---------------------------------------------------------------------------
-_ESCAPED = re.compile(r"""\\([\\$`"'])""")
-
-
-def _os_release_value(raw: str) -> str:
-    # shell quoting as os-release(5) allows: '...' is literal, "..." and bare values
-    # unescape \\ \$ \` \" \'; an unbalanced quote is tolerated
-    quote = raw[:1]
-    if quote in ("'", '"'):
-        raw = raw[1:-1] if len(raw) >= 2 and raw[-1] == quote else raw[1:]
-        if quote == "'":
-            return raw
-    return _ESCAPED.sub(r"\1", raw)
-
-
-def parse_os_release(data: bytes) -> Distro | None:
-    """The distribution an os-release file names, or None without an ID."""
-    values: dict[str, str] = {}
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, found, raw = line.partition("=")
-        if found and key.isidentifier():
-            values[key] = _os_release_value(raw.strip())
-    distro_id = values.get("ID", "").lower()
-    return Distro(distro_id, values.get("VERSION_ID", ""),
-                  values.get("PRETTY_NAME", "")) if distro_id else None
-
-
-_RELEASE = re.compile(r"(\d+)(?:\.(\d+))?", re.ASCII)
-
-
-def _ubuntu(distro: Distro, major: str, minor: str | None) -> str | None:
-    if minor is None:
-        return None
-    minor = minor.zfill(2)
-    # OSV's Ubuntu ecosystem requires ":LTS" on LTS releases ("Ubuntu:22.04:LTS");
-    # LTS releases are the April ones of even years.
-    lts = (minor == "04" and int(major) % 2 == 0) or "LTS" in distro.pretty_name
-    return f"Ubuntu:{major}.{minor}" + (":LTS" if lts else "")
-
-
-def osv_ecosystem(distro: Distro) -> str | None:
-    """OSV's ecosystem name for a distribution release ("Debian:12", "Alpine:v3.19",
-    "Ubuntu:22.04:LTS", "Rocky Linux:9", "AlmaLinux:9"), None for others."""
-    match = _RELEASE.match(distro.version_id)
-    if not match:
-        return None
-    major, minor = match.group(1), match.group(2)
-    if distro.id == "debian":
-        return f"Debian:{major}"
-    if distro.id == "alpine":
-        return f"Alpine:v{major}.{minor}" if minor is not None else None
-    if distro.id == "ubuntu":
-        return _ubuntu(distro, major, minor)
-    if distro.id == "rocky":
-        return f"Rocky Linux:{major}"
-    if distro.id == "almalinux":
-        return f"AlmaLinux:{major}"
     return None

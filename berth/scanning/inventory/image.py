@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..packages import Distro, Package
-from .detectors import OS_RELEASE_PATHS
+from .distro import OS_RELEASE_PATHS
 from .layers import LayerInventory
 
 

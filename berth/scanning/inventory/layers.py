@@ -17,7 +17,8 @@ import zstandard
 
 from ..packages import DetectorError, Distro, Package
 from . import gobinary
-from .detectors import OS_RELEASE_PATHS, detector_for, parse_os_release
+from .detectors import detector_for
+from .distro import OS_RELEASE_PATHS, parse_os_release
 
 WHITEOUT, OPAQUE = ".wh.", ".wh..wh..opq"
 MAX_OS_RELEASE = 64 * 1024

@@ -5,9 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.scanning.inventory import detectors as d
-from berth.scanning.inventory.detectors import (
-    DETECTORS_LANGUAGE, DETECTORS_OS, OS_RELEASE_PATHS, detector_for, osv_ecosystem,
-    parse_os_release)
+from berth.scanning.inventory.detectors import DETECTORS_LANGUAGE, DETECTORS_OS, detector_for
+from berth.scanning.inventory.distro import OS_RELEASE_PATHS, osv_ecosystem, parse_os_release
 from berth.scanning.packages import (
     COMPOSER, GEM, JAR, NODE, OS, PYTHON, DetectorError, Distro, Package)
 
@@ -297,7 +296,7 @@ def test_detector_for(path, name):
 
 def test_every_detector_is_listed_once():
     names = [det.name for det in DETECTORS_OS + DETECTORS_LANGUAGE]
-    assert len(names) == len(set(names)) == 7
+    assert len(names) == len(set(names)) == 8
     assert {det.max_bytes for det in DETECTORS_OS} == {64 << 20}  # MiB
     assert {det.max_bytes for det in DETECTORS_LANGUAGE} == {4 << 20}
 
