@@ -24,6 +24,7 @@ from tests.support.credentials import admin_key
 from tests.support.gc import admin_online, aws_ecr, eventually
 from tests.support.oci_layout import Blob, OciLayout, build_image, canonical_json
 from tests.support.oci_push import push_blob
+from tests.support.rust_binary import auditable_binary, crate
 from tests.support.scan_images import (MEDIUM, SITE, advisory, debian_base, npm_package,
                                        wheels, write_advisories)
 from tests.support.watched_node import logged_in_skopeo, watched_node
@@ -35,9 +36,12 @@ OPENSSL_FIX = "3.0.15-1~deb12u1"
 
 
 @pytest.fixture(scope="module")
-def mirror():
-    """A local HTTP server handing out OSV bulk files, as a deployment's own mirror does."""
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=_shared())
+def mirror(tmp_path_factory):
+    """A local HTTP server handing out OSV bulk files, as a deployment's own mirror does
+    (RustSec's advisories, under a name of the mirror's own)."""
+    folder = tmp_path_factory.mktemp("mirror")
+    shutil.copy(f"{_shared()}/crates.io-all.zip", folder / "RustSec-all.zip")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *args: None
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -50,7 +54,7 @@ def mirror():
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, mirror):
     workdir = tmp_path_factory.mktemp("scanning")
-    env = {"BERTH_VULNDB_URLS": f"{mirror}/crates.io-all.zip {mirror}/missing-all.zip",
+    env = {"BERTH_VULNDB_URLS": f"{mirror}/RustSec-all.zip {mirror}/missing-all.zip",
            "BERTH_VULNDB_REFRESH_SECONDS": "2"}
     with watched_node(workdir, "scanning", env) as found:
         yield found
@@ -74,7 +78,7 @@ def imported(node, workdir):
         advisory("DEBIAN-CVE-2099-0002", "Debian:12", "zlib", "1:1.2.13.dfsg-9", MEDIUM),
         advisory("GHSA-test-npm1-0001", "npm", "left-pad", "1.3.1")])
     result = admin_online(node, "vulndb", "import", f"{_shared()}/PyPI-all.zip",
-                          f"{_shared()}/Go-all.zip", str(own))
+                          f"{_shared()}/Go-all.zip", f"{_shared()}/crates.io-all.zip", str(own))
     return {s["Name"]: s for s in result["Sources"]}
 
 
@@ -95,7 +99,10 @@ def app_image(workdir):
     python = wheels(["requests==2.19.1", "urllib3==1.23"], workdir)
     deleted = {f"{SITE}/.wh.urllib3-1.23.dist-info": b"", f"{SITE}/.wh.urllib3": b""}
     # A Go program (skopeo, built by Debian with Go 1.19.8): its embedded build info.
-    go = {"usr/local/bin/skopeo": Path(shutil.which("skopeo")).read_bytes()}
+    go = {"usr/local/bin/skopeo": Path(shutil.which("skopeo")).read_bytes(),
+          # A Rust program built with cargo-auditable: smallvec 1.6.0 has RUSTSEC-2021-0003.
+          "usr/local/bin/rusty": auditable_binary(workdir, [
+              crate("rusty", "0.1.0", source="local", root=True), crate("smallvec", "1.6.0")])}
     return build_image([base, {**python, **npm_package("left-pad", "1.1.3"), **go}, deleted])
 
 
@@ -167,6 +174,10 @@ def test_enhanced_continuous_scan_on_push_finds_os_and_language_advisories(
     assert by_package["left-pad"][0][1]["packageManager"] == "NODEPKG"
     assert "bash" not in by_package
     go = {f["packageVulnerabilityDetails"]["vulnerabilityId"]: pkg for f, pkg in by_package["stdlib"]}
+    rust = {f["packageVulnerabilityDetails"]["vulnerabilityId"]: pkg
+            for f, pkg in by_package["smallvec"]}
+    assert rust["CVE-2021-25900"]["fixedInVersion"] == "1.6.1"  # RUSTSEC-2021-0003
+    assert rust["CVE-2021-25900"]["packageManager"] == "CARGO"
     assert go and all(p["version"] == "1.19.8" and p["packageManager"] == "GOBINARY"
                       and p["filePath"] == "usr/local/bin/skopeo" for p in go.values())
     counts = detail["imageScanFindingsSummary"]["findingSeverityCounts"]
@@ -290,6 +301,6 @@ def test_the_database_is_refreshed_from_a_mirror_on_a_schedule(node):
     not have is skipped (logged), not a failure of the others."""
     def refreshed() -> bool:
         listed = {s["Name"]: s for s in admin_online(node, "vulndb", "list")["Sources"]}
-        return listed.get("crates.io", {}).get("Records") == 1206
-    eventually(refreshed, "crates.io advisories from the mirror", timeout=60)
+        return listed.get("RustSec", {}).get("Records") == 1206
+    eventually(refreshed, "RustSec's advisories from the mirror", timeout=60)
     assert "missing-all.zip: HTTP 404" in node.log_text()

@@ -13,7 +13,6 @@ HEADER = 32
 INLINE_STRINGS = 0x2
 CHUNK = 1 << 20
 TAIL = 1 << 20   # what follows the magic: room for thousands of modules
-MIN_SIZE = 4096
 
 
 def read_buildinfo(read) -> bytes | None:

@@ -16,12 +16,13 @@ import orjson
 import zstandard
 
 from ..packages import DetectorError, Distro, Package
-from . import gobinary
+from . import executables
 from .detectors import detector_for
 from .distro import OS_RELEASE_PATHS, parse_os_release
 
 WHITEOUT, OPAQUE = ".wh.", ".wh..wh..opq"
 MAX_OS_RELEASE = 64 * 1024
+MIN_EXECUTABLE = 4096  # smaller ones are scripts and stubs
 
 
 class LayerUnreadable(ValueError):
@@ -147,8 +148,8 @@ def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, inventory: LayerInvento
         return
     detector = detector_for(path, True)
     if detector is None:
-        if member.mode & 0o111 and gobinary.MIN_SIZE <= member.size:
-            _go_binary(tar, member, path, inventory)
+        if member.mode & 0o111 and MIN_EXECUTABLE <= member.size:
+            _executable(tar, member, path, inventory)
         return
     if member.size > detector.max_bytes:
         return
@@ -160,11 +161,10 @@ def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, inventory: LayerInvento
         inventory.files[path] = found
 
 
-def _go_binary(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str,
-               inventory: LayerInventory) -> None:
+def _executable(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str,
+                inventory: LayerInventory) -> None:
     handle = tar.extractfile(member)
-    info = gobinary.read_buildinfo(handle.read) if handle is not None else None
-    found = gobinary.packages(info, path) if info else []
+    found = executables.packages(handle.read, member.size, path) if handle else []
     if found:
         inventory.files[path] = found
 

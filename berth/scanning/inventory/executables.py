@@ -1,0 +1,90 @@
+"""Programs that carry their dependency list inside: Go binaries (the linker's build info) and
+Rust binaries built with cargo-auditable (a zlib-compressed JSON list of crates in the ELF
+section ``.dep-v0``). An ELF file up to ``IN_MEMORY`` bytes is read whole, once, for both;
+a larger one is searched for Go's build info as it streams, never held."""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import orjson
+from packageurl import PackageURL
+
+from ..packages import CARGO, Package
+from . import gobinary
+
+IN_MEMORY = 64 << 20
+MAX_JSON = 16 << 20
+SECTION = b".dep-v0"
+
+
+def packages(read, size: int, path: str) -> list[Package]:
+    """The packages an executable (``read(n)`` over its bytes, ``size`` of them) lists."""
+    if size > IN_MEMORY:
+        info = gobinary.read_buildinfo(read)
+        return gobinary.packages(info, path) if info else []
+    data = read(size)
+    if not data.startswith(b"\x7fELF"):
+        return []
+    at = data.find(gobinary.MAGIC)
+    if at >= 0:
+        return gobinary.packages(data[at:at + gobinary.TAIL], path)
+    section = elf_section(data, SECTION)
+    return crates(section, path) if section else []
+
+
+def elf_section(data: bytes, wanted: bytes) -> bytes | None:
+    """The contents of the ELF section named ``wanted`` (32 or 64-bit, either byte order)."""
+    if len(data) < 64 or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return None
+    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
+    try:
+        if wide:
+            shoff, = struct.unpack_from(order + "Q", data, 0x28)
+            entsize, count, names = struct.unpack_from(order + "HHH", data, 0x3A)
+        else:
+            shoff, = struct.unpack_from(order + "I", data, 0x20)
+            entsize, count, names = struct.unpack_from(order + "HHH", data, 0x2E)
+        headers = [_section_header(data, order, wide, shoff + i * entsize) for i in range(count)]
+        if names >= len(headers):
+            return None
+        table_at, table_size = headers[names][1:]
+        table = data[table_at:table_at + table_size]
+        for name_at, offset, length in headers:
+            end = table.find(b"\0", name_at)
+            if table[name_at:end] == wanted and offset + length <= len(data):
+                return data[offset:offset + length]
+    except (struct.error, OverflowError):  # offsets past the file, or absurd
+        return None
+    return None
+
+
+def _section_header(data: bytes, order: str, wide: bool, at: int) -> tuple[int, int, int]:
+    """(name offset, file offset, size) of the section header at ``at``."""
+    if wide:
+        name, = struct.unpack_from(order + "I", data, at)
+        offset, size = struct.unpack_from(order + "QQ", data, at + 24)
+    else:
+        name, = struct.unpack_from(order + "I", data, at)
+        offset, size = struct.unpack_from(order + "II", data, at + 16)
+    return name, offset, size
+
+
+def crates(section: bytes, path: str) -> list[Package]:
+    """cargo-auditable's list: every crate from crates.io linked into the binary (build-time
+    dependencies, kind "build", are not in it)."""
+    try:
+        text = zlib.decompressobj().decompress(section, MAX_JSON)
+        listed = orjson.loads(text).get("packages") or []
+    except (zlib.error, orjson.JSONDecodeError, AttributeError):
+        return []
+    found = []
+    for crate in listed:
+        if (not isinstance(crate, dict) or crate.get("source") != "crates.io"
+                or crate.get("kind") == "build"):
+            continue
+        name, version = crate.get("name"), crate.get("version")
+        if isinstance(name, str) and isinstance(version, str) and name and version:
+            purl = PackageURL(type="cargo", name=name, version=version).to_string()
+            found.append(Package("crates.io", name, version, purl, path, CARGO))
+    return found
