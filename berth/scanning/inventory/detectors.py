@@ -9,9 +9,9 @@ from typing import Callable
 
 from packageurl import PackageURL
 
-from . import rpm
+from . import java, rpm
 from berth.scanning.packages import (
-    COMPOSER, GEM, JAR, NODE, OS, PYTHON, DetectorError, Package)
+    COMPOSER, GEM, NODE, OS, PYTHON, DetectorError, Package)
 
 OS_MAX_BYTES = 64 * 1024 * 1024
 METADATA_MAX_BYTES = 4 * 1024 * 1024
@@ -269,37 +269,6 @@ def _composer_parse(path: str, data: bytes) -> list[Package]:
 
 
 # -- Maven --------------------------------------------------------------------------------
-def _maven_wants(path: str) -> bool:
-    if not path.endswith("/pom.properties"):
-        return False
-    parts = path.split("/")
-    return len(parts) >= 5 and parts[-4] == "maven" and parts[-5] == "META-INF"
-
-
-def _properties(text: str) -> dict[str, str]:
-    """Java properties, single-line entries only (pom.properties never continues lines)."""
-    props: dict[str, str] = {}
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line or line[0] in "#!":
-            continue
-        key, _, value = line.partition("=") if "=" in line else line.partition(":")
-        props.setdefault(key.strip(), value.strip())
-    return props
-
-
-def _maven_parse(path: str, data: bytes) -> list[Package]:
-    props = _properties(_text(data))
-    parts = path.split("/")
-    group = props.get("groupId") or (parts[-3] if len(parts) >= 3 else "")
-    artifact = props.get("artifactId") or (parts[-2] if len(parts) >= 2 else "")
-    version = props.get("version")
-    if not group or not artifact or not version:
-        raise DetectorError("no groupId, artifactId or version")
-    purl = _purl("maven", artifact, version, group)
-    return [Package("Maven", f"{group}:{artifact}", version, purl, path, JAR)]
-
-
 # -- registry -----------------------------------------------------------------------------
 DPKG = Detector("dpkg", _dpkg_wants, _dpkg_parse, OS_MAX_BYTES)
 APK = Detector("apk", _apk_wants, _apk_parse, OS_MAX_BYTES)
@@ -307,19 +276,20 @@ PYTHON_METADATA = Detector("python", _python_wants, _python_parse, METADATA_MAX_
 NPM = Detector("npm", _npm_wants, _npm_parse, METADATA_MAX_BYTES)
 GEMSPEC = Detector("gemspec", _gem_wants, _gem_parse, METADATA_MAX_BYTES)
 COMPOSER_INSTALLED = Detector("composer", _composer_wants, _composer_parse, METADATA_MAX_BYTES)
-POM_PROPERTIES = Detector("maven", _maven_wants, _maven_parse, METADATA_MAX_BYTES)
+POM_PROPERTIES = Detector("maven", java.pom_wants, java.pom_parse, METADATA_MAX_BYTES)
+JAVA_ARCHIVE = Detector("jar", java.archive_wants, java.archive_parse, java.MAX_ARCHIVE)
 RPM = Detector("rpm", rpm.wants, rpm.parse, OS_MAX_BYTES)
 
 DETECTORS_OS: tuple[Detector, ...] = (DPKG, APK, RPM)
 DETECTORS_LANGUAGE: tuple[Detector, ...] = (
-    PYTHON_METADATA, NPM, GEMSPEC, COMPOSER_INSTALLED, POM_PROPERTIES)
+    PYTHON_METADATA, NPM, GEMSPEC, COMPOSER_INSTALLED, POM_PROPERTIES, JAVA_ARCHIVE)
 _ALL = DETECTORS_OS + DETECTORS_LANGUAGE
 
 # Every path any detector wants ends with one of these (or is in status.d): one C-level
 # check rejects the millions of other members before any detector runs.
 _OS_SUFFIXES = ("/status", "/installed", "/rpmdb.sqlite")
 _ALL_SUFFIXES = _OS_SUFFIXES + _PYTHON_SUFFIXES + (
-    "/package.json", ".gemspec", "/installed.json", "/pom.properties")
+    "/package.json", ".gemspec", "/installed.json", "/pom.properties", *java.ARCHIVES)
 
 
 def detector_for(path: str, language: bool) -> Detector | None:

@@ -296,9 +296,9 @@ def test_detector_for(path, name):
 
 def test_every_detector_is_listed_once():
     names = [det.name for det in DETECTORS_OS + DETECTORS_LANGUAGE]
-    assert len(names) == len(set(names)) == 8
+    assert len(names) == len(set(names)) == 9
     assert {det.max_bytes for det in DETECTORS_OS} == {64 << 20}  # MiB
-    assert {det.max_bytes for det in DETECTORS_LANGUAGE} == {4 << 20}
+    assert {det.max_bytes for det in DETECTORS_LANGUAGE} == {4 << 20, 64 << 20}  # jars: 64
 
 
 @pytest.mark.parametrize("data, distro", [
