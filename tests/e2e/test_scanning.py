@@ -26,7 +26,7 @@ from tests.support.oci_layout import Blob, OciLayout, build_image, canonical_jso
 from tests.support.oci_push import push_blob
 from tests.support.rust_binary import auditable_binary, crate
 from tests.support.scan_images import (MEDIUM, SITE, advisory, debian_base, npm_package,
-                                       wheels, write_advisories)
+                                       spring_boot_jar, wheels, write_advisories)
 from tests.support.watched_node import logged_in_skopeo, watched_node
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +76,9 @@ def imported(node, workdir):
         advisory("DEBIAN-CVE-2099-0001", "Debian:12", "openssl", OPENSSL_FIX,
                  aliases=("CVE-2099-0001",)),
         advisory("DEBIAN-CVE-2099-0002", "Debian:12", "zlib", "1:1.2.13.dfsg-9", MEDIUM),
-        advisory("GHSA-test-npm1-0001", "npm", "left-pad", "1.3.1")])
+        advisory("GHSA-test-npm1-0001", "npm", "left-pad", "1.3.1"),
+        advisory("GHSA-jfh8-c2jp-5v3q", "Maven", "org.apache.logging.log4j:log4j-core",
+                 "2.15.0", aliases=("CVE-2021-44228",))])
     result = admin_online(node, "vulndb", "import", f"{_shared()}/PyPI-all.zip",
                           f"{_shared()}/Go-all.zip", f"{_shared()}/crates.io-all.zip", str(own))
     return {s["Name"]: s for s in result["Sources"]}
@@ -103,7 +105,10 @@ def app_image(workdir):
           # A Rust program built with cargo-auditable: smallvec 1.6.0 has RUSTSEC-2021-0003.
           "usr/local/bin/rusty": auditable_binary(workdir, [
               crate("rusty", "0.1.0", source="local", root=True), crate("smallvec", "1.6.0")])}
-    return build_image([base, {**python, **npm_package("left-pad", "1.1.3"), **go}, deleted])
+    java = {"opt/app/app.jar": spring_boot_jar(
+        "com.example:app:1.0", ["org.apache.logging.log4j:log4j-core:2.14.1"])}
+    return build_image([base, {**python, **npm_package("left-pad", "1.1.3"), **go, **java},
+                        deleted])
 
 
 def _push(node, workdir, image, repo: str, tag: str):
@@ -144,7 +149,7 @@ def _findings(ecr, repo: str, digest: str) -> list[dict]:
 
 def test_enhanced_continuous_scan_on_push_finds_os_and_language_advisories(
         node, ecr, workdir, imported, app_image):
-    assert imported["PyPI"]["Records"] > 2000 and imported["own-advisories"]["Records"] == 3
+    assert imported["PyPI"]["Records"] > 2000 and imported["own-advisories"]["Records"] == 4
     aws_ecr(node, "put-registry-scanning-configuration", "--scan-type", "ENHANCED", "--rules",
             json.dumps([{"scanFrequency": "CONTINUOUS_SCAN",
                          "repositoryFilters": [{"filter": "scan/cont*",
@@ -174,6 +179,10 @@ def test_enhanced_continuous_scan_on_push_finds_os_and_language_advisories(
     assert by_package["left-pad"][0][1]["packageManager"] == "NODEPKG"
     assert "bash" not in by_package
     go = {f["packageVulnerabilityDetails"]["vulnerabilityId"]: pkg for f, pkg in by_package["stdlib"]}
+    [(log4shell, log4j)] = by_package["org.apache.logging.log4j:log4j-core"]
+    assert log4shell["packageVulnerabilityDetails"]["vulnerabilityId"] == "CVE-2021-44228"
+    assert log4j["filePath"] == "opt/app/app.jar/BOOT-INF/lib/log4j-core-2.14.1.jar"
+    assert (log4j["packageManager"], log4j["fixedInVersion"]) == ("JAR", "2.15.0")
     rust = {f["packageVulnerabilityDetails"]["vulnerabilityId"]: pkg
             for f, pkg in by_package["smallvec"]}
     assert rust["CVE-2021-25900"]["fixedInVersion"] == "1.6.1"  # RUSTSEC-2021-0003
@@ -183,7 +192,7 @@ def test_enhanced_continuous_scan_on_push_finds_os_and_language_advisories(
     counts = detail["imageScanFindingsSummary"]["findingSeverityCounts"]
     assert sum(counts.values()) == len(findings)
     critical = [f for f in findings if f["severity"] == "CRITICAL"]
-    assert counts.get("CRITICAL", 0) == len(critical) >= 3  # openssl x2, left-pad
+    assert counts.get("CRITICAL", 0) == len(critical) >= 4  # openssl x2, left-pad, log4j
     f = by_package["openssl"][0][0]
     assert f["status"] == "ACTIVE" and f["type"] == "PACKAGE_VULNERABILITY"
     assert f["resources"][0]["details"]["awsEcrContainerImage"]["imageTags"] == ["v1"]

@@ -4,6 +4,7 @@ site-packages), npm packages, and small OSV advisories for the ecosystems the sh
 lacks (Debian, npm)."""
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -73,3 +74,26 @@ def write_advisories(folder: Path, records: list[dict]) -> Path:
     for record in records:
         (folder / f"{record['id']}.json").write_text(json.dumps(record))
     return folder
+
+
+def _jar(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n")
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _pom(coordinates: str) -> dict[str, bytes]:
+    group, artifact, version = coordinates.split(":")
+    return {f"META-INF/maven/{group}/{artifact}/pom.properties":
+            f"version={version}\ngroupId={group}\nartifactId={artifact}\n".encode()}
+
+
+def spring_boot_jar(app: str, libraries: list[str]) -> bytes:
+    """A Spring Boot application jar bundling ``libraries`` (group:artifact:version) in
+    BOOT-INF/lib, each a jar with Maven's pom.properties, as the Maven build leaves them."""
+    bundled = {f"BOOT-INF/lib/{c.split(':')[1]}-{c.split(':')[2]}.jar": _jar(_pom(c))
+               for c in libraries}
+    return _jar({**_pom(app), **bundled})
