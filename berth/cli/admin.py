@@ -8,6 +8,7 @@ same JSON document on stdout; errors go to stderr with exit status 1."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import urllib.error
@@ -74,6 +75,15 @@ _LIFECYCLE_ACCOUNT = _arg("--account", metavar="ID",
 
 def _lifecycle_params(a: argparse.Namespace, **more) -> dict:
     return {"AccountId": a.account, "Region": a.region if a.account else None, **more}
+
+
+def _image_reference(text: str) -> dict:
+    """REPOSITORY@DIGEST, REPOSITORY:TAG, or REPOSITORY (its latest tag)."""
+    if "@" in text:
+        name, digest = text.split("@", 1)
+        return {"RepositoryName": name, "ImageDigest": digest}
+    name, _, tag = text.rpartition(":") if ":" in text.rsplit("/", 1)[-1] else (text, "", "")
+    return {"RepositoryName": name, "ImageTag": tag or "latest"}
 
 
 def _read(path: str | None) -> str | None:
@@ -171,6 +181,16 @@ COMMANDS: dict[str, dict[str, Command]] = {
         "list": Command("the advisory sources imported, with their update times",
                         "ListVulnerabilitySources", (), lambda a: {}),
     },
+    "sbom": {
+        "": Command("an image's packages as a CycloneDX 1.6 or SPDX 2.3 document (stdout); "
+                    "--attach also keeps it beside the image as an OCI referrer",
+                    "ExportSbom", (_arg("image", metavar="REPOSITORY[:TAG|@DIGEST]"),
+                                   _arg("--format", default="cyclonedx",
+                                        choices=("cyclonedx", "spdx")),
+                                   _arg("--attach", action="store_true"), _LIFECYCLE_ACCOUNT),
+                    lambda a: _lifecycle_params(a, **_image_reference(a.image), Format=a.format,
+                                                Attach="true" if a.attach else "false")),
+    },
     "usage": {
         "": Command("storage used per account and repository (each object once); with "
                     "--from and --to, GB-months, GB transferred and cost per group",
@@ -193,6 +213,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "usage": "storage used, usage and cost reports",
                "lifecycle": "lifecycle policies: run them now, preview them on a date",
                "vulndb": "the vulnerability database scans match against (OSV, offline)",
+               "sbom": "an image's software bill of materials",
                "tokens": "registry token signing", "events": events.HELP,
                "audit": audit.HELP}
 
@@ -260,8 +281,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"cannot reach {args.endpoint_url}: {exc.reason}")
     except (OSError, MasterKeyError, UnknownRegistry, SQLAlchemyError, ValueError) as exc:
         return _fail(str(exc))  # unreadable files, bad settings, an unreachable database
-    print(audit.render(result) if args.admin_group == "audit" else usage.render(args, result))
+    print(_render(args, result))
     return 0
+
+
+def _render(args: argparse.Namespace, result: dict) -> str:
+    if args.admin_group == "audit":
+        return audit.render(result)
+    if args.admin_group == "sbom":  # the document alone, ready to save; where it went aside
+        if result.get("Referrer"):
+            print(f"attached as referrer {result['Referrer']}", file=sys.stderr)
+        return json.dumps(result["Document"], indent=2)
+    return usage.render(args, result)
 
 
 def _fail(message: str) -> int:

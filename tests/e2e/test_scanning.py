@@ -313,3 +313,35 @@ def test_the_database_is_refreshed_from_a_mirror_on_a_schedule(node):
         return listed.get("RustSec", {}).get("Records") == 1206
     eventually(refreshed, "RustSec's advisories from the mirror", timeout=60)
     assert "missing-all.zip: HTTP 404" in node.log_text()
+
+
+def test_an_sbom_is_exported_and_attached_as_a_referrer(node, ecr, imported, app_image):
+    from cyclonedx.validation.json import JsonStrictValidator
+    from cyclonedx.schema import SchemaVersion
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    digest = ecr.describe_images(repositoryName="scan/continuous", imageIds=[
+        {"imageTag": "v1"}])["imageDetails"][0]["imageDigest"]
+    bom = admin_online(node, "sbom", "scan/continuous:v1", "--format", "cyclonedx", "--attach")
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(bom)) is None
+    purls = {c.get("purl") for c in bom["components"]}
+    assert {"pkg:pypi/requests@2.19.1", "pkg:npm/left-pad@1.1.3",
+            "pkg:cargo/smallvec@1.6.0"} <= purls
+    assert not any(p and "urllib3" in p for p in purls)  # deleted by the top layer
+    assert bom["metadata"]["component"]["version"] == digest
+    spdx = admin_online(node, "sbom", f"scan/continuous@{digest}", "--format", "spdx")
+    path = Path(node.data_dir) / "image.spdx.json"
+    path.write_text(json.dumps(spdx))
+    assert validate_full_spdx_document(parse_file(str(path))) == []
+    assert len(spdx["packages"]) == len(bom["components"]) + 1  # and the image itself
+    listed = node.session().get(f"{node.url}/v2/scan/continuous/referrers/{digest}",
+                                timeout=30).json()["manifests"]
+    [sbom] = [m for m in listed if m.get("artifactType") == "application/vnd.cyclonedx+json"]
+    manifest = node.session().get(
+        f"{node.url}/v2/scan/continuous/manifests/{sbom['digest']}", timeout=30,
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+    layer = node.session().get(
+        f"{node.url}/v2/scan/continuous/blobs/{manifest['layers'][0]['digest']}",
+        timeout=30).json()
+    assert {c.get("purl") for c in layer["components"]} == purls

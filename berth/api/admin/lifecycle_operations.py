@@ -9,27 +9,10 @@ from datetime import datetime, timezone
 from ...lifecycle.run import RunReport
 from ...lifecycle.tasks import run_due
 from ...registry.registry import Registry
-from ...storage.metadata import notifications as addresses
-from ...storage.metadata import registries
 from .errors import validation_error
 from .operations import Params, operation
+from .registries import WHERE, registry_of
 from .shapes import timestamp
-
-_WHERE = {"AccountId": False, "Region": False}
-
-
-def _registry(registry: Registry, p: Params) -> Registry:
-    """The registry of AccountId and Region (defaults: the default registry's)."""
-    if "AccountId" not in p and "Region" not in p:
-        return registry
-    with registry.db.read() as tx:
-        account, region = addresses.registry_address(tx, registry.registry_id)
-        found = registries.registry_id(tx, p.get("AccountId", account), p.get("Region", region))
-    if found is None:
-        raise validation_error(f"no registry of account {p.get('AccountId', account)} in "
-                               f"{p.get('Region', region)}")
-    return registry.scoped(found)
-
 
 def _as_of(text: str | None) -> float:
     if text is None:
@@ -48,21 +31,21 @@ def _report(report: RunReport) -> dict:
 
 
 @operation("RunLifecyclePolicies", "berth:RunLifecyclePolicies",
-           {**_WHERE, "RepositoryName": False}, None, storage=True)
+           {**WHERE, "RepositoryName": False}, None, storage=True)
 def run_lifecycle_policies(registry: Registry, p: Params) -> dict:
     if "RepositoryName" in p:
-        reports = [_registry(registry, p).lifecycle.run(p["RepositoryName"])]
+        reports = [registry_of(registry, p).lifecycle.run(p["RepositoryName"])]
     else:  # every policy, whichever registry, that has not run since now
         reports = run_due(registry.db, 0.0)
     return {"Repositories": [_report(r) for r in reports]}
 
 
 @operation("PreviewLifecyclePolicy", "berth:PreviewLifecyclePolicy",
-           {**_WHERE, "RepositoryName": True, "AsOf": False, "LifecyclePolicyText": False},
+           {**WHERE, "RepositoryName": True, "AsOf": False, "LifecyclePolicyText": False},
            None, storage=True)
 def preview_lifecycle_policy(registry: Registry, p: Params) -> dict:
     as_of = _as_of(p.get("AsOf"))
-    text, verdicts = _registry(registry, p).lifecycle.evaluate(
+    text, verdicts = registry_of(registry, p).lifecycle.evaluate(
         p["RepositoryName"], p.get("LifecyclePolicyText"), as_of)
     results = [{"ImageDigest": v.image.digest, "ImageTags": list(v.image.tags),
                 "ImagePushedAt": timestamp(v.image.pushed_at), "Action": v.action.upper(),

@@ -1,16 +1,22 @@
-"""The admin operations on the vulnerability database (administrator account only):
-ImportVulnerabilities (OSV files or folders, read where the operation runs: offline, the
-machine of ``berth admin``; online, the server's) and ListVulnerabilitySources."""
+"""The admin operations of scanning (administrator account only): ImportVulnerabilities (OSV
+files or folders, read where the operation runs: offline, the machine of ``berth admin``;
+online, the server's), ListVulnerabilitySources, and ExportSbom (an image's SBOM, optionally
+attached to it as a referrer)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from ...registry.images.service import ImageId
 from ...registry.registry import Registry
+from ...scanning.exports import export_sbom
+from ...scanning.images import NotAnImage
+from ...scanning.sbom import FORMATS
 from ...scanning.services import import_advisories
 from ...scanning.vulndb.osv import InvalidAdvisory
 from ...scanning.vulndb.store import sources
 from .errors import validation_error
 from .operations import Params, operation
+from .registries import WHERE, registry_of
 from .shapes import timestamp
 
 
@@ -37,3 +43,23 @@ def list_vulnerability_sources(registry: Registry, p: Params) -> dict:
                          "UpdatedAt": timestamp(s["updatedAt"]),
                          "ImportedAt": timestamp(s["importedAt"])}
                         for s in sources(registry.db)]}
+
+
+@operation("ExportSbom", "berth:ExportSbom",
+           {**WHERE, "RepositoryName": True, "ImageTag": False, "ImageDigest": False,
+            "Format": False, "Attach": False}, None, storage=True)
+def export_sbom_operation(registry: Registry, p: Params) -> dict:
+    fmt, attach = p.get("Format", "cyclonedx"), p.get("Attach", "false").lower()
+    if fmt not in FORMATS:
+        raise validation_error(f"Format must be one of {', '.join(FORMATS)}")
+    if attach not in ("true", "false"):
+        raise validation_error("Attach must be true or false")
+    if "ImageTag" not in p and "ImageDigest" not in p:
+        raise validation_error("give ImageTag or ImageDigest")
+    try:
+        found = export_sbom(registry_of(registry, p), p["RepositoryName"],
+                            ImageId(p.get("ImageDigest"), p.get("ImageTag")), fmt,
+                            attach == "true")
+    except NotAnImage as exc:
+        raise validation_error(f"no SBOM: {exc}") from None
+    return {"Document": found.document, "Referrer": found.referrer}
