@@ -1,7 +1,7 @@
-"""Image contents for scanning tests: a Debian base (os-release and a dpkg database), real
-old wheels installed as pip installs them (downloaded from PyPI, unpacked into
-site-packages), npm packages, and small OSV advisories for the ecosystems the shared data
-lacks (Debian, npm)."""
+"""Image contents for scanning tests: this Debian machine's own os-release and dpkg database
+(dpkg-query as the oracle of what it holds), real old wheels installed as pip installs them
+(downloaded from PyPI, unpacked into site-packages), npm packages, a Spring Boot jar, and
+small OSV advisories for the ecosystems the shared data lacks (Debian, npm, Maven)."""
 from __future__ import annotations
 
 import io
@@ -16,20 +16,29 @@ STRONG = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"   # 9.8 CRITICAL
 MEDIUM = "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:L/A:N"   # 4.2 MEDIUM
 
 
-def debian_base(packages: list[tuple[str, str, str | None]]) -> dict[str, bytes]:
-    """os-release of Debian 12 and a dpkg status listing (name, version, source) packages."""
-    stanzas = []
-    for name, version, source in packages:
-        lines = [f"Package: {name}", "Status: install ok installed", "Priority: optional",
-                 "Architecture: amd64", f"Version: {version}"]
-        if source:
-            lines.insert(4, f"Source: {source}")
-        lines.append(f"Description: {name} for berth's scanning tests")
-        stanzas.append("\n".join(lines))
-    os_release = ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
-                  'VERSION_ID="12"\nVERSION="12 (bookworm)"\nID=debian\n')
-    return {"etc/os-release": os_release.encode(),
-            "var/lib/dpkg/status": ("\n\n".join(stanzas) + "\n").encode()}
+def host_debian() -> tuple[dict[str, bytes], str]:
+    """This Debian machine's own os-release and dpkg database (a real one, hundreds of
+    packages), and the OSV ecosystem of its release ("Debian:12")."""
+    os_release = Path("/etc/os-release").read_bytes()
+    fields = dict(line.split("=", 1) for line in os_release.decode().splitlines() if "=" in line)
+    assert fields.get("ID") == "debian", "the tests run on Debian"
+    version = fields["VERSION_ID"].strip('"')
+    return ({"etc/os-release": os_release,
+             "var/lib/dpkg/status": Path("/var/lib/dpkg/status").read_bytes()},
+            f"Debian:{version}")
+
+
+def installed_from(source: str) -> tuple[set[str], str]:
+    """dpkg-query's word on this machine: the installed binary packages built from the
+    source package ``source``, and that source's version."""
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${binary:Package} ${source:Package} "
+                          "${source:Version} ${db:Status-Abbrev}\n"], check=True,
+                         capture_output=True, text=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    found = [(r[0].split(":")[0], r[2]) for r in rows
+             if len(r) >= 4 and r[1] == source and r[3].startswith("ii")]
+    assert found, f"no package built from {source} is installed here"
+    return {name for name, _ in found}, found[0][1]
 
 
 def wheels(requirements: list[str], workdir: Path) -> dict[str, bytes]:
