@@ -48,17 +48,20 @@ def _message(code: str) -> Rule:
     return lambda exc, w: model_error(code, exc.message)
 
 
+def _id_text(digest: str | None, tag: str | None) -> str:
+    """An image id as ECR's messages write it."""
+    return f"{{imageDigest:'{digest or 'null'}', imageTag:'{tag or 'null'}'}}"
+
+
 def _image_not_found(exc: ImageNotFound, w: Where) -> EcrApiError:
     i = exc.image_id
-    return model_error("ImageNotFoundException", (
-        f"The image with imageId {{imageDigest:'{i.digest or 'null'}', imageTag:"
-        f"'{i.tag or 'null'}'}} does not exist within {w.in_repository}"))
+    return model_error("ImageNotFoundException", f"The image with imageId "
+                       f"{_id_text(i.digest, i.tag)} does not exist within {w.in_repository}")
 
 
 def _image_id_text(w: Where) -> str:
     given = w.params.get("imageId") or {}
-    return (f"{{imageDigest:'{given.get('imageDigest') or 'null'}', "
-            f"imageTag:'{given.get('imageTag') or 'null'}'}}")
+    return _id_text(given.get("imageDigest"), given.get("imageTag"))
 
 
 def _layers_missing(exc: LayersMissing, w: Where) -> EcrApiError:
