@@ -104,6 +104,7 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                                                              settings.scan_max_layer_entries))
     scanning_tasks.schedule_refresh(runner, registry.db, settings.vulndb_urls,
                                     settings.vulndb_refresh_seconds)
+    scanning_tasks.schedule_prune(runner, registry.db)
     schedule_notifications(runner, registry.db, settings)
     schedule_sampling(runner, registry.db)
     schedule_lifecycle(runner, registry.db, settings.lifecycle_interval_seconds,

@@ -4,6 +4,7 @@ images after the vulnerability database changed (stored inventories, no layer re
 from __future__ import annotations
 
 import logging
+import time
 
 from ..events import IMAGE_PUSHED, Event, Subscriber
 from ..jobs.queue import JobQueue
@@ -21,6 +22,8 @@ log = logging.getLogger("berth.scanning")
 
 NAME = "scanning"
 REFRESH_JOB = "vulndb-refresh"
+PRUNE_JOB = "scan-inventory-prune"
+PRUNE_BATCH = 1000
 PAGE = 200
 
 
@@ -69,6 +72,18 @@ def handle_scans(runner: JobRunner, registry: Registry, limits: Limits) -> Scann
     runner.register(SCAN_JOB, scan)
     runner.register(REMATCH_JOB, rematch)
     return scanner
+
+
+def schedule_prune(runner: JobRunner, db: Database, interval: float = 24 * 3600.0,
+                   grace: float = 24 * 3600.0) -> None:
+    """Once a day, forget the inventories of layers no repository links any more."""
+    def prune(job: JobContext) -> None:
+        dropped = 1
+        while dropped and not job.cancelled.is_set():
+            with db.write() as tx:
+                dropped = rows.drop_orphaned_layers(tx, time.time() - grace, PRUNE_BATCH)
+
+    runner.every(interval, PRUNE_JOB, prune)
 
 
 def schedule_refresh(runner: JobRunner, db: Database, urls: str, interval: float) -> None:

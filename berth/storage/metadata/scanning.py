@@ -206,6 +206,28 @@ def _put_layer(dialect: str):
                   ).on_conflict_do_nothing(index_elements=[L.c.digest])
 
 
+@cache
+def _orphaned():
+    from .schema import repository_blobs as RB
+    linked = select(RB.c.digest).where(RB.c.digest == L.c.digest).exists()
+    return (select(L.c.digest).where(~linked, L.c.created_at < bindparam("before"))
+            .limit(bindparam("limit")))
+
+
+@cache
+def _drop_layers():
+    return delete(L).where(in_list(L.c.digest, "digests"))
+
+
+def drop_orphaned_layers(tx: "Tx", before: float, limit: int) -> int:
+    """Forget up to ``limit`` layers' inventories that no repository links any more (made
+    before ``before``: a push may be linking one right now); returns how many."""
+    digests = [r.digest for r in tx.all(_orphaned(), {"before": before, "limit": limit})]
+    if digests:
+        tx.execute(_drop_layers(), {"digests": list_param(digests)})
+    return len(digests)
+
+
 def put_layer(tx: "Tx", digest: str, now: float, content: bytes | None,
               error: str | None) -> None:
     tx.execute(_put_layer(tx.dialect_name), {"digest": digest, "created_at": now,

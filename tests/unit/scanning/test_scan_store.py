@@ -332,3 +332,22 @@ def test_a_scan_of_an_image_never_started_records_nothing(sqlite_db, registry_id
     with sqlite_db.read() as tx:
         assert scan_rows.scan(tx, *image) is None
         assert tx.scalar(select(func.count().label("n")).select_from(scan_rows.scan_findings)) == 0
+
+
+def test_inventories_of_layers_no_repository_links_are_forgotten(sqlite_db):
+    from berth.storage.metadata import scanning as scan_rows
+    from berth.storage.metadata.schema import repository_blobs
+    from berth.storage.metadata import repositories as repo_rows
+
+    with sqlite_db.write() as tx:
+        repo_rows.create(tx, 1, "team/app", "")
+        repo_id = repo_rows.get_id(tx, 1, "team/app")
+        tx.execute(repository_blobs.insert(), {"repository_id": repo_id, "digest": "sha256:aa",
+                                               "size": 1, "created_at": 0.0})
+        for digest, at in (("sha256:aa", 10.0), ("sha256:bb", 10.0), ("sha256:cc", 500.0)):
+            scan_rows.put_layer(tx, digest, at, b"x", None)
+    with sqlite_db.write() as tx:
+        assert scan_rows.drop_orphaned_layers(tx, before=100.0, limit=10) == 1
+    with sqlite_db.read() as tx:
+        assert set(scan_rows.layers(tx, ["sha256:aa", "sha256:bb", "sha256:cc"])) == {
+            "sha256:aa", "sha256:cc"}  # linked; made too recently to judge
