@@ -2,11 +2,12 @@
 # Installs the Debian packages the test suite and benchmarks drive: real registry clients,
 # dockerd, PostgreSQL (throwaway clusters for the metadata tests), Ceph (radosgw: a real S3
 # for the object-storage tests), CNCF Distribution (docker-registry) as the benchmark
-# reference, rpm and binutils (real rpm databases and ELF sections for the scanner's tests).
+# reference, rpm, db5.3-util and binutils (real rpm databases, SQLite and Berkeley DB, and ELF
+# sections for the scanner's tests).
 set -euo pipefail
 PKGS=(skopeo buildah podman docker.io docker-registry uidmap fuse-overlayfs
       containernetworking-plugins iptables golang-github-containers-common postgresql
-      ceph-mon ceph-osd radosgw rpm binutils)
+      ceph-mon ceph-osd radosgw rpm db5.3-util binutils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

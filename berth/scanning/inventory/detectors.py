@@ -287,7 +287,7 @@ _ALL = DETECTORS_OS + DETECTORS_LANGUAGE
 
 # Every path any detector wants ends with one of these (or is in status.d): one C-level
 # check rejects the millions of other members before any detector runs.
-_OS_SUFFIXES = ("/status", "/installed", "/rpmdb.sqlite")
+_OS_SUFFIXES = ("/status", "/installed", "/rpmdb.sqlite", "/Packages")
 _ALL_SUFFIXES = _OS_SUFFIXES + _PYTHON_SUFFIXES + (
     "/package.json", ".gemspec", "/installed.json", "/pom.properties", *java.ARCHIVES)
 

@@ -1,7 +1,8 @@
-"""RPM databases in the SQLite format (RHEL 9 and its rebuilds, Fedora 33+, openSUSE):
-``rpmdb.sqlite``'s Packages table holds each installed package's header blob, read here for
-name, epoch, version, release, arch and source RPM. The database is opened from its bytes in
-memory (never written to disk)."""
+"""RPM databases: the SQLite format (RHEL 9 and its rebuilds, Fedora 33+, openSUSE:
+``rpmdb.sqlite``'s Packages table, opened from its bytes in memory, never written to disk) and
+the Berkeley DB format of older releases (``Packages``, read by ``rpm_bdb``). Both hold each
+installed package's header blob, read here for name, epoch, version, release, arch and
+source RPM."""
 from __future__ import annotations
 
 import sqlite3
@@ -10,8 +11,10 @@ import struct
 from packageurl import PackageURL
 
 from ..packages import OS, DetectorError, Package
+from . import rpm_bdb
 
-PATHS = ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite")
+PATHS = ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite",
+         "var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages")
 NAME, VERSION, RELEASE, EPOCH, ARCH, SOURCERPM = 1000, 1001, 1002, 1003, 1022, 1044
 INT32, STRING = 4, 6
 _ENTRY = struct.Struct(">iIiI")
@@ -23,16 +26,7 @@ def wants(path: str) -> bool:
 
 
 def parse(path: str, data: bytes) -> list[Package]:
-    if not data.startswith(b"SQLite format 3\0"):
-        raise DetectorError("not an rpm SQLite database: no SQLite header")
-    if data[18:20] == b"\x02\x02":  # WAL mode, which an in-memory database cannot open
-        data = data[:18] + b"\x01\x01" + data[20:]
-    try:
-        with sqlite3.connect(":memory:") as db:
-            db.deserialize(data)
-            blobs = [row[0] for row in db.execute("SELECT blob FROM Packages")]
-    except (sqlite3.Error, ValueError, OverflowError, MemoryError) as exc:
-        raise DetectorError(f"not an rpm SQLite database: {exc}") from None
+    blobs = rpm_bdb.headers(data) if path.endswith("/Packages") else _sqlite_headers(data)
     found = []
     for blob in blobs:
         tags = header(blob)
@@ -41,6 +35,19 @@ def parse(path: str, data: bytes) -> list[Package]:
             continue  # the gpg-pubkey pseudo packages have these; anything else is skipped
         found.append(_package(path, name, version, release, tags))
     return found
+
+
+def _sqlite_headers(data: bytes) -> list[bytes]:
+    if not data.startswith(b"SQLite format 3\0"):
+        raise DetectorError("not an rpm SQLite database: no SQLite header")
+    if data[18:20] == b"\x02\x02":  # WAL mode, which an in-memory database cannot open
+        data = data[:18] + b"\x01\x01" + data[20:]
+    try:
+        with sqlite3.connect(":memory:") as db:
+            db.deserialize(data)
+            return [row[0] for row in db.execute("SELECT blob FROM Packages")]
+    except (sqlite3.Error, ValueError, OverflowError, MemoryError) as exc:
+        raise DetectorError(f"not an rpm SQLite database: {exc}") from None
 
 
 def _package(path: str, name: str, version: str, release: str, tags: dict) -> Package:

@@ -1,7 +1,10 @@
 """RPM's SQLite database as rpm itself writes it (Debian's rpm 4.18: rpmbuild makes packages,
-``rpm -i --justdb`` records them): every package with its epoch, version, release, arch and
-source package; a WAL-mode database read from its bytes; garbage refused with a reason."""
+``rpm -i --justdb`` records them), and the older Berkeley DB ``Packages`` database holding the
+same header blobs, as Berkeley DB's own db_load writes it: every package with its epoch,
+version, release, arch and source package; a WAL-mode database read from its bytes; garbage
+refused with a reason."""
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -83,3 +86,59 @@ def test_garbage_is_refused_with_a_reason(data):
                                   b"\0\0\0\x01\0\0\0\x10" + b"\0" * 8])
 def test_broken_header_blobs_give_nothing(blob):
     assert rpm.header(blob) == {}
+
+
+def _berkeley_db(tmp: Path, blobs: list[bytes]) -> bytes:
+    """A hash database of record number -> header blob, written by db_load (db5.3-util)."""
+    assert shutil.which("db5.3_load"), "db5.3-util is one of the test tools"
+    dump = tmp / "dump.txt"
+    with dump.open("w") as out:
+        for number, blob in enumerate(blobs, 1):
+            for value in (number.to_bytes(4, "little"), blob):
+                out.write("".join(f"\\{b:02x}" for b in value) + "\n")
+    target = tmp / "Packages"
+    subprocess.run(["db5.3_load", "-T", "-t", "hash", "-f", str(dump), str(target)],
+                   check=True, capture_output=True)
+    return target.read_bytes()
+
+
+def test_the_berkeley_db_format_holds_the_same_packages(rpmdb, tmp_path):
+    path = tmp_path / "rpmdb.sqlite"
+    path.write_bytes(rpmdb)
+    with sqlite3.connect(path) as db:
+        blobs = [row[0] for row in db.execute("SELECT blob FROM Packages")]
+    data = _berkeley_db(tmp_path, blobs * 40)  # many pages, each header in overflow pages
+    found = rpm.parse("var/lib/rpm/Packages", data)
+    assert len(found) == 80
+    assert {(p.name, p.version) for p in found} == {
+        (p.name, p.version) for p in rpm.parse("var/lib/rpm/rpmdb.sqlite", rpmdb)}
+    assert detector_for("var/lib/rpm/Packages", False).name == "rpm"
+    assert detector_for("var/lib/apt/lists/deb.debian.org_Packages", False) is None
+
+
+@pytest.mark.parametrize("data", [b"", b"\0" * 4096, b"\x00" * 12 + b"\x61\x15\x06\x00" + b"\0" * 500])
+def test_a_damaged_berkeley_db_is_refused_with_a_reason(data):
+    with pytest.raises(DetectorError, match="Berkeley DB"):
+        rpm.parse("var/lib/rpm/Packages", data)
+
+
+def test_damaged_pages_never_raise_anything_but_a_refusal(rpmdb, tmp_path):
+    """Bytes of a real Berkeley DB database overwritten here and there (a loop in an overflow
+    chain, offsets past the page, absurd lengths): the reader refuses or skips, nothing else."""
+    import random
+
+    path = tmp_path / "rpmdb.sqlite"
+    path.write_bytes(rpmdb)
+    with sqlite3.connect(path) as db:
+        blobs = [row[0] for row in db.execute("SELECT blob FROM Packages")]
+    data = _berkeley_db(tmp_path, blobs * 5)
+    rng = random.Random(7)
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 20)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            found = rpm.parse("var/lib/rpm/Packages", bytes(damaged))
+        except DetectorError:
+            continue
+        assert len(found) <= 10
