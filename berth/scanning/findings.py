@@ -13,6 +13,22 @@ from .vulndb.severity import Severity
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
 
 
+def advisory_fields(vuln_id: str, record: dict) -> dict:
+    """What a finding shows of its advisory (computed once per advisory, shared by all the
+    findings it makes)."""
+    aliases = [a for a in record.get("aliases") or () if isinstance(a, str)]
+    return {
+        "id": vuln_id,
+        "name": display_name(vuln_id, aliases),
+        "summary": _text(record.get("summary")) or _first_line(record.get("details")),
+        "details": _text(record.get("details")) or _text(record.get("summary")),
+        "aliases": aliases,
+        "references": [ref["url"] for ref in record.get("references") or ()
+                       if isinstance(ref, dict) and isinstance(ref.get("url"), str)][:20],
+        "published": _time(record.get("published")), "modified": _time(record.get("modified")),
+    }
+
+
 @dataclass(frozen=True)
 class Finding:
     vuln_id: str
@@ -20,7 +36,7 @@ class Finding:
     fixed_in: str | None
     severity: Severity
     platform: str
-    record: dict
+    advisory: dict  # advisory_fields of the advisory
 
     @property
     def key(self) -> str:
@@ -29,18 +45,11 @@ class Finding:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def detail(self) -> dict:
-        r, p, s = self.record, self.package, self.severity
-        aliases = [a for a in r.get("aliases") or () if isinstance(a, str)]
+        s = self.severity
         return {
-            "id": self.vuln_id,
-            "name": display_name(self.vuln_id, aliases),
-            "summary": _text(r.get("summary")) or _first_line(r.get("details")),
-            "details": _text(r.get("details")) or _text(r.get("summary")),
-            "aliases": aliases,
-            "references": [ref["url"] for ref in r.get("references") or ()
-                           if isinstance(ref, dict) and isinstance(ref.get("url"), str)][:20],
-            "published": _time(r.get("published")), "modified": _time(r.get("modified")),
-            "package": p.to_json(), "fixedIn": self.fixed_in, "platform": self.platform,
+            **self.advisory,
+            "package": self.package.to_json(), "fixedIn": self.fixed_in,
+            "platform": self.platform,
             "severity": s.label, "score": s.score, "vector": s.vector, "cvss": s.version,
         }
 

@@ -2,7 +2,7 @@
 distribution the image is built on."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 # ECR's enhanced findings name the package manager (Amazon Inspector's values).
 OS, PYTHON, NODE, GO, CARGO, JAR, GEM, COMPOSER = (
@@ -28,7 +28,14 @@ class Package:
     layer: str = ""
 
     def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # by hand: dataclasses.asdict deep-copies, and rematches render thousands of these
+        found = {"ecosystem": self.ecosystem, "name": self.name, "version": self.version,
+                 "purl": self.purl, "path": self.path, "manager": self.manager,
+                 "layer": self.layer}
+        for key in ("source_name", "source_version", "arch"):
+            if getattr(self, key) is not None:
+                found[key] = getattr(self, key)
+        return found
 
     @classmethod
     def from_json(cls, data: dict) -> "Package":

@@ -4,6 +4,7 @@ size and entry count); what cannot be read ends the scan FAILED, what is not an 
 no supported package manager UNSUPPORTED_IMAGE, each with a reason."""
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from .images import MAX_CONFIG, NotAnImage, Platform, platform_name, platforms
 from .inventory.distro import osv_ecosystem
 from .inventory.image import ImageInventory, merge
 from .inventory.layers import LayerInventory, LayerUnreadable, read_layer
-from .matcher import match_inventory
+from .matcher import AdvisoryCache, match_inventory
 from .packages import OS, DetectorError
 
 COMPLETE, FAILED, UNSUPPORTED = "COMPLETE", "FAILED", "UNSUPPORTED_IMAGE"
@@ -48,6 +49,8 @@ class Scanner:
         self.registry, self.limits = registry, limits
         self._cache: OrderedDict[str, LayerInventory] = OrderedDict()
         self._cache_size = cached_layers
+        self.advisories = AdvisoryCache()
+        self._lock = threading.Lock()  # scan jobs may run side by side in threads
 
     def scan(self, registry_id: int, repo_id: int, repository: str, digest: str,
              scan_type: str) -> Outcome:
@@ -67,7 +70,7 @@ class Scanner:
             supported = True
             name = self._platform(blobs, repository, platform) if len(found) > 1 else ""
             with self.registry.db.read() as tx:
-                findings += match_inventory(tx, inventory, scan_type, name)
+                findings += match_inventory(tx, inventory, scan_type, name, self.advisories)
         if not supported:
             return Outcome(UNSUPPORTED, NO_PACKAGES)
         return Outcome(COMPLETE, DONE, findings)
@@ -76,20 +79,22 @@ class Scanner:
         return merge([(d, self._layer(blobs, repository, d)) for d in platform.layers])
 
     def _layer(self, blobs, repository: str, digest: str) -> LayerInventory:
-        cached = self._cache.get(digest)
-        if cached is not None:
-            self._cache.move_to_end(digest)
-            return cached
+        with self._lock:
+            cached = self._cache.get(digest)
+            if cached is not None:
+                self._cache.move_to_end(digest)
+                return cached
         with self.registry.db.read() as tx:
             row = rows.layers(tx, [digest]).get(digest)
         if row is None:
             row = self._read(blobs, repository, digest)
         if row.error:
             raise LayerFailed(row.error)
-        inventory = LayerInventory.loads(row.content)
-        self._cache[digest] = inventory
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        inventory = LayerInventory.loads(row.content, digest)
+        with self._lock:
+            self._cache[digest] = inventory
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return inventory
 
     def _read(self, blobs, repository: str, digest: str):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import time
+
+import orjson
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,7 +161,7 @@ def record(db: Database, registry_id: int, repo_id: int, repository: str, digest
 
 
 def _detail(finding) -> str:
-    return json.dumps(finding.detail(), separators=(",", ":"), sort_keys=True)
+    return orjson.dumps(finding.detail(), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _status(row, outcome: Outcome) -> str:
@@ -168,17 +170,21 @@ def _status(row, outcome: Outcome) -> str:
 
 def _write_findings(tx: Tx, repo_id: int, digest: str, continuous: bool, new: dict,
                     states: dict, now: float) -> None:
+    """New and changed findings written whole; the rest only observed again (one
+    statement); those no longer found closed (continuous) or dropped (basic)."""
     rows.put_findings(tx, [{
         "repository_id": repo_id, "digest": digest, "key": key,
         "severity": f.severity.label, "status": "ACTIVE",
         "first_observed_at": states[key][1] if key in states else now,
         "last_observed_at": now, "updated_at": now, "detail": detail}
-        for key, (f, detail) in new.items()])
+        for key, (f, detail) in new.items()
+        if key not in states or states[key][0] != "ACTIVE" or states[key][2] != detail])
     gone = [k for k, (status, _, _) in states.items() if k not in new and status == "ACTIVE"]
     if gone and continuous:
         rows.close(tx, repo_id, digest, gone, now)
     elif gone:
         rows.drop_findings_except(tx, repo_id, digest, list(new))
+    rows.observed(tx, repo_id, digest, now)
 
 
 def import_advisories(db: Database, paths: list[Path], now: float | None = None

@@ -41,7 +41,7 @@ def merge(layers: list[tuple[str, LayerInventory]]) -> ImageInventory:
                 for path in [p for p in held if _deleted(p, whiteouts, opaque)]:
                     del held[path]
         for path, found in layer.files.items():
-            files[path] = [replace(p, layer=digest) for p in found]
+            files[path] = [p if p.layer == digest else replace(p, layer=digest) for p in found]
         distros.update(layer.distros)
     distro = next((distros[p] for p in OS_RELEASE_PATHS if p in distros), None)
     return ImageInventory([p for path in sorted(files) for p in files[path]], distro)

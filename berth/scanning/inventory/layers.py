@@ -43,9 +43,11 @@ class LayerInventory:
             "whiteouts": self.whiteouts, "opaque": self.opaque}))
 
     @classmethod
-    def loads(cls, content: bytes) -> "LayerInventory":
+    def loads(cls, content: bytes, digest: str = "") -> "LayerInventory":
+        """The stored inventory, its packages marked as this layer's (``digest``)."""
         data = orjson.loads(zlib.decompress(content))
-        return cls({p: [Package.from_json(x) for x in pkgs] for p, pkgs in data["files"].items()},
+        return cls({p: [Package.from_json({**x, "layer": digest or x.get("layer", "")})
+                        for x in pkgs] for p, pkgs in data["files"].items()},
                    {p: Distro(*d) for p, d in data["distros"].items()},
                    data["whiteouts"], data["opaque"])
 

@@ -166,6 +166,18 @@ def close(tx: "Tx", repo_id: int, digest: str, keys: list[str], now: float) -> N
 
 
 @cache
+def _observed():
+    return update(F).where(F.c.repository_id == bindparam("repo"),
+                           F.c.digest == bindparam("digest"), F.c.status == "ACTIVE"
+                           ).values(last_observed_at=bindparam("now"))
+
+
+def observed(tx: "Tx", repo_id: int, digest: str, now: float) -> None:
+    """Every ACTIVE finding of the image was seen again by the scan at ``now``."""
+    tx.execute(_observed(), {"repo": repo_id, "digest": digest, "now": now})
+
+
+@cache
 def _drop_findings():
     return delete(F).where(F.c.repository_id == bindparam("repo"),
                            F.c.digest == bindparam("digest"))

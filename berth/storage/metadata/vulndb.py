@@ -82,12 +82,14 @@ def replace(tx: "Tx", records: list[dict], packages: list[dict]) -> None:
 
 @cache
 def _affecting():
-    return (select(P.c.vuln_id, P.c.position, P.c.name)
+    return (select(P.c.vuln_id, P.c.position, P.c.name, V.c.sha256)
+            .join(V, V.c.id == P.c.vuln_id)
             .where(P.c.ecosystem == bindparam("ecosystem"), in_list(P.c.name, "names")))
 
 
 def affecting(tx: "Tx", ecosystem: str, names: list[str]) -> list:
-    """(vuln_id, position, name) of every advisory entry naming one of these packages."""
+    """(vuln_id, position, name, sha256) of every advisory entry naming one of these
+    packages (the hash says whether a copy read before is still the stored one)."""
     return tx.all(_affecting(), {"ecosystem": ecosystem, "names": list_param(names)})
 
 

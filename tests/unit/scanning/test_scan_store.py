@@ -14,7 +14,7 @@ from berth.registry.registry import Registry
 from berth.registry.repositories.service import create_on_push
 from berth.scanning import services
 from berth.scanning.configuration import BASIC, ENHANCED
-from berth.scanning.findings import Finding
+from berth.scanning.findings import Finding, advisory_fields
 from berth.scanning.inventory.image import ImageInventory
 from berth.scanning.matcher import match_inventory
 from berth.scanning.packages import OS, PYTHON, Distro, Package
@@ -185,7 +185,8 @@ def test_basic_scans_match_os_packages_by_source_name_and_version(advisories):
     with advisories.read() as tx:
         (finding,) = [f for f in match_inventory(tx, IMAGE, BASIC) if f.package == LIBSSL]
     assert finding.severity == Severity("CRITICAL", 9.8, CRITICAL, "3.1")
-    assert finding.record == OPENSSL
+    assert finding.advisory == advisory_fields(OPENSSL["id"], OPENSSL)
+    assert finding.advisory["name"] == "CVE-2024-0727"
 
 
 def test_enhanced_scans_also_match_language_packages_by_normalized_name(advisories):
@@ -227,7 +228,8 @@ def image(sqlite_db, registry_id, tmp_path):
 
 
 def finding(vuln_id: str, package: Package, label: str, fixed_in: str | None = None):
-    return Finding(vuln_id, package, fixed_in, Severity(label), "", {"id": vuln_id})
+    return Finding(vuln_id, package, fixed_in, Severity(label), "",
+                   advisory_fields(vuln_id, {"id": vuln_id}))
 
 
 A = finding("CVE-2024-0001", LIBSSL, "HIGH")
@@ -266,7 +268,8 @@ def test_continuous_scans_close_what_is_no_longer_found(sqlite_db, registry_id, 
     assert record(sqlite_db, registry_id, image, ENHANCED, [B, C], NOW + 100) is True
     assert finding_rows(sqlite_db, image) == {
         A.vuln_id: ("CLOSED", "HIGH", NOW, NOW, NOW + 100),
-        B.vuln_id: ("ACTIVE", "MEDIUM", NOW, NOW + 100, NOW + 100),
+        # observed again, unchanged: updatedAt stays when it last changed
+        B.vuln_id: ("ACTIVE", "MEDIUM", NOW, NOW + 100, NOW),
         C.vuln_id: ("ACTIVE", "MEDIUM", NOW + 100, NOW + 100, NOW + 100)}
     assert scan_row(sqlite_db, image) == ("ACTIVE", services.CONTINUOUS_NOTE, NOW + 100,
                                           {"MEDIUM": 2})  # the CLOSED one is not counted
@@ -283,7 +286,7 @@ def test_basic_scans_drop_what_is_no_longer_found(sqlite_db, registry_id, image)
     assert scan_row(sqlite_db, image) == ("COMPLETE", DONE, NOW, {"HIGH": 1, "MEDIUM": 1})
     assert record(sqlite_db, registry_id, image, BASIC, [B], NOW + 100) is True
     assert finding_rows(sqlite_db, image) == {
-        B.vuln_id: ("ACTIVE", "MEDIUM", NOW, NOW + 100, NOW + 100)}
+        B.vuln_id: ("ACTIVE", "MEDIUM", NOW, NOW + 100, NOW)}
     assert scan_row(sqlite_db, image) == ("COMPLETE", DONE, NOW + 100, {"MEDIUM": 1})
     record(sqlite_db, registry_id, image, BASIC, [], NOW + 200)
     assert finding_rows(sqlite_db, image) == {}
