@@ -125,6 +125,29 @@ def essential(status: bytes) -> set[str]:
     return names
 
 
+@dataclass(frozen=True)
+class Host:
+    """This machine as layer 1 of the scanned image carries it."""
+    os_release: bytes
+    distro: Distro
+    ecosystem: str          # the distribution's OSV ecosystem
+    status: bytes           # the dpkg status file (its first --os-packages stanzas)
+    packages: list[Package]  # parsed from ``status``
+    required: set[str]      # names of the essential and required packages
+
+    @property
+    def required_sources(self) -> list[str]:
+        return sorted({p.source_name or p.name for p in self.packages if p.name in self.required})
+
+
+def describe_host(limit: int = 0) -> Host:
+    """This machine's distribution and packages; with ``limit``, its first ``limit`` stanzas."""
+    os_release, distro, ecosystem = host_distro()
+    status = host_status(limit)
+    return Host(os_release, distro, ecosystem, status,
+                _dpkg_parse("var/lib/dpkg/status", status), essential(status))
+
+
 # -- advisories -----------------------------------------------------------------------------
 STRONG = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 MEDIUM = "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:L/A:N"
