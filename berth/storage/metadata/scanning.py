@@ -178,16 +178,6 @@ def observed(tx: "Tx", repo_id: int, digest: str, now: float) -> None:
 
 
 @cache
-def _drop_findings():
-    return delete(F).where(F.c.repository_id == bindparam("repo"),
-                           F.c.digest == bindparam("digest"))
-
-
-def drop_findings(tx: "Tx", repo_id: int, digest: str) -> None:
-    tx.execute(_drop_findings(), {"repo": repo_id, "digest": digest})
-
-
-@cache
 def _page():
     return (select(F.c.key, F.c.severity, F.c.status, F.c.first_observed_at,
                    F.c.last_observed_at, F.c.updated_at, F.c.detail)
