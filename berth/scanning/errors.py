@@ -22,3 +22,9 @@ class ScanLimitExceeded(RegistryError):
 class ImageArchived(RegistryError):
     """An archived image is not scanned."""
     code = "IMAGE_ARCHIVED"
+
+
+class ManualScanUnsupported(RegistryError):
+    """StartImageScan starts basic scans only: an ENHANCED registry scans on push or
+    continuously."""
+    code = "MANUAL_SCAN_UNSUPPORTED"

@@ -25,7 +25,7 @@ from ..storage.metadata import vulndb as vuln_rows
 from ..storage.metadata.database import Database, Tx
 from .configuration import (BASIC, RepositoryScanning, ScanningConfiguration, for_repository,
                             parse_stored, KEY)
-from .errors import ImageArchived, ScanLimitExceeded, ScanNotFound
+from .errors import ImageArchived, ManualScanUnsupported, ScanLimitExceeded, ScanNotFound
 from .findings import counts
 from .scanner import Outcome
 from .vulndb.store import SourceReport, import_source
@@ -86,8 +86,12 @@ class ScanService:
             row = repo_rows.get(tx, self.registry_id, repository)
             scanning = repository_scanning(tx, self.registry_id, repository,
                                            bool(row.scan_on_push))
+            if scanning.scan_type != BASIC:
+                raise ManualScanUnsupported(
+                    "StartImageScan starts basic scans; this registry's scanning is ENHANCED "
+                    "(images are scanned on push or continuously)", {"digest": digest})
             previous = rows.scan(tx, repo_id, digest)
-            if (scanning.scan_type == BASIC and previous is not None
+            if (previous is not None
                     and previous.requested_at > now - MANUAL_INTERVAL):
                 raise ScanLimitExceeded("The scan quota per image has been exceeded. Wait "
                                         "and try again.", {"digest": digest})

@@ -204,6 +204,9 @@ def test_enhanced_continuous_scan_on_push_finds_os_and_language_advisories(
     assert f["resources"][0]["details"]["awsEcrContainerImage"]["imageTags"] == ["v1"]
     assert f["packageVulnerabilityDetails"]["vulnerabilityId"] == "CVE-2099-0001"
     assert f["score"] == 9.8
+    with pytest.raises(ClientError) as caught:  # StartImageScan starts basic scans only
+        ecr.start_image_scan(repositoryName="scan/continuous", imageId={"imageTag": "v1"})
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
 
 
 def test_a_new_advisory_reaches_a_continuously_scanned_image_without_a_push(

@@ -130,6 +130,7 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
         "ScanNotFoundException", f"Image scan does not exist for the image with "
         f"'{_image_id_text(w)}' in {w.in_repository}")),
     (scanning.ScanLimitExceeded, None, _message("LimitExceededException")),
+    (scanning.ManualScanUnsupported, None, _message("ValidationException")),
     (scanning.ImageArchived, None, lambda exc, w: model_error(
         "ImageArchivedException", f"The image with imageId {_image_id_text(w)} in "
         f"{w.in_repository} is archived and cannot be scanned")),
