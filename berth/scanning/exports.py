@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
+
+from packageurl import PackageURL
 
 from ..registry.images.service import ImageId
 from ..registry.images.storage_class import resolve_digest
@@ -18,6 +20,8 @@ from ..registry.repositories.service import require_id
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags as tag_rows
 from .images import platform_name, platforms
+from .inventory.image import ImageInventory
+from .packages import OS
 from .sbom import MEDIA_TYPES, Subject, build, dumps
 from .scanner import Scanner
 
@@ -43,12 +47,30 @@ def export_sbom(registry: Registry, repository: str, image_id: ImageId, fmt: str
     found = platforms(registry.db, repo_id, digest)
     inventories = tuple(
         (_platform(blobs, repository, p) if len(found) > 1 else "",
-         scanner.inventory(blobs, repository, p)) for p in found)
+         with_distro(scanner.inventory(blobs, repository, p))) for p in found)
     document = build(Subject(repository, digest, tuple(tags), inventories, time.time(),
                              _version(), host), fmt)
     referrer = _attach(registry, repository, (digest, head.media_type, head.size), fmt,
                        document) if attach else None
     return Export(document, referrer)
+
+
+def with_distro(inventory: ImageInventory) -> ImageInventory:
+    """OS packages' purls as the purl spec writes them once the distribution is known: its id
+    as the namespace (a dpkg database reads the same on Debian and Ubuntu) and a ``distro``
+    qualifier ("debian-12")."""
+    distro = inventory.distro
+    if distro is None:
+        return inventory
+    packages = []
+    for package in inventory.packages:
+        if package.manager == OS and package.purl.startswith(("pkg:deb/", "pkg:apk/", "pkg:rpm/")):
+            purl = PackageURL.from_string(package.purl)
+            qualifiers = {**(purl.qualifiers or {}), "distro": f"{distro.id}-{distro.version_id}"}
+            package = replace(package, purl=purl._replace(
+                namespace=distro.id, qualifiers=qualifiers).to_string())
+        packages.append(package)
+    return ImageInventory(packages, distro)
 
 
 def _version() -> str:

@@ -338,6 +338,8 @@ def test_an_sbom_is_exported_and_attached_as_a_referrer(node, ecr, imported, app
     assert {"pkg:pypi/requests@2.19.1", "pkg:npm/left-pad@1.1.3",
             "pkg:cargo/smallvec@1.6.0"} <= purls
     assert not any(p and p.startswith("pkg:pypi/urllib3") for p in purls)  # deleted on top
+    libssl = next(p for p in purls if p and p.startswith("pkg:deb/debian/libssl3@"))
+    assert f"distro={DEBIAN.lower().replace(':', '-')}" in libssl
     assert bom["metadata"]["component"]["version"] == digest
     spdx = admin_online(node, "sbom", f"scan/continuous@{digest}", "--format", "spdx")
     path = Path(node.data_dir) / "image.spdx.json"
