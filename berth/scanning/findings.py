@@ -80,6 +80,7 @@ def _time(value) -> float | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        when = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+    return when if when > 0 else None  # Go's feed writes the zero time for "unknown"

@@ -10,11 +10,8 @@ seconds. Every operation of the model Berth does not serve must answer a clean
 """
 from __future__ import annotations
 
-import base64
 import json
-import re
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import botocore.session
@@ -27,7 +24,9 @@ from botocore.exceptions import ClientError
 
 from berth.api.ecr.routes import OPERATIONS
 from tests.support.berth_server import ecr_client, ecr_key
+from tests.support.ecr_shapes import shape_problems
 from tests.support.oci_push import digest_of, push_image
+from tests.support.ports import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -38,100 +37,6 @@ REPO = "ecr-model/walk"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 JSON_11 = "application/x-amz-json-1.1"
-
-
-# -- checking a raw JSON value against a botocore shape ----------------------------------------
-def _pattern_problem(value: str, shape, path: str) -> list[str]:
-    pattern = shape.metadata.get("pattern")
-    if not pattern:
-        return []
-    try:
-        compiled = re.compile(pattern)
-    except re.error:
-        return []  # a pattern Python's re cannot read: nothing to say
-    return [] if compiled.fullmatch(value) else [f"{path}: {value!r} does not match {pattern!r}"]
-
-
-def _range_problems(size: int | float, shape, path: str, what: str) -> list[str]:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    problems = []
-    if low is not None and size < low:
-        problems.append(f"{path}: {what} {size} below min {low}")
-    if high is not None and size > high:
-        problems.append(f"{path}: {what} {size} above max {high}")
-    return problems
-
-
-def shape_problems(value: Any, shape, path: str = "$") -> list[str]:
-    """Everything wrong with raw JSON ``value`` as an instance of botocore ``shape``."""
-    kind = shape.type_name
-    if value is None:
-        return [f"{path}: null ({shape.name}); absent members are left out, not sent as null"]
-    if kind == "structure":
-        if not isinstance(value, dict):
-            return [f"{path}: expected an object ({shape.name}), got {type(value).__name__}"]
-        problems = [f"{path}.{name}: required member of {shape.name} missing"
-                    for name in shape.required_members if name not in value]
-        for name, member in value.items():
-            if name not in shape.members:
-                problems.append(f"{path}.{name}: not a member of {shape.name}")
-            else:
-                problems += shape_problems(member, shape.members[name], f"{path}.{name}")
-        return problems
-    if kind == "list":
-        if not isinstance(value, list):
-            return [f"{path}: expected an array ({shape.name}), got {type(value).__name__}"]
-        problems = _range_problems(len(value), shape, path, "length")
-        for i, item in enumerate(value):
-            problems += shape_problems(item, shape.member, f"{path}[{i}]")
-        return problems
-    if kind == "map":
-        if not isinstance(value, dict):
-            return [f"{path}: expected an object ({shape.name}), got {type(value).__name__}"]
-        problems = []
-        for k, v in value.items():
-            problems += shape_problems(k, shape.key, f"{path}<key {k!r}>")
-            problems += shape_problems(v, shape.value, f"{path}[{k!r}]")
-        return problems
-    if kind == "string":
-        if not isinstance(value, str):
-            return [f"{path}: expected a string ({shape.name}), got {type(value).__name__}"]
-        problems = _range_problems(len(value), shape, path, "length")
-        if shape.enum and value not in shape.enum:
-            problems.append(f"{path}: {value!r} not in enum {shape.name} {shape.enum}")
-        return problems + _pattern_problem(value, shape, path)
-    if kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            return [f"{path}: expected an integer ({shape.name}), got {value!r}"]
-        return _range_problems(value, shape, path, "value")
-    if kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return [f"{path}: expected a number ({shape.name}), got {value!r}"]
-        return _range_problems(value, shape, path, "value")
-    if kind == "boolean":
-        return [] if isinstance(value, bool) else [f"{path}: expected a boolean, got {value!r}"]
-    if kind == "timestamp":
-        # AWS JSON 1.1 sends timestamps as epoch seconds (the model sets no other format).
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return [f"{path}: expected epoch seconds ({shape.name}), got {value!r}"]
-        try:
-            when = datetime.fromtimestamp(value, timezone.utc)
-        except (OverflowError, OSError, ValueError) as exc:
-            return [f"{path}: {value!r} is not a timestamp: {exc}"]
-        if shape.name == "EvaluationTimestamp" and value == 0:
-            return []  # a lifecycle policy not run yet: ECR answers the epoch
-        if not datetime(2000, 1, 1, tzinfo=timezone.utc) <= when <= datetime(2200, 1, 1, tzinfo=timezone.utc):
-            return [f"{path}: implausible timestamp {when.isoformat()}"]
-        return []
-    if kind == "blob":
-        if not isinstance(value, str):
-            return [f"{path}: expected base64 text ({shape.name}), got {type(value).__name__}"]
-        try:
-            base64.b64decode(value, validate=True)
-        except ValueError as exc:
-            return [f"{path}: not base64: {exc}"]
-        return []
-    return [f"{path}: shape type {kind} not understood by this check"]
 
 
 def test_the_shape_check_can_fail():
@@ -202,6 +107,15 @@ def _upload(walk: Walk, data: bytes) -> str:
     return digest_of(data)
 
 
+def _scanned(walk: Walk, tag: str) -> None:
+    """Until the image's scan has ended (its layer is not a tar archive: FAILED)."""
+    def ended() -> bool:
+        found = walk.ecr.describe_image_scan_findings(repositoryName=REPO,
+                                                      imageId={"imageTag": tag})
+        return found["imageScanStatus"]["status"] != "IN_PROGRESS"
+    assert wait_until(ended, 60, 0.2), "the scan never ended"
+
+
 @pytest.fixture(scope="module")
 def walk(ecr, registry) -> Walk:
     w = Walk(ecr, registry)
@@ -263,6 +177,17 @@ def walk(ecr, registry) -> Walk:
                                              "imageTagMutability": "MUTABLE"})
     w.call("PutImageScanningConfiguration", lambda: {
         "repositoryName": REPO, "imageScanningConfiguration": {"scanOnPush": False}})
+    w.call("PutRegistryScanningConfiguration", lambda: {"scanType": "BASIC", "rules": [
+        {"scanFrequency": "SCAN_ON_PUSH",
+         "repositoryFilters": [{"filter": "ecr-model/*", "filterType": "WILDCARD"}]}]})
+    w.call("GetRegistryScanningConfiguration", lambda: {})
+    w.call("BatchGetRepositoryScanningConfiguration", lambda: {
+        "repositoryNames": [REPO, "ecr-model/absent"]})
+    w.call("StartImageScan", lambda: {"repositoryName": REPO, "imageId": {"imageTag": "v2"}})
+    _scanned(w, "v2")
+    w.call("DescribeImageScanFindings", lambda: {"repositoryName": REPO,
+                                                 "imageId": {"imageTag": "v2"}})
+    w.call("PutRegistryScanningConfiguration", lambda: {"scanType": "BASIC", "rules": []})
     w.call("TagResource", lambda: {"resourceArn": arn, "tags": [{"Key": "tier", "Value": "1"}]})
     w.call("ListTagsForResource", lambda: {"resourceArn": arn})
     w.call("UntagResource", lambda: {"resourceArn": arn, "tagKeys": ["tier"]})

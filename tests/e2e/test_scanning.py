@@ -15,12 +15,14 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.berth_node import BerthNode
 from tests.support.berth_server import ecr_client
 from tests.support.credentials import admin_key
+from tests.support.ecr_shapes import shape_problems
 from tests.support.gc import admin_online, aws_ecr, eventually
 from tests.support.oci_layout import Blob, OciLayout, build_image, canonical_json
 from tests.support.oci_push import push_blob
@@ -73,8 +75,19 @@ def workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ecr(node):
-    return ecr_client(node.url, admin_key(node.credentials_dir))
+def raw():
+    return {}
+
+
+@pytest.fixture(scope="module")
+def ecr(node, raw):
+    client = ecr_client(node.url, admin_key(node.credentials_dir))
+
+    def keep(http_response, model, **_):  # every answer, for the shape check at the end
+        if http_response.status_code == 200:
+            raw.setdefault(model.name, []).append(http_response.content)
+    client.meta.events.register("after-call.ecr", keep)
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +279,9 @@ def test_basic_scan_on_push_reports_os_packages_only_and_limits_manual_scans(
              for f in findings}
     assert names == OPENSSL | ZLIB
     assert "enhancedFindings" not in scan["imageScanFindings"]
+    same = ecr.describe_image_scan_findings(repositoryName="scan/basic",
+                                            imageId={"imageTag": "v1"})["imageScanFindings"]
+    assert same["findings"] == findings  # boto3 and the aws CLI read the same answer
     assert scan["imageScanStatus"]["description"] == "The scan was completed successfully."
     with pytest.raises(ClientError) as caught:
         ecr.start_image_scan(repositoryName="scan/basic", imageId={"imageTag": "v1"})
@@ -356,3 +372,19 @@ def test_an_sbom_is_exported_and_attached_as_a_referrer(node, ecr, imported, app
         f"{node.url}/v2/scan/continuous/blobs/{manifest['layers'][0]['digest']}",
         timeout=30).json()
     assert {c.get("purl") for c in layer["components"]} == purls
+
+
+def test_every_scanning_answer_has_the_models_shape(raw):
+    """What the tests above saw (findings of both kinds with real advisories, scan statuses,
+    configurations), each answer exactly its operation's output shape in botocore's model."""
+    model = botocore.session.get_session().get_service_model("ecr")
+    for operation in ("DescribeImageScanFindings", "DescribeImages", "StartImageScan",
+                      "PutRegistryScanningConfiguration",
+                      "BatchGetRepositoryScanningConfiguration"):
+        assert raw.get(operation), operation
+        shape = model.operation_model(operation).output_shape
+        for content in raw[operation]:
+            assert shape_problems(json.loads(content), shape) == [], content[:2000]
+    kinds = {k for c in raw["DescribeImageScanFindings"]
+             for k in json.loads(c).get("imageScanFindings", {})}
+    assert {"findings", "enhancedFindings"} <= kinds
