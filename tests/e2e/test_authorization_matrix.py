@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 from unittest import mock
 
@@ -27,6 +29,8 @@ from berth.config import Settings
 from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
 from berth.lifecycle.services import LifecycleService
+from berth.registry.images.service import ImageId
+from berth.scanning.services import ScanService
 from berth.registry.images.pull_exclusions import PullTimeExclusions
 from berth.keys import KeyService
 from berth.notifications.services import TargetService
@@ -34,6 +38,7 @@ from berth.storage.metadata.database import Database
 from tests.support.berth_node import BerthNode
 from tests.support.credentials import admin_key, basic
 from tests.support.oci_push import digest_of, image_manifest, push_blob, push_image
+from tests.support.tarballs import make_tar
 
 pytestmark = pytest.mark.e2e
 
@@ -57,13 +62,16 @@ class World:
     manifest: bytes
     accounts: dict[str, str]               # "home" (the default registry's), "other"
     iam: object                            # berth.iam.service.Iam on the server's database
+    workdir: Path | None = None            # the module's scratch folder (removed with it)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
-    node = BerthNode(tmp_path_factory.mktemp("matrix")).start()
+    workdir = tmp_path_factory.mktemp("matrix")
+    node = BerthNode(workdir).start()
     try:
         found = _populate(node.url, node.data_dir)
+        found.workdir = workdir
         yield found
         found.iam.db.dispose()
     finally:
@@ -328,6 +336,13 @@ class _Cell:
             self.world.iam.tenancy.default)).put_policy(self.repo, LIFECYCLE_POLICY)
         return body
 
+    def scanned(self) -> dict:
+        """The cell's repository, its image's scan started (through the domain)."""
+        body = self.repository()
+        ScanService(self.world.iam.db, self.world.iam.registry_id(
+            self.world.iam.tenancy.default)).start(self.repo, ImageId(None, "v1"))
+        return {**body, "imageId": {"imageTag": "v1"}}
+
     def lifecycle_preview(self) -> dict:
         """The cell's repository, with a lifecycle policy preview started."""
         body = self.repository()
@@ -430,6 +445,12 @@ ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
     "GetRegistryPolicy": (False, lambda c: c.registry_policy()),
     "DeleteRegistryPolicy": (False, lambda c: c.registry_policy()),
     "DescribeRegistry": (False, lambda c: {}),
+    "StartImageScan": (True, lambda c: {**c.repository(), "imageId": {"imageTag": "v1"}}),
+    "DescribeImageScanFindings": (True, lambda c: c.scanned()),
+    "PutRegistryScanningConfiguration": (False, lambda c: {"scanType": "BASIC", "rules": []}),
+    "GetRegistryScanningConfiguration": (False, lambda c: {}),
+    "BatchGetRepositoryScanningConfiguration": (False, lambda c: {
+        "repositoryNames": [f"absent/{c.name}"]}),
     "GetAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION"}),
     "PutAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION",
                                             "value": "AWS_NATIVE"}),
@@ -636,7 +657,29 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
                                                    "AsOf": "2030-01-01"},
+    "ImportVulnerabilities": lambda world, cell: {"Paths": _advisory_file(world, cell)},
+    "ListVulnerabilitySources": lambda world, cell: {},
+    "ExportSbom": lambda world, cell: {"RepositoryName": _with_tar_image(world, cell),
+                                       "ImageTag": "v1", "Format": "spdx"},
 }
+
+
+def _advisory_file(world: World, cell: str) -> str:
+    """An OSV advisory beside the server's data (it reads the path on its own machine)."""
+    folder = Path(tempfile.mkdtemp(prefix="osv-", dir=world.workdir))
+    (folder / "MATRIX-1.json").write_text(json.dumps({
+        "id": f"MATRIX-{cell}", "modified": "2026-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "matrix"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}))
+    return str(folder)
+
+
+def _with_tar_image(world: World, cell: str) -> str:
+    """A repository of the home registry whose image has a real (tar) layer."""
+    repo = f"sbom/{cell}"
+    push_image(world.admin, world.url, repo, "v1", world.config,
+               [make_tar({"etc/hostname": b"matrix\n"})])
+    return repo
 
 
 def _with_policy(world: World, cell: str) -> str:

@@ -179,7 +179,8 @@ def walk(ecr, registry) -> Walk:
         "repositoryName": REPO, "imageScanningConfiguration": {"scanOnPush": False}})
     w.call("PutRegistryScanningConfiguration", lambda: {"scanType": "BASIC", "rules": [
         {"scanFrequency": "SCAN_ON_PUSH",
-         "repositoryFilters": [{"filter": "ecr-model/*", "filterType": "WILDCARD"}]}]})
+         # not this repository: a scan on push would use up the image's one scan a day
+         "repositoryFilters": [{"filter": "elsewhere/*", "filterType": "WILDCARD"}]}]})
     w.call("GetRegistryScanningConfiguration", lambda: {})
     w.call("BatchGetRepositoryScanningConfiguration", lambda: {
         "repositoryNames": [REPO, "ecr-model/absent"]})

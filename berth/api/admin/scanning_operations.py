@@ -11,6 +11,7 @@ from ...registry.registry import Registry
 from ...scanning.exports import export_sbom
 from ...scanning.images import NotAnImage
 from ...scanning.sbom import FORMATS
+from ...scanning.scanner import LayerFailed
 from ...scanning.services import import_advisories
 from ...scanning.vulndb.osv import InvalidAdvisory
 from ...scanning.vulndb.store import sources
@@ -60,6 +61,6 @@ def export_sbom_operation(registry: Registry, p: Params) -> dict:
         found = export_sbom(registry_of(registry, p), p["RepositoryName"],
                             ImageId(p.get("ImageDigest"), p.get("ImageTag")), fmt,
                             attach == "true")
-    except NotAnImage as exc:
+    except (NotAnImage, LayerFailed) as exc:
         raise validation_error(f"no SBOM: {exc}") from None
     return {"Document": found.document, "Referrer": found.referrer}

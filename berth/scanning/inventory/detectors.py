@@ -39,7 +39,7 @@ def _purl(type_: str, name: str, version: str, namespace: str | None = None,
     try:
         return PackageURL(type=type_, namespace=namespace, name=name, version=version,
                           qualifiers=qualifiers).to_string()
-    except ValueError as exc:  # includes UnicodeEncodeError for lone surrogates from JSON
+    except (ValueError, TypeError) as exc:  # TypeError: names packageurl reduces to nothing
         raise DetectorError(f"no package URL for {name!r}: {exc}") from None
 
 

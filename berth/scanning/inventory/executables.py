@@ -85,6 +85,9 @@ def crates(section: bytes, path: str) -> list[Package]:
             continue
         name, version = crate.get("name"), crate.get("version")
         if isinstance(name, str) and isinstance(version, str) and name and version:
-            purl = PackageURL(type="cargo", name=name, version=version).to_string()
+            try:
+                purl = PackageURL(type="cargo", name=name, version=version).to_string()
+            except (ValueError, TypeError):
+                continue  # not a crate name
             found.append(Package("crates.io", name, version, purl, path, CARGO))
     return found

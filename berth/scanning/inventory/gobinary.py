@@ -79,19 +79,21 @@ def packages(info: bytes, path: str) -> list[Package]:
     go_version = go_version.decode("utf-8", "replace")
     found = []
     if go_version.startswith("go"):
-        version = go_version[2:].split(" ", 1)[0]
-        found.append(_package("stdlib", version, path))
+        found.append(_package("stdlib", go_version[2:].split(" ", 1)[0], path))
     for line in modinfo.splitlines():
         fields = line.split("\t")
         if fields[0] in ("mod", "dep") and len(fields) >= 3 and fields[2] != "(devel)":
             found.append(_package(fields[1], fields[2], path))
         elif fields[0] == "=>" and len(fields) >= 3 and found:  # the module just listed
             found[-1] = _package(fields[1], fields[2], path)
-    return found
+    return [p for p in found if p is not None]
 
 
-def _package(module: str, version: str, path: str) -> Package:
+def _package(module: str, version: str, path: str) -> Package | None:
     namespace, _, name = module.rpartition("/")
-    purl = PackageURL(type="golang", namespace=namespace or None, name=name,
-                      version=version).to_string()
+    try:
+        purl = PackageURL(type="golang", namespace=namespace or None, name=name,
+                          version=version).to_string()
+    except (ValueError, TypeError):  # a module path packageurl cannot write: not one
+        return None
     return Package("Go", module, version, purl, path, GO)

@@ -50,7 +50,7 @@ def pom_parse(path: str, data: bytes, reported_as: str | None = None) -> list[Pa
     try:
         purl = PackageURL(type="maven", namespace=group, name=artifact,
                           version=version).to_string()
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise DetectorError(f"no package URL for {artifact!r}: {exc}") from None
     return [Package("Maven", f"{group}:{artifact}", version, purl, reported_as or path, JAR)]
 

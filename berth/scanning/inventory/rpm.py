@@ -33,7 +33,10 @@ def parse(path: str, data: bytes) -> list[Package]:
         name, version, release = tags.get(NAME), tags.get(VERSION), tags.get(RELEASE)
         if not (isinstance(name, str) and isinstance(version, str) and isinstance(release, str)):
             continue  # the gpg-pubkey pseudo packages have these; anything else is skipped
-        found.append(_package(path, name, version, release, tags))
+        try:
+            found.append(_package(path, name, version, release, tags))
+        except (ValueError, TypeError):
+            continue  # a name or version packageurl cannot write
     return found
 
 
