@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from ..registry.settings import get_settings, update_settings
-from ..storage.metadata.database import Database
+from ..registry.settings import read_settings, update_settings
+from ..storage.metadata.database import Database, Tx
 from .errors import ScanningConfigurationInvalid
 
 KEY = "scanningConfiguration"
@@ -87,7 +87,9 @@ def _check_filters(filters: list[dict]) -> None:
                 f"the repository filter '{value}' must match {FILTER.pattern}")
 
 
-def parse_stored(data: dict | None) -> RegistryScanning:
+def read_configuration(tx: Tx, registry_id: int) -> RegistryScanning:
+    """The registry's stored configuration (BASIC without rules until one is put)."""
+    data = read_settings(tx, registry_id).get(KEY)
     if not data:
         return RegistryScanning()
     return RegistryScanning(data["scanType"], tuple(data.get("rules") or ()))
@@ -116,7 +118,8 @@ class ScanningConfiguration:
         self.db, self.registry_id = db, registry_id
 
     def get(self) -> RegistryScanning:
-        return parse_stored(get_settings(self.db, self.registry_id).get(KEY))
+        with self.db.read() as tx:
+            return read_configuration(tx, self.registry_id)
 
     def put(self, scan_type: str, rules: list[dict]) -> RegistryScanning:
         config = validate(scan_type, rules)

@@ -19,7 +19,7 @@ from ..registry.registry import Registry
 from ..registry.repositories.service import require_id
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags as tag_rows
-from .images import platform_name, platforms
+from .images import platforms
 from .inventory.image import ImageInventory
 from .packages import OS
 from .sbom import MEDIA_TYPES, Subject, build, dumps
@@ -46,7 +46,7 @@ def export_sbom(registry: Registry, repository: str, image_id: ImageId, fmt: str
     scanner, blobs = Scanner(registry), registry.blobs
     found = platforms(registry.db, repo_id, digest)
     inventories = tuple(
-        (_platform(blobs, repository, p) if len(found) > 1 else "",
+        (scanner.platform_name(blobs, repository, p) if len(found) > 1 else "",
          with_distro(scanner.inventory(blobs, repository, p))) for p in found)
     document = build(Subject(repository, digest, tuple(tags), inventories, time.time(),
                              _version(), host), fmt)
@@ -78,11 +78,6 @@ def _version() -> str:
         return version("berth")
     except PackageNotFoundError:  # run from a source tree without installing it
         return "0"
-
-
-def _platform(blobs, repository: str, platform) -> str:
-    blob = blobs.find(repository, Digest.parse(platform.config))
-    return platform_name(b"".join(blobs.read(blob, 0, blob.size)))
 
 
 def _attach(registry: Registry, repository: str, subject: tuple[str, str, int], fmt: str,

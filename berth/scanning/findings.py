@@ -25,7 +25,8 @@ def advisory_fields(vuln_id: str, record: dict) -> dict:
         "aliases": aliases,
         "references": [ref["url"] for ref in record.get("references") or ()
                        if isinstance(ref, dict) and isinstance(ref.get("url"), str)][:20],
-        "published": _time(record.get("published")), "modified": _time(record.get("modified")),
+        "published": osv_time(record.get("published")),
+        "modified": osv_time(record.get("modified")),
     }
 
 
@@ -76,7 +77,8 @@ def _first_line(value) -> str:
     return _text(value).split("\n", 1)[0][:300]
 
 
-def _time(value) -> float | None:
+def osv_time(value) -> float | None:
+    """An OSV RFC 3339 time as epoch seconds (None if absent, unreadable or the zero time)."""
     if not isinstance(value, str):
         return None
     try:

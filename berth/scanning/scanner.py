@@ -68,7 +68,7 @@ class Scanner:
             if not _supported(inventory, scan_type):
                 continue
             supported = True
-            name = self._platform(blobs, repository, platform) if len(found) > 1 else ""
+            name = self.platform_name(blobs, repository, platform) if len(found) > 1 else ""
             with self.registry.db.read() as tx:
                 findings += match_inventory(tx, inventory, scan_type, name, self.advisories)
         if not supported:
@@ -109,7 +109,8 @@ class Scanner:
             rows.put_layer(tx, digest, time.time(), content, error)
             return rows.layers(tx, [digest])[digest]  # a concurrent scan's row, if first
 
-    def _platform(self, blobs, repository: str, platform: Platform) -> str:
+    def platform_name(self, blobs, repository: str, platform: Platform) -> str:
+        """"os/arch[/variant]" from the platform's config (empty if too large to be one)."""
         blob = blobs.find(repository, Digest.parse(platform.config))
         if blob.size > MAX_CONFIG:
             return ""

@@ -16,7 +16,7 @@ from ..events import IMAGE_SCANNED, emit
 from ..jobs.queue import JobQueue
 from ..registry.images.service import ImageId
 from ..registry.images.storage_class import ARCHIVED, resolve_digest
-from ..registry.repositories.service import require_id
+from ..registry.repositories.service import name_unknown, require_id
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import repository_settings as repo_rows
 from ..storage.metadata import scanning as rows
@@ -24,12 +24,11 @@ from ..storage.metadata import tags as tag_rows
 from ..storage.metadata import vulndb as vuln_rows
 from ..storage.metadata.database import Database, Tx
 from .configuration import (BASIC, RepositoryScanning, ScanningConfiguration, for_repository,
-                            parse_stored, KEY)
+                            read_configuration)
 from .errors import ImageArchived, ManualScanUnsupported, ScanLimitExceeded, ScanNotFound
 from .findings import counts
 from .scanner import Outcome
 from .vulndb.store import SourceReport, import_source
-from ..registry.settings import read_settings
 
 SCAN_JOB = "image-scan"
 REMATCH_JOB = "vulndb-rematch"
@@ -48,6 +47,12 @@ class ScanState:
     source_updated_at: float | None
     counts: dict[str, int]
 
+    @property
+    def has_findings(self) -> bool:
+        """A scan that looked: its findings and counts stand (a failed or unsupported one,
+        or one in progress, has none to show)."""
+        return self.status in (COMPLETE, ACTIVE) and self.completed_at is not None
+
     @classmethod
     def from_row(cls, row) -> "ScanState":
         return cls(row.digest, row.scan_type, row.status, row.description, row.completed_at,
@@ -56,8 +61,7 @@ class ScanState:
 
 def repository_scanning(tx: Tx, registry_id: int, name: str, scan_on_push: bool
                         ) -> RepositoryScanning:
-    config = parse_stored(read_settings(tx, registry_id).get(KEY))
-    return for_repository(config, name, scan_on_push)
+    return for_repository(read_configuration(tx, registry_id), name, scan_on_push)
 
 
 def request(tx: Tx, queue: JobQueue, registry_id: int, repo_id: int, repository: str,
@@ -79,11 +83,13 @@ class ScanService:
         """StartImageScan: the digest whose scan is now IN_PROGRESS."""
         now = time.time()
         with self.db.write() as tx:
-            repo_id = require_id(tx, self.registry_id, repository)
+            row = repo_rows.get(tx, self.registry_id, repository)
+            if row is None:
+                raise name_unknown(repository)
+            repo_id = row.id
             digest = resolve_digest(tx, repo_id, image_id)
             if manifest_rows.image_status(tx, repo_id, digest) == ARCHIVED:
                 raise ImageArchived(f"image {digest} is archived", {"digest": digest})
-            row = repo_rows.get(tx, self.registry_id, repository)
             scanning = repository_scanning(tx, self.registry_id, repository,
                                            bool(row.scan_on_push))
             if scanning.scan_type != BASIC:
@@ -123,7 +129,7 @@ class ScanService:
         names no repository has."""
         found, missing = [], []
         with self.db.read() as tx:
-            config = parse_stored(read_settings(tx, self.registry_id).get(KEY))
+            config = read_configuration(tx, self.registry_id)
             for name in names:
                 row = repo_rows.get(tx, self.registry_id, name)
                 if row is None:

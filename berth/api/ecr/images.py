@@ -135,7 +135,7 @@ def _detail(target: Target, name: str, d: ImageDetail, scan=None) -> dict:
             "lastArchivedAt": d.last_archived_at, "lastActivatedAt": d.last_activated_at}
     if scan is not None:
         found["imageScanStatus"] = {"status": scan.status, "description": scan.description}
-        if scan.completed_at is not None and scan.status in ("COMPLETE", "ACTIVE"):
+        if scan.has_findings:
             found["imageScanFindingsSummary"] = {
                 "imageScanCompletedAt": scan.completed_at,
                 "vulnerabilitySourceUpdatedAt": scan.source_updated_at,

@@ -12,7 +12,11 @@ from .access import Target, admit
 from .endpoint import ApiCall
 
 FINDINGS_PAGE = 100
-WITH_FINDINGS = ("COMPLETE", "ACTIVE")
+
+
+def _asked(call: ApiCall) -> ImageId:
+    given = call.params["imageId"]
+    return ImageId(given.get("imageDigest"), given.get("imageTag"))
 
 
 def _image_id(call: ApiCall, digest: str) -> dict:
@@ -23,9 +27,7 @@ def _image_id(call: ApiCall, digest: str) -> dict:
 async def start_image_scan(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
     target = await admit(call, "ecr:StartImageScan", name)
-    given = call.params["imageId"]
-    digest = await blocking(target.registry.scanning.start, name,
-                            ImageId(given.get("imageDigest"), given.get("imageTag")))
+    digest = await blocking(target.registry.scanning.start, name, _asked(call))
     return {"registryId": target.registry_id_text, "repositoryName": name,
             "imageId": _image_id(call, digest), "imageScanStatus": {"status": "IN_PROGRESS"}}
 
@@ -33,14 +35,12 @@ async def start_image_scan(call: ApiCall) -> dict:
 async def describe_image_scan_findings(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
     target = await admit(call, "ecr:DescribeImageScanFindings", name)
-    given = call.params["imageId"]
     service = target.registry.scanning
-    repo_id, state = await blocking(service.result, name,
-                                    ImageId(given.get("imageDigest"), given.get("imageTag")))
+    repo_id, state = await blocking(service.result, name, _asked(call))
     answer = {"registryId": target.registry_id_text, "repositoryName": name,
               "imageId": _image_id(call, state.digest),
               "imageScanStatus": _status(state)}
-    if state.status not in WITH_FINDINGS:
+    if not state.has_findings:
         return answer
     after = paging.cursor(call, name, state.digest) or ""
     limit = call.params.get("maxResults", FINDINGS_PAGE)

@@ -14,7 +14,7 @@ import orjson
 
 from ...storage.metadata import vulndb as rows
 from ...storage.metadata.database import Database, Tx
-from ..findings import _time
+from ..findings import osv_time
 from .osv import entries, read_records
 
 BATCH = 500
@@ -81,7 +81,8 @@ def _store(tx: Tx, source: str, batch: list[dict]) -> int:
 def _when(record: dict) -> float:
     """When the advisory last changed: ``modified``, or ``published`` when that is later
     (Go's feed leaves ``modified`` at the zero time)."""
-    return max(_time(record.get("modified")) or 0.0, _time(record.get("published")) or 0.0)
+    return max(osv_time(record.get("modified")) or 0.0,
+               osv_time(record.get("published")) or 0.0)
 
 
 def sources(db: Database) -> list[dict]:
