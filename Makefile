@@ -3,26 +3,33 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test venv system-deps bench clean
+.PHONY: serve test venv test-venv system-deps bench clean
 
-$(BIN)/berth: pyproject.toml
+# Serving needs Berth and its runtime dependencies only; the tests add their toolchain.
+$(VENV)/.serve: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(BIN)/berth
+	$(BIN)/pip install --quiet -e .
+	touch $@
 
-venv: $(BIN)/berth
+$(VENV)/.test: $(VENV)/.serve
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.serve
+
+test-venv: $(VENV)/.test
 
 serve: venv
-	$(BIN)/berth serve
+	$(BIN)/berth serve $(SERVE_ARGS)
 
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: system-deps venv
+test: system-deps test-venv
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
-bench: system-deps venv
+bench: system-deps test-venv
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

@@ -21,6 +21,11 @@ DEFAULT_REGIONS = (
 class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
+    # HTTPS on the same port: a certificate and its key (PEM; re-read on SIGHUP), or tls =
+    # "self-signed" for a CA and certificate of Berth's own under <data_dir>/tls.
+    tls: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
     data_dir: Path = Path("berth-data")
     # Empty means embedded defaults under data_dir: SQLite file and a blobs directory.
     database: str = ""
@@ -97,7 +102,9 @@ class Settings:
     read_threads: int = 32
     metadata_threads: int = 32
     # Tenancy: registries are addressed as <account>.dkr.ecr.<region>.<domain>; plain
-    # host:port serves default_account (empty: the administrator account) in default_region.
+    # host:port is the caller's own registry (its token's account and region). Tokens from
+    # before tokens named their region count as default_region; default_account (empty: the
+    # administrator account) holds data from before accounts existed.
     domain: str = "localhost"
     regions: str = ",".join(DEFAULT_REGIONS)
     default_region: str = "us-east-1"
@@ -185,7 +192,11 @@ def load_settings(
     config_file = config_file or env.get(ENV_PREFIX + "CONFIG")
     if config_file:
         with open(config_file, "rb") as fh:
-            for key, value in tomllib.load(fh).items():
+            try:
+                table = tomllib.load(fh)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # TOML is UTF-8
+                raise ValueError(f"{config_file}: not valid TOML: {exc}") from exc
+            for key, value in table.items():
                 key = key.replace("-", "_")
                 if key not in names:
                     raise ValueError(f"{config_file}: unknown setting {key!r}")

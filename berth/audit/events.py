@@ -57,7 +57,7 @@ def read_only(name: str) -> bool:
 
 
 def repository_arn(region: str, account_id: str, repository: str) -> str:
-    if not repository:
+    if not repository or not account_id:  # an anonymous request at a plain host: no registry
         return ""
     return f"arn:aws:ecr:{region}:{account_id}:repository/{repository}"
 

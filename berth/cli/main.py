@@ -2,37 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
-import os
 import sys
 
+from .. import __version__
 from ..config import Settings, load_settings
-from ..iam.service import UnknownRegistry
-from ..iam.wiring import open_iam
-from ..keys.master import MasterKeyError
-from ..observability.logs import logging_config
-from ..process import (
-    SUPERVISOR_ENV,
-    configure_logging,
-    default_workers,
-    keep_files_private,
-)
+from ..process import configure_logging, keep_files_private
+from ..serving.supervisor import StartupError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
 from . import admin
+from .serve import serve as run_server
+from .startup import prepare, upgrade
 
 log = logging.getLogger("berth")
-
-
-def redacted(url: str) -> str:
-    """A URL fit for a log: any password replaced."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
 
 
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -59,12 +42,19 @@ def _add_log_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="berth", description="Berth container registry")
+    parser.add_argument("--version", action="version", version=f"berth {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the registry server")
     _add_settings_flags(serve)
     _add_log_flags(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
+    serve.add_argument("--tls", choices=("off", "self-signed"),
+                       help="self-signed: HTTPS with a CA and certificate Berth makes in the "
+                            "data dir (printed: how to trust it)")
+    serve.add_argument("--tls-cert", help="HTTPS: the certificate chain (PEM), re-read on "
+                                          "SIGHUP")
+    serve.add_argument("--tls-key", help="HTTPS: the certificate's private key (PEM)")
     serve.add_argument("--metrics-port", type=int,
                        help="serve /metrics on this port too (default 0: the API port only)")
     serve.add_argument("--workers", type=int,
@@ -88,100 +78,49 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(flags=flags, config_file=args.config)
 
 
-def _upgrade(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url)
-    try:
-        migrate.upgrade(db)
-    finally:
-        db.dispose()
-
-
-def _bootstrap(settings: Settings) -> None:
-    """Create the administrator (first start) before workers start, so they find it."""
-    db = Database(settings.database_url)
-    try:
-        open_iam(settings, db)
-    finally:
-        db.dispose()
-
-
-def _prepare(settings: Settings) -> bool:
-    """Migrate and bootstrap before any process starts work; False if it cannot start."""
-    _upgrade(settings)
-    try:
-        _bootstrap(settings)
-    except (MasterKeyError, UnknownRegistry, ValueError) as exc:
-        log.error("cannot start: %s", exc)
-        return False
-    log.info("metadata: %s", redacted(settings.database_url))
-    log.info("blobs: %s", settings.storage_url)
-    return True
-
-
-def serve(settings: Settings) -> int:
-    import uvicorn
-
-    metrics_dir = _metrics_directory(settings)  # before anything makes a metric
-    if not _prepare(settings):
-        return 1
-    workers = settings.workers or default_workers()
-    log.info("listening on http://%s:%d (%d worker%s)", settings.host, settings.port,
-             workers, "" if workers == 1 else "s")
-    # Workers are separate processes: they rebuild the settings from the environment (with
-    # their number, which sizes each one's share of the database connections).
-    os.environ.update(dataclasses.replace(settings, workers=workers).to_env())
-    os.environ[SUPERVISOR_ENV] = str(os.getpid())
-    metrics_server = _metrics_server(settings)
-    uvicorn.run("berth.app:create_app_from_env", factory=True, host=settings.host,
-                port=settings.port, workers=workers,
-                log_level=settings.log_level, server_header=False,
-                # Berth's request log replaces uvicorn's; uvicorn's lines take Berth's format.
-                access_log=False, log_config=logging_config(settings.log_level,
-                                                            settings.log_format),
-                timeout_keep_alive=30, lifespan="on",
-                http="berth.api.http.protocol:BerthHttpProtocol")
-    _stop_metrics(metrics_dir, metrics_server)
-    return 0
-
-
-def _metrics_directory(settings: Settings):
-    """Where the workers' Prometheus values live (multi-process mode), fresh per start."""
-    if not settings.metrics:
-        return None
-    from ..observability.prometheus import prepare_directory, scratch_base
-
-    return prepare_directory(scratch_base(settings.data_dir))
-
-
-def _metrics_server(settings: Settings):
-    if not (settings.metrics and settings.metrics_port):
-        return None
-    from ..api.metrics import start_server
-
-    log.info("metrics on http://%s:%d/metrics%s", settings.host, settings.metrics_port,
-             " (anonymous)" if settings.metrics_anonymous else "")
-    return start_server(settings, lambda: open_iam(settings, Database(settings.database_url)))
-
-
-def _stop_metrics(directory, server) -> None:
-    if server is not None:
-        server.shutdown()
-    if directory is not None:
-        from ..observability.prometheus import remove_directory
-
-        remove_directory(directory)
-
-
 def worker(settings: Settings) -> int:
     from . import worker as worker_process
 
-    return worker_process.run(settings) if _prepare(settings) else 1
+    try:
+        prepare(settings)
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    return worker_process.run(settings)
+
+
+def upgrade_only(settings: Settings) -> int:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(settings)
+    except (StartupError, OSError) as exc:
+        log.error("cannot upgrade: %s", exc)
+        return 1
+    log.info("metadata schema at %s", migrate.head_revision(Database(settings.database_url)))
+    return 0
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Like parse_args, but an unknown flag is reported with the usage of the subcommand it
+    was given to, not the top level's."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _innermost(parser, argv).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _innermost(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for i, token in enumerate(argv):
+                if token in action.choices:
+                    return _innermost(action.choices[token], argv[i + 1:])
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     keep_files_private()  # before anything is created; workers inherit it
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), sys.argv[1:] if argv is None else argv)
     try:
         settings = _settings(args)
         configure_logging(settings.log_level, settings.log_format)
@@ -189,13 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"berth: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return serve(settings)
+        return run_server(settings)
     if args.command == "worker":
         return worker(settings)
     if args.command == "admin":
         return admin.run(args, settings)
     if args.command == "db" and args.db_command == "upgrade":
-        _upgrade(settings)
-        log.info("metadata schema at %s", migrate.head_revision(Database(settings.database_url)))
-        return 0
+        return upgrade_only(settings)
     return 2

@@ -64,6 +64,11 @@ class Authenticator:
         self.tokens = tokens
 
     def from_token(self, tx: Tx, entries: dict, token: str, now: float | None = None) -> Caller:
+        return self.identify(tx, entries, token, now)[0]
+
+    def identify(self, tx: Tx, entries: dict, token: str, now: float | None = None
+                 ) -> tuple[Caller, str | None]:
+        """The token's caller and the region it was minted in (None: an older token)."""
         try:
             claims = self.tokens.verify(token, now)
         except TokenError as exc:
@@ -71,7 +76,7 @@ class Authenticator:
         record = self.key(tx, entries, claims.access_key_id)
         if record is None or not record.active or claims.issued_at < record.tokens_valid_after:
             raise Unauthenticated("the registry token has been revoked")
-        return record.caller
+        return record.caller, claims.region
 
     def secret(self, tx: Tx, entries: dict, key_id: str) -> tuple[str, Caller] | None:
         """For SigV4: the key's secret and caller, or None for an unknown or inactive key."""

@@ -21,6 +21,7 @@ class AccessDenied(Exception):
         self.action = action
         self.resource = resource
         self.principal_arn = ""  # set by the gate once it knows the caller
+        self.address: RegistryAddress | None = None  # and the registry it was refused in
 
 
 def denial_message(caller: Caller, ctx: RequestContext, decision: Decision) -> str:

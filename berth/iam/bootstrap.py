@@ -20,8 +20,9 @@ BOOTSTRAP_LOCK = 0x6265727468  # "berth"
 
 
 def bootstrap(db: Database, identities: IdentityService, tokens: TokenService,
-              admin_account_id: str, credentials_path: Path) -> Account:
-    """Idempotent; safe to run from several processes at once (the database serialises)."""
+              admin_account_id: str, credentials_path: Path) -> tuple[Account, bool]:
+    """The administrator account, and whether it was made now (the first start). Idempotent;
+    safe to run from several processes at once (the database serialises)."""
     created: AccessKey | None = None
     with db.write() as tx:
         tx.serialise(BOOTSTRAP_LOCK)  # nodes starting together on one empty database
@@ -39,7 +40,7 @@ def bootstrap(db: Database, identities: IdentityService, tokens: TokenService,
         log.info("created the administrator account %s; its access key is in %s (readable "
                  "only by its owner; the secret is not shown anywhere else)",
                  account.id, credentials_path)
-    return account
+    return account, created is not None
 
 
 def adopt_orphans(db: Database, default_registry: int) -> None:

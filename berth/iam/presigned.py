@@ -1,8 +1,9 @@
 """Presigned blob URLs (what GetDownloadUrlForLayer hands out): query parameters that let one
 GET of one blob of one registry through the gate, without an Authorization header, until
-they expire. The MAC is keyed by a token signing key (through a derived key, so a URL MAC can
-never pass for a token's); the key that asked stays accountable: at each use it must still be
-active and allowed ``ecr:GetDownloadUrlForLayer`` on the repository."""
+they expire. A URL names its registry (for a plain host, which names none). The MAC is keyed
+by a token signing key (through a derived key, so a URL MAC can never pass for a token's);
+the key that asked stays accountable: at each use it must still be active and allowed
+``ecr:GetDownloadUrlForLayer`` on the repository."""
 from __future__ import annotations
 
 import base64
@@ -23,6 +24,7 @@ ACTION = "ecr:GetDownloadUrlForLayer"
 LIFETIME_SECONDS = 15 * 60
 CREDENTIAL, KEY, EXPIRES, SIGNATURE = ("X-Berth-Credential", "X-Berth-Key", "X-Berth-Expires",
                                        "X-Berth-Signature")
+REGISTRY = "X-Berth-Registry"  # <account>:<region>
 _CONTEXT = b"berth presigned blob URL v1"
 
 
@@ -38,17 +40,20 @@ def sign(gate: Iam, address: RegistryAddress, path: str, access_key_id: str,
     expires = math.floor((time.time() if now is None else now) + LIFETIME_SECONDS)
     mac = _mac(gate, key_id, "GET", address, path, expires, access_key_id)
     return urlencode({CREDENTIAL: access_key_id, KEY: key_id, EXPIRES: str(expires),
+                      REGISTRY: f"{address.account_id}:{address.region}",
                       SIGNATURE: _b64(mac)})
 
 
-def admit(gate: Iam, method: str, address: RegistryAddress, path: str,
+def admit(gate: Iam, method: str, address: RegistryAddress | None, path: str,
           query: Mapping[str, str], repository: str, keys: dict[str, Any] | None = None,
           now: float | None = None) -> Admission:
-    """The gate for a presigned request (blocking). Raises Unauthenticated for a malformed,
-    tampered or expired URL or an inactive key; AccessDenied if the key may no longer."""
+    """The gate for a presigned request (blocking) at the registry ``address`` names (None:
+    a plain host, the URL's own). Raises Unauthenticated for a malformed, tampered or
+    expired URL or an inactive key; AccessDenied if the key may no longer."""
     try:
         access_key_id, key_id = query[CREDENTIAL], query[KEY]
         expires, signature = int(query[EXPIRES]), _unb64(query[SIGNATURE])
+        address = address or _named(gate, query.get(REGISTRY))
     except (KeyError, ValueError, binascii.Error):
         raise Unauthenticated("malformed presigned URL") from None
     expected = _mac(gate, key_id, method, address, path, expires, access_key_id)
@@ -61,7 +66,15 @@ def admit(gate: Iam, method: str, address: RegistryAddress, path: str,
     if record is None or not record.active:
         raise Unauthenticated("the presigned URL's access key is not active")
     registry_id = gate.authorize(record.caller, ACTION, address, repository, keys)
-    return Admission(record.caller, registry_id)
+    return Admission(record.caller, registry_id, address)
+
+
+def _named(gate: Iam, registry: str | None) -> RegistryAddress:
+    """The registry a URL names; a URL older than the parameter was the default's."""
+    if registry is None:
+        return gate.tenancy.default
+    account, region = registry.split(":")  # the MAC checks both
+    return RegistryAddress(account, region)
 
 
 def _mac(gate: Iam, key_id: str, method: str, address: RegistryAddress, path: str,

@@ -11,7 +11,7 @@ from ..storage.metadata.database import Database
 from ..storage.metadata.generation_cache import GenerationCache
 from .authentication import Authenticator, Caller, Unauthenticated, basic_token
 from .authorization import AccessDenied, Authorizer, decide, resource_policy
-from .identities import IdentityService
+from .identities import Account, IdentityService
 from .resource_policies import ResourcePolicies
 from .tenancy import RegistryAddress, Tenancy
 from .tokens import TokenService
@@ -25,6 +25,7 @@ class UnknownRegistry(Exception):
 class Admission:
     caller: Caller
     registry_id: int | None  # None only where a listing met no registry
+    address: RegistryAddress  # as named by the host, or (a plain host) the caller's own
 
 
 class Iam:
@@ -39,6 +40,9 @@ class Iam:
         self.policies = ResourcePolicies(db)
         self.cache = GenerationCache()
         self._registries: dict[RegistryAddress, int] = {}
+        # Set by wiring.open_iam: the administrator account, and whether this start made it.
+        self.administrator: Account | None = None
+        self.first_start = False
 
     def registry_id(self, address: RegistryAddress, create: bool = True) -> int | None:
         """The id of the account's registry in the region, made on first use (None if it
@@ -57,25 +61,40 @@ class Iam:
         return found
 
     def admit(self, authorization: str | None, actions: str | Sequence[str],
-              address: RegistryAddress, repository: str | None,
+              address: RegistryAddress | None, repository: str | None,
               keys: Mapping[str, Any] | None = None,
               check_name: Callable[[str], Any] | None = None) -> Admission:
         """The registry's gate (blocking; one read transaction on a warm cache): the token
-        in ``authorization``, then the registry, then each of ``actions`` on the repository
-        (or the registry when None). Raises Unauthenticated, UnknownRegistry or
-        AccessDenied; ``check_name`` validates the name once the caller is known."""
+        in ``authorization``, then the registry (``address``; None for a plain host: the
+        caller's own in its token's region), then each of ``actions`` on the repository (or
+        the registry when None). Raises Unauthenticated, UnknownRegistry or AccessDenied;
+        ``check_name`` validates the name once the caller is known."""
         token = basic_token(authorization)
         with self.db.read() as tx:
             entries = self.cache.entries(tx)
-            caller = self.authenticator.from_token(tx, entries, token)
+            caller, region = self.authenticator.identify(tx, entries, token)
             if check_name is not None and repository is not None:
                 check_name(repository)
+            if address is None:
+                address = self.tenancy.own_registry(caller.account_id, region)
             registry_id = self._registries.get(address)
             if registry_id is not None:  # the usual case: one transaction in all
                 self._check(tx, entries, caller, actions, address, registry_id, repository,
                             keys)
-                return Admission(caller, registry_id)
-        return Admission(caller, self.authorize(caller, actions, address, repository, keys))
+                return Admission(caller, registry_id, address)
+        return Admission(caller, self.authorize(caller, actions, address, repository, keys),
+                         address)
+
+    def admit_listing(self, authorization: str | None,
+                      address: RegistryAddress | None) -> Admission:
+        """For a listing filtered repository by repository: the caller and the registry
+        (``address`` as in ``admit``; its id None if there is none), no action checked."""
+        token = basic_token(authorization)
+        with self.db.read() as tx:
+            caller, region = self.authenticator.identify(tx, self.cache.entries(tx), token)
+        if address is None:
+            address = self.tenancy.own_registry(caller.account_id, region)
+        return Admission(caller, self.listed_registry(address), address)
 
     def authorize(self, caller: Caller, actions: str | Sequence[str], address: RegistryAddress,
                   repository: str | None, keys: Mapping[str, Any] | None = None,
@@ -109,8 +128,8 @@ class Iam:
             for action in (actions,) if isinstance(actions, str) else actions:
                 self.authorizer.check(tx, entries, caller, action, address, registry_id,
                                       repository, keys)
-        except AccessDenied as exc:
-            exc.principal_arn = caller.principal.arn  # who was refused, for the audit trail
+        except AccessDenied as exc:  # who was refused where, for the audit trail
+            exc.principal_arn, exc.address = caller.principal.arn, address
             raise
 
     def authenticate(self, authorization: str | None) -> Caller:

@@ -23,7 +23,8 @@ class RegistryAddress:
 
 @dataclass(frozen=True)
 class Tenancy:
-    """The configured regions and domain, and the registry plain ``host:port`` serves."""
+    """The configured regions and domain. A registry host name addresses the registry it
+    names; a plain host (an IP address, ``localhost``, any other name) the caller's own."""
     domain: str
     regions: tuple[str, ...]
     default_region: str
@@ -39,20 +40,27 @@ class Tenancy:
 
     @property
     def default(self) -> RegistryAddress:
+        """The default account's registry (the administrator's unless configured otherwise)
+        in the default region: where data from before tenancy lives."""
         return RegistryAddress(self.default_account, self.default_region)
 
+    def serves(self, address: RegistryAddress) -> bool:
+        return address.region in self.regions
+
+    def own_registry(self, account_id: str, region: str | None) -> RegistryAddress:
+        """What a plain host addresses for a caller of ``account_id`` whose credentials were
+        made for ``region`` (None: a token older than regions in tokens, the default)."""
+        return RegistryAddress(account_id, region or self.default_region)
+
     def address_of(self, host_header: str | None) -> RegistryAddress | None:
-        """The registry a Host header names: ``<account>.dkr.ecr.<region>.<domain>[:port]``;
-        any other host means the default registry. None for a registry name in an unknown
-        region."""
+        """The registry a Host header names: ``<account>.dkr.ecr.<region>.<domain>[:port]``,
+        its region served or not (``serves`` tells); None for a plain host."""
         host = _strip_port(host_header or "").lower().removesuffix(".")
         suffix = "." + self.domain.lower()
         if not host.endswith(suffix):
-            return self.default
+            return None
         parts = host[:-len(suffix)].split(".")
         if len(parts) != 4 or parts[1:3] != ["dkr", "ecr"] or not ACCOUNT_ID.fullmatch(parts[0]):
-            return self.default
-        if parts[3] not in self.regions:
             return None
         return RegistryAddress(parts[0], parts[3])
 

@@ -1,7 +1,8 @@
 """Registry tokens (what GetAuthorizationToken hands out and ``docker login`` sends back):
 ``v1.<claims>.<mac>``, HMAC-SHA256 under a signing key that the database keeps sealed by the
-master key. A token names the access key that minted it; whether that key (and so the token)
-still works is decided at each request, not here."""
+master key. A token names the access key that minted it and the region it was minted in (the
+registry a plain host addresses); whether that key (and so the token) still works is decided
+at each request, not here."""
 from __future__ import annotations
 
 import base64
@@ -31,6 +32,7 @@ class Claims:
     access_key_id: str
     issued_at: float
     expires_at: float
+    region: str | None = None  # None: minted before tokens named their region
 
 
 def _b64(data: bytes) -> str:
@@ -70,7 +72,8 @@ class TokenService:
         rows.insert_signing_key(tx, key_id, self.master.seal(os.urandom(32), _context(key_id)))
         return key_id
 
-    def mint(self, access_key_id: str, now: float | None = None) -> tuple[str, float]:
+    def mint(self, access_key_id: str, now: float | None = None,
+             region: str | None = None) -> tuple[str, float]:
         now = time.time() if now is None else now
         with self.db.read() as tx:
             row = rows.newest_signing_key(tx)
@@ -83,6 +86,8 @@ class TokenService:
         claims = {"k": access_key_id, "s": row.id, "i": math.floor(now * 1000) / 1000,
                   "e": math.floor(expires * 1000) / 1000,
                   "n": os.urandom(6).hex()}
+        if region is not None:
+            claims["r"] = region
         body = _PREFIX + _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{body}.{_b64(_mac(secret, body))}", expires
 
@@ -106,15 +111,15 @@ class TokenService:
             claims = json.loads(_unb64(body[len(_PREFIX):]))
             signature = _unb64(mac)
             key_id, issued, expires = claims["s"], float(claims["i"]), float(claims["e"])
-            access_key_id = claims["k"]
-        except (ValueError, KeyError, TypeError, binascii.Error):
+            access_key_id, region = claims["k"], claims.get("r")
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
             raise TokenError("malformed registry token") from None
-        if not isinstance(key_id, str) or not isinstance(access_key_id, str):
+        if not all(isinstance(v, str) for v in (key_id, access_key_id, region or "")):
             raise TokenError("malformed registry token")
         secret = self.signing_secret(key_id)
         if secret is None or not hmac.compare_digest(_mac(secret, body), signature):
             raise TokenError("the registry token's signature does not verify")
-        return Claims(access_key_id, issued, expires)
+        return Claims(access_key_id, issued, expires, region)
 
     def signing_secret(self, key_id: str) -> bytes | None:
         """A signing key's secret (for other signatures Berth makes, such as download URLs),

@@ -22,9 +22,11 @@ def open_iam(settings: Settings, db: Database) -> Iam:
                             create=new_deployment)
     identities = IdentityService(db, master)
     tokens = TokenService(db, master, settings.token_lifetime_seconds)
-    admin = bootstrap(db, identities, tokens, settings.admin_account, settings.credentials_path)
+    admin, first_start = bootstrap(db, identities, tokens, settings.admin_account,
+                                   settings.credentials_path)
     tenancy = Tenancy(settings.domain, settings.region_list, settings.default_region,
                       settings.default_account or admin.id)
     iam = Iam(db, tenancy, identities, tokens)
+    iam.administrator, iam.first_start = admin, first_start
     adopt_orphans(db, iam.registry_id(tenancy.default))
     return iam

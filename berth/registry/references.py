@@ -34,6 +34,17 @@ def is_digest(reference: str) -> bool:
     return ":" in reference
 
 
+def well_formed(reference: str) -> bool:
+    """Whether a manifest reference is a tag or a digest (of an algorithm Berth verifies)."""
+    if not is_digest(reference):
+        return TAG_RE.fullmatch(reference) is not None
+    try:
+        Digest.parse(reference)
+    except DigestInvalid:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Digest:
     algorithm: str

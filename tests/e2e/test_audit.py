@@ -105,9 +105,10 @@ def trail(node, tmp_path_factory) -> dict:
     put_image(ecr, VIA_ECR, via_ecr, "e1")
     ecr.put_lifecycle_policy(repositoryName=REPO, lifecyclePolicyText=json.dumps(KEEP_ONE))
 
-    # Refused: no credentials at all, and a user who may only log in.
-    anonymous = requests.get(f"{node.url}/v2/{REPO}/manifests/v2", timeout=30,
-                             headers={"User-Agent": ANONYMOUS_UA})
+    # Refused: no credentials at all (at the registry's host name: a plain host names a
+    # registry only once the caller is known), and a user who may only log in.
+    anonymous = requests.get(f"{node.url}/v2/{REPO}/manifests/v2", timeout=30, headers={
+        "User-Agent": ANONYMOUS_UA, "Host": f"{account}.dkr.ecr.us-east-1.localhost:{node.port}"})
     assert anonymous.status_code == 401, anonymous.text
     admin_online(node, "users", "create", "--account", account, "auditor")
     admin_online(node, "policies", "put", "--account", account, "--user", "auditor",

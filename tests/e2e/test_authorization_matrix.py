@@ -201,6 +201,7 @@ def test_registry_route(world: World, route: str, caller: str, repo: str):
     token = world.tokens[caller]
     if token is not None:
         headers["Authorization"] = basic(token)
+    headers.update(_addressing_home(world, caller))
     resp = requests.request(method, world.url + template.format(**params), data=body,
                             headers=headers, allow_redirects=False, timeout=30)
     status, code = _expected(route, caller, repo)
@@ -212,6 +213,12 @@ def test_registry_route(world: World, route: str, caller: str, repo: str):
         assert resp.headers["WWW-Authenticate"].startswith('Basic realm="http://')
     if code is not None and setup is not None:
         _assert_untouched(world, route, repo, params)
+
+
+def _addressing_home(world: World, caller: str) -> dict[str, str]:
+    """Headers that address the home registry for ``caller``: for bob, of the other account,
+    its host name (a plain host would be his own registry); home callers use the plain host."""
+    return {"Host": _host(world, "home")} if caller == "bob" else {}
 
 
 def _assert_nothing_leaked(world: World, resp: requests.Response) -> None:
@@ -234,8 +241,8 @@ def _assert_untouched(world: World, route: str, repo: str, params: dict) -> None
 @pytest.mark.parametrize("caller,visible", [
     ("alice", {CLOSED, OPEN}), ("dave", set()), ("bob", {OPEN})])
 def test_catalog_lists_only_what_the_caller_may_see(world: World, caller, visible):
-    resp = requests.get(f"{world.url}/v2/_catalog",
-                        headers={"Authorization": basic(world.tokens[caller])}, timeout=30)
+    resp = requests.get(f"{world.url}/v2/_catalog", timeout=30, headers={
+        "Authorization": basic(world.tokens[caller]), **_addressing_home(world, caller)})
     assert resp.status_code == 200
     assert set(resp.json()["repositories"]) == visible
 
@@ -244,7 +251,8 @@ def test_denied_mount_source_falls_back_to_an_upload(world: World):
     """bob may push to OPEN but not read CLOSED: mounting from CLOSED must not link its blob."""
     resp = requests.post(
         f"{world.url}/v2/{OPEN}/blobs/uploads/?mount={digest_of(world.config)}&from={CLOSED}",
-        headers={"Authorization": basic(world.tokens["bob"])}, timeout=30)
+        headers={"Authorization": basic(world.tokens["bob"]), **_addressing_home(world, "bob")},
+        timeout=30)
     assert resp.status_code == 202
     resp = requests.post(
         f"{world.url}/v2/{OPEN}/blobs/uploads/?mount={digest_of(world.config)}&from={CLOSED}",
@@ -497,11 +505,10 @@ def test_a_token_from_the_api_opens_the_registry(world: World):
     data = client.get_authorization_token()["authorizationData"][0]
     user, _, token = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     assert user == "AWS"
-    assert data["proxyEndpoint"].startswith("http://") and ".dkr.ecr.us-east-1." in \
-        data["proxyEndpoint"]
+    assert data["proxyEndpoint"] == world.url  # bob's own registry, at the plain host he used
     lifetime = data["expiresAt"] - datetime.now(timezone.utc)
     assert timedelta(hours=11, minutes=59) < lifetime <= timedelta(hours=12)
-    auth = {"Authorization": basic(token)}
+    auth = {"Authorization": basic(token), **_addressing_home(world, "bob")}
     assert requests.get(f"{world.url}/v2/{OPEN}/tags/list", headers=auth).status_code == 200
     assert requests.get(f"{world.url}/v2/{CLOSED}/tags/list", headers=auth).status_code == 403
 
@@ -517,6 +524,10 @@ def test_each_account_has_its_own_registry_by_host_name(world: World):
     bob.headers["Host"] = _host(world, "other")
     push_image(bob, world.url, "own/app", "v1", world.config, [world.layer])
     assert "own/app" in bob.get(f"{world.url}/v2/_catalog").json()["repositories"]
+    # At a plain host his token addresses the same registry: his own.
+    plain = {"Authorization": basic(world.tokens["bob"])}
+    assert requests.get(f"{world.url}/v2/own/app/tags/list", headers=plain).json()["tags"] == [
+        "v1"]
     # The same name in the home registry does not exist; the home catalog does not show it.
     admin = world.admin
     assert admin.get(f"{world.url}/v2/own/app/tags/list").status_code == 404

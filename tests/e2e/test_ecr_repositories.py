@@ -66,8 +66,8 @@ def test_repository_lifecycle_with_the_aws_cli(server, skopeo, tmp_path):
     made = aws_json(server, "create-repository", "--repository-name", "cli/app",
                     "--image-scanning-configuration", "scanOnPush=true",
                     "--tags", "Key=team,Value=blue")["repository"]
-    account = made["registryId"]
-    assert made["repositoryUri"] == f"{account}.dkr.ecr.{REGION}.localhost:{server.port}/cli/app"
+    # The caller's own registry, reached at a plain host: the URI is that host's, as pushed to.
+    assert made["repositoryUri"] == f"{server.host}/cli/app"
     assert made["imageTagMutability"] == "MUTABLE"
     failed = aws(server, "create-repository", "--repository-name", "cli/app", check=False)
     assert failed.returncode != 0 and "RepositoryAlreadyExistsException" in failed.stderr

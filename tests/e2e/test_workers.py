@@ -47,7 +47,8 @@ def test_one_worker_per_cpu_by_default(tmp_path):
     try:
         expected = default_workers()
         assert len(_workers(node.daemon.pid)) == (expected if expected > 1 else 0)
-        assert f"({expected} worker" in node.log_text()
+        # Said once every worker answers (the first up may answer /v2/ before).
+        assert wait_until(lambda: f"({expected} worker" in node.log_text(), 60)
         assert node.session().get(node.url + "/v2/_catalog", timeout=10).status_code == 200
     finally:
         node.stop()
@@ -69,5 +70,22 @@ def test_workers_die_with_a_killed_server_and_free_the_port(tmp_path):
         # and closed its files: the port frees a moment later, not at once.
         assert wait_until(lambda: _bindable(node.port), 10), "nobody may listen on the port"
         assert node.start().session().get(node.url + "/v2/", timeout=10).status_code == 200
+    finally:
+        node.stop()
+
+
+def test_a_worker_that_dies_is_replaced_and_logged_once(tmp_path):
+    node = BerthNode(tmp_path, extra_args=("--workers", "2")).start()
+    try:
+        assert wait_until(lambda: len(_workers(node.daemon.pid)) == 2, 30)
+        victim = _workers(node.daemon.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        assert wait_until(lambda: len(_workers(node.daemon.pid)) == 2
+                          and victim not in _workers(node.daemon.pid), 60)
+        log = node.log_text()
+        assert log.count(f"server process {victim} exited") == 1, log
+        session = node.session()
+        for _ in range(10):
+            assert session.get(node.url + "/v2/", timeout=10).status_code == 200
     finally:
         node.stop()

@@ -39,8 +39,10 @@ class BerthNode:
     def __init__(self, workdir: Path, extra_args: tuple[str, ...] = (),
                  database_url: str | None = None, blobs_dir: Path | None = None,
                  env: dict[str, str] | None = None, credentials_dir: Path | None = None,
-                 s3: S3Storage | None = None):
+                 s3: S3Storage | None = None, tls_ca: Path | None = None):
         self.workdir = Path(workdir)
+        # HTTPS (the node is started with --tls ...): the CA certificate clients verify with.
+        self.tls_ca = tls_ca
         self.data_dir = self.workdir / "data"
         # Where the administrator's credentials file is: this node's data dir unless another
         # node of the same deployment bootstrapped the database.
@@ -64,7 +66,7 @@ class BerthNode:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -76,6 +78,10 @@ class BerthNode:
         """A requests session that authenticates as the administrator."""
         session = requests.Session()
         session.auth = self.auth
+        if self.tls_ca:
+            # Else REQUESTS_CA_BUNDLE, where set, would win over the session's own CA.
+            session.trust_env = False
+            session.verify = str(self.tls_ca)
         return session
 
     def start(self) -> "BerthNode":
@@ -89,7 +95,8 @@ class BerthNode:
             raise RuntimeError(f"berth did not become ready:\n{log}")
         if self.token is None:  # once: the token outlives restarts on the same database
             try:
-                self.token = login_password(self.url, self.credentials_dir)
+                self.token = login_password(self.url, self.credentials_dir,
+                                            ca_bundle=self.tls_ca)
             except (RuntimeError, OSError, KeyError) as exc:
                 log = self.daemon.log_text()
                 self.daemon.stop()
@@ -101,8 +108,10 @@ class BerthNode:
         if not self.daemon.alive():
             raise RuntimeError(f"berth exited:\n{self.daemon.log_text()}")
         try:
-            return requests.get(self.url + "/v2/", timeout=2).status_code in (200, 401)
-        except requests.RequestException:
+            return requests.get(self.url + "/v2/", timeout=2,
+                                verify=str(self.tls_ca) if self.tls_ca else True
+                                ).status_code in (200, 401)
+        except (requests.RequestException, OSError):  # OSError: the CA file not yet made
             return False
 
     def kill(self) -> None:

@@ -38,10 +38,12 @@ class ContainersStorage:
     def buildah(self, *args: str, timeout: float = 180, **kw):
         return run([BUILDAH, *self._storage_flags(), *args], env=self.env, timeout=timeout, **kw)
 
-    def podman(self, *args: str, timeout: float = 180, **kw):
+    def podman(self, *args: str, timeout: float = 180, env: dict[str, str] | None = None, **kw):
+        """``env``: more environment for this call (say, a credential helper on PATH)."""
         flags = [*self._storage_flags(), "--tmpdir", str(self.tmpdir), "--events-backend", "file",
                  "--cgroup-manager", "cgroupfs"]
-        return run([PODMAN, *flags, *args], env=self.env, timeout=timeout, **kw)
+        return run([PODMAN, *flags, *args], env={**(env or {}), **self.env}, timeout=timeout,
+                   **kw)
 
     def login(self, tool: str, host: str, password: str, username: str = "AWS", check: bool = True):
         """``buildah login`` or ``podman login`` (``tool``) into this store's auth file, password on stdin."""

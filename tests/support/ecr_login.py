@@ -40,10 +40,11 @@ def _environment(key: AccessKey, region: str) -> dict[str, str]:
 
 
 def get_login_password(endpoint_url: str, key: AccessKey, region: str = DEFAULT_REGION,
-                       timeout: float = TIMEOUT) -> str:
-    """Run ``aws ecr get-login-password`` against ``endpoint_url`` with ``key``; the token it prints."""
+                       timeout: float = TIMEOUT, ca_bundle: Path | None = None) -> str:
+    """Run ``aws ecr get-login-password`` against ``endpoint_url`` with ``key``; the token it prints
+    (``ca_bundle``: the CA that signed an HTTPS endpoint's certificate)."""
     argv = [aws_cli(), "ecr", "get-login-password", "--endpoint-url", endpoint_url.rstrip("/"),
-            "--region", region]
+            "--region", region, *(("--ca-bundle", str(ca_bundle)) if ca_bundle else ())]
     try:
         proc = subprocess.run(argv, env=_environment(key, region), capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
@@ -56,9 +57,10 @@ def get_login_password(endpoint_url: str, key: AccessKey, region: str = DEFAULT_
     return token
 
 
-def login_password(url: str, data_dir: Path, region: str = DEFAULT_REGION) -> str:
+def login_password(url: str, data_dir: Path, region: str = DEFAULT_REGION,
+                   ca_bundle: Path | None = None) -> str:
     """A registry token for the administrator whose key Berth's first start wrote into ``data_dir``."""
-    return get_login_password(url, admin_key(Path(data_dir)), region)
+    return get_login_password(url, admin_key(Path(data_dir)), region, ca_bundle=ca_bundle)
 
 
 def http_auth(token: str | None) -> tuple[str, str] | None:

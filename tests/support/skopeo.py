@@ -11,13 +11,15 @@ SKOPEO = "/usr/bin/skopeo"
 
 
 class Skopeo:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None):
+        """``env``: more of skopeo's environment (a proxy's, tests/support/host_proxy.py)."""
         self.auth_file = Path(workdir) / "auth.json"
         self.auth_file.write_text('{"auths": {}}')
+        self.extra_env = dict(env or {})
 
     @property
     def env(self) -> dict[str, str]:
-        return {"REGISTRY_AUTH_FILE": str(self.auth_file)}
+        return {**self.extra_env, "REGISTRY_AUTH_FILE": str(self.auth_file)}
 
     def __call__(self, *args: str, timeout: float = 180, check: bool = True, input: bytes | None = None):
         return run([SKOPEO, "--insecure-policy", *args], env=self.env, timeout=timeout, check=check, input=input)

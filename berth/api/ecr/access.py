@@ -63,6 +63,19 @@ async def admit(call: ApiCall, action: str, repository: str | None = None,
     return target
 
 
+def registry_host(call: ApiCall, address: RegistryAddress) -> str:
+    """``host[:port]`` at which the client reaches the registry at ``address``: the host it
+    reached this call at when that is plain and the registry its own (what a plain host
+    addresses), else the registry's host name with the port the client reached."""
+    request = call.request
+    tenancy = iam(request).tenancy
+    reached = request.headers.get("host")
+    if reached and tenancy.address_of(reached) is None and address == call.caller.own_registry:
+        return reached
+    port = request.url.port
+    return address.host(tenancy.domain) + (f":{port}" if port else "")
+
+
 def repository_not_found(target: Target, name: str):
     return model_error("RepositoryNotFoundException",
                        f"The repository with name '{name}' does not exist in the registry with "

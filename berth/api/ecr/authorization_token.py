@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from ...concurrency import blocking
 from ...iam.authorization import AccessDenied, require
 from ...iam.tenancy import RegistryAddress
+from .access import registry_host
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
 from .errors import access_denied
@@ -22,7 +23,9 @@ async def get_authorization_token(call: ApiCall) -> dict:
     except AccessDenied as exc:
         raise access_denied(exc.message) from None
     gate = iam(call.request)
-    token, expires = await blocking(gate.tokens.mint, caller.identity.access_key_id)
+    # The token names the signature's region: what a plain host addresses with it.
+    token, expires = await blocking(gate.tokens.mint, caller.identity.access_key_id,
+                                    region=caller.region)
     encoded = base64.b64encode(f"AWS:{token}".encode()).decode()
     # registryIds is deprecated in ECR: the token is the same for every registry.
     accounts = call.params.get("registryIds") or [caller.identity.account_id]
@@ -34,9 +37,6 @@ async def get_authorization_token(call: ApiCall) -> dict:
 
 
 def proxy_endpoint(call: ApiCall, address: RegistryAddress) -> str:
-    """ECR's ``https://<account>.dkr.ecr.<region>.amazonaws.com`` with Berth's domain, scheme
-    and port (as the client reached this server)."""
-    request = call.request
-    host = address.host(iam(request).tenancy.domain)
-    port = request.url.port
-    return f"{request.url.scheme}://{host}" + (f":{port}" if port else "")
+    """ECR's ``https://<account>.dkr.ecr.<region>.amazonaws.com``, with the scheme the client
+    used and the host ``registry_host`` says it reaches the registry at."""
+    return f"{call.request.url.scheme}://{registry_host(call, address)}"

@@ -7,7 +7,7 @@ from ...iam import presigned
 from ...registry import errors as e
 from ...registry.blobs.bodies import Chunk
 from ...registry.references import Digest
-from .access import Target, admit
+from .access import Target, admit, registry_host
 from .caller import iam
 from .endpoint import ApiCall
 from .errors import invalid_parameter, model_error
@@ -107,15 +107,11 @@ async def _once(data: bytes):
 
 
 async def _presigned_url(call: ApiCall, target: Target, name: str, digest: Digest) -> str:
-    request, gate = call.request, iam(call.request)
-    host = request.headers.get("host") or ""
-    if gate.tenancy.address_of(host) != target.address:
-        port = request.url.port
-        host = target.address.host(gate.tenancy.domain) + (f":{port}" if port else "")
     path = f"/v2/{name}/blobs/{digest}"
-    query = await blocking(presigned.sign, gate, target.address, path,
+    query = await blocking(presigned.sign, iam(call.request), target.address, path,
                            call.caller.identity.access_key_id)
-    return f"{request.url.scheme}://{host}{path}?{query}"
+    host = registry_host(call, target.address)
+    return f"{call.request.url.scheme}://{host}{path}?{query}"
 
 
 def _layer_failure(digest: str, code: str, reason: str) -> dict:

@@ -3,6 +3,7 @@ and its registry's (Put/Get/DeleteRegistryPolicy). Every change bumps the IAM ge
 the engine applies it from the next request on, on the registry routes and this API alike."""
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from ...concurrency import blocking
@@ -13,11 +14,15 @@ from .caller import ApiCaller, iam
 from .endpoint import ApiCall
 from .errors import invalid_parameter, model_error
 
+log = logging.getLogger("berth.api.ecr")
+
 
 def _invalid_policy(kind: str, error: PolicyError):
-    # ECR's wording, then what is wrong and where (ECR itself says no more than "Invalid").
+    # ECR's text exactly, which says no more (Terraform's AWS provider matches on it): what is
+    # wrong and where goes to the log only.
+    log.info("invalid %s policy refused: %s", kind, error.message)
     return invalid_parameter(f"Invalid parameter at 'PolicyText' failed to satisfy constraint: "
-                             f"'Invalid {kind} policy provided: {error.message}'")
+                             f"'Invalid {kind} policy provided'")
 
 
 def _repository_result(target: Target, name: str, text: str) -> dict:

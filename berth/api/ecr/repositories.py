@@ -17,7 +17,7 @@ from ...registry.repositories.settings import (
     TagMutability,
 )
 from . import paging
-from .access import Target, admit, condition_keys
+from .access import Target, admit, condition_keys, registry_host
 from .caller import iam
 from .endpoint import ApiCall
 from .errors import model_error
@@ -34,10 +34,8 @@ def _tags(target: Target) -> RepositoryTagService:
 
 
 def repository_uri(call: ApiCall, target: Target, name: str) -> str:
-    """``<account>.dkr.ecr.<region>.<domain>[:port]/<name>``: the port the client reached."""
-    port = call.request.url.port
-    host = target.address.host(iam(call.request).tenancy.domain)
-    return host + (f":{port}" if port else "") + "/" + name
+    """``<host>[:port]/<name>``, the host as ``registry_host`` says the client reaches it."""
+    return registry_host(call, target.address) + "/" + name
 
 
 def _out(call: ApiCall, target: Target, repo: Repository) -> dict:

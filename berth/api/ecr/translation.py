@@ -65,11 +65,14 @@ def _image_id_text(w: Where) -> str:
 
 
 def _layers_missing(exc: LayersMissing, w: Where) -> EcrApiError:
+    # ECR's words (no "the" before "repository"), as docker and the aws CLI relay them:
+    # mapbox/ecs-conex#50 (Layers), int128/docker-manifest-create-action#63 (Images).
     listed = "[" + ", ".join(exc.digests) + "]"
     what, code = (("Images", "ReferencedImagesNotFoundException") if exc.children
                   else ("Layers", "LayersNotFoundException"))
     return model_error(code, f"{what} with digests '{listed}' required for pushing image into "
-                             f"{w.in_repository} do not exist")
+                             f"repository with name '{w.repository}' in the registry with id "
+                             f"'{w.registry}' do not exist")
 
 
 def _bad_part(exc: e.RangeInvalid, w: Where) -> EcrApiError:

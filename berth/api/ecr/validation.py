@@ -76,7 +76,7 @@ def _value(shape: Shape, value: object, path: str, problems: Problems) -> object
         return _list(shape, value, path, problems)
     if kind == "map":
         return _map(shape, value, path, problems)
-    converted, violations = _scalar(shape, value, path, judge=not problems)
+    converted, violations = _scalar(shape, value, path, judge=not problems, alone=True)
     if violations:
         problems.append((path, violations[0]))
     return converted
@@ -143,13 +143,14 @@ def _scalars(shape: Shape, items: list, path: str, problems: Problems, what: str
     return result
 
 
-def _scalar(shape: Shape, value: object, path: str,
-            judge: bool = True) -> tuple[object, list[str]]:
-    """The value converted, and its constraint violations if ``judge`` (else its type only)."""
+def _scalar(shape: Shape, value: object, path: str, judge: bool = True,
+            alone: bool = False) -> tuple[object, list[str]]:
+    """The value converted, and its constraint violations if ``judge`` (else its type only);
+    ``alone``: a member of its own, not one of a list's or a map's."""
     kind = shape.type_name
     if kind == "string":
         _expect(isinstance(value, str), "a string", value, path)
-        return value, _string_violations(shape, value) if judge else []
+        return value, _string_violations(shape, value, alone) if judge else []
     if kind in _INT_RANGES:
         number = _integer(kind, value, path)
         return number, _bounds(shape, number, "value") if judge else []
@@ -167,7 +168,7 @@ def _scalar(shape: Shape, value: object, path: str,
     raise serialization_error(f"Cannot read '{path}': unsupported shape type {kind}.")
 
 
-def _string_violations(shape: Shape, value: str) -> list[str]:
+def _string_violations(shape: Shape, value: str, alone: bool = False) -> list[str]:
     # Every violation of the one value: ECR names them all (length and pattern).
     violations = _bounds(shape, _utf16_length(value), "length")
     enum = shape.metadata.get("enum")
@@ -176,8 +177,18 @@ def _string_violations(shape: Shape, value: str) -> list[str]:
     pattern = shape.metadata.get("pattern")
     compiled = compiled_pattern(pattern) if pattern else None
     if compiled is not None and not compiled.fullmatch(value):
-        violations.append(f"Member must satisfy regular expression pattern: {pattern}")
+        violations.append(_pattern_violation(shape, pattern, alone))
     return violations
+
+
+def _pattern_violation(shape: Shape, pattern: str, alone: bool) -> str:
+    """ECR words a repositoryName that fails its pattern itself, the pattern with a plain
+    "/" (jenkins-x/jx#1344, boto/boto3#3191; today's pattern as mulgadc/spinifex captured it
+    from CreateRepository); every other pattern in the model's words."""
+    if alone and shape.name == "RepositoryName":
+        plain = pattern.replace("\\/", "/")
+        return f"must satisfy regular expression '{plain}'"
+    return f"Member must satisfy regular expression pattern: {pattern}"
 
 
 def _utf16_length(value: str) -> int:

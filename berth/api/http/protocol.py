@@ -22,6 +22,7 @@ minor version; tests/unit/api/http/ exercises every field used here.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import struct
@@ -35,14 +36,37 @@ from .socket_io import ChunksSender, FileSender, Sender, SocketBody, wait_ready
 ZEROCOPY_SEND = "http.response.zerocopysend"
 CHUNKS_SEND = "berth.response.chunks"
 SOCKET_BODY = "berth.body.socket"
+# The first byte of a TLS connection: a handshake record (the ClientHello).
+TLS_HANDSHAKE = b"\x16"
+
+log = logging.getLogger("berth.http")
+_tls_hello_logged = False
 
 
 class BerthHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         sock = transport.get_extra_info("socket")
-        self._socket_fd = (sock.fileno() if sock is not None and
-                           transport.get_extra_info("sslcontext") is None else -1)
+        self._plain = transport.get_extra_info("sslcontext") is None
+        self._socket_fd = sock.fileno() if sock is not None and self._plain else -1
+        self._first_data = True
+
+    def data_received(self, data: bytes) -> None:
+        if self._first_data:
+            self._first_data = False
+            if self._plain and data[:1] == TLS_HANDSHAKE:
+                return self._refuse_tls()
+        super().data_received(data)
+
+    def _refuse_tls(self) -> None:
+        """docker and skopeo try HTTPS first on an insecure registry: an HTTP answer makes
+        them fall back to HTTP at once, and is no reason for a warning per operation."""
+        global _tls_hello_logged
+        if not _tls_hello_logged:
+            _tls_hello_logged = True
+            log.debug("a client tried TLS on this plain HTTP port (from %s); answered in HTTP "
+                      "so that it falls back (logged once)", self.client)
+        self.send_400_response("This port serves plain HTTP, not HTTPS.")
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

@@ -1,6 +1,7 @@
 """The registry's gate: every OCI route names the ECR actions it needs; a request gets in
 with a registry token (HTTP Basic, user AWS) whose identity may perform them on the
-repository of the registry its Host addresses."""
+repository of the registry its Host addresses: the one a registry host name names, or for a
+plain host (an IP address, ``localhost``, ...) the caller's own in its token's region."""
 from __future__ import annotations
 
 import functools
@@ -49,10 +50,11 @@ def condition_keys(request: Request) -> dict:
             "aws:SecureTransport": request.scope.get("scheme") == "https"}
 
 
-async def address(request: Request) -> RegistryAddress:
+async def address(request: Request) -> RegistryAddress | None:
+    """The registry the Host names; None for a plain host (known once the caller is)."""
     gate = iam(request)
     found = gate.tenancy.address_of(request.headers.get("host"))
-    if found is None:
+    if found is not None and not gate.tenancy.serves(found):
         # Who asks comes first: strangers learn nothing, not even which regions exist.
         await quick_read(gate.db.inline_reads, gate.authenticate,
                          request.headers.get("authorization"))
@@ -73,6 +75,8 @@ def guarded(actions: dict[str, tuple[str, ...]] | None, handler: Handler) -> Han
         except AccessDenied as exc:
             metrics.refused("oci", metrics.denial_reason(exc.message))
             note_caller(request.scope, exc.principal_arn)
+            if exc.address is not None:  # a plain host's: known only now
+                request.state.address = exc.address
             return error_response(403, "DENIED", exc.message)
         except UnknownRegistry as exc:
             metrics.refused("oci", "unknown_registry")
@@ -87,7 +91,8 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
         request.state.caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
         return
     where = await address(request)
-    request.state.address = where  # known before the caller is: a refusal's record names it
+    if where is not None:  # known before the caller is: a refusal's record names it
+        request.state.address = where
     repository = request.path_params.get("name")
     if actions is BLOB and presigned.carries_signature(request.query_params):
         # A GetDownloadUrlForLayer URL stands in for the Authorization header.
@@ -95,7 +100,7 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
                                      request.method, where, request.url.path,
                                      request.query_params, validate_name(repository),
                                      condition_keys(request))
-        _admitted(request, where, admission)
+        _admitted(request, admission)
         return
     # Starlette answers HEAD on every GET route: it needs what GET needs.
     wanted = actions[request.method if request.method in actions else "GET"]
@@ -105,15 +110,13 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
         admission = await quick_read(gate.db.inline_reads, gate.admit, header, wanted, where,
                                      repository, condition_keys(request), validate_name)
     else:  # the catalog, filtered by its handler: of no registry, it lists nothing
-        caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
-        admission = Admission(caller, await quick_read(gate.db.inline_reads,
-                                                       gate.listed_registry, where))
-    _admitted(request, where, admission)
+        admission = await quick_read(gate.db.inline_reads, gate.admit_listing, header, where)
+    _admitted(request, admission)
 
 
-def _admitted(request: Request, where: RegistryAddress, admission: Admission) -> None:
+def _admitted(request: Request, admission: Admission) -> None:
     request.state.caller = admission.caller
-    request.state.address = where
+    request.state.address = admission.address
     request.state.registry = None if admission.registry_id is None else (
         request.app.state.registry.scoped(admission.registry_id))
 

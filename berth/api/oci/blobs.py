@@ -41,10 +41,9 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 
 
 async def get_blob(request: Request) -> Response:
-    reg, name, digest = rq.registry(request), rq.name(request), rq.digest(
-        request.path_params["digest"])
-    blob = await reg.blobs.find_async(name, digest)
-    size = blob.size
+    reg, name = rq.registry(request), rq.name(request)
+    blob = await reg.blobs.find_named_async(name, request.path_params["digest"])
+    digest, size = blob.digest, blob.size
     headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes",
                "ETag": f'"{digest}"', "Cache-Control": "max-age=31536000"}
     span = _byte_range(request.headers.get("range"), size)

@@ -13,7 +13,7 @@ from ...storage.blobs.keyring import join_key
 from ...storage.metadata import blobs as blob_rows
 from ...storage.metadata import repositories
 from ...storage.metadata.database import Database
-from ..errors import BlobReferenced, BlobUnknown, NameUnknown
+from ..errors import BlobReferenced, BlobUnknown, DigestInvalid, NameUnknown
 from ..references import Digest, validate_name
 from ..repositories.encryption import Encryption
 from ..repositories.service import open_for_push, push_target, require_id
@@ -56,6 +56,23 @@ class BlobService:
             await blocking(self._touch, blob)
         return blob
 
+    async def find_named_async(self, repository: str, reference: str) -> StoredBlob:
+        """find_async for a digest as a pull names it. A malformed one names no blob:
+        BlobUnknown (NameUnknown for an unknown repository), the 404 the spec gives a pull;
+        DIGEST_INVALID is for pushes."""
+        try:
+            digest = Digest.parse(reference)
+        except DigestInvalid:
+            raise await quick_read(self.db.inline_reads, self._absent, repository,
+                                   reference) from None
+        return await self.find_async(repository, digest)
+
+    def _absent(self, repository: str, reference: str) -> NameUnknown | BlobUnknown:
+        if blob_rows.stat(self.db, self.registry_id, repository, "")[0] is None:
+            return _unknown_repository(repository)
+        return BlobUnknown(f"blob {reference!r} is unknown to repository {repository!r}",
+                           {"digest": reference})
+
     def _find(self, repository: str, digest: Digest) -> tuple[StoredBlob, bool]:
         """The blob, and whether its link is unlisted by any manifest and half way through
         its grace period: a client that asks for it is likely about to push a manifest
@@ -63,8 +80,7 @@ class BlobService:
         repo_id, size, key_ref, unlisted_since = blob_rows.stat(
             self.db, self.registry_id, repository, str(digest))
         if repo_id is None:
-            raise NameUnknown(f"repository {repository!r} is not known to the registry",
-                              {"name": repository})
+            raise _unknown_repository(repository)
         if size is None:
             raise BlobUnknown(f"blob {digest} is unknown to repository {repository!r}",
                               {"digest": str(digest)})
@@ -176,6 +192,11 @@ class BlobService:
                                      {"digest": str(digest), "manifest": parent})
             emit(tx, BLOB_UNLINKED, self.registry_id, repository, repositoryId=repo_id,
                  digest=str(digest))
+
+
+def _unknown_repository(repository: str) -> NameUnknown:
+    return NameUnknown(f"repository {repository!r} is not known to the registry",
+                       {"name": repository})
 
 
 class _NotMounted(Exception):

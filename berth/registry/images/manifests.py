@@ -24,7 +24,7 @@ from ..errors import (
     RegistryError,
     TagImmutable,
 )
-from ..references import Digest, is_digest, validate_tag
+from ..references import Digest, is_digest, validate_tag, well_formed
 from ..repositories.encryption import Encryption
 from ..repositories.service import create_on_push, require_id
 from ..repositories.settings import tag_mutability
@@ -112,9 +112,13 @@ class ManifestService:
 
     def _find(self, repository: str, reference: str, accepted: list[str] | None,
               with_content: bool) -> tuple[StoredManifest, int, float | None]:
-        by_tag = not is_digest(reference)
-        reference = validate_tag(reference) if by_tag else str(Digest.parse(reference))
-        row = manifest_rows.lookup(self.db, self.registry_id, repository, reference, by_tag, with_content)
+        # A malformed reference names no manifest: 404 MANIFEST_UNKNOWN (NAME_UNKNOWN for an
+        # unknown repository), the spec's only failure of a pull; TAG_INVALID is for pushes.
+        # It is looked up as the empty tag, which no manifest has.
+        valid = well_formed(reference)
+        row = manifest_rows.lookup(self.db, self.registry_id, repository,
+                                   reference if valid else "",
+                                   not (valid and is_digest(reference)), with_content)
         if row is None:
             raise NameUnknown(f"repository {repository!r} is not known to the registry",
                               {"name": repository})
@@ -219,6 +223,9 @@ class ManifestService:
         by_digest = is_digest(reference)
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
+            if not well_formed(reference):  # names nothing: 404, as CNCF Distribution answers
+                raise ManifestUnknown(f"manifest {reference!r} is unknown to {repository!r}",
+                                      {"reference": reference})
             deletion = delete_image(tx, self.registry_id, repo_id, repository,
                                     None if by_digest else reference,
                                     reference if by_digest else None)

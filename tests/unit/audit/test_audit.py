@@ -88,6 +88,13 @@ def test_registry_requests_are_named_as_ecr_names_them(route, method):
     assert abs(row["time"] - time.time()) < 5 and len(row["event_id"]) == 36
 
 
+def test_an_anonymous_request_at_a_plain_host_names_no_registry():
+    """A plain host addresses the caller's own registry: a stranger's has none to name."""
+    row = events.from_request(record(status=401, error_code="UNAUTHORIZED", principal_arn="",
+                                     account_id="", region=""))
+    assert (row["resource"], row["account_id"], row["error_code"]) == ("", "", "UNAUTHORIZED")
+
+
 @pytest.mark.parametrize(("protocol", "route", "source", "read_only"), [
     ("ecr", "DescribeImages", "ecr.amazonaws.com", True),
     ("ecr", "BatchGetImage", "ecr.amazonaws.com", True),

@@ -132,10 +132,11 @@ def test_a_different_master_key_is_refused_at_open(settings, db):
 
 def test_bootstrap_directly_is_idempotent(db, identities, tokens, tmp_path):
     path = tmp_path / "creds"
-    first = bootstrap(db, identities, tokens, "", path)
+    first, made = bootstrap(db, identities, tokens, "", path)
     content = path.read_text()
-    second = bootstrap(db, identities, tokens, "", path)
+    second, made_again = bootstrap(db, identities, tokens, "", path)
     assert first == second
+    assert made and not made_again  # the first start is told apart (it prints how to log in)
     assert path.read_text() == content
     assert _count(db, accounts) == 1 and _count(db, access_keys) == 1
 
@@ -171,5 +172,6 @@ def test_concurrent_first_starts_on_postgresql(db, master, tmp_path, monkeypatch
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(results) == 2 and results[0] == results[1]
+    assert len(results) == 2 and results[0][0] == results[1][0]
+    assert sorted(made for _, made in results) == [False, True]  # one of them made it
     assert _count(db, accounts) == 1 and _count(db, access_keys) == 1

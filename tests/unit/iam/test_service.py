@@ -253,3 +253,56 @@ def test_visibility_decides_as_a_request_would_tags_included(iam, db, admin_id, 
     assert visible("team-a/app") and not visible("team-b/app")
     assert visible("team-a/app") == iam.permits(alice, "ecr:DescribeRepositories", address,
                                                 registry_id, "team-a/app")
+
+
+# -- a plain host: the caller's own registry, in its token's region --------------------------
+def test_a_plain_host_admits_to_the_callers_own_registry(iam, admin_id, basic_header):
+    team = iam.identities.create_account("team-b").id
+    key = iam.identities.create_access_key(team).id
+    header = basic_header(iam.tokens.mint(key, region="eu-west-1")[0])
+    admission = iam.admit(header, PULL, None, "app")
+    assert admission.address == RegistryAddress(team, "eu-west-1")
+    assert admission.registry_id == iam.registry_id(RegistryAddress(team, "eu-west-1"))
+    assert iam.admit(header, PULL, None, "app") == admission  # the warm path
+    # A named host still names exactly that registry: the default one is another account's.
+    with pytest.raises(AccessDenied) as denied:
+        iam.admit(header, PULL, iam.tenancy.default, "app")
+    assert denied.value.address == iam.tenancy.default
+    # A token minted before tokens named their region: the default region.
+    older = basic_header(iam.tokens.mint(key)[0])
+    assert iam.admit(older, PULL, None, "app").address == RegistryAddress(team, "us-east-1")
+    admin = basic_header(iam.tokens.mint(iam.identities.access_keys(admin_id)[0].id)[0])
+    assert iam.admit(admin, PULL, None, "app").address == iam.tenancy.default
+
+
+def test_a_plain_host_refusal_names_the_callers_registry(iam, admin_id, user_token,
+                                                         basic_header):
+    with pytest.raises(AccessDenied) as denied:
+        iam.admit(basic_header(user_token), PULL, None, "app")
+    assert denied.value.address == iam.tenancy.default
+    assert denied.value.principal_arn.endswith(":user/alice")
+    with pytest.raises(Unauthenticated):  # strangers first: nothing is resolved for them
+        iam.admit(None, PULL, None, "app")
+
+
+def test_a_plain_host_in_a_region_not_served_is_unknown(iam, basic_header):
+    team = iam.identities.create_account("team-b").id
+    key = iam.identities.create_access_key(team).id
+    header = basic_header(iam.tokens.mint(key, region="xx-moon-1")[0])
+    with pytest.raises(UnknownRegistry):
+        iam.admit(header, PULL, None, "app")
+
+
+def test_a_listing_admission(iam, admin_id, basic_header):
+    team = iam.identities.create_account("team-b").id
+    header = basic_header(iam.tokens.mint(iam.identities.create_access_key(team).id,
+                                          region="eu-west-1")[0])
+    unmade = iam.admit_listing(header, None)  # no registry made yet: nothing to list
+    assert (unmade.address, unmade.registry_id) == (RegistryAddress(team, "eu-west-1"), None)
+    made = iam.registry_id(RegistryAddress(team, "eu-west-1"))
+    assert iam.admit_listing(header, None).registry_id == made
+    named = iam.admit_listing(header, iam.tenancy.default)
+    assert (named.address, named.registry_id) == (
+        iam.tenancy.default, iam.registry_id(iam.tenancy.default))
+    with pytest.raises(Unauthenticated):
+        iam.admit_listing(basic_header("garbage"), None)

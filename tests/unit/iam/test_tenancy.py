@@ -32,33 +32,46 @@ def test_registry_host_names_address_that_registry(host, expected):
     "123456789012.ecr.dkr.us-east-1.localhost",
     "123456789012.api.ecr.us-east-1.localhost",
 ])
-def test_other_hosts_mean_the_default_registry(host):
-    assert TENANCY.address_of(host) == DEFAULT
+def test_plain_hosts_name_no_registry(host):
+    """A plain host addresses the caller's own registry: which, the gate knows once the
+    caller is known."""
+    assert TENANCY.address_of(host) is None
 
 
 @pytest.mark.parametrize("account", ["12345678901", "1234567890123", "12345678901a",
                                      "abcdefghijkl", "", "-12345678901", "١٢٣٤٥٦٧٨٩٠١٢"])
-def test_malformed_account_ids_mean_the_default_registry(account):
-    assert TENANCY.address_of(f"{account}.dkr.ecr.us-east-1.localhost:5000") == DEFAULT
+def test_malformed_account_ids_are_plain_hosts(account):
+    assert TENANCY.address_of(f"{account}.dkr.ecr.us-east-1.localhost:5000") is None
 
 
 @pytest.mark.parametrize("region", ["us-west-2", "xx-nowhere-9", "useast1", "eu-west-1a"])
-def test_unknown_region_under_the_domain_is_none(region):
-    assert TENANCY.address_of(f"123456789012.dkr.ecr.{region}.localhost:5000") is None
+def test_unknown_region_under_the_domain_is_named_but_not_served(region):
+    found = TENANCY.address_of(f"123456789012.dkr.ecr.{region}.localhost:5000")
+    assert found == RegistryAddress("123456789012", region)
+    assert not TENANCY.serves(found)
+    assert TENANCY.serves(RegistryAddress("123456789012", "eu-west-1"))
 
 
 def test_domain_with_several_labels_and_mixed_case():
     tenancy = Tenancy("Registry.Example.COM", ("us-east-1",), "us-east-1", DEFAULT_ACCOUNT)
     assert tenancy.address_of("123456789012.dkr.ecr.us-east-1.registry.example.com") == (
         RegistryAddress("123456789012", "us-east-1"))
-    assert tenancy.address_of("123456789012.dkr.ecr.us-east-1.example.com") == tenancy.default
+    assert tenancy.address_of("123456789012.dkr.ecr.us-east-1.example.com") is None
 
 
 def test_default_address():
     assert TENANCY.default == DEFAULT
     tenancy = Tenancy("localhost", ("us-east-1", "eu-west-1"), "eu-west-1", "444455556666")
     assert tenancy.default == RegistryAddress("444455556666", "eu-west-1")
-    assert tenancy.address_of("localhost:5000") == tenancy.default
+
+
+def test_a_plain_host_is_the_callers_own_registry_in_its_credentials_region():
+    assert TENANCY.own_registry("123456789012", "eu-west-1") == (
+        RegistryAddress("123456789012", "eu-west-1"))
+    # A token minted before tokens named their region: the default region.
+    assert TENANCY.own_registry("123456789012", None) == (
+        RegistryAddress("123456789012", "us-east-1"))
+    assert TENANCY.own_registry(DEFAULT_ACCOUNT, None) == DEFAULT
 
 
 def test_names_in_a_registry():

@@ -52,6 +52,17 @@ def test_mint_and_verify(tokens):
     assert claims.expires_at == pytest.approx(NOW + 3600, abs=1e-3)
 
 
+def test_a_token_names_the_region_it_was_minted_in(tokens):
+    """What a plain host addresses with it: the caller's registry in that region."""
+    token, _ = tokens.mint(KEY_ID, now=NOW, region="eu-west-1")
+    assert tokens.verify(token, now=NOW).region == "eu-west-1"
+    assert _claims(token)["r"] == "eu-west-1"
+    with pytest.raises(TokenError, match="signature"):
+        tokens.verify(_with_claims(token, r="us-east-1"), now=NOW)
+    older, _ = tokens.mint(KEY_ID, now=NOW)  # as tokens were minted before they named one
+    assert "r" not in _claims(older) and tokens.verify(older, now=NOW).region is None
+
+
 def test_tokens_are_unique(tokens):
     assert tokens.mint(KEY_ID, now=NOW)[0] != tokens.mint(KEY_ID, now=NOW)[0]
 

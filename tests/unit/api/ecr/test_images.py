@@ -143,7 +143,7 @@ def test_put_image_refusals(server, repo):
         client.put_image(repositoryName=repo, imageManifest=json.dumps(doc),
                          imageManifestMediaType=OCI_MANIFEST, imageTag="x")
     assert _error(caught)[1] == (
-        f"Layers with digests '[{missing}]' required for pushing image into the repository "
+        f"Layers with digests '[{missing}]' required for pushing image into repository "
         f"with name '{repo}' in the registry with id '{server.account}' do not exist")
     with pytest.raises(client.exceptions.RepositoryNotFoundException):
         client.put_image(repositoryName="img/absent", imageManifest=body)

@@ -13,7 +13,8 @@ import pytest
 from berth.iam import presigned
 from berth.iam.tenancy import RegistryAddress
 from berth.registry.references import Digest
-from tests.unit.api.ecr.support import REGION, repo_fixture, server_fixture
+from tests.support.registry_images import push_image
+from tests.unit.api.ecr.support import REGION, grant, repo_fixture, server_fixture
 
 server = server_fixture("ecr-layers")
 repo = repo_fixture("layers/")
@@ -143,3 +144,51 @@ def test_download_url_refusals(server, repo):
     with pytest.raises(client.exceptions.RepositoryNotFoundException):
         client.get_download_url_for_layer(repositoryName="layers/absent",
                                           layerDigest="sha256:" + "4" * 64)
+
+
+def test_a_download_url_of_a_second_account_works_at_the_plain_host(server):
+    """Reached at a plain host, the URL is that host's: it names its registry itself, so
+    no registry host name (and no hosts entry) is needed to follow it."""
+    account, key = server.account_with_user("layers-team")
+    client = server.client(key, region="eu-west-1")
+    client.create_repository(repositoryName="layers/team")
+    registry = server.state.registry.scoped(
+        server.state.iam.registry_id(RegistryAddress(account, "eu-west-1")))
+    push_image(registry, "layers/team", "v1", b"of the team")
+    digest = str(Digest.of(b"of the team"))
+    url = client.get_download_url_for_layer(repositoryName="layers/team",
+                                            layerDigest=digest)["downloadUrl"]
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}" == server.url
+    query = dict(parse_qsl(parts.query))
+    assert query[presigned.REGISTRY] == f"{account}:eu-west-1"
+    assert _get(url) == (200, b"of the team")
+    moved = dict(query, **{presigned.REGISTRY: f"{server.account}:eu-west-1"})
+    assert _get(f"{server.url}{parts.path}?{urlencode(moved)}")[0] == 401  # the MAC covers it
+
+
+def test_a_download_url_of_another_accounts_registry_names_its_host(server, repo):
+    server.push(repo, "v1", b"shared layer")
+    digest = str(Digest.of(b"shared layer"))
+    account, key = server.account_with_user("layers-reader")
+    server.client().set_repository_policy(repositoryName=repo, policyText=grant(
+        f"arn:aws:iam::{account}:root", "ecr:GetDownloadUrlForLayer"))
+    url = server.client(key).get_download_url_for_layer(
+        registryId=server.account, repositoryName=repo, layerDigest=digest)["downloadUrl"]
+    port = server.url.rsplit(":", 1)[1]
+    assert urlsplit(url).netloc == f"{server.account}.dkr.ecr.{REGION}.localhost:{port}"
+    # Followed at that host name (curl resolves *.localhost itself; here: the Host header).
+    request = urllib.request.Request(url.replace(urlsplit(url).netloc, f"127.0.0.1:{port}"),
+                                     headers={"Host": urlsplit(url).netloc})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.read() == b"shared layer"
+
+
+def test_a_download_url_from_before_urls_named_their_registry(server, repo):
+    """At a plain host it was the default registry's (URLs live 15 minutes)."""
+    server.push(repo, "v1", b"older url")
+    path = f"/v2/{repo}/blobs/{Digest.of(b'older url')}"
+    query = dict(parse_qsl(presigned.sign(server.state.iam, RegistryAddress(
+        server.account, REGION), path, server.admin.id)))
+    del query[presigned.REGISTRY]
+    assert _get(f"{server.url}{path}?{urlencode(query)}") == (200, b"older url")

@@ -27,8 +27,8 @@ def test_create_repository_answers_as_ecr(server):
     assert repo["repositoryArn"] == (
         f"arn:aws:ecr:{REGION}:{server.account}:repository/create/plain")
     assert repo["registryId"] == server.account
-    assert repo["repositoryUri"] == (
-        f"{server.account}.dkr.ecr.{REGION}.localhost:{port}/create/plain")
+    # Reached at a plain host, of the caller's own registry: that host (test_registry_host.py).
+    assert repo["repositoryUri"] == f"127.0.0.1:{port}/create/plain"
     assert before <= repo["createdAt"] <= datetime.now(timezone.utc)
     assert repo["imageTagMutability"] == "MUTABLE"
     assert "imageTagMutabilityExclusionFilters" not in repo

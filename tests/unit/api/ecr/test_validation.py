@@ -212,8 +212,14 @@ def test_every_ecr_pattern_has_a_sample_that_matches_it():
 
 
 @pytest.mark.parametrize("name, params, path, constraint", [
+    # ECR's own words for a repository name (its pattern with a plain "/"); a list's names
+    # are in the model's words.
     ("CreateRepository", {"repositoryName": "Team/Web"}, "repositoryName",
-     "Member must satisfy regular expression pattern: {pattern}"),
+     r"must satisfy regular expression '[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+     r"(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*'"),
+    ("DescribeRepositories", {"repositoryNames": ["Team/Web"]}, "repositoryNames",
+     "Member must satisfy constraint: [Member must satisfy regular expression pattern: "
+     r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*]"),
     ("CreateRepository", {"repositoryName": "a" * 257}, "repositoryName",
      "Member must have length less than or equal to 256"),
     ("CreateRepository", {"repositoryName": "ab", "imageTagMutability": "SOMETIMES"},

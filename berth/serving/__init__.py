@@ -1,0 +1,1 @@
+"""Serving HTTP(S): the server processes and their certificates."""
