@@ -133,7 +133,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
             runner.start()
         for flusher in flushers:
             flusher.start()
-        _settle_heap()
+        settle_heap()
         try:
             yield
         finally:
@@ -172,7 +172,7 @@ def limits(settings: Settings) -> Limits:
                   idle_seconds=float(settings.body_idle_seconds))
 
 
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """Load what every request will need (the ECR model), then move everything alive now out
     of the collector's sight: full collections then walk only what requests allocate, which
     keeps them from stalling large responses."""

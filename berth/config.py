@@ -26,6 +26,10 @@ class Settings:
     tls: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    # Load balancers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or CIDRs); empty: none, so no client can claim another source address or
+    # HTTPS (aws:SourceIp, aws:SecureTransport, per-address limits).
+    trusted_proxies: str = ""
     data_dir: Path = Path("berth-data")
     # Empty means embedded defaults under data_dir: SQLite file and a blobs directory.
     database: str = ""

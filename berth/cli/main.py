@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="HTTPS: the certificate chain (PEM), re-read on "
                                           "SIGHUP")
     serve.add_argument("--tls-key", help="HTTPS: the certificate's private key (PEM)")
+    serve.add_argument("--trusted-proxies",
+                       help="load balancers whose X-Forwarded-For/-Proto are believed "
+                            "(addresses or CIDRs, comma-separated; default none)")
     serve.add_argument("--metrics-port", type=int,
                        help="serve /metrics on this port too (default 0: the API port only)")
     serve.add_argument("--workers", type=int,

@@ -81,6 +81,9 @@ def _config(settings: Settings, workers: int, tls: TlsFiles | None):
         # Berth's request log replaces uvicorn's; uvicorn's lines take Berth's format.
         access_log=False, log_config=logging_config(settings.log_level, settings.log_format),
         timeout_keep_alive=30, lifespan="on",
+        # uvicorn believes forwarded headers from loopback unless told otherwise.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or "",
         timeout_worker_healthcheck=supervisor.HEALTHCHECK_SECONDS,
         http="berth.api.http.protocol:BerthHttpProtocol",
         ssl_certfile=tls.cert if tls else None, ssl_keyfile=tls.key if tls else None,

@@ -1,19 +1,23 @@
-"""The serving processes: the port bound before anything else can fail later, workers that
-are ready before the server says so, restarted with backoff should one die, and SIGHUP
-passed on to them (a certificate renewal) instead of restarting them."""
+"""The serving processes: the port bound before anything else can fail later, workers forked
+from a supervisor that loaded the application once, ready before the server says so,
+restarted with backoff should one die, and SIGHUP passed on to them (a certificate renewal)
+instead of restarting them."""
 from __future__ import annotations
 
 import contextlib
 import errno
 import logging
+import multiprocessing
 import os
 import signal
 import socket
 import time
+from multiprocessing import Pipe
 from typing import Callable
 
 import uvicorn
-from uvicorn.supervisors.multiprocess import Multiprocess, Process
+from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess
+from uvicorn.supervisors.multiprocess import Process as UvicornProcess
 
 from .tls import TlsError, TlsFiles
 
@@ -70,11 +74,40 @@ def run(config: uvicorn.Config, sock: socket.socket, on_ready: Callable[[], None
     return bool(ready)
 
 
+class Process(UvicornProcess):
+    """A worker forked from the supervisor, not spawned: what the supervisor imported and
+    loaded before (the application's modules, the ECR model; frozen out of the collector's
+    reach) is shared copy-on-write by every worker instead of loaded again by each."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]):
+        self.config = config
+        self._server = None
+        self.parent_conn, self.child_conn = Pipe()
+        self.process = _FORK.Process(target=self._forked, args=(sockets,))
+
+    def _forked(self, sockets: list[socket.socket]) -> None:
+        for sig in SIGNALS:  # the supervisor's handlers queue signals for its own loop
+            if sig != signal.SIGHUP:  # ignored until a TLS worker's reload takes it
+                signal.signal(sig, signal.SIG_DFL)
+        self.target(sockets)
+
+
+_FORK = multiprocessing.get_context("fork")
+
+
+def preload() -> None:
+    """In the supervisor, before forking workers: load what each would load."""
+    from ..api.http import protocol  # noqa: F401 - the workers' HTTP protocol
+    from ..app import settle_heap
+
+    settle_heap()
+
+
 @contextlib.contextmanager
 def _hangups_ignored():
-    """Processes started meanwhile begin with SIGHUP ignored (an ignored signal stays
-    ignored across exec): one arriving while a worker loads cannot kill it. A worker serving
-    TLS installs its reload handler as it loads."""
+    """Processes started meanwhile begin with SIGHUP ignored (a forked child inherits the
+    disposition): one arriving while a worker loads cannot kill it. A worker serving TLS
+    installs its reload handler as it loads."""
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         yield
@@ -103,8 +136,12 @@ class _Supervisor(Multiprocess):
         self._started_at: dict[int, float] = {}
 
     def init_processes(self) -> None:
+        preload()
         with _hangups_ignored():
-            super().init_processes()
+            for _ in range(self.processes_num):
+                process = Process(self.config, self.sockets)
+                process.start()
+                self.processes.append(process)
         deadline = time.monotonic() + STARTUP_SECONDS
         for process in self.processes:
             left = deadline - time.monotonic()
@@ -132,7 +169,7 @@ class _Supervisor(Multiprocess):
                 return
             self._restart(slot, process)
 
-    def _restart(self, slot: int, dead: Process) -> None:
+    def _restart(self, slot: int, dead: UvicornProcess) -> None:
         """Start a dead worker again once its backoff has passed (logged once per death)."""
         now = time.monotonic()
         if slot not in self._restarts:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support.berth_node import BerthNode
 from tests.support.ports import free_port, wait_until
@@ -106,5 +107,24 @@ def test_workers_starting_on_a_busy_machine_are_not_killed(tmp_path):
         assert "answered no health check" not in log and "exited (status" not in log, log
         assert log.count("listening on") == 1
         assert log.index("Application startup complete") < log.index("listening on")
+    finally:
+        node.stop()
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path, trusted):
+    """A loopback client is no proxy unless BERTH_TRUSTED_PROXIES says so: otherwise it could
+    claim any source address (aws:SourceIp) or HTTPS (aws:SecureTransport)."""
+    env = {"BERTH_TRUSTED_PROXIES": "127.0.0.1/32"} if trusted else {}
+    node = BerthNode(tmp_path, extra_args=("--workers", "1"), env=env).start()
+    try:
+        answer = requests.get(node.url + "/v2/", timeout=10, headers={
+            "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+        assert answer.status_code == 401
+        challenge = answer.headers["WWW-Authenticate"]  # its realm names the scheme seen
+        assert ('realm="https://' in challenge) == trusted, challenge
+        assert wait_until(lambda: "from=203.0.113.9" in node.log_text(), 5) == trusted
+        last = [l for l in node.log_text().splitlines() if "GET /v2/ - 401" in l][-1]
+        assert ("from=127.0.0.1" in last) != trusted, last
     finally:
         node.stop()

@@ -14,13 +14,17 @@ from tests.support.ports import wait_until
 
 
 def _workers(pid: int) -> list[int]:
-    """The worker processes (multiprocessing spawns) among the children of ``pid``."""
+    """The worker processes among the children of ``pid``: forked from it, they run its
+    command line."""
+    own = Path(f"/proc/{pid}/cmdline").read_bytes()
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            if b"spawn_main" in cmdline:
-                found.append(int(child))
+            try:
+                if Path(f"/proc/{child}/cmdline").read_bytes() == own:
+                    found.append(int(child))
+            except FileNotFoundError:  # gone meanwhile
+                pass
     return found
 
 

@@ -84,7 +84,9 @@ async def get_registry_scanning_configuration(call: ApiCall) -> dict:
 
 async def batch_get_repository_scanning_configuration(call: ApiCall) -> dict:
     names = call.params["repositoryNames"]
-    target = await admit(call, "ecr:BatchGetRepositoryScanningConfiguration")
+    # The action's resource is each repository (as IAM evaluates it): all of them or none.
+    for name in names:
+        target = await admit(call, "ecr:BatchGetRepositoryScanningConfiguration", name)
     found, missing = await blocking(target.registry.scanning.repositories, names)
     return {"scanningConfigurations": [_repository(target, n, s) for n, s in found],
             "failures": [{"repositoryName": n, "failureCode": "REPOSITORY_NOT_FOUND",
