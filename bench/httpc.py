@@ -7,11 +7,18 @@
 
 Both speak only what a registry needs: Content-Length bodies (no chunked *request* bodies),
 chunked or Content-Length *responses*, keep-alive.
+
+TLS: `configure(base_url, ca_file)` (once per load-generator process, like DEFAULT_HEADERS)
+makes every connection to the server HTTPS when its base URL says `https://`: an ssl context
+trusting only `ca_file`, the certificate checked against the host (an IP SAN for 127.0.0.1).
+The handshake is made when a connection opens; keep-alive reuses it for every request after.
+A connection to another host (`foreign`, a redirect's target) takes the scheme of its URL.
 """
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -38,12 +45,42 @@ def split_url(url: str) -> tuple[str, int, str]:
     """Returns (host, port, path+query) of an absolute or relative URL."""
     u = urlsplit(url)
     path = u.path + ("?" + u.query if u.query else "")
-    return u.hostname or "", u.port or 80, path or "/"
+    return u.hostname or "", u.port or (443 if u.scheme == "https" else 80), path or "/"
 
 
 # Headers every request carries (the registry token, for servers that want one); set once
 # per load-generator process.
 DEFAULT_HEADERS: dict[str, str] = {}
+# The ssl context of connections to the server under test (None: plain HTTP); see configure().
+DEFAULT_TLS: ssl.SSLContext | None = None
+_SERVER = object()  # `tls` default of the connections: DEFAULT_TLS
+
+
+def client_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Verifies the peer's chain against `ca_file` (else the system's CAs) and its name."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def configure(base_url: str, ca_file: str | None = None) -> None:
+    """Connections to the server speak TLS when `base_url` is https://, trusting `ca_file`."""
+    global DEFAULT_TLS
+    DEFAULT_TLS = client_context(ca_file) if base_url.startswith("https:") else None
+
+
+def tls_for(url: str) -> ssl.SSLContext | None:
+    """The ssl context for an absolute URL on another host (a redirect's target)."""
+    if not url.startswith("https:"):
+        return None
+    return DEFAULT_TLS or client_context()
+
+
+def tls_info(obj) -> dict[str, str]:
+    """Protocol and cipher an SSLSocket or SSL transport negotiated ({} for plain TCP)."""
+    get = getattr(obj, "get_extra_info", None)
+    cipher = get("cipher") if get else getattr(obj, "cipher", lambda: None)()
+    if not cipher:
+        return {}
+    return {"tls_version": cipher[1], "tls_cipher": cipher[0]}
 
 
 def build_head(method: str, path: str, host: str, headers: Mapping[str, str] | None,
@@ -73,16 +110,27 @@ class SyncConn:
     """`foreign=True`: a connection to another host (a redirect's target, e.g. an S3 gateway)
     that must not get the registry's DEFAULT_HEADERS (its token)."""
 
-    def __init__(self, host: str, port: int, timeout: float = 300.0, foreign: bool = False):
+    def __init__(self, host: str, port: int, timeout: float = 300.0, foreign: bool = False,
+                 tls: ssl.SSLContext | None | object = _SERVER):
+        """`tls`: an ssl context, None for plain TCP; default: DEFAULT_TLS (plain if foreign)."""
         self.host, self.port, self.timeout, self.foreign = host, port, timeout, foreign
+        self.tls = tls if tls is not _SERVER else (None if foreign else DEFAULT_TLS)
         self.sock: socket.socket | None = None
         self.buf = bytearray(RECV_CHUNK)
         self.pending = b""
+        self.info: dict[str, str] = {}  # what the last TLS handshake negotiated
 
     def _connect(self) -> socket.socket:
         if self.sock is None:
             s = socket.create_connection((self.host, self.port), timeout=self.timeout)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.tls is not None:  # one handshake per connection, here
+                try:
+                    s = self.tls.wrap_socket(s, server_hostname=self.host)
+                except BaseException:
+                    s.close()
+                    raise
+                self.info = tls_info(s)
             self.sock, self.pending = s, b""
         return self.sock
 
@@ -186,10 +234,13 @@ class SyncConn:
 class AsyncConn:
     """One keep-alive connection; not safe for concurrent use (one request at a time)."""
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None | object = _SERVER):
+        """`tls`: an ssl context, None for plain TCP; default: DEFAULT_TLS."""
         self.host, self.port = host, port
+        self.tls = DEFAULT_TLS if tls is _SERVER else tls
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.info: dict[str, str] = {}  # what the last TLS handshake negotiated
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -200,10 +251,12 @@ class AsyncConn:
                       body: bytes | None = None) -> Response:
         for attempt in (0, 1):
             if self.writer is None:
+                tls = {"ssl": self.tls, "server_hostname": self.host} if self.tls else {}
                 self.reader, self.writer = await asyncio.open_connection(
-                    self.host, self.port, limit=1 << 22)
+                    self.host, self.port, limit=1 << 22, **tls)
                 self.writer.get_extra_info("socket").setsockopt(
                     socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.info = tls_info(self.writer)
             length = len(body) if body is not None else (0 if method in ("POST", "PUT", "PATCH") else None)
             head = build_head(method, path, f"{self.host}:{self.port}", headers, length)
             try:

@@ -5,6 +5,9 @@ send the next one (no pipelining) for `warmup + duration` seconds; only response
 the `duration` window are counted. Built on asyncio Protocol callbacks (no coroutine per
 request) to keep per-request client CPU low; uses uvloop when importable.
 
+Over HTTPS (httpc.DEFAULT_TLS set by httpc.configure) each connection makes its TLS handshake
+once, as it opens (in the warm-up); the requests after reuse it (keep-alive, as over HTTP).
+
 Besides req/s and latency percentiles it reports the client's own CPU time in the window, so
 `requests / client_cpu_s` is the client's ceiling (req/s it could sustain on one full core).
 """
@@ -117,10 +120,11 @@ async def _drive(host: str, reqs: dict[int, bytes], head_only: bool, concurrency
     loop.call_later(warmup, mark, "a")
     loop.call_later(warmup + duration, mark, "b")
     ports = list(reqs)
+    tls = {"ssl": httpc.DEFAULT_TLS, "server_hostname": host} if httpc.DEFAULT_TLS else {}
     for i in range(concurrency):  # connections spread round-robin over the ports
         port = ports[i % len(ports)]
         await loop.create_connection(lambda r=reqs[port], p=port: _Conn(r, head_only, run, p),
-                                     host, port)
+                                     host, port, **tls)
     await asyncio.wait_for(run.finished, warmup + duration + 30)
     for at in ("a", "b"):  # all connections closed early (a failed run): mark now
         if at not in cpu:

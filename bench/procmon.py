@@ -36,6 +36,22 @@ def process_rss(pids: list[int]) -> list[int]:
     return out
 
 
+def process_pss(pids: list[int]) -> list[int]:
+    """Proportional set size in bytes of each process still there: a page shared by n
+    processes counts 1/n in each, so the sum is the memory the tree really holds."""
+    out = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        out.append(int(line.split()[1]) * 1024)
+                        break
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
 def tree_rss(pids: list[int]) -> int:
     """Sum of resident set sizes in bytes (shared pages of forked workers count once per process)."""
     return sum(process_rss(pids))
@@ -71,6 +87,7 @@ class RssSampler:
         self.root, self.interval = root_pid, interval
         self.peak = 0
         self.peak_process = 0  # the largest single process (a worker), for per-process limits
+        self.peak_pss = 0  # summed PSS, sampled at every tree walk (reading it costs more)
         self.samples = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,6 +96,7 @@ class RssSampler:
     def sample(self) -> int:
         if self.samples % 20 == 0 or not self._pids:  # re-walk the tree every ~1 s
             self._pids = process_tree(self.root)
+            self.peak_pss = max(self.peak_pss, sum(process_pss(self._pids)))
         sizes = process_rss(self._pids)
         rss = sum(sizes)
         self.peak = max(self.peak, rss)
@@ -104,4 +122,8 @@ class RssSampler:
 
 def current_rss(root_pid: int | list[int]) -> int:
     return tree_rss(process_tree(root_pid))
+
+
+def current_pss(root_pid: int | list[int]) -> int:
+    return sum(process_pss(process_tree(root_pid)))
 

@@ -91,6 +91,7 @@ def metrics(o) -> list[Metric]:
         Metric(f"Full tag listing, ?n={o.page_size} + Link (s)", _get("tags", "list_seconds"),
                "lower", "{:,.3f}"),
         Metric("Idle RSS after start (MiB)", _get("idle", "rss", 1 / MIB), "lower"),
+        Metric("Idle PSS after start (MiB)", _get("idle", "pss", 1 / MIB), "lower"),
     ]
     blob_work = (("push_monolithic", f"{o.blob_mib} MiB monolithic push"),
                  ("push_chunked", f"{o.blob_mib} MiB chunked push"),
@@ -107,6 +108,8 @@ def metrics(o) -> list[Metric]:
         m.append(Metric(f"Peak RSS during {what} (MiB)", _get(w, "rss_peak", 1 / MIB), "lower"))
         m.append(Metric(f"Peak RSS of the largest process during {what} (MiB)",
                         _get(w, "rss_peak_process", 1 / MIB), "lower"))
+        m.append(Metric(f"Peak PSS during {what} (MiB)", _get(w, "pss_peak", 1 / MIB),
+                        "lower"))
     m += [
         Metric(f"RSS growth, {big} push peak minus {o.blob_mib} MiB push peak (MiB)",
                _diff(_get("push_big", "rss_peak", 1 / MIB),

@@ -11,6 +11,7 @@ venv python gives the GET/HEAD load generator uvloop):
     .venv/bin/python bench/run.py --setups s3,encryption,nodes   # issue 5's tables
     .venv/bin/python bench/run.py --setups all                   # every table below
     .venv/bin/python bench/run.py --setups gc --gc-s3-blobs 10000,50000   # GC, ~13 min
+    .venv/bin/python bench/run.py --setups tls --runs 2 --blob-mib 1024     # HTTPS, ~3.5 min
     make bench BENCH_ARGS="--quick"
 
 Each run starts every server fresh (own data dir under --workdir, same disk), measures all
@@ -61,6 +62,14 @@ side by side, every variant started fresh per run, their order alternating betwe
                time, peak RSS, and a check of what is left (gc_sweep.py; --gc-* options)
   baseline     Berth from this tree vs Berth at --baseline-rev (a git worktree of that
                revision, same venv), Distribution as reference: a change's before and after
+  tls          push_monolithic, pull, push_images, manifests (at --tls-concurrency, 1,16)
+               over HTTPS and plain HTTP: Berth with its defaults vs Berth --tls-cert/--tls-key,
+               Distribution with http.tls vs plain; a test CA and an ECDSA server certificate
+               for IP 127.0.0.1 made by the harness (cryptography) under the workdir. The
+               clients (httpc, loadgen) speak TLS when the server's base URL is https://,
+               trusting only that CA; one handshake per connection, keep-alive as over HTTP.
+               Ratios: Berth HTTPS / Berth HTTP, Berth HTTPS / Distribution HTTPS,
+               Distribution HTTPS / HTTP (bench/tls.py)
   s3 = s3-redirect,s3-proxied; gc = gc-online,gc-sweep; all = every setup. --workloads
   narrows every setup (not gc-sweep).
 CPU of the storage/database daemons (Ceph, PostgreSQL) is reported apart from the server's.
@@ -102,10 +111,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import gc_sweep, httpc, loadgen, report, setups  # noqa: E402
+from bench import gc_sweep, httpc, loadgen, report, setups, tls  # noqa: E402
 from bench.at_rest import plaintext_copies  # noqa: E402
 from bench.oci import MIB  # noqa: E402
-from bench.procmon import (RssSampler, current_rss, system_cpu_seconds,  # noqa: E402
+from bench.procmon import (RssSampler, current_pss, current_rss, system_cpu_seconds,  # noqa: E402
                            tree_cpu_seconds)
 from bench.servers import DISTRIBUTION_BIN, Server  # noqa: E402
 from bench.setup_notes import setup_notes  # noqa: E402
@@ -168,6 +177,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-selftest", action="store_true",
                    help="skip measuring the load generator against a canned-response server")
     gc_sweep.add_arguments(p)
+    tls.add_arguments(p)
     pre, _ = p.parse_known_args(argv)
     if pre.quick:
         p.set_defaults(**QUICK)
@@ -199,6 +209,7 @@ def _child(fn, ctx: Ctx, conn) -> None:
             os.sched_setaffinity(0, {ctx.opts.client_cpu})
         if ctx.authorization:
             httpc.DEFAULT_HEADERS["Authorization"] = ctx.authorization
+        httpc.configure(ctx.base_url, ctx.ca_file)  # HTTPS for a server at https://
         res = fn(ctx)
         res["client_total_cpu_s"] = time.process_time()  # incl. untimed setup and digesting
         conn.send(("ok", res))
@@ -240,7 +251,7 @@ def run_workload(name: str, server: Server, ctx: Ctx, timeout: float) -> dict:
     # work on the box.
     other = (busy1 - busy0 - server_cpu - payload["client_total_cpu_s"]
              - payload.get("backend_cpu_s", 0.0))
-    payload.update(rss_peak=rss.peak, rss_peak_process=rss.peak_process,
+    payload.update(rss_peak=rss.peak, rss_peak_process=rss.peak_process, pss_peak=rss.peak_pss,
                    rss_samples=rss.samples, server_cpu_s=server_cpu,
                    other_cpu_pct=max(0.0, 100 * other / capacity),
                    steal_pct=100 * (steal1 - steal0) / capacity)
@@ -254,11 +265,13 @@ def run_server(server: Server, o: argparse.Namespace, seed: int, workloads: list
         code = server.code_fingerprint()
         server.start()
         time.sleep(0.5)
-        out["idle"] = {"rss": current_rss(server.pids), "code": code}
+        out["idle"] = {"rss": current_rss(server.pids), "pss": current_pss(server.pids),
+                       "code": code}
         ports = server.ports
         ctx = Ctx("127.0.0.1", server.port, seed, o, server.authorization(),
                   server.signing_credentials(), ports if len(ports) > 1 else (),
-                  tuple(server.pids), tuple(server.backend_pids))
+                  tuple(server.pids), tuple(server.backend_pids), server.base_url,
+                  server.ca_file)
         for name in workloads:
             if name in BERTH_ONLY and kind != "berth":
                 continue  # reported as n/a
@@ -338,7 +351,9 @@ def notes(o: argparse.Namespace, flat: dict[str, list[dict]], meta: dict) -> lis
          "second's.",
          "RSS = sum of resident set sizes over the server's process tree, sampled every 50 ms "
          "(pages shared between forked workers are counted once per process); 'the largest "
-         "process' = the peak of any one process of it (Berth: a worker or its supervisor).",
+         "process' = the peak of any one process of it (Berth: a worker or its supervisor). "
+         "PSS = the sum of proportional set sizes (a page shared by n processes counts 1/n in "
+         "each: the memory the tree really holds), sampled every ~1 s.",
          f"GET/HEAD: closed loop, {o.duration:g} s per cell after {o.warmup:g} s warm-up, "
          "keep-alive, one load-generator process; see the client-ceiling rows. Server CPU "
          "per request: the server's process-tree CPU time in the measured window."]

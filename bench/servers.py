@@ -1,4 +1,8 @@
-"""Start/stop the registries under test: Berth and CNCF Distribution (docker-registry)."""
+"""Start/stop the registries under test: Berth and CNCF Distribution (docker-registry).
+
+A server given `tls` (bench.tls.Certificates, set before start()) serves HTTPS with that
+certificate: Berth with --tls-cert/--tls-key, Distribution with http.tls in its config; its
+base_url is then https:// and ca_file the CA clients check it against."""
 from __future__ import annotations
 
 import hashlib
@@ -6,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,6 +40,11 @@ storage:
       enabled: false
 http:
   addr: 127.0.0.1:{port}
+{tls}"""
+DISTRIBUTION_TLS = """\
+  tls:
+    certificate: {cert}
+    key: {key}
 """
 FILESYSTEM_STORAGE = """\
   filesystem:
@@ -52,6 +62,7 @@ class Server:
 
     name = ""
     label = ""
+    tls = None  # bench.tls.Certificates: serve HTTPS with them (None: plain HTTP)
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
@@ -84,7 +95,11 @@ class Server:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> str | None:
+        return str(self.tls.ca) if self.tls else None
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -107,7 +122,9 @@ class Server:
                 raise RuntimeError(f"{self.label} exited with {self.proc.returncode} on startup; "
                                    f"log tail:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.base_url + "/v2/", timeout=2) as r:
+                tls = {"context": ssl.create_default_context(cafile=self.ca_file)} \
+                    if self.tls else {}
+                with urllib.request.urlopen(self.base_url + "/v2/", timeout=2, **tls) as r:
                     if r.status == 200:
                         return
             except urllib.error.HTTPError as exc:
@@ -172,7 +189,8 @@ class Distribution(Server):
 
     def command(self) -> list[str]:
         cfg = self.dir / "config.yml"
-        cfg.write_text(DISTRIBUTION_CONFIG.format(storage=self.storage, port=self.port))
+        tls = DISTRIBUTION_TLS.format(cert=self.tls.cert, key=self.tls.key) if self.tls else ""
+        cfg.write_text(DISTRIBUTION_CONFIG.format(storage=self.storage, port=self.port, tls=tls))
         return [DISTRIBUTION_BIN, "serve", str(cfg)]
 
 
@@ -195,6 +213,8 @@ class Berth(Server):
                "--log-level", "warning"]  # like Distribution's `log.level: warn`
         if self.workers:
             cmd += ["--workers", str(self.workers)]
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
         return cmd + self.extra_args
 
     def authorization(self) -> str:
@@ -206,7 +226,7 @@ class Berth(Server):
         session.set_config_variable("credentials_file", str(self.dir / "data" /
                                                             "admin-credentials"))
         client = session.create_client("ecr", region_name="us-east-1",
-                                       endpoint_url=self.base_url)
+                                       endpoint_url=self.base_url, verify=self.ca_file)
         data = client.get_authorization_token()["authorizationData"][0]
         return "Basic " + data["authorizationToken"]
 
@@ -219,14 +239,22 @@ class Berth(Server):
         profile = creds["berth-admin"]
         return profile["aws_access_key_id"], profile["aws_secret_access_key"]
 
+    @property
+    def code_root(self) -> Path:
+        """The tree whose berth package this server runs: a baseline's own (its PYTHONPATH),
+        else this checkout."""
+        return Path(self.extra_env["PYTHONPATH"]) if "PYTHONPATH" in self.extra_env \
+            else REPO_ROOT
+
     def code_fingerprint(self) -> str:
         """Hash of berth/**/*.py as started: shows if the code changed between runs."""
-        h = hashlib.sha256()
-        for f in sorted((REPO_ROOT / "berth").rglob("*.py")):
-            h.update(str(f.relative_to(REPO_ROOT)).encode() + b"\0" + f.read_bytes())
+        h, root = hashlib.sha256(), self.code_root
+        for f in sorted((root / "berth").rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
         return h.hexdigest()[:12]
 
     def env(self) -> dict[str, str]:
+        # The tree first on the path: a baseline's must not come after this checkout's.
         env = dict(os.environ) | self.extra_env
-        env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = str(self.code_root) + os.pathsep + os.environ.get("PYTHONPATH", "")
         return env

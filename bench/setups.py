@@ -20,6 +20,10 @@ table with its own ratio columns.
                dead), put through the admin API before the workloads (bench/notifications.py)
   observability  manifest GET/HEAD with the access log on (the default) vs off, at log level
                info (OBSERVABILITY_VARIANTS: one variant per observer, each against "on")
+  tls          what HTTPS costs: Berth plain HTTP vs Berth --tls-cert/--tls-key, Distribution
+               with http.tls as the reference (and plain), certificates from a test CA the
+               harness makes; blob push/pull, small-image pushes, manifest GET/HEAD at
+               --tls-concurrency (bench/tls.py)
 
 Berth on S3 runs with --storage-encrypted where it is compared with Distribution: Distribution
 does not encrypt, and Berth redirects only blobs it does not seal itself.
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import baseline, gc_sweep
+from . import baseline, gc_sweep, tls
 from .gc_online import GcBerth
 from .gc_online import notes as gc_online_notes
 from .notifications import NotifyBerth
@@ -48,6 +52,7 @@ class Backends:
     def __init__(self, workdir: Path, o: argparse.Namespace):
         self.workdir, self.o = workdir, o
         self.s3 = self.pg = None
+        self.certs: tls.Certificates | None = None
         self.baseline: Path | None = None
 
     def start(self, needs: set[str]) -> None:
@@ -59,9 +64,11 @@ class Backends:
             self.pg = PostgresBackend().start()
         if "baseline" in needs and self.baseline is None:
             self.baseline = baseline.checkout(self.workdir, self.o.baseline_rev)
+        if "tls" in needs and self.certs is None:
+            self.certs = tls.make_certificates(self.workdir / "tls")
 
     def stop(self) -> None:
-        for b in (self.s3, self.pg):
+        for b in (self.s3, self.pg, self.certs):
             if b is not None:
                 b.stop()
         if self.baseline is not None:
@@ -88,7 +95,7 @@ class Setup:
     variants: list[Variant]
     workloads: tuple[str, ...] = ()         # () = every workload selected with --workloads
     ratios: tuple[tuple[str, str], ...] = (("berth", "distribution"),)
-    needs: frozenset[str] = frozenset()     # "s3", "postgres"
+    needs: frozenset[str] = frozenset()     # "s3", "postgres", "baseline", "tls"
     options_from: dict = field(default_factory=dict)  # option -> option it takes its value from
     notes: tuple[str, ...] = ()
     check_at_rest: bool = False
@@ -244,9 +251,26 @@ SETUPS = {s.name: s for s in [
                    lambda b: NotifyBerth(b.workdir, b.o, True), short="3 targets")],
           ("push_images",), (("berth-notify", "berth"),), extra_notes=notifications_notes),
 ]}
+
+
+def _tls_variant(key: str, make: Callable[[Backends], Server], kind: str = "berth",
+                 https: bool = False) -> Variant:
+    label, short = tls.LABELS[key]
+    return Variant(key, label, (lambda b: tls.with_tls(make(b), b.certs)) if https else make,
+                   kind, short)
+
+
+SETUPS["tls"] = Setup(
+    "tls", "HTTPS: Berth and Distribution over TLS vs plain HTTP (filesystem)", [
+        _tls_variant("berth", lambda b: b.berth()),
+        _tls_variant("berth-tls", lambda b: b.berth(), https=True),
+        _tls_variant("distribution-tls", _distribution_fs, "distribution", https=True),
+        _tls_variant("distribution", _distribution_fs, "distribution")],
+    tls.WORKLOADS, tls.RATIOS, frozenset({"tls"}), {"concurrency": "tls_concurrency"},
+    tls.NOTES, extra_notes=tls.notes)
 ALIASES = {"s3": ["s3-redirect", "s3-proxied"], "gc": ["gc-online", "gc-sweep"],
            "all": ["fs", "s3-redirect", "s3-proxied", "encryption", "nodes", "gc-online",
-                   "gc-sweep"]}
+                   "gc-sweep", "tls"]}
 
 
 def select(names: list[str]) -> list[Setup]:

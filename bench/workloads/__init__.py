@@ -21,6 +21,8 @@ class Ctx:
     ports: tuple[int, ...] = ()  # every node's port when a deployment has several (else port)
     server_pids: tuple[int, ...] = ()  # the server's root processes, for its CPU time
     backend_pids: tuple[int, ...] = ()  # its storage/database daemons, for their CPU time
+    base_url: str = ""     # the server's: https:// makes every connection TLS (httpc.configure)
+    ca_file: str | None = None  # the CA its certificate is checked against, over HTTPS
 
     @property
     def all_ports(self) -> tuple[int, ...]:

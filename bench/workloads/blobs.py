@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from ..httpc import Response, SyncConn, split_url
+from ..httpc import Response, SyncConn, split_url, tls_for
 from ..oci import MIB, blob_chunks, blob_digest, with_query
 from . import Ctx, Timer
 
@@ -84,11 +84,12 @@ def _follow(c: SyncConn, method: str, path: str) -> tuple[Response, dict]:
     for _ in range(5):
         if r.status not in REDIRECTS:
             return r, info
-        host, port, target = split_url(r.headers["location"])
+        location = r.headers["location"]
+        host, port, target = split_url(location)
         info["redirected"] = 1
         info["redirect_to"] = f"{host}:{port}" if host else "(same host)"
         if host and (host, port) != (c.host, c.port):
-            hop = SyncConn(host, port, foreign=True)
+            hop = SyncConn(host, port, foreign=True, tls=tls_for(location))
             try:
                 r = hop.request(method, target, keep_body=False)
             finally:
@@ -111,7 +112,8 @@ def pull(ctx: Ctx) -> dict:
     if r.nbytes != size:
         raise AssertionError(f"GET blob returned {r.nbytes} bytes, expected {size}")
     c.close()
-    return {"mib_s": size / MIB / t.wall, "seconds": t.wall, "client_cpu_s": t.cpu, **info}
+    return {"mib_s": size / MIB / t.wall, "seconds": t.wall, "client_cpu_s": t.cpu, **info,
+            **c.info}  # c.info: the TLS version and cipher, over HTTPS
 
 
 def push_big(ctx: Ctx) -> dict:

@@ -128,3 +128,26 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path, trus
         assert ("from=127.0.0.1" in last) != trusted, last
     finally:
         node.stop()
+
+
+def test_berth_admin_prints_its_answer_without_libraries_narrating(tmp_path):
+    """Offline (migrations run: alembic) and online (a signed call: botocore finds the
+    credentials), stderr holds no library INFO lines."""
+    def admin(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "berth", "admin", *args], timeout=120,
+                              capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+    offline = admin("accounts", "list", "--data-dir", str(tmp_path / "offline"))
+    assert offline.returncode == 0 and '"Accounts"' in offline.stdout, offline.stderr
+    narrated = [line for line in offline.stderr.splitlines()
+                if " INFO " in line and " INFO berth" not in line]  # Berth's own first start
+    assert narrated == [] and "alembic" not in offline.stderr, offline.stderr
+    node = BerthNode(tmp_path / "node", extra_args=("--workers", "1")).start()
+    try:
+        online = admin("accounts", "list", "--endpoint-url", node.url, env={
+            "AWS_SHARED_CREDENTIALS_FILE": str(node.data_dir / "admin-credentials"),
+            "AWS_PROFILE": "berth-admin"})
+        assert online.returncode == 0 and '"Accounts"' in online.stdout, online.stderr
+        assert online.stderr == "", online.stderr
+    finally:
+        node.stop()
