@@ -1,7 +1,14 @@
 """Berth: a container image registry that speaks OCI Distribution and the Amazon ECR API."""
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("berth")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    # Looked up only when asked for (``berth --version``): importlib.metadata costs every
+    # process that imports berth ~20 ms, the credential helper run per docker operation too.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("berth")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "0+unknown"
+    raise AttributeError(f"module 'berth' has no attribute {name!r}")

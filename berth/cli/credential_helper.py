@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, TextIO
 from urllib.parse import urlsplit
 
+from ..iam.tenancy import ACCOUNT_ID, REGION
+
 PROGRAM = "docker-credential-berth"
 # The exact strings docker's client library matches (docker-credential-helpers/credentials).
 NOT_FOUND = "credentials not found in native keychain"
@@ -40,7 +42,7 @@ CACHE_FORMAT = 1
 MIN_MARGIN_SECONDS = 300.0
 MARGIN_FRACTION = 0.1
 # <account>.dkr.ecr.<region>.<domain>: Berth's (and ECR's) per-registry host names.
-REGISTRY_HOST = re.compile(r"[0-9]{12}\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)\..+")
+REGISTRY_HOST = re.compile(rf"{ACCOUNT_ID.pattern}\.dkr\.ecr\.({REGION.pattern})\..+")
 
 
 class NotFound(Exception):
@@ -318,15 +320,6 @@ def _warn(message: str) -> None:
     print(f"{PROGRAM}: {' '.join(message.split())}", file=sys.stderr)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("berth")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def run(action: str, helper: Helper, stdin: TextIO, stdout: TextIO) -> int:
     """One protocol action; the exit status. Failures answer on stdout (where the clients
     read them) and explain themselves in one line on stderr."""
@@ -361,7 +354,9 @@ def _dispatch(action: str, helper: Helper, stdin: TextIO) -> dict | str | None:
         stdin.read()  # the clients' own login: Berth's tokens are minted, never stored
         return None
     if action in ("version", "--version"):
-        return f"{PROGRAM} (berth) {_version()}"
+        import berth
+
+        return f"{PROGRAM} (berth) {berth.__version__}"
     raise HelperError(f"unknown credential action `{action}`")
 
 

@@ -5,15 +5,13 @@ import argparse
 import logging
 import sys
 
-from .. import __version__
 from ..config import Settings, load_settings
 from ..process import configure_logging, keep_files_private
 from ..serving.supervisor import StartupError
 from ..storage.metadata import migrate
-from ..storage.metadata.database import Database
 from . import admin
 from .serve import serve as run_server
-from .startup import prepare, upgrade
+from .startup import make_data_dir, migrated, prepare
 
 log = logging.getLogger("berth")
 
@@ -40,9 +38,22 @@ def _add_log_flags(parser: argparse.ArgumentParser) -> None:
                         help="text (default) or json: one JSON object per line")
 
 
+class _Version(argparse.Action):
+    """argparse's version action, with the version looked up only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import berth
+
+        print(f"berth {berth.__version__}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="berth", description="Berth container registry")
-    parser.add_argument("--version", action="version", version=f"berth {__version__}")
+    parser.add_argument("--version", action=_Version, help="show Berth's version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the registry server")
     _add_settings_flags(serve)
@@ -94,12 +105,12 @@ def worker(settings: Settings) -> int:
 
 def upgrade_only(settings: Settings) -> int:
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upgrade(settings)
-    except (StartupError, OSError) as exc:
+        make_data_dir(settings)
+        with migrated(settings) as db:
+            log.info("metadata schema at %s", migrate.head_revision(db))
+    except StartupError as exc:
         log.error("cannot upgrade: %s", exc)
         return 1
-    log.info("metadata schema at %s", migrate.head_revision(Database(settings.database_url)))
     return 0
 
 

@@ -2,8 +2,10 @@
 failure one line naming the setting, and the database is migrated and bootstrapped."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Iterator
 
 from ..config import Settings
 from ..iam.service import UnknownRegistry
@@ -41,17 +43,21 @@ def redacted(url: str) -> str:
 
 def prepare(settings: Settings) -> Started:
     """Storage reachable, schema migrated, administrator made (StartupError otherwise)."""
+    make_data_dir(settings)
+    check_storage(settings)
+    with migrated(settings) as db:
+        started = _bootstrap(settings, db)
+    log.info("metadata: %s", redacted(settings.database_url))
+    log.info("blobs: %s", settings.storage_url)
+    return started
+
+
+def make_data_dir(settings: Settings) -> None:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StartupError(f"data_dir: cannot create {settings.data_dir}: {exc.strerror}") \
             from exc
-    check_storage(settings)
-    upgrade(settings)
-    started = _bootstrap(settings)
-    log.info("metadata: %s", redacted(settings.database_url))
-    log.info("blobs: %s", settings.storage_url)
-    return started
 
 
 def check_storage(settings: Settings) -> None:
@@ -71,37 +77,38 @@ def check_storage(settings: Settings) -> None:
         driver.close()
 
 
-def upgrade(settings: Settings) -> None:
-    """Apply the schema migrations (StartupError: the database cannot be reached or used)."""
+@contextlib.contextmanager
+def migrated(settings: Settings) -> Iterator[Database]:
+    """The metadata database with the schema migrated, disposed of afterwards (StartupError:
+    it cannot be reached or used)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     db = None
     try:
-        if make_url(settings.database_url).get_backend_name() not in SUPPORTED_DATABASES:
-            raise StartupError(f"database: {redacted(settings.database_url)} is not a SQLite "
-                               "or PostgreSQL URL (sqlite:///PATH, postgresql://...)")
-        db = Database(settings.database_url)
-        migrate.upgrade(db)
-    except (SQLAlchemyError, ValueError) as exc:  # ValueError: make_url's, a bad port
-        reason = _first_line(getattr(exc, "orig", None) or exc)
-        raise StartupError(f"database: {redacted(settings.database_url)} cannot be used: "
-                           f"{reason}") from exc
+        try:
+            if make_url(settings.database_url).get_backend_name() not in SUPPORTED_DATABASES:
+                raise StartupError(f"database: {redacted(settings.database_url)} is not a "
+                                   "SQLite or PostgreSQL URL (sqlite:///PATH, postgresql://...)")
+            db = Database(settings.database_url)
+            migrate.upgrade(db)
+        except (SQLAlchemyError, ValueError) as exc:  # ValueError: make_url's, a bad port
+            reason = _first_line(getattr(exc, "orig", None) or exc)
+            raise StartupError(f"database: {redacted(settings.database_url)} cannot be used: "
+                               f"{reason}") from exc
+        yield db
     finally:
         if db is not None:
             db.dispose()
 
 
-def _bootstrap(settings: Settings) -> Started:
+def _bootstrap(settings: Settings, db: Database) -> Started:
     """Create the administrator (first start) before workers start, so they find it."""
-    db = Database(settings.database_url)
     try:
         iam = open_iam(settings, db)
-        return Started(iam.administrator.id, iam.first_start)
     except (MasterKeyError, UnknownRegistry, ValueError) as exc:
         raise StartupError(str(exc)) from exc
-    finally:
-        db.dispose()
+    return Started(iam.administrator.id, iam.first_start)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -131,8 +131,8 @@ class _Supervisor(Multiprocess):
         super().__init__(config, sockets)
         self._on_ready = on_ready
         self._tls = tls
-        self._restarts: dict[int, tuple[float, float]] = {}  # slot: (next start, backoff)
-        self._backoffs: dict[int, float] = {}
+        self._due: dict[int, float] = {}  # slot of a dead worker: when to start another
+        self._backoffs: dict[int, float] = {}  # slot: the backoff its last death got
         self._started_at: dict[int, float] = {}
 
     def init_processes(self) -> None:
@@ -158,7 +158,7 @@ class _Supervisor(Multiprocess):
         if self.should_exit.is_set():
             return
         for slot, process in enumerate(self.processes):
-            if process.process.exitcode is None and slot not in self._restarts:
+            if process.process.exitcode is None and slot not in self._due:
                 if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
                     continue
                 log.error("server process %s answered no health check for %d s: killing it",
@@ -172,20 +172,18 @@ class _Supervisor(Multiprocess):
     def _restart(self, slot: int, dead: UvicornProcess) -> None:
         """Start a dead worker again once its backoff has passed (logged once per death)."""
         now = time.monotonic()
-        if slot not in self._restarts:
+        if slot not in self._due:
             stable = now - self._started_at.get(slot, now) >= STABLE_SECONDS
             previous = self._backoffs.get(slot, 0.0)
             backoff = BACKOFF_FIRST if stable or not previous else min(previous * 2,
                                                                         BACKOFF_MAX)
-            self._restarts[slot] = (now + backoff, backoff)
+            self._backoffs[slot], self._due[slot] = backoff, now + backoff
             log.error("server process %s exited (status %s); starting another in %.0f s",
                       dead.pid, dead.process.exitcode, backoff)
             return
-        due, backoff = self._restarts[slot]
-        if now < due:
+        if now < self._due[slot]:
             return
-        del self._restarts[slot]
-        self._backoffs[slot] = backoff
+        del self._due[slot]
         process = Process(self.config, self.sockets)
         with _hangups_ignored():
             process.start()

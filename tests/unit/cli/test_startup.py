@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.cli.startup import Started, check_storage, prepare, upgrade
+from berth.cli.startup import Started, check_storage, migrated, prepare
 from berth.config import Settings
 from berth.serving.supervisor import StartupError
 
@@ -113,6 +113,11 @@ def test_an_unwritable_storage_directory(shared_dir, made):
 
 
 # --- database ---------------------------------------------------------------------------
+
+
+def upgrade(settings: Settings) -> None:
+    with migrated(settings):
+        pass
 
 
 def _database_error(tmp_path, url: str) -> str:
