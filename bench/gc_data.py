@@ -33,7 +33,7 @@ from berth.gc.collector import object_key
 from berth.storage.metadata import migrate
 from berth.storage.metadata.database import Database
 from berth.storage.metadata.schema import blobs, manifests, repository_blobs
-from berth.registry.repositories import open_for_push
+from berth.registry.repositories import create_from
 from berth.storage.metadata.statements import insert
 from sqlalchemy import func, select
 
@@ -96,12 +96,12 @@ class Builder:
         return image % len(self.repos)
 
     def _create_repositories(self) -> tuple[list[int], list[str]]:
-        """(id, key ref) of each repository, made as a first push makes it."""
+        """(id, key ref) of each repository, made with the defaults."""
         made = []
         with self.db.write() as tx:
             for name in self.repos:
-                made.append(open_for_push(tx, self.registry.registry_id, name,
-                                          self.registry.encryption.default_ref))
+                made.append(create_from(tx, self.registry.registry_id, name, None,
+                                        self.registry.encryption))
         return [m[0] for m in made], [m[1] for m in made]
 
     def _store(self, i: int) -> tuple[str, int, int, str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Callable
 
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import registries as registry_rows
-from ..storage.metadata.database import Database
+from ..storage.metadata.database import Database, Tx
 from .identities import AccessKey, Account, IdentityService
 from .tokens import TokenService
 
@@ -20,9 +21,12 @@ BOOTSTRAP_LOCK = 0x6265727468  # "berth"
 
 
 def bootstrap(db: Database, identities: IdentityService, tokens: TokenService,
-              admin_account_id: str, credentials_path: Path) -> tuple[Account, bool]:
-    """The administrator account, and whether it was made now (the first start). Idempotent;
-    safe to run from several processes at once (the database serialises)."""
+              admin_account_id: str, credentials_path: Path,
+              first_start: Callable[[Tx, Account], None] | None = None
+              ) -> tuple[Account, bool]:
+    """The administrator account, and whether it was made now (the first start), when
+    ``first_start`` also runs, in the same transaction. Idempotent; safe to run from several
+    processes at once (the database serialises)."""
     created: AccessKey | None = None
     with db.write() as tx:
         tx.serialise(BOOTSTRAP_LOCK)  # nodes starting together on one empty database
@@ -31,6 +35,8 @@ def bootstrap(db: Database, identities: IdentityService, tokens: TokenService,
             account = identities.create_account(
                 ADMIN_ACCOUNT_NAME, admin_account_id or None, is_admin=True, tx=tx)
             created = identities.create_access_key(account.id, tx=tx)
+            if first_start is not None:
+                first_start(tx, account)
         else:
             account = Account(*row)
         tokens.ensure_signing_key(tx)

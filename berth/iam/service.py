@@ -139,13 +139,18 @@ class Iam:
 
     def permits(self, caller: Caller, action: str, address: RegistryAddress, registry_id: int,
                 repository: str | None, keys: Mapping[str, Any] | None = None) -> bool:
-        with self.db.read() as tx:
-            try:
-                self.authorizer.check(tx, self.cache.entries(tx), caller, action, address,
-                                      registry_id, repository, keys)
-            except AccessDenied:
-                return False
+        try:
+            self.require(caller, action, address, registry_id, repository, keys)
+        except AccessDenied:
+            return False
         return True
+
+    def require(self, caller: Caller, action: str, address: RegistryAddress, registry_id: int,
+                repository: str | None, keys: Mapping[str, Any] | None = None) -> None:
+        """AccessDenied unless ``caller``, already admitted, may also do ``action``."""
+        with self.db.read() as tx:
+            self._check(tx, self.cache.entries(tx), caller, action, address, registry_id,
+                        repository, keys)
 
     def visibility(self, caller: Caller, action: str, address: RegistryAddress,
                    registry_id: int, keys: Mapping[str, Any] | None = None

@@ -1,12 +1,15 @@
 """Building IAM from settings (called by the app factory and the admin CLI)."""
 from __future__ import annotations
 
+import functools
+
 from ..config import Settings
 from ..keys.master import MasterKey
 from ..storage.metadata import registries as registry_rows
-from ..storage.metadata.database import Database
+from ..registry.repositories.templates import CREATE_ON_PUSH, write_root
+from ..storage.metadata.database import Database, Tx
 from .bootstrap import adopt_orphans, bootstrap
-from .identities import IdentityService
+from .identities import Account, IdentityService
 from .service import Iam
 from .tenancy import Tenancy
 from .tokens import TokenService
@@ -23,10 +26,20 @@ def open_iam(settings: Settings, db: Database) -> Iam:
     identities = IdentityService(db, master)
     tokens = TokenService(db, master, settings.token_lifetime_seconds)
     admin, first_start = bootstrap(db, identities, tokens, settings.admin_account,
-                                   settings.credentials_path)
+                                   settings.credentials_path,
+                                   functools.partial(_first_registry, settings.default_region))
     tenancy = Tenancy(settings.domain, settings.region_list, settings.default_region,
                       settings.default_account or admin.id)
     iam = Iam(db, tenancy, identities, tokens)
     iam.administrator, iam.first_start = admin, first_start
     adopt_orphans(db, iam.registry_id(tenancy.default))
     return iam
+
+
+def _first_registry(region: str, tx: Tx, admin: Account) -> None:
+    """The administrator's registry in the default region, where a first push makes its
+    repository (a ROOT CREATE_ON_PUSH template: ``docker push`` just works for whoever may
+    ecr:CreateRepository, as in ECR once such a template exists)."""
+    registry_id = registry_rows.ensure_registry(tx, admin.id, region)
+    write_root(tx, registry_id, (CREATE_ON_PUSH,), "Made on first start: a push to a missing "
+               "repository makes it")

@@ -15,6 +15,7 @@ from .repositories.encryption import Encryption
 from .repositories.resource_tags import RepositoryTagService
 from .repositories.service import RepositoryService
 from .repositories.settings import RepositorySettingsService
+from .repositories.templates import TemplateService
 from .settings import AccountSettings
 
 if TYPE_CHECKING:
@@ -79,6 +80,11 @@ class Registry:
     def resource_tags(self) -> RepositoryTagService:
         """A repository's resource tags (key-value labels, not image tags)."""
         return RepositoryTagService(self.db, self.registry_id)
+
+    @cached_property
+    def creation_templates(self) -> TemplateService:
+        """The settings of repositories made on someone's behalf (a push's, a cache's...)."""
+        return TemplateService(self.db, self.registry_id)
 
     @cached_property
     def account_settings(self) -> AccountSettings:

@@ -32,12 +32,14 @@ from berth.lifecycle.services import LifecycleService
 from berth.registry.images.service import ImageId
 from berth.scanning.services import ScanService
 from berth.registry.images.pull_exclusions import PullTimeExclusions
+from berth.registry.repositories.templates import Template, TemplateService
 from berth.keys import KeyService
 from berth.notifications.services import TargetService
 from berth.storage.metadata.database import Database
 from tests.support.berth_node import BerthNode
 from tests.support.credentials import admin_key, basic
 from tests.support.oci_push import digest_of, image_manifest, push_blob, push_image
+from tests.support.repositories import pushes_create
 from tests.support.tarballs import make_tar
 
 pytestmark = pytest.mark.e2e
@@ -102,6 +104,7 @@ def _populate(url: str, data_dir) -> World:
     keys["unknown-key"] = ("AKIAUNKNOWNKEY000000", keys["alice"][1])
     keys["wrong-secret"] = (keys["alice"][0], keys["alice"][1][::-1])
 
+    pushes_create(db, iam.registry_id(RegistryAddress(other, "us-east-1")))  # bob's pushes
     admin = requests.Session()
     admin.auth = ("AWS", iam.tokens.mint(admin_key(data_dir).id)[0])
     config, layer = b'{"architecture":"amd64","os":"linux"}', b"matrix layer bytes"
@@ -369,6 +372,15 @@ class _Cell:
             PullTimeExclusions(world.iam.db, registry_id).register(arn)
         return arn
 
+    def template(self) -> dict:
+        """A repository creation template in the registry this caller addresses (its own)."""
+        world = self.world
+        account = world.accounts["other" if self.cross else "home"]
+        registry_id = world.iam.registry_id(RegistryAddress(account, "us-east-1"))
+        prefix = f"tpl/{self.name}"
+        TemplateService(world.iam.db, registry_id).create(Template(prefix, ("REPLICATION",)))
+        return {"prefix": prefix}
+
     def registry_policy(self) -> dict:
         """A registry policy in the registry this caller addresses (its own)."""
         world = self.world
@@ -459,6 +471,11 @@ ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
     "GetRegistryScanningConfiguration": (False, lambda c: {}),
     "BatchGetRepositoryScanningConfiguration": (False, lambda c: {
         "repositoryNames": [f"absent/{c.name}"]}),
+    "CreateRepositoryCreationTemplate": (False, lambda c: {
+        "prefix": f"tpl/{c.name}", "appliedFor": ["REPLICATION"]}),
+    "DescribeRepositoryCreationTemplates": (False, lambda c: {}),
+    "UpdateRepositoryCreationTemplate": (False, lambda c: c.template()),
+    "DeleteRepositoryCreationTemplate": (False, lambda c: c.template()),
     "GetAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION"}),
     "PutAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION",
                                             "value": "AWS_NATIVE"}),

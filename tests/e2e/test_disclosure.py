@@ -21,12 +21,14 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from berth.config import Settings
+from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
 from berth.keys import KeyService
 from berth.storage.metadata.database import Database
 from tests.support.berth_node import BerthNode
 from tests.support.credentials import AccessKey, basic
 from tests.support.oci_push import digest_of, push_image
+from tests.support.repositories import pushes_create
 
 pytestmark = pytest.mark.e2e
 
@@ -67,6 +69,7 @@ def _populate(node: BerthNode) -> World:
         owner = requests.Session()
         owner.auth = ("AWS", iam.tokens.mint(ids.create_access_key(made).id)[0])
         owner.headers["Host"] = _host(node, made)
+        pushes_create(db, iam.registry_id(RegistryAddress(made, REGION)))
         push_image(owner, node.url, "web", "v1", CONFIG, [LAYER])
         ids.create_user(made, "noperm", "/secret-team/")
         noperm_key = ids.create_access_key(made, "noperm").id

@@ -226,6 +226,16 @@ def walk(ecr, registry) -> Walk:
     w.call("RegisterPullTimeUpdateExclusion", lambda: {"principalArn": scanner})
     w.call("ListPullTimeUpdateExclusions", lambda: {})
     w.call("DeregisterPullTimeUpdateExclusion", lambda: {"principalArn": scanner})
+    w.call("CreateRepositoryCreationTemplate", lambda: {
+        "prefix": "ecr-model-templates", "appliedFor": ["REPLICATION"],
+        "description": "walked", "lifecyclePolicy": lifecycle_policy,
+        "repositoryPolicy": repo_policy, "resourceTags": [{"Key": "k", "Value": "v"}],
+        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": "v*"}]})
+    w.call("DescribeRepositoryCreationTemplates", lambda: {})
+    w.call("UpdateRepositoryCreationTemplate", lambda: {
+        "prefix": "ecr-model-templates", "appliedFor": ["REPLICATION", "PULL_THROUGH_CACHE"]})
+    w.call("DeleteRepositoryCreationTemplate", lambda: {"prefix": "ecr-model-templates"})
     w.call("GetAccountSetting", lambda: {"name": "BLOB_MOUNTING"})
     w.call("PutAccountSetting", lambda: {"name": "BLOB_MOUNTING", "value": "DISABLED"})
 

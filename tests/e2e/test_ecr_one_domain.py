@@ -12,10 +12,6 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from berth.config import Settings
-from berth.iam.wiring import open_iam
-from berth.registry.repositories.service import set_create_on_push
-from berth.storage.metadata.database import Database
 from tests.support import media_types as mt
 from tests.support.berth_server import ecr_client, ecr_key, put_image
 from tests.support.dockerd import Dockerd
@@ -171,21 +167,15 @@ def test_a_delete_through_either_door_is_seen_through_the_other(
 
 
 @pytest.fixture
-def create_on_push_off(registry: RegistryServer, ecr) -> Iterator[None]:
-    """The server's default registry with createOnPush off, switched back on afterwards (the
-    session's server runs on the embedded defaults: its metadata is SQLite in its data dir)."""
-    settings = Settings(data_dir=registry.data_dir)
-    db = Database(settings.database_url)
+def create_on_push_off(ecr) -> Iterator[None]:
+    """The server's default registry without the ROOT CREATE_ON_PUSH template its first start
+    wrote (pushes then make no repositories), written back afterwards."""
+    root = ecr.delete_repository_creation_template(prefix="ROOT")["repositoryCreationTemplate"]
     try:
-        iam = open_iam(settings, db)
-        registry_id = iam.registry_id(iam.tenancy.default)
-        set_create_on_push(db, registry_id, False)
-        try:
-            yield
-        finally:
-            set_create_on_push(db, registry_id, True)
+        yield
     finally:
-        db.dispose()
+        ecr.create_repository_creation_template(prefix="ROOT",
+                                                appliedFor=root["appliedFor"])
 
 
 def test_without_create_on_push_a_push_needs_create_repository(

@@ -10,9 +10,6 @@ from typing import Iterator
 
 import pytest
 
-from berth.registry.repositories.service import set_create_on_push
-from berth.storage.metadata import registries as registry_rows
-from berth.storage.metadata.database import Database
 from tests.support.credentials import admin_key
 from tests.support.ecr_login import aws_cli
 from tests.support.oci_layout import OciLayout, build_image
@@ -111,19 +108,27 @@ def test_an_immutable_tag_refuses_a_push_of_another_image(server, skopeo, tmp_pa
     push(skopeo, server, tmp_path, "imm/app:v1", b"two\n")
 
 
-def test_create_on_push_can_be_turned_off(server, skopeo, tmp_path):
-    made = aws_json(server, "create-repository", "--repository-name", "cop/existing")
-    db = Database(f"sqlite:///{server.data_dir / 'metadata.db'}")
-    with db.read() as tx:
-        registry_id = registry_rows.registry_id(tx, made["repository"]["registryId"], REGION)
-    set_create_on_push(db, registry_id, False)
+def test_create_on_push_follows_the_creation_templates(server, skopeo, tmp_path):
+    """The first start's ROOT template lets the administrator's pushes create; without it no
+    push does; a template for a prefix gives the repositories pushes make its settings."""
+    aws(server, "delete-repository-creation-template", "--prefix", "ROOT")
     try:
+        aws(server, "create-repository", "--repository-name", "cop/existing")
         refused = push(skopeo, server, tmp_path, "cop/new:v1", b"one\n", check=False)
         assert refused.returncode != 0
         assert "The repository with name 'cop/new' does not exist" in refused.stderr
         push(skopeo, server, tmp_path, "cop/existing:v1", b"one\n")
-        aws(server, "create-repository", "--repository-name", "cop/new")
+        aws(server, "create-repository-creation-template", "--prefix", "cop",
+            "--applied-for", "CREATE_ON_PUSH", "--image-tag-mutability", "IMMUTABLE",
+            "--resource-tags", "Key=made-by,Value=push")
         push(skopeo, server, tmp_path, "cop/new:v1", b"one\n")
+        made = aws_json(server, "describe-repositories", "--repository-names",
+                        "cop/new")["repositories"][0]
+        assert made["imageTagMutability"] == "IMMUTABLE"
+        assert aws_json(server, "list-tags-for-resource", "--resource-arn",
+                        made["repositoryArn"])["tags"] == [{"Key": "made-by", "Value": "push"}]
+        refused = push(skopeo, server, tmp_path, "elsewhere/new:v1", b"one\n", check=False)
+        assert refused.returncode != 0  # the template covers cop/ only
     finally:
-        set_create_on_push(db, registry_id, True)
-        db.dispose()
+        aws(server, "create-repository-creation-template", "--prefix", "ROOT",
+            "--applied-for", "CREATE_ON_PUSH", check=False)

@@ -57,6 +57,9 @@ def _images(node: BerthNode, key: AccessKey, repository: str, region: str = REGI
 
 
 def test_a_second_account_pushes_to_its_own_registry_at_the_plain_host(node, team, tmp_path):
+    # Its pushes make repositories under team/ (its registry has no template of its own).
+    aws(node, team["key"], "create-repository-creation-template", "--prefix", "team",
+        "--applied-for", "CREATE_ON_PUSH", region=REGION)
     digest = _push(team["skopeo"], tmp_path, f"{_host(node)}/team/app:v1", b"team b's\n")
     [image] = _images(node, team["key"], "team/app")["imageDetails"]
     assert (image["imageDigest"], image["registryId"]) == (digest, team["account"])

@@ -5,6 +5,7 @@ from starlette.routing import Route
 
 from ..credentials import scrubbing
 from . import (
+    creation_templates,
     images,
     layers,
     lifecycle,
@@ -28,6 +29,7 @@ OPERATIONS = {
     **pull_exclusions.OPERATIONS,
     **registry_settings.OPERATIONS,
     **scanning.OPERATIONS,
+    **creation_templates.OPERATIONS,
 }
 
 

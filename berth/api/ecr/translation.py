@@ -16,11 +16,15 @@ from ...registry import errors as e
 from ...registry.images.manifests import DigestMismatch, ImageExists, LayersMissing
 from ...registry.images.service import ImageNotFound, MediaTypeMissing
 from ...registry.repositories.encryption import KmsKeyUnusable
+from ...registry.repositories import templates
 from ...registry.repositories.resource_tags import ResourceTagInvalid, TooManyResourceTags
 from ...storage.errors import StorageFull
 from .errors import EcrApiError, KmsError, invalid_parameter, model_error
 
 LAYER_UPLOADS = frozenset({"InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"})
+# Their model lists no tag errors: a template's bad tag is an invalid parameter.
+TEMPLATE_WRITES = frozenset({"CreateRepositoryCreationTemplate",
+                             "UpdateRepositoryCreationTemplate"})
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,11 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
         "ImageArchivedException", f"The image with imageId {_image_id_text(w)} in "
         f"{w.in_repository} is archived and cannot be scanned")),
     (e.NameInvalid, None, _message("InvalidParameterException")),
+    (templates.TemplateExists, None, _message("TemplateAlreadyExistsException")),
+    (templates.TemplateNotFound, None, _message("TemplateNotFoundException")),
+    (templates.TooManyTemplates, None, _message("LimitExceededException")),
+    (ResourceTagInvalid, TEMPLATE_WRITES, _message("InvalidParameterException")),
+    (TooManyResourceTags, TEMPLATE_WRITES, _message("InvalidParameterException")),
     (ResourceTagInvalid, None, _message("InvalidTagParameterException")),
     (TooManyResourceTags, None, _message("TooManyTagsException")),
     (KmsKeyUnusable, None, lambda exc, w: KmsError(exc.message, exc.kms_error)),

@@ -5,7 +5,7 @@ plain host (an IP address, ``localhost``, ...) the caller's own in its token's r
 from __future__ import annotations
 
 import functools
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,10 +18,12 @@ from ...iam.tenancy import RegistryAddress
 from ...observability import metrics
 from ...observability.context import note_caller
 from ...registry.errors import NameUnknown
+from ...registry.repositories import CreationNeedsPermission
 from ...registry.references import validate_name
 from .errors import error_response
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 # Actions per route and method. A monolithic upload (POST with ?digest=) does all three.
 MANIFEST = {"GET": ("ecr:BatchGetImage",), "HEAD": ("ecr:BatchGetImage",),
@@ -38,6 +40,7 @@ CATALOG = {"GET": ()}
 REFERRERS = {"GET": ("ecr:ListImageReferrers",)}
 CATALOG_ACTION = "ecr:DescribeRepositories"
 MOUNT_SOURCE_ACTION = "ecr:GetDownloadUrlForLayer"
+CREATE_ACTION = "ecr:CreateRepository"  # also needed by a push that makes its repository
 
 
 def iam(request: Request) -> Iam:
@@ -69,6 +72,7 @@ def guarded(actions: dict[str, tuple[str, ...]] | None, handler: Handler) -> Han
     async def endpoint(request: Request) -> Response:
         try:
             await _admit(request, actions)
+            return await handler(request)  # which may ask for more (a push that creates)
         except Unauthenticated as exc:
             metrics.refused("oci", "unauthenticated")
             return unauthorized(request, str(exc))
@@ -81,7 +85,6 @@ def guarded(actions: dict[str, tuple[str, ...]] | None, handler: Handler) -> Han
         except UnknownRegistry as exc:
             metrics.refused("oci", "unknown_registry")
             return error_response(404, "NAME_UNKNOWN", str(exc))
-        return await handler(request)
     return endpoint
 
 
@@ -135,3 +138,18 @@ async def may(request: Request, action: str, repository: str) -> bool:
     return await quick_read(gate.db.inline_reads, gate.permits, request.state.caller, action,
                             request.state.address, request.state.registry.registry_id,
                             repository, condition_keys(request))
+
+
+async def creating(request: Request, push: Callable[[bool], Awaitable[T]]) -> T:
+    """``push(may_create)``, first without leave to make the repository; if it would make
+    it (a CREATE_ON_PUSH template covers the name), again once the caller is also allowed
+    ecr:CreateRepository on it (AccessDenied, IAM's refusal, otherwise). Pushes to existing
+    repositories, nearly all, cost no more."""
+    try:
+        return await push(False)
+    except CreationNeedsPermission:
+        gate, name = iam(request), request.path_params["name"]
+        await quick_read(gate.db.inline_reads, gate.require, request.state.caller,
+                         CREATE_ACTION, request.state.address,
+                         request.state.registry.registry_id, name, condition_keys(request))
+        return await push(True)

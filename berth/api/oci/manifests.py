@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from ...concurrency import blocking
 from . import requests as rq
+from .access import creating
 
 
 async def get_manifest(request: Request) -> Response:
@@ -25,8 +26,9 @@ async def put_manifest(request: Request) -> Response:
     reg, name, reference = rq.registry(request), rq.name(request), request.path_params[
         "reference"]
     body = await rq.read_limited(request, reg.manifests.max_bytes)
-    result = await blocking(reg.manifests.put, name, reference, body,
-                            request.headers.get("content-type"))
+    content_type = request.headers.get("content-type")
+    result = await creating(request, lambda may_create: blocking(
+        reg.manifests.put, name, reference, body, content_type, may_create=may_create))
     headers = {"Location": f"/v2/{name}/manifests/{result.digest}",
                "Docker-Content-Digest": str(result.digest), "Content-Length": "0"}
     if result.subject:

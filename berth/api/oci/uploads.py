@@ -12,7 +12,7 @@ from ..http.admission import BodyGate
 from ...registry.errors import DigestInvalid
 from ...registry.references import validate_name
 from . import requests as rq
-from .access import MOUNT_SOURCE_ACTION, may
+from .access import MOUNT_SOURCE_ACTION, creating, may
 
 
 def _session(name: str, upload_id: str, size: int, status: int) -> Response:
@@ -47,6 +47,11 @@ def _created(name: str, digest) -> Response:
 
 
 async def start_upload(request: Request) -> Response:
+    """The push's first write: the repository is made here if it is missing and may be."""
+    return await creating(request, lambda may_create: _start(request, may_create))
+
+
+async def _start(request: Request, may_create: bool) -> Response:
     reg, name, query = rq.registry(request), rq.name(request), request.query_params
     if "mount" in query:
         digest = rq.digest(query["mount"])
@@ -54,14 +59,15 @@ async def start_upload(request: Request) -> Response:
         # A source the caller may not read is treated as lacking the blob: a plain upload
         # session follows, as the spec has it for a mount that cannot be done.
         if (source and await may(request, MOUNT_SOURCE_ACTION, validate_name(source))
-                and await blocking(reg.blobs.mount, name, digest, source)):
+                and await blocking(reg.blobs.mount, name, digest, source, may_create)):
             return _created(name, digest)
     elif "digest" in query:
         digest = rq.digest(query["digest"])
         with _admitted(request):
-            await reg.uploads.upload_whole(name, digest, rq.body(request), rq.chunk(request))
+            await reg.uploads.upload_whole(name, digest, rq.body(request), rq.chunk(request),
+                                           may_create)
         return _created(name, digest)
-    upload_id = await blocking(reg.uploads.start, name)
+    upload_id = await blocking(reg.uploads.start, name, may_create)
     return _session(name, upload_id, 0, 202)
 
 

@@ -16,7 +16,8 @@ from ...storage.metadata.database import Database
 from ..errors import BlobReferenced, BlobUnknown, DigestInvalid, NameUnknown
 from ..references import Digest, validate_name
 from ..repositories.encryption import Encryption
-from ..repositories.service import open_for_push, push_target, require_id
+from ..repositories.creation import open_for_push
+from ..repositories.service import require_id
 from .uploads import DEFAULT_GRACE_SECONDS, safe_after
 
 
@@ -146,27 +147,29 @@ class BlobService:
     def redirect_url(self, blob: StoredBlob, expires_in: int) -> str | None:
         return self.driver.redirect_url(blob.key, expires_in)
 
-    def mount(self, repository: str, digest: Digest, source: str) -> bool:
-        """Link a blob of ``source`` into ``repository``; False if the source lacks it, or
-        seals its blobs with another key than ``repository`` does (the client then uploads
-        the blob, which is stored again under this repository's key)."""
+    def mount(self, repository: str, digest: Digest, source: str,
+              may_create: bool = True) -> bool:
+        """Link a blob of ``source`` into ``repository`` (made now if a push may make it:
+        creation.open_for_push); False if the source lacks it, or seals its blobs with
+        another key than ``repository`` does (the client then uploads the blob, which is
+        stored again under this repository's key)."""
         try:
             with self.db.write() as tx:
-                self._mount(tx, repository, digest, source)
+                self._mount(tx, repository, digest, source, may_create)
         except _NotMounted:
             return False
         return True
 
-    def _mount(self, tx, repository: str, digest: Digest, source: str) -> None:
+    def _mount(self, tx, repository: str, digest: Digest, source: str,
+               may_create: bool) -> None:
         found = repositories.find(tx, self.registry_id, validate_name(source))
         size = None if found is None else blob_rows.size_in_repository(tx, found.id,
                                                                        str(digest))
         if size is None:
             raise _NotMounted()
-        # The target's key, or the one a push would make it with ...
-        _, key_ref = push_target(tx, self.registry_id, repository, self.encryption.default_ref)
-        if key_ref == found.key_ref:  # ... and the one it has once made (a race's)
-            repo_id, key_ref = open_for_push(tx, self.registry_id, repository, key_ref)
+        # A repository made here with another key than the source's is rolled back.
+        repo_id, key_ref = open_for_push(tx, self.registry_id, repository, self.encryption,
+                                         may_create)
         if key_ref != found.key_ref:
             raise _NotMounted()
         # The link's row, then the object's (a collector deleting it went first, or finds

@@ -31,7 +31,9 @@ from ..errors import (
 )
 from ..references import Digest
 from ..repositories.encryption import Encryption
-from ..repositories.service import name_unknown, open_for_push, push_target
+from ..references import validate_name
+from ..repositories.creation import open_for_push
+from ..repositories.service import name_unknown
 from .bodies import Body, Chunk, receive
 from .hashers import HasherCache
 
@@ -53,8 +55,10 @@ class UploadService:
         self.grace_seconds = grace_seconds  # of garbage collection: see _store
 
     # -- sessions --------------------------------------------------------------------------
-    def start(self, repository: str) -> str:
-        key_ref = self._key_ref(repository)
+    def start(self, repository: str, may_create: bool = True) -> str:
+        """A new upload session; a push that starts so makes its repository (see
+        creation.open_for_push: ``may_create`` is the pusher's leave)."""
+        key_ref = self._key_ref(repository, may_create)
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_start(upload_id, key_ref)
         try:
@@ -66,12 +70,18 @@ class UploadService:
         self.hashers.put(upload_id, 0, hashlib.sha256())
         return upload_id
 
-    def _key_ref(self, repository: str) -> str:
-        """The key a push into the repository seals with (the default one if the push will
-        create it); KeyUnavailable if that key is disabled: the push is refused now."""
+    def _key_ref(self, repository: str, may_create: bool) -> str:
+        """The key a push into the repository seals with, making the repository first if the
+        push may (CreationNeedsPermission or NameUnknown if not); KeyUnavailable if that key
+        is disabled: the push is refused now."""
         with self.db.read() as tx:
-            key_ref = push_target(tx, self.registry_id, repository,
-                                  self.encryption.default_ref)[1]
+            found = repositories.find(tx, self.registry_id, validate_name(repository))
+        if found is None:
+            with self.db.write() as tx:
+                key_ref = open_for_push(tx, self.registry_id, repository, self.encryption,
+                                        may_create)[1]
+        else:
+            key_ref = found.key_ref
         self.encryption.check(key_ref)
         return key_ref
 
@@ -162,17 +172,18 @@ class UploadService:
             raise
         return digest
 
-    async def upload_whole(self, repository: str, digest: Digest,
-                           body: Body, chunk: Chunk = Chunk()) -> Digest:
+    async def upload_whole(self, repository: str, digest: Digest, body: Body,
+                           chunk: Chunk = Chunk(), may_create: bool = True) -> Digest:
         """Monolithic upload: one request carries the blob. It needs no session row: should
-        the process die midway, the expiry sweep finds the driver's orphaned upload."""
+        the process die midway, the expiry sweep finds the driver's orphaned upload. The
+        repository is made (or refused) before the body is read."""
+        key_ref = await blocking(self._key_ref, repository, may_create)
         if chunk.length is not None and chunk.length <= SMALL_BLOB_BYTES:
             data = b"".join([part async for part in body])
             if len(data) != chunk.length:
                 raise SizeInvalid(f"received {len(data)} bytes, expected {chunk.length}")
-            await blocking(self.put_small, repository, digest, data)
+            await blocking(self._put_small, repository, digest, data, key_ref)
             return digest
-        key_ref = await blocking(self._key_ref, repository)
         upload_id = str(uuid.uuid4())
         state = await blocking(self.driver.upload_start, upload_id, key_ref)
         committed = False
@@ -188,10 +199,13 @@ class UploadService:
             if not committed:
                 await blocking(self.driver.upload_abort, upload_id, state)
 
-    def put_small(self, repository: str, digest: Digest, data: bytes) -> None:
+    def put_small(self, repository: str, digest: Digest, data: bytes,
+                  may_create: bool = True) -> None:
         """A small blob in one step (one hop off the event loop: that is most of its cost)."""
+        self._put_small(repository, digest, data, self._key_ref(repository, may_create))
+
+    def _put_small(self, repository: str, digest: Digest, data: bytes, key_ref: str) -> None:
         _verify(_hash([data], digest.algorithm), digest)
-        key_ref = self._key_ref(repository)
         self._store(digest, len(data), key_ref, lambda key: self.driver.put(key, data))
         self._record(repository, digest, len(data), key_ref)
 
@@ -252,13 +266,13 @@ class UploadService:
 
     def _record(self, repository: str, digest: Digest, size: int, key_ref: str,
                 upload_id: str | None = None, as_layer: bool = False) -> None:
-        """Link the stored blob; a push that would create the repository makes it with the
-        key the blob is sealed with (``as_layer``: see ``complete``)."""
+        """Link the stored blob into its repository, made when the push started (``as_layer``:
+        see ``complete``)."""
         with self.db.write() as tx:
             if as_layer:
                 repo_id, repo_key = self._layer_target(tx, repository, digest)
             else:
-                repo_id, repo_key = open_for_push(tx, self.registry_id, repository, key_ref)
+                repo_id, repo_key = self._push_target(tx, repository, upload_id)
             if repo_key != key_ref:  # deleted and made again with another key meanwhile
                 raise BlobUploadInvalid(f"the repository {repository!r} was made again with "
                                         "another encryption key during the upload")
@@ -275,6 +289,14 @@ class UploadService:
                                         {"upload": upload_id})
             emit(tx, UPLOAD_COMPLETED, self.registry_id, repository, repositoryId=repo_id,
                  digest=str(digest), size=size)
+
+    def _push_target(self, tx, repository: str, upload_id: str | None) -> tuple[int, str]:
+        found = repositories.find(tx, self.registry_id, repository)
+        if found is None:  # deleted since the push began, which ended its session
+            raise (BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
+                                     {"upload": upload_id}) if upload_id
+                   else name_unknown(repository))
+        return found.id, found.key_ref
 
     def _layer_target(self, tx, repository: str, digest: Digest) -> tuple[int, str]:
         found = repositories.find(tx, self.registry_id, repository)

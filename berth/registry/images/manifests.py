@@ -26,7 +26,8 @@ from ..errors import (
 )
 from ..references import Digest, is_digest, validate_tag, well_formed
 from ..repositories.encryption import Encryption
-from ..repositories.service import create_on_push, require_id
+from ..repositories.creation import open_for_push
+from ..repositories.service import require_id
 from ..repositories.settings import tag_mutability
 from .deletion import delete_image, start_waits
 from .format import ParsedManifest, parse_manifest
@@ -157,10 +158,12 @@ class ManifestService:
     # -- write -----------------------------------------------------------------------------
     def put(self, repository: str, reference: str | None, body: bytes,
             content_type: str | None, digest: str | None = None, *, exclusive: bool = False,
-            create: bool = True) -> PutResult:
+            create: bool = True, may_create: bool = True) -> PutResult:
         """Store a manifest under a tag or digest reference (None: its own digest). ``digest``
         is one a tagged put says the manifest has; ``exclusive`` refuses, with ImageExists, an
-        image already stored (under the tag); ``create=False`` needs an existing repository."""
+        image already stored (under the tag); ``create=False`` needs an existing repository,
+        else a push may make it (creation.open_for_push: ``may_create`` is the pusher's
+        leave)."""
         if len(body) > self.max_bytes:
             raise ManifestTooLarge(f"manifest is {len(body)} bytes, the limit is {self.max_bytes}")
         tag = None if reference is None or is_digest(reference) else validate_tag(reference)
@@ -172,8 +175,8 @@ class ManifestService:
         # Counted before anything is looked up: a refusal costs no statement.
         parsed = parse_manifest(body, content_type, self.max_references)
         with self.db.write() as tx:
-            repo_id = (create_on_push(tx, self.registry_id, repository,
-                                      self.encryption.default_ref) if create
+            repo_id = (open_for_push(tx, self.registry_id, repository, self.encryption,
+                                     may_create)[0] if create
                        else require_id(tx, self.registry_id, repository))
             current = tags.get_digest(tx, repo_id, tag) if tag else None
             if exclusive and (current == str(actual) if tag

@@ -131,16 +131,11 @@ class RepositorySettingsService:
         settings.validate()
         wanted = validate_tags(tags)
         with self.db.write() as tx:
-            key_ref, kms_key = self.encryption.choose(
-                tx, self.registry_id, settings.encryption_type, settings.kms_key)
-            columns = {**settings.columns(), "kms_key": kms_key, "key_ref": key_ref}
-            if not rows.create(tx, self.registry_id, name, time.time(), columns):
+            row = insert_repository(tx, self.registry_id, name, settings, wanted,
+                                    self.encryption)
+            if row is None:
                 raise RepositoryExists(f"The repository with name '{name}' already exists in "
                                        "the registry", {"name": name})
-            row = rows.get(tx, self.registry_id, name)
-            apply_tags(tx, row.id, wanted)
-            emit(tx, REPOSITORY_CREATED, self.registry_id, name, repositoryId=row.id,
-                 keyRef=key_ref)
         return _repository(row)
 
     def get(self, name: str) -> Repository:
@@ -200,6 +195,23 @@ class RepositorySettingsService:
     def _update(self, name: str, values: dict) -> None:
         with self.db.write() as tx:
             rows.update_settings(tx, require_id(tx, self.registry_id, name), values)
+
+
+def insert_repository(tx, registry_id: int, name: str, settings: RepositorySettings,
+                      tags: dict[str, str], encryption: Encryption):
+    """The new repository's row, with its key (``encryption`` chooses it) and resource tags,
+    the event that announces it; None if one of that name exists. Every door makes
+    repositories through here."""
+    key_ref, kms_key = encryption.choose(tx, registry_id, settings.encryption_type,
+                                         settings.kms_key)
+    columns = {**settings.columns(), "kms_key": kms_key, "key_ref": key_ref}
+    if not rows.create(tx, registry_id, name, time.time(), columns):
+        return None
+    row = rows.get(tx, registry_id, name)
+    if tags:  # changes what authorization reads (it caches a repository's tags)
+        apply_tags(tx, row.id, tags)
+    emit(tx, REPOSITORY_CREATED, registry_id, name, repositoryId=row.id, keyRef=key_ref)
+    return row
 
 
 def tag_mutability(tx, repo_id: int) -> TagMutability:

@@ -13,8 +13,10 @@ from berth.registry.repositories.settings import RepositorySettingsService
 from berth.storage.blobs.keyring import DEPLOYMENT_KEY
 from berth.storage.metadata import garbage
 from berth.storage.metadata.schema import manifest_references
+from berth.registry.repositories.encryption import Encryption
 
 from .conftest import GRACE, push_blob, push_image, stored_keys
+from tests.support.repositories import make_repository
 
 LAYER, SHARED, OTHER = b"layer" * 100, b"shared" * 100, b"other" * 100
 
@@ -165,6 +167,8 @@ def test_pushing_a_collected_blob_again_stores_it_again(registry, collector):
 def test_a_push_pinned_longer_ago_than_the_grace_refuses_to_link(registry, collector):
     """The guard behind a stalled push: bytes a collector may have deleted are never linked."""
     digest = Digest.of(OTHER)
+    with registry.db.write() as tx:
+        make_repository(tx, registry.registry_id, "app", Encryption(storage_encrypted=True))
     registry.uploads._store(digest, len(OTHER), "", lambda k: registry.driver.put(k, OTHER))
     with registry.db.write() as tx:
         tx.execute(garbage.O.update().values(unreferenced_since=time.time() - GRACE - 1))

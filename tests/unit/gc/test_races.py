@@ -514,7 +514,7 @@ def test_sweep_rechecks_a_link_a_put_listed_after_its_page_was_read(race, regist
 
 def stored_unlinked(registry, data: bytes) -> tuple[Digest, str]:
     """An object stored and pinned by a push that has not linked it yet."""
-    key_ref = registry.uploads._key_ref("app")
+    key_ref = registry.uploads._key_ref("app", True)
     digest = Digest.of(data)
     registry.uploads._store(digest, len(data), key_ref, lambda k: registry.driver.put(k, data))
     return digest, key_ref

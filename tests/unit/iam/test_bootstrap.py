@@ -14,7 +14,9 @@ from berth.iam.bootstrap import CREDENTIALS_PROFILE, bootstrap
 from berth.iam.identities import IdentityService
 from berth.keys.master import MasterKeyError
 from berth.iam.tokens import TokenService
+from berth.iam.tenancy import RegistryAddress
 from berth.iam.wiring import open_iam
+from berth.registry.repositories.templates import TemplateService
 from berth.storage.metadata import identities as identity_rows
 from berth.storage.metadata.schema import access_keys, accounts, registries, signing_keys
 
@@ -73,6 +75,19 @@ def test_second_start_creates_nothing(settings, db):
     after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes())
              for p in settings.data_dir.iterdir()}
     assert after == before
+
+
+def test_the_first_start_lets_the_administrators_pushes_make_repositories(settings, db):
+    iam = open_iam(settings, db)
+    templates = TemplateService(db, iam.registry_id(iam.tenancy.default))
+    [root] = templates.describe()
+    assert (root.prefix, root.applied_for) == ("ROOT", ("CREATE_ON_PUSH",))
+    templates.delete("ROOT")  # the administrator's choice, which later starts respect
+    open_iam(settings, db)
+    assert templates.describe() == []
+    other = iam.identities.create_account("team-b").id
+    registry = iam.registry_id(RegistryAddress(other, iam.tenancy.default.region))
+    assert TemplateService(db, registry).describe() == []  # other accounts: none, as in ECR
 
 
 def test_deleted_credentials_file_is_not_recreated(settings, db):

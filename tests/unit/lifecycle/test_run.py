@@ -24,6 +24,7 @@ from berth.storage.metadata import repositories
 from berth.storage.metadata import tags as tag_rows
 from berth.storage.metadata.schema import manifests, repository_blobs
 from tests.support.registry_images import image_manifest
+from tests.support.repositories import pushes_create
 
 NOW, DAY = 1_750_000_000.0, 86400.0
 REPO = "team/app"
@@ -33,6 +34,7 @@ CONFIG = json.dumps({"architecture": "amd64", "os": "linux"}).encode()  # image_
 @pytest.fixture
 def registry(db, tmp_path):
     reg = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 << 20, registry_id=1)
+    pushes_create(reg.db, reg.registry_id)
     yield reg
     reg.driver.close()
 
@@ -319,6 +321,7 @@ def repository(registry, name: str, policy: bool = True, evaluated: float | None
 
 def test_run_due_runs_only_the_policies_that_are_due(db, registry):
     """... of every registry, each as its registry's."""
+    pushes_create(db, 2)
     image(registry.scoped(2), [], 10, b"other", repository="elsewhere")
     LifecycleService(db, 2).put_policy("elsewhere", UNTAGGED)
     repository(registry, "never-run")

@@ -26,7 +26,7 @@ from berth.lifecycle.services import (
 from berth.registry.errors import NameUnknown
 from berth.registry.images.format import OCI_MANIFEST
 from berth.registry.registry import Registry
-from berth.registry.repositories.service import create_on_push
+from tests.support.repositories import make_repository, pushes_create
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.metadata import lifecycle as rows
 from berth.storage.metadata import repositories
@@ -47,8 +47,9 @@ class Clock:
 @pytest.fixture
 def registry(db, tmp_path):
     reg = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 << 20, registry_id=1)
+    pushes_create(reg.db, reg.registry_id)
     with db.write() as tx:
-        create_on_push(tx, 1, REPO)
+        make_repository(tx, 1, REPO)
     yield reg
     reg.driver.close()
 

@@ -21,6 +21,7 @@ from berth.registry.registry import Registry
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.metadata import notifications as rows
 from berth.storage.metadata import registries as registry_rows
+from tests.support.repositories import pushes_create
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
 ACCOUNT = "123456789012"
@@ -56,6 +57,7 @@ def setup(db, tmp_path):
     with db.write() as tx:
         registry_id = registry_rows.ensure_registry(tx, ACCOUNT, "us-west-2")
     registry = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 << 20, registry_id)
+    pushes_create(registry.db, registry.registry_id)
     targets = TargetService(db, master)
     sender, clock = FakeSender(), Clock()
     deliverer = Deliverer(db, targets, sender, max_attempts=3,

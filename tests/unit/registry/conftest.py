@@ -4,6 +4,7 @@ from berth.registry.registry import Registry
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.metadata import migrate
 from berth.storage.metadata.database import Database
+from tests.support.repositories import pushes_create
 
 
 @pytest.fixture
@@ -12,5 +13,6 @@ def registry(database_url, tmp_path):
     migrate.upgrade(db)
     reg = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 * 1024 * 1024,
                           registry_id=1)
+    pushes_create(reg.db, reg.registry_id)
     yield reg
     reg.close()

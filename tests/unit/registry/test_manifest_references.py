@@ -17,6 +17,7 @@ from berth.registry.registry import Registry
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.metadata import migrate
 from berth.storage.metadata.database import Database
+from tests.support.repositories import pushes_create
 
 LIMIT = 4
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
@@ -29,6 +30,7 @@ def registry(database_url, tmp_path):
     migrate.upgrade(db)
     reg = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 * 1024 * 1024,
                           registry_id=1, max_manifest_references=LIMIT)
+    pushes_create(reg.db, reg.registry_id)
     yield reg
     reg.close()
 

@@ -24,6 +24,7 @@ from berth.storage.metadata.database import Database
 from berth.storage.metadata.schema import manifests, repositories
 from tests.support.registry_images import push_image
 from tests.support.tmpfs import fill, tmpfs, truncate_wal
+from tests.support.repositories import pushes_create
 
 
 @pytest.fixture
@@ -159,6 +160,7 @@ def test_on_a_really_full_disk(tmp_path):
         reg = Registry.create(db, FilesystemDriver(disk / "blobs"), 4 * 1024 * 1024, 1)
         try:
             migrate.upgrade(db)
+            pushes_create(reg.db, reg.registry_id)
             digest = push_image(reg, "team/app", "v1")
             truncate_wal(disk / "metadata.db")
             filler = fill(disk)

@@ -16,7 +16,7 @@ import pytest
 from berth.iam.identities import IdentityService
 from berth.keys import Keys, open_keys
 from berth.keys.master import MasterKey
-from berth.registry.errors import BlobUnknown, BlobUploadInvalid, SettingInvalid
+from berth.registry.errors import BlobUnknown, BlobUploadUnknown, SettingInvalid
 from berth.registry.references import Digest
 from berth.registry.registry import Registry
 from berth.registry.repositories.encryption import Encryption, KmsKeyUnusable
@@ -30,6 +30,7 @@ from berth.storage.metadata import repositories as repository_rows
 from berth.storage.metadata import uploads as upload_rows
 from berth.storage.metadata.database import Database
 from tests.support.registry_images import push_image
+from tests.support.repositories import pushes_create
 
 REGION = "us-east-1"
 LAYER = os.urandom(100_000)
@@ -47,6 +48,7 @@ class World:
     def registry(self, storage_encrypted: bool = False, keys: Keys | None = None) -> Registry:
         keys = keys or self.keys
         driver = EncryptedDriver(FilesystemDriver(self.blobs), keys.store)
+        pushes_create(self.db, self.registry_id)
         return Registry.create(self.db, driver, 4 * 1024 * 1024, self.registry_id,
                                encryption=Encryption(keys, storage_encrypted))
 
@@ -284,11 +286,12 @@ def test_mounts_only_within_one_key(world):
 
 def test_an_upload_into_a_repository_made_again_with_another_key_fails_cleanly(world):
     registry = world.registry()
-    upload_id = registry.uploads.start("team/app")  # will make it with the deployment key
+    upload_id = registry.uploads.start("team/app")  # makes it with the deployment key
     asyncio.run(registry.uploads.append("team/app", upload_id, _body(LAYER)))
     key = world.keys.service.create(world.account, REGION)
+    world.settings(registry).delete("team/app")  # which ends its uploads
     world.kms_repository(registry, "team/app", key.id)
-    with pytest.raises(BlobUploadInvalid):
+    with pytest.raises(BlobUploadUnknown):
         asyncio.run(registry.uploads.complete("team/app", upload_id, Digest.of(LAYER)))
     with pytest.raises(BlobUnknown):
         registry.blobs.find("team/app", Digest.of(LAYER))

@@ -5,16 +5,10 @@ import time
 import pytest
 
 from berth.registry.errors import NameInvalid, NameUnknown, RepositoryExists, RepositoryNotEmpty
-from berth.registry.registry import Registry
 from berth.registry.repositories.resource_tags import (
     RepositoryTagService,
     ResourceTagInvalid,
     TooManyResourceTags,
-)
-from berth.registry.repositories.service import (
-    create_on_push,
-    create_on_push_enabled,
-    set_create_on_push,
 )
 from berth.registry.repositories.settings import (
     RepositorySettings,
@@ -22,8 +16,6 @@ from berth.registry.repositories.settings import (
     SettingInvalid,
     TagMutability,
 )
-from berth.storage.metadata import identities as identity_rows
-from berth.storage.metadata import registries as registry_rows
 from tests.unit.registry.test_immutability import push
 
 
@@ -144,42 +136,3 @@ def test_set_mutability_and_scan_on_push(settings):
         settings.set_mutability("put/r", TagMutability("MUTABLE", ("x",)))
     with pytest.raises(NameUnknown):
         settings.set_scan_on_push("put/absent", True)
-
-
-# -- create on push ------------------------------------------------------------------------
-@pytest.fixture
-def real_registry(registry):
-    """A registry with its row (account 210987654321), as the server makes them."""
-    with registry.db.write() as tx:
-        identity_rows.insert_account(tx, {"id": "210987654321", "name": "pusher",
-                                          "is_admin": False, "created_at": time.time()})
-        registry_id = registry_rows.ensure_registry(tx, "210987654321", "us-east-1")
-    return registry.scoped(registry_id)
-
-
-def test_pushes_create_repositories_with_the_defaults(real_registry: Registry):
-    assert create_on_push_enabled(real_registry.db, real_registry.registry_id)
-    push(real_registry, "pushed/app", "v1", b"layer")
-    service = RepositorySettingsService(real_registry.db, real_registry.registry_id)
-    assert service.get("pushed/app").settings == RepositorySettings()
-
-
-def test_create_on_push_off_refuses_new_repositories_only(real_registry: Registry):
-    push(real_registry, "existing/app", "v1", b"layer")
-    set_create_on_push(real_registry.db, real_registry.registry_id, False)
-    assert not create_on_push_enabled(real_registry.db, real_registry.registry_id)
-    with pytest.raises(NameUnknown) as caught:
-        push(real_registry, "new/app", "v1", b"layer")
-    assert caught.value.message == ("The repository with name 'new/app' does not exist in "
-                                    "the registry with id '210987654321'")
-    with real_registry.db.write() as tx, pytest.raises(NameUnknown):
-        create_on_push(tx, real_registry.registry_id, "new/app")
-    with pytest.raises(NameUnknown):  # refused at the start of an upload, as ECR does
-        real_registry.uploads.start("new/app")
-    real_registry.uploads.start("existing/app")
-    push(real_registry, "existing/app", "v2", b"another layer")
-    RepositorySettingsService(real_registry.db, real_registry.registry_id).create(
-        "new/app", RepositorySettings())
-    push(real_registry, "new/app", "v1", b"layer")
-    set_create_on_push(real_registry.db, real_registry.registry_id, True)
-    push(real_registry, "newer/app", "v1", b"layer")

@@ -11,6 +11,7 @@ from berth.registry.references import Digest
 from berth.storage.metadata import repositories as repository_rows
 from berth.storage.metadata.schema import blobs, repositories
 from tests.support.registry_images import push_image as _push_image
+from tests.support.repositories import pushes_create
 
 
 def run(coro):
@@ -24,6 +25,7 @@ async def _body(*parts):
 
 @pytest.fixture
 def other(registry):
+    pushes_create(registry.db, 2)
     return registry.scoped(2)
 
 
@@ -70,8 +72,8 @@ def test_blobs_are_linked_per_registry_and_stored_once(registry, other):
     registry.uploads.put_small("team/app", digest, data)
     with pytest.raises(NameUnknown):
         other.blobs.stat("team/app", digest)
-    other.uploads.start("team/app")  # starting an upload creates no repository
-    with pytest.raises(NameUnknown):
+    other.uploads.start("team/app")  # the push's first write makes the repository ...
+    with pytest.raises(BlobUnknown):  # ... without the other registry's blob
         other.blobs.stat("team/app", digest)
     run(other.uploads.upload_whole("team/app", digest, _body(data)))
     assert registry.blobs.stat("team/app", digest) == len(data)

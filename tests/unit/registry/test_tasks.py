@@ -11,6 +11,7 @@ from berth.registry.registry import Registry
 from berth.registry.tasks import EXPIRE_UPLOADS, schedule_upload_expiry
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.metadata.schema import jobs
+from tests.support.repositories import pushes_create
 
 _EXPIRY_DONE = select(jobs.c.id).where(jobs.c.kind == EXPIRE_UPLOADS, jobs.c.state == "done")
 
@@ -19,6 +20,7 @@ _EXPIRY_DONE = select(jobs.c.id).where(jobs.c.kind == EXPIRE_UPLOADS, jobs.c.sta
 def registry(db, tmp_path):
     reg = Registry.create(db, FilesystemDriver(tmp_path / "blobs"), 4 * 1024 * 1024,
                           registry_id=1)
+    pushes_create(reg.db, reg.registry_id)
     yield reg
     reg.close()
 

@@ -23,6 +23,7 @@ from berth.storage.metadata import migrate
 from berth.storage.metadata import registries as registry_rows
 from berth.storage.metadata import repositories as repository_rows
 from berth.storage.metadata.database import Database
+from tests.support.repositories import pushes_create
 
 EAST, WEST = "us-east-1", "eu-west-1"
 SHARED = os.urandom(3000)
@@ -45,6 +46,7 @@ class World:
         """The domain over registry ``registry_id``: new repositories sealed with the
         deployment key ("aes256"), or with no key ("") when ``plain`` (storage that
         encrypts itself)."""
+        pushes_create(self.db, registry_id)
         return Registry.create(self.db, FilesystemDriver(self.blobs), 4 * 1024 * 1024,
                                registry_id=registry_id,
                                encryption=Encryption(storage_encrypted=plain))

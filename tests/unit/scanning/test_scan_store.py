@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from berth.registry.registry import Registry
-from berth.registry.repositories.service import create_on_push
+from tests.support.repositories import make_repository, pushes_create
 from berth.scanning import services
 from berth.scanning.configuration import BASIC, ENHANCED
 from berth.scanning.findings import Finding, advisory_fields
@@ -220,8 +220,9 @@ def image(sqlite_db, registry_id, tmp_path):
     """(repository id, digest) of an image pushed into ``sqlite_db``'s registry."""
     reg = Registry.create(sqlite_db, FilesystemDriver(tmp_path / "blobs"), 4 << 20,
                           registry_id=registry_id)
+    pushes_create(reg.db, reg.registry_id)
     with sqlite_db.write() as tx:
-        repo_id = create_on_push(tx, registry_id, REPO)
+        repo_id = make_repository(tx, registry_id, REPO)
     digest = str(push_image(reg, REPO, "v1", b"a layer"))
     yield repo_id, digest
     reg.driver.close()

@@ -21,6 +21,7 @@ from berth.gc.collector import object_key
 from berth.iam.tenancy import RegistryAddress
 from berth.registry.references import Digest
 from berth.registry.registry import Registry
+from tests.support.repositories import pushes_create
 from berth.storage.metadata import migrate
 from berth.storage.metadata.database import Database
 from tests.unit.api.admin.conftest import Admin
@@ -58,7 +59,10 @@ class StorageApi(Admin):
     registry: Registry | None = None
 
     def registry_of(self, account_id: str) -> Registry:
-        return self.registry.scoped(self.iam.registry_id(RegistryAddress(account_id, REGION)))
+        """The account's registry, where pushes make repositories."""
+        found = self.registry.scoped(self.iam.registry_id(RegistryAddress(account_id, REGION)))
+        pushes_create(found.db, found.registry_id)
+        return found
 
 
 @pytest.fixture

@@ -23,11 +23,11 @@ from berth.api.ecr.validation import compiled_pattern
 from berth.app import create_app
 from berth.config import Settings
 from berth.registry.references import Digest
-from berth.registry.repositories.service import create_on_push
 from tests.support.aws_retries import retry_throttling
 from tests.support.credentials import AccessKey, admin_key
 from tests.support.metadata_templates import DATABASES, fresh_database, migrate_url
 from tests.support.registry_images import image_manifest, push_image
+from tests.support.repositories import make_repository
 from tests.unit.api.ecr.test_real_clients import serving
 
 # Values meant to satisfy each of the ECR model's (Java) patterns as AWS reads them.
@@ -237,7 +237,7 @@ class Server:
     def repository(self, name: str) -> None:
         """In the administrator's registry, made as a first push makes it (idempotent)."""
         with self.state.registry.db.write() as tx:
-            create_on_push(tx, self.state.registry.registry_id, name)
+            make_repository(tx, self.state.registry.registry_id, name)
 
     def blobs(self, repository: str, *blobs: bytes) -> None:
         for data in blobs:

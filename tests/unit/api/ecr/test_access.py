@@ -14,6 +14,7 @@ from botocore.credentials import Credentials
 
 from berth.iam.tenancy import RegistryAddress
 from tests.support.registry_images import push_image
+from tests.support.repositories import pushes_create
 from tests.unit.api.ecr.support import REGION, server_fixture
 
 server = server_fixture("ecr-access")
@@ -44,6 +45,7 @@ def world(server):
     iam = server.state.iam
     made, unmade = (iam.identities.create_account(n).id for n in ("made", "unmade"))
     registry = server.state.registry.scoped(iam.registry_id(RegistryAddress(made, REGION)))
+    pushes_create(registry.db, registry.registry_id)
     push_image(registry, "web", "v1")
     _, stranger = server.account_with_user("stranger")
     return {"made": made, "unmade": unmade, "missing": MISSING, "stranger": stranger}

@@ -8,6 +8,7 @@ import pytest
 from berth.iam.tenancy import RegistryAddress
 from tests.support.credentials import basic
 from tests.support.registry_images import push_image
+from tests.support.repositories import pushes_create
 
 from .support import OCI_MANIFEST, assert_error, sha256
 
@@ -30,6 +31,7 @@ def world(oci):
     token = iam.tokens.mint(iam.identities.create_access_key(stranger).id)[0]
     registry = oci.client.app.app.state.registry.scoped(
         iam.registry_id(RegistryAddress(made, "us-east-1")))
+    pushes_create(registry.db, registry.registry_id)
     push_image(registry, "web", "v1", b"layer")  # content behind the names
     return {"made": made, "unmade": unmade, "token": token}
 
@@ -69,6 +71,8 @@ def team(oci):
     key = iam.identities.create_access_key(account).id
     admin = oci.client.headers["Authorization"]
     oci.client.headers["Authorization"] = basic(iam.tokens.mint(key, region="eu-west-1")[0])
+    registry_id = iam.registry_id(RegistryAddress(account, "eu-west-1"))
+    pushes_create(iam.db, registry_id)  # its pushes make their repositories
     yield {"account": account, "admin": admin,
            "registry": lambda: oci.client.app.app.state.registry.scoped(
                iam.registry_id(RegistryAddress(account, "eu-west-1")))}
