@@ -32,6 +32,7 @@ from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
 from .notifications import subscriber as notifications_subscriber
+from .replication import tasks as replication_tasks
 from .audit.recorder import AuditRecorder
 from .audit.tasks import schedule_audit_prune
 from .lifecycle.tasks import schedule_lifecycle
@@ -98,8 +99,10 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                     settings.gc_orphan_scan_seconds)
     schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber(),
                                                     notifications_subscriber.subscriber(),
-                                                    scanning_tasks.subscriber(queue)],
+                                                    scanning_tasks.subscriber(queue),
+                                                    replication_tasks.subscriber(queue)],
                       settings.event_delivery_seconds)
+    replication_tasks.register(runner, registry)
     scanning_tasks.handle_scans(runner, registry, ScanLimits(settings.scan_max_layer_bytes,
                                                              settings.scan_max_layer_entries))
     scanning_tasks.schedule_refresh(runner, registry.db, settings.vulndb_urls,

@@ -236,6 +236,13 @@ def walk(ecr, registry) -> Walk:
     w.call("UpdateRepositoryCreationTemplate", lambda: {
         "prefix": "ecr-model-templates", "appliedFor": ["REPLICATION", "PULL_THROUGH_CACHE"]})
     w.call("DeleteRepositoryCreationTemplate", lambda: {"prefix": "ecr-model-templates"})
+    w.call("PutReplicationConfiguration", lambda: {"replicationConfiguration": {"rules": [{
+        "destinations": [{"region": "us-east-1", "registryId": "123456789012"}],
+        "repositoryFilters": [{"filter": "ecr-model", "filterType": "PREFIX_MATCH"}]}]}})
+    w.call("DescribeRegistry", lambda: {})
+    w.call("DescribeImageReplicationStatus", lambda: {"repositoryName": REPO,
+                                                      "imageId": {"imageTag": "v1"}})
+    w.call("PutReplicationConfiguration", lambda: {"replicationConfiguration": {"rules": []}})
     w.call("GetAccountSetting", lambda: {"name": "BLOB_MOUNTING"})
     w.call("PutAccountSetting", lambda: {"name": "BLOB_MOUNTING", "value": "DISABLED"})
 

@@ -1,6 +1,7 @@
-"""ECR operations on the registry itself: DescribeRegistry, GetAccountSetting and
-PutAccountSetting. Account settings are per registry (account and region), as in ECR, kept in
-the registry's settings (``registry.registry_settings``)."""
+"""ECR operations on the registry's account settings: GetAccountSetting and PutAccountSetting
+(DescribeRegistry, which shows the replication rules, is replication.py's). Account settings
+are per registry (account and region), as in ECR, kept in the registry's settings
+(``registry.registry_settings``)."""
 from __future__ import annotations
 
 from ...concurrency import blocking
@@ -8,12 +9,6 @@ from ...registry.settings import AccountSettingInvalid, check_account_setting
 from .access import admit
 from .endpoint import ApiCall
 from .errors import invalid_parameter
-
-
-async def describe_registry(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:DescribeRegistry")
-    # Replication is not implemented: no rules, as for a registry that never configured any.
-    return {"registryId": target.registry_id_text, "replicationConfiguration": {"rules": []}}
 
 
 async def get_account_setting(call: ApiCall) -> dict:
@@ -43,7 +38,6 @@ def _check(name: str, value: str | None = None) -> None:
 
 
 OPERATIONS = {
-    "DescribeRegistry": describe_registry,
     "GetAccountSetting": get_account_setting,
     "PutAccountSetting": put_account_setting,
 }

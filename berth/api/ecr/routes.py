@@ -12,6 +12,7 @@ from . import (
     policies,
     pull_exclusions,
     registry_settings,
+    replication,
     repositories,
     scanning,
 )
@@ -30,6 +31,7 @@ OPERATIONS = {
     **registry_settings.OPERATIONS,
     **scanning.OPERATIONS,
     **creation_templates.OPERATIONS,
+    **replication.OPERATIONS,
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
 from ...lifecycle import errors as lifecycle
+from ...replication.configuration import ReplicationConfigurationInvalid
 from ...scanning import errors as scanning
 from ...registry.images import pull_exclusions as exclusions
 from ...registry.images.storage_class import StorageClassUpdateUnsupported
@@ -142,6 +143,9 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
         "ImageArchivedException", f"The image with imageId {_image_id_text(w)} in "
         f"{w.in_repository} is archived and cannot be scanned")),
     (e.NameInvalid, None, _message("InvalidParameterException")),
+    (ReplicationConfigurationInvalid, None, lambda exc, w: invalid_parameter(
+        f"Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: "
+        f"'{exc.message}'")),
     (templates.TemplateExists, None, _message("TemplateAlreadyExistsException")),
     (templates.TemplateNotFound, None, _message("TemplateNotFoundException")),
     (templates.TooManyTemplates, None, _message("LimitExceededException")),

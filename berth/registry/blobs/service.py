@@ -172,6 +172,24 @@ class BlobService:
                                          may_create)
         if key_ref != found.key_ref:
             raise _NotMounted()
+        self._link(tx, repo_id, repository, key_ref, digest, size, source)
+
+    def link_stored(self, repository: str, digest: Digest, size: int, key_ref: str) -> bool:
+        """Link into the (existing) repository a blob stored under its key already (another
+        registry's, which a replica shares); False if the repository seals with another key
+        or the object may be gone (then its bytes are copied instead)."""
+        try:
+            with self.db.write() as tx:
+                found = repositories.find(tx, self.registry_id, repository)
+                if found is None or found.key_ref != key_ref:
+                    raise _NotMounted()
+                self._link(tx, found.id, repository, key_ref, digest, size, None)
+        except _NotMounted:
+            return False
+        return True
+
+    def _link(self, tx, repo_id: int, repository: str, key_ref: str, digest: Digest,
+              size: int, source: str | None) -> None:
         # The link's row, then the object's (a collector deleting it went first, or finds
         # it held): the order garbage collection takes them in.
         blob_rows.link(tx, repo_id, str(digest), size)

@@ -323,4 +323,12 @@ usage_transfer_daily = Table(
 
 # Tables declared beside their statements join the shared metadata here, whatever imports
 # first: migrations are checked against every table (tests/unit/storage/metadata).
-from . import audit, creation_templates, lifecycle, notifications, scanning, vulndb  # noqa: E402,F401,E501
+from . import (  # noqa: E402,F401
+    audit,
+    creation_templates,
+    lifecycle,
+    notifications,
+    replication,
+    scanning,
+    vulndb,
+)

@@ -1,0 +1,115 @@
+"""Replication as background work. The outbox subscriber turns each image pushed (or tag
+moved) into a task per destination the registry's rules send it to, in the transaction that
+moves its cursor (each task made exactly once), and queues a job for its lane (a source
+repository and a destination). A lane is copied oldest task first by the one worker holding
+the claim on its oldest unfinished task: push order holds, a SIGKILLed worker's claim runs out
+and its job runs again, and a copy done twice changes nothing (blobs and manifests are
+content-addressed, the tag is put again). A periodic sweep restarts lanes nobody holds."""
+from __future__ import annotations
+
+import logging
+import time
+
+from ..events import IMAGE_PUSHED, Event, Subscriber
+from ..jobs.queue import JobQueue
+from ..jobs.runner import JobContext, JobRunner
+from ..registry.registry import Registry
+from ..registry.settings import read_settings
+from ..storage.metadata import replication as rows
+from ..storage.metadata.database import Database, Tx
+from .configuration import SETTINGS_KEY, Configuration
+from .copy import Copier, ReplicationRefused, Task
+
+log = logging.getLogger("berth.replication")
+
+NAME = "replication"
+COPY_JOB = "replication-copy"
+SWEEP_JOB = "replication-sweep"
+CLAIM_SECONDS = 300.0   # renewed before each blob
+MAX_ATTEMPTS = 5        # then the task is FAILED
+
+
+def subscriber(queue: JobQueue) -> Subscriber:
+    def handle(tx: Tx, events: list[Event]) -> None:
+        configurations: dict[int, Configuration] = {}
+        tasks, lanes = [], {}
+        for event in events:
+            if event.kind != IMAGE_PUSHED:
+                continue
+            if event.registry_id not in configurations:
+                configurations[event.registry_id] = Configuration.from_document(
+                    read_settings(tx, event.registry_id).get(SETTINGS_KEY))
+            configuration = configurations[event.registry_id]
+            for d in configuration.destinations_for(event.repository, event.created_at):
+                lane = {"registry_id": event.registry_id, "repository": event.repository,
+                        "dest_region": d.region, "dest_account": d.registry_id}
+                tasks.append({**lane, "digest": event.payload["digest"],
+                              "tag": event.payload.get("tag"), "created_at": event.created_at,
+                              "updated_at": event.created_at})
+                lanes[tuple(lane.values())] = lane
+        rows.add(tx, tasks)
+        for lane in lanes.values():
+            queue.enqueue(COPY_JOB, lane, tx=tx)
+
+    # From the start: what decides is when a destination was configured, not when this
+    # subscriber first ran (jobs may start later than pushes, on `berth worker`).
+    return Subscriber(NAME, handle, from_start=True)
+
+
+def run_lane(db: Database, copier: Copier, lane: dict, worker: str,
+             job: JobContext | None = None) -> int:
+    """Copy the lane's tasks oldest first while this worker holds it; how many it finished.
+    A failure worth trying again is raised (after the task counts the attempt)."""
+    finished = 0
+    while job is None or not job.cancelled.is_set():
+        now = time.time()
+        with db.write() as tx:
+            task = rows.head(tx, lane)
+            if task is None or not rows.claim(tx, task.id, worker, now, now + CLAIM_SECONDS):
+                return finished  # done, or another worker holds the lane
+
+        def keep_alive(task_id: int = task.id) -> None:
+            at = time.time()
+            with db.write() as tx:
+                rows.claim(tx, task_id, worker, at, at + CLAIM_SECONDS)
+
+        _attempt(db, copier, task, worker, keep_alive)
+        finished += 1
+    return finished
+
+
+def _attempt(db: Database, copier: Copier, task, worker: str, keep_alive) -> None:
+    status, failure = rows.COMPLETE, None
+    try:
+        copier.copy(Task(task.registry_id, task.repository, task.digest, task.tag,
+                         task.dest_region, task.dest_account), keep_alive)
+    except ReplicationRefused as exc:
+        status, failure = rows.FAILED, exc.code
+        log.warning("replication of %s@%s to %s/%s failed: %s", task.repository, task.digest,
+                    task.dest_account, task.dest_region, exc)
+    except Exception as exc:
+        if task.attempts + 1 < MAX_ATTEMPTS:
+            with db.write() as tx:
+                rows.finish(tx, task.id, worker, rows.IN_PROGRESS, None, 1, time.time())
+            raise
+        status, failure = rows.FAILED, f"INTERNAL_ERROR: {type(exc).__name__}"
+        log.exception("replication of %s@%s failed for good", task.repository, task.digest)
+    with db.write() as tx:
+        rows.finish(tx, task.id, worker, status, failure, 1, time.time())
+
+
+def register(runner: JobRunner, registry: Registry, sweep_seconds: float = 60.0) -> None:
+    copier = Copier(registry)
+    queue = runner.queue
+
+    def copy(job: JobContext) -> None:
+        run_lane(registry.db, copier, job.payload, f"job-{job.id}", job)
+
+    def sweep(job: JobContext) -> None:
+        with registry.db.read() as tx:
+            lanes = rows.open_lanes(tx, time.time())
+        for lane in lanes:
+            queue.enqueue(COPY_JOB, lane)
+
+    runner.register(COPY_JOB, copy)
+    runner.every(sweep_seconds, SWEEP_JOB, sweep)

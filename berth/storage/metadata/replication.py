@@ -1,0 +1,136 @@
+"""Rows of replication (berth/replication): one task per image pushed and destination it goes
+to, in push order (``id``). The tasks of a source repository and a destination form a lane,
+copied oldest first by whichever worker holds the claim on its oldest unfinished task."""
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    or_,
+    select,
+    update,
+)
+
+from .schema import metadata
+from .statements import insert
+
+if TYPE_CHECKING:
+    from .database import Tx
+
+IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
+
+replication_tasks = Table(
+    "replication_tasks", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("registry_id", Integer, nullable=False),      # the source registry
+    Column("repository", String(256), nullable=False),
+    Column("digest", String(200), nullable=False),
+    Column("tag", String(300)),
+    Column("dest_region", String(32), nullable=False),
+    Column("dest_account", String(12), nullable=False),
+    Column("status", String(16), nullable=False),         # IN_PROGRESS | COMPLETE | FAILED
+    Column("failure_code", String(500)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_replication_tasks_image", "registry_id", "repository", "digest"),
+    Index("ix_replication_tasks_lane", "registry_id", "repository", "dest_region",
+          "dest_account", "status", "id"),
+    sqlite_autoincrement=True,
+)
+
+R = replication_tasks.c
+LANE = ("registry_id", "repository", "dest_region", "dest_account")
+_COLUMNS = ("registry_id", "repository", "digest", "tag", "dest_region", "dest_account",
+            "status", "attempts", "created_at", "updated_at")
+
+
+@cache
+def _add(dialect: str):
+    return insert(dialect, replication_tasks, *_COLUMNS)
+
+
+@cache
+def _head():
+    return select(replication_tasks).where(
+        *(getattr(R, c) == bindparam(c) for c in LANE), R.status == IN_PROGRESS
+    ).order_by(R.id).limit(1)
+
+
+@cache
+def _claim():
+    free = or_(R.claimed_by.is_(None), R.claimed_until < bindparam("now"),
+               R.claimed_by == bindparam("worker"))
+    return update(replication_tasks).where(R.id == bindparam("task"), R.status == IN_PROGRESS,
+                                           free).values(
+        claimed_by=bindparam("worker"), claimed_until=bindparam("until"))
+
+
+@cache
+def _finish():
+    return update(replication_tasks).where(
+        R.id == bindparam("task"), R.claimed_by == bindparam("worker")).values(
+        status=bindparam("status"), failure_code=bindparam("failure"),
+        attempts=R.attempts + bindparam("tried"), claimed_by=None, claimed_until=None,
+        updated_at=bindparam("now"))
+
+
+@cache
+def _of_image():
+    return select(R.dest_region, R.dest_account, R.status, R.failure_code).where(
+        R.registry_id == bindparam("registry"), R.repository == bindparam("repository"),
+        R.digest == bindparam("digest")).order_by(R.id)
+
+
+@cache
+def _lanes():
+    return select(*(getattr(R, c) for c in LANE)).where(
+        R.status == IN_PROGRESS, or_(R.claimed_until.is_(None),
+                                     R.claimed_until < bindparam("now"))).distinct()
+
+
+def add(tx: "Tx", rows: list[dict]) -> None:
+    if rows:
+        tx.executemany(_add(tx.dialect_name), [{**row, "status": IN_PROGRESS, "attempts": 0}
+                                               for row in rows])
+
+
+def head(tx: "Tx", lane: dict):
+    """The lane's oldest unfinished task, or None."""
+    return tx.first(_head(), lane)
+
+
+def claim(tx: "Tx", task_id: int, worker: str, now: float, until: float) -> bool:
+    return tx.execute(_claim(), {"task": task_id, "worker": worker, "now": now,
+                                 "until": until}) == 1
+
+
+def finish(tx: "Tx", task_id: int, worker: str, status: str, failure: str | None,
+           tried: int, now: float) -> bool:
+    """Record an attempt's end (``status`` IN_PROGRESS: to be tried again) and release it."""
+    return tx.execute(_finish(), {"task": task_id, "worker": worker, "status": status,
+                                  "failure": failure, "tried": tried, "now": now}) == 1
+
+
+def of_image(tx: "Tx", registry_id: int, repository: str, digest: str) -> list:
+    return tx.all(_of_image(), {"registry": registry_id, "repository": repository,
+                                "digest": digest})
+
+
+def open_lanes(tx: "Tx", now: float) -> list[dict]:
+    """The lanes with unfinished tasks nobody holds (a sweep restarts them)."""
+    return [row._asdict() for row in tx.all(_lanes(), {"now": now})]
+
+

@@ -1,0 +1,105 @@
+"""Replication on a running ``berth serve`` (its jobs doing the work): an image pushed with
+skopeo appears in the administrator's registry in another region and in another account's
+registry (whose registry policy allows it), pulled byte for byte by each at the plain host
+with a token of that region or account; and a SIGKILL right after the push is acknowledged
+loses nothing: the copy happens after the restart."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.berth_node import BerthNode
+from tests.support.credentials import admin_key
+from tests.support.ecr_login import get_login_password
+from tests.support.oci_layout import OciLayout, build_image
+from tests.support.ports import wait_until
+from tests.support.skopeo import Skopeo
+from tests.support.tenants import aws, new_account
+
+pytestmark = pytest.mark.e2e
+
+EAST, WEST = "us-east-1", "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    node = BerthNode(tmp_path_factory.mktemp("replication")).start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def _skopeo(node: BerthNode, workdir: Path, key, region: str) -> Skopeo:
+    workdir.mkdir(parents=True, exist_ok=True)
+    skopeo = Skopeo(workdir)
+    skopeo.login(_host(node), get_login_password(node.url, key, region))
+    return skopeo
+
+
+def _host(node: BerthNode) -> str:
+    return f"127.0.0.1:{node.port}"
+
+
+def _push(skopeo: Skopeo, workdir: Path, ref: str, files: dict):
+    image = build_image([files])
+    layout = OciLayout(workdir / f"push-{abs(hash(ref))}").write(
+        image.blobs, {"latest": image.manifest})
+    skopeo.copy(f"oci:{layout.path}:latest", f"docker://{ref}", "--preserve-digests",
+                "--dest-tls-verify=false")
+    return image
+
+
+def _pulled(skopeo: Skopeo, workdir: Path, ref: str, image) -> bool:
+    """Whether ``ref`` pulls as ``image``, every blob byte for byte."""
+    target = workdir / f"pull-{abs(hash((ref, str(workdir))))}"
+    done = skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{target}:v",
+                  check=False)
+    if done.returncode != 0:
+        return False
+    layout = OciLayout(target)
+    return (layout.ref("v")["digest"] == image.manifest.digest
+            and all(layout.blob(b.digest) == b.data for b in image.blobs))
+
+
+def test_an_image_reaches_another_region_and_another_account(node, tmp_path):
+    admin = admin_key(node.data_dir)
+    account = aws(node, admin, "describe-registry")["registryId"]
+    other, other_key = new_account(node, "replica-site")
+    aws(node, other_key, "put-registry-policy", "--policy-text", json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": ["ecr:ReplicateImage", "ecr:CreateRepository"], "Resource": "*"}]}))
+    aws(node, admin, "put-replication-configuration", "--replication-configuration",
+        json.dumps({"rules": [{"destinations": [{"region": WEST, "registryId": account},
+                                                {"region": EAST, "registryId": other}],
+                               "repositoryFilters": [{"filter": "rep/",
+                                                      "filterType": "PREFIX_MATCH"}]}]}))
+    pusher = _skopeo(node, tmp_path / "east", admin, EAST)
+    image = _push(pusher, tmp_path, f"{_host(node)}/rep/app:v1",
+                  {"app.txt": b"replicated\n" * 1000})
+    west = _skopeo(node, tmp_path / "west", admin, WEST)
+    replica = _skopeo(node, tmp_path / "other", other_key, EAST)
+    ref = f"{_host(node)}/rep/app:v1"
+    assert wait_until(lambda: _pulled(west, tmp_path / "west", ref, image), 60)
+    assert wait_until(lambda: _pulled(replica, tmp_path / "other", ref, image), 60)
+    statuses = aws(node, admin, "describe-image-replication-status", "--repository-name",
+                   "rep/app", "--image-id", "imageTag=v1")["replicationStatuses"]
+    assert sorted((s["region"], s["registryId"], s["status"]) for s in statuses) == sorted(
+        [(WEST, account, "COMPLETE"), (EAST, other, "COMPLETE")])
+
+
+def test_a_sigkill_after_the_push_loses_no_replication(node, tmp_path):
+    admin = admin_key(node.data_dir)
+    account = aws(node, admin, "describe-registry")["registryId"]
+    aws(node, admin, "put-replication-configuration", "--replication-configuration",
+        json.dumps({"rules": [{"destinations": [{"region": WEST, "registryId": account}]}]}))
+    pusher = _skopeo(node, tmp_path / "east", admin, EAST)
+    image = _push(pusher, tmp_path, f"{_host(node)}/killed/app:v1", {"a.txt": b"kill\n"})
+    node.kill()  # before the outbox's next delivery (about a second): nothing copied yet
+    node.start()
+    west = _skopeo(node, tmp_path / "west", admin, WEST)
+    assert wait_until(lambda: _pulled(west, tmp_path / "west",
+                                      f"{_host(node)}/killed/app:v1", image), 90)
