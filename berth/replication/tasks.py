@@ -17,6 +17,7 @@ from ..registry.registry import Registry
 from ..registry.settings import read_settings
 from ..storage.metadata import replication as rows
 from ..storage.metadata.database import Database, Tx
+from .backfill import BACKFILL_JOB, Backfills
 from .configuration import SETTINGS_KEY, Configuration
 from .copy import Copier, ReplicationRefused, Task
 
@@ -111,5 +112,11 @@ def register(runner: JobRunner, registry: Registry, sweep_seconds: float = 60.0)
         for lane in lanes:
             queue.enqueue(COPY_JOB, lane)
 
+    def backfill(job: JobContext) -> None:
+        source = registry.scoped(job.payload["registryId"])
+        Backfills(source, queue).prepare(job.payload["id"],
+                                         lambda lane: queue.enqueue(COPY_JOB, lane))
+
     runner.register(COPY_JOB, copy)
+    runner.register(BACKFILL_JOB, backfill)
     runner.every(sweep_seconds, SWEEP_JOB, sweep)

@@ -33,12 +33,15 @@ from berth.registry.images.service import ImageId
 from berth.scanning.services import ScanService
 from berth.registry.images.pull_exclusions import PullTimeExclusions
 from berth.registry.repositories.templates import Template, TemplateService
+from berth.replication.configuration import (Configuration, Destination,
+                                             ReplicationConfigurations, Rule)
 from berth.keys import KeyService
 from berth.notifications.services import TargetService
 from berth.storage.metadata.database import Database
 from tests.support.berth_node import BerthNode
 from tests.support.credentials import admin_key, basic
 from tests.support.oci_push import digest_of, image_manifest, push_blob, push_image
+from tests.support.replication import held_backfill
 from tests.support.repositories import pushes_create
 from tests.support.tarballs import make_tar
 
@@ -381,6 +384,24 @@ class _Cell:
         TemplateService(world.iam.db, registry_id).create(Template(prefix, ("REPLICATION",)))
         return {"prefix": prefix}
 
+    def backfill(self, region: str, started: bool = False) -> dict:
+        """A replication rule to ``region`` in the registry this caller addresses (its own);
+        with ``started``, a backfill to it, whose id is returned."""
+        world = self.world
+        account = world.accounts["other" if self.cross else "home"]
+        registry_id = world.iam.registry_id(RegistryAddress(account, "us-east-1"))
+        configurations = ReplicationConfigurations(world.iam.db, registry_id)
+        wanted = Destination(region, account)
+        rules = configurations.get().rules
+        if not any(wanted in rule.destinations for rule in rules):
+            configurations.put(Configuration((*rules, Rule((wanted,)))), account, "us-east-1",
+                               tuple(world.iam.tenancy.regions))
+        if not started:
+            return {"destination": {"region": region, "registryId": account}}
+        backfill_id = held_backfill(world.iam.db, registry_id, region, account,
+                                    f"held/{self.name}")
+        return {"replicationBackfillId": backfill_id}
+
     def registry_policy(self) -> dict:
         """A registry policy in the registry this caller addresses (its own)."""
         world = self.world
@@ -468,6 +489,12 @@ ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
     "PutReplicationConfiguration": (False, lambda c: {"replicationConfiguration": {"rules": []}}),
     "DescribeImageReplicationStatus": (True, lambda c: {**c.repository(),
                                                         "imageId": {"imageTag": "v1"}}),
+    # A region per operation: one backfill at a time may run to a region.
+    "StartReplicationBackfill": (False, lambda c: c.backfill("eu-west-1")),
+    "StopReplicationBackfill": (False, lambda c: c.backfill("eu-west-2", started=True)),
+    "ListReplicationBackfills": (False, lambda c: {}),
+    "DescribeReplicationBackfillResults": (False, lambda c: c.backfill("eu-west-3",
+                                                                       started=True)),
     "StartImageScan": (True, lambda c: {**c.repository(), "imageId": {"imageTag": "v1"}}),
     "DescribeImageScanFindings": (True, lambda c: c.scanned()),
     "PutRegistryScanningConfiguration": (False, lambda c: {"scanType": "BASIC", "rules": []}),

@@ -23,10 +23,14 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from berth.api.ecr.routes import OPERATIONS
+from berth.config import Settings
+from berth.storage.metadata import registries as registry_rows
+from berth.storage.metadata.database import Database
 from tests.support.berth_server import ecr_client, ecr_key
 from tests.support.ecr_shapes import shape_problems
 from tests.support.oci_push import digest_of, push_image
 from tests.support.ports import wait_until
+from tests.support.replication import held_backfill
 
 pytestmark = pytest.mark.e2e
 
@@ -242,6 +246,13 @@ def walk(ecr, registry) -> Walk:
     w.call("DescribeRegistry", lambda: {})
     w.call("DescribeImageReplicationStatus", lambda: {"repositoryName": REPO,
                                                       "imageId": {"imageTag": "v1"}})
+    destination = {"region": "us-east-1", "registryId": "123456789012"}
+    started = w.call("StartReplicationBackfill", lambda: {"destination": destination})
+    w.call("ListReplicationBackfills", lambda: {})
+    w.call("DescribeReplicationBackfillResults", lambda: {
+        "replicationBackfillId": started["replicationBackfillId"]})
+    w.call("StopReplicationBackfill", lambda: {"replicationBackfillId": _held_backfill(
+        w.registry, account, destination)})
     w.call("PutReplicationConfiguration", lambda: {"replicationConfiguration": {"rules": []}})
     w.call("GetAccountSetting", lambda: {"name": "BLOB_MOUNTING"})
     w.call("PutAccountSetting", lambda: {"name": "BLOB_MOUNTING", "value": "DISABLED"})
@@ -250,6 +261,18 @@ def walk(ecr, registry) -> Walk:
                                         "imageIds": [{"imageTag": "v2"}, {"imageTag": "absent"}]})
     w.call("DeleteRepository", lambda: {"repositoryName": REPO, "force": True})
     return w
+
+
+def _held_backfill(registry, account: str, destination: dict) -> str:
+    """A backfill that stays in progress whatever the server's jobs do (one to stop)."""
+    db = Database(Settings(data_dir=registry.data_dir).database_url)
+    try:
+        with db.read() as tx:
+            registry_id = registry_rows.registry_id(tx, account, "us-east-1")
+        return held_backfill(db, registry_id, "eu-north-1", destination["registryId"],
+                             "ecr-model-held")
+    finally:
+        db.dispose()
 
 
 @pytest.mark.parametrize("operation", SERVED)

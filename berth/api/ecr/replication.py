@@ -1,9 +1,11 @@
-"""ECR's replication operations: PutReplicationConfiguration, and DescribeRegistry, which shows
-the configuration (berth.replication holds the rules and, as it lands, the engine)."""
+"""ECR's replication operations: PutReplicationConfiguration, DescribeRegistry (which shows the
+rules), DescribeImageReplicationStatus and the backfills (berth.replication holds the rules
+and the engine)."""
 from __future__ import annotations
 
 from ...concurrency import blocking
 from ...registry.images.service import ImageId
+from ...replication.backfill import Backfill, Backfills
 from ...replication.configuration import (
     Configuration,
     Destination,
@@ -11,6 +13,7 @@ from ...replication.configuration import (
     Rule,
     statuses,
 )
+from . import paging
 from .access import Target, admit
 from .caller import iam
 from .endpoint import ApiCall
@@ -71,8 +74,80 @@ async def describe_image_replication_status(call: ApiCall) -> dict:
         for region, account, status, failure in found]}
 
 
+def _backfill_out(b: Backfill, summary: bool = False) -> dict:
+    out = {"replicationBackfillId": b.id, "destination": {
+        "region": b.destination.region, "registryId": b.destination.registry_id},
+        "status": b.status, "startedAt": b.started_at}
+    if summary:
+        out["progress"] = {"totalReplicationCount": b.total,
+                           "completedReplicationCount": b.completed,
+                           "failedReplicationCount": b.failed,
+                           "failureCodes": list(b.failure_codes)}
+        if b.ended_at is not None:
+            out["endedAt"] = b.ended_at
+        if b.failure_code:
+            out["failureCode"] = b.failure_code
+    return out
+
+
+async def start_replication_backfill(call: ApiCall) -> dict:
+    given = call.params["destination"]
+    target = await admit(call, "ecr:StartReplicationBackfill")
+    made = await blocking(Backfills(target.registry).start,
+                          Destination(given["region"], given["registryId"]))
+    return {"registryId": target.registry_id_text, **_backfill_out(made)}
+
+
+async def stop_replication_backfill(call: ApiCall) -> dict:
+    target = await admit(call, "ecr:StopReplicationBackfill")
+    stopped = await blocking(Backfills(target.registry).stop,
+                             call.params["replicationBackfillId"])
+    return {"registryId": target.registry_id_text, **_backfill_out(stopped)}
+
+
+async def list_replication_backfills(call: ApiCall) -> dict:
+    target = await admit(call, "ecr:ListReplicationBackfills")
+    scope = target.registry_id_text
+    after = paging.cursor(call, "", scope)
+    found = await blocking(Backfills(target.registry).list)
+    start = 0 if after is None else next(
+        (i + 1 for i, b in enumerate(found) if b.id == after), len(found))
+    limit = call.params.get("maxResults", 50)
+    page = found[start:start + limit]
+    answer = {"registryId": scope, "backfills": [_backfill_out(b, True) for b in page]}
+    if start + limit < len(found):
+        answer["nextToken"] = paging.token(call, "", scope, page[-1].id)
+    return answer
+
+
+async def describe_replication_backfill_results(call: ApiCall) -> dict:
+    p = call.params
+    target = await admit(call, "ecr:DescribeReplicationBackfillResults")
+    backfills = Backfills(target.registry)
+    found = await blocking(backfills.get, p["replicationBackfillId"])
+    scope = f"{found.id}:{p.get('resultStatusFilter') or ''}"
+    after = int(paging.cursor(call, "", scope) or 0)
+    limit = p.get("maxResults", 1000)
+    rows = await blocking(backfills.results, found.id, p.get("resultStatusFilter"), after,
+                          limit)
+    answer = {"registryId": target.registry_id_text, **_backfill_out(found, True),
+              "results": [{"repositoryName": r.repository,
+                           "imageId": {"imageDigest": r.digest,
+                                       **({"imageTag": r.tag} if r.tag else {})},
+                           "status": r.status,
+                           **({"failureCode": r.failure_code} if r.failure_code else {})}
+                          for r in rows[:limit]]}
+    if len(rows) > limit:
+        answer["nextToken"] = paging.token(call, "", scope, str(rows[limit - 1].id))
+    return answer
+
+
 OPERATIONS = {
     "PutReplicationConfiguration": put_replication_configuration,
     "DescribeRegistry": describe_registry,
     "DescribeImageReplicationStatus": describe_image_replication_status,
+    "StartReplicationBackfill": start_replication_backfill,
+    "StopReplicationBackfill": stop_replication_backfill,
+    "ListReplicationBackfills": list_replication_backfills,
+    "DescribeReplicationBackfillResults": describe_replication_backfill_results,
 }

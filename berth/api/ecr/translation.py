@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
 from ...lifecycle import errors as lifecycle
+from ...replication import backfill
 from ...replication.configuration import ReplicationConfigurationInvalid
 from ...scanning import errors as scanning
 from ...registry.images import pull_exclusions as exclusions
@@ -146,6 +147,10 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (ReplicationConfigurationInvalid, None, lambda exc, w: invalid_parameter(
         f"Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: "
         f"'{exc.message}'")),
+    (backfill.BackfillNotFound, None, _message("ReplicationBackfillNotFoundException")),
+    (backfill.BackfillInProgress, None, _message("ReplicationBackfillInProgressException")),
+    (backfill.BackfillInvalidStatus, None,
+     _message("ReplicationBackfillInvalidStatusException")),
     (templates.TemplateExists, None, _message("TemplateAlreadyExistsException")),
     (templates.TemplateNotFound, None, _message("TemplateNotFoundException")),
     (templates.TooManyTemplates, None, _message("LimitExceededException")),

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    delete,
     or_,
     select,
     update,
@@ -45,16 +46,33 @@ replication_tasks = Table(
     Column("claimed_until", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("backfill_id", String(36)),                    # made by a backfill, not a push
     Index("ix_replication_tasks_image", "registry_id", "repository", "digest"),
+    Index("ix_replication_tasks_backfill", "backfill_id", "id"),
     Index("ix_replication_tasks_lane", "registry_id", "repository", "dest_region",
           "dest_account", "status", "id"),
     sqlite_autoincrement=True,
 )
 
+# A backfill: the registry's existing images sent to one destination (its tasks carry its id).
+replication_backfills = Table(
+    "replication_backfills", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("registry_id", Integer, nullable=False),
+    Column("dest_region", String(32), nullable=False),
+    Column("dest_account", String(12), nullable=False),
+    Column("status", String(16), nullable=False),  # PREPARING, IN_PROGRESS, STOPPING, FAILED...
+    Column("failure_code", String(200)),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Index("ix_replication_backfills_registry", "registry_id", "started_at"),
+)
+
 R = replication_tasks.c
+B = replication_backfills.c
 LANE = ("registry_id", "repository", "dest_region", "dest_account")
 _COLUMNS = ("registry_id", "repository", "digest", "tag", "dest_region", "dest_account",
-            "status", "attempts", "created_at", "updated_at")
+            "status", "attempts", "created_at", "updated_at", "backfill_id")
 
 
 @cache
@@ -103,8 +121,9 @@ def _lanes():
 
 def add(tx: "Tx", rows: list[dict]) -> None:
     if rows:
-        tx.executemany(_add(tx.dialect_name), [{**row, "status": IN_PROGRESS, "attempts": 0}
-                                               for row in rows])
+        tx.executemany(_add(tx.dialect_name), [
+            {"backfill_id": None, **row, "status": IN_PROGRESS, "attempts": 0}
+            for row in rows])
 
 
 def head(tx: "Tx", lane: dict):
@@ -134,3 +153,74 @@ def open_lanes(tx: "Tx", now: float) -> list[dict]:
     return [row._asdict() for row in tx.all(_lanes(), {"now": now})]
 
 
+
+
+# -- backfills ------------------------------------------------------------------------------
+@cache
+def _add_backfill(dialect: str):
+    return insert(dialect, replication_backfills, "id", "registry_id", "dest_region",
+                  "dest_account", "status", "started_at")
+
+
+@cache
+def _backfills():
+    return select(replication_backfills).where(
+        B.registry_id == bindparam("registry")).order_by(B.started_at.desc(), B.id)
+
+
+@cache
+def _set_backfill():
+    return update(replication_backfills).where(B.id == bindparam("id")).values(
+        status=bindparam("status"), failure_code=bindparam("failure"),
+        ended_at=bindparam("ended"))
+
+
+@cache
+def _backfill_counts():
+    return select(R.status, R.failure_code, R.claimed_by, R.updated_at).where(
+        R.backfill_id == bindparam("id"))
+
+
+@cache
+def _backfill_results():
+    return select(R.id, R.repository, R.digest, R.tag, R.status, R.failure_code).where(
+        R.backfill_id == bindparam("id"), R.status != IN_PROGRESS,
+        R.id > bindparam("after")).order_by(R.id).limit(bindparam("limit"))
+
+
+@cache
+def _drop_unclaimed():
+    return delete(replication_tasks).where(
+        R.backfill_id == bindparam("id"), R.status == IN_PROGRESS,
+        or_(R.claimed_by.is_(None), R.claimed_until < bindparam("now")))
+
+
+def add_backfill(tx: "Tx", backfill_id: str, registry_id: int, region: str, account: str,
+                 now: float) -> None:
+    tx.execute(_add_backfill(tx.dialect_name), {
+        "id": backfill_id, "registry_id": registry_id, "dest_region": region,
+        "dest_account": account, "status": "PREPARING", "started_at": now})
+
+
+def backfills(tx: "Tx", registry_id: int) -> list:
+    return tx.all(_backfills(), {"registry": registry_id})
+
+
+def set_backfill(tx: "Tx", backfill_id: str, status: str, failure: str | None = None,
+                 ended: float | None = None) -> None:
+    tx.execute(_set_backfill(), {"id": backfill_id, "status": status, "failure": failure,
+                                 "ended": ended})
+
+
+def backfill_tasks(tx: "Tx", backfill_id: str) -> list:
+    """(status, failure code, claimed by, updated at) of each of the backfill's tasks."""
+    return tx.all(_backfill_counts(), {"id": backfill_id})
+
+
+def backfill_results(tx: "Tx", backfill_id: str, after: int, limit: int) -> list:
+    return tx.all(_backfill_results(), {"id": backfill_id, "after": after, "limit": limit})
+
+
+def drop_unclaimed(tx: "Tx", backfill_id: str, now: float) -> None:
+    """Forget the backfill's tasks nobody is copying (those under way finish)."""
+    tx.execute(_drop_unclaimed(), {"id": backfill_id, "now": now})

@@ -201,3 +201,65 @@ def test_a_destination_sealing_with_another_key_gets_the_bytes_copied(server):
     assert dest_blob.key_ref != source_blob.key_ref
     assert b"".join(dest.blobs.read(dest_blob, 0, dest_blob.size)) == layer
     assert _status(server, "kms/app", "v1")[0]["status"] == "COMPLETE"
+
+
+# -- backfills ------------------------------------------------------------------------------
+def _prepare(server, backfill_id: str) -> None:
+    """The backfill's job: list the images and make their tasks."""
+    from berth.replication.backfill import Backfills
+
+    Backfills(server.state.registry).prepare(backfill_id, lambda lane: None)
+
+
+def test_a_backfill_copies_what_came_before_the_rule(server):
+    admin, client = server.account, server.client()
+    old = {server.push("bf/app", tag, f"old {tag}".encode()) for tag in ("a", "b")}
+    server.push("elsewhere/app", "a", b"not covered")
+    _configure(server, (WEST, admin), prefix="bf/")
+    assert _replicate(server) == 0  # pushed before the rule: not replicated by pushes
+    destination = {"region": WEST, "registryId": admin}
+    started = client.start_replication_backfill(destination=destination)
+    assert (started["status"], started["destination"]) == ("PREPARING", destination)
+    backfill_id = started["replicationBackfillId"]
+    with pytest.raises(client.exceptions.ReplicationBackfillInProgressException):
+        client.start_replication_backfill(destination=destination)
+    _prepare(server, backfill_id)
+    assert client.describe_replication_backfill_results(
+        replicationBackfillId=backfill_id)["results"] == []  # only once it has ended
+    assert _replicate(server) == 2
+    [summary] = [b for b in client.list_replication_backfills()["backfills"]
+                 if b["replicationBackfillId"] == backfill_id]
+    assert summary["status"] == "COMPLETE" and "endedAt" in summary
+    assert summary["progress"] == {"totalReplicationCount": 2, "completedReplicationCount": 2,
+                                   "failedReplicationCount": 0, "failureCodes": []}
+    results = client.describe_replication_backfill_results(
+        replicationBackfillId=backfill_id)["results"]
+    assert {(r["repositoryName"], r["imageId"]["imageDigest"], r["status"])
+            for r in results} == {("bf/app", d, "COMPLETE") for d in old}
+    west = server.client(region=WEST)
+    assert {i["imageDigest"] for i in west.list_images(repositoryName="bf/app")[
+        "imageIds"]} == old
+    with pytest.raises(west.exceptions.RepositoryNotFoundException):
+        west.describe_repositories(repositoryNames=["elsewhere/app"])
+
+
+def test_a_backfill_needs_a_configured_destination_and_stops(server):
+    admin, client = server.account, server.client()
+    with pytest.raises(client.exceptions.InvalidParameterException):
+        client.start_replication_backfill(destination={"region": WEST, "registryId": admin})
+    _configure(server, (WEST, admin))
+    server.push("stop/app", "a", b"stopped before it began")
+    started = client.start_replication_backfill(
+        destination={"region": WEST, "registryId": admin})
+    backfill_id = started["replicationBackfillId"]
+    stopped = client.stop_replication_backfill(replicationBackfillId=backfill_id)
+    assert stopped["status"] in ("STOPPING", "STOPPED")  # no copy was under way
+    _prepare(server, backfill_id)
+    [summary] = [b for b in client.list_replication_backfills()["backfills"]
+                 if b["replicationBackfillId"] == backfill_id]
+    assert summary["status"] == "STOPPED"
+    with pytest.raises(client.exceptions.ReplicationBackfillInvalidStatusException):
+        client.stop_replication_backfill(replicationBackfillId=backfill_id)
+    with pytest.raises(client.exceptions.ReplicationBackfillNotFoundException):
+        client.stop_replication_backfill(
+            replicationBackfillId="00000000-0000-0000-0000-000000000000")
