@@ -9,11 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support.berth_node import BerthNode
 from tests.support.credentials import admin_key
 from tests.support.ecr_login import get_login_password
-from tests.support.oci_layout import OciLayout, build_image
+from tests.support.oci_layout import OciLayout, build_image, build_index
+from tests.support.oci_push import OCI_MANIFEST, digest_of, push_blob
 from tests.support.ports import wait_until
 from tests.support.skopeo import Skopeo
 from tests.support.tenants import aws, new_account
@@ -89,6 +91,51 @@ def test_an_image_reaches_another_region_and_another_account(node, tmp_path):
                    "rep/app", "--image-id", "imageTag=v1")["replicationStatuses"]
     assert sorted((s["region"], s["registryId"], s["status"]) for s in statuses) == sorted(
         [(WEST, account, "COMPLETE"), (EAST, other, "COMPLETE")])
+
+
+def test_an_index_arrives_with_its_platforms_and_its_referrers(node, tmp_path):
+    admin = admin_key(node.data_dir)
+    account = aws(node, admin, "describe-registry")["registryId"]
+    aws(node, admin, "put-replication-configuration", "--replication-configuration",
+        json.dumps({"rules": [{"destinations": [{"region": WEST, "registryId": account}]}]}))
+    images = [build_image([{"arch.txt": arch.encode()}], architecture=arch)
+              for arch in ("amd64", "arm64")]
+    index = build_index(images)
+    layout = OciLayout(tmp_path / "multi").write(
+        [b for image in images for b in image.blobs] + [index], {"v1": index})
+    pusher = _skopeo(node, tmp_path / "east", admin, EAST)
+    pusher.copy(f"oci:{layout.path}:v1", f"docker://{_host(node)}/multi/app:v1", "--all",
+                "--preserve-digests", "--dest-tls-verify=false")
+    east = requests.Session()
+    east.auth = ("AWS", get_login_password(node.url, admin, EAST))
+    sbom = b'{"spdxVersion": "SPDX-2.3"}'
+    for blob in (b"{}", sbom):
+        push_blob(east, node.url, "multi/app", blob)
+    referrer = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/spdx+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(b"{}"),
+                   "size": 2},
+        "layers": [{"mediaType": "application/spdx+json", "digest": digest_of(sbom),
+                    "size": len(sbom)}],
+        "subject": index.descriptor()}).encode()
+    assert east.put(f"{node.url}/v2/multi/app/manifests/{digest_of(referrer)}", data=referrer,
+                    headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+    west = requests.Session()
+    west.auth = ("AWS", get_login_password(node.url, admin, WEST))
+
+    def arrived() -> bool:
+        found = west.get(f"{node.url}/v2/multi/app/referrers/{index.digest}")
+        return found.status_code == 200 and [m["digest"] for m in found.json()[
+            "manifests"]] == [digest_of(referrer)]
+    assert wait_until(arrived, 60)
+    got = west.get(f"{node.url}/v2/multi/app/manifests/v1",
+                   headers={"Accept": index.media_type})
+    assert got.content == index.data
+    for image in images:
+        for blob in image.blobs:
+            kind = "manifests" if blob is image.manifest else "blobs"
+            assert west.get(f"{node.url}/v2/multi/app/{kind}/{blob.digest}",
+                            headers={"Accept": OCI_MANIFEST}).content == blob.data
 
 
 def test_a_sigkill_after_the_push_loses_no_replication(node, tmp_path):
