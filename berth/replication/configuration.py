@@ -45,14 +45,16 @@ class Configuration:
     rules: tuple[Rule, ...] = ()
     since: dict[Destination, float] = field(default_factory=dict, compare=False)
 
-    def destinations_for(self, repository: str, pushed_at: float) -> list[Destination]:
-        """Where an image pushed to ``repository`` at ``pushed_at`` goes, each once, in rule
-        order: destinations configured before the push only."""
+    def destinations_for(self, repository: str, at: float,
+                         deletes: bool = False) -> list[Destination]:
+        """Where an image pushed to ``repository`` at ``at`` goes (``deletes``: where its
+        deletion or a tag's removal goes, by the rules with deleteReplication), each once, in
+        rule order: destinations configured before then only."""
         found: dict[Destination, None] = {}
         for rule in self.rules:
-            if rule.covers(repository):
+            if rule.covers(repository) and (rule.delete_replication or not deletes):
                 for d in rule.destinations:
-                    if self.since.get(d, float("inf")) <= pushed_at:
+                    if self.since.get(d, float("inf")) <= at:
                         found[d] = None
         return list(found)
 
@@ -66,9 +68,6 @@ class Configuration:
         for rule in self.rules:
             if not rule.destinations:
                 raise _invalid("Each replication rule needs at least one destination")
-            if rule.delete_replication:  # refused, not kept unheeded
-                raise _invalid("Replicating deletes (deleteReplication) is not supported by "
-                               "this registry yet")
             if len(rule.prefixes) > MAX_FILTERS:
                 raise _invalid(f"A replication rule may have at most {MAX_FILTERS} filters")
             for prefix in rule.prefixes:

@@ -19,7 +19,8 @@ from ..iam.authentication import Caller
 from ..iam.policy import Principal, parse_policy
 from ..iam.tenancy import RegistryAddress
 from ..registry.blobs.bodies import Chunk
-from ..registry.errors import BlobUnknown, NameUnknown, TagImmutable
+from ..registry.errors import (BlobUnknown, ManifestReferenced, ManifestUnknown,
+                               NameUnknown, TagImmutable)
 from ..registry.images.format import parse_manifest
 from ..registry.references import Digest
 from ..registry.registry import Registry
@@ -55,17 +56,28 @@ class Task:
     tag: str | None
     dest_region: str
     dest_account: str
+    action: str = "copy"  # or (deleteReplication) "delete" the image, "untag" it
 
 
 class Copier:
     def __init__(self, registry: Registry):
         self.registry = registry  # any scope: ``scoped`` gives the source and destination
 
-    def copy(self, task: Task, keep_alive: Callable[[], None] = lambda: None) -> None:
+    def apply(self, task: Task, keep_alive: Callable[[], None] = lambda: None) -> None:
         source = self.registry.scoped(task.registry_id)
         dest, account = self._destination(task)
         if dest.registry_id == source.registry_id:
             raise ReplicationRefused("INVALID_DESTINATION", "the source registry itself")
+        if task.action == "copy":
+            self._copy(task, source, dest, account, keep_alive)
+            return
+        if not self._allows(task, account, dest.registry_id)("ecr:ReplicateImage"):
+            raise ReplicationRefused("ACCESS_DENIED", "the destination's registry policy does "
+                                     "not allow ecr:ReplicateImage")
+        _remove(dest, task)
+
+    def _copy(self, task: Task, source: Registry, dest: Registry, account: str,
+              keep_alive: Callable[[], None]) -> None:
         run = _Run(source, dest, task.repository, keep_alive)
         run.ensure_repository(self._allows(task, account, dest.registry_id))
         if run.manifest(task.digest) is None:
@@ -176,6 +188,24 @@ class _Run:
         except TagImmutable:
             log.info("replicated %s@%s without tag %s: the destination holds it immutably",
                      self.repository, digest, tag)
+
+
+def _remove(dest: Registry, task: Task) -> None:
+    """What the source removed, removed at the destination: the image (by digest, with its
+    tags), or the tag if it still names that image there; already gone is done."""
+    try:
+        if task.action == "delete":
+            dest.manifests.delete(task.repository, task.digest)
+        else:
+            named = manifest_rows.lookup(dest.db, dest.registry_id, task.repository, task.tag,
+                                         True, False)
+            if named is not None and named.digest == task.digest:
+                dest.manifests.delete(task.repository, task.tag)
+    except (NameUnknown, ManifestUnknown):
+        pass
+    except ManifestReferenced:  # an index there still lists it, as at the source
+        log.info("replicated deletion of %s@%s left it: an index there lists it",
+                 task.repository, task.digest)
 
 
 async def _body(chunks: Iterator[bytes]):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ..events import IMAGE_PUSHED, Event, Subscriber
+from ..events import IMAGE_DELETED, IMAGE_PUSHED, TAG_REMOVED, Event, Subscriber
 from ..jobs.queue import JobQueue
 from ..jobs.runner import JobContext, JobRunner
 from ..registry.registry import Registry
@@ -35,16 +35,18 @@ def subscriber(queue: JobQueue) -> Subscriber:
         configurations: dict[int, Configuration] = {}
         tasks, lanes = [], {}
         for event in events:
-            if event.kind != IMAGE_PUSHED:
+            action = _ACTIONS.get(event.kind)
+            if action is None:
                 continue
             if event.registry_id not in configurations:
                 configurations[event.registry_id] = Configuration.from_document(
                     read_settings(tx, event.registry_id).get(SETTINGS_KEY))
             configuration = configurations[event.registry_id]
-            for d in configuration.destinations_for(event.repository, event.created_at):
+            for d in configuration.destinations_for(event.repository, event.created_at,
+                                                    deletes=action != rows.COPY):
                 lane = {"registry_id": event.registry_id, "repository": event.repository,
                         "dest_region": d.region, "dest_account": d.registry_id}
-                tasks.append({**lane, "digest": event.payload["digest"],
+                tasks.append({**lane, "digest": event.payload["digest"], "action": action,
                               "tag": event.payload.get("tag"), "created_at": event.created_at,
                               "updated_at": event.created_at})
                 lanes[tuple(lane.values())] = lane
@@ -55,6 +57,10 @@ def subscriber(queue: JobQueue) -> Subscriber:
     # From the start: what decides is when a destination was configured, not when this
     # subscriber first ran (jobs may start later than pushes, on `berth worker`).
     return Subscriber(NAME, handle, from_start=True)
+
+
+# What each event becomes at a destination (deletions only where deleteReplication is on).
+_ACTIONS = {IMAGE_PUSHED: rows.COPY, IMAGE_DELETED: rows.DELETE, TAG_REMOVED: rows.UNTAG}
 
 
 def run_lane(db: Database, copier: Copier, lane: dict, worker: str,
@@ -82,8 +88,8 @@ def run_lane(db: Database, copier: Copier, lane: dict, worker: str,
 def _attempt(db: Database, copier: Copier, task, worker: str, keep_alive) -> None:
     status, failure = rows.COMPLETE, None
     try:
-        copier.copy(Task(task.registry_id, task.repository, task.digest, task.tag,
-                         task.dest_region, task.dest_account), keep_alive)
+        copier.apply(Task(task.registry_id, task.repository, task.digest, task.tag,
+                          task.dest_region, task.dest_account, task.action), keep_alive)
     except ReplicationRefused as exc:
         status, failure = rows.FAILED, exc.code
         log.warning("replication of %s@%s to %s/%s failed: %s", task.repository, task.digest,

@@ -5,7 +5,9 @@ with a token of that region or account; and a SIGKILL right after the push is ac
 loses nothing: the copy happens after the restart."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,66 @@ def test_a_sigkill_after_the_push_loses_no_replication(node, tmp_path):
     west = _skopeo(node, tmp_path / "west", admin, WEST)
     assert wait_until(lambda: _pulled(west, tmp_path / "west",
                                       f"{_host(node)}/killed/app:v1", image), 90)
+
+
+def test_a_sigkill_mid_copy_finishes_after_the_restart(tmp_path):
+    """The copy of a 768 MiB layer into a destination sealing with a KMS key (so its bytes are
+    copied, for a second or more) is killed while under way; after the restart it is done
+    again, once, and the bytes arrive whole."""
+    node = BerthNode(tmp_path / "node", env={"BERTH_JOB_LEASE_SECONDS": "5"}).start()
+    try:
+        admin = admin_key(node.data_dir)
+        account = aws(node, admin, "describe-registry")["registryId"]
+        aws(node, admin, "create-repository", "--repository-name", "big/app",
+            "--encryption-configuration", "encryptionType=KMS", region=WEST)
+        aws(node, admin, "put-replication-configuration", "--replication-configuration",
+            json.dumps({"rules": [{"destinations": [{"region": WEST,
+                                                     "registryId": account}]}]}))
+        layer = tmp_path / "layer"
+        digest = _random_file(layer, 768 << 20)
+        east = requests.Session()
+        east.auth = ("AWS", get_login_password(node.url, admin, EAST))
+        with layer.open("rb") as body:
+            assert east.post(f"{node.url}/v2/big/app/blobs/uploads/?digest={digest}",
+                             data=body).status_code == 201
+        push_blob(east, node.url, "big/app", b"{}")
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                       "digest": digest_of(b"{}"), "size": 2},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": digest, "size": 768 << 20}]}).encode()
+        assert east.put(f"{node.url}/v2/big/app/manifests/v1", data=manifest,
+                        headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+
+        def copying() -> bool:
+            return bool(node.query("SELECT 1 FROM replication_tasks WHERE repository = ? "
+                                   "AND claimed_by IS NOT NULL", "big/app"))
+        assert wait_until(copying, 60, interval=0.02)
+        node.kill()
+        assert node.query("SELECT status FROM replication_tasks WHERE repository = ?",
+                          "big/app") == [("IN_PROGRESS",)]  # killed mid-copy
+        node.start()
+        west = requests.Session()
+        west.auth = ("AWS", get_login_password(node.url, admin, WEST))
+        assert wait_until(lambda: west.head(f"{node.url}/v2/big/app/manifests/v1")
+                          .status_code == 200, 120)
+        got = hashlib.sha256()
+        with west.get(f"{node.url}/v2/big/app/blobs/{digest}", stream=True) as response:
+            for chunk in response.iter_content(1 << 20):
+                got.update(chunk)
+        assert f"sha256:{got.hexdigest()}" == digest
+        assert node.query("SELECT status FROM replication_tasks WHERE repository = ?",
+                          "big/app") == [("COMPLETE",)]
+    finally:
+        node.stop()
+
+
+def _random_file(path: Path, size: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        for _ in range(size >> 20):
+            chunk = os.urandom(1 << 20)
+            digest.update(chunk)
+            out.write(chunk)
+    return f"sha256:{digest.hexdigest()}"

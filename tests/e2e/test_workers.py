@@ -84,6 +84,9 @@ def test_a_worker_that_dies_is_replaced_and_logged_once(tmp_path):
         assert wait_until(lambda: len(_workers(node.daemon.pid)) == 2, 30)
         victim = _workers(node.daemon.pid)[0]
         os.kill(victim, signal.SIGKILL)
+        # Noticed (a moment's fork between fork and exec of any child can look like a worker
+        # to _workers, so the log says when the supervisor saw it), then replaced.
+        assert wait_until(lambda: f"server process {victim} exited" in node.log_text(), 60)
         assert wait_until(lambda: len(_workers(node.daemon.pid)) == 2
                           and victim not in _workers(node.daemon.pid), 60)
         log = node.log_text()

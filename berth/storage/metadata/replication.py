@@ -37,6 +37,8 @@ replication_tasks = Table(
     Column("repository", String(256), nullable=False),
     Column("digest", String(200), nullable=False),
     Column("tag", String(300)),
+    # What to do there: copy the image (and tag), or (deleteReplication) delete it, untag it.
+    Column("action", String(16), nullable=False, server_default="copy"),
     Column("dest_region", String(32), nullable=False),
     Column("dest_account", String(12), nullable=False),
     Column("status", String(16), nullable=False),         # IN_PROGRESS | COMPLETE | FAILED
@@ -71,8 +73,9 @@ replication_backfills = Table(
 R = replication_tasks.c
 B = replication_backfills.c
 LANE = ("registry_id", "repository", "dest_region", "dest_account")
-_COLUMNS = ("registry_id", "repository", "digest", "tag", "dest_region", "dest_account",
-            "status", "attempts", "created_at", "updated_at", "backfill_id")
+_COLUMNS = ("registry_id", "repository", "digest", "tag", "action", "dest_region",
+            "dest_account", "status", "attempts", "created_at", "updated_at", "backfill_id")
+COPY, DELETE, UNTAG = "copy", "delete", "untag"
 
 
 @cache
@@ -109,7 +112,7 @@ def _finish():
 def _of_image():
     return select(R.dest_region, R.dest_account, R.status, R.failure_code).where(
         R.registry_id == bindparam("registry"), R.repository == bindparam("repository"),
-        R.digest == bindparam("digest")).order_by(R.id)
+        R.digest == bindparam("digest"), R.action == COPY).order_by(R.id)
 
 
 @cache
@@ -122,7 +125,8 @@ def _lanes():
 def add(tx: "Tx", rows: list[dict]) -> None:
     if rows:
         tx.executemany(_add(tx.dialect_name), [
-            {"backfill_id": None, **row, "status": IN_PROGRESS, "attempts": 0}
+            {"backfill_id": None, "action": COPY, **row, "status": IN_PROGRESS,
+             "attempts": 0}
             for row in rows])
 
 

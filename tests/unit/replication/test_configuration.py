@@ -78,7 +78,6 @@ def test_no_rules_removes_the_configuration(configurations):
     ((Rule((Destination(REGION, ACCOUNT),)),), "source registry itself"),
     ((Rule((Destination("ap-south-1", ACCOUNT),)),), "not served"),
     ((Rule(()),), "at least one destination"),
-    ((Rule((WEST,), (), True),), "deleteReplication"),
     ((Rule((WEST,), ("Prod",)),), "Invalid repository filter"),
     ((Rule((WEST,), ("p",)),), "Invalid repository filter"),
     ((Rule((WEST,), tuple(f"team{n}" for n in range(MAX_FILTERS + 1))),), "filters"),
@@ -90,3 +89,10 @@ def test_what_ecr_refuses(configurations, rules, says):
         _put(configurations, *rules)
     assert says in caught.value.message
     assert configurations.get() == Configuration()
+
+
+def test_deletions_go_only_where_a_rule_replicates_them(configurations):
+    stored = _put(configurations, Rule((WEST,), ("prod",), True), Rule((OTHER,)))
+    assert stored.destinations_for("prod/app", 101.0, deletes=True) == [WEST]
+    assert stored.destinations_for("dev/app", 101.0, deletes=True) == []
+    assert stored.destinations_for("prod/app", 101.0) == [WEST, OTHER]

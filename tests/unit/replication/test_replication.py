@@ -263,3 +263,45 @@ def test_a_backfill_needs_a_configured_destination_and_stops(server):
     with pytest.raises(client.exceptions.ReplicationBackfillNotFoundException):
         client.stop_replication_backfill(
             replicationBackfillId="00000000-0000-0000-0000-000000000000")
+
+
+# -- deletions ------------------------------------------------------------------------------
+def test_no_deletion_is_replicated_by_default(server):
+    admin, reg = server.account, server.state.registry
+    _configure(server, (WEST, admin))
+    digest = server.push("keep/app", "v1", b"kept at the destination")
+    server.push("keep/app", "v2", b"another")
+    _replicate(server)
+    reg.manifests.delete("keep/app", "v2")
+    reg.manifests.delete("keep/app", digest)
+    assert _replicate(server) == 0
+    west = server.client(region=WEST)
+    tags = {t for i in west.describe_images(repositoryName="keep/app")["imageDetails"]
+            for t in i.get("imageTags", [])}
+    assert tags == {"v1", "v2"}
+
+
+def test_delete_replication_removes_images_and_tags_there(server):
+    admin, reg, client = server.account, server.state.registry, server.client()
+    client.put_replication_configuration(replicationConfiguration={"rules": [{
+        "destinations": [{"region": WEST, "registryId": admin}],
+        "deleteReplication": {"enabled": True}}]})
+    doomed = server.push("gone/app", "v1", b"deleted at the source")
+    kept = server.push("gone/app", "v2", b"untagged at the source")
+    reg.manifests.put("gone/app", "v3", _content(server, kept), OCI_MANIFEST)
+    _replicate(server)
+    reg.manifests.delete("gone/app", doomed)   # the image, with its tag
+    reg.manifests.delete("gone/app", "v3")     # a tag alone
+    _replicate(server)
+    west = server.client(region=WEST)
+    images = {i["imageDigest"]: sorted(i.get("imageTags", []))
+              for i in west.describe_images(repositoryName="gone/app")["imageDetails"]}
+    assert images == {kept: ["v2"]}
+
+
+def _content(server, digest: str) -> bytes:
+    from berth.storage.metadata import manifests as manifest_rows
+
+    reg = server.state.registry
+    return bytes(manifest_rows.lookup(reg.db, reg.registry_id, "gone/app", digest, False,
+                                      True).content)

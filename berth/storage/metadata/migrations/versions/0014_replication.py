@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("repository", sa.String(256), nullable=False),
         sa.Column("digest", sa.String(200), nullable=False),
         sa.Column("tag", sa.String(300)),
+        sa.Column("action", sa.String(16), nullable=False, server_default="copy"),
         sa.Column("dest_region", sa.String(32), nullable=False),
         sa.Column("dest_account", sa.String(12), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
