@@ -4,7 +4,8 @@ moves its cursor (each task made exactly once), and queues a job for its lane (a
 repository and a destination). A lane is copied oldest task first by the one worker holding
 the claim on its oldest unfinished task: push order holds, a SIGKILLed worker's claim runs out
 and its job runs again, and a copy done twice changes nothing (blobs and manifests are
-content-addressed, the tag is put again). A periodic sweep restarts lanes nobody holds."""
+content-addressed, the tag is put again). A periodic sweep restarts lanes nobody holds; a
+daily prune forgets what no status needs any more (storage/metadata/replication.prune)."""
 from __future__ import annotations
 
 import logging
@@ -26,6 +27,9 @@ log = logging.getLogger("berth.replication")
 NAME = "replication"
 COPY_JOB = "replication-copy"
 SWEEP_JOB = "replication-sweep"
+PRUNE_JOB = "replication-prune"
+BACKFILL_RETENTION = 90 * 24 * 3600.0  # ECR keeps ended backfills 90 days
+TASK_RETENTION = 24 * 3600.0            # a deleted image's statuses, a day
 CLAIM_SECONDS = 300.0   # renewed before each blob
 MAX_ATTEMPTS = 5        # then the task is FAILED
 
@@ -123,6 +127,12 @@ def register(runner: JobRunner, registry: Registry, sweep_seconds: float = 60.0)
         Backfills(source, queue).prepare(job.payload["id"],
                                          lambda lane: queue.enqueue(COPY_JOB, lane))
 
+    def prune(job: JobContext) -> None:
+        now = time.time()
+        with registry.db.write() as tx:
+            rows.prune(tx, now - BACKFILL_RETENTION, now - TASK_RETENTION)
+
     runner.register(COPY_JOB, copy)
     runner.register(BACKFILL_JOB, backfill)
     runner.every(sweep_seconds, SWEEP_JOB, sweep)
+    runner.every(24 * 3600.0, PRUNE_JOB, prune)

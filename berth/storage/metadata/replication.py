@@ -16,12 +16,13 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    exists,
     or_,
     select,
     update,
 )
 
-from .schema import metadata
+from .schema import manifests, metadata, repositories
 from .statements import insert
 
 if TYPE_CHECKING:
@@ -228,3 +229,52 @@ def backfill_results(tx: "Tx", backfill_id: str, after: int, limit: int) -> list
 def drop_unclaimed(tx: "Tx", backfill_id: str, now: float) -> None:
     """Forget the backfill's tasks nobody is copying (those under way finish)."""
     tx.execute(_drop_unclaimed(), {"id": backfill_id, "now": now})
+
+
+# -- housekeeping ---------------------------------------------------------------------------
+@cache
+def _prune_backfills():
+    return delete(replication_backfills).where(B.ended_at < bindparam("before"))
+
+
+@cache
+def _prune_orphaned_tasks():
+    """Tasks of backfills no longer kept."""
+    return delete(replication_tasks).where(
+        R.backfill_id.is_not(None),
+        ~exists().where(B.id == R.backfill_id))
+
+
+@cache
+def _prune_gone():
+    """Finished tasks of images the source no longer has."""
+    held = exists().where(repositories.c.registry_id == R.registry_id,
+                          repositories.c.name == R.repository,
+                          manifests.c.repository_id == repositories.c.id,
+                          manifests.c.digest == R.digest)
+    return delete(replication_tasks).where(R.status != IN_PROGRESS, R.backfill_id.is_(None),
+                                           R.updated_at < bindparam("before"), ~held)
+
+
+@cache
+def _prune_superseded():
+    """Finished tasks of pushes a later finished one (same image, action, destination) tells
+    the outcome of."""
+    later = replication_tasks.alias("later")
+    newer = exists().where(later.c.registry_id == R.registry_id,
+                           later.c.repository == R.repository, later.c.digest == R.digest,
+                           later.c.action == R.action, later.c.dest_region == R.dest_region,
+                           later.c.dest_account == R.dest_account, later.c.id > R.id,
+                           later.c.status != IN_PROGRESS, later.c.backfill_id.is_(None))
+    return delete(replication_tasks).where(R.status != IN_PROGRESS, R.backfill_id.is_(None),
+                                           newer)
+
+
+def prune(tx: "Tx", ended_before: float, finished_before: float) -> None:
+    """Forget backfills that ended before ``ended_before`` (with their tasks), finished tasks
+    of images gone from the source since before ``finished_before``, and finished tasks a
+    later one of the same image and destination supersedes."""
+    tx.execute(_prune_backfills(), {"before": ended_before})
+    tx.execute(_prune_orphaned_tasks())
+    tx.execute(_prune_gone(), {"before": finished_before})
+    tx.execute(_prune_superseded())
