@@ -112,14 +112,15 @@ class Backfills:
         with self.db.read() as tx:
             return _state(tx, self._row(tx, backfill_id))
 
-    def results(self, backfill_id: str, status: str | None, after: int, limit: int) -> list:
-        """Rows (id, repository, digest, tag, status, failure code) of its finished tasks, once
-        it has ended (none before), oldest first."""
-        if self.get(backfill_id).status in ACTIVE:
+    def results(self, backfill: Backfill, status: str | None, after: int,
+                limit: int) -> list:
+        """Up to ``limit`` + 1 rows (id, repository, digest, tag, status, failure code) of its
+        finished tasks (of ``status``, if given) after the id ``after``, once it has ended
+        (none before), oldest first."""
+        if backfill.status in ACTIVE:
             return []
         with self.db.read() as tx:
-            found = rows.backfill_results(tx, backfill_id, after, limit + 1)
-        return [r for r in found if status is None or r.status == status]
+            return rows.backfill_results(tx, backfill.id, after, limit + 1, status)
 
     def _row(self, tx: Tx, backfill_id: str):
         for row in rows.backfills(tx, self.registry.registry_id):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..registry.errors import RegistryError
 from ..registry.settings import merge_settings, read_settings
+from ..storage.metadata import replication as task_rows
 from ..storage.metadata.database import Database
 
 SETTINGS_KEY = "replication"
@@ -138,8 +139,6 @@ class ReplicationConfigurations:
 def statuses(db: Database, registry_id: int, repository: str, digest: str) -> list[tuple]:
     """(region, account, status, failure code) of the image's replication to each
     destination it was sent to, as its latest task there stands."""
-    from ..storage.metadata import replication as task_rows
-
     with db.read() as tx:
         latest = {(r.dest_region, r.dest_account): r
                   for r in task_rows.of_image(tx, registry_id, repository, digest)}

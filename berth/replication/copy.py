@@ -30,6 +30,7 @@ from ..registry.settings import read_registry
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import registries as registry_rows
+from ..storage.metadata import replication as task_rows
 from ..storage.metadata import repositories as repository_rows
 
 log = logging.getLogger("berth.replication")
@@ -56,7 +57,7 @@ class Task:
     tag: str | None
     dest_region: str
     dest_account: str
-    action: str = "copy"  # or (deleteReplication) "delete" the image, "untag" it
+    action: str = task_rows.COPY  # or (deleteReplication) DELETE the image, UNTAG it
 
 
 class Copier:
@@ -68,7 +69,7 @@ class Copier:
         dest, account = self._destination(task)
         if dest.registry_id == source.registry_id:
             raise ReplicationRefused("INVALID_DESTINATION", "the source registry itself")
-        if task.action == "copy":
+        if task.action == task_rows.COPY:
             self._copy(task, source, dest, account, keep_alive)
             return
         if not self._allows(task, account, dest.registry_id)("ecr:ReplicateImage"):
@@ -80,11 +81,12 @@ class Copier:
               keep_alive: Callable[[], None]) -> None:
         run = _Run(source, dest, task.repository, keep_alive)
         run.ensure_repository(self._allows(task, account, dest.registry_id))
-        if run.manifest(task.digest) is None:
+        copied = run.manifest(task.digest)
+        if copied is None:
             raise ReplicationRefused("SOURCE_IMAGE_NOT_FOUND",
                                      f"{task.repository}@{task.digest} is gone from the source")
         if task.tag:
-            run.tag(task.digest, task.tag)
+            run.tag(task.digest, task.tag, *copied)
 
     def _destination(self, task: Task) -> tuple[Registry, str]:
         db = self.registry.db
@@ -141,17 +143,17 @@ class _Run:
             else:
                 self.key_ref = found.key_ref
 
-    def manifest(self, digest: str) -> str | None:
-        """Copy the manifest with its children, blobs and referrers; its media type (None if
-        the source has no such manifest)."""
+    def manifest(self, digest: str) -> tuple[bytes, str] | None:
+        """Copy the manifest with its children, blobs and referrers; its (body, media type)
+        (None if the source has no such manifest)."""
         row = manifest_rows.lookup(self.source.db, self.source.registry_id, self.repository,
                                    digest, False, True)
         if row is None or row.digest is None:
             return None
-        if digest in self.done:
-            return row.media_type
-        self.done.add(digest)
         body = bytes(row.content)
+        if digest in self.done:
+            return body, row.media_type
+        self.done.add(digest)
         parsed = parse_manifest(body, row.media_type)
         for child in parsed.children:
             self.manifest(str(child.digest))
@@ -162,7 +164,7 @@ class _Run:
         for referrer in self.source.repositories.referrers(
                 self.repository, Digest.parse(digest), None)["manifests"]:
             self.manifest(referrer["digest"])
-        return row.media_type
+        return body, row.media_type
 
     def blob(self, digest: Digest) -> None:
         self.keep_alive()
@@ -179,12 +181,9 @@ class _Run:
         asyncio.run(self.dest.uploads.upload_whole(
             self.repository, digest, _body(chunks), Chunk(length=blob.size), may_create=False))
 
-    def tag(self, digest: str, tag: str) -> None:
-        row = manifest_rows.lookup(self.source.db, self.source.registry_id, self.repository,
-                                   digest, False, True)
+    def tag(self, digest: str, tag: str, body: bytes, media_type: str) -> None:
         try:
-            self.dest.manifests.put(self.repository, tag, bytes(row.content), row.media_type,
-                                    create=False)
+            self.dest.manifests.put(self.repository, tag, body, media_type, create=False)
         except TagImmutable:
             log.info("replicated %s@%s without tag %s: the destination holds it immutably",
                      self.repository, digest, tag)
@@ -194,7 +193,7 @@ def _remove(dest: Registry, task: Task) -> None:
     """What the source removed, removed at the destination: the image (by digest, with its
     tags), or the tag if it still names that image there; already gone is done."""
     try:
-        if task.action == "delete":
+        if task.action == task_rows.DELETE:
             dest.manifests.delete(task.repository, task.digest)
         else:
             named = manifest_rows.lookup(dest.db, dest.registry_id, task.repository, task.tag,

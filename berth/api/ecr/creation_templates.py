@@ -12,7 +12,6 @@ from ...registry.repositories.templates import Template, TemplateService
 from . import paging
 from .access import Target, admit
 from .endpoint import ApiCall
-from .errors import invalid_parameter
 
 DESCRIBE_PAGE = 1000  # DescribeRepositoryCreationTemplates' largest maxResults
 
@@ -86,11 +85,8 @@ async def create_repository_creation_template(call: ApiCall) -> dict:
 async def update_repository_creation_template(call: ApiCall) -> dict:
     p = call.params
     target = await admit(call, _actions("ecr:UpdateRepositoryCreationTemplate", p))
-    changes = _changes(p)
-    if "applied_for" in changes and not changes["applied_for"]:
-        raise invalid_parameter("Invalid parameter at 'appliedFor' failed to satisfy "
-                                "constraint: 'Member must have at least one value'")
-    return _answer(target, await blocking(_service(target).update, p["prefix"], **changes))
+    return _answer(target, await blocking(_service(target).update, p["prefix"],
+                                          **_changes(p)))
 
 
 async def delete_repository_creation_template(call: ApiCall) -> dict:

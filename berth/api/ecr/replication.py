@@ -128,8 +128,7 @@ async def describe_replication_backfill_results(call: ApiCall) -> dict:
     scope = f"{found.id}:{p.get('resultStatusFilter') or ''}"
     after = int(paging.cursor(call, "", scope) or 0)
     limit = p.get("maxResults", 1000)
-    rows = await blocking(backfills.results, found.id, p.get("resultStatusFilter"), after,
-                          limit)
+    rows = await blocking(backfills.results, found, p.get("resultStatusFilter"), after, limit)
     answer = {"registryId": target.registry_id_text, **_backfill_out(found, True),
               "results": [{"repositoryName": r.repository,
                            "imageId": {"imageDigest": r.digest,

@@ -29,9 +29,8 @@ from ..errors import (
     RangeInvalid,
     SizeInvalid,
 )
-from ..references import Digest
+from ..references import Digest, validate_name
 from ..repositories.encryption import Encryption
-from ..references import validate_name
 from ..repositories.creation import open_for_push
 from ..repositories.service import name_unknown
 from .bodies import Body, Chunk, receive

@@ -13,6 +13,9 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from ...iam.policy import PolicyError, parse_policy
+from ...lifecycle.errors import PolicyInvalid
+from ...lifecycle.policy import parse
 from ...storage.metadata import creation_templates as rows
 from ...storage.metadata.database import Database, Tx
 from ..errors import RegistryError, SettingInvalid
@@ -108,10 +111,6 @@ class Template:
                                  f"'The KMS key must be a key ARN: {self.kms_key}'")
 
     def _validate_policies(self) -> None:
-        from ...iam.policy import PolicyError, parse_policy
-        from ...lifecycle.errors import PolicyInvalid
-        from ...lifecycle.policy import parse
-
         if self.repository_policy:
             try:
                 parse_policy(self.repository_policy, kind="resource", name="repository policy")

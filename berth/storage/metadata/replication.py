@@ -187,9 +187,10 @@ def _backfill_counts():
 
 
 @cache
-def _backfill_results():
+def _backfill_results(filtered: bool):
+    wanted = R.status == bindparam("status") if filtered else R.status != IN_PROGRESS
     return select(R.id, R.repository, R.digest, R.tag, R.status, R.failure_code).where(
-        R.backfill_id == bindparam("id"), R.status != IN_PROGRESS,
+        R.backfill_id == bindparam("id"), wanted,
         R.id > bindparam("after")).order_by(R.id).limit(bindparam("limit"))
 
 
@@ -222,8 +223,11 @@ def backfill_tasks(tx: "Tx", backfill_id: str) -> list:
     return tx.all(_backfill_counts(), {"id": backfill_id})
 
 
-def backfill_results(tx: "Tx", backfill_id: str, after: int, limit: int) -> list:
-    return tx.all(_backfill_results(), {"id": backfill_id, "after": after, "limit": limit})
+def backfill_results(tx: "Tx", backfill_id: str, after: int, limit: int,
+                     status: str | None = None) -> list:
+    """Its finished tasks after the id ``after`` (those of ``status`` only, if given)."""
+    return tx.all(_backfill_results(status is not None),
+                  {"id": backfill_id, "after": after, "limit": limit, "status": status})
 
 
 def drop_unclaimed(tx: "Tx", backfill_id: str, now: float) -> None:
