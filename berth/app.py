@@ -32,6 +32,8 @@ from .jobs.queue import JobQueue
 from .jobs.runner import JobRunner
 from .keys import open_keys
 from .notifications import subscriber as notifications_subscriber
+from .pullthrough import imports as pullthrough_imports
+from .pullthrough.wiring import open_pullthrough
 from .replication import tasks as replication_tasks
 from .audit.recorder import AuditRecorder
 from .audit.tasks import schedule_audit_prune
@@ -78,6 +80,7 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
                                    max_manifest_references=settings.max_manifest_references)
         registry.usage_pricing = Pricing.parse(settings.price_per_gb_month,
                                                settings.price_per_gb_transferred)
+        registry.pullthrough = open_pullthrough(registry, iam.identities.master, settings)
     except BaseException:
         db.dispose()
         raise
@@ -103,6 +106,7 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                                                     replication_tasks.subscriber(queue)],
                       settings.event_delivery_seconds)
     replication_tasks.register(runner, registry)
+    pullthrough_imports.register(runner, registry.pullthrough)
     scanning_tasks.handle_scans(runner, registry, ScanLimits(settings.scan_max_layer_bytes,
                                                              settings.scan_max_layer_entries))
     scanning_tasks.schedule_refresh(runner, registry.db, settings.vulndb_urls,
@@ -143,6 +147,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
             await runner.stop()
             for flusher in flushers:
                 await blocking(flusher.stop)
+            registry.pullthrough.close()
             registry.close()
             mark_dead()
 
@@ -153,6 +158,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
                     middleware=[Middleware(RequestObserver, observers)])
     app.state.registry = registry
     app.state.iam = iam
+    app.state.pullthrough = registry.pullthrough
     app.state.settings = settings
     app.state.usage_transfer = transfer  # its observe() counts bytes pulled
     app.state.body_gate = BodyGate(settings.uploads_per_principal, settings.uploads_per_address)

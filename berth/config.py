@@ -87,6 +87,12 @@ class Settings:
     vulndb_urls: str = ""
     vulndb_refresh_seconds: int = 6 * 3600
     gc_interval_seconds: int = 600
+    # Pull-through caches (berth/pullthrough): a cached tag is checked upstream at most this
+    # often (ECR: 24 h); upstream requests time out after; extra CA certificates (PEM file)
+    # upstreams over https may be signed by.
+    pullthrough_refresh_seconds: int = 24 * 3600
+    pullthrough_timeout_seconds: int = 30
+    pullthrough_ca_file: str = ""
     # ... and the whole storage walked for objects no metadata knows (a crash's leftovers).
     gc_orphan_scan_seconds: int = 24 * 3600
     # How often the outbox of domain events is delivered to its subscribers.

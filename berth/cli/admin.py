@@ -26,7 +26,7 @@ from ..keys import KeyServiceError
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import audit, events, usage
+from . import audit, events, secrets, usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -197,6 +197,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
                     usage.operation, usage.ARGUMENTS, usage.params),
     },
     "events": {name: Command(*spec) for name, spec in events.COMMANDS.items()},
+    "secrets": {name: Command(*spec) for name, spec in secrets.COMMANDS.items()},
     "audit": {"lookup": Command("look up events of the audit trail, newest first (JSON lines)",
                                 "LookupAuditEvents", audit.ARGUMENTS, audit.params)},
     "tokens": {
@@ -215,7 +216,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "vulndb": "the vulnerability database scans match against (OSV, offline)",
                "sbom": "an image's software bill of materials",
                "tokens": "registry token signing", "events": events.HELP,
-               "audit": audit.HELP}
+               "secrets": secrets.HELP, "audit": audit.HELP}
 
 
 def _document(args: argparse.Namespace) -> str:
@@ -235,7 +236,7 @@ def add_parser(sub: argparse._SubParsersAction,
     online.add_argument("--endpoint-url", help="the server, e.g. http://127.0.0.1:5000")
     online.add_argument("--profile", help="AWS profile holding the access key")
     online.add_argument("--region", help="signing region (us-east-1); for encryption keys "
-                        "also their region (default: the default region)")
+                        "and secrets also their region (default: the default region)")
     admin = sub.add_parser("admin", help="manage accounts, users, keys and policies")
     groups = admin.add_subparsers(dest="admin_group", required=True)
     for group, commands in COMMANDS.items():

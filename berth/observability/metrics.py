@@ -46,6 +46,11 @@ class Metrics:
         self.refusals = Counter(
             "berth_authorization_refusals", "Requests refused by authentication or "
             "authorization", ["protocol", "reason"])
+        self.pullthrough = Counter(
+            "berth_pullthrough_upstream", "Pull-through caches' dealings with upstreams: "
+            "what was asked (manifest, refresh, blob) and the outcome (fetched, unchanged, "
+            "stale: served from the cache as the upstream failed, or the failure's code)",
+            ["what", "outcome"])
         self._jobs()
         self._storage()
 
@@ -153,6 +158,10 @@ def refused(protocol: str, reason: str) -> None:
     implicit_deny, not_admin, unknown_registry, throttled (too many bodies in flight, or a
     signed request sent again)."""
     metrics().refusals.labels(protocol, reason).inc()
+
+
+def pullthrough(what: str, outcome: str) -> None:
+    metrics().pullthrough.labels(what, outcome).inc()
 
 
 def denial_reason(message: str) -> str:

@@ -87,3 +87,19 @@ def test_online_then_offline(node: BerthNode):
         (key["AccessKeyId"], "Inactive")]
     assert berth("policies", "get", *acct, "--user", "ci", "--name", "read", *offline,
                  env=env)["PolicyDocument"] == POLICY
+
+
+def test_a_secret_put_online_is_listed_offline_and_never_shown(node: BerthNode, tmp_path):
+    admin_env = _env(AWS_SHARED_CREDENTIALS_FILE=str(node.data_dir / "admin-credentials"))
+    token, name = "dckr_pat_e2e-never-shown", "ecr-pullthroughcache/docker-hub"
+    (tmp_path / "token").write_text(token + "\n")
+    made = berth("secrets", "put", name, "--username", "alice", "--token-file",
+                 str(tmp_path / "token"), "--endpoint-url", node.url, "--profile",
+                 "berth-admin", env=admin_env)["Secret"]
+    assert made["ARN"].split(":secret:")[1].startswith(f"{name}-")
+
+    node.stop()
+    assert token not in node.log_text()
+    listed = berth("secrets", "list", "--account", made["ARN"].split(":")[4],
+                   "--data-dir", str(node.data_dir), env=_env())
+    assert listed == {"Secrets": [made]}

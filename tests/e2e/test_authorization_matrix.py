@@ -9,6 +9,7 @@ with a repository policy granting that account.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import tempfile
 import time
@@ -37,6 +38,9 @@ from berth.replication.configuration import (Configuration, Destination,
                                              ReplicationConfigurations, Rule)
 from berth.keys import KeyService
 from berth.notifications.services import TargetService
+from berth.pullthrough.rules import Rule as CacheRule
+from berth.pullthrough.rules import RuleService
+from berth.secrets import SecretService
 from berth.storage.metadata.database import Database
 from tests.support.berth_node import BerthNode
 from tests.support.credentials import admin_key, basic
@@ -384,6 +388,21 @@ class _Cell:
         TemplateService(world.iam.db, registry_id).create(Template(prefix, ("REPLICATION",)))
         return {"prefix": prefix}
 
+    @property
+    def cache_prefix(self) -> str:
+        """The cell's pull-through cache rule prefix (at most 30 characters)."""
+        return "ptc-" + hashlib.sha256(self.name.encode()).hexdigest()[:12]
+
+    def cache_rule(self) -> dict:
+        """A pull-through cache rule (its upstream a closed loopback port) in the registry
+        this caller addresses (its own)."""
+        world = self.world
+        account = world.accounts["other" if self.cross else "home"]
+        registry_id = world.iam.registry_id(RegistryAddress(account, "us-east-1"))
+        RuleService(world.iam.db, registry_id, lambda arn: {}).create(
+            CacheRule(self.cache_prefix, CLOSED_UPSTREAM))
+        return {"ecrRepositoryPrefix": self.cache_prefix}
+
     def backfill(self, region: str, started: bool = False) -> dict:
         """A replication rule to ``region`` in the registry this caller addresses (its own);
         with ``started``, a backfill to it, whose id is returned."""
@@ -415,6 +434,7 @@ LIFECYCLE_POLICY = json.dumps({"rules": [{
     "rulePriority": 1, "description": "keep the ten newest images",
     "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
     "action": {"type": "expire"}}]})
+CLOSED_UPSTREAM = "127.0.0.1:1"  # nothing listens: ValidatePullThroughCacheRule fails fast
 REGISTRY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
     "Action": ["ecr:ReplicateImage"], "Resource": "*"}]})
@@ -506,6 +526,13 @@ ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
     "DescribeRepositoryCreationTemplates": (False, lambda c: {}),
     "UpdateRepositoryCreationTemplate": (False, lambda c: c.template()),
     "DeleteRepositoryCreationTemplate": (False, lambda c: c.template()),
+    "CreatePullThroughCacheRule": (False, lambda c: {
+        "ecrRepositoryPrefix": c.cache_prefix, "upstreamRegistryUrl": CLOSED_UPSTREAM}),
+    "DescribePullThroughCacheRules": (False, lambda c: {}),
+    "UpdatePullThroughCacheRule": (False, lambda c: {
+        **c.cache_rule(), "upstreamRoleArn": "arn:aws:iam::123456789012:role/upstream"}),
+    "DeletePullThroughCacheRule": (False, lambda c: c.cache_rule()),
+    "ValidatePullThroughCacheRule": (False, lambda c: c.cache_rule()),
     "GetAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION"}),
     "PutAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION",
                                             "value": "AWS_NATIVE"}),
@@ -542,6 +569,11 @@ def test_api_operation(world: World, operation: str, caller: str):
     if operation == "DeleteRepository":
         assert world.admin.get(f"{world.url}/v2/{body['repositoryName']}/tags/list"
                                ).status_code == 200
+    if operation in ("CreatePullThroughCacheRule", "DeletePullThroughCacheRule"):
+        home = world.iam.registry_id(world.iam.tenancy.default)
+        kept = [r.prefix for r in RuleService(world.iam.db, home, lambda arn: {}).all()]
+        created = operation == "CreatePullThroughCacheRule"
+        assert (body["ecrRepositoryPrefix"] in kept) is not created  # refused: unchanged
 
 
 def test_a_token_from_the_api_opens_the_registry(world: World):
@@ -678,6 +710,22 @@ def _event_target(world: World, cell: str) -> dict:
     return {"AccountId": home, "Name": f"t-{cell}"}
 
 
+def _secrets(world: World) -> SecretService:
+    return SecretService(world.iam.db, world.iam.identities.master)
+
+
+def _secret_names(world: World) -> list[str]:
+    return [s.name for s in _secrets(world).list(world.accounts["home"],
+                                                 world.iam.tenancy.default_region)]
+
+
+def _secret(world: World, cell: str) -> dict:
+    # Named .../secret: a name ending in -XXXXXX (say, -wrong-secret) is refused.
+    home = world.accounts["home"]
+    _secrets(world).put(home, world.iam.tenancy.default_region, f"s-{cell}/secret", "{}")
+    return {"AccountId": home, "Name": f"s-{cell}/secret"}
+
+
 # Operation -> request body for a fresh cell.
 ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
@@ -711,6 +759,10 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "DeleteEventTarget": _event_target,
     "ListEventDeliveries": _home,
     "ReplayEventDeliveries": _home,
+    "PutSecret": lambda world, cell: {**_home(world, cell), "Name": f"new-{cell}/secret",
+                                      "SecretString": "{}"},
+    "ListSecrets": _home,
+    "DeleteSecret": _secret,
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
@@ -791,6 +843,10 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert body["Name"] not in [t.name for t in _targets(world).list(home)]
     elif operation == "DeleteEventTarget":
         assert body["Name"] in [t.name for t in _targets(world).list(home)]
+    elif operation == "PutSecret":
+        assert body["Name"] not in _secret_names(world)
+    elif operation == "DeleteSecret":
+        assert body["Name"] in _secret_names(world)
     elif operation == "CreateKey":
         assert body["Description"] not in [k.description for k in _kms(world).list(home)]
     elif operation in ("DisableKey", "EnableKey", "RotateKey"):

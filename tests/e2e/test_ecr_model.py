@@ -24,6 +24,8 @@ from botocore.exceptions import ClientError
 
 from berth.api.ecr.routes import OPERATIONS
 from berth.config import Settings
+from berth.iam.wiring import open_iam
+from berth.secrets import SecretService
 from berth.storage.metadata import registries as registry_rows
 from berth.storage.metadata.database import Database
 from tests.support.berth_server import ecr_client, ecr_key
@@ -240,6 +242,19 @@ def walk(ecr, registry) -> Walk:
     w.call("UpdateRepositoryCreationTemplate", lambda: {
         "prefix": "ecr-model-templates", "appliedFor": ["REPLICATION", "PULL_THROUGH_CACHE"]})
     w.call("DeleteRepositoryCreationTemplate", lambda: {"prefix": "ecr-model-templates"})
+    cache = {"ecrRepositoryPrefix": "ecr-model-cache"}
+    w.call("CreatePullThroughCacheRule", lambda: {
+        **cache, "upstreamRegistryUrl": "127.0.0.1:1",  # nothing listens there
+        "credentialArn": _cache_secret(w.registry, account),
+        "customRoleArn": f"arn:aws:iam::{account}:role/ecr-model",
+        "upstreamRepositoryPrefix": "library"})
+    w.call("DescribePullThroughCacheRules", lambda: {})
+    w.call("UpdatePullThroughCacheRule", lambda: {
+        **cache, "upstreamRoleArn": f"arn:aws:iam::{account}:role/ecr-model-upstream"})
+    w.call("DescribePullThroughCacheRules", lambda: {"ecrRepositoryPrefixes": ["ecr-model-cache"],
+                                                     "maxResults": 1})
+    w.call("ValidatePullThroughCacheRule", lambda: cache)
+    w.call("DeletePullThroughCacheRule", lambda: cache)
     w.call("PutReplicationConfiguration", lambda: {"replicationConfiguration": {"rules": [{
         "destinations": [{"region": "us-east-1", "registryId": "123456789012"}],
         "repositoryFilters": [{"filter": "ecr-model", "filterType": "PREFIX_MATCH"}]}]}})
@@ -261,6 +276,20 @@ def walk(ecr, registry) -> Walk:
                                         "imageIds": [{"imageTag": "v2"}, {"imageTag": "absent"}]})
     w.call("DeleteRepository", lambda: {"repositoryName": REPO, "force": True})
     return w
+
+
+def _cache_secret(registry, account: str) -> str:
+    """The ARN of a pull-through cache secret of the account (as `berth admin secrets put`
+    makes it: sealed with the deployment's master key)."""
+    settings = Settings(data_dir=registry.data_dir)
+    db = Database(settings.database_url)
+    try:
+        master = open_iam(settings, db).identities.master
+        return SecretService(db, master).put(account, "us-east-1", "ecr-pullthroughcache/model",
+                                             json.dumps({"username": "walker",
+                                                         "accessToken": "token"})).arn
+    finally:
+        db.dispose()
 
 
 def _held_backfill(registry, account: str, destination: dict) -> str:
@@ -304,6 +333,11 @@ def test_the_walk_left_meaningful_answers(walk: Walk):
     assert len(got["images"]) == 1 and [f["failureCode"] for f in got["failures"]] == ["ImageNotFound"]
     deleted = last("BatchDeleteImage")
     assert len(deleted["imageIds"]) == 1 and len(deleted["failures"]) == 1
+    rule = last("DescribePullThroughCacheRules")["pullThroughCacheRules"]
+    assert [(r["ecrRepositoryPrefix"], "updatedAt" in r) for r in rule] == [
+        ("ecr-model-cache", True)]
+    validated = last("ValidatePullThroughCacheRule")
+    assert validated["isValid"] is False and validated["failure"]
 
 
 # -- the operations Berth does not serve -------------------------------------------------------

@@ -25,10 +25,10 @@ def _service(iam: Iam) -> KeyService:
 
 
 def _region(iam: Iam, p: Params) -> str:
-    return _served_region(iam.tenancy, p)
+    return served_region(iam.tenancy, p)
 
 
-def _served_region(tenancy: Tenancy, p: Params) -> str:
+def served_region(tenancy: Tenancy, p: Params) -> str:
     region = p.get("Region") or tenancy.default_region
     if region not in tenancy.regions:
         raise validation_error(f"Region {region!r} is not served here")
@@ -36,7 +36,7 @@ def _served_region(tenancy: Tenancy, p: Params) -> str:
 
 
 def _spec(tenancy: Tenancy, p: Params) -> KeySpec:
-    spec = parse_key_spec(p["KeyId"], p["AccountId"], _served_region(tenancy, p))
+    spec = parse_key_spec(p["KeyId"], p["AccountId"], served_region(tenancy, p))
     if spec.account_id != p["AccountId"]:
         raise validation_error(f"KeyId {p['KeyId']!r} is not a key of account "
                                f"{p['AccountId']}")

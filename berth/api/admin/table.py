@@ -11,6 +11,7 @@ from . import (
     notification_operations,
     operations,
     scanning_operations,
+    secret_operations,
     storage_operations,
     usage_operations,
 )
@@ -25,7 +26,7 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
                       notification_operations, lifecycle_operations, audit_operations,
-                      scanning_operations)
+                      scanning_operations, secret_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

@@ -11,6 +11,7 @@ from . import (
     lifecycle,
     policies,
     pull_exclusions,
+    pullthrough,
     registry_settings,
     replication,
     repositories,
@@ -32,6 +33,7 @@ OPERATIONS = {
     **scanning.OPERATIONS,
     **creation_templates.OPERATIONS,
     **replication.OPERATIONS,
+    **pullthrough.OPERATIONS,
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
 from ...lifecycle import errors as lifecycle
+from ...pullthrough import errors as pullthrough
 from ...replication import backfill
 from ...replication.configuration import ReplicationConfigurationInvalid
 from ...scanning import errors as scanning
@@ -27,6 +28,10 @@ LAYER_UPLOADS = frozenset({"InitiateLayerUpload", "UploadLayerPart", "CompleteLa
 # Their model lists no tag errors: a template's bad tag is an invalid parameter.
 TEMPLATE_WRITES = frozenset({"CreateRepositoryCreationTemplate",
                              "UpdateRepositoryCreationTemplate"})
+
+_SECRET_ERRORS = {"not_found": "SecretNotFoundException",
+                  "no_access": "UnableToAccessSecretException",
+                  "undecryptable": "UnableToDecryptSecretValueException"}
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,12 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (templates.TemplateExists, None, _message("TemplateAlreadyExistsException")),
     (templates.TemplateNotFound, None, _message("TemplateNotFoundException")),
     (templates.TooManyTemplates, None, _message("LimitExceededException")),
+    (pullthrough.RuleExists, None, _message("PullThroughCacheRuleAlreadyExistsException")),
+    (pullthrough.RuleNotFound, None, _message("PullThroughCacheRuleNotFoundException")),
+    (pullthrough.TooManyRules, None, _message("LimitExceededException")),
+    (pullthrough.UnsupportedUpstream, None, _message("UnsupportedUpstreamRegistryException")),
+    (pullthrough.CredentialUnusable, None, lambda exc, w: model_error(
+        _SECRET_ERRORS[exc.reason], exc.message)),
     (ResourceTagInvalid, TEMPLATE_WRITES, _message("InvalidParameterException")),
     (TooManyResourceTags, TEMPLATE_WRITES, _message("InvalidParameterException")),
     (ResourceTagInvalid, None, _message("InvalidTagParameterException")),

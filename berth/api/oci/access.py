@@ -17,6 +17,7 @@ from ...iam.service import Admission, Iam, Unauthenticated, UnknownRegistry
 from ...iam.tenancy import RegistryAddress
 from ...observability import metrics
 from ...observability.context import note_caller
+from ...pullthrough.errors import ImportNeedsPermission
 from ...registry.errors import NameUnknown
 from ...registry.repositories import CreationNeedsPermission
 from ...registry.references import validate_name
@@ -41,6 +42,7 @@ REFERRERS = {"GET": ("ecr:ListImageReferrers",)}
 CATALOG_ACTION = "ecr:DescribeRepositories"
 MOUNT_SOURCE_ACTION = "ecr:GetDownloadUrlForLayer"
 CREATE_ACTION = "ecr:CreateRepository"  # also needed by a push that makes its repository
+IMPORT_ACTION = "ecr:BatchImportUpstreamImage"  # a pull through a cache that imports
 
 
 def iam(request: Request) -> Iam:
@@ -153,3 +155,24 @@ async def creating(request: Request, push: Callable[[bool], Awaitable[T]]) -> T:
                          CREATE_ACTION, request.state.address,
                          request.state.registry.registry_id, name, condition_keys(request))
         return await push(True)
+
+
+async def importing(request: Request, pull: Callable[[bool | None], Awaitable[T]]) -> T:
+    """``pull(may_import)`` through the registry's pull-through cache: first not knowing
+    whether the caller may import from the upstream (most pulls never ask); if serving needs
+    an import, again once that is known: required (ecr:BatchImportUpstreamImage, and
+    ecr:CreateRepository for a repository it makes) when nothing cached can stand in,
+    otherwise only asked (a cached tag due for its refresh is served as it is without)."""
+    try:
+        return await pull(None)
+    except ImportNeedsPermission as exc:
+        actions = (IMPORT_ACTION, CREATE_ACTION) if exc.create else (IMPORT_ACTION,)
+        name = request.path_params["name"]
+        if exc.cached:
+            return await pull(await may(request, IMPORT_ACTION, name))
+        gate = iam(request)
+        for action in actions:
+            await quick_read(gate.db.inline_reads, gate.require, request.state.caller, action,
+                             request.state.address, request.state.registry.registry_id, name,
+                             condition_keys(request))
+        return await pull(True)

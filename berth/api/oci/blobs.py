@@ -8,8 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ...concurrency import blocking, read_work
+from ...pullthrough.fetch import Fetch
 from ..http.responses import ChunksResponse, SendfileResponse, sends_in_thread
 from . import requests as rq
+from .access import importing
 from .errors import error_response
 
 REDIRECT_SECONDS = 20 * 60
@@ -41,8 +43,14 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 
 
 async def get_blob(request: Request) -> Response:
-    reg, name = rq.registry(request), rq.name(request)
-    blob = await reg.blobs.find_named_async(name, request.path_params["digest"])
+    reg, name, cache = rq.registry(request), rq.name(request), request.app.state.pullthrough
+    blob = await importing(request, lambda may_import: cache.blob(
+        reg, name, request.path_params["digest"], may_import,
+        client=request.method != "HEAD"))
+    if isinstance(blob, Fetch):  # fetched from the cache's upstream as it is stored
+        return StreamingResponse(blob.chunks(), headers={
+            "Docker-Content-Digest": str(blob.digest), "Content-Length": str(blob.size),
+            "ETag": f'"{blob.digest}"'}, media_type="application/octet-stream")
     digest, size = blob.digest, blob.size
     headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes",
                "ETag": f'"{digest}"', "Cache-Control": "max-age=31536000"}

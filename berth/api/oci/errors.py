@@ -9,6 +9,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ...observability import metrics
+from ...pullthrough.errors import UpstreamThrottled, UpstreamUnavailable
 from ...registry import errors as e
 from ...storage.blobs.keyring import KeyUnavailable
 from ..http.admission import TooManyRequests
@@ -22,7 +23,7 @@ _STATUS = {
     e.BlobUploadInvalid: 400, e.ManifestTooLarge: 413, e.SizeInvalid: 400,
     e.ManifestInvalid: 400, e.ManifestNotAcceptable: 404, e.ManifestUnknown: 404,
     e.ManifestBlobUnknown: 400, e.BlobReferenced: 409, e.ManifestReferenced: 409,
-    e.PaginationInvalid: 400,
+    e.PaginationInvalid: 400, UpstreamUnavailable: 503, UpstreamThrottled: 429,
 }
 
 

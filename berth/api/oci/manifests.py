@@ -6,16 +6,17 @@ from starlette.responses import Response
 
 from ...concurrency import blocking
 from . import requests as rq
-from .access import creating
+from .access import creating, importing
 
 
 async def get_manifest(request: Request) -> Response:
     reg, name = rq.registry(request), rq.name(request)
     head = request.method == "HEAD"
-    found = await reg.manifests.fetch(name, request.path_params["reference"],
-                                      rq.accepted_types(request), with_content=not head,
-                                      record_pull=not head,
-                                      principal=request.state.caller.principal.arn)
+    cache = request.app.state.pullthrough
+    found = await importing(request, lambda may_import: cache.manifest(
+        reg, name, request.path_params["reference"], rq.accepted_types(request),
+        with_content=not head, record_pull=not head,
+        principal=request.state.caller.principal.arn, may_import=may_import))
     headers = {"Docker-Content-Digest": found.digest, "ETag": f'"{found.digest}"',
                "Content-Length": str(found.size)}
     return Response(found.content if not head else None, headers=headers,

@@ -42,7 +42,8 @@ def _set_registry_policy():
 
 @cache
 def _settings(lock: bool):
-    query = select(registries.c.settings, registries.c.account_id).where(_BY_ID)
+    query = select(registries.c.settings, registries.c.account_id,
+                   registries.c.region).where(_BY_ID)
     # Read-modify-write: on PostgreSQL a concurrent update of the row waits for ours.
     return query.with_for_update() if lock else query
 

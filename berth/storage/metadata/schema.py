@@ -328,7 +328,9 @@ from . import (  # noqa: E402,F401
     creation_templates,
     lifecycle,
     notifications,
+    pullthrough,
     replication,
     scanning,
+    secrets,
     vulndb,
 )

@@ -8,6 +8,9 @@ import logging
 import pytest
 
 from berth.cli.main import main
+from berth.config import Settings
+from berth.keys.master import MasterKey
+from berth.secrets import SecretService
 from berth.storage.metadata import registries as registry_rows
 from berth.storage.metadata.database import Database
 
@@ -184,3 +187,68 @@ def test_online_without_credentials(berth, monkeypatch, tmp_path):
     status, _, err = berth("accounts", "list", "--endpoint-url", "http://127.0.0.1:9",
                            "--profile", "nobody")
     assert status == 1 and "nobody" in err and "Traceback" not in err
+
+
+# -- secrets ----------------------------------------------------------------------------------
+SECRET_NAME = "ecr-pullthroughcache/docker-hub"
+TOKEN = "dckr_pat_never-printed"
+
+
+def _file(tmp_path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _resolve(tmp_path, arn: str) -> dict:
+    settings = Settings(data_dir=tmp_path / "data")
+    db = Database(settings.database_url)
+    try:
+        master = MasterKey.load(settings.master_key, settings.master_key_path, create=False)
+        return SecretService(db, master).resolve(arn)
+    finally:
+        db.dispose()
+
+
+def test_secrets_from_username_and_token_file(berth, account, tmp_path):
+    token = _file(tmp_path, "token", TOKEN + "\n")
+    acct = ("--account", account)
+    out = ok(berth, "secrets", "put", SECRET_NAME, *acct, "--username", "alice",
+             "--token-file", token)
+    arn = out["Secret"]["ARN"]
+    assert arn.startswith(f"arn:aws:secretsmanager:us-east-1:{account}:secret:{SECRET_NAME}-")
+    assert _resolve(tmp_path, arn) == {"username": "alice", "accessToken": TOKEN}
+    assert [s["ARN"] for s in ok(berth, "secrets", "list", *acct)["Secrets"]] == [arn]
+    assert ok(berth, "secrets", "delete", SECRET_NAME, *acct) == {}
+    assert ok(berth, "secrets", "list", *acct) == {"Secrets": []}
+    status, _, err = berth("secrets", "delete", SECRET_NAME, *acct)
+    assert status == 1 and err.startswith("berth admin: SecretNotFoundException")
+
+
+def test_a_secret_from_a_file_in_a_region(berth, account, tmp_path):
+    value = {"username": "bob", "accessToken": TOKEN, "note": "quay"}
+    path = _file(tmp_path, "secret.json", json.dumps(value))
+    status, out, err = berth("secrets", "put", "quay", "--account", account, "--region",
+                             "eu-west-1", "--secret-file", path)
+    assert status == 0, err
+    assert ":eu-west-1:" in out["Secret"]["ARN"] and TOKEN not in json.dumps(out) + err
+    assert _resolve(tmp_path, out["Secret"]["ARN"]) == value
+    assert ok(berth, "secrets", "list", "--account", account) == {"Secrets": []}
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ((), "give either --secret-file, or --username with --token-file"),
+    (("--username", "alice"), "--username and --token-file go together"),
+    (("--secret-file", "x", "--username", "alice"), "give either"),
+])
+def test_a_secret_value_comes_from_one_source(berth, account, flags, expected):
+    status, out, err = berth("secrets", "put", SECRET_NAME, "--account", account, *flags)
+    assert (status, out) == (1, None) and expected in err
+
+
+def test_a_refused_secret_value_is_one_line_without_it(berth, account, tmp_path):
+    path = _file(tmp_path, "secret.json", json.dumps({"user": "alice", "token": TOKEN}))
+    status, _, err = berth("secrets", "put", SECRET_NAME, "--account", account,
+                           "--secret-file", path)
+    assert status == 1 and err.startswith("berth admin: ValidationError: ")
+    assert len(err.splitlines()) == 1 and TOKEN not in err

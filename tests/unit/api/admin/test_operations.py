@@ -23,7 +23,8 @@ def test_the_operations_mirror_the_cli():
         "RunGarbageCollection", "GetStorageUsage", "GetUsageReport", "RecordUsageSample",
         "PutEventTarget", "ListEventTargets", "DeleteEventTarget", "ListEventDeliveries",
         "ReplayEventDeliveries", "RunLifecyclePolicies", "PreviewLifecyclePolicy",
-        "LookupAuditEvents", "ImportVulnerabilities", "ListVulnerabilitySources", "ExportSbom"}
+        "LookupAuditEvents", "ImportVulnerabilities", "ListVulnerabilitySources", "ExportSbom",
+        "PutSecret", "ListSecrets", "DeleteSecret"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

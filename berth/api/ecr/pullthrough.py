@@ -1,0 +1,119 @@
+"""ECR's pull-through cache rules (Create/Describe/Update/Delete/ValidatePullThroughCacheRule):
+a repository prefix of the registry mapped to an upstream registry."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ...concurrency import blocking
+from ...pullthrough.cache import PullThrough
+from ...pullthrough.errors import CredentialUnusable
+from ...pullthrough.rules import Rule, RuleService
+from ...pullthrough.upstream import UpstreamError
+from . import paging
+from .access import Target, admit
+from .endpoint import ApiCall
+
+DESCRIBE_PAGE = 1000  # DescribePullThroughCacheRules' largest maxResults
+_FIELDS = (("upstreamRegistryUrl", "upstream_url"), ("upstreamRegistry", "upstream_registry"),
+           ("credentialArn", "credential_arn"), ("customRoleArn", "custom_role_arn"),
+           ("upstreamRoleArn", "upstream_role_arn"),
+           ("upstreamRepositoryPrefix", "upstream_prefix"))
+
+
+def _cache(call: ApiCall) -> PullThrough:
+    return call.request.app.state.pullthrough
+
+
+def _rules(call: ApiCall, target: Target) -> RuleService:
+    return RuleService(target.registry.db, target.registry_id, _cache(call).secrets)
+
+
+def _out(target: Target, rule: Rule, *, created: bool = True, updated: bool = False) -> dict:
+    out = {"ecrRepositoryPrefix": rule.prefix, "registryId": target.registry_id_text}
+    out.update({member: getattr(rule, field) for member, field in _FIELDS
+                if getattr(rule, field) is not None})
+    if created:
+        out["createdAt"] = datetime.fromtimestamp(rule.created_at, timezone.utc)
+    if updated:
+        out["updatedAt"] = datetime.fromtimestamp(rule.updated_at, timezone.utc)
+    return out
+
+
+async def create_pull_through_cache_rule(call: ApiCall) -> dict:
+    p = call.params
+    target = await admit(call, "ecr:CreatePullThroughCacheRule")
+    rule = Rule(p["ecrRepositoryPrefix"], **{field: p[member] for member, field in _FIELDS
+                                              if member in p})
+    created = await blocking(_rules(call, target).create, rule)
+    _cache(call).forget_rules(target.registry_id)
+    return _out(target, created)
+
+
+async def update_pull_through_cache_rule(call: ApiCall) -> dict:
+    p = call.params
+    target = await admit(call, "ecr:UpdatePullThroughCacheRule")
+    changes = {field: p[member] or None for member, field in _FIELDS[2:5] if member in p}
+    updated = await blocking(_rules(call, target).update, p["ecrRepositoryPrefix"], **changes)
+    _cache(call).forget_rules(target.registry_id)
+    out = _out(target, updated, created=False, updated=True)
+    out.pop("upstreamRegistryUrl", None)  # not in UpdatePullThroughCacheRule's output
+    out.pop("upstreamRegistry", None)
+    return out
+
+
+async def delete_pull_through_cache_rule(call: ApiCall) -> dict:
+    target = await admit(call, "ecr:DeletePullThroughCacheRule")
+    deleted = await blocking(_rules(call, target).delete, call.params["ecrRepositoryPrefix"])
+    _cache(call).forget_rules(target.registry_id)
+    out = _out(target, deleted)
+    out.pop("upstreamRegistry", None)  # not in DeletePullThroughCacheRule's output
+    return out
+
+
+async def describe_pull_through_cache_rules(call: ApiCall) -> dict:
+    target = await admit(call, "ecr:DescribePullThroughCacheRules")
+    prefixes = call.params.get("ecrRepositoryPrefixes")
+    scope = f"{target.registry_id_text}:{','.join(sorted(prefixes or ()))}"
+    after = paging.cursor(call, "", scope) or ""
+    limit = min(call.params.get("maxResults", DESCRIBE_PAGE), DESCRIBE_PAGE)
+    found = [r for r in await blocking(_rules(call, target).describe, prefixes)
+             if r.key > after]
+    answer: dict = {"pullThroughCacheRules": [
+        _out(target, r, updated=r.updated_at != r.created_at) for r in found[:limit]]}
+    if len(found) > limit:
+        answer["nextToken"] = paging.token(call, "", scope, found[limit - 1].key)
+    return answer
+
+
+async def validate_pull_through_cache_rule(call: ApiCall) -> dict:
+    """Whether the upstream answers with the rule's credentials (its failure, if not)."""
+    target = await admit(call, "ecr:ValidatePullThroughCacheRule")
+    rule = await blocking(_rules(call, target).get, call.params["ecrRepositoryPrefix"])
+    failure = await blocking(_check, _cache(call), rule)
+    out = _out(target, rule, created=False)
+    out.pop("upstreamRegistry", None)
+    out["isValid"] = failure is None
+    if failure is not None:
+        out["failure"] = failure
+    return out
+
+
+def _check(cache: PullThrough, rule: Rule) -> str | None:
+    try:
+        cache.upstream(rule).check()
+    except CredentialUnusable as exc:
+        return exc.message
+    except UpstreamError as exc:
+        return {"denied": "The upstream registry refused the rule's credentials",
+                "rate_limited": "The upstream registry limits requests; try again later",
+                }.get(exc.code, f"The upstream registry could not be reached: {exc}")
+    return None
+
+
+OPERATIONS = {
+    "CreatePullThroughCacheRule": create_pull_through_cache_rule,
+    "DescribePullThroughCacheRules": describe_pull_through_cache_rules,
+    "UpdatePullThroughCacheRule": update_pull_through_cache_rule,
+    "DeletePullThroughCacheRule": delete_pull_through_cache_rule,
+    "ValidatePullThroughCacheRule": validate_pull_through_cache_rule,
+}

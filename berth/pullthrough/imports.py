@@ -1,0 +1,115 @@
+"""The import of a manifest a pull-through cache fetched: the blobs (and, for an index, the
+platforms' manifests) it lists that the repository lacks are fetched from the upstream and
+stored, then the manifest is put as an image, under its tag; its pending copy goes. A job,
+so a SIGKILL midway leaves it to run again (what was stored stays: blobs and manifests are
+content-addressed)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..jobs.runner import JobContext, JobRunner
+from ..registry.errors import TagImmutable
+from ..registry.images.manifests import LayersMissing
+from ..registry.references import Digest
+from ..registry.registry import Registry
+from ..storage.metadata import pullthrough as rows
+from .cache import ACCEPT, IMPORT_JOB, PullThrough
+from .claims import Claim, stored, wait_for_holder
+from .fetch import Fetch
+from .rules import Rule
+
+log = logging.getLogger("berth.pullthrough")
+
+MAX_DEPTH = 2  # an index's children are images: no deeper nesting is followed
+FETCH_WAIT = 3600.0  # for a client's fetch of the same blob to end
+
+
+class Importer:
+    def __init__(self, cache: PullThrough):
+        self.cache = cache
+
+    def run(self, payload: dict) -> None:
+        reg = self.cache.root.scoped(payload["registryId"])
+        name, digest, tag = payload["repository"], payload["digest"], payload.get("tag")
+        with reg.db.read() as tx:
+            pending = rows.ref(tx, reg.registry_id, name, digest)
+        if pending is None or pending.content is None:
+            return  # imported already
+        rule = self.cache.rule(reg.registry_id, name)
+        if rule is None:
+            log.info("pull-through import of %s@%s dropped: no rule covers it", name, digest)
+        else:
+            self._put(reg, rule, name, digest, pending.media_type, pending.content)
+            if tag:
+                self._tag(reg, name, tag, digest, pending.media_type, pending.content)
+        with reg.db.write() as tx:
+            rows.imported(tx, reg.registry_id, name, digest)
+
+    def _put(self, reg: Registry, rule: Rule, name: str, digest: str, media_type: str,
+             content: bytes, depth: int = 0) -> None:
+        """Store the manifest by digest, fetching what it lists that is missing first."""
+        for _ in range(2):
+            try:
+                reg.manifests.put(name, None, content, media_type, digest, create=False)
+                return
+            except LayersMissing as missing:
+                for wanted in missing.digests:
+                    if missing.children and depth < MAX_DEPTH:
+                        self._child(reg, rule, name, wanted, depth + 1)
+                    elif not missing.children:
+                        self._blob(reg, rule, name, wanted)
+        reg.manifests.put(name, None, content, media_type, digest, create=False)
+
+    def _child(self, reg: Registry, rule: Rule, name: str, digest: str, depth: int) -> None:
+        with reg.db.read() as tx:
+            pending = rows.ref(tx, reg.registry_id, name, digest)
+        if pending is not None and pending.content is not None:
+            media_type, content = pending.media_type, pending.content
+        else:
+            fetched = self.cache.upstream(rule).manifest(rule.upstream_name(name), digest,
+                                                         ACCEPT)
+            media_type, content = fetched.media_type, fetched.content
+        self._put(reg, rule, name, digest, media_type, content, depth)
+
+    def _blob(self, reg: Registry, rule: Rule, name: str, digest: str) -> None:
+        """Fetch and store it, unless a client's fetch (here or on another node) does."""
+        wanted = Digest.parse(digest)
+        running = self.cache.fetches.running(reg, name, wanted)
+        if running is not None:
+            running.finished.wait(FETCH_WAIT)
+        for _ in range(3):
+            claim = Claim(reg, name, wanted)
+            if stored(reg, name, wanted) is not None:
+                return
+            if claim.take():
+                try:
+                    blob = self.cache.upstream(rule).blob(rule.upstream_name(name), digest)
+                except BaseException:
+                    claim.release()
+                    raise
+
+                async def store() -> None:
+                    await Fetch(reg, name, wanted, blob, client=False, claim=claim).store()
+                asyncio.run(store())
+                return
+            if wait_for_holder(reg, name, wanted, claim) is not None:
+                return
+
+    @staticmethod
+    def _tag(reg: Registry, name: str, tag: str, digest: str, media_type: str,
+             content: bytes) -> None:
+        try:
+            reg.manifests.put(name, tag, content, media_type, digest, create=False)
+        except TagImmutable:  # a template made the repository immutable: the first stays
+            log.info("pull-through import: %s:%s is immutable; %s stored untagged", name,
+                     tag, digest)
+
+
+def register(runner: JobRunner, cache: PullThrough) -> None:
+    importer = Importer(cache)
+
+    def run(job: JobContext) -> None:
+        importer.run(job.payload)
+
+    runner.register(IMPORT_JOB, run)

@@ -1,0 +1,29 @@
+"""Wiring the pull-through cache: its credentials are secrets of the secret store (sealed with
+the deployment's master key), resolved each time a rule's upstream client is made."""
+from __future__ import annotations
+
+from ..config import Settings
+from ..jobs.queue import JobQueue
+from ..keys.master import MasterKey
+from ..registry.registry import Registry
+from ..secrets.models import SecretNotFound, SecretUnreadable
+from ..secrets.services import SecretService
+from .cache import PullThrough
+from .errors import CredentialUnusable
+
+
+def open_pullthrough(registry: Registry, master: MasterKey, settings: Settings) -> PullThrough:
+    store = SecretService(registry.db, master)
+
+    def secrets(arn: str) -> dict:
+        try:
+            return store.resolve(arn)
+        except SecretNotFound:
+            raise CredentialUnusable(f"The secret {arn} does not exist", "not_found") from None
+        except SecretUnreadable:
+            raise CredentialUnusable(f"The secret {arn} cannot be decrypted",
+                                     "undecryptable") from None
+    return PullThrough(registry, secrets, JobQueue(registry.db),
+                       settings.pullthrough_refresh_seconds,
+                       settings.pullthrough_timeout_seconds,
+                       settings.pullthrough_ca_file or None)
