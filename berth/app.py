@@ -49,6 +49,7 @@ from .observability.access_log import access_log
 from .observability.middleware import RequestObserver
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.registry import Registry
+from .secrets.services import SecretService
 from .registry.repositories.encryption import Encryption
 from .registry.tasks import handle_restores, schedule_upload_expiry
 from .storage.blobs import open_driver
@@ -80,7 +81,8 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
                                    max_manifest_references=settings.max_manifest_references)
         registry.usage_pricing = Pricing.parse(settings.price_per_gb_month,
                                                settings.price_per_gb_transferred)
-        registry.pullthrough = open_pullthrough(registry, iam.identities.master, settings)
+        registry.secrets = SecretService(db, iam.identities.master)
+        registry.pullthrough = open_pullthrough(registry, settings)
     except BaseException:
         db.dispose()
         raise

@@ -17,16 +17,13 @@ from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..api.admin.errors import AdminError, translate
+from ..api.admin.errors import DOMAIN_ERRORS, AdminError, translate
 from ..config import Settings
-from ..iam.identities import IdentityError
-from ..iam.policy import PolicyError
 from ..iam.service import UnknownRegistry
-from ..keys import KeyServiceError
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import audit, events, secrets, usage
+from . import audit, events, secrets, sites, usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -198,6 +195,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
     },
     "events": {name: Command(*spec) for name, spec in events.COMMANDS.items()},
     "secrets": {name: Command(*spec) for name, spec in secrets.COMMANDS.items()},
+    "replication-sites": {name: Command(*spec) for name, spec in sites.COMMANDS.items()},
     "audit": {"lookup": Command("look up events of the audit trail, newest first (JSON lines)",
                                 "LookupAuditEvents", audit.ARGUMENTS, audit.params)},
     "tokens": {
@@ -216,7 +214,8 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "vulndb": "the vulnerability database scans match against (OSV, offline)",
                "sbom": "an image's software bill of materials",
                "tokens": "registry token signing", "events": events.HELP,
-               "secrets": secrets.HELP, "audit": audit.HELP}
+               "secrets": secrets.HELP, "replication-sites": sites.HELP,
+               "audit": audit.HELP}
 
 
 def _document(args: argparse.Namespace) -> str:
@@ -275,7 +274,7 @@ def _add_leaf(sub: argparse._SubParsersAction, name: str, command: Command,
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = _dispatch(args, settings)
-    except (AdminError, IdentityError, PolicyError, KeyServiceError) as exc:
+    except DOMAIN_ERRORS as exc:
         error = translate(exc)
         return _fail(f"{error.code}: {error.message}")
     except urllib.error.URLError as exc:

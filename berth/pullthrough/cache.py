@@ -26,7 +26,12 @@ from ..registry.repositories.templates import PULL_THROUGH_CACHE, for_purpose
 from ..storage.metadata import pullthrough as rows
 from ..storage.metadata import repositories as repository_rows
 from .claims import Claim, stored_by_holder
-from .errors import ImportNeedsPermission, UpstreamThrottled, UpstreamUnavailable
+from .errors import (
+    CredentialUnusable,
+    ImportNeedsPermission,
+    UpstreamThrottled,
+    UpstreamUnavailable,
+)
 from .fetch import Fetch, Fetches
 from .rules import Rule, rule_for
 from .upstream import Upstream, UpstreamError
@@ -141,9 +146,9 @@ class PullThrough:
         if not may_import:
             return found
         try:
-            digest = await read_work(self.upstream(rule).manifest_digest,
-                                     rule.upstream_name(name), tag, ACCEPT)
-        except UpstreamError as exc:
+            digest = await read_work(lambda: self.upstream(rule).manifest_digest(
+                rule.upstream_name(name), tag, ACCEPT))
+        except (UpstreamError, CredentialUnusable) as exc:
             return _stale(name, tag, exc, found)
         if digest in (None, found.digest):  # gone upstream, or unchanged: keep serving
             metrics.pullthrough("refresh", "unchanged" if digest else "not_found")
@@ -159,10 +164,12 @@ class PullThrough:
     async def _fetch_manifest(self, rule: Rule, name: str, reference: str,
                               miss: RegistryError | None):
         try:
-            fetched = await read_work(self.upstream(rule).manifest, rule.upstream_name(name),
-                                      reference, ACCEPT)
+            fetched = await read_work(lambda: self.upstream(rule).manifest(
+                rule.upstream_name(name), reference, ACCEPT))
         except UpstreamError as exc:
             raise _translated(exc, name, reference, miss) from None
+        except CredentialUnusable as exc:
+            raise _unusable(exc, name) from None
         metrics.pullthrough("manifest", "fetched")
         return fetched
 
@@ -237,6 +244,8 @@ class PullThrough:
                                              rule.upstream_name(name), client, claim)
         except UpstreamError as exc:
             raise _translated(exc, name, str(digest), miss) from None
+        except CredentialUnusable as exc:
+            raise _unusable(exc, name) from None
         metrics.pullthrough("blob", "fetched")
         return fetch
 
@@ -264,6 +273,14 @@ def _stale(name: str, tag: str, exc: Exception, found: StoredManifest) -> Stored
                 "image", name, tag, exc)
     metrics.pullthrough("refresh", "stale")
     return found
+
+
+def _unusable(exc: CredentialUnusable, name: str) -> UpstreamUnavailable:
+    log.warning("pull-through cache: the rule covering %s has unusable credentials: %s",
+                name, exc.message)
+    metrics.pullthrough("fetch", "credentials")
+    return UpstreamUnavailable(f"the pull-through cache rule of {name!r} cannot use its "
+                               "credentials")
 
 
 def _translated(exc: UpstreamError, name: str, reference: str,

@@ -58,10 +58,10 @@ async def stored_by_holder(reg: Registry, repository: str, digest: Digest,
                            claim: Claim) -> StoredBlob | None:
     """The blob once its holder has stored it; None if the claim lapses first."""
     while True:
-        found = await blocking(_stored, reg, repository, digest)
+        found = await blocking(stored, reg, repository, digest)
         if found is not None or not await blocking(claim.held_elsewhere):
             return found if found is not None else await blocking(
-                _stored, reg, repository, digest)
+                stored, reg, repository, digest)
         await asyncio.sleep(POLL_SECONDS)
 
 

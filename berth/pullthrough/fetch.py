@@ -53,12 +53,18 @@ class Fetch:
         await self._give(None)
 
     async def _read(self) -> AsyncIterator[bytes]:
+        """The upstream's chunks, the next one read while this one is stored and sent."""
         chunks = iter(self.blob)
-        while (data := await read_work(next, chunks, None)) is not None:
-            if self.claim is not None and self.claim.renew_due():
-                await blocking(self.claim.renew)
-            await self._give(data)
-            yield data
+        ahead = asyncio.ensure_future(read_work(next, chunks, None))
+        try:
+            while (data := await ahead) is not None:
+                ahead = asyncio.ensure_future(read_work(next, chunks, None))
+                if self.claim is not None and self.claim.renew_due():
+                    await blocking(self.claim.renew)
+                await self._give(data)
+                yield data
+        finally:
+            await asyncio.gather(ahead, return_exceptions=True)
 
     async def _give(self, item: bytes | BaseException | None) -> None:
         """To the client, if it is still reading (None: the end)."""
@@ -109,7 +115,8 @@ class Fetches:
         chunks are read by the caller, through ``chunks``)."""
         key = (reg.registry_id, repository, str(digest))
         try:
-            blob = await read_work(lambda: upstream().blob(name, str(digest)))
+            # Not hashed here: the store verifies the digest (one pass, not two).
+            blob = await read_work(lambda: upstream().blob(name, str(digest), verify=False))
         except BaseException:
             if claim is not None:
                 await blocking(claim.release)

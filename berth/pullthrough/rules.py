@@ -12,15 +12,19 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ..registry.repositories.templates import (
+    PREFIX,
+    ROOT,
+    Prefixed,
+    longest_covering,
+    prefix_key,
+)
 from ..storage.metadata import pullthrough as rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database, Tx
 from .errors import CredentialUnusable, RuleExists, RuleInvalid, RuleNotFound, TooManyRules
 
-ROOT = "ROOT"
 MAX_RULES = 50  # ECR's quota per registry
-_PREFIX = re.compile(r"([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*"
-                     r"/?|ROOT)")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*"
                    r"[A-Za-z0-9])?)*(:[0-9]{1,5})?")
 _ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
@@ -38,10 +42,6 @@ NEEDS_CREDENTIALS = frozenset({"docker-hub", "github-container-registry",
 
 # A secret resolver: the secret's JSON value, or CredentialUnusable.
 Secrets = Callable[[str], dict]
-
-
-def prefix_key(prefix: str) -> str:
-    return prefix if prefix == ROOT else prefix.rstrip("/")
 
 
 def _invalid(member: str, why: str) -> RuleInvalid:
@@ -71,7 +71,7 @@ def registry_kind(url: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(Prefixed):
     prefix: str
     upstream_url: str
     upstream_registry: str | None = None
@@ -81,13 +81,6 @@ class Rule:
     upstream_prefix: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
-
-    @property
-    def key(self) -> str:
-        return prefix_key(self.prefix)
-
-    def covers(self, repository: str) -> bool:
-        return self.key == ROOT or repository.startswith(self.key + "/")
 
     def upstream_name(self, repository: str) -> str:
         """The upstream repository a cached one stands for."""
@@ -99,7 +92,7 @@ class Rule:
     def validate(self) -> "Rule":
         for member, value in (("ecrRepositoryPrefix", self.prefix),
                               ("upstreamRepositoryPrefix", self.upstream_prefix)):
-            if value is not None and (not _PREFIX.fullmatch(value) or
+            if value is not None and (not PREFIX.fullmatch(value) or
                                       not 2 <= len(value) <= 30):
                 raise _invalid(member, f"Invalid prefix {value}")
         if self.upstream_prefix and self.key == ROOT:
@@ -136,8 +129,7 @@ class Rule:
 
 def rule_for(rules: list[Rule], repository: str) -> Rule | None:
     """The rule a repository is cached by: the longest prefix covering it, ROOT last."""
-    found = [r for r in rules if r.covers(repository)]
-    return max(found, key=lambda r: -1 if r.key == ROOT else len(r.key), default=None)
+    return longest_covering(rules, repository)
 
 
 class RuleService:

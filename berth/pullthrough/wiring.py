@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..jobs.queue import JobQueue
-from ..keys.master import MasterKey
 from ..registry.registry import Registry
 from ..secrets.models import SecretNotFound, SecretUnreadable
-from ..secrets.services import SecretService
 from .cache import PullThrough
 from .errors import CredentialUnusable
 
 
-def open_pullthrough(registry: Registry, master: MasterKey, settings: Settings) -> PullThrough:
-    store = SecretService(registry.db, master)
+def open_pullthrough(registry: Registry, settings: Settings) -> PullThrough:
+    store = registry.secrets
 
     def secrets(arn: str) -> dict:
         try:

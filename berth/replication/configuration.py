@@ -12,6 +12,7 @@ from ..registry.errors import RegistryError
 from ..registry.settings import merge_settings, read_settings
 from ..storage.metadata import replication as task_rows
 from ..storage.metadata.database import Database
+from .sites import sites_of
 
 SETTINGS_KEY = "replication"
 MAX_RULES = 25          # the model's
@@ -59,10 +60,12 @@ class Configuration:
                         found[d] = None
         return list(found)
 
-    def validate(self, account: str, region: str, regions: tuple[str, ...]) -> "Configuration":
+    def validate(self, account: str, region: str, regions: tuple[str, ...],
+                 sites: frozenset[str] = frozenset()) -> "Configuration":
         """ReplicationConfigurationInvalid for what ECR refuses: more rules, filters or unique
         destinations than its limits, a filter not of its form, a destination that is the
-        source registry itself or in a region this deployment does not serve."""
+        source registry itself or in a region this deployment does not serve (another
+        deployment's, a site's, serves its own)."""
         if len(self.rules) > MAX_RULES:
             raise _invalid(f"A replication configuration may have at most {MAX_RULES} rules")
         unique: set[Destination] = set()
@@ -78,7 +81,7 @@ class Configuration:
                 if (d.region, d.registry_id) == (region, account):
                     raise _invalid("A replication destination cannot be the source registry "
                                    f"itself ({region}, {account})")
-                if d.region not in regions:
+                if d.region not in regions and d.registry_id not in sites:
                     raise _invalid(f"The region '{d.region}' is not served by this registry")
             unique.update(rule.destinations)
         if len(unique) > MAX_DESTINATIONS:
@@ -123,11 +126,11 @@ class ReplicationConfigurations:
             regions: tuple[str, ...], now: float | None = None) -> Configuration:
         """Replace the rules (validated); a destination keeps the time it was first
         configured while some rule names it, a new one starts now."""
-        configuration.validate(account, region, regions)
         now = time.time() if now is None else now
         with self.db.write() as tx:
-            before = Configuration.from_document(
-                read_settings(tx, self.registry_id, lock=True).get(SETTINGS_KEY))
+            settings = read_settings(tx, self.registry_id, lock=True)
+            configuration.validate(account, region, regions, frozenset(sites_of(settings)))
+            before = Configuration.from_document(settings.get(SETTINGS_KEY))
             since = {d: before.since.get(d, now) for r in configuration.rules
                      for d in r.destinations}
             stored = Configuration(configuration.rules, since)

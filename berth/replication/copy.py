@@ -61,10 +61,13 @@ class Task:
 
 
 class Copier:
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, sites=None):
         self.registry = registry  # any scope: ``scoped`` gives the source and destination
+        self.sites = sites  # other deployments' destinations (remote.SiteCopier), if any
 
     def apply(self, task: Task, keep_alive: Callable[[], None] = lambda: None) -> None:
+        if self.sites is not None and self.sites.apply(task, keep_alive):
+            return
         source = self.registry.scoped(task.registry_id)
         dest, account = self._destination(task)
         if dest.registry_id == source.registry_id:
@@ -79,14 +82,9 @@ class Copier:
 
     def _copy(self, task: Task, source: Registry, dest: Registry, account: str,
               keep_alive: Callable[[], None]) -> None:
-        run = _Run(source, dest, task.repository, keep_alive)
-        run.ensure_repository(self._allows(task, account, dest.registry_id))
-        copied = run.manifest(task.digest)
-        if copied is None:
-            raise ReplicationRefused("SOURCE_IMAGE_NOT_FOUND",
-                                     f"{task.repository}@{task.digest} is gone from the source")
-        if task.tag:
-            run.tag(task.digest, task.tag, *copied)
+        target = LocalTarget(dest, task.repository)
+        target.ensure_repository(self._allows(task, account, dest.registry_id))
+        copy_image(source, target, task, keep_alive)
 
     def _destination(self, task: Task) -> tuple[Registry, str]:
         db = self.registry.db
@@ -116,15 +114,60 @@ class Copier:
         return allows
 
 
-class _Run:
-    """One task's copy: the destination repository, then manifests depth first."""
+def copy_image(source: Registry, target, task: Task, keep_alive: Callable[[], None]) -> None:
+    """The task's image (with its platforms and referrers) into ``target`` (LocalTarget,
+    or another deployment's: berth.replication.remote), then its tag."""
+    copied = _Run(source, target, task.repository, keep_alive).manifest(task.digest)
+    if copied is None:
+        raise ReplicationRefused("SOURCE_IMAGE_NOT_FOUND",
+                                 f"{task.repository}@{task.digest} is gone from the source")
+    if task.tag:
+        target.tag(task.digest, task.tag, *copied)
 
-    def __init__(self, source: Registry, dest: Registry, repository: str,
+
+class _Run:
+    """One task's copy: manifests depth first (an index's platforms, each one's blobs, the
+    manifest, then its referrers), each once."""
+
+    def __init__(self, source: Registry, target, repository: str,
                  keep_alive: Callable[[], None]):
-        self.source, self.dest, self.repository = source, dest, repository
+        self.source, self.target, self.repository = source, target, repository
         self.keep_alive = keep_alive
-        self.key_ref = ""
         self.done: set[str] = set()
+
+    def manifest(self, digest: str) -> tuple[bytes, str] | None:
+        """Copy the manifest with its children, blobs and referrers; its (body, media type)
+        (None if the source has no such manifest)."""
+        row = manifest_rows.lookup(self.source.db, self.source.registry_id, self.repository,
+                                   digest, False, True)
+        if row is None or row.digest is None:
+            return None
+        body = bytes(row.content)
+        if digest in self.done:
+            return body, row.media_type
+        self.done.add(digest)
+        parsed = parse_manifest(body, row.media_type)
+        for child in parsed.children:
+            self.manifest(str(child.digest))
+        for blob in (parsed.config, *parsed.layers):
+            if blob is not None and not blob.foreign:
+                self.keep_alive()
+                if not self.target.has_blob(blob.digest):
+                    self.target.put_blob(self.source, self.source.blobs.find(
+                        self.repository, blob.digest))
+        self.target.put_manifest(digest, body, row.media_type)
+        for referrer in self.source.repositories.referrers(
+                self.repository, Digest.parse(digest), None)["manifests"]:
+            self.manifest(referrer["digest"])
+        return body, row.media_type
+
+
+class LocalTarget:
+    """A destination registry of this deployment."""
+
+    def __init__(self, dest: Registry, repository: str):
+        self.dest, self.repository = dest, repository
+        self.key_ref = ""
 
     def ensure_repository(self, allows: Callable[[str], bool]) -> None:
         if not allows("ecr:ReplicateImage"):
@@ -143,43 +186,24 @@ class _Run:
             else:
                 self.key_ref = found.key_ref
 
-    def manifest(self, digest: str) -> tuple[bytes, str] | None:
-        """Copy the manifest with its children, blobs and referrers; its (body, media type)
-        (None if the source has no such manifest)."""
-        row = manifest_rows.lookup(self.source.db, self.source.registry_id, self.repository,
-                                   digest, False, True)
-        if row is None or row.digest is None:
-            return None
-        body = bytes(row.content)
-        if digest in self.done:
-            return body, row.media_type
-        self.done.add(digest)
-        parsed = parse_manifest(body, row.media_type)
-        for child in parsed.children:
-            self.manifest(str(child.digest))
-        for blob in (parsed.config, *parsed.layers):
-            if blob is not None:
-                self.blob(blob.digest)
-        self.dest.manifests.put(self.repository, None, body, row.media_type, create=False)
-        for referrer in self.source.repositories.referrers(
-                self.repository, Digest.parse(digest), None)["manifests"]:
-            self.manifest(referrer["digest"])
-        return body, row.media_type
-
-    def blob(self, digest: Digest) -> None:
-        self.keep_alive()
+    def has_blob(self, digest: Digest) -> bool:
         try:
             self.dest.blobs.find(self.repository, digest)
-            return  # there already: not sent again
+            return True  # there already: not sent again
         except (BlobUnknown, NameUnknown):
-            pass
-        blob = self.source.blobs.find(self.repository, digest)
+            return False
+
+    def put_blob(self, source: Registry, blob) -> None:
         if blob.key_ref == self.key_ref and self.dest.blobs.link_stored(
-                self.repository, digest, blob.size, blob.key_ref):
-            return
-        chunks = self.source.blobs.read(blob, 0, blob.size)
+                self.repository, blob.digest, blob.size, blob.key_ref):
+            return  # sealed under the same key: linked, not copied
+        chunks = source.blobs.read(blob, 0, blob.size)
         asyncio.run(self.dest.uploads.upload_whole(
-            self.repository, digest, _body(chunks), Chunk(length=blob.size), may_create=False))
+            self.repository, blob.digest, _body(chunks), Chunk(length=blob.size),
+            may_create=False))
+
+    def put_manifest(self, digest: str, body: bytes, media_type: str) -> None:
+        self.dest.manifests.put(self.repository, None, body, media_type, create=False)
 
     def tag(self, digest: str, tag: str, body: bytes, media_type: str) -> None:
         try:

@@ -21,6 +21,7 @@ from ..storage.metadata.database import Database, Tx
 from .backfill import BACKFILL_JOB, Backfills
 from .configuration import SETTINGS_KEY, Configuration
 from .copy import Copier, ReplicationRefused, Task
+from .remote import SiteCopier
 
 log = logging.getLogger("berth.replication")
 
@@ -110,7 +111,7 @@ def _attempt(db: Database, copier: Copier, task, worker: str, keep_alive) -> Non
 
 
 def register(runner: JobRunner, registry: Registry, sweep_seconds: float = 60.0) -> None:
-    copier = Copier(registry)
+    copier = Copier(registry, SiteCopier(registry, registry.secrets.resolve))
     queue = runner.queue
 
     def copy(job: JobContext) -> None:

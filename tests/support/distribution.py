@@ -58,8 +58,9 @@ class Distribution:
     def requests_for(self, method: str, path_part: str) -> int:
         """How many ``method`` requests whose path contains ``path_part`` it answered."""
         text = self.daemon.log_path.read_text(errors="replace")
-        pattern = re.compile(r'http\.request\.method=' + method + r'\b.*?http\.request\.uri="'
-                             r'([^"]*)"')
+        # logrus quotes a value only when it has to: uri="/v2/..." or uri=/v2/...
+        pattern = re.compile(r'http\.request\.method=' + method + r'\b.*?http\.request\.uri="?'
+                             r'([^"\s]*)')
         return sum(1 for line in text.splitlines() if "response completed" in line
                    for m in [pattern.search(line)] if m and path_part in m.group(1))
 

@@ -8,6 +8,8 @@ from ...iam.authorization import AccessDenied
 from ...iam.identities import IdentityError
 from ...iam.policy import PolicyError
 from ...keys import KeyServiceError
+from ...notifications.models import NotificationError
+from ...secrets.models import SecretError
 from ...storage.errors import StorageFull
 from ..awsjson import AwsJsonError
 
@@ -22,6 +24,11 @@ def validation_error(message: str) -> AdminError:
     return AdminError("ValidationError", message)
 
 
+# What ``translate`` knows: the domain's refusals (anything else is a fault).
+DOMAIN_ERRORS = (AdminError, IdentityError, PolicyError, KeyServiceError, NotificationError,
+                 SecretError)
+
+
 def translate(exc: Exception) -> AdminError | None:
     """The AdminError for a domain exception, or None for one that is not the client's fault."""
     if isinstance(exc, AdminError):
@@ -32,7 +39,7 @@ def translate(exc: Exception) -> AdminError | None:
         return AdminError("MalformedPolicyDocument", str(exc))
     if isinstance(exc, AccessDenied):
         return AdminError("AccessDeniedException", exc.message)
-    if isinstance(exc, KeyServiceError):
+    if isinstance(exc, (KeyServiceError, NotificationError, SecretError)):
         return AdminError(exc.code, exc.message, exc.status)
     if isinstance(exc, StorageFull):  # a refusal, not a fault: nothing was stored
         return AdminError("LimitExceededException", "The registry's storage is full "

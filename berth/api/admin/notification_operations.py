@@ -5,28 +5,19 @@ returned), ListEventTargets, DeleteEventTarget, ListEventDeliveries (newest firs
 dead ones only) and ReplayEventDeliveries (dead deliveries queued again)."""
 from __future__ import annotations
 
-import functools
 import json
 
 from ...iam.service import Iam
 from ...notifications.envelope import iso_time
-from ...notifications.models import Delivery, NotificationError, Target
+from ...notifications.models import Delivery, Target
 from ...notifications.services import DeliveryService, TargetService
-from .errors import AdminError, validation_error
+from .errors import validation_error
 from .operations import Params, account_root, operation
 
 _ACCOUNT = {"AccountId": True}
 _TARGET = {**_ACCOUNT, "Name": True}
 
 
-def _translated(handler):
-    @functools.wraps(handler)
-    def run(iam: Iam, p: Params) -> dict:
-        try:
-            return handler(iam, p)
-        except NotificationError as exc:
-            raise AdminError(exc.code, exc.message, exc.status) from None
-    return run
 
 
 def _targets(iam: Iam) -> TargetService:
@@ -62,7 +53,6 @@ def _flag(p: Params, name: str) -> bool:
 
 @operation("PutEventTarget", "berth:PutEventTarget",
            {**_TARGET, "Url": True, "EventPattern": False, "Secret": False}, account_root)
-@_translated
 def put_event_target(iam: Iam, p: Params) -> dict:
     iam.identities.account(p["AccountId"])  # NoSuchEntity for an unknown account
     return {"Target": _target(_targets(iam).put(p["AccountId"], p["Name"], p["Url"],
@@ -75,7 +65,6 @@ def list_event_targets(iam: Iam, p: Params) -> dict:
 
 
 @operation("DeleteEventTarget", "berth:DeleteEventTarget", _TARGET, account_root)
-@_translated
 def delete_event_target(iam: Iam, p: Params) -> dict:
     _targets(iam).delete(p["AccountId"], p["Name"])
     return {}
@@ -83,7 +72,6 @@ def delete_event_target(iam: Iam, p: Params) -> dict:
 
 @operation("ListEventDeliveries", "berth:ListEventDeliveries",
            {**_ACCOUNT, "TargetName": False, "Dead": False, "MaxResults": False}, account_root)
-@_translated
 def list_event_deliveries(iam: Iam, p: Params) -> dict:
     limit = p.get("MaxResults", "100")
     if not limit.isdigit() or len(limit) > 6:
@@ -95,7 +83,6 @@ def list_event_deliveries(iam: Iam, p: Params) -> dict:
 
 @operation("ReplayEventDeliveries", "berth:ReplayEventDeliveries",
            {**_ACCOUNT, "TargetName": False, "DeliveryIds": False}, account_root)
-@_translated
 def replay_event_deliveries(iam: Iam, p: Params) -> dict:
     ids = p.get("DeliveryIds")
     chosen = None if ids is None else [i.strip() for i in ids.split(",") if i.strip()]

@@ -5,27 +5,14 @@ object -- sealed, never returned), ListSecrets and DeleteSecret. Each secret is 
 Name, ARN and times."""
 from __future__ import annotations
 
-import functools
-
 from ...iam.service import Iam
 from ...notifications.envelope import iso_time
-from ...secrets import Secret, SecretError, SecretService
-from .errors import AdminError
+from ...secrets import Secret, SecretService
 from .key_operations import served_region  # as keys: a served Region, else the default
 from .operations import Params, account_root, operation
 
 _SECRETS = {"AccountId": True, "Region": False}
 _SECRET = {**_SECRETS, "Name": True}
-
-
-def _translated(handler):
-    @functools.wraps(handler)
-    def run(iam: Iam, p: Params) -> dict:
-        try:
-            return handler(iam, p)
-        except SecretError as exc:
-            raise AdminError(exc.code, exc.message, exc.status) from None
-    return run
 
 
 def _service(iam: Iam) -> SecretService:
@@ -42,7 +29,6 @@ def _secret(found: Secret) -> dict:
 
 
 @operation("PutSecret", "berth:PutSecret", {**_SECRET, "SecretString": True}, account_root)
-@_translated
 def put_secret(iam: Iam, p: Params) -> dict:
     iam.identities.account(p["AccountId"])  # NoSuchEntity for an unknown account
     return {"Secret": _secret(_service(iam).put(*_where(iam, p), p["Name"],
@@ -55,7 +41,6 @@ def list_secrets(iam: Iam, p: Params) -> dict:
 
 
 @operation("DeleteSecret", "berth:DeleteSecret", _SECRET, account_root)
-@_translated
 def delete_secret(iam: Iam, p: Params) -> dict:
     _service(iam).delete(*_where(iam, p), p["Name"])
     return {}

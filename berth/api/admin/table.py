@@ -12,6 +12,7 @@ from . import (
     operations,
     scanning_operations,
     secret_operations,
+    site_operations,
     storage_operations,
     usage_operations,
 )
@@ -26,7 +27,7 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
                       notification_operations, lifecycle_operations, audit_operations,
-                      scanning_operations, secret_operations)
+                      scanning_operations, secret_operations, site_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

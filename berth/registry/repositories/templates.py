@@ -30,7 +30,7 @@ REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH = "REPLICATION", "PULL_THROUGH_C
 APPLIED_FOR = (REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH)
 MAX_TEMPLATES = 50  # Berth's limit per registry (ECR documents none; its rules' is 50)
 DESCRIPTION_MAX = 256
-_PREFIX = re.compile(r"([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*"
+PREFIX = re.compile(r"([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*"
                      r"/?|ROOT)")
 _KMS_ARN = re.compile(r"arn:aws[a-z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-z0-9-]+")
 _ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}")
@@ -53,8 +53,28 @@ def prefix_key(prefix: str) -> str:
     return prefix if prefix == ROOT else prefix.rstrip("/")
 
 
+class Prefixed:
+    """A setting for the repositories under its prefix (``prod`` covers ``prod/...``; ROOT
+    those no other covers)."""
+    prefix: str
+
+    @property
+    def key(self) -> str:
+        return prefix_key(self.prefix)
+
+    def covers(self, repository: str) -> bool:
+        return self.key == ROOT or repository.startswith(self.key + "/")
+
+
+def longest_covering(found, repository: str):
+    """Of ``found`` (Prefixed), the one with the longest prefix covering the repository,
+    ROOT last; None if none does."""
+    return max((p for p in found if p.covers(repository)),
+               key=lambda p: -1 if p.key == ROOT else len(p.key), default=None)
+
+
 @dataclass(frozen=True)
-class Template:
+class Template(Prefixed):
     prefix: str
     applied_for: tuple[str, ...]
     description: str | None = None
@@ -68,17 +88,10 @@ class Template:
     created_at: float = 0.0
     updated_at: float = 0.0
 
-    @property
-    def key(self) -> str:
-        return prefix_key(self.prefix)
-
-    def covers(self, repository: str) -> bool:
-        return self.key == ROOT or repository.startswith(self.key + "/")
-
     def validate(self, account_id: str) -> "Template":
         """SettingInvalid naming the first setting ECR would refuse (policies are parsed as
         SetRepositoryPolicy and PutLifecyclePolicy parse them)."""
-        if not _PREFIX.fullmatch(self.prefix) or len(self.prefix) > 256:
+        if not PREFIX.fullmatch(self.prefix) or len(self.prefix) > 256:
             raise SettingInvalid(f"Invalid parameter at 'prefix' failed to satisfy "
                                  f"constraint: 'Invalid prefix {self.prefix}'")
         if not self.applied_for or set(self.applied_for) - set(APPLIED_FOR):
@@ -151,9 +164,8 @@ class Template:
 def for_purpose(tx: Tx, registry_id: int, repository: str, purpose: str) -> Template | None:
     """The template a repository made for ``purpose`` gets: of those applied for it that
     cover the name, the longest prefix (ROOT last); None if none does."""
-    found = [t for t in map(Template.from_row, rows.all_of(tx, registry_id))
-             if purpose in t.applied_for and t.covers(repository)]
-    return max(found, key=lambda t: -1 if t.key == ROOT else len(t.key), default=None)
+    return longest_covering([t for t in map(Template.from_row, rows.all_of(tx, registry_id))
+                             if purpose in t.applied_for], repository)
 
 
 def write_root(tx: Tx, registry_id: int, applied_for: tuple[str, ...], description: str) -> None:

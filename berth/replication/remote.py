@@ -1,0 +1,201 @@
+"""Replicating into another Berth deployment (a site: berth/replication/sites.py): its ECR
+API, signed with the site's access key, gives a registry token and makes the repository; its
+OCI endpoint takes blobs (each sent once: HEAD first) and manifests. Errors a retry may mend
+(the site down, a 5xx) propagate, so the task's job tries again; refusals fail the task."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Iterator
+
+import urllib3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.session import get_session
+
+from ..registry.registry import Registry
+from ..registry.settings import read_settings
+from ..secrets.models import SecretError
+from ..storage.metadata import replication as task_rows
+from .copy import ReplicationRefused, Task, copy_image
+from .sites import Site, SiteInvalid, access_key, sites_of
+
+log = logging.getLogger("berth.replication")
+
+_TIMEOUT = urllib3.Timeout(connect=10.0, read=300.0)
+_REFUSALS = {"AccessDeniedException", "UnrecognizedClientException",
+             "InvalidSignatureException", "ExpiredTokenException"}
+_TOKEN_MARGIN = 300.0  # a token this close to its expiry is fetched again
+
+
+class SiteError(Exception):
+    """The site failed in a way a later attempt may not (a 5xx, a bad answer)."""
+
+
+class Remote:
+    """One site's clients: its ECR API per region, its registry tokens, an HTTP pool."""
+
+    def __init__(self, site: Site, key: tuple[str, str]):
+        self.site, self._key = site, key
+        self.http = urllib3.PoolManager(retries=False, timeout=_TIMEOUT)
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def ecr(self, region: str):
+        return get_session().create_client(
+            "ecr", region_name=region, endpoint_url=self.site.endpoint,
+            aws_access_key_id=self._key[0], aws_secret_access_key=self._key[1],
+            config=Config(retries={"max_attempts": 2, "mode": "standard"},
+                          connect_timeout=10, read_timeout=60))
+
+    def call(self, region: str, operation: str, **params) -> dict:
+        try:
+            return getattr(self.ecr(region), operation)(**params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _REFUSALS:
+                raise ReplicationRefused("ACCESS_DENIED", f"the site {self.site.endpoint} "
+                                         f"refused its access key: {code}") from None
+            raise
+
+    def authorization(self, region: str) -> str:
+        with self._lock:
+            cached = self._tokens.get(region)
+        if cached and cached[1] > time.time() + _TOKEN_MARGIN:
+            return cached[0]
+        data = self.call(region, "get_authorization_token")["authorizationData"][0]
+        header = "Basic " + data["authorizationToken"]
+        with self._lock:
+            self._tokens[region] = (header, data["expiresAt"].timestamp())
+        return header
+
+    def request(self, region: str, method: str, path: str, body=None,
+                headers: dict | None = None) -> urllib3.BaseHTTPResponse:
+        answer = self.http.request(method, self.site.endpoint + path, body=body,
+                                   headers={"Authorization": self.authorization(region),
+                                            **(headers or {})}, redirect=False)
+        if answer.status in (401, 403):
+            raise ReplicationRefused("ACCESS_DENIED", f"the site {self.site.endpoint} "
+                                     f"refused {method} {path.split('?')[0]}")
+        if answer.status >= 500:
+            raise SiteError(f"the site {self.site.endpoint} answered {answer.status} to "
+                            f"{method} {path.split('?')[0]}")
+        return answer
+
+    def close(self) -> None:
+        self.http.clear()
+
+
+class RemoteTarget:
+    """A repository of a site's registry, as copy.copy_image writes to it."""
+
+    def __init__(self, remote: Remote, region: str, repository: str):
+        self.remote, self.region, self.repository = remote, region, repository
+        self.base = f"/v2/{repository}"
+
+    def ensure_repository(self) -> None:
+        try:
+            self.remote.call(self.region, "describe_repositories",
+                             repositoryNames=[self.repository])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "RepositoryNotFoundException":
+                raise
+            try:
+                self.remote.call(self.region, "create_repository",
+                                 repositoryName=self.repository)
+            except ClientError as again:
+                if again.response["Error"]["Code"] != "RepositoryAlreadyExistsException":
+                    raise
+
+    def has_blob(self, digest) -> bool:
+        answer = self.remote.request(self.region, "HEAD", f"{self.base}/blobs/{digest}")
+        return answer.status == 200
+
+    def put_blob(self, source: Registry, blob) -> None:
+        headers = {"Content-Length": str(blob.size), "Content-Type": "application/octet-stream"}
+        answer = self.remote.request(
+            self.region, "POST", f"{self.base}/blobs/uploads/?digest={blob.digest}",
+            _chunks(source, blob), headers)
+        if answer.status == 202:  # no monolithic upload there: the session's PUT carries it
+            location = answer.headers["Location"]
+            joiner = "&" if "?" in location else "?"
+            answer = self.remote.request(self.region, "PUT",
+                                         f"{location}{joiner}digest={blob.digest}",
+                                         _chunks(source, blob), headers)
+        _expect(answer, 201, f"blob {blob.digest}")
+
+    def put_manifest(self, digest: str, body: bytes, media_type: str) -> None:
+        answer = self.remote.request(self.region, "PUT", f"{self.base}/manifests/{digest}",
+                                     body, {"Content-Type": media_type})
+        _expect(answer, 201, f"manifest {digest}")
+
+    def tag(self, digest: str, tag: str, body: bytes, media_type: str) -> None:
+        answer = self.remote.request(self.region, "PUT", f"{self.base}/manifests/{tag}", body,
+                                     {"Content-Type": media_type})
+        if answer.status == 400 and b"TAG_INVALID" in answer.data:
+            log.info("replicated %s@%s without tag %s: the site holds it immutably",
+                     self.repository, digest, tag)
+            return
+        _expect(answer, 201, f"tag {tag}")
+
+    def remove(self, task: Task) -> None:
+        """The image (by digest), or the tag if it still names that image there."""
+        if task.action == task_rows.UNTAG:
+            found = self.remote.request(self.region, "HEAD",
+                                        f"{self.base}/manifests/{task.tag}")
+            if found.headers.get("Docker-Content-Digest") != task.digest:
+                return
+        reference = task.digest if task.action == task_rows.DELETE else task.tag
+        answer = self.remote.request(self.region, "DELETE",
+                                     f"{self.base}/manifests/{reference}")
+        if answer.status not in (202, 404):
+            _expect(answer, 202, f"deletion of {reference}")
+
+
+def _chunks(source: Registry, blob) -> Iterator[bytes]:
+    return iter(source.blobs.read(blob, 0, blob.size))
+
+
+def _expect(answer: urllib3.BaseHTTPResponse, status: int, what: str) -> None:
+    if answer.status != status:
+        raise SiteError(f"the site refused {what}: {answer.status} "
+                        f"{answer.data[:300].decode(errors='replace')}")
+
+
+class SiteCopier:
+    """Tasks whose destination account is one of the source registry's sites."""
+
+    def __init__(self, registry: Registry, secrets: Callable[[str], dict]):
+        self.registry, self.secrets = registry, secrets
+        self._remotes: dict[tuple, Remote] = {}
+        self._lock = threading.Lock()
+
+    def apply(self, task: Task, keep_alive: Callable[[], None]) -> bool:
+        """Whether the task was one of a site's (and then it is done, or it raised)."""
+        with self.registry.db.read() as tx:
+            site = sites_of(read_settings(tx, task.registry_id)).get(task.dest_account)
+        if site is None:
+            return False
+        target = RemoteTarget(self._remote(site), task.dest_region, task.repository)
+        if task.action == task_rows.COPY:
+            target.ensure_repository()
+            copy_image(self.registry.scoped(task.registry_id), target, task, keep_alive)
+        else:
+            target.remove(task)
+        return True
+
+    def _remote(self, site: Site) -> Remote:
+        key = (site.endpoint, site.secret_arn, site.created_at)
+        with self._lock:
+            found = self._remotes.get(key)
+        if found is None:
+            try:
+                credentials = access_key(self.secrets(site.secret_arn))
+            except (SiteInvalid, SecretError) as exc:
+                raise ReplicationRefused("ACCESS_DENIED", f"the site's secret is unusable: "
+                                         f"{getattr(exc, 'message', exc)}") from None
+            found = Remote(site, credentials)
+            with self._lock:
+                self._remotes[key] = found
+        return found
