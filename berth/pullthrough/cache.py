@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 from typing import Callable
@@ -23,6 +24,7 @@ from ..registry.references import Digest, is_digest
 from ..registry.registry import Registry
 from ..registry.repositories import create_from
 from ..registry.repositories.templates import PULL_THROUGH_CACHE, for_purpose
+from ..secrets.ecr_login import EcrLogin
 from ..storage.metadata import pullthrough as rows
 from ..storage.metadata import repositories as repository_rows
 from .claims import Claim, stored_by_holder
@@ -33,7 +35,7 @@ from .errors import (
     UpstreamUnavailable,
 )
 from .fetch import Fetch, Fetches
-from .rules import Rule, rule_for
+from .rules import Rule, rule_for, split_url
 from .upstream import Upstream, UpstreamError
 
 log = logging.getLogger("berth.pullthrough")
@@ -42,6 +44,8 @@ IMPORT_JOB = "pullthrough-import"
 REFRESH_SECONDS = 24 * 3600.0  # ECR: a cached tag is checked upstream at most once a day
 RULES_SECONDS = 5.0            # how long a node trusts the rules it read
 ACCEPT = sorted(MANIFEST_TYPES)
+DEFAULT_REGION = "us-east-1"  # of an upstream whose secret and host name none
+_ECR_HOST = re.compile(r"[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com")
 
 Secrets = Callable[[str], dict]
 
@@ -80,18 +84,15 @@ class PullThrough:
 
     def upstream(self, rule: Rule) -> Upstream:
         """The rule's upstream client (shared: it pools connections and keeps tokens)."""
-        credentials = None
-        if rule.credential_arn:
-            value = self.secrets(rule.credential_arn)
-            credentials = (value["username"], value["accessToken"])
-        fingerprint = hashlib.sha256(repr(credentials).encode()).hexdigest()
+        value = self.secrets(rule.credential_arn) if rule.credential_arn else None
+        fingerprint = hashlib.sha256(repr(sorted((value or {}).items())).encode()).hexdigest()
         key = (rule.upstream_url, fingerprint)
         with self._lock:
             found = self._upstreams.get(key)
             if found is None:
-                found = self._upstreams[key] = Upstream(rule.upstream_url, credentials,
-                                                        timeout=self.timeout,
-                                                        ca_file=self.ca_file)
+                found = self._upstreams[key] = Upstream(
+                    rule.upstream_url, upstream_credentials(rule.upstream_url, value),
+                    timeout=self.timeout, ca_file=self.ca_file)
         return found
 
     def close(self) -> None:
@@ -252,6 +253,25 @@ class PullThrough:
     def _made(self, reg: Registry, name: str) -> None:
         with self.root.db.write() as tx:
             self._ensure_repository(tx, reg, name)
+
+
+def upstream_credentials(url: str, secret: dict | None):
+    """What a rule's secret gives the upstream client: a registry login (username,
+    accessToken), or -- holding an access key (accessKeyId, secretAccessKey) -- a login to an
+    ECR-speaking upstream (ECR, another Berth) renewed from its ECR API as it expires."""
+    if secret is None:
+        return None
+    if "accessKeyId" not in secret:
+        return secret["username"], secret["accessToken"]
+    parts = split_url(url)
+    found = _ECR_HOST.fullmatch(parts[1].partition(":")[0]) if parts else None
+    endpoint = None if found else f"{parts[0]}://{parts[1]}"  # ECR's API is elsewhere
+    region = secret.get("region") or (found.group(1) if found else DEFAULT_REGION)
+    login = EcrLogin(endpoint, region, (secret["accessKeyId"], secret["secretAccessKey"]))
+
+    def credentials(renew: bool = False) -> tuple[str, str]:
+        return login.credentials(renew)
+    return credentials
 
 
 def _ask(may_import: bool | None, create: bool, cached: bool, name: str) -> None:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Callable, Self
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
@@ -108,9 +108,11 @@ class UpstreamBlob:
 class Upstream:
     """The registry at ``url``: "host[:port]" (https), "https://host[:port]" or
     "http://host[:port]", no path but "/" (else ValueError); "docker.io" is registry-1.docker.io.
-    ``ca_file``: CAs trusted besides the system's (blob redirects may lead to public CDNs)."""
+    ``ca_file``: CAs trusted besides the system's (blob redirects may lead to public CDNs).
+    ``credentials``: (user, password), or what gives them when asked (a login that expires)."""
 
-    def __init__(self, url: str, credentials: tuple[str, str] | None = None, *,
+    def __init__(self, url: str,
+                 credentials: tuple[str, str] | Callable[[], tuple[str, str]] | None = None, *,
                  timeout: float = 30.0, ca_file: str | None = None):
         self.base_url, self.host = _base_url(url)
         self._credentials = credentials
@@ -239,6 +241,8 @@ class Upstream:
         params = {m[1].lower(): m[2] if m[2] is not None else m[3]
                   for m in CHALLENGE_PARAM.finditer(rest)}
         if scheme.lower() == "basic" and self._credentials is not None:
+            if self._basic:  # sent and refused: a login that expired is renewed, once
+                self._creds(renew=True)
             self._basic = True
             return {"Authorization": self._basic_auth()}
         if scheme.lower() == "bearer" and params.get("realm"):
@@ -253,7 +257,7 @@ class Upstream:
         query = {"service": params.get("service"), "scope": scope or params.get("scope")}
         query, headers = {k: v for k, v in query.items() if v}, {}
         if self._credentials is not None:
-            query["account"] = self._credentials[0]
+            query["account"] = self._creds()[0]
             headers["Authorization"] = self._basic_auth()
         token_what = f"GET {realm.netloc}{realm.path} (token for {what})"
         response = self._send("GET", params["realm"] + ("&" if realm.query else "?")
@@ -273,8 +277,14 @@ class Upstream:
         log.debug("upstream token for %s from %s, for %ss", scope or "/v2/", realm.netloc, lifetime)
         return token
 
+    def _creds(self, renew: bool = False) -> tuple[str, str]:
+        given = self._credentials
+        if callable(given):
+            return given(renew) if renew else given()
+        return given or ("", "")
+
     def _basic_auth(self) -> str:
-        user, password = self._credentials or ("", "")
+        user, password = self._creds()
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 

@@ -4,18 +4,17 @@ OCI endpoint takes blobs (each sent once: HEAD first) and manifests. Errors a re
 (the site down, a 5xx) propagate, so the task's job tries again; refusals fail the task."""
 from __future__ import annotations
 
+import base64
 import logging
 import threading
-import time
 from typing import Callable, Iterator
 
 import urllib3
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from botocore.session import get_session
 
 from ..registry.registry import Registry
 from ..registry.settings import read_settings
+from ..secrets.ecr_login import EcrLogin
 from ..secrets.models import SecretError
 from ..storage.metadata import replication as task_rows
 from .copy import ReplicationRefused, Task, copy_image
@@ -26,7 +25,6 @@ log = logging.getLogger("berth.replication")
 _TIMEOUT = urllib3.Timeout(connect=10.0, read=300.0)
 _REFUSALS = {"AccessDeniedException", "UnrecognizedClientException",
              "InvalidSignatureException", "ExpiredTokenException"}
-_TOKEN_MARGIN = 300.0  # a token this close to its expiry is fetched again
 
 
 class SiteError(Exception):
@@ -34,41 +32,33 @@ class SiteError(Exception):
 
 
 class Remote:
-    """One site's clients: its ECR API per region, its registry tokens, an HTTP pool."""
+    """One site's clients: its ECR API and registry logins per region, an HTTP pool."""
 
     def __init__(self, site: Site, key: tuple[str, str]):
         self.site, self._key = site, key
         self.http = urllib3.PoolManager(retries=False, timeout=_TIMEOUT)
-        self._tokens: dict[str, tuple[str, float]] = {}
+        self._logins: dict[str, EcrLogin] = {}
         self._lock = threading.Lock()
 
-    def ecr(self, region: str):
-        return get_session().create_client(
-            "ecr", region_name=region, endpoint_url=self.site.endpoint,
-            aws_access_key_id=self._key[0], aws_secret_access_key=self._key[1],
-            config=Config(retries={"max_attempts": 2, "mode": "standard"},
-                          connect_timeout=10, read_timeout=60))
+    def login(self, region: str) -> EcrLogin:
+        with self._lock:
+            found = self._logins.get(region)
+            if found is None:
+                found = self._logins[region] = EcrLogin(self.site.endpoint, region, self._key)
+        return found
 
     def call(self, region: str, operation: str, **params) -> dict:
         try:
-            return getattr(self.ecr(region), operation)(**params)
+            return getattr(self.login(region).client(), operation)(**params)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _REFUSALS:
-                raise ReplicationRefused("ACCESS_DENIED", f"the site {self.site.endpoint} "
-                                         f"refused its access key: {code}") from None
-            raise
+            raise _refused(self.site, exc) from None
 
     def authorization(self, region: str) -> str:
-        with self._lock:
-            cached = self._tokens.get(region)
-        if cached and cached[1] > time.time() + _TOKEN_MARGIN:
-            return cached[0]
-        data = self.call(region, "get_authorization_token")["authorizationData"][0]
-        header = "Basic " + data["authorizationToken"]
-        with self._lock:
-            self._tokens[region] = (header, data["expiresAt"].timestamp())
-        return header
+        try:
+            user, password = self.login(region).credentials()
+        except ClientError as exc:
+            raise _refused(self.site, exc) from None
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
     def request(self, region: str, method: str, path: str, body=None,
                 headers: dict | None = None) -> urllib3.BaseHTTPResponse:
@@ -151,6 +141,15 @@ class RemoteTarget:
                                      f"{self.base}/manifests/{reference}")
         if answer.status not in (202, 404):
             _expect(answer, 202, f"deletion of {reference}")
+
+
+def _refused(site: Site, exc: ClientError) -> Exception:
+    """ACCESS_DENIED when the site refuses the key; otherwise the error, to retry."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in _REFUSALS:
+        return ReplicationRefused("ACCESS_DENIED", f"the site {site.endpoint} refused its "
+                                  f"access key: {code}")
+    return exc
 
 
 def _chunks(source: Registry, blob) -> Iterator[bytes]:

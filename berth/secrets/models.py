@@ -12,6 +12,7 @@ SUFFIXED = re.compile(r"-.{6}$")  # would read as NAME-SUFFIX: Secrets Manager r
 ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]{1,32}):(\d{12}):secret:"
                  r"([A-Za-z0-9/_+=.@-]{1,519})$")
 PULL_THROUGH = "ecr-pullthroughcache/"  # ECR's prefix for pull-through cache credentials
+ACCESS_KEY_MEMBERS = ("accessKeyId", "secretAccessKey")
 CREDENTIAL_MEMBERS = ("username", "accessToken")
 MAX_VALUE = 65536  # bytes, as Secrets Manager's SecretString
 
@@ -102,10 +103,11 @@ def check_value(name: str, value: str) -> bytes:
         found = None
     if not isinstance(found, dict):
         raise invalid("SecretString must be a JSON object")
-    if name.startswith(PULL_THROUGH):
-        missing = [m for m in CREDENTIAL_MEMBERS if not isinstance(found.get(m), str)
-                   or not found[m]]
-        if missing:
-            raise invalid(f"a secret named {PULL_THROUGH}... must hold the non-empty strings "
-                          f"{' and '.join(CREDENTIAL_MEMBERS)} (missing: {', '.join(missing)})")
+    if name.startswith(PULL_THROUGH) and not any(
+            all(isinstance(found.get(m), str) and found[m] for m in members)
+            for members in (CREDENTIAL_MEMBERS, ACCESS_KEY_MEMBERS)):
+        raise invalid(f"a secret named {PULL_THROUGH}... must hold the non-empty strings "
+                      f"{' and '.join(CREDENTIAL_MEMBERS)} (a registry login), or "
+                      f"{' and '.join(ACCESS_KEY_MEMBERS)} (an access key of an ECR-speaking "
+                      "registry: ECR, another Berth)")
     return data

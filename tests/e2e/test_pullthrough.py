@@ -195,12 +195,16 @@ def test_another_berth_as_the_upstream(node, skopeo, tmp_path):
                                {"etc/os-release": b"ID=berth\n"})
         account = aws(node, admin_key(node.data_dir), "describe-registry")["registryId"]
         secret = tmp_path / "other.json"
-        secret.write_text(json.dumps({"username": "AWS", "accessToken": other.token}))
+        # Its access key, not a registry password: the cache logs in with its ECR API and
+        # renews the login as it expires (a password from get-login-password lasts 12 h).
+        key = admin_key(other.data_dir)
+        secret.write_text(json.dumps({"accessKeyId": key.id, "secretAccessKey": key.secret}))
         arn = berth_admin(node, "secrets", "put", "ecr-pullthroughcache/other-berth",
                           "--secret-file", str(secret), "--account", account)["Secret"]["ARN"]
         _rule(node, "site-b", other.url, arn)
         assert _same(_pull(skopeo, tmp_path, f"127.0.0.1:{node.port}/site-b/base/os:12"),
                      image)
+        assert key.secret not in node.log_text()
     finally:
         other.stop()
 

@@ -141,11 +141,12 @@ def test_names_that_are_fine(service, name):
     ("plain", "[" * 100_000, "at most 65536 bytes"),
     ("plain", "[" * 60_000, "JSON object"),
     ("plain", json.dumps({"k": "x" * 65536}), "at most 65536 bytes"),
-    (NAME, json.dumps({"username": "alice", "token": TOKEN}), "missing: accessToken"),
-    (NAME, json.dumps({"accessToken": TOKEN}), "missing: username"),
-    (NAME, json.dumps({"username": "", "accessToken": TOKEN}), "missing: username"),
-    (NAME, json.dumps({"username": 7, "accessToken": [TOKEN]}),
-     "missing: username, accessToken"),
+    (NAME, json.dumps({"username": "alice", "token": TOKEN}), "username and accessToken"),
+    (NAME, json.dumps({"accessToken": TOKEN}), "username and accessToken"),
+    (NAME, json.dumps({"username": "", "accessToken": TOKEN}), "username and accessToken"),
+    (NAME, json.dumps({"username": 7, "accessToken": [TOKEN]}), "username and accessToken"),
+    (NAME, json.dumps({"accessKeyId": "AKIA", "secretAccessKey": ""}),
+     "accessKeyId and secretAccessKey"),
 ])
 def test_values_are_json_objects_with_ecr_s_members_for_pull_through(service, name, value,
                                                                      reason):
@@ -153,6 +154,12 @@ def test_values_are_json_objects_with_ecr_s_members_for_pull_through(service, na
     assert error.code == "ValidationError" and reason in error.message
     assert TOKEN not in str(error) and error.__context__ is None
     assert service.list(ACCOUNT, REGION) == []
+
+
+def test_a_pull_through_secret_may_hold_an_access_key_instead(service):
+    value = json.dumps({"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": TOKEN})
+    made = service.put(ACCOUNT, REGION, NAME, value)
+    assert service.resolve(made.arn) == json.loads(value)
 
 
 def test_the_value_is_never_shown(db, service, caplog):
