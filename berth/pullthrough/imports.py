@@ -9,7 +9,7 @@ import asyncio
 import logging
 
 from ..jobs.runner import JobContext, JobRunner
-from ..registry.errors import TagImmutable
+from ..registry.errors import NameUnknown, TagImmutable
 from ..registry.images.manifests import LayersMissing
 from ..registry.references import Digest
 from ..registry.registry import Registry
@@ -36,13 +36,18 @@ class Importer:
             pending = rows.ref(tx, reg.registry_id, name, digest)
         if pending is None or pending.content is None:
             return  # imported already
-        rule = self.cache.rule(reg.registry_id, name)
-        if rule is None:
-            log.info("pull-through import of %s@%s dropped: no rule covers it", name, digest)
-        else:
-            self._put(reg, rule, name, digest, pending.media_type, pending.content)
-            if tag:
-                self._tag(reg, name, tag, digest, pending.media_type, pending.content)
+        rule = self.cache.rule(reg.registry_id, name, fresh=True)
+        try:
+            if rule is None:
+                log.info("pull-through import of %s@%s dropped: no rule covers it", name,
+                         digest)
+            else:
+                self._put(reg, rule, name, digest, pending.media_type, pending.content)
+                if tag:
+                    self._tag(reg, name, tag, digest, pending.media_type, pending.content)
+        except NameUnknown:  # the repository was deleted meanwhile: nothing to import into
+            log.info("pull-through import of %s@%s dropped: the repository is gone", name,
+                     digest)
         with reg.db.write() as tx:
             rows.imported(tx, reg.registry_id, name, digest)
 

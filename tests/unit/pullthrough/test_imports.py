@@ -1,0 +1,88 @@
+"""The import job of a pull-through cache, run step by step against the full app: the app is
+its own upstream (a rule whose upstream is its own endpoint, logged in with the
+administrator's access key). A pull stages the manifest and queues the import; the import
+stores the blobs and makes the image, under its tag; running it again changes nothing; an
+import whose repository or rule went meanwhile is dropped, not retried forever."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from berth.jobs.queue import JobQueue
+from berth.pullthrough.cache import IMPORT_JOB
+from berth.pullthrough.imports import Importer
+from berth.secrets.services import SecretService
+from tests.unit.api.ecr.support import REGION, server_fixture
+
+server = server_fixture("pullthrough-imports")
+
+
+@pytest.fixture(scope="module")
+def rule(server):
+    state = server.state
+    secret = SecretService(state.registry.db, state.iam.identities.master).put(
+        server.account, REGION, "ecr-pullthroughcache/self", json.dumps(
+            {"accessKeyId": server.admin.id, "secretAccessKey": server.admin.secret}))
+    server.client().create_pull_through_cache_rule(
+        ecrRepositoryPrefix="mirror", upstreamRegistryUrl=server.url, credentialArn=secret.arn)
+    return "mirror"
+
+
+def _pull_manifest(server, repository: str, tag: str) -> requests.Response:
+    token = server.client().get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(token["authorizationToken"]).decode().partition(":")
+    return requests.get(f"{server.url}/v2/{repository}/manifests/{tag}", auth=(user, password),
+                        timeout=30)
+
+
+def _imports(server) -> list[dict]:
+    claimed = JobQueue(server.state.registry.db).claim("test", [IMPORT_JOB], 100, 60)
+    return [job.payload for job in claimed]
+
+
+def _images(server, repository: str) -> list[dict]:
+    return server.client().list_images(repositoryName=repository)["imageIds"]
+
+
+def test_the_import_makes_the_image_and_running_it_again_changes_nothing(server, rule):
+    digest = server.push("src/app", "v1", b"the upstream's layer")
+    served = _pull_manifest(server, "mirror/src/app", "v1")
+    assert served.status_code == 200 and served.headers["Docker-Content-Digest"] == digest
+    assert _images(server, "mirror/src/app") == []  # staged, not yet an image
+    payloads = _imports(server)
+    assert payloads == [{"registryId": server.state.registry.registry_id,
+                         "repository": "mirror/src/app", "digest": digest, "tag": "v1"}]
+    importer = Importer(server.state.pullthrough)
+    importer.run(payloads[0])
+    assert _images(server, "mirror/src/app") == [{"imageDigest": digest, "imageTag": "v1"}]
+    importer.run(payloads[0])
+    assert _images(server, "mirror/src/app") == [{"imageDigest": digest, "imageTag": "v1"}]
+    assert _pull_manifest(server, "mirror/src/app", "v1").content == served.content
+
+
+def test_an_import_into_a_deleted_repository_is_dropped(server, rule):
+    server.push("src/gone", "v1", b"deleted before its import")
+    assert _pull_manifest(server, "mirror/src/gone", "v1").status_code == 200
+    server.client().delete_repository(repositoryName="mirror/src/gone", force=True)
+    Importer(server.state.pullthrough).run(_imports(server)[0])  # no error: nothing to do
+    with pytest.raises(ClientError, match="RepositoryNotFoundException"):
+        _images(server, "mirror/src/gone")
+
+
+def test_an_import_whose_rule_was_deleted_is_dropped(server, rule):
+    server.client().create_pull_through_cache_rule(ecrRepositoryPrefix="brief",
+                                                   upstreamRegistryUrl=server.url)
+    server.push("src/brief", "v1", b"the rule goes")
+    # Anonymous upstream pulls are refused by Berth: give the rule the same secret.
+    arn = server.client().describe_pull_through_cache_rules(
+        ecrRepositoryPrefixes=[rule])["pullThroughCacheRules"][0]["credentialArn"]
+    server.client().update_pull_through_cache_rule(ecrRepositoryPrefix="brief",
+                                                   credentialArn=arn)
+    assert _pull_manifest(server, "brief/src/brief", "v1").status_code == 200
+    server.client().delete_pull_through_cache_rule(ecrRepositoryPrefix="brief")
+    Importer(server.state.pullthrough).run(_imports(server)[0])
+    assert _images(server, "brief/src/brief") == []
