@@ -20,6 +20,7 @@ from ..registry.errors import BlobUnknown, ManifestUnknown, NameUnknown, Registr
 from ..registry.images.format import MANIFEST_TYPES
 from ..registry.images.manifests import StoredManifest, accepts
 from ..registry.errors import ManifestNotAcceptable
+from ..registry.endpoints import split_url
 from ..registry.references import Digest, is_digest
 from ..registry.registry import Registry
 from ..registry.repositories import create_from
@@ -35,7 +36,7 @@ from .errors import (
     UpstreamUnavailable,
 )
 from .fetch import Fetch, Fetches
-from .rules import Rule, rule_for, split_url
+from .rules import Rule, rule_for
 from .upstream import Upstream, UpstreamError
 
 log = logging.getLogger("berth.pullthrough")

@@ -19,14 +19,13 @@ from ..registry.repositories.templates import (
     longest_covering,
     prefix_key,
 )
+from ..registry.endpoints import split_url
 from ..storage.metadata import pullthrough as rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database, Tx
 from .errors import CredentialUnusable, RuleExists, RuleInvalid, RuleNotFound, TooManyRules
 
 MAX_RULES = 50  # ECR's quota per registry
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*"
-                   r"[A-Za-z0-9])?)*(:[0-9]{1,5})?")
 _ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
 _SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:"
                          r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+")
@@ -47,19 +46,6 @@ Secrets = Callable[[str], dict]
 def _invalid(member: str, why: str) -> RuleInvalid:
     return RuleInvalid(f"Invalid parameter at '{member}' failed to satisfy constraint: "
                        f"'{why}'")
-
-
-def split_url(url: str) -> tuple[str, str] | None:
-    """(scheme, host[:port]) of an upstream's URL: a host name (https), or http(s)://host
-    with no path; None if it is not one."""
-    scheme, given, rest = url.partition("://")
-    if not given:
-        scheme, rest = "https", url
-    rest = rest[:-1] if given and rest.endswith("/") else rest
-    if scheme not in ("http", "https") or not _HOST.fullmatch(rest):
-        return None
-    port = rest.partition(":")[2]
-    return (scheme, rest) if not port or 0 < int(port) < 65536 else None
 
 
 def registry_kind(url: str) -> str | None:

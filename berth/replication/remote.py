@@ -5,6 +5,7 @@ OCI endpoint takes blobs (each sent once: HEAD first) and manifests. Errors a re
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import threading
 from typing import Callable, Iterator
@@ -139,7 +140,10 @@ class RemoteTarget:
         reference = task.digest if task.action == task_rows.DELETE else task.tag
         answer = self.remote.request(self.region, "DELETE",
                                      f"{self.base}/manifests/{reference}")
-        if answer.status not in (202, 404):
+        if answer.status == 409:  # an index there still lists it, as at the source
+            log.info("replicated deletion of %s@%s left it: an index at the site lists it",
+                     self.repository, task.digest)
+        elif answer.status not in (202, 404):
             _expect(answer, 202, f"deletion of {reference}")
 
 
@@ -176,7 +180,8 @@ class SiteCopier:
             site = sites_of(read_settings(tx, task.registry_id)).get(task.dest_account)
         if site is None:
             return False
-        target = RemoteTarget(self._remote(site), task.dest_region, task.repository)
+        target = RemoteTarget(self._remote(site, task.dest_region), task.dest_region,
+                              task.repository)
         if task.action == task_rows.COPY:
             target.ensure_repository()
             copy_image(self.registry.scoped(task.registry_id), target, task, keep_alive)
@@ -184,17 +189,24 @@ class SiteCopier:
             target.remove(task)
         return True
 
-    def _remote(self, site: Site) -> Remote:
-        key = (site.endpoint, site.secret_arn, site.created_at)
+    def _remote(self, site: Site, region: str) -> Remote:
+        """The site's clients, made again when its secret changes (a mended key counts at
+        once); a new one first checks that the key is of the site's account."""
+        try:
+            credentials = access_key(self.secrets(site.secret_arn))
+        except (SiteInvalid, SecretError) as exc:
+            raise ReplicationRefused("ACCESS_DENIED", f"the site's secret is unusable: "
+                                     f"{getattr(exc, 'message', exc)}") from None
+        key = (site.endpoint, site.registry_id,
+               hashlib.sha256(repr(credentials).encode()).hexdigest())
         with self._lock:
             found = self._remotes.get(key)
         if found is None:
-            try:
-                credentials = access_key(self.secrets(site.secret_arn))
-            except (SiteInvalid, SecretError) as exc:
-                raise ReplicationRefused("ACCESS_DENIED", f"the site's secret is unusable: "
-                                         f"{getattr(exc, 'message', exc)}") from None
             found = Remote(site, credentials)
+            holder = found.call(region, "describe_registry")["registryId"]
+            if holder != site.registry_id:
+                raise ReplicationRefused("INVALID_DESTINATION", f"the site's access key is of "
+                                         f"account {holder}, not {site.registry_id}")
             with self._lock:
                 self._remotes[key] = found
         return found

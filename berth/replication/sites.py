@@ -13,14 +13,15 @@ from typing import Callable
 
 from ..registry.errors import RegistryError
 from ..registry.settings import merge_settings, read_settings
+from ..registry.endpoints import split_url
 from ..storage.metadata import identities as identity_rows
+from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database
 
 SETTINGS_KEY = "replicationSites"
 MAX_SITES = 25  # as many as a configuration's unique destinations
-_ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
 _ACCOUNT = re.compile(r"[0-9]{12}")
-_SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+")
+_SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:.+")
 
 
 class SiteInvalid(RegistryError):
@@ -65,14 +66,18 @@ class Sites:
     def put(self, registry_id: str, endpoint: str, secret_arn: str) -> Site:
         if not _ACCOUNT.fullmatch(registry_id):
             raise SiteInvalid(f"Invalid registry id '{registry_id}': 12 digits")
-        found = _ENDPOINT.fullmatch(endpoint)
-        if not found or (found.group(1) and not 0 < int(found.group(1)[1:]) < 65536):
+        if "://" not in endpoint or split_url(endpoint) is None:
             raise SiteInvalid(f"Invalid endpoint '{endpoint}': http(s)://host[:port]")
-        if not _SECRET_ARN.fullmatch(secret_arn):
+        arn = _SECRET_ARN.fullmatch(secret_arn)
+        if not arn:
             raise SiteInvalid(f"Invalid secret ARN '{secret_arn}'")
-        access_key(self.secrets(secret_arn))
         site = Site(registry_id, endpoint.rstrip("/"), secret_arn, time.time())
         with self.db.write() as tx:
+            own = registry_rows.settings(tx, self.registry_id)
+            if (arn.group(1), arn.group(2)) != (own.region, own.account_id):
+                raise SiteInvalid(f"The secret {secret_arn} is not in the registry's account "
+                                  f"and region ({own.account_id}, {own.region})")
+            access_key(self.secrets(secret_arn))
             if identity_rows.find_account(tx, "id", registry_id) is not None:
                 raise SiteInvalid(f"The account {registry_id} is one of this deployment's: "
                                   "replicate to it directly")

@@ -18,9 +18,17 @@ class EcrLogin:
         self.endpoint, self.region, self._key = endpoint, region, key
         self._password: tuple[str, float] | None = None
         self._lock = threading.Lock()
+        self._client = None
 
     def client(self):
-        """The ECR API client, signed with the key (errors as botocore raises them)."""
+        """The ECR API client, signed with the key (errors as botocore raises them); made
+        once (botocore's clients are thread-safe)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
+
+    def _make(self):
         return get_session().create_client(
             "ecr", region_name=self.region, endpoint_url=self.endpoint,
             aws_access_key_id=self._key[0], aws_secret_access_key=self._key[1],

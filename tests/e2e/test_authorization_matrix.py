@@ -40,6 +40,7 @@ from berth.keys import KeyService
 from berth.notifications.services import TargetService
 from berth.pullthrough.rules import Rule as CacheRule
 from berth.pullthrough.rules import RuleService
+from berth.replication.sites import Sites
 from berth.secrets import SecretService
 from berth.storage.metadata.database import Database
 from tests.support.berth_node import BerthNode
@@ -726,6 +727,33 @@ def _secret(world: World, cell: str) -> dict:
     return {"AccountId": home, "Name": f"s-{cell}/secret"}
 
 
+def _sites(world: World) -> Sites:
+    home, region = world.accounts["home"], world.iam.tenancy.default_region
+    return Sites(world.iam.db, world.iam.registry_id(RegistryAddress(home, region)),
+                 _secrets(world).resolve)
+
+
+def _site_ids(world: World) -> list[str]:
+    return [s.registry_id for s in _sites(world).list()]
+
+
+def _new_site(world: World, cell: str) -> dict:
+    """A site of the home registry's, its registry id the cell's (no account here)."""
+    home = world.accounts["home"]
+    arn = _secrets(world).put(home, world.iam.tenancy.default_region, "replication/site",
+                              json.dumps({"accessKeyId": "AKIAMATRIXSITE000000",
+                                          "secretAccessKey": "matrix-site-key"})).arn
+    digits = int(hashlib.sha256(cell.encode()).hexdigest(), 16) % 10**11
+    return {"AccountId": home, "RegistryId": f"9{digits:011d}",
+            "Endpoint": "http://127.0.0.1:9", "SecretArn": arn}
+
+
+def _replication_site(world: World, cell: str) -> dict:
+    site = _new_site(world, cell)
+    _sites(world).put(site["RegistryId"], site["Endpoint"], site["SecretArn"])
+    return {"AccountId": site["AccountId"], "RegistryId": site["RegistryId"]}
+
+
 # Operation -> request body for a fresh cell.
 ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
@@ -763,6 +791,9 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
                                       "SecretString": "{}"},
     "ListSecrets": _home,
     "DeleteSecret": _secret,
+    "PutReplicationSite": _new_site,
+    "ListReplicationSites": _home,
+    "DeleteReplicationSite": _replication_site,
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
@@ -847,6 +878,10 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert body["Name"] not in _secret_names(world)
     elif operation == "DeleteSecret":
         assert body["Name"] in _secret_names(world)
+    elif operation == "PutReplicationSite":
+        assert body["RegistryId"] not in _site_ids(world)
+    elif operation == "DeleteReplicationSite":
+        assert body["RegistryId"] in _site_ids(world)
     elif operation == "CreateKey":
         assert body["Description"] not in [k.description for k in _kms(world).list(home)]
     elif operation in ("DisableKey", "EnableKey", "RotateKey"):

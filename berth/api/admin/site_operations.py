@@ -19,7 +19,8 @@ _SITE = {**_SITES, "RegistryId": True}
 
 
 def _sites(registry: Registry, p: Params) -> Sites:
-    return Sites(registry.db, registry_of(registry, p).registry_id, registry.secrets.resolve)
+    return Sites(registry.db, registry_of(registry, p, make=True).registry_id,
+                 registry.secrets.resolve)
 
 
 def _site(found: Site) -> dict:

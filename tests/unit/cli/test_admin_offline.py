@@ -252,3 +252,76 @@ def test_a_refused_secret_value_is_one_line_without_it(berth, account, tmp_path)
                            "--secret-file", path)
     assert status == 1 and err.startswith("berth admin: ValidationError: ")
     assert len(err.splitlines()) == 1 and TOKEN not in err
+
+
+# -- replication sites ----------------------------------------------------------------------
+SITE = "222233334444"
+SITE_KEY = "the-sites-secret-key-never-printed-012345"
+
+
+def _site_secret(berth, account: str, tmp_path, region: str = "us-east-1") -> str:
+    path = _file(tmp_path, "site.json", json.dumps({"accessKeyId": "AKIASITEB0000000000",
+                                                    "secretAccessKey": SITE_KEY}))
+    return ok(berth, "secrets", "put", "replication/site-b", "--account", account,
+              "--region", region, "--secret-file", path)["Secret"]["ARN"]
+
+
+def _registry(tmp_path, account: str, region: str = "us-east-1") -> None:
+    """The account's registry in the region, as its first ECR request makes it."""
+    db = Database(Settings(data_dir=tmp_path / "data").database_url)
+    try:
+        with db.write() as tx:
+            registry_rows.ensure_registry(tx, account, region)
+    finally:
+        db.dispose()
+
+
+def test_replication_sites(berth, account, tmp_path):
+    _registry(tmp_path, account)
+    acct = ("--account", account)
+    arn = _site_secret(berth, account, tmp_path)
+    status, out, err = berth("replication-sites", "put", SITE, *acct, "--endpoint",
+                             "http://127.0.0.1:5000/", "--secret-arn", arn)
+    assert status == 0, err
+    site = out["Site"]
+    assert (site["RegistryId"], site["Endpoint"], site["SecretArn"]) == (
+        SITE, "http://127.0.0.1:5000", arn)
+    listed = ok(berth, "replication-sites", "list", *acct)
+    assert listed == {"Sites": [site]}
+    assert SITE_KEY not in json.dumps(out) + err + json.dumps(listed)
+    assert ok(berth, "replication-sites", "delete", SITE, *acct) == {}
+    assert ok(berth, "replication-sites", "list", *acct) == {"Sites": []}
+    status, _, err = berth("replication-sites", "delete", SITE, *acct)
+    assert status == 1 and err.startswith("berth admin: ResourceNotFoundException")
+
+
+def test_replication_sites_in_a_region(berth, account, tmp_path):
+    _registry(tmp_path, account, "eu-west-1")
+    arn = _site_secret(berth, account, tmp_path, "eu-west-1")
+    ok(berth, "replication-sites", "put", SITE, "--account", account, "--region",
+       "eu-west-1", "--endpoint", "https://site-b.example.com", "--secret-arn", arn)
+    assert [s["RegistryId"] for s in ok(berth, "replication-sites", "list", "--account",
+                                        account, "--region", "eu-west-1")["Sites"]] == [SITE]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--endpoint", "ftp://site-b", "--secret-arn", "{arn}"), "ValidationError: Invalid endp"),
+    (("--endpoint", "http://site-b", "--secret-arn", "{arn}x"), "SecretNotFoundException"),
+    (("--endpoint", "http://site-b", "--secret-arn", "site-b"), "ValidationError: Invalid sec"),
+])
+def test_a_refused_site_is_one_line_without_the_key(berth, account, tmp_path, args,
+                                                    expected):
+    _registry(tmp_path, account)
+    arn = _site_secret(berth, account, tmp_path)
+    status, out, err = berth("replication-sites", "put", SITE, "--account", account,
+                             *(a.format(arn=arn) for a in args))
+    assert (status, out) == (1, None) and err.startswith(f"berth admin: {expected}")
+    assert len(err.splitlines()) == 1 and SITE_KEY not in err
+    assert ok(berth, "replication-sites", "list", "--account", account) == {"Sites": []}
+
+
+def test_replication_sites_of_a_new_account(berth, account, tmp_path):
+    arn = _site_secret(berth, account, tmp_path)
+    assert ok(berth, "replication-sites", "list", "--account", account) == {"Sites": []}
+    ok(berth, "replication-sites", "put", SITE, "--account", account, "--endpoint",
+       "http://127.0.0.1:5000", "--secret-arn", arn)

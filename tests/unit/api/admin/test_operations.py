@@ -24,7 +24,8 @@ def test_the_operations_mirror_the_cli():
         "PutEventTarget", "ListEventTargets", "DeleteEventTarget", "ListEventDeliveries",
         "ReplayEventDeliveries", "RunLifecyclePolicies", "PreviewLifecyclePolicy",
         "LookupAuditEvents", "ImportVulnerabilities", "ListVulnerabilitySources", "ExportSbom",
-        "PutSecret", "ListSecrets", "DeleteSecret"}
+        "PutSecret", "ListSecrets", "DeleteSecret", "PutReplicationSite",
+        "ListReplicationSites", "DeleteReplicationSite"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):
