@@ -1,5 +1,6 @@
 """The authorization matrix: every registry route and every ECR API operation served, times
-every kind of caller, each cell with its exact status and error code, against a real server.
+every kind of caller, each cell with its exact status and error code, against a real server
+(the admin API's: test_authorization_matrix_admin.py).
 
 Callers: none, an unknown key, a wrong secret (a tampered token on the registry side), an
 expired token (a stale signature on the API side), a revoked key, a user allowed by policy, a
@@ -11,24 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import tempfile
-import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Callable
-from unittest import mock
 
 import botocore.session
 import pytest
 import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
-from berth.config import Settings
 from berth.iam.tenancy import RegistryAddress
-from berth.iam.wiring import open_iam
 from berth.lifecycle.services import LifecycleService
 from berth.registry.images.service import ImageId
 from berth.scanning.services import ScanService
@@ -36,95 +27,27 @@ from berth.registry.images.pull_exclusions import PullTimeExclusions
 from berth.registry.repositories.templates import Template, TemplateService
 from berth.replication.configuration import (Configuration, Destination,
                                              ReplicationConfigurations, Rule)
-from berth.keys import KeyService
-from berth.notifications.services import TargetService
 from berth.pullthrough.rules import Rule as CacheRule
 from berth.pullthrough.rules import RuleService
-from berth.replication.sites import Sites
-from berth.secrets import SecretService
-from berth.storage.metadata.database import Database
-from tests.support.berth_node import BerthNode
-from tests.support.credentials import admin_key, basic
-from tests.support.oci_push import digest_of, image_manifest, push_blob, push_image
+from tests.support.credentials import basic
+from tests.support.oci_push import digest_of, push_blob, push_image
 from tests.support.replication import held_backfill
-from tests.support.repositories import pushes_create
-from tests.support.tarballs import make_tar
+
+from tests.support.authorization_world import (  # noqa: F401 (world: the fixture)
+    ALLOW_ALL,
+    API_CALLERS,
+    API_EXPECTED,
+    CLOSED,
+    DENY_ALL,
+    OPEN,
+    TARGET,
+    World,
+    signed as _signed,
+    world,
+)
 
 pytestmark = pytest.mark.e2e
 
-CLOSED, OPEN = "matrix/closed", "matrix/open"
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-DENY_ALL = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "*", "Resource": "*"},
-    {"Sid": "NoRegistry", "Effect": "Deny", "Action": "*", "Resource": "*"}]}
-TARGET = "AmazonEC2ContainerRegistry_V20150921."
-
-
-@dataclass
-class World:
-    url: str
-    tokens: dict[str, str | None]          # caller -> registry token (None: no header)
-    keys: dict[str, tuple[str, str]]       # caller -> (access key id, secret) for SigV4
-    admin: requests.Session
-    config: bytes
-    layer: bytes
-    manifest: bytes
-    accounts: dict[str, str]               # "home" (the default registry's), "other"
-    iam: object                            # berth.iam.service.Iam on the server's database
-    workdir: Path | None = None            # the module's scratch folder (removed with it)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
-    workdir = tmp_path_factory.mktemp("matrix")
-    node = BerthNode(workdir).start()
-    try:
-        found = _populate(node.url, node.data_dir)
-        found.workdir = workdir
-        yield found
-        found.iam.db.dispose()
-    finally:
-        node.stop()
-
-
-def _populate(url: str, data_dir) -> World:
-    db = Database(Settings(data_dir=data_dir).database_url)
-    iam = open_iam(Settings(data_dir=data_dir), db)
-    ids = iam.identities
-    home = iam.tenancy.default.account_id
-    other = ids.create_account("other").id
-    keys: dict[str, tuple[str, str]] = {}
-    for account, name, policy in ((home, "alice", ALLOW_ALL), (home, "dave", DENY_ALL),
-                                  (home, "carol", ALLOW_ALL), (other, "bob", ALLOW_ALL)):
-        ids.create_user(account, name)
-        ids.put_user_policy(account, name, "p", json.dumps(policy))
-        key = ids.create_access_key(account, name)
-        keys[name] = (key.id, key.secret)
-    tokens = {name: iam.tokens.mint(key_id)[0] for name, (key_id, _) in keys.items()}
-    ids.set_access_key_active(home, keys["carol"][0], False)   # carol's key: revoked
-    keys["revoked"], tokens["revoked"] = keys.pop("carol"), tokens.pop("carol")
-    tokens["expired"] = iam.tokens.mint(keys["alice"][0], now=time.time() - 13 * 3600)[0]
-    tokens["unknown-key"] = iam.tokens.mint("AKIAUNKNOWNKEY000000")[0]
-    head, _, mac = tokens["alice"].rpartition(".")
-    tokens["wrong-secret"] = f"{head}.{'A' if mac[0] != 'A' else 'B'}{mac[1:]}"
-    tokens["none"] = None
-    keys["unknown-key"] = ("AKIAUNKNOWNKEY000000", keys["alice"][1])
-    keys["wrong-secret"] = (keys["alice"][0], keys["alice"][1][::-1])
-
-    pushes_create(db, iam.registry_id(RegistryAddress(other, "us-east-1")))  # bob's pushes
-    admin = requests.Session()
-    admin.auth = ("AWS", iam.tokens.mint(admin_key(data_dir).id)[0])
-    config, layer = b'{"architecture":"amd64","os":"linux"}', b"matrix layer bytes"
-    for repo in (CLOSED, OPEN):
-        push_image(admin, url, repo, "v1", config, [layer])
-    iam.policies.set_repository_policy(
-        iam.registry_id(iam.tenancy.default), OPEN, json.dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other}:root"},
-                "Action": "ecr:*"}]}))
-    return World(url, tokens, keys, admin, config, layer, image_manifest(config, [layer]),
-                 {"home": home, "other": other}, iam)
 
 
 # -- the registry side ---------------------------------------------------------------------
@@ -272,32 +195,6 @@ def test_denied_mount_source_falls_back_to_an_upload(world: World):
 
 
 # -- the ECR API side ----------------------------------------------------------------------
-API_CALLERS = ["none", "unknown-key", "wrong-secret", "expired", "revoked", "alice", "dave",
-               "bob"]
-API_EXPECTED = {
-    "none": "MissingAuthenticationTokenException",
-    "unknown-key": "UnrecognizedClientException",
-    "wrong-secret": "InvalidSignatureException",
-    "expired": "InvalidSignatureException",
-    "revoked": "UnrecognizedClientException",
-    "dave": "AccessDeniedException",
-}
-def _signed(world: World, caller: str, operation: str, body: dict, path: str = "/",
-            target: str = TARGET, service: str = "ecr") -> requests.Response:
-    data = json.dumps(body).encode()
-    request = AWSRequest("POST", world.url + path, data=data, headers={
-        "X-Amz-Target": target + operation, "Content-Type": "application/x-amz-json-1.1"})
-    if caller != "none":
-        key_id, secret = world.keys["alice" if caller == "expired" else caller]
-        at = datetime.now(timezone.utc) - (timedelta(minutes=20) if caller == "expired"
-                                           else timedelta())
-        with mock.patch("botocore.auth.get_current_datetime",
-                        return_value=at.replace(tzinfo=None)):
-            SigV4Auth(Credentials(key_id, secret), service, "us-east-1").add_auth(request)
-    prepared = request.prepare()
-    return requests.post(prepared.url, data=data, headers=dict(prepared.headers), timeout=30)
-
-
 # -- the ECR operations, each with a fresh repository (or registry state) per cell ----------
 HOME_ONLY = "home-only"   # a repository policy that grants only the home account
 GRANT_OTHER = "grant-other"
@@ -656,234 +553,3 @@ def test_curl_reaches_a_registry_host_name_without_dns_setup(world: World):
          f"http://{_host(world, 'other')}/v2/_catalog"],
         capture_output=True, text=True, timeout=30, check=True).stdout
     assert "curl/app" in json.loads(out)["repositories"]
-
-
-# -- the admin API side --------------------------------------------------------------------
-ADMIN_TARGET = "BerthAdmin_20261122."
-
-
-def _admin_user(world: World, cell: str) -> dict:
-    name = f"u-{cell}"
-    world.iam.identities.create_user(world.accounts["home"], name)
-    return {"AccountId": world.accounts["home"], "UserName": name}
-
-
-def _admin_key(world: World, cell: str) -> dict:
-    user = _admin_user(world, cell)
-    key = world.iam.identities.create_access_key(user["AccountId"], user["UserName"])
-    return {"AccountId": user["AccountId"], "AccessKeyId": key.id}
-
-
-def _admin_policy(world: World, cell: str) -> dict:
-    user = _admin_user(world, cell)
-    world.iam.identities.put_user_policy(user["AccountId"], user["UserName"], "p",
-                                         json.dumps(ALLOW_ALL))
-    return {**user, "PolicyName": "p"}
-
-
-def _home(world: World, cell: str) -> dict:
-    return {"AccountId": world.accounts["home"]}
-
-
-def _fresh_user(world: World, cell: str) -> dict:
-    return {"AccountId": world.accounts["home"], "UserName": f"new-{cell}"}
-
-
-def _kms(world: World) -> KeyService:
-    return KeyService(world.iam.db, world.iam.identities.master)
-
-
-def _kms_key(world: World, cell: str, enabled: bool = True) -> dict:
-    home = world.accounts["home"]
-    key = _kms(world).create(home, world.iam.tenancy.default_region, f"k-{cell}")
-    if not enabled:
-        _kms(world).set_enabled(home, key.region, key.id, False)
-    return {"AccountId": home, "KeyId": key.arn}
-
-
-def _targets(world: World) -> TargetService:
-    return TargetService(world.iam.db, world.iam.identities.master)
-
-
-def _event_target(world: World, cell: str) -> dict:
-    home = world.accounts["home"]
-    _targets(world).put(home, f"t-{cell}", "http://127.0.0.1:9/hook")
-    return {"AccountId": home, "Name": f"t-{cell}"}
-
-
-def _secrets(world: World) -> SecretService:
-    return SecretService(world.iam.db, world.iam.identities.master)
-
-
-def _secret_names(world: World) -> list[str]:
-    return [s.name for s in _secrets(world).list(world.accounts["home"],
-                                                 world.iam.tenancy.default_region)]
-
-
-def _secret(world: World, cell: str) -> dict:
-    # Named .../secret: a name ending in -XXXXXX (say, -wrong-secret) is refused.
-    home = world.accounts["home"]
-    _secrets(world).put(home, world.iam.tenancy.default_region, f"s-{cell}/secret", "{}")
-    return {"AccountId": home, "Name": f"s-{cell}/secret"}
-
-
-def _sites(world: World) -> Sites:
-    home, region = world.accounts["home"], world.iam.tenancy.default_region
-    return Sites(world.iam.db, world.iam.registry_id(RegistryAddress(home, region)),
-                 _secrets(world).resolve)
-
-
-def _site_ids(world: World) -> list[str]:
-    return [s.registry_id for s in _sites(world).list()]
-
-
-def _new_site(world: World, cell: str) -> dict:
-    """A site of the home registry's, its registry id the cell's (no account here)."""
-    home = world.accounts["home"]
-    arn = _secrets(world).put(home, world.iam.tenancy.default_region, "replication/site",
-                              json.dumps({"accessKeyId": "AKIAMATRIXSITE000000",
-                                          "secretAccessKey": "matrix-site-key"})).arn
-    digits = int(hashlib.sha256(cell.encode()).hexdigest(), 16) % 10**11
-    return {"AccountId": home, "RegistryId": f"9{digits:011d}",
-            "Endpoint": "http://127.0.0.1:9", "SecretArn": arn}
-
-
-def _replication_site(world: World, cell: str) -> dict:
-    site = _new_site(world, cell)
-    _sites(world).put(site["RegistryId"], site["Endpoint"], site["SecretArn"])
-    return {"AccountId": site["AccountId"], "RegistryId": site["RegistryId"]}
-
-
-# Operation -> request body for a fresh cell.
-ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
-    "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
-    "ListAccounts": lambda world, cell: {},
-    "CreateUser": _fresh_user,
-    "ListUsers": _home,
-    "DeleteUser": _admin_user,
-    "CreateAccessKey": _admin_user,
-    "ListAccessKeys": _admin_user,
-    "UpdateAccessKey": lambda world, cell: {**_admin_key(world, cell), "Status": "Inactive"},
-    "DeleteAccessKey": _admin_key,
-    "PutUserPolicy": lambda world, cell: {**_admin_user(world, cell), "PolicyName": "q",
-                                          "PolicyDocument": json.dumps(ALLOW_ALL)},
-    "GetUserPolicy": _admin_policy,
-    "ListUserPolicies": _admin_user,
-    "DeleteUserPolicy": _admin_policy,
-    "CreateKey": lambda world, cell: {**_home(world, cell), "Description": f"k-{cell}"},
-    "ListKeys": _home,
-    "DescribeKey": _kms_key,
-    "DisableKey": _kms_key,
-    "EnableKey": lambda world, cell: _kms_key(world, cell, enabled=False),
-    "RotateKey": _kms_key,
-    "RunGarbageCollection": lambda world, cell: {"DryRun": "true"},
-    "GetStorageUsage": _home,
-    "GetUsageReport": lambda world, cell: {**_home(world, cell), "From": "2026-12-01",
-                                           "To": "2026-12-05", "GroupBy": "repository"},
-    "RecordUsageSample": lambda world, cell: {},
-    "PutEventTarget": lambda world, cell: {**_home(world, cell), "Name": f"new-{cell}",
-                                           "Url": "http://127.0.0.1:9/hook"},
-    "ListEventTargets": _home,
-    "DeleteEventTarget": _event_target,
-    "ListEventDeliveries": _home,
-    "ReplayEventDeliveries": _home,
-    "PutSecret": lambda world, cell: {**_home(world, cell), "Name": f"new-{cell}/secret",
-                                      "SecretString": "{}"},
-    "ListSecrets": _home,
-    "DeleteSecret": _secret,
-    "PutReplicationSite": _new_site,
-    "ListReplicationSites": _home,
-    "DeleteReplicationSite": _replication_site,
-    "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
-    "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
-    "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
-                                                   "AsOf": "2030-01-01"},
-    "ImportVulnerabilities": lambda world, cell: {"Paths": _advisory_file(world, cell)},
-    "ListVulnerabilitySources": lambda world, cell: {},
-    "ExportSbom": lambda world, cell: {"RepositoryName": _with_tar_image(world, cell),
-                                       "ImageTag": "v1", "Format": "spdx"},
-}
-
-
-def _advisory_file(world: World, cell: str) -> str:
-    """An OSV advisory beside the server's data (it reads the path on its own machine)."""
-    folder = Path(tempfile.mkdtemp(prefix="osv-", dir=world.workdir))
-    (folder / "MATRIX-1.json").write_text(json.dumps({
-        "id": f"MATRIX-{cell}", "modified": "2026-01-01T00:00:00Z",
-        "affected": [{"package": {"ecosystem": "PyPI", "name": "matrix"},
-                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}))
-    return str(folder)
-
-
-def _with_tar_image(world: World, cell: str) -> str:
-    """A repository of the home registry whose image has a real (tar) layer."""
-    repo = f"sbom/{cell}"
-    push_image(world.admin, world.url, repo, "v1", world.config,
-               [make_tar({"etc/hostname": b"matrix\n"})])
-    return repo
-
-
-def _with_policy(world: World, cell: str) -> str:
-    """A repository of the home registry with an image and a lifecycle policy."""
-    cell = _Cell(world, cell, "alice")
-    cell.lifecycle_policy()
-    return cell.repo
-
-
-def test_every_admin_operation_is_in_the_matrix():
-    from berth.api.admin.table import OPERATIONS as SERVED
-    assert set(SERVED) == set(ADMIN_OPERATIONS)
-
-
-@pytest.mark.parametrize("caller", API_CALLERS)
-@pytest.mark.parametrize("operation", list(ADMIN_OPERATIONS))
-def test_admin_operation(world: World, operation: str, caller: str):
-    cell = f"{operation}-{caller}".lower()
-    body = ADMIN_OPERATIONS[operation](world, cell)
-    resp = _signed(world, caller, operation, body, path="/admin", target=ADMIN_TARGET,
-                   service="berth")
-    # bob belongs to another, non-administrator account: the home account is not his.
-    expected = API_EXPECTED.get(caller) or ("AccessDeniedException" if caller == "bob" else None)
-    if expected is None:
-        assert resp.status_code == 200, resp.text
-        return
-    assert resp.status_code == 400, resp.text
-    assert resp.json()["__type"] == expected
-    assert set(resp.json()) == {"__type", "message"}  # an error, and nothing else
-    _assert_admin_untouched(world, operation, body)
-
-
-def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
-    ids = world.iam.identities
-    home = world.accounts["home"]
-    if operation == "CreateUser":
-        assert body["UserName"] not in [u.name for u in ids.users(home)]
-    elif operation == "CreateAccount":
-        assert body["AccountName"] not in [a.name for a in ids.accounts()]
-    elif operation in ("DeleteUser", "CreateAccessKey"):
-        assert body["UserName"] in [u.name for u in ids.users(home)]
-        assert ids.access_keys(home, body["UserName"]) == []
-    elif operation in ("UpdateAccessKey", "DeleteAccessKey"):
-        keys = [k for u in ids.users(home) for k in ids.access_keys(home, u.name)]
-        assert [k.active for k in keys if k.id == body["AccessKeyId"]] == [True]
-    elif operation == "PutUserPolicy":
-        assert ids.user_policies(home, body["UserName"]) == {}
-    elif operation == "DeleteUserPolicy":
-        assert "p" in ids.user_policies(home, body["UserName"])
-    elif operation == "PutEventTarget":
-        assert body["Name"] not in [t.name for t in _targets(world).list(home)]
-    elif operation == "DeleteEventTarget":
-        assert body["Name"] in [t.name for t in _targets(world).list(home)]
-    elif operation == "PutSecret":
-        assert body["Name"] not in _secret_names(world)
-    elif operation == "DeleteSecret":
-        assert body["Name"] in _secret_names(world)
-    elif operation == "PutReplicationSite":
-        assert body["RegistryId"] not in _site_ids(world)
-    elif operation == "DeleteReplicationSite":
-        assert body["RegistryId"] in _site_ids(world)
-    elif operation == "CreateKey":
-        assert body["Description"] not in [k.description for k in _kms(world).list(home)]
-    elif operation in ("DisableKey", "EnableKey", "RotateKey"):
-        [key] = [k for k in _kms(world).list(home) if k.arn == body["KeyId"]]
-        assert (key.enabled, key.version) == (operation != "EnableKey", 1)

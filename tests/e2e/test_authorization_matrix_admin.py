@@ -1,0 +1,269 @@
+"""The admin API's authorization matrix: every admin operation times every kind of caller
+(tests/support/authorization_world.py), each cell with its exact answer, and a refused call
+changes nothing; against a real server."""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from berth.iam.tenancy import RegistryAddress
+from berth.keys import KeyService
+from berth.lifecycle.services import LifecycleService
+from berth.notifications.services import TargetService
+from berth.replication.sites import Sites
+from berth.secrets import SecretService
+from tests.support.authorization_world import (  # noqa: F401 (world: the fixture)
+    ALLOW_ALL,
+    API_CALLERS,
+    API_EXPECTED,
+    World,
+    signed,
+    world,
+)
+from tests.support.oci_push import push_image
+from tests.support.tarballs import make_tar
+
+pytestmark = pytest.mark.e2e
+
+LIFECYCLE_POLICY = json.dumps({"rules": [{
+    "rulePriority": 1, "description": "keep the ten newest images",
+    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+    "action": {"type": "expire"}}]})
+
+
+# -- the admin API side --------------------------------------------------------------------
+ADMIN_TARGET = "BerthAdmin_20261122."
+
+
+def _admin_user(world: World, cell: str) -> dict:
+    name = f"u-{cell}"
+    world.iam.identities.create_user(world.accounts["home"], name)
+    return {"AccountId": world.accounts["home"], "UserName": name}
+
+
+def _admin_key(world: World, cell: str) -> dict:
+    user = _admin_user(world, cell)
+    key = world.iam.identities.create_access_key(user["AccountId"], user["UserName"])
+    return {"AccountId": user["AccountId"], "AccessKeyId": key.id}
+
+
+def _admin_policy(world: World, cell: str) -> dict:
+    user = _admin_user(world, cell)
+    world.iam.identities.put_user_policy(user["AccountId"], user["UserName"], "p",
+                                         json.dumps(ALLOW_ALL))
+    return {**user, "PolicyName": "p"}
+
+
+def _home(world: World, cell: str) -> dict:
+    return {"AccountId": world.accounts["home"]}
+
+
+def _fresh_user(world: World, cell: str) -> dict:
+    return {"AccountId": world.accounts["home"], "UserName": f"new-{cell}"}
+
+
+def _kms(world: World) -> KeyService:
+    return KeyService(world.iam.db, world.iam.identities.master)
+
+
+def _kms_key(world: World, cell: str, enabled: bool = True) -> dict:
+    home = world.accounts["home"]
+    key = _kms(world).create(home, world.iam.tenancy.default_region, f"k-{cell}")
+    if not enabled:
+        _kms(world).set_enabled(home, key.region, key.id, False)
+    return {"AccountId": home, "KeyId": key.arn}
+
+
+def _targets(world: World) -> TargetService:
+    return TargetService(world.iam.db, world.iam.identities.master)
+
+
+def _event_target(world: World, cell: str) -> dict:
+    home = world.accounts["home"]
+    _targets(world).put(home, f"t-{cell}", "http://127.0.0.1:9/hook")
+    return {"AccountId": home, "Name": f"t-{cell}"}
+
+
+def _secrets(world: World) -> SecretService:
+    return SecretService(world.iam.db, world.iam.identities.master)
+
+
+def _secret_names(world: World) -> list[str]:
+    return [s.name for s in _secrets(world).list(world.accounts["home"],
+                                                 world.iam.tenancy.default_region)]
+
+
+def _secret(world: World, cell: str) -> dict:
+    # Named .../secret: a name ending in -XXXXXX (say, -wrong-secret) is refused.
+    home = world.accounts["home"]
+    _secrets(world).put(home, world.iam.tenancy.default_region, f"s-{cell}/secret", "{}")
+    return {"AccountId": home, "Name": f"s-{cell}/secret"}
+
+
+def _sites(world: World) -> Sites:
+    home, region = world.accounts["home"], world.iam.tenancy.default_region
+    return Sites(world.iam.db, world.iam.registry_id(RegistryAddress(home, region)),
+                 _secrets(world).resolve)
+
+
+def _site_ids(world: World) -> list[str]:
+    return [s.registry_id for s in _sites(world).list()]
+
+
+def _new_site(world: World, cell: str) -> dict:
+    """A site of the home registry's, its registry id the cell's (no account here)."""
+    home = world.accounts["home"]
+    arn = _secrets(world).put(home, world.iam.tenancy.default_region, "replication/site",
+                              json.dumps({"accessKeyId": "AKIAMATRIXSITE000000",
+                                          "secretAccessKey": "matrix-site-key"})).arn
+    digits = int(hashlib.sha256(cell.encode()).hexdigest(), 16) % 10**11
+    return {"AccountId": home, "RegistryId": f"9{digits:011d}",
+            "Endpoint": "http://127.0.0.1:9", "SecretArn": arn}
+
+
+def _replication_site(world: World, cell: str) -> dict:
+    site = _new_site(world, cell)
+    _sites(world).put(site["RegistryId"], site["Endpoint"], site["SecretArn"])
+    return {"AccountId": site["AccountId"], "RegistryId": site["RegistryId"]}
+
+
+# Operation -> request body for a fresh cell.
+ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
+    "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
+    "ListAccounts": lambda world, cell: {},
+    "CreateUser": _fresh_user,
+    "ListUsers": _home,
+    "DeleteUser": _admin_user,
+    "CreateAccessKey": _admin_user,
+    "ListAccessKeys": _admin_user,
+    "UpdateAccessKey": lambda world, cell: {**_admin_key(world, cell), "Status": "Inactive"},
+    "DeleteAccessKey": _admin_key,
+    "PutUserPolicy": lambda world, cell: {**_admin_user(world, cell), "PolicyName": "q",
+                                          "PolicyDocument": json.dumps(ALLOW_ALL)},
+    "GetUserPolicy": _admin_policy,
+    "ListUserPolicies": _admin_user,
+    "DeleteUserPolicy": _admin_policy,
+    "CreateKey": lambda world, cell: {**_home(world, cell), "Description": f"k-{cell}"},
+    "ListKeys": _home,
+    "DescribeKey": _kms_key,
+    "DisableKey": _kms_key,
+    "EnableKey": lambda world, cell: _kms_key(world, cell, enabled=False),
+    "RotateKey": _kms_key,
+    "RunGarbageCollection": lambda world, cell: {"DryRun": "true"},
+    "GetStorageUsage": _home,
+    "GetUsageReport": lambda world, cell: {**_home(world, cell), "From": "2026-12-01",
+                                           "To": "2026-12-05", "GroupBy": "repository"},
+    "RecordUsageSample": lambda world, cell: {},
+    "PutEventTarget": lambda world, cell: {**_home(world, cell), "Name": f"new-{cell}",
+                                           "Url": "http://127.0.0.1:9/hook"},
+    "ListEventTargets": _home,
+    "DeleteEventTarget": _event_target,
+    "ListEventDeliveries": _home,
+    "ReplayEventDeliveries": _home,
+    "PutSecret": lambda world, cell: {**_home(world, cell), "Name": f"new-{cell}/secret",
+                                      "SecretString": "{}"},
+    "ListSecrets": _home,
+    "DeleteSecret": _secret,
+    "PutReplicationSite": _new_site,
+    "ListReplicationSites": _home,
+    "DeleteReplicationSite": _replication_site,
+    "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
+    "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
+    "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
+                                                   "AsOf": "2030-01-01"},
+    "ImportVulnerabilities": lambda world, cell: {"Paths": _advisory_file(world, cell)},
+    "ListVulnerabilitySources": lambda world, cell: {},
+    "ExportSbom": lambda world, cell: {"RepositoryName": _with_tar_image(world, cell),
+                                       "ImageTag": "v1", "Format": "spdx"},
+}
+
+
+def _advisory_file(world: World, cell: str) -> str:
+    """An OSV advisory beside the server's data (it reads the path on its own machine)."""
+    folder = Path(tempfile.mkdtemp(prefix="osv-", dir=world.workdir))
+    (folder / "MATRIX-1.json").write_text(json.dumps({
+        "id": f"MATRIX-{cell}", "modified": "2026-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "matrix"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}))
+    return str(folder)
+
+
+def _with_tar_image(world: World, cell: str) -> str:
+    """A repository of the home registry whose image has a real (tar) layer."""
+    repo = f"sbom/{cell}"
+    push_image(world.admin, world.url, repo, "v1", world.config,
+               [make_tar({"etc/hostname": b"matrix\n"})])
+    return repo
+
+
+def _with_policy(world: World, cell: str) -> str:
+    """A repository of the home registry with an image and a lifecycle policy."""
+    repo = f"m/{cell}"
+    push_image(world.admin, world.url, repo, "v1", world.config, [world.layer])
+    LifecycleService(world.iam.db, world.iam.registry_id(world.iam.tenancy.default)).put_policy(
+        repo, LIFECYCLE_POLICY)
+    return repo
+
+
+def test_every_admin_operation_is_in_the_matrix():
+    from berth.api.admin.table import OPERATIONS as SERVED
+    assert set(SERVED) == set(ADMIN_OPERATIONS)
+
+
+@pytest.mark.parametrize("caller", API_CALLERS)
+@pytest.mark.parametrize("operation", list(ADMIN_OPERATIONS))
+def test_admin_operation(world: World, operation: str, caller: str):
+    cell = f"{operation}-{caller}".lower()
+    body = ADMIN_OPERATIONS[operation](world, cell)
+    resp = signed(world, caller, operation, body, path="/admin", target=ADMIN_TARGET,
+                   service="berth")
+    # bob belongs to another, non-administrator account: the home account is not his.
+    expected = API_EXPECTED.get(caller) or ("AccessDeniedException" if caller == "bob" else None)
+    if expected is None:
+        assert resp.status_code == 200, resp.text
+        return
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["__type"] == expected
+    assert set(resp.json()) == {"__type", "message"}  # an error, and nothing else
+    _assert_admin_untouched(world, operation, body)
+
+
+def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
+    ids = world.iam.identities
+    home = world.accounts["home"]
+    if operation == "CreateUser":
+        assert body["UserName"] not in [u.name for u in ids.users(home)]
+    elif operation == "CreateAccount":
+        assert body["AccountName"] not in [a.name for a in ids.accounts()]
+    elif operation in ("DeleteUser", "CreateAccessKey"):
+        assert body["UserName"] in [u.name for u in ids.users(home)]
+        assert ids.access_keys(home, body["UserName"]) == []
+    elif operation in ("UpdateAccessKey", "DeleteAccessKey"):
+        keys = [k for u in ids.users(home) for k in ids.access_keys(home, u.name)]
+        assert [k.active for k in keys if k.id == body["AccessKeyId"]] == [True]
+    elif operation == "PutUserPolicy":
+        assert ids.user_policies(home, body["UserName"]) == {}
+    elif operation == "DeleteUserPolicy":
+        assert "p" in ids.user_policies(home, body["UserName"])
+    elif operation == "PutEventTarget":
+        assert body["Name"] not in [t.name for t in _targets(world).list(home)]
+    elif operation == "DeleteEventTarget":
+        assert body["Name"] in [t.name for t in _targets(world).list(home)]
+    elif operation == "PutSecret":
+        assert body["Name"] not in _secret_names(world)
+    elif operation == "DeleteSecret":
+        assert body["Name"] in _secret_names(world)
+    elif operation == "PutReplicationSite":
+        assert body["RegistryId"] not in _site_ids(world)
+    elif operation == "DeleteReplicationSite":
+        assert body["RegistryId"] in _site_ids(world)
+    elif operation == "CreateKey":
+        assert body["Description"] not in [k.description for k in _kms(world).list(home)]
+    elif operation in ("DisableKey", "EnableKey", "RotateKey"):
+        [key] = [k for k in _kms(world).list(home) if k.arn == body["KeyId"]]
+        assert (key.enabled, key.version) == (operation != "EnableKey", 1)
