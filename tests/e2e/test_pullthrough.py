@@ -1,6 +1,6 @@
 """Pull-through cache on a running ``berth serve``: CNCF Distribution (Debian's
 docker-registry, with and without htpasswd) and another Berth as upstreams, pulled through
-with skopeo. The first pull fetches (and imports in the background), later pulls are served
+with skopeo and docker. The first pull fetches (and imports in the background), later pulls are served
 locally (the upstream's request log says so), a tag moved upstream is seen once the refresh
 interval has passed, and with the upstream stopped the cached image is still pulled."""
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tests.support.oci_layout import OciLayout, build_image, build_index
 from tests.support.oci_push import OCI_MANIFEST
 from tests.support.ports import wait_until
 from tests.support.skopeo import Skopeo
+from tests.support.tarballs import make_tar
 from tests.support.tenants import aws, berth_admin
 
 pytestmark = pytest.mark.e2e
@@ -293,3 +294,25 @@ def test_an_import_killed_midway_finishes_after_the_restart(skopeo, tmp_path):
     finally:
         node.stop()
         source.stop()
+
+
+def test_docker_pulls_through_the_cache(node, upstream, skopeo, dockerd, tmp_path):
+    """docker's own pull (HEAD of the tag, the manifest by digest, blobs in parallel) through
+    a cache that has nothing yet: the image it gets is the upstream's."""
+    tarball = tmp_path / "rootfs.tar"
+    tarball.write_bytes(make_tar({"hello.txt": b"pulled through the cache by docker\n"}))
+    source = f"{upstream.host}/docker/hello:1"
+    image_id = dockerd.docker("import", str(tarball), source).stdout.strip()
+    dockerd.docker("push", source)  # Distribution on loopback: docker needs no login there
+    dockerd.docker("rmi", "--force", image_id)
+    _rule(node, "dockerhub", upstream.url)
+    here = f"127.0.0.1:{node.port}"
+    dockerd.login(here, node.token)
+    try:
+        dockerd.docker("pull", f"{here}/dockerhub/docker/hello:1")
+        pulled = dockerd.docker("image", "inspect", "--format", "{{.Id}}",
+                                f"{here}/dockerhub/docker/hello:1").stdout.strip()
+        assert pulled == image_id
+        dockerd.docker("rmi", "--force", image_id)
+    finally:
+        dockerd.logout(here, check=False)
