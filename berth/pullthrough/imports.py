@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from ..jobs.runner import JobContext, JobRunner
 from ..registry.errors import NameUnknown, TagImmutable
@@ -23,6 +24,9 @@ log = logging.getLogger("berth.pullthrough")
 
 MAX_DEPTH = 2  # an index's children are images: no deeper nesting is followed
 FETCH_WAIT = 3600.0  # for a client's fetch of the same blob to end
+PRUNE_JOB = "pullthrough-prune"
+LAPSED_RETENTION = 3600.0            # a lapsed fetch claim, kept this long
+PENDING_RETENTION = 7 * 24 * 3600.0  # a fetched manifest whose import never finished
 
 
 class Importer:
@@ -118,4 +122,10 @@ def register(runner: JobRunner, cache: PullThrough) -> None:
     def run(job: JobContext) -> None:
         importer.run(job.payload)
 
+    def prune(job: JobContext) -> None:
+        now = time.time()
+        with cache.root.db.write() as tx:
+            rows.prune(tx, now - LAPSED_RETENTION, now - PENDING_RETENTION)
+
     runner.register(IMPORT_JOB, run)
+    runner.every(24 * 3600.0, PRUNE_JOB, prune)

@@ -17,11 +17,12 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    exists,
     select,
     update,
 )
 
-from .schema import _name, metadata
+from .schema import _name, metadata, repositories
 from .statements import insert
 
 if TYPE_CHECKING:
@@ -195,3 +196,18 @@ def fetch_claimed(tx: "Tx", registry_id: int, repository: str, digest: str,
     return bool(tx.all(select(_H.digest).where(_FETCH & (_H.expires_at >= bindparam("now"))),
                        {"registry": registry_id, "repository": repository, "digest": digest,
                         "now": now}))
+
+
+def prune(tx: "Tx", lapsed_before: float, pending_before: float) -> int:
+    """Forget fetch claims lapsed before ``lapsed_before``, manifests fetched before
+    ``pending_before`` whose import never finished, and references of repositories that are
+    gone; how many rows went."""
+    gone = ~exists().where((repositories.c.registry_id == _F.registry_id)
+                           & (repositories.c.name == _F.repository))
+    return sum(tx.execute(statement, params) for statement, params in (
+        (delete(pullthrough_fetches).where(_H.expires_at < bindparam("before")),
+         {"before": lapsed_before}),
+        (delete(pullthrough_refs).where(_F.content.is_not(None)
+                                        & (_F.checked_at < bindparam("before"))),
+         {"before": pending_before}),
+        (delete(pullthrough_refs).where(gone), {})))

@@ -16,6 +16,7 @@ from berth.jobs.queue import JobQueue
 from berth.pullthrough.cache import IMPORT_JOB
 from berth.pullthrough.imports import Importer
 from berth.secrets.services import SecretService
+from berth.storage.metadata import pullthrough as rows
 from tests.unit.api.ecr.support import REGION, server_fixture
 
 server = server_fixture("pullthrough-imports")
@@ -86,3 +87,23 @@ def test_an_import_whose_rule_was_deleted_is_dropped(server, rule):
     server.client().delete_pull_through_cache_rule(ecrRepositoryPrefix="brief")
     Importer(server.state.pullthrough).run(_imports(server)[0])
     assert _images(server, "brief/src/brief") == []
+
+
+def test_the_prune_forgets_lapsed_claims_stale_pending_manifests_and_gone_repositories(
+        server, rule):
+    db, registry_id, now = server.state.registry.db, server.state.registry.registry_id, 1e9
+    server.repository("kept/app")
+    with db.write() as tx:
+        rows.put_ref(tx, registry_id, "kept/app", "v1", "sha256:" + "a" * 64, "m", None, now)
+        rows.put_ref(tx, registry_id, "kept/app", "v2", "sha256:" + "b" * 64, "m", b"{}",
+                     now - 8 * 86400)          # fetched, never imported
+        rows.put_ref(tx, registry_id, "gone/app", "v1", "sha256:" + "c" * 64, "m", None, now)
+        rows.claim_fetch(tx, registry_id, "kept/app", "sha256:" + "d" * 64, 0, now - 7200)
+        rows.claim_fetch(tx, registry_id, "kept/app", "sha256:" + "e" * 64, 0, now + 60)
+        assert rows.prune(tx, now - 3600, now - 7 * 86400) >= 3
+    with db.read() as tx:
+        assert rows.ref(tx, registry_id, "kept/app", "v1") is not None
+        assert rows.ref(tx, registry_id, "kept/app", "v2") is None
+        assert rows.ref(tx, registry_id, "gone/app", "v1") is None
+        assert not rows.fetch_claimed(tx, registry_id, "kept/app", "sha256:" + "d" * 64, 0)
+        assert rows.fetch_claimed(tx, registry_id, "kept/app", "sha256:" + "e" * 64, now)
