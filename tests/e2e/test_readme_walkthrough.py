@@ -48,8 +48,11 @@ def test_the_walkthrough_works_as_written(tmp_path, dockerd):
     server = Daemon([".venv/bin/berth", "serve", "--port", str(port)], tmp_path / "serve.log",
                     cwd=tmp_path).start()
     try:
-        assert wait_until(lambda: "listening on" in server.log_text() or not server.alive(),
-                          120), server.log_text()
+        # The first start's banner comes on stdout just after the "listening on" log line:
+        # wait for the banner itself, not only the line before it.
+        assert wait_until(lambda: "--password-stdin" in server.log_text()
+                          or not server.alive(), 120), server.log_text()
+        assert "listening on" in server.log_text()
         banner = server.log_text()
         assert f"--password-stdin 127.0.0.1:{port}" in banner, banner
         script = "\n".join(walkthrough(README.read_text())).replace("127.0.0.1:5000",
