@@ -20,6 +20,7 @@ from ..registry.repositories.templates import (
     prefix_key,
 )
 from ..registry.endpoints import split_url
+from ..secrets.models import owned_by
 from ..storage.metadata import pullthrough as rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database, Tx
@@ -27,8 +28,8 @@ from .errors import CredentialUnusable, RuleExists, RuleInvalid, RuleNotFound, T
 
 MAX_RULES = 50  # ECR's quota per registry
 _ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
-_SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:"
-                         r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+")
+_SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:"
+                         r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+")  # the model's form
 # Upstreams ECR knows by name (host -> its upstreamRegistry), and those it requires
 # credentials for.
 _KNOWN = {"registry-1.docker.io": "docker-hub", "docker.io": "docker-hub",
@@ -200,8 +201,7 @@ class RuleService:
         opens."""
         account, region = self._where(tx)
         if arn is not None:
-            match = _SECRET_ARN.fullmatch(arn)
-            if (match.group(1), match.group(2)) != (region, account):
+            if not owned_by(arn, account, region):
                 raise CredentialUnusable(f"The secret {arn} is not in the registry's account "
                                          f"and region ({account}, {region})", "no_access")
             self.secrets(arn)

@@ -14,6 +14,7 @@ from typing import Callable
 from ..registry.errors import RegistryError
 from ..registry.settings import merge_settings, read_settings
 from ..registry.endpoints import split_url
+from ..secrets.models import owned_by
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database
@@ -21,7 +22,7 @@ from ..storage.metadata.database import Database
 SETTINGS_KEY = "replicationSites"
 MAX_SITES = 25  # as many as a configuration's unique destinations
 _ACCOUNT = re.compile(r"[0-9]{12}")
-_SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:.+")
+_SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+")
 
 
 class SiteInvalid(RegistryError):
@@ -68,13 +69,12 @@ class Sites:
             raise SiteInvalid(f"Invalid registry id '{registry_id}': 12 digits")
         if "://" not in endpoint or split_url(endpoint) is None:
             raise SiteInvalid(f"Invalid endpoint '{endpoint}': http(s)://host[:port]")
-        arn = _SECRET_ARN.fullmatch(secret_arn)
-        if not arn:
+        if not _SECRET_ARN.fullmatch(secret_arn):
             raise SiteInvalid(f"Invalid secret ARN '{secret_arn}'")
         site = Site(registry_id, endpoint.rstrip("/"), secret_arn, time.time())
         with self.db.write() as tx:
             own = registry_rows.settings(tx, self.registry_id)
-            if (arn.group(1), arn.group(2)) != (own.region, own.account_id):
+            if not owned_by(secret_arn, own.account_id, own.region):
                 raise SiteInvalid(f"The secret {secret_arn} is not in the registry's account "
                                   f"and region ({own.account_id}, {own.region})")
             access_key(self.secrets(secret_arn))

@@ -81,6 +81,16 @@ def parse_arn(text: str) -> tuple[str, str, str, str | None]:
     return region, account, resource, None
 
 
+def owned_by(text: str, account: str, region: str) -> bool:
+    """Whether ``text`` is a secret ARN of ``account`` in ``region``: what a registry may
+    use (its own secrets only, never another account's). Whether such a secret exists is
+    ``resolve``'s to say."""
+    parts = text.split(":", 6) if isinstance(text, str) else []
+    return (len(parts) == 7 and parts[0] == "arn" and parts[2:6:3] == ["secretsmanager",
+                                                                       "secret"]
+            and (parts[3], parts[4]) == (region, account))
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME.match(name):
         raise invalid("a secret name is 1 to 512 letters, digits or characters of /_+=.@-")

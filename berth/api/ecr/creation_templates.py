@@ -97,14 +97,13 @@ async def delete_repository_creation_template(call: ApiCall) -> dict:
 async def describe_repository_creation_templates(call: ApiCall) -> dict:
     target = await admit(call, "ecr:DescribeRepositoryCreationTemplates")
     prefixes = call.params.get("prefixes")
-    scope = f"{target.registry_id_text}:{','.join(sorted(prefixes or ()))}"
-    after = paging.cursor(call, "", scope) or ""
-    limit = min(call.params.get("maxResults", DESCRIBE_PAGE), DESCRIBE_PAGE)
-    found = [t for t in await blocking(_service(target).describe, prefixes) if t.key > after]
+    found, next_token = paging.prefixed_page(
+        call, target.registry_id_text, prefixes,
+        await blocking(_service(target).describe, prefixes), DESCRIBE_PAGE)
     answer: dict = {"registryId": target.registry_id_text,
-                    "repositoryCreationTemplates": [_out(t) for t in found[:limit]]}
-    if len(found) > limit:
-        answer["nextToken"] = paging.token(call, "", scope, found[limit - 1].key)
+                    "repositoryCreationTemplates": [_out(t) for t in found]}
+    if next_token:
+        answer["nextToken"] = next_token
     return answer
 
 

@@ -33,6 +33,19 @@ def cursor(call: ApiCall, name: str, scope: str, pair: bool = False):
     return found
 
 
+def prefixed_page(call: ApiCall, registry: str, prefixes: list[str] | None, items: list,
+                  page_max: int) -> tuple[list, str | None]:
+    """A page of ``items`` (sorted by their ``key``: a prefix) listed for ``prefixes`` (None:
+    all), after the request's nextToken, and the next page's token (None at the end)."""
+    scope = f"{registry}:{','.join(sorted(prefixes or ()))}"
+    after = cursor(call, "", scope) or ""
+    limit = min(call.params.get("maxResults", page_max), page_max)
+    rest = [item for item in items if item.key > after]
+    if len(rest) <= limit:
+        return rest, None
+    return rest[:limit], token(call, "", scope, rest[limit - 1].key)
+
+
 def _shape(found, pair: bool) -> bool:
     if pair:
         return (isinstance(found, list) and len(found) == 2

@@ -73,15 +73,13 @@ async def delete_pull_through_cache_rule(call: ApiCall) -> dict:
 async def describe_pull_through_cache_rules(call: ApiCall) -> dict:
     target = await admit(call, "ecr:DescribePullThroughCacheRules")
     prefixes = call.params.get("ecrRepositoryPrefixes")
-    scope = f"{target.registry_id_text}:{','.join(sorted(prefixes or ()))}"
-    after = paging.cursor(call, "", scope) or ""
-    limit = min(call.params.get("maxResults", DESCRIBE_PAGE), DESCRIBE_PAGE)
-    found = [r for r in await blocking(_rules(call, target).describe, prefixes)
-             if r.key > after]
+    found, next_token = paging.prefixed_page(
+        call, target.registry_id_text, prefixes,
+        await blocking(_rules(call, target).describe, prefixes), DESCRIBE_PAGE)
     answer: dict = {"pullThroughCacheRules": [
-        _out(target, r, updated=r.updated_at != r.created_at) for r in found[:limit]]}
-    if len(found) > limit:
-        answer["nextToken"] = paging.token(call, "", scope, found[limit - 1].key)
+        _out(target, r, updated=r.updated_at != r.created_at) for r in found]}
+    if next_token:
+        answer["nextToken"] = next_token
     return answer
 
 

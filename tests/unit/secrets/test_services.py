@@ -172,3 +172,13 @@ def test_the_value_is_never_shown(db, service, caplog):
     assert isinstance(made, Secret) and TOKEN not in caplog.text
     with db.read() as tx:  # sealed at rest
         assert TOKEN.encode() not in bytes(rows.sealed(tx, ACCOUNT, REGION, NAME).value)
+
+
+def test_a_registry_owns_only_its_accounts_secrets_in_its_region():
+    from berth.secrets.models import owned_by
+    own = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ecr-pullthroughcache/hub-AbCdEf"
+    assert owned_by(own, ACCOUNT, REGION)
+    assert owned_by(own[:-7], ACCOUNT, REGION)  # the partial ARN
+    assert not owned_by(own, "999999999999", REGION)
+    assert not owned_by(own.replace(REGION, "eu-west-1"), ACCOUNT, REGION)
+    assert not owned_by("not an ARN", ACCOUNT, REGION)
