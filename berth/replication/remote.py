@@ -8,12 +8,14 @@ import base64
 import hashlib
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import urllib3
 from botocore.exceptions import ClientError
 
 from ..registry.registry import Registry
+from ..registry.repositories.templates import REPLICATION, Prefixed, longest_covering
 from ..registry.settings import read_settings
 from ..secrets.ecr_login import EcrLogin
 from ..secrets.models import SecretError
@@ -86,18 +88,36 @@ class RemoteTarget:
         self.base = f"/v2/{repository}"
 
     def ensure_repository(self) -> None:
+        """The repository at the site, made (if missing) with the settings of the site's
+        REPLICATION creation template covering it, as an ECR destination makes it."""
         try:
             self.remote.call(self.region, "describe_repositories",
                              repositoryNames=[self.repository])
+            return
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "RepositoryNotFoundException":
                 raise
-            try:
-                self.remote.call(self.region, "create_repository",
-                                 repositoryName=self.repository)
-            except ClientError as again:
-                if again.response["Error"]["Code"] != "RepositoryAlreadyExistsException":
-                    raise
+        template = site_template(self.remote, self.region, self.repository)
+        try:
+            self.remote.call(self.region, "create_repository", repositoryName=self.repository,
+                             **creation_settings(template))
+        except ClientError as again:
+            if again.response["Error"]["Code"] != "RepositoryAlreadyExistsException":
+                raise
+            return
+        try:
+            self._apply_policies(template)
+        except BaseException:  # made, not finished: unmade, so that the retry makes it whole
+            self.remote.call(self.region, "delete_repository", repositoryName=self.repository)
+            raise
+
+    def _apply_policies(self, template: dict) -> None:
+        if template.get("repositoryPolicy"):
+            self.remote.call(self.region, "set_repository_policy", repositoryName=self.repository,
+                             policyText=template["repositoryPolicy"])
+        if template.get("lifecyclePolicy"):
+            self.remote.call(self.region, "put_lifecycle_policy", repositoryName=self.repository,
+                             lifecyclePolicyText=template["lifecyclePolicy"])
 
     def has_blob(self, digest) -> bool:
         answer = self.remote.request(self.region, "HEAD", f"{self.base}/blobs/{digest}")
@@ -145,6 +165,41 @@ class RemoteTarget:
                      self.repository, task.digest)
         elif answer.status not in (202, 404):
             _expect(answer, 202, f"deletion of {reference}")
+
+
+@dataclass(frozen=True)
+class _SiteTemplate(Prefixed):
+    prefix: str
+    shape: dict
+
+
+def site_template(remote: Remote, region: str, repository: str) -> dict:
+    """The site's creation template applied for REPLICATION with the longest prefix covering
+    the repository ({} if none, or if the site's key may not read its templates)."""
+    try:
+        pages = remote.login(region).client().get_paginator(
+            "describe_repository_creation_templates").paginate()
+        found = [_SiteTemplate(t["prefix"], t) for page in pages
+                 for t in page["repositoryCreationTemplates"]
+                 if REPLICATION in t.get("appliedFor", ())]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in _REFUSALS:
+            raise
+        log.info("replicating %s to %s with default settings: its key may not read the "
+                 "site's creation templates", repository, remote.site.endpoint)
+        return {}
+    chosen = longest_covering(found, repository)
+    return chosen.shape if chosen is not None else {}
+
+
+def creation_settings(template: dict) -> dict:
+    """CreateRepository's parameters for what a template sets at creation."""
+    settings = {key: template[key] for key in (
+        "imageTagMutability", "imageTagMutabilityExclusionFilters", "encryptionConfiguration")
+        if template.get(key)}
+    if template.get("resourceTags"):
+        settings["tags"] = template["resourceTags"]
+    return settings
 
 
 def _refused(site: Site, exc: ClientError) -> Exception:

@@ -327,3 +327,68 @@ def test_a_sites_destination_may_name_a_region_this_deployment_does_not_serve(so
     with pytest.raises(client.exceptions.InvalidParameterException):
         client.put_replication_configuration(replicationConfiguration={"rules": [
             {"destinations": [{"region": "eu-central-2", "registryId": "999999999999"}]}]})
+
+
+_LIFECYCLE = json.dumps({"rules": [{"rulePriority": 1, "selection": {
+    "tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 5},
+    "action": {"type": "expire"}}]})
+
+
+@pytest.fixture
+def replication_template(site) -> Iterator[str]:
+    """The site's REPLICATION template for "tmpl", and a longer CREATE_ON_PUSH one that a
+    replicated repository must not get."""
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "pull", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{site.account}:root"},
+        "Action": ["ecr:BatchGetImage"]}]})
+    client = site.client()
+    client.create_repository_creation_template(
+        prefix="tmpl", appliedFor=["REPLICATION"], imageTagMutability="IMMUTABLE",
+        resourceTags=[{"Key": "team", "Value": "dr"}], repositoryPolicy=policy,
+        lifecyclePolicy=_LIFECYCLE)
+    client.create_repository_creation_template(prefix="tmpl/app", appliedFor=["CREATE_ON_PUSH"])
+    yield policy
+    for prefix in ("tmpl", "tmpl/app"):
+        client.delete_repository_creation_template(prefix=prefix)
+
+
+def test_a_repository_made_at_the_site_gets_the_sites_replication_template(
+        source, site, replication_template):
+    _configure(source, site)
+    source.push("tmpl/app/x", "v1", b"made by replication")
+    assert _replicate(source) == 1
+    client = site.client()
+    [made] = client.describe_repositories(repositoryNames=["tmpl/app/x"])["repositories"]
+    assert made["imageTagMutability"] == "IMMUTABLE"
+    assert client.list_tags_for_resource(resourceArn=made["repositoryArn"])["tags"] == [
+        {"Key": "team", "Value": "dr"}]
+    assert json.loads(client.get_repository_policy(repositoryName="tmpl/app/x")[
+        "policyText"]) == json.loads(replication_template)
+    assert json.loads(client.get_lifecycle_policy(repositoryName="tmpl/app/x")[
+        "lifecyclePolicyText"]) == json.loads(_LIFECYCLE)
+    source.push("plain/app", "v1", b"no template covers it")  # defaults
+    assert _replicate(source) == 1
+    [plain] = client.describe_repositories(repositoryNames=["plain/app"])["repositories"]
+    assert plain["imageTagMutability"] == "MUTABLE"
+
+
+def test_a_repository_whose_template_policies_fail_is_unmade_for_the_retry(
+        source, site, replication_template, monkeypatch):
+    digest = source.push("tmpl/retry", "v1", b"retried")
+    task = Task(source.state.registry.registry_id, "tmpl/retry", digest, "v1", REGION,
+                site.account)
+    original = Remote.call
+
+    def failing(self, region, operation, **params):
+        if operation == "put_lifecycle_policy":
+            raise ConnectionError("the site went away")
+        return original(self, region, operation, **params)
+    monkeypatch.setattr(Remote, "call", failing)
+    with pytest.raises(ConnectionError):
+        _copier(source).apply(task)
+    with pytest.raises(Exception, match="RepositoryNotFound"):
+        site.client().describe_repositories(repositoryNames=["tmpl/retry"])
+    monkeypatch.setattr(Remote, "call", original)
+    _copier(source).apply(task)
+    assert _images(site, "tmpl/retry") == {digest: ["v1"]}
+    assert site.client().get_lifecycle_policy(repositoryName="tmpl/retry")["lifecyclePolicyText"]
