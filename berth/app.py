@@ -15,6 +15,8 @@ from .api.admin import admin_route
 from .api.metrics import metrics_route
 from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
+from .api.sts.endpoint import aws_root
+from .iam.tasks import schedule_session_prune
 from .api.http.admission import BodyGate
 from .api.middleware import StaticHeaders
 from .api.oci.errors import HANDLERS
@@ -120,6 +122,7 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                        settings.lifecycle_check_seconds)
     handle_restores(runner, registry.db)
     schedule_audit_prune(runner, registry.db, settings.audit_retention_days)
+    schedule_session_prune(runner, registry.db)
     return runner
 
 
@@ -154,7 +157,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
             mark_dead()
 
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
-                            ecr_route(), admin_route(),
+                            aws_root(ecr_route().endpoint), admin_route(),
                             *([metrics_route()] if settings.metrics else [])],
                     exception_handlers=HANDLERS, lifespan=lifespan,
                     middleware=[Middleware(RequestObserver, observers)])

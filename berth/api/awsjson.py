@@ -107,6 +107,12 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def session_token(request: Request) -> str | None:
+    """X-Amz-Security-Token, as a header or (presigned) in the query."""
+    return request.headers.get("x-amz-security-token") or request.query_params.get(
+        "X-Amz-Security-Token")
+
+
 def verify_signature(iam: Iam, request: Request, body: bytes, service: str,
                      regions: Collection[str] | None = None) -> VerifiedRequest:
     """The SigV4 check against the keys IAM knows, the body signed (blocking: one read on a
@@ -117,7 +123,8 @@ def verify_signature(iam: Iam, request: Request, body: bytes, service: str,
         verified = verify_request(
             request.method, request.scope["raw_path"], request.scope["query_string"],
             request.headers.raw, body=body, service=service, allowed_regions=regions,
-            lookup_secret=lambda key_id: iam.authenticator.secret(tx, entries, key_id))
+            lookup_secret=lambda key_id: iam.authenticator.secret(
+                tx, entries, key_id, session_token(request)))
     if replay.changes_state(request.headers.get("x-amz-target")):
         replay.ledger(iam.db).claim(verified)
     return verified

@@ -4,20 +4,50 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import json
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 
 from ..keys.master import MasterKey
 from ..storage.metadata import identities as rows
+from ..storage.metadata import roles as role_rows
 from ..storage.metadata.database import Tx
 from ..storage.metadata.generation_cache import cached
 from .identities import key_context
 from .policy import Policy, Principal, parse_policy
+from .sigv4 import ExpiredToken
 from .tokens import TokenError, TokenService
+
+SESSION_POLICY = "session policy"  # the name session policies are parsed under
+SESSION_KEY_PREFIX = "ASIA"  # temporary credentials' access key ids, as STS makes them
 
 
 class Unauthenticated(Exception):
     """No usable credentials; the message says why without echoing them."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """What STS recorded of temporary credentials."""
+    issued_at: float
+    expires_at: float
+    policies: tuple[Policy, ...] = ()  # session policies: they only ever narrow
+    source_identity: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    transitive_tag_keys: tuple[str, ...] = ()
+
+    def context_keys(self) -> dict:
+        """The condition keys a request made with the session carries."""
+        keys: dict = {"aws:TokenIssueTime": datetime.fromtimestamp(self.issued_at,
+                                                                   timezone.utc),
+                      "aws:SourceIdentity": self.source_identity}
+        for key, value in self.tags:
+            keys[f"aws:PrincipalTag/{key}"] = value
+        return keys
 
 
 @dataclass(frozen=True)
@@ -26,10 +56,15 @@ class Caller:
     access_key_id: str
     policies: tuple[Policy, ...]
     is_admin: bool  # belongs to the administrator account
+    session: Session | None = None  # temporary credentials
 
     @property
     def account_id(self) -> str:
         return self.principal.account_id
+
+    @property
+    def expires_at(self) -> float | None:
+        return None if self.session is None else self.session.expires_at
 
 
 @dataclass(frozen=True)
@@ -38,6 +73,7 @@ class _KeyRecord:
     active: bool
     tokens_valid_after: float
     sealed_secret: bytes
+    token_sha256: str | None = None  # temporary credentials: their session token's
 
 
 def basic_token(header: str | None) -> str:
@@ -76,13 +112,20 @@ class Authenticator:
         record = self.key(tx, entries, claims.access_key_id)
         if record is None or not record.active or claims.issued_at < record.tokens_valid_after:
             raise Unauthenticated("the registry token has been revoked")
+        if _lapsed(record, now):
+            raise Unauthenticated("the credentials that minted the registry token have expired")
         return record.caller, claims.region
 
-    def secret(self, tx: Tx, entries: dict, key_id: str) -> tuple[str, Caller] | None:
-        """For SigV4: the key's secret and caller, or None for an unknown or inactive key."""
+    def secret(self, tx: Tx, entries: dict, key_id: str,
+               session_token: str | None = None) -> tuple[str, Caller] | None:
+        """For SigV4: the key's secret and caller, or None for an unknown or inactive key, or
+        a session token that is not the credentials' own (temporary credentials need theirs,
+        long-term keys none). ExpiredToken for lapsed temporary credentials."""
         record = self.key(tx, entries, key_id)
-        if record is None or not record.active:
+        if record is None or not record.active or not _token_matches(record, session_token):
             return None
+        if _lapsed(record):
+            raise ExpiredToken()
         secret = cached(entries, ("secret", key_id), lambda: self.master.open(
             record.sealed_secret, key_context(key_id)).decode())
         return secret, record.caller
@@ -91,7 +134,20 @@ class Authenticator:
         return cached(entries, ("key", key_id), lambda: _load_key(tx, key_id))
 
 
+def _token_matches(record: _KeyRecord, token: str | None) -> bool:
+    if record.token_sha256 is None or token is None:
+        return record.token_sha256 is None and token is None
+    return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), record.token_sha256)
+
+
+def _lapsed(record: _KeyRecord, now: float | None = None) -> bool:
+    expires = record.caller.expires_at
+    return expires is not None and (time.time() if now is None else now) >= expires
+
+
 def _load_key(tx: Tx, key_id: str) -> _KeyRecord | None:
+    if key_id.startswith(SESSION_KEY_PREFIX):
+        return _load_session(tx, key_id)
     row = rows.get_key(tx, key_id, with_secret=True)
     if row is None:
         return None
@@ -110,3 +166,38 @@ def _load_key(tx: Tx, key_id: str) -> _KeyRecord | None:
 @lru_cache(maxsize=1024)
 def _identity_policy(name: str, document: str) -> Policy:
     return parse_policy(document, kind="identity", name=name)
+
+
+def _load_session(tx: Tx, key_id: str) -> _KeyRecord | None:
+    """Temporary credentials: a role's session (the role's policies, narrowed by the session's
+    own), or a user's or root's GetSessionToken session (theirs). None once the role, user or
+    account is gone."""
+    row = role_rows.get_session(tx, key_id)
+    if row is None:
+        return None
+    account = rows.find_account(tx, "id", row.account_id)
+    if row.role_id is not None:
+        role = role_rows.role_by_id(tx, row.role_id)
+        if role is None:
+            return None
+        principal = Principal.assumed_role(row.account_id, role.name, row.session_name,
+                                           role_path=role.path, role_id=role.id)
+        policies = tuple(_identity_policy(p.name, p.document)
+                         for p in role_rows.list_policies(tx, role.id))
+    elif row.user_id is not None:
+        user = rows.user_by_id(tx, row.user_id)
+        if user is None:
+            return None
+        principal = Principal.user(user.account_id, user.name, path=user.path, userid=user.id)
+        policies = tuple(_identity_policy(p.name, p.document)
+                         for p in rows.list_policies(tx, user.id))
+    else:
+        principal, policies = Principal.root(row.account_id), ()
+    details = json.loads(row.details)
+    session = Session(
+        row.issued_at, row.expires_at,
+        tuple(_identity_policy(SESSION_POLICY, text) for text in details.get("policies", ())),
+        details.get("sourceIdentity"), tuple(tuple(t) for t in details.get("tags", ())),
+        tuple(details.get("transitiveTagKeys", ())))
+    caller = Caller(principal, key_id, policies, bool(account.is_admin), session)
+    return _KeyRecord(caller, True, 0.0, bytes(row.secret), row.token_sha256)

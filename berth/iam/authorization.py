@@ -9,9 +9,12 @@ from ..storage.metadata import registries as registry_rows
 from ..storage.metadata import repositories as repository_rows
 from ..storage.metadata.database import Tx
 from ..storage.metadata.generation_cache import cached
-from .authentication import Caller
-from .policy import Decision, Policy, RequestContext, evaluate, parse_policy
+from .authentication import SESSION_POLICY, Caller
+from .policy import IMPLICIT_DENY, Decision, Policy, RequestContext, evaluate, parse_policy
 from .tenancy import RegistryAddress
+
+
+SESSION_LIMITED = "no session policy allows the request"
 
 
 class AccessDenied(Exception):
@@ -30,9 +33,13 @@ def denial_message(caller: Caller, ctx: RequestContext, decision: Decision) -> s
             f"resource: {ctx.resource}")
     statement = decision.statement
     if decision.explicitly_denied and statement is not None:
+        if statement.policy == SESSION_POLICY:
+            return f"{base} with an explicit deny in a session policy"
         if statement.policy_kind == "identity":
             return f"{base} with an explicit deny in an identity-based policy"
         return f"{base} with an explicit deny in a resource-based policy"
+    if decision.reason == SESSION_LIMITED:
+        return f"{base} because no session policy allows the {ctx.action} action"
     cross_account = ctx.resource_account not in (None, caller.account_id)
     if cross_account and statement is None:  # no resource statement allowed it either
         return f"{base} because no resource-based policy allows the {ctx.action} action"
@@ -42,9 +49,21 @@ def denial_message(caller: Caller, ctx: RequestContext, decision: Decision) -> s
 def decide(caller: Caller, action: str, resource: str, resource_policies=(),
            keys: Mapping[str, Any] | None = None,
            resource_account: str | None = None) -> tuple[RequestContext, Decision]:
+    session = caller.session
+    if session is not None:
+        keys = {**session.context_keys(), **(keys or {})}
     ctx = RequestContext(caller.principal, action, resource, resource_account=resource_account,
                          keys=keys or {})
-    return ctx, evaluate(ctx, caller.policies, resource_policies=resource_policies)
+    decision = evaluate(ctx, caller.policies, resource_policies=resource_policies)
+    if session is None or not session.policies or not decision.allowed:
+        return ctx, decision
+    # Session policies narrow what the identity may do: the request must pass them too.
+    narrowed = evaluate(ctx, session.policies)
+    if narrowed.allowed:
+        return ctx, decision
+    if narrowed.explicitly_denied:
+        return ctx, narrowed
+    return ctx, Decision(IMPLICIT_DENY, SESSION_LIMITED)
 
 
 def require(caller: Caller, action: str, resource: str, resource_policies=(),

@@ -12,6 +12,8 @@ from ..storage.metadata.generation_cache import GenerationCache
 from .authentication import Authenticator, Caller, Unauthenticated, basic_token
 from .authorization import AccessDenied, Authorizer, decide, resource_policy
 from .identities import Account, IdentityService
+from .roles import RoleService
+from .sessions import SessionService
 from .resource_policies import ResourcePolicies
 from .tenancy import RegistryAddress, Tenancy
 from .tokens import TokenService
@@ -36,6 +38,8 @@ class Iam:
         self.identities = identities
         self.tokens = tokens
         self.authenticator = Authenticator(identities.master, tokens)
+        self.roles = RoleService(db)
+        self.sessions = SessionService(db, identities.master)
         self.authorizer = Authorizer()
         self.policies = ResourcePolicies(db)
         self.cache = GenerationCache()

@@ -73,14 +73,17 @@ class TokenService:
         return key_id
 
     def mint(self, access_key_id: str, now: float | None = None,
-             region: str | None = None) -> tuple[str, float]:
+             region: str | None = None, not_after: float | None = None) -> tuple[str, float]:
+        """A token for the key; ``not_after``: when the key itself lapses (temporary
+        credentials), which the token never outlives."""
         now = time.time() if now is None else now
         with self.db.read() as tx:
             row = rows.newest_signing_key(tx)
         if row is None:
             raise RuntimeError("no token signing key: the bootstrap has not run")
         secret = self._remember(row.id, row.secret)
-        expires = now + self.lifetime
+        expires = now + self.lifetime if not_after is None else min(now + self.lifetime,
+                                                                     not_after)
         # Rounded down: a token must never claim to be younger than it is (revocation
         # compares issue times).
         claims = {"k": access_key_id, "s": row.id, "i": math.floor(now * 1000) / 1000,

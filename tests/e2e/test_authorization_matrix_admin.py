@@ -132,6 +132,30 @@ def _replication_site(world: World, cell: str) -> dict:
     return {"AccountId": site["AccountId"], "RegistryId": site["RegistryId"]}
 
 
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "sts:AssumeRole"}]})
+
+
+def _new_role(world: World, cell: str) -> dict:
+    return {"AccountId": world.accounts["home"], "RoleName": f"r-{cell}"}
+
+
+def _role(world: World, cell: str) -> dict:
+    found = _new_role(world, cell)
+    world.iam.roles.create(found["AccountId"], found["RoleName"], TRUST)
+    return found
+
+
+def _role_policy(world: World, cell: str) -> dict:
+    found = _role(world, cell)
+    world.iam.roles.put_policy(found["AccountId"], found["RoleName"], "p", json.dumps(ALLOW_ALL))
+    return {**found, "PolicyName": "p"}
+
+
+def _role_names(world: World) -> list[str]:
+    return [r.name for r in world.iam.roles.list(world.accounts["home"])]
+
+
 # Operation -> request body for a fresh cell.
 ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
@@ -172,6 +196,19 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "PutReplicationSite": _new_site,
     "ListReplicationSites": _home,
     "DeleteReplicationSite": _replication_site,
+    "CreateRole": lambda world, cell: {**_new_role(world, cell),
+                                       "AssumeRolePolicyDocument": TRUST},
+    "GetRole": _role,
+    "ListRoles": _home,
+    "UpdateRole": lambda world, cell: {**_role(world, cell), "Description": "changed"},
+    "UpdateAssumeRolePolicy": lambda world, cell: {**_role(world, cell),
+                                                   "PolicyDocument": TRUST},
+    "DeleteRole": _role,
+    "PutRolePolicy": lambda world, cell: {**_role(world, cell), "PolicyName": "q",
+                                          "PolicyDocument": json.dumps(ALLOW_ALL)},
+    "GetRolePolicy": _role_policy,
+    "ListRolePolicies": _role,
+    "DeleteRolePolicy": _role_policy,
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
@@ -250,6 +287,16 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert ids.user_policies(home, body["UserName"]) == {}
     elif operation == "DeleteUserPolicy":
         assert "p" in ids.user_policies(home, body["UserName"])
+    elif operation == "CreateRole":
+        assert body["RoleName"] not in _role_names(world)
+    elif operation == "DeleteRole":
+        assert body["RoleName"] in _role_names(world)
+    elif operation == "UpdateRole":
+        assert world.iam.roles.get(home, body["RoleName"]).description is None
+    elif operation == "PutRolePolicy":
+        assert world.iam.roles.policies(home, body["RoleName"]) == {}
+    elif operation == "DeleteRolePolicy":
+        assert "p" in world.iam.roles.policies(home, body["RoleName"])
     elif operation == "PutEventTarget":
         assert body["Name"] not in [t.name for t in _targets(world).list(home)]
     elif operation == "DeleteEventTarget":

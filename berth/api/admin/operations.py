@@ -18,6 +18,7 @@ from . import shapes
 from .errors import validation_error
 
 TARGET_PREFIX = "BerthAdmin_20261122"
+_DOCUMENTS = ("PolicyDocument", "AssumeRolePolicyDocument")  # may be given as JSON objects
 Params = dict
 # Named by the request and the deployment's settings: never by what the database holds.
 Resource = Callable[[Tenancy, Params], str]
@@ -62,7 +63,7 @@ def validate(op: Operation, params: object) -> Params:
         if value is None and required:
             raise validation_error(f"{op.name} requires {name}")
         if value is not None and not isinstance(value, str) and not (
-                name == "PolicyDocument" and isinstance(value, dict)):
+                name in _DOCUMENTS and isinstance(value, dict)):
             raise validation_error(f"{name} must be a string")
     return {name: value for name, value in params.items() if value is not None}
 
@@ -172,11 +173,15 @@ _POLICY = {**_USER, "PolicyName": True}
 @operation("PutUserPolicy", "iam:PutUserPolicy", {**_POLICY, "PolicyDocument": True},
            named_user, stored=stored_user)
 def put_user_policy(iam: Iam, p: Params) -> dict:
-    document = p["PolicyDocument"]
-    if isinstance(document, dict):
-        document = json.dumps(document)
-    iam.identities.put_user_policy(p["AccountId"], p["UserName"], p["PolicyName"], document)
+    iam.identities.put_user_policy(p["AccountId"], p["UserName"], p["PolicyName"],
+                                   document(p, "PolicyDocument"))
     return {}
+
+
+def document(p: Params, name: str) -> str:
+    """A policy document parameter as text (it may come as a JSON object)."""
+    value = p[name]
+    return json.dumps(value) if isinstance(value, dict) else value
 
 
 @operation("GetUserPolicy", "iam:GetUserPolicy", _POLICY, named_user, stored=stored_user)

@@ -25,7 +25,7 @@ async def get_authorization_token(call: ApiCall) -> dict:
     gate = iam(call.request)
     # The token names the signature's region: what a plain host addresses with it.
     token, expires = await blocking(gate.tokens.mint, caller.identity.access_key_id,
-                                    region=caller.region)
+                                    region=caller.region, not_after=caller.identity.expires_at)
     encoded = base64.b64encode(f"AWS:{token}".encode()).decode()
     # registryIds is deprecated in ECR: the token is the same for every registry.
     accounts = call.params.get("registryIds") or [caller.identity.account_id]

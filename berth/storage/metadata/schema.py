@@ -330,6 +330,7 @@ from . import (  # noqa: E402,F401
     notifications,
     pullthrough,
     replication,
+    roles,
     scanning,
     secrets,
     vulndb,

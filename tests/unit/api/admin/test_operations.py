@@ -25,7 +25,9 @@ def test_the_operations_mirror_the_cli():
         "ReplayEventDeliveries", "RunLifecyclePolicies", "PreviewLifecyclePolicy",
         "LookupAuditEvents", "ImportVulnerabilities", "ListVulnerabilitySources", "ExportSbom",
         "PutSecret", "ListSecrets", "DeleteSecret", "PutReplicationSite",
-        "ListReplicationSites", "DeleteReplicationSite"}
+        "ListReplicationSites", "DeleteReplicationSite", "CreateRole", "GetRole", "ListRoles",
+        "UpdateRole", "UpdateAssumeRolePolicy", "DeleteRole", "PutRolePolicy", "GetRolePolicy",
+        "ListRolePolicies", "DeleteRolePolicy"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

@@ -1,0 +1,1 @@
+"""The AWS STS API front-end (the AWS query protocol)."""

@@ -1,0 +1,56 @@
+"""IAM roles with their trust and inline policies, and the temporary credentials STS issues
+(berth/iam/roles.py, berth/iam/sessions.py).
+
+Revision ID: 0017
+Revises: 0016
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "roles",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id"), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("path", sa.String(512), nullable=False),
+        sa.Column("trust_policy", sa.Text, nullable=False),
+        sa.Column("description", sa.String(1000)),
+        sa.Column("max_session_seconds", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.UniqueConstraint("account_id", "name"),
+    )
+    op.create_table(
+        "role_policies",
+        sa.Column("role_id", sa.String(32), sa.ForeignKey("roles.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("name", sa.String(128), primary_key=True),
+        sa.Column("document", sa.Text, nullable=False),
+    )
+    op.create_table(
+        "sts_sessions",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id"), nullable=False),
+        sa.Column("role_id", sa.String(32), sa.ForeignKey("roles.id", ondelete="CASCADE")),
+        sa.Column("user_id", sa.String(32)),
+        sa.Column("session_name", sa.String(64)),
+        sa.Column("secret", sa.LargeBinary, nullable=False),
+        sa.Column("token_sha256", sa.String(64), nullable=False),
+        sa.Column("details", sa.Text, nullable=False),
+        sa.Column("issued_at", sa.Float, nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
+    )
+    op.create_index("ix_sts_sessions_expires_at", "sts_sessions", ["expires_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_sts_sessions_expires_at", "sts_sessions")
+    op.drop_table("sts_sessions")
+    op.drop_table("role_policies")
+    op.drop_table("roles")
