@@ -23,7 +23,7 @@ from ..iam.service import UnknownRegistry
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import audit, events, roles, secrets, sites, usage
+from . import audit, events, oidc, roles, secrets, sites, usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -196,6 +196,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
     "events": {name: Command(*spec) for name, spec in events.COMMANDS.items()},
     "secrets": {name: Command(*spec) for name, spec in secrets.COMMANDS.items()},
     "roles": {name: Command(*spec) for name, spec in roles.COMMANDS.items()},
+    "oidc-providers": {name: Command(*spec) for name, spec in oidc.COMMANDS.items()},
     "replication-sites": {name: Command(*spec) for name, spec in sites.COMMANDS.items()},
     "audit": {"lookup": Command("look up events of the audit trail, newest first (JSON lines)",
                                 "LookupAuditEvents", audit.ARGUMENTS, audit.params)},
@@ -216,6 +217,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "sbom": "an image's software bill of materials",
                "tokens": "registry token signing", "events": events.HELP,
                "secrets": secrets.HELP, "replication-sites": sites.HELP, "roles": roles.HELP,
+               "oidc-providers": oidc.HELP,
                "audit": audit.HELP}
 
 

@@ -12,6 +12,8 @@ from ..storage.metadata.generation_cache import GenerationCache
 from .authentication import Authenticator, Caller, Unauthenticated, basic_token
 from .authorization import AccessDenied, Authorizer, decide, resource_policy
 from .identities import Account, IdentityService
+from .federation import ProviderService
+from .jwks import Jwks
 from .roles import RoleService
 from .sessions import SessionService
 from .resource_policies import ResourcePolicies
@@ -40,6 +42,7 @@ class Iam:
         self.authenticator = Authenticator(identities.master, tokens)
         self.roles = RoleService(db)
         self.sessions = SessionService(db, identities.master)
+        self.providers = ProviderService(db, Jwks())
         self.authorizer = Authorizer()
         self.policies = ResourcePolicies(db)
         self.cache = GenerationCache()

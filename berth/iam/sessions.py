@@ -75,7 +75,10 @@ class SessionService:
     def __init__(self, db: Database, master: MasterKey):
         self.db, self.master = db, master
 
-    def assume_role(self, caller: Caller, request: Request) -> AssumedRole:
+    def assume_role(self, caller: Caller, request: Request, action: str = "sts:AssumeRole",
+                    keys: dict | None = None) -> AssumedRole:
+        """A session of the role for ``caller``; ``action`` and ``keys`` (condition keys) for
+        the ways in other than AssumeRole (web identities: berth/iam/federation.py)."""
         if caller.principal.kind == "root":
             raise StsError("AccessDenied", "Roles may not be assumed by root accounts.")
         role = self._role(caller, request.role_arn)
@@ -83,7 +86,7 @@ class SessionService:
         policies = _session_policies(request)
         tags, transitive = _tags(caller, request)
         source = _source_identity(caller, request.source_identity)
-        self._authorize(caller, role, request, tags, source)
+        self._authorize(caller, role, request, action, keys or {})
         details = {"policies": policies, "sourceIdentity": source, "tags": tags,
                    "transitiveTagKeys": transitive}
         credentials = self._issue(role.account_id, duration, details, role_id=role.id,
@@ -128,27 +131,32 @@ class SessionService:
             raise StsError("AccessDenied", _denied(caller, role_arn))
         return role
 
-    def _authorize(self, caller: Caller, role: Role, request: Request,
-                   tags: list, source: str | None) -> None:
-        keys = {"sts:ExternalId": request.external_id,
+    def _authorize(self, caller: Caller, role: Role, request: Request, action: str,
+                   keys: dict) -> None:
+        keys = {**keys, "sts:ExternalId": request.external_id,
                 "sts:RoleSessionName": request.session_name,
-                "sts:SourceIdentity": source,
+                "sts:SourceIdentity": request.source_identity or (
+                    caller.session and caller.session.source_identity),
                 "aws:TagKeys": [key for key, _ in request.tags] or None,
                 "sts:TransitiveTagKeys": list(request.transitive_tag_keys) or None,
                 **{f"aws:RequestTag/{key}": value for key, value in request.tags}}
         trust = (_trust_policy(role.arn, role.trust_policy),)
-        actions = ["sts:AssumeRole"]
+        actions = [action]
         if request.tags:
             actions.append("sts:TagSession")
         if request.source_identity is not None:
             actions.append("sts:SetSourceIdentity")
         for action in actions:
             ctx, decision = decide(caller, action, role.arn, trust, keys, role.account_id)
-            if not decision.allowed:
-                raise StsError("AccessDenied", denial_message(caller, ctx, decision))
-            if not _admits(trust[0], ctx):  # a role is taken on only if its trust says so
-                raise StsError("AccessDenied", f"User: {caller.principal.arn} is not "
-                               f"authorized to perform: {action} on resource: {role.arn}")
+            # A role is taken on only if its trust policy says so.
+            if decision.allowed and _admits(trust[0], ctx):
+                continue
+            if caller.principal.kind == "federated-user":  # STS's words for web identities
+                raise StsError("AccessDenied", f"Not authorized to perform {action}")
+            raise StsError("AccessDenied", denial_message(caller, ctx, decision)
+                           if not decision.allowed else
+                           f"User: {caller.principal.arn} is not authorized to perform: "
+                           f"{action} on resource: {role.arn}")
 
     def _issue(self, account_id: str, duration: int, details: dict, *,
                role_id: str | None = None, user_id: str | None = None,

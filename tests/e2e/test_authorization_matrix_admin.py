@@ -152,6 +152,21 @@ def _role_policy(world: World, cell: str) -> dict:
     return {**found, "PolicyName": "p"}
 
 
+def _new_provider(world: World, cell: str) -> dict:
+    return {"AccountId": world.accounts["home"], "Url": f"https://{cell}.example.com",
+            "ClientIDList": ["sts.amazonaws.com"]}
+
+
+def _provider(world: World, cell: str) -> dict:
+    found = _new_provider(world, cell)
+    made = world.iam.providers.create(found["AccountId"], found["Url"], found["ClientIDList"])
+    return {"AccountId": found["AccountId"], "OpenIDConnectProviderArn": made.arn}
+
+
+def _provider_urls(world: World) -> list[str]:
+    return [p.url for p in world.iam.providers.list(world.accounts["home"])]
+
+
 def _role_names(world: World) -> list[str]:
     return [r.name for r in world.iam.roles.list(world.accounts["home"])]
 
@@ -209,6 +224,10 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "GetRolePolicy": _role_policy,
     "ListRolePolicies": _role,
     "DeleteRolePolicy": _role_policy,
+    "CreateOpenIDConnectProvider": _new_provider,
+    "ListOpenIDConnectProviders": _home,
+    "GetOpenIDConnectProvider": _provider,
+    "DeleteOpenIDConnectProvider": _provider,
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
@@ -287,6 +306,10 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert ids.user_policies(home, body["UserName"]) == {}
     elif operation == "DeleteUserPolicy":
         assert "p" in ids.user_policies(home, body["UserName"])
+    elif operation == "CreateOpenIDConnectProvider":
+        assert body["Url"].split("://")[1] not in _provider_urls(world)
+    elif operation == "DeleteOpenIDConnectProvider":
+        assert body["OpenIDConnectProviderArn"].split("/", 1)[1] in _provider_urls(world)
     elif operation == "CreateRole":
         assert body["RoleName"] not in _role_names(world)
     elif operation == "DeleteRole":

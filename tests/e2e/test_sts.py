@@ -3,7 +3,10 @@ made with ``berth admin roles`` online; the CI user's ``aws sts assume-role`` an
 of the role anywhere, the aws CLI's own role profile (``role_arn`` + ``source_profile``,
 ``AWS_ENDPOINT_URL_STS``) giving ``aws ecr get-login-password``, which skopeo pushes with; the
 role's limits holding; ``berth admin roles revoke-sessions`` cutting off the sessions issued
-before it (ECR API and registry token alike) while a new session works."""
+before it (ECR API and registry token alike) while a new session works. Federation: an OIDC
+issuer of the test's own, trusted with ``berth admin oidc-providers``; the SDK's web identity
+provider (``AWS_ROLE_ARN`` + ``AWS_WEB_IDENTITY_TOKEN_FILE``) then docker push with no key on
+disk; a token of another subject or audience refused by the trust policy."""
 from __future__ import annotations
 
 import json
@@ -16,6 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.berth_node import BerthNode
+from tests.support.dockerd import Dockerd
+from tests.support.oidc_issuer import OidcIssuer
+from tests.support.tarballs import make_tar
 from tests.support.ecr_login import aws_cli
 from tests.support.oci_layout import OciLayout, build_image
 from tests.support.skopeo import Skopeo
@@ -150,3 +156,49 @@ def test_revoked_sessions_stop_working_and_new_ones_do(node, world, tmp_path):
          node.url, env=fresh)
     _admin(node, "roles", "delete-policy", "--account", world["account"], "pusher",
            "--policy-name", "AWSRevokeOlderSessions")
+
+
+def test_a_web_identity_pushes_with_docker_and_no_key_on_disk(node, world, dockerd: Dockerd,
+                                                              tmp_path):
+    account = world["account"]
+    with OidcIssuer() as issuer:
+        arn = _admin(node, "oidc-providers", "create", "--account", account, "--url",
+                     issuer.url, "--audience", "sts.amazonaws.com")["OpenIDConnectProviderArn"]
+        host_path = arn.split("oidc-provider/", 1)[1]
+        role = _admin(node, "roles", "create", "--account", account, "builder", "--document",
+                      _policy({"Effect": "Allow", "Principal": {"Federated": arn},
+                               "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {
+                                   "StringEquals": {f"{host_path}:aud": "sts.amazonaws.com"},
+                                   "StringLike": {f"{host_path}:sub": "system:serviceaccount:"
+                                                                      "ci:*"}}}))["Role"]
+        _admin(node, "roles", "put-policy", "--account", account, "builder", "--policy-name",
+               "push", "--document", _policy({"Effect": "Allow", "Action": "ecr:*",
+                                             "Resource": "*"}))
+        token_file = tmp_path / "token"
+        web = _env(AWS_ROLE_ARN=role["Arn"], AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file),
+                   AWS_ROLE_SESSION_NAME="pod-1", AWS_ENDPOINT_URL_STS=node.url,
+                   AWS_ENDPOINT_URL_ECR=node.url)
+        token_file.write_text(issuer.token(sub="system:serviceaccount:ci:builder"))
+        who = json.loads(_aws(node, "sts", "get-caller-identity", env=web).stdout)
+        assert who["Arn"] == f"arn:aws:sts::{account}:assumed-role/builder/pod-1"
+        host = f"127.0.0.1:{node.port}"
+        login = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", f"{aws_cli()} ecr get-login-password | "
+             f"/usr/bin/docker login --username AWS --password-stdin {host}"],
+            env={**web, **dockerd.env}, capture_output=True, text=True, timeout=180)
+        assert login.returncode == 0, login.stderr
+        tarball = tmp_path / "rootfs.tar"
+        tarball.write_bytes(make_tar({"pod.txt": b"pushed by a web identity\n"}))
+        ref = f"{host}/federated/app:v1"
+        try:
+            dockerd.docker("import", str(tarball), ref)
+            dockerd.docker("push", ref)
+        finally:
+            dockerd.docker("logout", host, check=False)
+        for wrong, code in ((issuer.token(sub="system:serviceaccount:prod:deployer"),
+                             "AccessDenied"),
+                            (issuer.token(sub="system:serviceaccount:ci:builder", aud="other"),
+                             "InvalidIdentityToken")):
+            token_file.write_text(wrong)
+            refused = _aws(node, "sts", "get-caller-identity", env=web, ok=False)
+            assert refused.returncode != 0 and f"({code})" in refused.stderr, refused.stderr

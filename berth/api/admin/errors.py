@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ...iam.authorization import AccessDenied
 from ...iam.identities import IdentityError
+from ...iam.jwks import FederationError
 from ...iam.policy import PolicyError
 from ...keys import KeyServiceError
 from ...notifications.models import NotificationError
@@ -26,7 +27,7 @@ def validation_error(message: str) -> AdminError:
 
 # What ``translate`` knows: the domain's refusals (anything else is a fault).
 DOMAIN_ERRORS = (AdminError, IdentityError, PolicyError, KeyServiceError, NotificationError,
-                 SecretError)
+                 SecretError, FederationError)
 
 
 def translate(exc: Exception) -> AdminError | None:
@@ -39,6 +40,8 @@ def translate(exc: Exception) -> AdminError | None:
         return AdminError("MalformedPolicyDocument", str(exc))
     if isinstance(exc, AccessDenied):
         return AdminError("AccessDeniedException", exc.message)
+    if isinstance(exc, FederationError):
+        return AdminError(exc.code, exc.message)
     if isinstance(exc, (KeyServiceError, NotificationError, SecretError)):
         return AdminError(exc.code, exc.message, exc.status)
     if isinstance(exc, StorageFull):  # a refusal, not a fault: nothing was stored

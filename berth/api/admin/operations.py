@@ -51,8 +51,8 @@ def operation(name: str, action: str, fields: dict[str, bool], resource: Resourc
 
 
 def validate(op: Operation, params: object) -> Params:
-    """Known members only, strings only (a policy document may be an object), required ones
-    present; null counts as absent."""
+    """Known members only, strings only (a policy document may be an object, a ...List a
+    list of strings), required ones present; null counts as absent."""
     if not isinstance(params, dict):
         raise validation_error("the request body must be a JSON object")
     unknown = sorted(set(params) - set(op.fields))
@@ -63,7 +63,9 @@ def validate(op: Operation, params: object) -> Params:
         if value is None and required:
             raise validation_error(f"{op.name} requires {name}")
         if value is not None and not isinstance(value, str) and not (
-                name in _DOCUMENTS and isinstance(value, dict)):
+                name in _DOCUMENTS and isinstance(value, dict)) and not (
+                name.endswith("List") and isinstance(value, list)
+                and all(isinstance(item, str) for item in value)):
             raise validation_error(f"{name} must be a string")
     return {name: value for name, value in params.items() if value is not None}
 

@@ -6,6 +6,7 @@ from types import ModuleType
 from ...iam.service import Iam
 from . import (
     audit_operations,
+    federation_operations,
     key_operations,
     lifecycle_operations,
     notification_operations,
@@ -28,7 +29,8 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
                       notification_operations, lifecycle_operations, audit_operations,
-                      scanning_operations, secret_operations, site_operations, role_operations)
+                      scanning_operations, secret_operations, site_operations, role_operations,
+                      federation_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

@@ -3,7 +3,8 @@ a GET), SigV4-signed for service ``sts`` in any region (STS's global endpoint), 
 XML. ``aws_root`` shares ``/`` with the ECR API: a request naming an X-Amz-Target is ECR's.
 
 Order, as AWS does it: body (bounded), signature, then the operation and its parameters, so
-an unauthenticated client learns nothing about either."""
+an unauthenticated client learns nothing about either -- but for the actions whose proof is in
+their parameters (a web identity token), which come unsigned."""
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,7 @@ from ...observability import metrics
 from .. import awsjson
 from ..awsjson import AwsJsonError
 from ..credentials import scrubbing
-from .operations import OPERATIONS, translate
+from .operations import OPERATIONS, UNSIGNED, translate
 from .protocol import CONTENT_TYPE, StsError, decode_input, encode_error, encode_output
 from .protocol import operation_name, parse_form
 
@@ -71,10 +72,11 @@ async def _respond(request: Request) -> Response:
     try:
         body = await _body(request)
         iam: Iam = request.app.state.iam
-        verified = await _verify(request, iam, body)
-        caller = verified.identity
-        observed.note_caller(request.scope, caller.principal.arn, caller.account_id, "")
         flat = parse_form(body if request.method == "POST" else request.url.query.encode())
+        caller = None
+        if _signed(request) or operation_name(flat) not in UNSIGNED:
+            caller = (await _verify(request, iam, body)).identity
+            observed.note_caller(request.scope, caller.principal.arn, caller.account_id, "")
         name = operation_name(flat)
         observed.note_operation(request.scope, name, name in OPERATIONS)
         handler = OPERATIONS.get(name)
@@ -95,6 +97,10 @@ async def _respond(request: Request) -> Response:
             error = StsError("InternalFailure", "An internal error occurred.", 500,
                              sender=False)
         return _error(error, request_id)
+
+
+def _signed(request: Request) -> bool:
+    return "authorization" in request.headers or "X-Amz-Credential" in request.query_params
 
 
 async def _body(request: Request) -> bytes:

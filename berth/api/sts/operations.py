@@ -8,6 +8,7 @@ from typing import Callable
 
 from ...iam.authentication import Caller
 from ...iam.identities import IdentityError
+from ...iam.jwks import FederationError
 from ...iam.service import Iam
 from ...iam.sessions import Credentials, Request, StsError as Refused
 from ...storage.metadata import identities as identity_rows
@@ -16,7 +17,7 @@ from .protocol import StsError
 
 Handler = Callable[[Iam, Caller, dict], dict]
 # STS's statuses for the codes the domain uses; anything else it refuses is a 400.
-_STATUS = {"AccessDenied": 403, "RegionDisabledException": 403}
+_STATUS = {"AccessDenied": 403, "RegionDisabledException": 403, "IDPRejectedClaim": 403}
 
 
 def get_caller_identity(iam: Iam, caller: Caller, params: dict) -> dict:
@@ -63,6 +64,22 @@ def get_access_key_info(iam: Iam, caller: Caller, params: dict) -> dict:
     return {"Account": row.account_id}
 
 
+def assume_role_with_web_identity(iam: Iam, caller: Caller | None, params: dict) -> dict:
+    assumed, provider, claims = iam.providers.assume_role(iam.sessions, Request(
+        role_arn=params["RoleArn"], session_name=params["RoleSessionName"],
+        duration=params.get("DurationSeconds"), policy=params.get("Policy"),
+        policy_arns=tuple(p["arn"] for p in params.get("PolicyArns", ()))),
+        params["WebIdentityToken"])
+    result = {"Credentials": _credentials(assumed.credentials),
+              "SubjectFromWebIdentityToken": claims["sub"],
+              "AssumedRoleUser": {"AssumedRoleId": assumed.assumed_role_id,
+                                  "Arn": assumed.arn},
+              "Provider": provider.url, "Audience": claims["aud"]}
+    if assumed.packed_policy_size is not None:
+        result["PackedPolicySize"] = assumed.packed_policy_size
+    return result
+
+
 def _credentials(found: Credentials) -> dict:
     return {"AccessKeyId": found.access_key_id, "SecretAccessKey": found.secret_access_key,
             "SessionToken": found.session_token,
@@ -74,14 +91,16 @@ OPERATIONS: dict[str, Handler] = {
     "AssumeRole": assume_role,
     "GetSessionToken": get_session_token,
     "GetAccessKeyInfo": get_access_key_info,
+    "AssumeRoleWithWebIdentity": assume_role_with_web_identity,
 }
+UNSIGNED = frozenset({"AssumeRoleWithWebIdentity"})  # the token is the proof
 
 
 def translate(exc: Exception) -> StsError | None:
     """The STS error for a refusal, None for a fault."""
     if isinstance(exc, StsError):
         return exc
-    if isinstance(exc, Refused):
+    if isinstance(exc, (Refused, FederationError)):
         return StsError(exc.code, exc.message, _STATUS.get(exc.code, 400))
     if isinstance(exc, IdentityError):
         return StsError(exc.code, exc.message, 404 if exc.code == "NoSuchEntity" else 400)

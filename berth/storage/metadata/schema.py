@@ -326,6 +326,7 @@ usage_transfer_daily = Table(
 from . import (  # noqa: E402,F401
     audit,
     creation_templates,
+    federation,
     lifecycle,
     notifications,
     pullthrough,

@@ -27,7 +27,8 @@ def test_the_operations_mirror_the_cli():
         "PutSecret", "ListSecrets", "DeleteSecret", "PutReplicationSite",
         "ListReplicationSites", "DeleteReplicationSite", "CreateRole", "GetRole", "ListRoles",
         "UpdateRole", "UpdateAssumeRolePolicy", "DeleteRole", "PutRolePolicy", "GetRolePolicy",
-        "ListRolePolicies", "DeleteRolePolicy"}
+        "ListRolePolicies", "DeleteRolePolicy", "CreateOpenIDConnectProvider",
+        "ListOpenIDConnectProviders", "GetOpenIDConnectProvider", "DeleteOpenIDConnectProvider"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 
 import boto3
+import botocore
 import pytest
 import requests
 from botocore.config import Config
@@ -162,3 +163,37 @@ def test_bad_signatures_and_unknown_actions(server):
 
 def test_the_ecr_api_still_answers_on_the_same_path(server):
     assert "repositories" in server.client().describe_repositories()
+
+
+def test_a_web_identity_token_is_exchanged_unsigned(server):
+    from tests.support.oidc_issuer import OidcIssuer
+    iam = server.state.iam
+    with OidcIssuer() as issuer:
+        provider = iam.providers.create(server.account, issuer.url, ["sts.amazonaws.com"])
+        trust = _policy({"Effect": "Allow", "Principal": {"Federated": provider.arn},
+                         "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {
+                             "StringEquals": {f"{provider.url}:sub": "ci:builder"}}})
+        role = iam.roles.create(server.account, f"web-{id(issuer) % 10**6}", trust)
+        anonymous = boto3.session.Session().client(
+            "sts", endpoint_url=server.url, region_name=REGION,
+            config=CONFIG.merge(Config(signature_version=botocore.UNSIGNED)))
+        answer = anonymous.assume_role_with_web_identity(
+            RoleArn=role.arn, RoleSessionName="build", WebIdentityToken=issuer.token())
+        assert answer["SubjectFromWebIdentityToken"] == "ci:builder"
+        assert answer["Provider"] == provider.url
+        assert answer["Audience"] == "sts.amazonaws.com"
+        who = _sts(server, **answer["Credentials"]).get_caller_identity()
+        assert who["Arn"] == f"arn:aws:sts::{server.account}:assumed-role/{role.name}/build"
+        with pytest.raises(ClientError) as refused:
+            anonymous.assume_role_with_web_identity(
+                RoleArn=role.arn, RoleSessionName="build",
+                WebIdentityToken=issuer.token(sub="someone-else"))
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        with pytest.raises(ClientError) as expired:
+            anonymous.assume_role_with_web_identity(
+                RoleArn=role.arn, RoleSessionName="build",
+                WebIdentityToken=issuer.token(expires_in=-300))
+        assert expired.value.response["Error"]["Code"] == "ExpiredTokenException"
+        with pytest.raises(ClientError) as unsigned:
+            anonymous.get_caller_identity()  # only the web identity action comes unsigned
+        assert unsigned.value.response["Error"]["Code"] == "MissingAuthenticationToken"

@@ -1,5 +1,6 @@
-"""IAM roles with their trust and inline policies, and the temporary credentials STS issues
-(berth/iam/roles.py, berth/iam/sessions.py).
+"""IAM roles with their trust and inline policies, the temporary credentials STS issues, and
+the OpenID Connect providers web identities federate from (berth/iam/roles.py, sessions.py,
+federation.py).
 
 Revision ID: 0017
 Revises: 0016
@@ -47,9 +48,20 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Float, nullable=False),
     )
     op.create_index("ix_sts_sessions_expires_at", "sts_sessions", ["expires_at"])
+    op.create_table(
+        "oidc_providers",
+        sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id"), primary_key=True),
+        sa.Column("url", sa.String(255), primary_key=True),
+        sa.Column("scheme", sa.String(8), nullable=False),
+        sa.Column("client_ids", sa.Text, nullable=False),
+        sa.Column("thumbprints", sa.Text, nullable=False),
+        sa.Column("jwks", sa.Text),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("oidc_providers")
     op.drop_index("ix_sts_sessions_expires_at", "sts_sessions")
     op.drop_table("sts_sessions")
     op.drop_table("role_policies")
