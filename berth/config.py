@@ -107,6 +107,9 @@ class Settings:
     # upload bytes, blob reads and metadata work cannot starve one another.
     body_idle_seconds: int = 30
     uploads_per_principal: int = 64
+    # Per-principal rates of the push and pull actions (ECR's, or overrides: berth/quotas);
+    # off: no rate is enforced. The administrator's account is never limited.
+    rate_limits: bool = True
     uploads_per_address: int = 128
     upload_threads: int = 16
     read_threads: int = 32

@@ -23,7 +23,7 @@ from ..iam.service import UnknownRegistry
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import audit, events, oidc, roles, secrets, sites, usage
+from . import audit, events, oidc, quotas, roles, secrets, sites, usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -197,6 +197,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
     "secrets": {name: Command(*spec) for name, spec in secrets.COMMANDS.items()},
     "roles": {name: Command(*spec) for name, spec in roles.COMMANDS.items()},
     "oidc-providers": {name: Command(*spec) for name, spec in oidc.COMMANDS.items()},
+    "quotas": {name: Command(*spec) for name, spec in quotas.COMMANDS.items()},
     "replication-sites": {name: Command(*spec) for name, spec in sites.COMMANDS.items()},
     "audit": {"lookup": Command("look up events of the audit trail, newest first (JSON lines)",
                                 "LookupAuditEvents", audit.ARGUMENTS, audit.params)},
@@ -217,7 +218,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "sbom": "an image's software bill of materials",
                "tokens": "registry token signing", "events": events.HELP,
                "secrets": secrets.HELP, "replication-sites": sites.HELP, "roles": roles.HELP,
-               "oidc-providers": oidc.HELP,
+               "oidc-providers": oidc.HELP, "quotas": quotas.HELP,
                "audit": audit.HELP}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from ..quotas.rates import Limiter
 from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database
@@ -43,6 +44,7 @@ class Iam:
         self.roles = RoleService(db)
         self.sessions = SessionService(db, identities.master)
         self.providers = ProviderService(db, Jwks())
+        self.limiter: Limiter | None = None  # set by wiring.open_iam when rates are enforced
         self.authorizer = Authorizer()
         self.policies = ResourcePolicies(db)
         self.cache = GenerationCache()
@@ -88,6 +90,7 @@ class Iam:
             if registry_id is not None:  # the usual case: one transaction in all
                 self._check(tx, entries, caller, actions, address, registry_id, repository,
                             keys)
+                self.throttle(caller, actions)
                 return Admission(caller, registry_id, address)
         return Admission(caller, self.authorize(caller, actions, address, repository, keys),
                          address)
@@ -116,9 +119,18 @@ class Iam:
             # account's registry would be), so refusals do not tell which accounts exist.
             self._check(tx, self.cache.entries(tx), caller, actions, address, registry_id,
                         repository, keys)
+        self.throttle(caller, actions)
         if registry_id is None and create:
             registry_id = self.registry_id(address)
         return registry_id
+
+    def throttle(self, caller: Caller, actions: str | Sequence[str]) -> None:
+        """Throttled if the caller has used up the rate of one of ``actions`` (the
+        administrator's account never has; rates: berth/quotas/rates.py)."""
+        if self.limiter is None or caller.is_admin:
+            return
+        for action in (actions,) if isinstance(actions, str) else actions:
+            self.limiter.take(caller.principal.arn, caller.account_id, action)
 
     def listed_registry(self, address: RegistryAddress) -> int | None:
         """The id of the registry at ``address``; None if there is none, whether its account

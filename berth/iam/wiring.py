@@ -5,6 +5,7 @@ import functools
 
 from ..config import Settings
 from ..keys.master import MasterKey
+from ..quotas.rates import Limiter
 from ..storage.metadata import registries as registry_rows
 from ..registry.repositories.templates import CREATE_ON_PUSH, write_root
 from ..storage.metadata.database import Database, Tx
@@ -31,6 +32,8 @@ def open_iam(settings: Settings, db: Database) -> Iam:
     tenancy = Tenancy(settings.domain, settings.region_list, settings.default_region,
                       settings.default_account or admin.id)
     iam = Iam(db, tenancy, identities, tokens)
+    if settings.rate_limits:
+        iam.limiter = Limiter(db)
     iam.administrator, iam.first_start = admin, first_start
     adopt_orphans(db, iam.registry_id(tenancy.default))
     return iam

@@ -15,6 +15,7 @@ from berth.iam.tenancy import RegistryAddress
 from berth.keys import KeyService
 from berth.lifecycle.services import LifecycleService
 from berth.notifications.services import TargetService
+from berth.quotas.services import QuotaService
 from berth.replication.sites import Sites
 from berth.secrets import SecretService
 from tests.support.authorization_world import (  # noqa: F401 (world: the fixture)
@@ -228,6 +229,12 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "ListOpenIDConnectProviders": _home,
     "GetOpenIDConnectProvider": _provider,
     "DeleteOpenIDConnectProvider": _provider,
+    "PutServiceQuota": lambda world, cell: {
+        **_home(world, cell), "QuotaName": "ImagesPerRepository",
+        "Value": str(int(hashlib.sha256(cell.encode()).hexdigest(), 16) % 10**6 + 20_000)},
+    "DeleteServiceQuota": lambda world, cell: {**_home(world, cell),
+                                               "QuotaName": "ImagesPerRepository"},
+    "ListServiceQuotas": _home,
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
@@ -310,6 +317,9 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert body["Url"].split("://")[1] not in _provider_urls(world)
     elif operation == "DeleteOpenIDConnectProvider":
         assert body["OpenIDConnectProviderArn"].split("/", 1)[1] in _provider_urls(world)
+    elif operation == "PutServiceQuota":
+        assert {q["QuotaName"]: q["Value"] for q in QuotaService(world.iam.db).effective(
+            home)}["ImagesPerRepository"] != int(body["Value"])
     elif operation == "CreateRole":
         assert body["RoleName"] not in _role_names(world)
     elif operation == "DeleteRole":

@@ -10,6 +10,7 @@ from ...iam.jwks import FederationError
 from ...iam.policy import PolicyError
 from ...keys import KeyServiceError
 from ...notifications.models import NotificationError
+from ...quotas.models import QuotaInvalid
 from ...secrets.models import SecretError
 from ...storage.errors import StorageFull
 from ..awsjson import AwsJsonError
@@ -27,7 +28,7 @@ def validation_error(message: str) -> AdminError:
 
 # What ``translate`` knows: the domain's refusals (anything else is a fault).
 DOMAIN_ERRORS = (AdminError, IdentityError, PolicyError, KeyServiceError, NotificationError,
-                 SecretError, FederationError)
+                 SecretError, FederationError, QuotaInvalid)
 
 
 def translate(exc: Exception) -> AdminError | None:
@@ -42,6 +43,8 @@ def translate(exc: Exception) -> AdminError | None:
         return AdminError("AccessDeniedException", exc.message)
     if isinstance(exc, FederationError):
         return AdminError(exc.code, exc.message)
+    if isinstance(exc, QuotaInvalid):
+        return AdminError("ValidationError", exc.message)
     if isinstance(exc, (KeyServiceError, NotificationError, SecretError)):
         return AdminError(exc.code, exc.message, exc.status)
     if isinstance(exc, StorageFull):  # a refusal, not a fault: nothing was stored

@@ -11,6 +11,7 @@ from . import (
     lifecycle_operations,
     notification_operations,
     operations,
+    quota_operations,
     role_operations,
     scanning_operations,
     secret_operations,
@@ -30,7 +31,7 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
                       notification_operations, lifecycle_operations, audit_operations,
                       scanning_operations, secret_operations, site_operations, role_operations,
-                      federation_operations)
+                      federation_operations, quota_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

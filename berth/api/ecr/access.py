@@ -10,10 +10,11 @@ from ...iam.authorization import AccessDenied
 from ...iam.service import UnknownRegistry
 from ...iam.tenancy import RegistryAddress
 from ...observability import metrics
+from ...quotas.rates import Throttled
 from ...registry.registry import Registry
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
-from .errors import access_denied, model_error
+from .errors import EcrApiError, access_denied, model_error
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ async def admit(call: ApiCall, action: str, repository: str | None = None,
     except AccessDenied as exc:
         metrics.refused("ecr", metrics.denial_reason(exc.message))
         raise access_denied(exc.message) from None
+    except Throttled as exc:
+        metrics.refused("ecr", "throttled")
+        raise EcrApiError("ThrottlingException", exc.message) from None
     except UnknownRegistry:
         metrics.refused("ecr", "unknown_registry")
         resource = address.repository_arn(repository or "*")

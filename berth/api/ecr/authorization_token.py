@@ -7,10 +7,11 @@ from datetime import datetime, timezone
 from ...concurrency import blocking
 from ...iam.authorization import AccessDenied, require
 from ...iam.tenancy import RegistryAddress
+from ...quotas.rates import Throttled
 from .access import registry_host
 from .caller import ApiCaller, iam
 from .endpoint import ApiCall
-from .errors import access_denied
+from .errors import EcrApiError, access_denied
 
 ACTION = "ecr:GetAuthorizationToken"
 
@@ -23,6 +24,10 @@ async def get_authorization_token(call: ApiCall) -> dict:
     except AccessDenied as exc:
         raise access_denied(exc.message) from None
     gate = iam(call.request)
+    try:
+        await blocking(gate.throttle, caller.identity, ACTION)
+    except Throttled as exc:
+        raise EcrApiError("ThrottlingException", exc.message) from None
     # The token names the signature's region: what a plain host addresses with it.
     token, expires = await blocking(gate.tokens.mint, caller.identity.access_key_id,
                                     region=caller.region, not_after=caller.identity.expires_at)

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from ...iam.resource_policies import PolicyLocksOut, RepositoryUnknown
 from ...lifecycle import errors as lifecycle
 from ...pullthrough import errors as pullthrough
+from ...quotas.models import QuotaExceeded
 from ...replication import backfill
 from ...replication.configuration import ReplicationConfigurationInvalid
 from ...scanning import errors as scanning
@@ -159,6 +160,8 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (templates.TemplateExists, None, _message("TemplateAlreadyExistsException")),
     (templates.TemplateNotFound, None, _message("TemplateNotFoundException")),
     (templates.TooManyTemplates, None, _message("LimitExceededException")),
+    (QuotaExceeded, {"CompleteLayerUpload"}, _message("InvalidLayerException")),
+    (QuotaExceeded, None, _message("LimitExceededException")),
     (pullthrough.RuleExists, None, _message("PullThroughCacheRuleAlreadyExistsException")),
     (pullthrough.RuleNotFound, None, _message("PullThroughCacheRuleNotFoundException")),
     (pullthrough.TooManyRules, None, _message("LimitExceededException")),

@@ -20,6 +20,7 @@ from ...observability.context import note_caller
 from ...pullthrough.errors import ImportNeedsPermission
 from ...registry.errors import NameUnknown
 from ...registry.repositories import CreationNeedsPermission
+from ...quotas.rates import Throttled
 from ...registry.references import validate_name
 from .errors import error_response
 
@@ -87,6 +88,10 @@ def guarded(actions: dict[str, tuple[str, ...]] | None, handler: Handler) -> Han
         except UnknownRegistry as exc:
             metrics.refused("oci", "unknown_registry")
             return error_response(404, "NAME_UNKNOWN", str(exc))
+        except Throttled as exc:
+            metrics.refused("oci", "throttled")
+            return error_response(429, "TOOMANYREQUESTS", exc.message,
+                                  headers={"Retry-After": exc.retry_after_header})
     return endpoint
 
 

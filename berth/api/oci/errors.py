@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from ...observability import metrics
 from ...pullthrough.errors import UpstreamThrottled, UpstreamUnavailable
+from ...quotas.models import QuotaExceeded
 from ...registry import errors as e
 from ...storage.blobs.keyring import KeyUnavailable
 from ..http.admission import TooManyRequests
@@ -24,6 +25,7 @@ _STATUS = {
     e.ManifestInvalid: 400, e.ManifestNotAcceptable: 404, e.ManifestUnknown: 404,
     e.ManifestBlobUnknown: 400, e.BlobReferenced: 409, e.ManifestReferenced: 409,
     e.PaginationInvalid: 400, UpstreamUnavailable: 503, UpstreamThrottled: 429,
+    QuotaExceeded: 403,
 }
 
 

@@ -13,6 +13,7 @@ import uuid
 
 from ...concurrency import blocking, upload_work
 from ...events import UPLOAD_COMPLETED, emit
+from ...quotas import services as quotas
 from ...storage.blobs import BlobDriver, BlobNotFound
 from ...storage.blobs.keyring import join_key
 from ...storage.blobs.segments import BlobCorrupted
@@ -241,6 +242,8 @@ class UploadService:
                 session: bool = True) -> None:
         """``session``: the upload has a row (a monolithic one has none)."""
         self.encryption.check(key_ref)  # a disabled key refuses the push, stored or not
+        with self.db.read() as tx:  # small blobs (put_small) are far below any layer quota
+            quotas.check_layer_size(tx, self.registry_id, size)
 
         def commit(key: str) -> None:
             try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ...concurrency import blocking, quick_read
 from ...events import IMAGE_PUSHED, emit
 from ...observability import metrics
+from ...quotas import services as quotas
 from ...storage.metadata import blobs as blob_rows
 from ...storage.metadata import manifests as manifest_rows
 from ...storage.metadata import tags
@@ -186,7 +187,9 @@ class ManifestService:
             total = self._check_references(tx, repo_id, parsed) + len(body)
             created = manifest_rows.insert_new(tx, _row(repo_id, actual, parsed, body, total),
                                                _references(parsed))
-            if not created:
+            if created:
+                quotas.check_images(tx, self.registry_id, repo_id, repository)
+            else:
                 _restore_if_archived(tx, repo_id, str(actual))
             if tag:
                 _check_mutable(tx, repo_id, repository, tag, current, str(actual))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ...events import REPOSITORY_CREATED, REPOSITORY_DELETED, emit
+from ...quotas import services as quotas
 from ...storage.metadata import repository_settings as rows
 from ...storage.metadata import uploads as upload_rows
 from ...storage.metadata.database import Database
@@ -202,6 +203,9 @@ def insert_repository(tx, registry_id: int, name: str, settings: RepositorySetti
     """The new repository's row, with its key (``encryption`` chooses it) and resource tags,
     the event that announces it; None if one of that name exists. Every door makes
     repositories through here."""
+    if rows.get(tx, registry_id, name) is not None:
+        return None
+    quotas.check_repositories(tx, registry_id)
     key_ref, kms_key = encryption.choose(tx, registry_id, settings.encryption_type,
                                          settings.kms_key)
     columns = {**settings.columns(), "kms_key": kms_key, "key_ref": key_ref}

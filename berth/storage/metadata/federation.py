@@ -4,6 +4,7 @@ and, for issuers Berth cannot reach, their keys (a JWKS). Declared here, on the 
 metadata, beside the statements that use it."""
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Float, ForeignKey, String, Table, Text, bindparam, delete, select
@@ -26,23 +27,34 @@ oidc_providers = Table(
 )
 
 O = oidc_providers
-_KEY = {"account": O.c.account_id == bindparam("account"), "url": O.c.url == bindparam("url")}
+
+
+@cache
+def _insert(dialect: str):
+    return insert(dialect, O, "account_id", "url", "scheme", "client_ids", "thumbprints",
+                  "jwks", "created_at")
+
+
+@cache
+def _where(query, one: bool):
+    query = query.where(O.c.account_id == bindparam("account"))
+    return query.where(O.c.url == bindparam("url")) if one else query.order_by(O.c.url)
 
 
 def insert_provider(tx: "Tx", row: dict) -> None:
-    tx.execute(insert(tx.dialect_name, O, "account_id", "url", "scheme", "client_ids",
-                      "thumbprints", "jwks", "created_at"), row)
+    tx.execute(_insert(tx.dialect_name), row)
 
 
 def find_provider(tx: "Tx", account_id: str, url: str):
-    return tx.first(select(O).where(_KEY["account"], _KEY["url"]),
-                    {"account": account_id, "url": url})
+    return tx.first(_where(_SELECT, True), {"account": account_id, "url": url})
 
 
 def list_providers(tx: "Tx", account_id: str) -> list:
-    return tx.all(select(O).where(_KEY["account"]).order_by(O.c.url), {"account": account_id})
+    return tx.all(_where(_SELECT, False), {"account": account_id})
 
 
 def delete_provider(tx: "Tx", account_id: str, url: str) -> bool:
-    return tx.execute(delete(O).where(_KEY["account"], _KEY["url"]),
-                      {"account": account_id, "url": url}) == 1
+    return tx.execute(_where(_DELETE, True), {"account": account_id, "url": url}) == 1
+
+
+_SELECT, _DELETE = select(O), delete(O)

@@ -116,10 +116,16 @@ def set_role(tx: "Tx", role_id: str, trust: str, description: str | None,
                              "max_seconds": max_seconds})
 
 
-def delete_role(tx: "Tx", role_id: str) -> None:
+@cache
+def _deletes():
     # Cascades are not relied on (SQLite enforces them only with a pragma).
-    for table, column in ((S, S.c.role_id), (P, P.c.role_id), (R, R.c.id)):
-        tx.execute(delete(table).where(column == bindparam("id")), {"id": role_id})
+    return tuple(delete(table).where(column == bindparam("id"))
+                 for table, column in ((S, S.c.role_id), (P, P.c.role_id), (R, R.c.id)))
+
+
+def delete_role(tx: "Tx", role_id: str) -> None:
+    for statement in _deletes():
+        tx.execute(statement, {"id": role_id})
 
 
 # -- role policies -------------------------------------------------------------------------
@@ -135,15 +141,23 @@ def put_policy(tx: "Tx", role_id: str, name: str, document: str) -> None:
                                               "document": document})
 
 
+@cache
+def _policies():
+    return select(P.c.name, P.c.document).where(P.c.role_id == bindparam("id")).order_by(
+        P.c.name)
+
+
+@cache
+def _delete_policy():
+    return delete(P).where(P.c.role_id == bindparam("id"), P.c.name == bindparam("name"))
+
+
 def list_policies(tx: "Tx", role_id: str) -> list:
-    return tx.all(select(P.c.name, P.c.document).where(P.c.role_id == bindparam("id"))
-                  .order_by(P.c.name), {"id": role_id})
+    return tx.all(_policies(), {"id": role_id})
 
 
 def delete_policy(tx: "Tx", role_id: str, name: str) -> bool:
-    return tx.execute(delete(P).where(P.c.role_id == bindparam("id"),
-                                      P.c.name == bindparam("name")),
-                      {"id": role_id, "name": name}) == 1
+    return tx.execute(_delete_policy(), {"id": role_id, "name": name}) == 1
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -157,10 +171,19 @@ def insert_session(tx: "Tx", row: dict) -> None:
     tx.execute(_insert_session(tx.dialect_name), row)
 
 
+@cache
+def _session():
+    return select(S).where(S.c.id == bindparam("id"))
+
+
+@cache
+def _prune():
+    return delete(S).where(S.c.expires_at < bindparam("before"))
+
+
 def get_session(tx: "Tx", key_id: str):
-    return tx.first(select(S).where(S.c.id == bindparam("id")), {"id": key_id})
+    return tx.first(_session(), {"id": key_id})
 
 
 def prune_sessions(tx: "Tx", expired_before: float) -> int:
-    return tx.execute(delete(S).where(S.c.expires_at < bindparam("before")),
-                      {"before": expired_before})
+    return tx.execute(_prune(), {"before": expired_before})

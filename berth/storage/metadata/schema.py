@@ -330,6 +330,7 @@ from . import (  # noqa: E402,F401
     lifecycle,
     notifications,
     pullthrough,
+    quotas,
     replication,
     roles,
     scanning,

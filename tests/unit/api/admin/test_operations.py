@@ -28,7 +28,8 @@ def test_the_operations_mirror_the_cli():
         "ListReplicationSites", "DeleteReplicationSite", "CreateRole", "GetRole", "ListRoles",
         "UpdateRole", "UpdateAssumeRolePolicy", "DeleteRole", "PutRolePolicy", "GetRolePolicy",
         "ListRolePolicies", "DeleteRolePolicy", "CreateOpenIDConnectProvider",
-        "ListOpenIDConnectProviders", "GetOpenIDConnectProvider", "DeleteOpenIDConnectProvider"}
+        "ListOpenIDConnectProviders", "GetOpenIDConnectProvider", "DeleteOpenIDConnectProvider",
+        "PutServiceQuota", "DeleteServiceQuota", "ListServiceQuotas"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

@@ -1,6 +1,6 @@
 """IAM roles with their trust and inline policies, the temporary credentials STS issues, and
 the OpenID Connect providers web identities federate from (berth/iam/roles.py, sessions.py,
-federation.py).
+federation.py), and service quota overrides (berth/quotas).
 
 Revision ID: 0017
 Revises: 0016
@@ -60,7 +60,17 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "quotas",
+        sa.Column("scope", sa.String(12), primary_key=True),
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("quotas")
     op.drop_table("oidc_providers")
     op.drop_index("ix_sts_sessions_expires_at", "sts_sessions")
     op.drop_table("sts_sessions")

@@ -1,0 +1,52 @@
+"""The quotas Berth enforces: ECR's, by the names of the ECR user guide's "Amazon ECR service
+quotas" page, with its defaults; and the rates of the push and pull actions (requests per
+second, per principal here: one tenant's loop cannot starve the others)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..registry.errors import RegistryError
+
+
+@dataclass(frozen=True)
+class Quota:
+    name: str
+    default: int
+    description: str
+
+
+QUOTAS = {q.name: q for q in (
+    Quota("RegisteredRepositories", 100_000,
+          "repositories per registry (an account's, in one region)"),
+    Quota("ImagesPerRepository", 10_000, "images per repository (each manifest counts: "
+          "an index, its platforms, signatures and other referrers)"),
+    Quota("MaximumLayerSizeMiB", 52_000, "the size of one layer (blob), in MiB"),
+)}
+
+# ECR's default rates (requests per second) of the actions pushes and pulls make, whether
+# through the ECR API or the registry API (a manifest GET is BatchGetImage, a blob GET
+# GetDownloadUrlForLayer, ...). A rate quota is named "Rate:<action>".
+RATES = {"ecr:GetAuthorizationToken": 500, "ecr:BatchCheckLayerAvailability": 1000,
+         "ecr:BatchGetImage": 2000, "ecr:GetDownloadUrlForLayer": 3000,
+         "ecr:InitiateLayerUpload": 100, "ecr:UploadLayerPart": 500,
+         "ecr:CompleteLayerUpload": 100, "ecr:PutImage": 10}
+for _action, _rate in RATES.items():
+    _name = "Rate:" + _action.split(":", 1)[1]
+    QUOTAS[_name] = Quota(_name, _rate, f"{_action} requests per second, per principal")
+
+
+class QuotaExceeded(RegistryError):
+    """A request that would take a quota past its value."""
+    code = "DENIED"
+
+    def __init__(self, message: str, quota: str):
+        super().__init__(message, {"quota": quota})
+        self.quota = quota
+
+
+class QuotaInvalid(Exception):
+    """A quota that does not exist, or a value it cannot take."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

@@ -1,0 +1,88 @@
+"""Quota values and checks. A quota's value is the account's override, else the deployment's,
+else ECR's default; the checks run inside the transaction that would go past it, so that
+nothing past a quota is ever stored (the transaction ends without a write)."""
+from __future__ import annotations
+
+import time
+
+from ..storage.metadata import quotas as rows
+from ..storage.metadata import registries as registry_rows
+from ..storage.metadata.database import Database, Tx
+from .models import QUOTAS, QuotaExceeded, QuotaInvalid
+
+GENERATION = "quotas"  # bumped by every override: processes re-read the rates they cache
+DEPLOYMENT = rows.DEPLOYMENT
+
+
+def value(tx: Tx, account_id: str, name: str) -> int:
+    return values(tx, account_id)[name]
+
+
+def values(tx: Tx, account_id: str) -> dict[str, int]:
+    """Every quota's value for the account: its override, the deployment's, or the default."""
+    found = {(scope, name): v for scope, name, v in rows.overrides(tx, account_id)}
+    return {name: found.get((account_id, name), found.get((DEPLOYMENT, name), quota.default))
+            for name, quota in QUOTAS.items()}
+
+
+def check_repositories(tx: Tx, registry_id: int) -> None:
+    """Before a repository is made in the registry."""
+    account = rows.registry_account(tx, registry_id)
+    limit = value(tx, account, "RegisteredRepositories")
+    if rows.count_repositories(tx, registry_id, limit) >= limit:
+        raise QuotaExceeded(f"The repository quota of the registry with id '{account}' "
+                            f"({limit} repositories) has been reached", "RegisteredRepositories")
+
+
+def check_images(tx: Tx, registry_id: int, repo_id: int, repository: str) -> None:
+    """After an image was added to the repository, in the same transaction."""
+    limit = value(tx, rows.registry_account(tx, registry_id), "ImagesPerRepository")
+    if rows.count_images(tx, repo_id, limit + 1) > limit:
+        raise QuotaExceeded(f"The repository '{repository}' has reached its image quota "
+                            f"({limit} images): delete images, or raise the quota",
+                            "ImagesPerRepository")
+
+
+def check_layer_size(tx: Tx, registry_id: int, size: int) -> None:
+    limit = value(tx, rows.registry_account(tx, registry_id), "MaximumLayerSizeMiB")
+    if size > limit * 1024 * 1024:
+        raise QuotaExceeded(f"The layer is {size} bytes, past the layer size quota of "
+                            f"{limit} MiB", "MaximumLayerSizeMiB")
+
+
+class QuotaService:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def put(self, scope: str, name: str, new_value: int) -> None:
+        """``scope``: an account id, or "*" for the whole deployment."""
+        if name not in QUOTAS:
+            raise QuotaInvalid(f"There is no quota named {name!r}: {', '.join(QUOTAS)}")
+        if not isinstance(new_value, int) or new_value < 0:
+            raise QuotaInvalid(f"A quota's value is a whole number, not {new_value!r}")
+        with self.db.write() as tx:
+            rows.put(tx, scope, name, new_value, time.time())
+            registry_rows.bump(tx, GENERATION)
+
+    def delete(self, scope: str, name: str) -> bool:
+        with self.db.write() as tx:
+            removed = rows.remove(tx, scope, name)
+            registry_rows.bump(tx, GENERATION)
+        return removed
+
+    def effective(self, account_id: str) -> list[dict]:
+        """Every quota's value for the account, and where it comes from."""
+        with self.db.read() as tx:
+            found = {(scope, name): v for scope, name, v in
+                     rows.overrides(tx, account_id)}
+        shown = []
+        for name, quota in QUOTAS.items():
+            for scope, source in ((account_id, "account"), (DEPLOYMENT, "deployment")):
+                if (scope, name) in found:
+                    shown.append({"QuotaName": name, "Value": found[scope, name],
+                                  "Source": source, "Default": quota.default})
+                    break
+            else:
+                shown.append({"QuotaName": name, "Value": quota.default, "Source": "default",
+                              "Default": quota.default})
+        return shown

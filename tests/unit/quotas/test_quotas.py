@@ -1,0 +1,148 @@
+"""Service quotas against the full app (both databases): a quota's value is the account's
+override, else the deployment's, else ECR's default; past RegisteredRepositories,
+ImagesPerRepository and MaximumLayerSizeMiB a request is refused through either door (ECR's
+LimitExceededException / InvalidLayerException, the registry API's 403 DENIED) and nothing
+of it is stored."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from berth.quotas.models import QUOTAS, QuotaInvalid
+from berth.quotas.services import DEPLOYMENT, QuotaService
+from tests.unit.api.ecr.support import server_fixture
+
+server = server_fixture("quotas")
+
+
+@pytest.fixture
+def tenant(server, request):
+    """A fresh account with a user allowed everything in ECR, and its quota service."""
+    suffix = hashlib.sha256(request.node.name.encode()).hexdigest()[:8]
+    account, key = server.account_with_user(f"tenant-{suffix}")
+    return account, key, QuotaService(server.state.registry.db)
+
+
+def test_values_come_from_the_account_then_the_deployment_then_ecr(server, tenant):
+    account, _, quotas = tenant
+    def shown():
+        return {q["QuotaName"]: (q["Value"], q["Source"]) for q in quotas.effective(account)}
+    assert shown()["ImagesPerRepository"] == (10_000, "default")
+    assert shown()["Rate:PutImage"] == (10, "default")
+    quotas.put(DEPLOYMENT, "ImagesPerRepository", 500)
+    try:
+        assert shown()["ImagesPerRepository"] == (500, "deployment")
+        quotas.put(account, "ImagesPerRepository", 7)
+        assert shown()["ImagesPerRepository"] == (7, "account")
+        quotas.delete(account, "ImagesPerRepository")
+        assert shown()["ImagesPerRepository"] == (500, "deployment")
+    finally:
+        quotas.delete(DEPLOYMENT, "ImagesPerRepository")
+    assert set(shown()) == set(QUOTAS)
+
+
+@pytest.mark.parametrize("name, value", [("NoSuchQuota", 1), ("ImagesPerRepository", -1),
+                                         ("ImagesPerRepository", "7")])
+def test_unknown_quotas_and_bad_values_are_refused(server, name, value):
+    with pytest.raises(QuotaInvalid):
+        QuotaService(server.state.registry.db).put(DEPLOYMENT, name, value)
+
+
+def _ecr(server, key):
+    return server.client(key)
+
+
+def test_repositories_past_the_quota_are_refused(server, tenant):
+    account, key, quotas = tenant
+    quotas.put(account, "RegisteredRepositories", 2)
+    ecr = _ecr(server, key)
+    ecr.create_repository(repositoryName="one")
+    ecr.create_repository(repositoryName="two")
+    with pytest.raises(ClientError) as refused:
+        ecr.create_repository(repositoryName="three")
+    assert refused.value.response["Error"]["Code"] == "LimitExceededException"
+    assert "(2 repositories)" in refused.value.response["Error"]["Message"]
+    names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
+    assert sorted(names) == ["one", "two"]
+    with pytest.raises(ClientError) as exists:  # an existing name is still "exists"
+        ecr.create_repository(repositoryName="two")
+    assert exists.value.response["Error"]["Code"] == "RepositoryAlreadyExistsException"
+
+
+def _layer_manifest(ecr, repository: str, layer: bytes) -> str:
+    """An image of one layer, its blobs uploaded through the ECR API; its manifest text."""
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    for blob in (config, layer):
+        upload = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
+        ecr.upload_layer_part(repositoryName=repository, uploadId=upload, partFirstByte=0,
+                              partLastByte=len(blob) - 1, layerPartBlob=blob)
+        try:
+            ecr.complete_layer_upload(repositoryName=repository, uploadId=upload,
+                                      layerDigests=[_digest(blob)])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "LayerAlreadyExistsException":
+                raise
+    return json.dumps({"schemaVersion": 2,
+                       "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "config": _descriptor("application/vnd.oci.image.config.v1+json",
+                                             config),
+                       "layers": [_descriptor("application/vnd.oci.image.layer.v1.tar",
+                                              layer)]})
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _descriptor(media_type: str, data: bytes) -> dict:
+    return {"mediaType": media_type, "digest": _digest(data), "size": len(data)}
+
+
+def test_images_past_the_quota_are_refused_through_both_doors(server, tenant):
+    account, key, quotas = tenant
+    quotas.put(account, "ImagesPerRepository", 2)
+    ecr = _ecr(server, key)
+    ecr.create_repository(repositoryName="app")
+    for n in (1, 2):
+        ecr.put_image(repositoryName="app", imageTag=f"v{n}",
+                      imageManifest=_layer_manifest(ecr, "app", f"layer {n}".encode()))
+    third = _layer_manifest(ecr, "app", b"layer 3")
+    with pytest.raises(ClientError) as refused:
+        ecr.put_image(repositoryName="app", imageTag="v3", imageManifest=third)
+    assert refused.value.response["Error"]["Code"] == "LimitExceededException"
+    ecr.put_image(repositoryName="app", imageTag="again", imageManifest=_layer_manifest(
+        ecr, "app", b"layer 1"))  # an image already there is no new image
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    import base64
+    user, _, password = base64.b64decode(token).decode().partition(":")
+    pushed = requests.put(f"{server.url}/v2/app/manifests/v3", data=third, timeout=30,
+                          auth=(user, password), headers={
+                              "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert pushed.status_code == 403 and pushed.json()["errors"][0]["code"] == "DENIED"
+    assert "image quota (2 images)" in pushed.json()["errors"][0]["message"]
+    tags = sorted(i.get("imageTag") for i in ecr.list_images(repositoryName="app")["imageIds"])
+    assert tags == ["again", "v1", "v2"]
+
+
+def test_a_layer_past_the_size_quota_is_refused_and_not_stored(server, tenant):
+    account, key, quotas = tenant
+    quotas.put(account, "MaximumLayerSizeMiB", 1)
+    ecr = _ecr(server, key)
+    ecr.create_repository(repositoryName="big")
+    layer = b"x" * (1024 * 1024 + 1)
+    upload = ecr.initiate_layer_upload(repositoryName="big")["uploadId"]
+    ecr.upload_layer_part(repositoryName="big", uploadId=upload, partFirstByte=0,
+                          partLastByte=len(layer) - 1, layerPartBlob=layer)
+    with pytest.raises(ClientError) as refused:
+        ecr.complete_layer_upload(repositoryName="big", uploadId=upload,
+                                  layerDigests=[_digest(layer)])
+    assert refused.value.response["Error"]["Code"] == "InvalidLayerException"
+    found = ecr.batch_check_layer_availability(repositoryName="big",
+                                               layerDigests=[_digest(layer)])
+    assert found["layers"] == []
+    assert found["failures"][0]["failureCode"] == "MissingLayerDigest"
