@@ -21,6 +21,10 @@ QUOTAS = {q.name: q for q in (
     Quota("ImagesPerRepository", 10_000, "images per repository (each manifest counts: "
           "an index, its platforms, signatures and other referrers)"),
     Quota("MaximumLayerSizeMiB", 52_000, "the size of one layer (blob), in MiB"),
+    # Beyond ECR (Harbor has them): bytes stored, each object once; 0 is no quota.
+    Quota("StorageBytesPerRepository", 0, "bytes stored in one repository (0: no quota)"),
+    Quota("StorageBytesPerAccount", 0, "bytes stored in all of an account's registries, "
+          "each object once per registry (0: no quota)"),
 )}
 
 # ECR's default rates (requests per second) of the actions pushes and pulls make, whether

@@ -3,15 +3,33 @@ else ECR's default; the checks run inside the transaction that would go past it,
 nothing past a quota is ever stored (the transaction ends without a write)."""
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 
 from ..storage.metadata import quotas as rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database, Tx
+from ..storage.metadata.generation_cache import GenerationCache, cached
 from .models import QUOTAS, QuotaExceeded, QuotaInvalid
 
 GENERATION = "quotas"  # bumped by every override: processes re-read the rates they cache
 DEPLOYMENT = rows.DEPLOYMENT
+
+
+# The values and a registry's account, kept per database while its quotas generation stands
+# still (one indexed read per check instead of three): an override made on any node counts
+# at once.
+_CACHES: "weakref.WeakKeyDictionary[Database, GenerationCache]" = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def _entries(tx: Tx) -> dict:
+    with _LOCK:
+        cache = _CACHES.get(tx.database)
+        if cache is None:
+            cache = _CACHES[tx.database] = GenerationCache(GENERATION)
+    return cache.entries(tx)
 
 
 def value(tx: Tx, account_id: str, name: str) -> int:
@@ -20,15 +38,27 @@ def value(tx: Tx, account_id: str, name: str) -> int:
 
 def values(tx: Tx, account_id: str) -> dict[str, int]:
     """Every quota's value for the account: its override, the deployment's, or the default."""
+    return cached(_entries(tx), ("values", account_id), lambda: _load(tx, account_id))
+
+
+def _load(tx: Tx, account_id: str) -> dict[str, int]:
     found = {(scope, name): v for scope, name, v in rows.overrides(tx, account_id)}
     return {name: found.get((account_id, name), found.get((DEPLOYMENT, name), quota.default))
             for name, quota in QUOTAS.items()}
 
 
+def registry_values(tx: Tx, registry_id: int) -> tuple[str, dict[str, int]]:
+    """The registry's account and its quota values."""
+    entries = _entries(tx)
+    account = cached(entries, ("account", registry_id),
+                     lambda: rows.registry_account(tx, registry_id))
+    return account, cached(entries, ("values", account), lambda: _load(tx, account))
+
+
 def check_repositories(tx: Tx, registry_id: int) -> None:
     """Before a repository is made in the registry."""
-    account = rows.registry_account(tx, registry_id)
-    limit = value(tx, account, "RegisteredRepositories")
+    account, limits = registry_values(tx, registry_id)
+    limit = limits["RegisteredRepositories"]
     if rows.count_repositories(tx, registry_id, limit) >= limit:
         raise QuotaExceeded(f"The repository quota of the registry with id '{account}' "
                             f"({limit} repositories) has been reached", "RegisteredRepositories")
@@ -36,7 +66,7 @@ def check_repositories(tx: Tx, registry_id: int) -> None:
 
 def check_images(tx: Tx, registry_id: int, repo_id: int, repository: str) -> None:
     """After an image was added to the repository, in the same transaction."""
-    limit = value(tx, rows.registry_account(tx, registry_id), "ImagesPerRepository")
+    limit = registry_values(tx, registry_id)[1]["ImagesPerRepository"]
     if rows.count_images(tx, repo_id, limit + 1) > limit:
         raise QuotaExceeded(f"The repository '{repository}' has reached its image quota "
                             f"({limit} images): delete images, or raise the quota",
@@ -44,7 +74,7 @@ def check_images(tx: Tx, registry_id: int, repo_id: int, repository: str) -> Non
 
 
 def check_layer_size(tx: Tx, registry_id: int, size: int) -> None:
-    limit = value(tx, rows.registry_account(tx, registry_id), "MaximumLayerSizeMiB")
+    limit = registry_values(tx, registry_id)[1]["MaximumLayerSizeMiB"]
     if size > limit * 1024 * 1024:
         raise QuotaExceeded(f"The layer is {size} bytes, past the layer size quota of "
                             f"{limit} MiB", "MaximumLayerSizeMiB")
@@ -86,3 +116,19 @@ class QuotaService:
                 shown.append({"QuotaName": name, "Value": quota.default, "Source": "default",
                               "Default": quota.default})
         return shown
+
+
+def check_storage(tx: Tx, registry_id: int, repo_id: int, repository: str) -> None:
+    """After a blob was linked into the repository, in the same transaction: the storage
+    quotas (bytes, each object once, as GetStorageUsage counts; 0: none) of the repository
+    and of the account."""
+    account, limits = registry_values(tx, registry_id)
+    per_repository, per_account = limits["StorageBytesPerRepository"], \
+        limits["StorageBytesPerAccount"]
+    if per_repository and rows.repository_bytes(tx, repo_id) > per_repository:
+        raise QuotaExceeded(f"Storing this blob would take the repository '{repository}' past "
+                            f"its storage quota of {per_repository} bytes",
+                            "StorageBytesPerRepository")
+    if per_account and rows.account_bytes(tx, account) > per_account:
+        raise QuotaExceeded(f"Storing this blob would take the account {account} past its "
+                            f"storage quota of {per_account} bytes", "StorageBytesPerAccount")

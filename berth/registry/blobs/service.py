@@ -8,6 +8,7 @@ from typing import Iterator
 
 from ...concurrency import blocking, quick_read
 from ...events import BLOB_MOUNTED, BLOB_UNLINKED, emit
+from ...quotas import services as quotas
 from ...storage.blobs import BlobDriver, BlobNotFound, StorageFull
 from ...storage.blobs.keyring import join_key
 from ...storage.metadata import blobs as blob_rows
@@ -193,6 +194,7 @@ class BlobService:
         # The link's row, then the object's (a collector deleting it went first, or finds
         # it held): the order garbage collection takes them in.
         blob_rows.link(tx, repo_id, str(digest), size)
+        quotas.check_storage(tx, self.registry_id, repo_id, repository)
         if not blob_rows.hold(tx, key_ref, str(digest), safe_after(self.grace_seconds)):
             raise _NotMounted()
         emit(tx, BLOB_MOUNTED, self.registry_id, repository, repositoryId=repo_id,

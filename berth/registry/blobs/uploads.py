@@ -280,6 +280,7 @@ class UploadService:
                                         "another encryption key during the upload")
             # The link's row, then the object's: the order garbage collection takes them in.
             blob_rows.link(tx, repo_id, str(digest), size)
+            quotas.check_storage(tx, self.registry_id, repo_id, repository)
             if not blob_rows.hold(tx, key_ref, str(digest), safe_after(self.grace_seconds)):
                 # Pinned longer ago than the grace period: a collector may have taken it.
                 raise BlobUploadUnknown(f"blob {digest} was not linked in time; upload it "

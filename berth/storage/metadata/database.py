@@ -56,6 +56,10 @@ class Tx:
         self.dialect_name = db.dialect_name
         self.pending_events: list[dict] = []
 
+    @property
+    def database(self) -> "Database":
+        return self._db
+
     def emit(self, kind: str, registry_id: int, repository: str | None, payload: str) -> None:
         """Append an event to the outbox when this transaction commits (``payload`` JSON)."""
         self.pending_events.append({"kind": kind, "registry_id": registry_id,

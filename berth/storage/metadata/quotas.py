@@ -10,6 +10,7 @@ from sqlalchemy import (BigInteger, Column, Float, String, Table, bindparam, del
                         or_, select)
 
 from .schema import manifests, metadata, registries, repositories
+from .schema import repository_blobs as links
 from .statements import insert
 
 if TYPE_CHECKING:
@@ -47,10 +48,33 @@ def _statements():
         "repositories": select(func.count().label("n")).select_from(select(repositories.c.id).where(
             repositories.c.registry_id == bindparam("registry")).limit(
                 bindparam("up_to")).subquery()),
+        "repository_bytes": select(func.coalesce(func.sum(links.c.size), 0).label("n")).where(
+            links.c.repository_id == bindparam("repo")),
+        "account_bytes": _account_bytes(),
         "images": select(func.count().label("n")).select_from(select(manifests.c.digest).where(
             manifests.c.repository_id == bindparam("repo")).limit(
                 bindparam("up_to")).subquery()),
     }
+
+
+def _account_bytes():
+    """Each object once per registry (as usage.by_registry counts), over the account's."""
+    objects = (select(repositories.c.registry_id, repositories.c.key_ref, links.c.digest,
+                      func.max(links.c.size).label("size"))
+               .select_from(links.join(repositories, repositories.c.id == links.c.repository_id)
+                            .join(registries, registries.c.id == repositories.c.registry_id))
+               .where(registries.c.account_id == bindparam("account"))
+               .group_by(repositories.c.registry_id, repositories.c.key_ref, links.c.digest)
+               .subquery())
+    return select(func.coalesce(func.sum(objects.c.size), 0).label("n"))
+
+
+def repository_bytes(tx: "Tx", repo_id: int) -> int:
+    return int(tx.scalar(_statements()["repository_bytes"], {"repo": repo_id}))
+
+
+def account_bytes(tx: "Tx", account_id: str) -> int:
+    return int(tx.scalar(_statements()["account_bytes"], {"account": account_id}))
 
 
 def put(tx: "Tx", scope: str, name: str, value: int, now: float) -> None:

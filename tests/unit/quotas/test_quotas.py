@@ -146,3 +146,33 @@ def test_a_layer_past_the_size_quota_is_refused_and_not_stored(server, tenant):
                                                layerDigests=[_digest(layer)])
     assert found["layers"] == []
     assert found["failures"][0]["failureCode"] == "MissingLayerDigest"
+
+
+def test_storage_quotas_refuse_the_blob_that_would_pass_them(server, tenant):
+    account, key, quotas = tenant
+    quotas.put(account, "StorageBytesPerRepository", 3000)
+    ecr = _ecr(server, key)
+    for name in ("s1", "s2"):
+        ecr.create_repository(repositoryName=name)
+
+    def upload(repository: str, blob: bytes) -> None:
+        started = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
+        ecr.upload_layer_part(repositoryName=repository, uploadId=started, partFirstByte=0,
+                              partLastByte=len(blob) - 1, layerPartBlob=blob)
+        ecr.complete_layer_upload(repositoryName=repository, uploadId=started,
+                                  layerDigests=[_digest(blob)])
+    upload("s1", b"a" * 2000)
+    with pytest.raises(ClientError) as refused:
+        upload("s1", b"b" * 1001)
+    # CompleteLayerUpload's model has no LimitExceededException: the layer is refused.
+    assert refused.value.response["Error"]["Code"] == "InvalidLayerException"
+    assert "past its storage quota of 3000 bytes" in refused.value.response["Error"]["Message"]
+    upload("s1", b"c" * 1000)  # exactly at the quota
+    quotas.delete(account, "StorageBytesPerRepository")
+    quotas.put(account, "StorageBytesPerAccount", 4000)
+    with pytest.raises(ClientError):
+        upload("s2", b"d" * 1001)  # 3,000 in s1 + this: past the account's
+    upload("s2", b"e" * 1000)
+    listed = ecr.batch_check_layer_availability(repositoryName="s2", layerDigests=[
+        _digest(b"d" * 1001), _digest(b"e" * 1000)])
+    assert [layer["layerDigest"] for layer in listed["layers"]] == [_digest(b"e" * 1000)]
