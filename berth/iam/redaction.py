@@ -11,7 +11,8 @@ from .sigv4 import SigV4Error
 
 PLACEHOLDER = "<credentials>"
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-amz-security-token"})
-CREDENTIAL_PARAMS = frozenset({"X-Amz-Credential", "X-Amz-Signature", "X-Amz-Security-Token"})
+CREDENTIAL_PARAMS = frozenset({"X-Amz-Credential", "X-Amz-Signature", "X-Amz-Security-Token",
+                               "WebIdentityToken"})
 # Shorter pieces guard no secret worth the name and would mangle the words around them.
 _MIN_PIECE = 4
 # The protocol's own words, quoted by its messages, are no one's secret.

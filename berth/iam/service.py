@@ -76,7 +76,8 @@ class Iam:
         """The registry's gate (blocking; one read transaction on a warm cache): the token
         in ``authorization``, then the registry (``address``; None for a plain host: the
         caller's own in its token's region), then each of ``actions`` on the repository (or
-        the registry when None). Raises Unauthenticated, UnknownRegistry or AccessDenied;
+        the registry when None). Raises Unauthenticated, UnknownRegistry, AccessDenied or
+        Throttled (berth/quotas/rates.py);
         ``check_name`` validates the name once the caller is known."""
         token = basic_token(authorization)
         with self.db.read() as tx:
@@ -90,10 +91,11 @@ class Iam:
             if registry_id is not None:  # the usual case: one transaction in all
                 self._check(tx, entries, caller, actions, address, registry_id, repository,
                             keys)
-                self.throttle(caller, actions)
-                return Admission(caller, registry_id, address)
-        return Admission(caller, self.authorize(caller, actions, address, repository, keys),
-                         address)
+        if registry_id is None:
+            registry_id = self.authorize(caller, actions, address, repository, keys)
+        else:
+            self.throttle(caller, actions)
+        return Admission(caller, registry_id, address)
 
     def admit_listing(self, authorization: str | None,
                       address: RegistryAddress | None) -> Admission:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ..quotas import services as quotas
 from ..registry.repositories.templates import (
     PREFIX,
     ROOT,
@@ -26,7 +27,7 @@ from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database, Tx
 from .errors import CredentialUnusable, RuleExists, RuleInvalid, RuleNotFound, TooManyRules
 
-MAX_RULES = 50  # ECR's quota per registry
+QUOTA = "PullThroughCacheRulesPerRegistry"  # ECR's quota, 50 (berth/quotas)
 _ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
 _SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:"
                          r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+")  # the model's form
@@ -137,8 +138,9 @@ class RuleService:
         with self.db.write() as tx:
             account = self._check_secret(tx, rule.credential_arn)
             existing = {row.prefix for row in rows.rules(tx, self.registry_id)}
-            if rule.key not in existing and len(existing) >= MAX_RULES:
-                raise TooManyRules(f"The registry with id '{account}' has {MAX_RULES} pull "
+            limit = quotas.registry_values(tx, self.registry_id)[1][QUOTA]
+            if rule.key not in existing and len(existing) >= limit:
+                raise TooManyRules(f"The registry with id '{account}' has {limit} pull "
                                    "through cache rules, the most it may have")
             if not rows.add_rule(tx, self.registry_id, rule.key, rule.document(), now):
                 raise RuleExists(f"A pull through cache rule with the ecrRepositoryPrefix "

@@ -8,60 +8,36 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.support.berth_node import BerthNode
 from tests.support.dockerd import Dockerd
 from tests.support.ecr_login import aws_cli
+from tests.support.operator_cli import admin_env, aws_env, berth_admin, run
 from tests.support.oci_layout import OciLayout, build_image
 from tests.support.skopeo import Skopeo
 from tests.support.tarballs import make_tar
 
 pytestmark = pytest.mark.e2e
 
-BERTH = Path(sys.executable).parent / "berth"
-
-
-def _env(**more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BERTH_"))}
-    return {**env, "AWS_CONFIG_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_DEFAULT_REGION": "us-east-1", **more}
-
-
-def _run(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(list(args), env=env, capture_output=True, text=True, timeout=180)
-    if ok:
-        assert proc.returncode == 0, f"{args[:4]} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def _admin(node: BerthNode, *args: str, ok: bool = True, env: dict | None = None):
-    env = env or _env(AWS_SHARED_CREDENTIALS_FILE=str(node.data_dir / "admin-credentials"),
-                      AWS_PROFILE="berth-admin")
-    proc = _run(str(BERTH), "admin", *args, "--endpoint-url", node.url, env=env, ok=ok)
-    return json.loads(proc.stdout) if ok else proc
-
-
 def test_a_docker_push_past_the_image_quota_is_refused(tmp_path, dockerd: Dockerd):
     node = BerthNode(tmp_path / "node").start()
     try:
-        account = _admin(node, "accounts", "create", "tenant")["Account"]["AccountId"]
-        _admin(node, "users", "create", "--account", account, "ci")
-        _admin(node, "policies", "put", "--account", account, "--user", "ci", "--name", "all",
+        account = berth_admin(node, "accounts", "create", "tenant")["Account"]["AccountId"]
+        berth_admin(node, "users", "create", "--account", account, "ci")
+        berth_admin(node, "policies", "put", "--account", account, "--user", "ci", "--name", "all",
                "--document", json.dumps({"Version": "2012-10-17", "Statement": [{
                    "Effect": "Allow", "Action": ["ecr:*", "berth:*"], "Resource": "*"}]}))
-        key = _admin(node, "access-keys", "create", "--account", account, "--user",
+        key = berth_admin(node, "access-keys", "create", "--account", account, "--user",
                      "ci")["AccessKey"]
-        tenant = _env(AWS_ACCESS_KEY_ID=key["AccessKeyId"],
+        tenant = aws_env(AWS_ACCESS_KEY_ID=key["AccessKeyId"],
                       AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
-        _admin(node, "quotas", "put", "--account", account, "ImagesPerRepository", "1")
-        own = _admin(node, "quotas", "put", "--account", account, "ImagesPerRepository",
+        berth_admin(node, "quotas", "put", "--account", account, "ImagesPerRepository", "1")
+        own = berth_admin(node, "quotas", "put", "--account", account, "ImagesPerRepository",
                      "100", ok=False, env=tenant)
         assert own.returncode != 0 and "AccessDenied" in own.stderr
-        _run(aws_cli(), "ecr", "create-repository", "--repository-name", "q/app",
+        run(aws_cli(), "ecr", "create-repository", "--repository-name", "q/app",
              "--endpoint-url", node.url, env=tenant)
         host = f"127.0.0.1:{node.port}"
         login = subprocess.run(
@@ -78,7 +54,7 @@ def test_a_docker_push_past_the_image_quota_is_refused(tmp_path, dockerd: Docker
                 pushed = dockerd.docker("push", f"{host}/q/app:{tag}", check=ok)
             assert pushed.returncode != 0
             assert "has reached its image quota (1 images)" in pushed.stderr, pushed.stderr
-            _admin(node, "quotas", "delete", "--account", account, "ImagesPerRepository")
+            berth_admin(node, "quotas", "delete", "--account", account, "ImagesPerRepository")
             dockerd.docker("push", f"{host}/q/app:v2")
         finally:
             dockerd.docker("logout", host, check=False)
@@ -89,13 +65,11 @@ def test_a_docker_push_past_the_image_quota_is_refused(tmp_path, dockerd: Docker
 def test_a_skopeo_copy_past_the_storage_quota_is_refused(tmp_path):
     node = BerthNode(tmp_path / "node").start()
     try:
-        account = _admin(node, "accounts", "list")["Accounts"][0]["AccountId"]
-        _admin(node, "quotas", "put", "--account", account, "StorageBytesPerRepository",
+        account = berth_admin(node, "accounts", "list")["Accounts"][0]["AccountId"]
+        berth_admin(node, "quotas", "put", "--account", account, "StorageBytesPerRepository",
                "60000")
-        password = _run(aws_cli(), "ecr", "get-login-password", "--endpoint-url", node.url,
-                        env=_env(AWS_SHARED_CREDENTIALS_FILE=str(
-                            node.data_dir / "admin-credentials"),
-                                 AWS_PROFILE="berth-admin")).stdout.strip()
+        password = run(aws_cli(), "ecr", "get-login-password", "--endpoint-url", node.url,
+                        env=admin_env(node)).stdout.strip()
         skopeo = Skopeo(tmp_path)
         for name, size, ok in (("small", 20_000, True), ("large", 80_000, False)):
             image = build_image([{"data.bin": os.urandom(size)}])

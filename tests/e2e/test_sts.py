@@ -10,9 +10,7 @@ disk; a token of another subject or audience refused by the trust policy."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,13 +21,11 @@ from tests.support.dockerd import Dockerd
 from tests.support.oidc_issuer import OidcIssuer
 from tests.support.tarballs import make_tar
 from tests.support.ecr_login import aws_cli
+from tests.support.operator_cli import aws_env, berth_admin, run
 from tests.support.oci_layout import OciLayout, build_image
 from tests.support.skopeo import Skopeo
 
 pytestmark = pytest.mark.e2e
-
-BERTH = Path(sys.executable).parent / "berth"
-
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
@@ -40,26 +36,6 @@ def node(tmp_path_factory):
         node.stop()
 
 
-def _env(**more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BERTH_"))}
-    return {**env, "AWS_CONFIG_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_DEFAULT_REGION": "us-east-1", **more}
-
-
-def _run(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(list(args), env=env, capture_output=True, text=True, timeout=180)
-    if ok:
-        assert proc.returncode == 0, f"{args[:3]} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def _admin(node: BerthNode, *args: str) -> dict:
-    env = _env(AWS_SHARED_CREDENTIALS_FILE=str(node.data_dir / "admin-credentials"))
-    proc = _run(str(BERTH), "admin", *args, "--endpoint-url", node.url, "--profile",
-                "berth-admin", env=env)
-    return json.loads(proc.stdout)
-
-
 def _policy(*statements) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
@@ -68,14 +44,14 @@ def _policy(*statements) -> str:
 def world(node, tmp_path_factory):
     """The administrator's account with a CI user (allowed to assume the role, nothing
     else) and the role "pusher" (may push to ci/*), made with berth admin online."""
-    account = _admin(node, "accounts", "list")["Accounts"][0]["AccountId"]
+    account = berth_admin(node, "accounts", "list")["Accounts"][0]["AccountId"]
     acct = ("--account", account)
-    _admin(node, "users", "create", *acct, "ci")
-    key = _admin(node, "access-keys", "create", *acct, "--user", "ci")["AccessKey"]
-    role = _admin(node, "roles", "create", *acct, "pusher", "--document", _policy({
+    berth_admin(node, "users", "create", *acct, "ci")
+    key = berth_admin(node, "access-keys", "create", *acct, "--user", "ci")["AccessKey"]
+    role = berth_admin(node, "roles", "create", *acct, "pusher", "--document", _policy({
         "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:user/ci"},
         "Action": "sts:AssumeRole"}))["Role"]
-    _admin(node, "roles", "put-policy", *acct, "pusher", "--policy-name", "push",
+    berth_admin(node, "roles", "put-policy", *acct, "pusher", "--policy-name", "push",
            "--document", _policy(
                {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
                {"Effect": "Allow", "Action": "ecr:*",
@@ -92,18 +68,18 @@ def world(node, tmp_path_factory):
 
 
 def _aws(node, *args, env, ok=True):
-    return _run(aws_cli(), *args, env=env, ok=ok)
+    return run(aws_cli(), *args, env=env, ok=ok)
 
 
 def _assume(node, world) -> dict:
     proc = _aws(node, "sts", "assume-role", "--role-arn", world["role"]["Arn"],
                 "--role-session-name", "build-1", "--endpoint-url", node.url,
-                env=_env(**world["files"], AWS_PROFILE="ci"))
+                env=aws_env(**world["files"], AWS_PROFILE="ci"))
     return json.loads(proc.stdout)["Credentials"]
 
 
-def _session_env(credentials: dict) -> dict[str, str]:
-    return _env(AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
+def _sessionaws_env(credentials: dict) -> dict[str, str]:
+    return aws_env(AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
                 AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
                 AWS_SESSION_TOKEN=credentials["SessionToken"])
 
@@ -122,10 +98,10 @@ def test_a_ci_job_pushes_with_a_roles_temporary_credentials(node, world, tmp_pat
     credentials = _assume(node, world)
     assert credentials["AccessKeyId"].startswith("ASIA")
     who = json.loads(_aws(node, "sts", "get-caller-identity", "--endpoint-url", node.url,
-                          env=_session_env(credentials)).stdout)
+                          env=_sessionaws_env(credentials)).stdout)
     assert who["Arn"] == f"arn:aws:sts::{world['account']}:assumed-role/pusher/build-1"
     # The role profile: the CLI assumes the role itself (no key of the role on disk).
-    profile = _env(**world["files"], AWS_PROFILE="pusher")
+    profile = aws_env(**world["files"], AWS_PROFILE="pusher")
     password = _aws(node, "ecr", "get-login-password", env=profile).stdout.strip()
     skopeo = Skopeo(tmp_path)
     _push(node, skopeo, password, tmp_path, "ci/app:v1")
@@ -138,23 +114,23 @@ def test_a_ci_job_pushes_with_a_roles_temporary_credentials(node, world, tmp_pat
 
 def test_revoked_sessions_stop_working_and_new_ones_do(node, world, tmp_path):
     credentials = _assume(node, world)
-    old = _session_env(credentials)
+    old = _sessionaws_env(credentials)
     password = _aws(node, "ecr", "get-login-password", "--endpoint-url", node.url,
                     env=old).stdout.strip()
     skopeo = Skopeo(tmp_path)
     _push(node, skopeo, password, tmp_path, "ci/revoked:v1")
     time.sleep(1.1)  # the policy compares whole seconds of the token's issue time
-    _admin(node, "roles", "revoke-sessions", "--account", world["account"], "pusher")
+    berth_admin(node, "roles", "revoke-sessions", "--account", world["account"], "pusher")
     time.sleep(1.1)
     denied = _aws(node, "ecr", "list-images", "--repository-name", "ci/revoked",
                   "--endpoint-url", node.url, env=old, ok=False)
     assert denied.returncode != 0 and "AccessDenied" in denied.stderr
     assert "explicit deny" in denied.stderr
     assert _push(node, skopeo, password, tmp_path, "ci/revoked:v2", ok=False).returncode != 0
-    fresh = _session_env(_assume(node, world))
+    fresh = _sessionaws_env(_assume(node, world))
     _aws(node, "ecr", "list-images", "--repository-name", "ci/revoked", "--endpoint-url",
          node.url, env=fresh)
-    _admin(node, "roles", "delete-policy", "--account", world["account"], "pusher",
+    berth_admin(node, "roles", "delete-policy", "--account", world["account"], "pusher",
            "--policy-name", "AWSRevokeOlderSessions")
 
 
@@ -162,20 +138,20 @@ def test_a_web_identity_pushes_with_docker_and_no_key_on_disk(node, world, docke
                                                               tmp_path):
     account = world["account"]
     with OidcIssuer() as issuer:
-        arn = _admin(node, "oidc-providers", "create", "--account", account, "--url",
+        arn = berth_admin(node, "oidc-providers", "create", "--account", account, "--url",
                      issuer.url, "--audience", "sts.amazonaws.com")["OpenIDConnectProviderArn"]
         host_path = arn.split("oidc-provider/", 1)[1]
-        role = _admin(node, "roles", "create", "--account", account, "builder", "--document",
+        role = berth_admin(node, "roles", "create", "--account", account, "builder", "--document",
                       _policy({"Effect": "Allow", "Principal": {"Federated": arn},
                                "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {
                                    "StringEquals": {f"{host_path}:aud": "sts.amazonaws.com"},
                                    "StringLike": {f"{host_path}:sub": "system:serviceaccount:"
                                                                       "ci:*"}}}))["Role"]
-        _admin(node, "roles", "put-policy", "--account", account, "builder", "--policy-name",
+        berth_admin(node, "roles", "put-policy", "--account", account, "builder", "--policy-name",
                "push", "--document", _policy({"Effect": "Allow", "Action": "ecr:*",
                                              "Resource": "*"}))
         token_file = tmp_path / "token"
-        web = _env(AWS_ROLE_ARN=role["Arn"], AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file),
+        web = aws_env(AWS_ROLE_ARN=role["Arn"], AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file),
                    AWS_ROLE_SESSION_NAME="pod-1", AWS_ENDPOINT_URL_STS=node.url,
                    AWS_ENDPOINT_URL_ECR=node.url)
         token_file.write_text(issuer.token(sub="system:serviceaccount:ci:builder"))

@@ -92,7 +92,10 @@ def overrides(tx: "Tx", account_id: str) -> list:
 
 
 def registry_account(tx: "Tx", registry_id: int) -> str:
-    return tx.first(_statements()["account"], {"id": registry_id}).account_id
+    """The registry's account; "" for a registry without a row (repositories migrated from
+    before registries existed wait for adoption under id 0)."""
+    row = tx.first(_statements()["account"], {"id": registry_id})
+    return "" if row is None else row.account_id
 
 
 def count_repositories(tx: "Tx", registry_id: int, up_to: int) -> int:

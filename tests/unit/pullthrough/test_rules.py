@@ -18,7 +18,6 @@ from berth.pullthrough.errors import (
     TooManyRules,
 )
 from berth.pullthrough.rules import (
-    MAX_RULES,
     ROOT,
     Rule,
     RuleService,
@@ -253,8 +252,10 @@ def test_a_credential_arn_must_name_a_pull_through_cache_secret(service, arn):
 
 
 # -- the service: limit, duplicates, not found, describe, update -------------------------------
+MAX_RULES = 50  # ECR's quota
+
+
 def test_50_rule_limit(service):
-    assert MAX_RULES == 50
     for n in range(MAX_RULES):
         service.create(_rule(f"cache{n:02d}"))
     with pytest.raises(TooManyRules, match=ACCOUNT):
@@ -263,6 +264,15 @@ def test_50_rule_limit(service):
     service.delete("cache07")
     service.create(_rule("one-more"))
     assert len(service.all()) == MAX_RULES
+
+
+def test_the_rule_limit_is_a_quota_an_operator_may_change(service, db):
+    from berth.quotas.services import DEPLOYMENT, QuotaService
+    QuotaService(db).put(DEPLOYMENT, "PullThroughCacheRulesPerRegistry", 2)
+    service.create(_rule("first"))
+    service.create(_rule("second"))
+    with pytest.raises(TooManyRules, match="has 2 pull through cache rules"):
+        service.create(_rule("third"))
 
 
 def test_duplicate_is_rule_exists(service):
