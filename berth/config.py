@@ -110,6 +110,9 @@ class Settings:
     # Per-principal rates of the push and pull actions (ECR's, or overrides: berth/quotas);
     # off: no rate is enforced. The administrator's account is never limited.
     rate_limits: bool = True
+    # OpenID Connect issuers over plain http on this machine (tests, a laptop's own issuer);
+    # off, every issuer must be https.
+    oidc_loopback_issuers: bool = False
     uploads_per_address: int = 128
     upload_threads: int = 16
     read_threads: int = 32

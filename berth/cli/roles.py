@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from datetime import datetime, timezone
 
@@ -47,7 +48,8 @@ def _create(a: argparse.Namespace) -> dict:
 def revoke_older_sessions(now: float) -> str:
     """IAM's policy for revoking a role's active sessions: deny everything to sessions whose
     token was issued before ``now``."""
-    moment = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Rounded up: a session issued earlier in this second is revoked too.
+    moment = datetime.fromtimestamp(math.ceil(now), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
         "Condition": {"DateLessThan": {"aws:TokenIssueTime": moment}}}]})

@@ -7,7 +7,9 @@ import binascii
 import hashlib
 import hmac
 import json
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -24,6 +26,8 @@ from .tokens import TokenError, TokenService
 
 SESSION_POLICY = "session policy"  # the name session policies are parsed under
 SESSION_KEY_PREFIX = "ASIA"  # temporary credentials' access key ids, as STS makes them
+SESSIONS_KEPT = 10_000  # session records kept in memory per process
+_GENERATION = object()  # the key, in a generation's entries, of the object standing for it
 
 
 class Unauthenticated(Exception):
@@ -98,6 +102,8 @@ class Authenticator:
     def __init__(self, master: MasterKey, tokens: TokenService):
         self.master = master
         self.tokens = tokens
+        self._sessions: OrderedDict[tuple, _KeyRecord | None] = OrderedDict()
+        self._lock = threading.Lock()
 
     def from_token(self, tx: Tx, entries: dict, token: str, now: float | None = None) -> Caller:
         return self.identify(tx, entries, token, now)[0]
@@ -126,12 +132,34 @@ class Authenticator:
             return None
         if _lapsed(record):
             raise ExpiredToken()
-        secret = cached(entries, ("secret", key_id), lambda: self.master.open(
-            record.sealed_secret, key_context(key_id)).decode())
+        if record.token_sha256 is not None:  # temporary: not kept beyond its record
+            return self._open(record, key_id), record.caller
+        secret = cached(entries, ("secret", key_id), lambda: self._open(record, key_id))
         return secret, record.caller
 
+    def _open(self, record: _KeyRecord, key_id: str) -> str:
+        return self.master.open(record.sealed_secret, key_context(key_id)).decode()
+
     def key(self, tx: Tx, entries: dict, key_id: str) -> _KeyRecord | None:
+        if key_id.startswith(SESSION_KEY_PREFIX):
+            return self._session(tx, entries, key_id)
         return cached(entries, ("key", key_id), lambda: _load_key(tx, key_id))
+
+    def _session(self, tx: Tx, entries: dict, key_id: str) -> _KeyRecord | None:
+        """Temporary credentials' records, the most recently used kept (new ones come all
+        day without changing the iam generation, so the generation's dict cannot hold them)."""
+        generation = entries.setdefault(_GENERATION, object())  # stands for this generation
+        wanted = (generation, key_id)
+        with self._lock:
+            if wanted in self._sessions:
+                self._sessions.move_to_end(wanted)
+                return self._sessions[wanted]
+        record = _load_session(tx, key_id)
+        with self._lock:
+            self._sessions[wanted] = record
+            while len(self._sessions) > SESSIONS_KEPT:
+                self._sessions.popitem(last=False)
+        return record
 
 
 def _token_matches(record: _KeyRecord, token: str | None) -> bool:
@@ -146,8 +174,6 @@ def _lapsed(record: _KeyRecord, now: float | None = None) -> bool:
 
 
 def _load_key(tx: Tx, key_id: str) -> _KeyRecord | None:
-    if key_id.startswith(SESSION_KEY_PREFIX):
-        return _load_session(tx, key_id)
     row = rows.get_key(tx, key_id, with_secret=True)
     if row is None:
         return None

@@ -2,6 +2,7 @@
 registry's policy, evaluated as AWS does, with AWS's wording when the answer is no."""
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -58,7 +59,10 @@ def decide(caller: Caller, action: str, resource: str, resource_policies=(),
     if session is None or not session.policies or not decision.allowed:
         return ctx, decision
     # Session policies narrow what the identity may do: the request must pass them too.
-    narrowed = evaluate(ctx, session.policies)
+    # Judged as identity policies alone: what a resource policy of another account grants is
+    # already in ``decision``; here only whether the session policies allow the request.
+    narrowed = evaluate(dataclasses.replace(ctx, resource_account=ctx.principal.account_id),
+                        session.policies)
     if narrowed.allowed:
         return ctx, decision
     if narrowed.explicitly_denied:

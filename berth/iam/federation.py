@@ -61,16 +61,15 @@ def _invalid(message: str) -> IdentityError:
     return IdentityError("ValidationError", message)
 
 
-def split_issuer(url: str) -> tuple[str, str]:
-    """(scheme, host/path) of an issuer URL: https, or http for an issuer on this machine
-    (tests, a laptop); no query, no fragment; a trailing / does not count."""
+def split_issuer(url: str, loopback_http: bool = False) -> tuple[str, str]:
+    """(scheme, host/path) of an issuer URL: https, or (``loopback_http``) http for an issuer
+    on this machine (tests, a laptop); no query, no fragment; a trailing / does not count."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.query \
             or parts.fragment or len(url) > 255:
         raise _invalid(f"Invalid Open ID Connect Provider URL: {url!r}")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise _invalid("An OpenID Connect provider URL must use https (plain http is taken "
-                       "only from an issuer on this machine)")
+    if parts.scheme == "http" and not (loopback_http and _loopback(parts.hostname)):
+        raise _invalid("An OpenID Connect provider URL must use https")
     return parts.scheme, (parts.netloc + parts.path).rstrip("/")
 
 
@@ -84,12 +83,13 @@ def _loopback(host: str) -> bool:
 
 
 class ProviderService:
-    def __init__(self, db: Database, jwks: Jwks):
+    def __init__(self, db: Database, jwks: Jwks, loopback_issuers: bool = False):
         self.db, self.jwks = db, jwks
+        self.loopback_issuers = loopback_issuers  # BERTH_OIDC_LOOPBACK_ISSUERS
 
     def create(self, account_id: str, url: str, client_ids=(), thumbprints=(),
                jwks: str | None = None) -> Provider:
-        scheme, name = split_issuer(url)
+        scheme, name = split_issuer(url, self.loopback_issuers)
         _check_lists(client_ids, thumbprints)
         if jwks is not None:
             key_set(jwks)  # refused now, not at the first token
@@ -175,7 +175,7 @@ class ProviderService:
 
     def _provider_of(self, account_id: str, issuer) -> Provider:
         try:
-            scheme, url = split_issuer(issuer if isinstance(issuer, str) else "")
+            scheme, url = split_issuer(issuer if isinstance(issuer, str) else "", True)
         except IdentityError:
             raise FederationError("InvalidIdentityToken", "The token's issuer is not an "
                                   "OpenID Connect provider URL") from None

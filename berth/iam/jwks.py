@@ -1,21 +1,29 @@
 """The keys OpenID Connect issuers sign tokens with: given outright (a provider's JWKS, for
 issuers Berth cannot reach), or fetched from the issuer (its discovery document names its
-``jwks_uri``) and kept for an hour, fetched again early when a token names a key not seen yet
-(the issuer rotated), at most once a minute per issuer. TLS is verified against the system's
-CAs, or pinned to the provider's certificate thumbprints when it has some."""
+``jwks_uri``, which must be on the issuer's own host) and kept for an hour, fetched again
+early when a token names a key not seen yet (the issuer rotated). One fetch per issuer at a
+time, at most one a minute after a failure or an unknown key, each within a deadline: tokens
+arrive unauthenticated, so they must not be able to make Berth fetch at will. TLS is verified
+against the system's CAs, or pinned to the provider's certificate thumbprints when it has
+some. Whatever goes wrong, a caller is told only that the keys could not be had."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from urllib.parse import urlsplit
 
 import jwt
 import urllib3
 
+log = logging.getLogger("berth.iam.federation")
+
 FETCH_TTL = 3600.0
 REFETCH_AFTER = 60.0
-TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
+TIMEOUT = urllib3.Timeout(connect=5.0, read=5.0, total=10.0)
 MAX_DOCUMENT = 1024 * 1024
+_UNAVAILABLE = "Couldn't retrieve verification key from your identity provider"
 
 
 class FederationError(Exception):
@@ -27,72 +35,97 @@ class FederationError(Exception):
 
 
 def key_set(document: str | dict) -> jwt.PyJWKSet:
-    """A JWKS's usable keys; FederationError if it has none."""
+    """A JWKS's usable keys; FederationError if it has none (or is no JWKS at all)."""
     try:
-        found = (jwt.PyJWKSet.from_json(document) if isinstance(document, str)
-                 else jwt.PyJWKSet.from_dict(document))
-    except (jwt.PyJWKSetError, jwt.InvalidKeyError, ValueError, TypeError):
+        if isinstance(document, str):
+            document = json.loads(document)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        return jwt.PyJWKSet.from_dict(document)
+    except (jwt.PyJWKSetError, jwt.InvalidKeyError, jwt.PyJWKError, ValueError, TypeError,
+            AttributeError, NotImplementedError):
         raise FederationError("InvalidParameterValue", "The JWKS holds no usable key") from None
-    return found
 
 
 class Jwks:
     def __init__(self):
-        self._fetched: dict[str, tuple[jwt.PyJWKSet, float]] = {}
+        self._fetched: dict[str, tuple[jwt.PyJWKSet | None, float]] = {}  # None: it failed
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def key(self, provider, kid: str | None, alg: str) -> jwt.PyJWK:
         """The provider's key for a token's header: by ``kid``, or the only key that fits."""
         if provider.jwks is not None:
             return _pick(key_set(provider.jwks), kid, alg)
-        keys, fetched_at = self._cached(provider)
+        keys = self._keys(provider, renew=False)
         try:
             return _pick(keys, kid, alg)
         except FederationError:
-            if time.monotonic() - fetched_at < REFETCH_AFTER:
-                raise
-        keys, _ = self._cached(provider, renew=True)
+            keys = self._keys(provider, renew=True)  # a rotation? (at most once a minute)
         return _pick(keys, kid, alg)
 
-    def _cached(self, provider, renew: bool = False) -> tuple[jwt.PyJWKSet, float]:
+    def _keys(self, provider, renew: bool) -> jwt.PyJWKSet:
+        issuer = provider.issuer
         with self._lock:
-            found = self._fetched.get(provider.issuer)
-        if found is None or renew or time.monotonic() - found[1] > FETCH_TTL:
-            found = (self._fetch(provider), time.monotonic())
-            with self._lock:
-                self._fetched[provider.issuer] = found
-        return found
+            lock = self._locks.setdefault(issuer, threading.Lock())
+        with lock:  # one fetch per issuer; who asks meanwhile takes its outcome
+            keys, at = self._fetched.get(issuer, (None, float("-inf")))
+            age = time.monotonic() - at
+            stale = age > FETCH_TTL or (renew and age > REFETCH_AFTER)
+            if keys is None and age > REFETCH_AFTER or stale:
+                try:
+                    keys = _fetch(provider)
+                except FederationError:
+                    keys = None
+                self._fetched[issuer] = (keys, time.monotonic())
+        if keys is None:
+            raise FederationError("IDPCommunicationError", _UNAVAILABLE)
+        return keys
 
-    def _fetch(self, provider) -> jwt.PyJWKSet:
-        discovery = _get_json(provider, provider.issuer + "/.well-known/openid-configuration")
-        uri = discovery.get("jwks_uri") if isinstance(discovery, dict) else None
-        if not isinstance(uri, str) or not uri.startswith(provider.scheme + "://"):
-            raise FederationError("IDPCommunicationError", "The identity provider's discovery "
-                                  "document names no usable jwks_uri")
-        try:
-            return key_set(_get_json(provider, uri))
-        except FederationError:
-            raise FederationError("IDPCommunicationError", "The identity provider's JWKS "
-                                  "holds no usable key") from None
+
+def _fetch(provider) -> jwt.PyJWKSet:
+    discovery = _get_json(provider, provider.issuer + "/.well-known/openid-configuration")
+    uri = discovery.get("jwks_uri") if isinstance(discovery, dict) else None
+    if not isinstance(uri, str) or not _same_host(uri, provider.issuer):
+        log.warning("OIDC issuer %s: its discovery document names no jwks_uri on its own "
+                    "host", provider.issuer)
+        raise FederationError("IDPCommunicationError", _UNAVAILABLE)
+    try:
+        return key_set(_get_json(provider, uri))
+    except FederationError:
+        log.warning("OIDC issuer %s: its JWKS holds no usable key", provider.issuer)
+        raise FederationError("IDPCommunicationError", _UNAVAILABLE) from None
+
+
+def _same_host(uri: str, issuer: str) -> bool:
+    found, wanted = urlsplit(uri), urlsplit(issuer)
+    return (found.scheme, found.netloc) == (wanted.scheme, wanted.netloc)
 
 
 def _pick(keys: jwt.PyJWKSet, kid: str | None, alg: str) -> jwt.PyJWK:
     """The key named ``kid``; without one, the only key of the algorithm's family (never a
-    symmetric key: a public JWKS has none, and HMAC with a public key is the classic forgery)."""
+    symmetric key: a public JWKS has none, and HMAC with a public key is the classic forgery).
+    Made for the token's algorithm, which may be any of its family's (PS256 with an RSA key)."""
     family = {"R": "RSA", "P": "RSA", "E": "EC"}[alg[0]]
     fitting = [k for k in keys.keys if k.key_type == family and (kid is None or k.key_id == kid)]
     if len(fitting) != 1:
         raise FederationError("InvalidIdentityToken", "No key of the identity provider "
                               f"matches the token (kid {kid!r}, {alg})")
-    return fitting[0]
+    stated = fitting[0]._jwk_data.get("alg")
+    if stated is not None and stated != alg:
+        raise FederationError("InvalidIdentityToken", f"The key {kid!r} is for {stated}, not "
+                              f"{alg}")
+    try:
+        return jwt.PyJWK(fitting[0]._jwk_data, algorithm=alg)
+    except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError):
+        raise FederationError("InvalidIdentityToken", f"The key {kid!r} cannot verify "
+                              f"{alg}") from None
 
 
 def _get_json(provider, url: str):
     """GET a JSON document from the issuer: verified TLS, or a pinned thumbprint."""
     pins = provider.thumbprints if provider.scheme == "https" else ()
-    attempts = [{"assert_fingerprint": pin} for pin in pins] or [{}]
-    failure: Exception | None = None
-    for options in attempts:
+    for options in [{"assert_fingerprint": pin} for pin in pins] or [{}]:
         pool = urllib3.PoolManager(timeout=TIMEOUT, retries=False,
                                    cert_reqs="CERT_NONE" if options else "CERT_REQUIRED",
                                    **options)
@@ -100,13 +133,13 @@ def _get_json(provider, url: str):
             answer = pool.request("GET", url, preload_content=False, redirect=False)
             body = answer.read(MAX_DOCUMENT + 1)
             answer.release_conn()
-            if answer.status != 200 or len(body) > MAX_DOCUMENT:
-                raise FederationError("IDPCommunicationError", f"The identity provider "
-                                      f"answered {answer.status} for {url}")
-            return json.loads(body)
+            if answer.status == 200 and len(body) <= MAX_DOCUMENT:
+                return json.loads(body)
+            log.warning("OIDC issuer %s: %s answered %s", provider.issuer, url, answer.status)
+            break
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            failure = exc
+            log.warning("OIDC issuer %s: %s failed: %s", provider.issuer, url,
+                        type(exc).__name__)
         finally:
             pool.clear()
-    raise FederationError("IDPCommunicationError", f"Couldn't retrieve verification key from "
-                          f"your identity provider: {type(failure).__name__}")
+    raise FederationError("IDPCommunicationError", _UNAVAILABLE)

@@ -63,7 +63,8 @@ def admit(gate: Iam, method: str, address: RegistryAddress | None, path: str,
         raise Unauthenticated("the presigned URL has expired")
     with gate.db.read() as tx:
         record = gate.authenticator.key(tx, gate.cache.entries(tx), access_key_id)
-    if record is None or not record.active:
+    if record is None or not record.active or record.caller.expires_at is not None and (
+            time.time() if now is None else now) >= record.caller.expires_at:
         raise Unauthenticated("the presigned URL's access key is not active")
     registry_id = gate.authorize(record.caller, ACTION, address, repository, keys)
     return Admission(record.caller, registry_id, address)

@@ -132,7 +132,8 @@ class Iam:
         if self.limiter is None or caller.is_admin:
             return
         for action in (actions,) if isinstance(actions, str) else actions:
-            self.limiter.take(caller.principal.arn, caller.account_id, action)
+            # A role's sessions share the role's bucket: a new session is no new allowance.
+            self.limiter.take(caller.principal.principal_arn, caller.account_id, action)
 
     def listed_registry(self, address: RegistryAddress) -> int | None:
         """The id of the registry at ``address``; None if there is none, whether its account

@@ -81,17 +81,19 @@ class SessionService:
         the ways in other than AssumeRole (web identities: berth/iam/federation.py)."""
         if caller.principal.kind == "root":
             raise StsError("AccessDenied", "Roles may not be assumed by root accounts.")
+        _check_tags(request)  # the request's own form, before its condition keys are built
         role = self._role(caller, request.role_arn)
+        # Authorized first: a caller the role does not admit learns nothing of its settings.
+        self._authorize(caller, role, request, action, keys or {})
         duration = _role_duration(caller, role, request.duration)
         policies = _session_policies(request)
         tags, transitive = _tags(caller, request)
         source = _source_identity(caller, request.source_identity)
-        self._authorize(caller, role, request, action, keys or {})
+        packed = _packed_size(policies, tags) if policies or tags else None
         details = {"policies": policies, "sourceIdentity": source, "tags": tags,
                    "transitiveTagKeys": transitive}
         credentials = self._issue(role.account_id, duration, details, role_id=role.id,
                                   session_name=request.session_name)
-        packed = _packed_size(policies, tags) if policies or request.tags else None
         return AssumedRole(
             credentials, f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/"
             f"{request.session_name}", f"{role.id}:{request.session_name}", packed, source)
@@ -153,10 +155,8 @@ class SessionService:
                 continue
             if caller.principal.kind == "federated-user":  # STS's words for web identities
                 raise StsError("AccessDenied", f"Not authorized to perform {action}")
-            raise StsError("AccessDenied", denial_message(caller, ctx, decision)
-                           if not decision.allowed else
-                           f"User: {caller.principal.arn} is not authorized to perform: "
-                           f"{action} on resource: {role.arn}")
+            # The same words whatever the reason, and as for a role that does not exist.
+            raise StsError("AccessDenied", _denied(caller, request.role_arn, action))
 
     def _issue(self, account_id: str, duration: int, details: dict, *,
                role_id: str | None = None, user_id: str | None = None,
@@ -180,8 +180,8 @@ def _invalid(message: str) -> StsError:
     return StsError("ValidationError", message)
 
 
-def _denied(caller: Caller, resource: str) -> str:
-    return (f"User: {caller.principal.arn} is not authorized to perform: sts:AssumeRole on "
+def _denied(caller: Caller, resource: str, action: str = "sts:AssumeRole") -> str:
+    return (f"User: {caller.principal.arn} is not authorized to perform: {action} on "
             f"resource: {resource}")
 
 
@@ -213,18 +213,21 @@ def _session_policies(request: Request) -> list[str]:
     return [request.policy]
 
 
-def _tags(caller: Caller, request: Request) -> tuple[list, list]:
-    """The session's tags: the request's, and those the caller's session passes on (which
-    the request may not change)."""
-    given = dict(request.tags)
-    if len({key.lower() for key in given}) != len(request.tags):
+def _check_tags(request: Request) -> None:
+    lowered = {key.lower() for key, _ in request.tags}
+    if len(lowered) != len(request.tags):
         raise _invalid("Duplicate tag keys found. Please note that Tag keys are "
                        "case insensitive.")
     if len(request.tags) > TAGS_MAX:
         raise _invalid(f"Cannot exceed quota for TagsPerSession: {TAGS_MAX}")
-    lowered = {key.lower() for key in given}
     if any(key.lower() not in lowered for key in request.transitive_tag_keys):
         raise _invalid("The transitive tag keys must be among the session's tags.")
+
+
+def _tags(caller: Caller, request: Request) -> tuple[list, list]:
+    """The session's tags: the request's, and those the caller's session passes on (which
+    the request may not change)."""
+    lowered = {key.lower() for key, _ in request.tags}
     tags, transitive = list(request.tags), list(request.transitive_tag_keys)
     inherited = caller.session
     if inherited is not None:
@@ -258,9 +261,17 @@ def _packed_size(policies: list[str], tags: list) -> int:
 
 def _admits(trust: Policy, ctx: RequestContext) -> bool:
     """Whether a statement of the trust policy allows the request (naming the caller or its
-    account: an account still needs the caller's own allow, which ``decide`` checked)."""
+    account: an account still needs the caller's own allow, which ``decide`` checked). A web
+    identity is admitted only by a statement naming its provider as ``Federated``."""
+    federated = ctx.principal.kind == "federated-user"
     return any(statement.effect is Effect.ALLOW and statement_applies(statement, trust, ctx)
+               and (not federated or _names_provider(statement, ctx.principal.arn))
                for statement in trust.statements)
+
+
+def _names_provider(statement, provider_arn: str) -> bool:
+    element = statement.principal
+    return element is not None and ("Federated", provider_arn) in element.entries
 
 
 @lru_cache(maxsize=256)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+import zlib
 
 from ..storage.metadata import quotas as rows
 from ..storage.metadata import registries as registry_rows
@@ -13,7 +14,9 @@ from ..storage.metadata.database import Database, Tx
 from ..storage.metadata.generation_cache import GenerationCache, cached
 from .models import QUOTAS, QuotaExceeded, QuotaInvalid
 
-GENERATION = "quotas"  # bumped by every override: processes re-read the rates they cache
+GENERATION = "quotas"  # bumped by every override: processes re-read the values they cache
+QUOTA_LOCK = 0x71756F74 << 32  # "quot": the advisory locks of counts checked against quotas
+NEAR = 64  # images short of the quota from which concurrent pushes are serialised
 DEPLOYMENT = rows.DEPLOYMENT
 
 
@@ -55,10 +58,17 @@ def registry_values(tx: Tx, registry_id: int) -> tuple[str, dict[str, int]]:
     return account, cached(entries, ("values", account), lambda: _load(tx, account))
 
 
+def _serialise(tx: Tx, kind: str, key) -> None:
+    """Wait for other transactions counting the same thing (PostgreSQL: concurrent writers
+    would each count without the other's row; SQLite's writes are serial already)."""
+    tx.serialise(QUOTA_LOCK + zlib.crc32(f"{kind}:{key}".encode()))
+
+
 def check_repositories(tx: Tx, registry_id: int) -> None:
     """Before a repository is made in the registry."""
     account, limits = registry_values(tx, registry_id)
     limit = limits["RegisteredRepositories"]
+    _serialise(tx, "repositories", registry_id)
     if rows.count_repositories(tx, registry_id, limit) >= limit:
         raise QuotaExceeded(f"The repository quota of the registry with id '{account}' "
                             f"({limit} repositories) has been reached", "RegisteredRepositories")
@@ -67,6 +77,9 @@ def check_repositories(tx: Tx, registry_id: int) -> None:
 def check_images(tx: Tx, registry_id: int, repo_id: int, repository: str) -> None:
     """After an image was added to the repository, in the same transaction."""
     limit = registry_values(tx, registry_id)[1]["ImagesPerRepository"]
+    if rows.count_images(tx, repo_id, limit + 1) + NEAR <= limit:
+        return  # far from it: concurrent pushes cannot pass it together
+    _serialise(tx, "images", repo_id)
     if rows.count_images(tx, repo_id, limit + 1) > limit:
         raise QuotaExceeded(f"The repository '{repository}' has reached its image quota "
                             f"({limit} images): delete images, or raise the quota",
@@ -88,7 +101,7 @@ class QuotaService:
         """``scope``: an account id, or "*" for the whole deployment."""
         if name not in QUOTAS:
             raise QuotaInvalid(f"There is no quota named {name!r}: {', '.join(QUOTAS)}")
-        if not isinstance(new_value, int) or new_value < 0:
+        if not isinstance(new_value, int) or not 0 <= new_value < 2 ** 63:
             raise QuotaInvalid(f"A quota's value is a whole number, not {new_value!r}")
         with self.db.write() as tx:
             rows.put(tx, scope, name, new_value, time.time())
@@ -125,6 +138,10 @@ def check_storage(tx: Tx, registry_id: int, repo_id: int, repository: str) -> No
     account, limits = registry_values(tx, registry_id)
     per_repository, per_account = limits["StorageBytesPerRepository"], \
         limits["StorageBytesPerAccount"]
+    if per_repository:
+        _serialise(tx, "repository-bytes", repo_id)
+    if per_account:
+        _serialise(tx, "account-bytes", account)
     if per_repository and rows.repository_bytes(tx, repo_id) > per_repository:
         raise QuotaExceeded(f"Storing this blob would take the repository '{repository}' past "
                             f"its storage quota of {per_repository} bytes",

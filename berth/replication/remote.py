@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import urllib3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..registry.registry import Registry
 from ..registry.repositories.templates import REPLICATION, Prefixed, longest_covering
@@ -105,19 +105,24 @@ class RemoteTarget:
             if again.response["Error"]["Code"] != "RepositoryAlreadyExistsException":
                 raise
             return
-        try:
-            self._apply_policies(template)
-        except BaseException:  # made, not finished: unmade, so that the retry makes it whole
-            self.remote.call(self.region, "delete_repository", repositoryName=self.repository)
-            raise
+        self._apply_policies(template)
 
     def _apply_policies(self, template: dict) -> None:
-        if template.get("repositoryPolicy"):
-            self.remote.call(self.region, "set_repository_policy", repositoryName=self.repository,
-                             policyText=template["repositoryPolicy"])
-        if template.get("lifecyclePolicy"):
-            self.remote.call(self.region, "put_lifecycle_policy", repositoryName=self.repository,
-                             lifecyclePolicyText=template["lifecyclePolicy"])
+        """The template's policies, each as far as the site lets this key set it: a policy it
+        refuses (or fails to set) is logged and left off -- the images still go (the
+        repository is made; deleting it again could race a copy pushing into it)."""
+        for member, operation, parameter in (
+                ("repositoryPolicy", "set_repository_policy", "policyText"),
+                ("lifecyclePolicy", "put_lifecycle_policy", "lifecyclePolicyText")):
+            if not template.get(member):
+                continue
+            try:
+                self.remote.call(self.region, operation, repositoryName=self.repository,
+                                 **{parameter: template[member]})
+            except (ClientError, BotoCoreError, ReplicationRefused) as exc:
+                log.warning("replicated repository %s at %s made without its template's %s: "
+                            "%s", self.repository, self.remote.site.endpoint, member,
+                            getattr(exc, "message", exc))
 
     def has_blob(self, digest) -> bool:
         answer = self.remote.request(self.region, "HEAD", f"{self.base}/blobs/{digest}")

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    node = BerthNode(tmp_path_factory.mktemp("sts")).start()
+    node = BerthNode(tmp_path_factory.mktemp("sts"),
+                     env={"BERTH_OIDC_LOOPBACK_ISSUERS": "true"}).start()  # the test's issuer
     try:
         yield node
     finally:
@@ -157,6 +158,13 @@ def test_a_web_identity_pushes_with_docker_and_no_key_on_disk(node, world, docke
         token_file.write_text(issuer.token(sub="system:serviceaccount:ci:builder"))
         who = json.loads(_aws(node, "sts", "get-caller-identity", env=web).stdout)
         assert who["Arn"] == f"arn:aws:sts::{account}:assumed-role/builder/pod-1"
+        # The CLI's own command, with no credentials at all (the call is unsigned).
+        direct = json.loads(run(aws_cli(), "sts", "assume-role-with-web-identity",
+                                "--role-arn", role["Arn"], "--role-session-name", "cli",
+                                "--web-identity-token", token_file.read_text(),
+                                "--endpoint-url", node.url, env=aws_env()).stdout)
+        assert direct["SubjectFromWebIdentityToken"] == "system:serviceaccount:ci:builder"
+        assert direct["Credentials"]["AccessKeyId"].startswith("ASIA")
         host = f"127.0.0.1:{node.port}"
         login = subprocess.run(
             ["bash", "-o", "pipefail", "-c", f"{aws_cli()} ecr get-login-password | "

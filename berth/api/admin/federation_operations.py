@@ -17,7 +17,7 @@ _ARN = {"AccountId": True, "OpenIDConnectProviderArn": True}
 
 def named_provider(tenancy: Tenancy, p: Params) -> str:
     try:
-        url = split_issuer(p["Url"])[1]
+        url = split_issuer(p["Url"], True)[1]
     except IdentityError:
         url = p["Url"]
     return f"arn:aws:iam::{p['AccountId']}:oidc-provider/{url}"

@@ -31,7 +31,7 @@ def assume_role(iam: Iam, caller: Caller, params: dict) -> dict:
         role_arn=params["RoleArn"], session_name=params["RoleSessionName"],
         duration=params.get("DurationSeconds"), external_id=params.get("ExternalId"),
         policy=params.get("Policy"),
-        policy_arns=tuple(p["arn"] for p in params.get("PolicyArns", ())),
+        policy_arns=_policy_arns(params),
         source_identity=params.get("SourceIdentity"),
         tags=tuple((t["Key"], t["Value"]) for t in params.get("Tags", ())),
         transitive_tag_keys=tuple(params.get("TransitiveTagKeys", ()))))
@@ -68,7 +68,7 @@ def assume_role_with_web_identity(iam: Iam, caller: Caller | None, params: dict)
     assumed, provider, claims = iam.providers.assume_role(iam.sessions, Request(
         role_arn=params["RoleArn"], session_name=params["RoleSessionName"],
         duration=params.get("DurationSeconds"), policy=params.get("Policy"),
-        policy_arns=tuple(p["arn"] for p in params.get("PolicyArns", ()))),
+        policy_arns=_policy_arns(params)),
         params["WebIdentityToken"])
     result = {"Credentials": _credentials(assumed.credentials),
               "SubjectFromWebIdentityToken": claims["sub"],
@@ -78,6 +78,15 @@ def assume_role_with_web_identity(iam: Iam, caller: Caller | None, params: dict)
     if assumed.packed_policy_size is not None:
         result["PackedPolicySize"] = assumed.packed_policy_size
     return result
+
+
+def _policy_arns(params: dict) -> tuple[str, ...]:
+    found = tuple(p.get("arn") for p in params.get("PolicyArns", ()))
+    if None in found:  # the model leaves arn optional; a descriptor without one names nothing
+        raise StsError("ValidationError", "1 validation error detected: Value null at "
+                       "'policyArns.member.arn' failed to satisfy constraint: Member must "
+                       "not be null")
+    return found
 
 
 def _credentials(found: Credentials) -> dict:

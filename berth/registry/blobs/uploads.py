@@ -14,6 +14,7 @@ import uuid
 from ...concurrency import blocking, upload_work
 from ...events import UPLOAD_COMPLETED, emit
 from ...quotas import services as quotas
+from ...quotas.models import QuotaExceeded
 from ...storage.blobs import BlobDriver, BlobNotFound
 from ...storage.blobs.keyring import join_key
 from ...storage.blobs.segments import BlobCorrupted
@@ -242,8 +243,14 @@ class UploadService:
                 session: bool = True) -> None:
         """``session``: the upload has a row (a monolithic one has none)."""
         self.encryption.check(key_ref)  # a disabled key refuses the push, stored or not
-        with self.db.read() as tx:  # small blobs (put_small) are far below any layer quota
-            quotas.check_layer_size(tx, self.registry_id, size)
+        try:
+            with self.db.read() as tx:  # small blobs (put_small) are far below any layer quota
+                quotas.check_layer_size(tx, self.registry_id, size)
+        except QuotaExceeded:  # it can never complete: its bytes and session go now
+            self.driver.upload_abort(upload_id, state)
+            if session:
+                self._forget(upload_id)
+            raise
 
         def commit(key: str) -> None:
             try:
@@ -257,8 +264,9 @@ class UploadService:
         try:
             self._record(repository, digest, size, key_ref, upload_id if session else None,
                          as_layer)
-        except LayerExists:
-            self._forget(upload_id)  # its bytes are gone: committed or dropped above
+        except (LayerExists, QuotaExceeded):
+            if session:
+                self._forget(upload_id)  # its bytes are gone: committed or dropped above
             raise
 
     def _forget(self, upload_id: str) -> None:

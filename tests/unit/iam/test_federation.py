@@ -40,7 +40,7 @@ def account(identities):
 
 @pytest.fixture
 def providers(db):
-    return ProviderService(db, Jwks())
+    return ProviderService(db, Jwks(), loopback_issuers=True)
 
 
 def _code(caught) -> str:
@@ -76,10 +76,17 @@ def test_invalid_providers_are_refused(providers, account, url, thumbprints):
     assert _code(refused) == "ValidationError"
 
 
-def test_a_jwks_without_usable_keys_is_refused(providers, account):
+def test_plain_http_issuers_on_this_machine_only_when_the_deployment_allows(db, account):
+    strict = ProviderService(db, Jwks())
+    with pytest.raises(IdentityError, match="must use https"):
+        strict.create(account.id, "http://127.0.0.1:8080/issuer", [AUDIENCE])
+
+
+@pytest.mark.parametrize("document", ['{"keys": []}', "[]", '"keys"', "3",
+                                      '{"keys": [{"kty": "RSA", "alg": "none"}]}'])
+def test_a_jwks_without_usable_keys_is_refused(providers, account, document):
     with pytest.raises(FederationError):
-        providers.create(account.id, "https://issuer.example.com", [AUDIENCE],
-                         jwks='{"keys": []}')
+        providers.create(account.id, "https://issuer.example.com", [AUDIENCE], jwks=document)
 
 
 def test_a_good_token_is_verified_and_its_keys_fetched_once(providers, account, issuer):
@@ -177,7 +184,7 @@ def test_a_pinned_certificate_is_trusted_and_no_other(providers, account, tmp_pa
     with OidcIssuer(tls=(tmp_path / "cert.pem", tmp_path / "key.pem")) as issuer:
         providers.create(account.id, issuer.url, [AUDIENCE], ["0" * 40, thumbprint])
         providers.verify(account.id, issuer.token())
-        other = ProviderService(providers.db, Jwks())
+        other = ProviderService(providers.db, Jwks(), loopback_issuers=True)
         second = other.create(issuer_account(providers, "b"), issuer.url, [AUDIENCE])
         with pytest.raises(FederationError) as untrusted:  # not pinned, not a public CA
             other.verify(second.account_id, issuer.token())
@@ -227,3 +234,16 @@ def test_a_provider_of_another_account_does_not_count(db, master, providers, acc
         providers.assume_role(SessionService(db, master), Request(role.arn, "s1"),
                               issuer.token())
     assert "No OpenIDConnect provider found in your account" in refused.value.message
+
+
+def test_a_trust_for_the_accounts_own_principals_does_not_admit_web_identities(
+        db, master, providers, account, issuer):
+    providers.create(account.id, issuer.url, [AUDIENCE])
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"],
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": account.id}}}]})
+    role = RoleService(db).create(account.id, "internal", trust)
+    with pytest.raises(StsError, match="Not authorized"):
+        providers.assume_role(SessionService(db, master), Request(role.arn, "s1"),
+                              issuer.token())

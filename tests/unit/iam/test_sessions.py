@@ -11,6 +11,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import func, select
 
 from berth.cli.roles import revoke_older_sessions
 from berth.iam import authentication
@@ -20,6 +21,7 @@ from berth.iam.roles import RoleService
 from berth.iam.sessions import Request, SessionService, StsError
 from berth.iam.sigv4 import ExpiredToken
 from berth.storage.metadata.generation_cache import GenerationCache
+from berth.storage.metadata.roles import sts_sessions
 
 PULL = "ecr:BatchGetImage"
 REPO = "arn:aws:ecr:us-east-1:{}:repository/app"
@@ -94,10 +96,10 @@ def test_a_trust_naming_the_account_needs_the_callers_own_allow(world):
     with pytest.raises(StsError) as refused:
         world.assume(bob, role)
     assert refused.value.code == "AccessDenied"
+    # STS's plain words, the same as for a role that does not exist.
     assert refused.value.message == (f"User: arn:aws:iam::{world.account.id}:user/bob is not "
                                      f"authorized to perform: sts:AssumeRole on resource: "
-                                     f"{role.arn} because no identity-based policy allows the "
-                                     "sts:AssumeRole action")
+                                     f"{role.arn}")
 
 
 def test_a_trust_naming_the_user_needs_nothing_more(world, identities):
@@ -296,3 +298,47 @@ def test_lapsed_sessions_are_pruned_a_day_later(world, db):
     found = world.sessions.assume_role(alice, Request(role.arn, "s", duration=900))
     assert world.sessions.prune(found.credentials.expiration + 3600) == 0
     assert world.sessions.prune(found.credentials.expiration + 2 * 86400) == 1
+
+
+def test_a_refused_caller_learns_nothing_of_the_roles_settings(world):
+    role = world.role("secretive", _trust(world.account.id), max_session_seconds=3600)
+    bob = world.user("bob")  # no sts:AssumeRole
+    missing = Request(f"arn:aws:iam::{world.account.id}:role/absent", "s1", duration=43200)
+    messages = []
+    for request in (Request(role.arn, "s1", duration=43200), missing):
+        with pytest.raises(StsError) as refused:
+            world.sessions.assume_role(bob, request)
+        assert refused.value.code == "AccessDenied"
+        messages.append(refused.value.message.replace(request.role_arn, "<arn>"))
+    assert messages[0] == messages[1]
+
+
+def test_a_refused_packed_size_issues_no_credentials(world, db):
+    role = world.role("r", _trust(world.account.id))
+    alice = world.user("alice", _allow(["sts:AssumeRole", "sts:TagSession"]))
+    with db.read() as tx:
+        before = tx.scalar(_COUNT)
+    with pytest.raises(StsError) as refused:
+        world.assume(alice, role, policy=_policy(_allow(PULL, [
+            f"arn:aws:ecr:us-east-1:{world.account.id}:repository/r{n}" for n in range(20)])),
+                     tags=(("k", "v" * 256),) * 1 + tuple((f"t{n}", "v" * 200) for n in range(4)))
+    assert refused.value.code == "PackedPolicyTooLarge"
+    with db.read() as tx:
+        assert tx.scalar(_COUNT) == before
+
+
+_COUNT = select(func.count().label("n")).select_from(sts_sessions)
+
+
+def test_a_session_policy_does_not_block_what_another_accounts_policy_grants(world):
+    from berth.iam.policy import parse_policy
+    role = world.role("wide", _trust(world.account.id), _allow("ecr:*"))
+    alice = world.user("alice", _allow("sts:AssumeRole"))
+    _, session = world.assume(alice, role, policy=_policy(_allow(PULL)))
+    other_repo = REPO.format(world.other.id)
+    granted = parse_policy(json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": role.arn}, "Action": "ecr:*"}]}),
+        kind="resource", name="repository policy")
+    require(session, PULL, other_repo, (granted,))
+    with pytest.raises(AccessDenied, match="no session policy allows"):
+        require(session, "ecr:PutImage", other_repo, (granted,))

@@ -46,7 +46,8 @@ def test_values_come_from_the_account_then_the_deployment_then_ecr(server, tenan
 
 
 @pytest.mark.parametrize("name, value", [("NoSuchQuota", 1), ("ImagesPerRepository", -1),
-                                         ("ImagesPerRepository", "7")])
+                                         ("ImagesPerRepository", "7"),
+                                         ("ImagesPerRepository", 2 ** 63)])
 def test_unknown_quotas_and_bad_values_are_refused(server, name, value):
     with pytest.raises(QuotaInvalid):
         QuotaService(server.state.registry.db).put(DEPLOYMENT, name, value)
@@ -142,6 +143,10 @@ def test_a_layer_past_the_size_quota_is_refused_and_not_stored(server, tenant):
         ecr.complete_layer_upload(repositoryName="big", uploadId=upload,
                                   layerDigests=[_digest(layer)])
     assert refused.value.response["Error"]["Code"] == "InvalidLayerException"
+    with pytest.raises(ClientError) as gone:  # it could never complete: dropped at once
+        ecr.complete_layer_upload(repositoryName="big", uploadId=upload,
+                                  layerDigests=[_digest(layer)])
+    assert gone.value.response["Error"]["Code"] == "UploadNotFoundException"
     found = ecr.batch_check_layer_availability(repositoryName="big",
                                                layerDigests=[_digest(layer)])
     assert found["layers"] == []

@@ -372,23 +372,22 @@ def test_a_repository_made_at_the_site_gets_the_sites_replication_template(
     assert plain["imageTagMutability"] == "MUTABLE"
 
 
-def test_a_repository_whose_template_policies_fail_is_unmade_for_the_retry(
-        source, site, replication_template, monkeypatch):
-    digest = source.push("tmpl/retry", "v1", b"retried")
-    task = Task(source.state.registry.registry_id, "tmpl/retry", digest, "v1", REGION,
+def test_template_policies_the_site_refuses_are_left_off_and_the_image_arrives(
+        source, site, replication_template, monkeypatch, caplog):
+    digest = source.push("tmpl/refused", "v1", b"arrives anyway")
+    task = Task(source.state.registry.registry_id, "tmpl/refused", digest, "v1", REGION,
                 site.account)
     original = Remote.call
 
-    def failing(self, region, operation, **params):
+    def refusing(self, region, operation, **params):
         if operation == "put_lifecycle_policy":
-            raise ConnectionError("the site went away")
+            raise ReplicationRefused("ACCESS_DENIED", "the site refused its access key")
         return original(self, region, operation, **params)
-    monkeypatch.setattr(Remote, "call", failing)
-    with pytest.raises(ConnectionError):
-        _copier(source).apply(task)
-    with pytest.raises(Exception, match="RepositoryNotFound"):
-        site.client().describe_repositories(repositoryNames=["tmpl/retry"])
-    monkeypatch.setattr(Remote, "call", original)
+    monkeypatch.setattr(Remote, "call", refusing)
     _copier(source).apply(task)
-    assert _images(site, "tmpl/retry") == {digest: ["v1"]}
-    assert site.client().get_lifecycle_policy(repositoryName="tmpl/retry")["lifecyclePolicyText"]
+    assert _images(site, "tmpl/refused") == {digest: ["v1"]}
+    client = site.client()
+    assert client.get_repository_policy(repositoryName="tmpl/refused")["policyText"]
+    with pytest.raises(Exception, match="LifecyclePolicyNotFound"):
+        client.get_lifecycle_policy(repositoryName="tmpl/refused")
+    assert "made without its template's lifecyclePolicy" in caplog.text

@@ -168,6 +168,7 @@ def test_the_ecr_api_still_answers_on_the_same_path(server):
 def test_a_web_identity_token_is_exchanged_unsigned(server):
     from tests.support.oidc_issuer import OidcIssuer
     iam = server.state.iam
+    iam.providers.loopback_issuers = True  # BERTH_OIDC_LOOPBACK_ISSUERS: the issuer is local
     with OidcIssuer() as issuer:
         provider = iam.providers.create(server.account, issuer.url, ["sts.amazonaws.com"])
         trust = _policy({"Effect": "Allow", "Principal": {"Federated": provider.arn},
