@@ -18,7 +18,7 @@ from ..keys.master import MasterKey
 from ..storage.metadata import roles as rows
 from ..storage.metadata.database import Database
 from .authentication import SESSION_KEY_PREFIX, Caller
-from .authorization import decide, denial_message
+from .authorization import decide
 from .identities import key_context, new_id
 from .policy import Effect, Policy, PolicyError, RequestContext, parse_policy
 from .policy import statement_applies
