@@ -144,6 +144,9 @@ class UploadService:
 
     def _advance(self, upload_id: str, old: int, new: int, state: dict) -> bool:
         with self.db.write(durable=False) as tx:
+            # Refused as it grows; the session stays as it was (a retry is refused alike, and
+            # what it has so far may still be completed).
+            quotas.check_layer_size(tx, self.registry_id, new)
             return uploads.advance(tx, upload_id, old, new, state)
 
     # -- completion ------------------------------------------------------------------------

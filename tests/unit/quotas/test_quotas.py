@@ -137,20 +137,27 @@ def test_a_layer_past_the_size_quota_is_refused_and_not_stored(server, tenant):
     ecr.create_repository(repositoryName="big")
     layer = b"x" * (1024 * 1024 + 1)
     upload = ecr.initiate_layer_upload(repositoryName="big")["uploadId"]
-    ecr.upload_layer_part(repositoryName="big", uploadId=upload, partFirstByte=0,
-                          partLastByte=len(layer) - 1, layerPartBlob=layer)
-    with pytest.raises(ClientError) as refused:
-        ecr.complete_layer_upload(repositoryName="big", uploadId=upload,
-                                  layerDigests=[_digest(layer)])
-    assert refused.value.response["Error"]["Code"] == "InvalidLayerException"
-    with pytest.raises(ClientError) as gone:  # it could never complete: dropped at once
-        ecr.complete_layer_upload(repositoryName="big", uploadId=upload,
-                                  layerDigests=[_digest(layer)])
-    assert gone.value.response["Error"]["Code"] == "UploadNotFoundException"
+    with pytest.raises(ClientError) as refused:  # the part that takes it past the quota
+        ecr.upload_layer_part(repositoryName="big", uploadId=upload, partFirstByte=0,
+                              partLastByte=len(layer) - 1, layerPartBlob=layer)
+    assert refused.value.response["Error"]["Code"] == "LimitExceededException"
+    auth = _basic(ecr)
+    pushed = requests.post(f"{server.url}/v2/big/blobs/uploads/?digest={_digest(layer)}",
+                           data=layer, auth=auth, timeout=30,
+                           headers={"Content-Type": "application/octet-stream"})
+    assert pushed.status_code == 403 and pushed.json()["errors"][0]["code"] == "DENIED"
+    assert "layer size quota of 1 MiB" in pushed.json()["errors"][0]["message"]
     found = ecr.batch_check_layer_availability(repositoryName="big",
                                                layerDigests=[_digest(layer)])
     assert found["layers"] == []
     assert found["failures"][0]["failureCode"] == "MissingLayerDigest"
+
+
+def _basic(ecr) -> tuple[str, str]:
+    import base64
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, _, password = base64.b64decode(token).decode().partition(":")
+    return user, password
 
 
 def test_storage_quotas_refuse_the_blob_that_would_pass_them(server, tenant):
@@ -181,3 +188,23 @@ def test_storage_quotas_refuse_the_blob_that_would_pass_them(server, tenant):
     listed = ecr.batch_check_layer_availability(repositoryName="s2", layerDigests=[
         _digest(b"d" * 1001), _digest(b"e" * 1000)])
     assert [layer["layerDigest"] for layer in listed["layers"]] == [_digest(b"e" * 1000)]
+
+
+def test_a_growing_upload_is_refused_past_the_layer_size_quota(server, tenant):
+    account, key, quotas = tenant
+    quotas.put(account, "MaximumLayerSizeMiB", 1)
+    ecr = _ecr(server, key)
+    ecr.create_repository(repositoryName="growing")
+    upload = ecr.initiate_layer_upload(repositoryName="growing")["uploadId"]
+    part = b"y" * (700 * 1024)
+    ecr.upload_layer_part(repositoryName="growing", uploadId=upload, partFirstByte=0,
+                          partLastByte=len(part) - 1, layerPartBlob=part)
+    with pytest.raises(ClientError) as refused:  # 1.4 MiB: past it before completion
+        ecr.upload_layer_part(repositoryName="growing", uploadId=upload,
+                              partFirstByte=len(part), partLastByte=2 * len(part) - 1,
+                              layerPartBlob=part)
+    # (boto3 retried it: LimitExceededException is a throttling code to the SDKs; refused
+    # alike.) The upload stays at what it had, which may still be completed.
+    assert refused.value.response["Error"]["Code"] == "LimitExceededException"
+    ecr.complete_layer_upload(repositoryName="growing", uploadId=upload,
+                              layerDigests=[_digest(part)])
