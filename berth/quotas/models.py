@@ -21,6 +21,8 @@ QUOTAS = {q.name: q for q in (
     Quota("ImagesPerRepository", 10_000, "images per repository (each manifest counts: "
           "an index, its platforms, signatures and other referrers)"),
     Quota("MaximumLayerSizeMiB", 52_000, "the size of one layer (blob), in MiB"),
+    Quota("LayerParts", 4_200, "parts of one layer upload through the ECR API "
+          "(UploadLayerPart; a registry API PATCH is no part)"),
     Quota("PullThroughCacheRulesPerRegistry", 50, "pull through cache rules per registry"),
     # Beyond ECR (Harbor has them): bytes stored, each object once; 0 is no quota.
     Quota("StorageBytesPerRepository", 0, "bytes stored in one repository (0: no quota)"),

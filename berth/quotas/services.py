@@ -86,6 +86,14 @@ def check_images(tx: Tx, registry_id: int, repo_id: int, repository: str) -> Non
                             "ImagesPerRepository")
 
 
+def check_parts(tx: Tx, registry_id: int, parts: int) -> None:
+    """Before an ECR API layer part is added (``parts``: the upload's count with it)."""
+    limit = registry_values(tx, registry_id)[1]["LayerParts"]
+    if parts > limit:
+        raise QuotaExceeded(f"The upload has reached its layer part quota ({limit} parts)",
+                            "LayerParts")
+
+
 def check_layer_size(tx: Tx, registry_id: int, size: int) -> None:
     limit = registry_values(tx, registry_id)[1]["MaximumLayerSizeMiB"]
     if size > limit * 1024 * 1024:

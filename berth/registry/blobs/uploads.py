@@ -117,7 +117,8 @@ class UploadService:
         hasher = self.hashers.take(upload_id, size)
         new_size, new_state = await self._write(upload_id, state, size, body, hasher, chunk)
         try:
-            advanced = await blocking(self._advance, upload_id, size, new_size, new_state)
+            advanced = await blocking(self._advance, upload_id, size, new_size, new_state,
+                                      as_layer)
         except StorageFull:  # the bytes were written, the size cannot be: keep neither
             await upload_work(self.driver.upload_abort, upload_id, new_state)
             raise
@@ -142,12 +143,17 @@ class UploadService:
             if not finished:
                 await upload_work(writer.abort)
 
-    def _advance(self, upload_id: str, old: int, new: int, state: dict) -> bool:
+    def _advance(self, upload_id: str, old: int, new: int, state: dict,
+                 part: bool = False) -> bool:
+        """``part``: an ECR API layer part, counted against the LayerParts quota."""
         with self.db.write(durable=False) as tx:
             # Refused as it grows; the session stays as it was (a retry is refused alike, and
             # what it has so far may still be completed).
             quotas.check_layer_size(tx, self.registry_id, new)
-            return uploads.advance(tx, upload_id, old, new, state)
+            if part:
+                row = uploads.find(tx, upload_id)
+                quotas.check_parts(tx, self.registry_id, (row.parts if row else 0) + 1)
+            return uploads.advance(tx, upload_id, old, new, state, part)
 
     # -- completion ------------------------------------------------------------------------
     async def complete(self, repository: str, upload_id: str, digest: Digest,

@@ -215,6 +215,7 @@ uploads = Table(
     Column("key_ref", String(64), nullable=False, server_default=""),  # what it is sealed with
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("parts", Integer, nullable=False, server_default="0"),  # ECR API layer parts
     Index("ix_uploads_updated_at", "updated_at"),
 )
 

@@ -22,14 +22,14 @@ def _create(dialect: str):
 @cache
 def _get():
     return select(uploads.c.registry_id, uploads.c.repository, uploads.c.size,
-                  uploads.c.driver_state, uploads.c.key_ref).where(_ID)
+                  uploads.c.driver_state, uploads.c.key_ref, uploads.c.parts).where(_ID)
 
 
 @cache
 def _advance():
     return update(uploads).where(_ID, uploads.c.size == bindparam("old_size")).values(
         size=bindparam("new_size"), driver_state=bindparam("state"),
-        updated_at=bindparam("now"))
+        updated_at=bindparam("now"), parts=uploads.c.parts + bindparam("part"))
 
 
 @cache
@@ -69,14 +69,17 @@ def get(tx: Tx, upload_id: str):
 
 def find(tx: Tx, upload_id: str):
     """The row (registry_id, repository, size, driver_state as JSON text, key_ref: what its
-    bytes are sealed with) or None."""
+    bytes are sealed with, parts: ECR API layer parts so far) or None."""
     return tx.first(_get(), {"id": upload_id})
 
 
-def advance(tx: Tx, upload_id: str, old_size: int, new_size: int, state: dict) -> bool:
-    """Compare-and-set the acknowledged size; False if another writer moved it first."""
+def advance(tx: Tx, upload_id: str, old_size: int, new_size: int, state: dict,
+            part: bool = False) -> bool:
+    """Compare-and-set the acknowledged size (``part``: an ECR API layer part, counted);
+    False if another writer moved it first."""
     return tx.execute(_advance(), {"id": upload_id, "old_size": old_size, "new_size": new_size,
-                                   "state": json.dumps(state), "now": time.time()}) == 1
+                                   "state": json.dumps(state), "now": time.time(),
+                                   "part": int(part)}) == 1
 
 
 def remove(tx: Tx, upload_id: str) -> bool:

@@ -208,3 +208,32 @@ def test_a_growing_upload_is_refused_past_the_layer_size_quota(server, tenant):
     assert refused.value.response["Error"]["Code"] == "LimitExceededException"
     ecr.complete_layer_upload(repositoryName="growing", uploadId=upload,
                               layerDigests=[_digest(part)])
+
+
+def test_layer_parts_past_the_quota_are_refused_on_the_ecr_api_only(server, tenant):
+    account, key, quotas = tenant
+    quotas.put(account, "LayerParts", 2)
+    ecr = _ecr(server, key)
+    ecr.create_repository(repositoryName="parts")
+    upload = ecr.initiate_layer_upload(repositoryName="parts")["uploadId"]
+    part = b"p" * 1000
+    for n in range(2):
+        ecr.upload_layer_part(repositoryName="parts", uploadId=upload, partFirstByte=n * 1000,
+                              partLastByte=n * 1000 + 999, layerPartBlob=part)
+    with pytest.raises(ClientError) as refused:
+        ecr.upload_layer_part(repositoryName="parts", uploadId=upload, partFirstByte=2000,
+                              partLastByte=2999, layerPartBlob=part)
+    assert refused.value.response["Error"]["Code"] == "LimitExceededException"
+    assert "(2 parts)" in refused.value.response["Error"]["Message"]
+    ecr.complete_layer_upload(repositoryName="parts", uploadId=upload,
+                              layerDigests=[_digest(part * 2)])
+    auth = _basic(ecr)  # the registry API's chunks are no parts
+    started = requests.post(f"{server.url}/v2/parts/blobs/uploads/", auth=auth, timeout=30)
+    location = started.headers["Location"]
+    for n in range(3):
+        chunk = requests.patch(f"{server.url}{location}" if location.startswith("/")
+                               else location, data=part, auth=auth, timeout=30, headers={
+                                   "Content-Type": "application/octet-stream",
+                                   "Content-Range": f"{n * 1000}-{n * 1000 + 999}"})
+        assert chunk.status_code == 202, chunk.text
+        location = chunk.headers["Location"]

@@ -60,6 +60,8 @@ def upgrade() -> None:
     )
 
 
+    with op.batch_alter_table("uploads") as batch:  # ECR API layer parts, counted
+        batch.add_column(sa.Column("parts", sa.Integer, nullable=False, server_default="0"))
     op.create_table(
         "quotas",
         sa.Column("scope", sa.String(12), primary_key=True),
@@ -71,6 +73,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("quotas")
+    with op.batch_alter_table("uploads") as batch:
+        batch.drop_column("parts")
     op.drop_table("oidc_providers")
     op.drop_index("ix_sts_sessions_expires_at", "sts_sessions")
     op.drop_table("sts_sessions")
