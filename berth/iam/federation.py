@@ -112,21 +112,21 @@ class ProviderService:
         with self.db.read() as tx:
             return [Provider.from_row(row) for row in rows.list_providers(tx, account_id)]
 
-    def get(self, arn: str) -> Provider:
-        account_id, url = _arn_parts(arn)
+    def get(self, arn: str, account_id: str | None = None) -> Provider:
+        """The provider the ARN names; with ``account_id``, only if it is that account's (an
+        ARN of another account's is not found there, as in IAM)."""
+        owner, url = _arn_parts(arn, account_id)
         with self.db.read() as tx:
-            row = rows.find_provider(tx, account_id, url)
+            row = rows.find_provider(tx, owner, url)
         if row is None:
-            raise IdentityError("NoSuchEntity", f"OpenIDConnect Provider not found for arn "
-                                f"{arn}")
+            raise _no_provider(arn)
         return Provider.from_row(row)
 
-    def delete(self, arn: str) -> None:
-        account_id, url = _arn_parts(arn)
+    def delete(self, arn: str, account_id: str | None = None) -> None:
+        owner, url = _arn_parts(arn, account_id)
         with self.db.write() as tx:
-            if not rows.delete_provider(tx, account_id, url):
-                raise IdentityError("NoSuchEntity", f"OpenIDConnect Provider not found for "
-                                    f"arn {arn}")
+            if not rows.delete_provider(tx, owner, url):
+                raise _no_provider(arn)
             registry_rows.bump(tx, IAM_GENERATION)
 
     def assume_role(self, sessions: SessionService, request: Request,
@@ -197,11 +197,17 @@ def _check_lists(client_ids, thumbprints) -> None:
                        "digits")
 
 
-def _arn_parts(arn: str) -> tuple[str, str]:
+def _arn_parts(arn: str, account_id: str | None = None) -> tuple[str, str]:
     found = re.fullmatch(r"arn:aws:iam::(\d{12}):oidc-provider/(.+)", arn or "")
     if found is None:
         raise _invalid(f"Invalid OpenIDConnect provider ARN: {arn!r}")
+    if account_id is not None and found.group(1) != account_id:
+        raise _no_provider(arn)
     return found.group(1), found.group(2)
+
+
+def _no_provider(arn: str) -> IdentityError:
+    return IdentityError("NoSuchEntity", f"OpenIDConnect Provider not found for arn {arn}")
 
 
 def _first(audience) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..keys.master import MasterKey
+from ..storage.metadata import identities as identity_rows
 from ..storage.metadata import roles as rows
 from ..storage.metadata.database import Database
 from .authentication import SESSION_KEY_PREFIX, Caller
@@ -112,6 +113,15 @@ class SessionService:
         user_id = None if root else caller.principal.userid
         return self._issue(caller.account_id, min(duration, ROOT_MAX) if root else duration,
                            {}, user_id=user_id)
+
+    def key_account(self, key_id: str) -> str:
+        """The account an access key (long-term, or temporary) belongs to."""
+        with self.db.read() as tx:
+            row = (rows.get_session(tx, key_id) if key_id.startswith(SESSION_KEY_PREFIX)
+                   else identity_rows.get_key(tx, key_id))
+        if row is None:
+            raise StsError("AccessDenied", f"The access key {key_id} does not exist.")
+        return row.account_id
 
     def prune(self, now: float | None = None) -> int:
         with self.db.write() as tx:

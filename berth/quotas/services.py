@@ -35,10 +35,6 @@ def _entries(tx: Tx) -> dict:
     return cache.entries(tx)
 
 
-def value(tx: Tx, account_id: str, name: str) -> int:
-    return values(tx, account_id)[name]
-
-
 def values(tx: Tx, account_id: str) -> dict[str, int]:
     """Every quota's value for the account: its override, the deployment's, or the default."""
     return cached(_entries(tx), ("values", account_id), lambda: _load(tx, account_id))

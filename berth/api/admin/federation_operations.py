@@ -52,22 +52,12 @@ def list_providers(iam: Iam, p: Params) -> dict:
 
 @operation("GetOpenIDConnectProvider", "iam:GetOpenIDConnectProvider", _ARN, provider_arn)
 def get_provider(iam: Iam, p: Params) -> dict:
-    return provider_shape(_own(iam, p))
+    return provider_shape(iam.providers.get(p["OpenIDConnectProviderArn"], p["AccountId"]))
 
 
 @operation("DeleteOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", _ARN,
            provider_arn)
 def delete_provider(iam: Iam, p: Params) -> dict:
-    _own(iam, p)
-    iam.providers.delete(p["OpenIDConnectProviderArn"])
+    iam.providers.delete(p["OpenIDConnectProviderArn"], p["AccountId"])
     return {}
 
-
-def _own(iam: Iam, p: Params) -> Provider:
-    """The provider the ARN names, if it is the account's (an ARN of another account's is
-    not found here, as in IAM)."""
-    found = iam.providers.get(p["OpenIDConnectProviderArn"])
-    if found.account_id != p["AccountId"]:
-        raise IdentityError("NoSuchEntity", "OpenIDConnect Provider not found for arn "
-                            f"{p['OpenIDConnectProviderArn']}")
-    return found

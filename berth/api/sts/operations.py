@@ -11,8 +11,6 @@ from ...iam.identities import IdentityError
 from ...iam.jwks import FederationError
 from ...iam.service import Iam
 from ...iam.sessions import Credentials, Request, StsError as Refused
-from ...storage.metadata import identities as identity_rows
-from ...storage.metadata import roles as role_rows
 from .protocol import StsError
 
 Handler = Callable[[Iam, Caller, dict], dict]
@@ -55,13 +53,7 @@ def get_session_token(iam: Iam, caller: Caller, params: dict) -> dict:
 
 def get_access_key_info(iam: Iam, caller: Caller, params: dict) -> dict:
     """The account an access key id belongs to (STS answers for any well-formed id)."""
-    key_id = params["AccessKeyId"]
-    with iam.db.read() as tx:
-        row = (role_rows.get_session(tx, key_id) if key_id.startswith("ASIA")
-               else identity_rows.get_key(tx, key_id))
-    if row is None:
-        raise Refused("AccessDenied", f"The access key {key_id} does not exist.")
-    return {"Account": row.account_id}
+    return {"Account": iam.sessions.key_account(params["AccessKeyId"])}
 
 
 def assume_role_with_web_identity(iam: Iam, caller: Caller | None, params: dict) -> dict:
