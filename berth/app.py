@@ -50,8 +50,11 @@ from .observability import Observer
 from .observability.access_log import access_log
 from .observability.middleware import RequestObserver
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
+from .registry.images import referrers
 from .registry.registry import Registry
 from .secrets.services import SecretService
+from .signing import tasks as signing_tasks
+from .signing.profiles import ProfileService
 from .registry.repositories.encryption import Encryption
 from .registry.tasks import handle_restores, schedule_upload_expiry
 from .storage.blobs import open_driver
@@ -84,6 +87,7 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
         registry.usage_pricing = Pricing.parse(settings.price_per_gb_month,
                                                settings.price_per_gb_transferred)
         registry.secrets = SecretService(db, iam.identities.master)
+        registry.signing_profiles = ProfileService(db, iam.identities.master)
         registry.pullthrough = open_pullthrough(registry, settings)
     except BaseException:
         db.dispose()
@@ -107,10 +111,13 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
     schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber(),
                                                     notifications_subscriber.subscriber(),
                                                     scanning_tasks.subscriber(queue),
-                                                    replication_tasks.subscriber(queue)],
+                                                    replication_tasks.subscriber(queue),
+                                                    signing_tasks.subscriber(queue),
+                                                    referrers.subscriber()],
                       settings.event_delivery_seconds)
     replication_tasks.register(runner, registry)
     pullthrough_imports.register(runner, registry.pullthrough)
+    signing_tasks.register(runner, registry, registry.signing_profiles)
     scanning_tasks.handle_scans(runner, registry, ScanLimits(settings.scan_max_layer_bytes,
                                                              settings.scan_max_layer_entries))
     scanning_tasks.schedule_refresh(runner, registry.db, settings.vulndb_urls,

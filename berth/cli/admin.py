@@ -23,7 +23,7 @@ from ..iam.service import UnknownRegistry
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import audit, events, oidc, quotas, roles, secrets, sites, usage
+from . import audit, events, oidc, quotas, roles, secrets, signing, sites, usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -198,6 +198,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
     "roles": {name: Command(*spec) for name, spec in roles.COMMANDS.items()},
     "oidc-providers": {name: Command(*spec) for name, spec in oidc.COMMANDS.items()},
     "quotas": {name: Command(*spec) for name, spec in quotas.COMMANDS.items()},
+    "signing-profiles": {name: Command(*spec) for name, spec in signing.COMMANDS.items()},
     "replication-sites": {name: Command(*spec) for name, spec in sites.COMMANDS.items()},
     "audit": {"lookup": Command("look up events of the audit trail, newest first (JSON lines)",
                                 "LookupAuditEvents", audit.ARGUMENTS, audit.params)},
@@ -219,6 +220,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "tokens": "registry token signing", "events": events.HELP,
                "secrets": secrets.HELP, "replication-sites": sites.HELP, "roles": roles.HELP,
                "oidc-providers": oidc.HELP, "quotas": quotas.HELP,
+               "signing-profiles": signing.HELP,
                "audit": audit.HELP}
 
 
@@ -231,15 +233,28 @@ def _document(args: argparse.Namespace) -> str:
         return fh.read()
 
 
-def add_parser(sub: argparse._SubParsersAction,
-               add_settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+def _common(add_settings_flags: Callable[[argparse.ArgumentParser], None]
+            ) -> argparse.ArgumentParser:
+    """The flags of every command that runs admin operations, offline or online."""
     common = argparse.ArgumentParser(add_help=False)
     add_settings_flags(common)
     online = common.add_argument_group("online (through a server's admin API)")
     online.add_argument("--endpoint-url", help="the server, e.g. http://127.0.0.1:5000")
     online.add_argument("--profile", help="AWS profile holding the access key")
-    online.add_argument("--region", help="signing region (us-east-1); for encryption keys "
-                        "and secrets also their region (default: the default region)")
+    online.add_argument("--region", help="signing region (us-east-1); for encryption keys, "
+                        "secrets and signing profiles also their region (default: the "
+                        "default region)")
+    return common
+
+
+def add_verify_parser(sub: argparse._SubParsersAction,
+                      add_settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+    signing.add_verify_parser(sub, _common(add_settings_flags))
+
+
+def add_parser(sub: argparse._SubParsersAction,
+               add_settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+    common = _common(add_settings_flags)
     admin = sub.add_parser("admin", help="manage accounts, users, keys and policies")
     groups = admin.add_subparsers(dest="admin_group", required=True)
     for group, commands in COMMANDS.items():
@@ -292,6 +307,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _render(args: argparse.Namespace, result: dict) -> str:
     if args.admin_group == "audit":
         return audit.render(result)
+    if args.admin_group == "signing-profiles":
+        return signing.render(args, result)
     if args.admin_group == "sbom":  # the document alone, ready to save; where it went aside
         if result.get("Referrer"):
             print(f"attached as referrer {result['Referrer']}", file=sys.stderr)
@@ -304,12 +321,37 @@ def _fail(message: str) -> int:
     return 1
 
 
+def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """``berth verify``: 0 verified, 1 not verified, 2 could not be checked."""
+    try:
+        trust = None
+        if args.trust_policy is None:
+            if args.account is None:
+                raise AdminError("ValidationError", "give --trust-policy, or --account to "
+                                 "trust that account's signing profiles")
+            trust = _call(args, settings, "GetSigningTrust", {"AccountId": args.account})
+        result = _call(args, settings, "VerifyImageSignatures",
+                       signing.verify_params(args, trust))
+    except DOMAIN_ERRORS as exc:
+        error = translate(exc)
+        return _fail(f"{error.code}: {error.message}") + 1
+    except urllib.error.URLError as exc:
+        return _fail(f"cannot reach {args.endpoint_url}: {exc.reason}") + 1
+    except (OSError, MasterKeyError, UnknownRegistry, SQLAlchemyError, ValueError) as exc:
+        return _fail(str(exc)) + 1
+    return signing.report(result)
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> dict:
     command = COMMANDS[args.admin_group][args.admin_command]
     params = command.params(args)
     operation = command.operation
     if callable(operation):
         operation = operation(args)
+    return _call(args, settings, operation, params)
+
+
+def _call(args: argparse.Namespace, settings: Settings, operation: str, params: dict) -> dict:
     if args.endpoint_url is None:
         return _offline(settings, operation, params)
     if operation == ROTATE:

@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     _add_settings_flags(db_sub.add_parser("upgrade", help="apply schema migrations"))
     admin.add_parser(sub, _add_settings_flags)
+    admin.add_verify_parser(sub, _add_settings_flags)
     return parser
 
 
@@ -147,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         return worker(settings)
     if args.command == "admin":
         return admin.run(args, settings)
+    if args.command == "verify":
+        return admin.run_verify(args, settings)
     if args.command == "db" and args.db_command == "upgrade":
         return upgrade_only(settings)
     return 2

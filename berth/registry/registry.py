@@ -21,6 +21,7 @@ from .settings import AccountSettings
 if TYPE_CHECKING:
     from ..lifecycle.services import LifecycleService
     from ..scanning.services import ScanService
+    from ..signing.services import SigningService
     from .images.service import ImageService
     from .images.storage_class import ImageStorage
 
@@ -111,6 +112,13 @@ class Registry:
         from ..scanning.services import ScanService
 
         return ScanService(self.db, self.registry_id)
+
+    @cached_property
+    def signing(self) -> "SigningService":
+        """Managed signing's configuration and image statuses (berth.signing)."""
+        from ..signing.services import SigningService
+
+        return SigningService(self.db, self.registry_id)
 
     def scoped(self, registry_id: int) -> "Registry":
         if registry_id == self.registry_id:

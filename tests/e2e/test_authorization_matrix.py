@@ -23,6 +23,7 @@ from berth.iam.tenancy import RegistryAddress
 from berth.lifecycle.services import LifecycleService
 from berth.registry.images.service import ImageId
 from berth.scanning.services import ScanService
+from berth.signing.configuration import SigningConfigurations
 from berth.registry.images.pull_exclusions import PullTimeExclusions
 from berth.registry.repositories.templates import Template, TemplateService
 from berth.replication.configuration import (Configuration, Destination,
@@ -319,6 +320,15 @@ class _Cell:
                                     f"held/{self.name}")
         return {"replicationBackfillId": backfill_id}
 
+    def signing_configuration(self) -> dict:
+        """A signing configuration (no rules) in the registry this caller addresses (its
+        own)."""
+        world = self.world
+        account = world.accounts["other" if self.cross else "home"]
+        registry_id = world.iam.registry_id(RegistryAddress(account, "us-east-1"))
+        SigningConfigurations(world.iam.db, registry_id).put([])
+        return {}
+
     def registry_policy(self) -> dict:
         """A registry policy in the registry this caller addresses (its own)."""
         world = self.world
@@ -431,6 +441,11 @@ ECR_OPERATIONS: dict[str, tuple[bool, Callable[[_Cell], dict]]] = {
         **c.cache_rule(), "upstreamRoleArn": "arn:aws:iam::123456789012:role/upstream"}),
     "DeletePullThroughCacheRule": (False, lambda c: c.cache_rule()),
     "ValidatePullThroughCacheRule": (False, lambda c: c.cache_rule()),
+    "PutSigningConfiguration": (False, lambda c: {"signingConfiguration": {"rules": []}}),
+    "GetSigningConfiguration": (False, lambda c: c.signing_configuration()),
+    "DeleteSigningConfiguration": (False, lambda c: c.signing_configuration()),
+    "DescribeImageSigningStatus": (True, lambda c: {**c.repository(),
+                                                    "imageId": {"imageTag": "v1"}}),
     "GetAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION"}),
     "PutAccountSetting": (False, lambda c: {"name": "BASIC_SCAN_TYPE_VERSION",
                                             "value": "AWS_NATIVE"}),

@@ -18,6 +18,7 @@ from berth.notifications.services import TargetService
 from berth.quotas.services import QuotaService
 from berth.replication.sites import Sites
 from berth.secrets import SecretService
+from berth.signing.profiles import ProfileService
 from tests.support.authorization_world import (  # noqa: F401 (world: the fixture)
     ALLOW_ALL,
     API_CALLERS,
@@ -172,6 +173,36 @@ def _role_names(world: World) -> list[str]:
     return [r.name for r in world.iam.roles.list(world.accounts["home"])]
 
 
+def _profiles(world: World) -> ProfileService:
+    return ProfileService(world.iam.db, world.iam.identities.master)
+
+
+def _new_profile(world: World, cell: str) -> dict:
+    name = "p_" + hashlib.sha256(cell.encode()).hexdigest()[:16]
+    return {"AccountId": world.accounts["home"], "ProfileName": name}
+
+
+def _profile(world: World, cell: str) -> dict:
+    found = _new_profile(world, cell)
+    _profiles(world).create(found["AccountId"], world.iam.tenancy.default_region,
+                            found["ProfileName"])
+    return found
+
+
+def _profile_statuses(world: World) -> dict[str, str]:
+    return {p.name: p.status for p in _profiles(world).list(world.accounts["home"])}
+
+
+def _signed_image(world: World, cell: str) -> dict:
+    """A repository of the home registry with an image, and a trust policy to check it."""
+    repo = f"verify/{cell}"
+    push_image(world.admin, world.url, repo, "v1", world.config, [world.layer])
+    policy = {"version": "1.0", "trustPolicies": [{
+        "name": "all", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+        "trustStores": [f"ca:berth-{world.accounts['home']}"], "trustedIdentities": ["*"]}]}
+    return {"RepositoryName": repo, "ImageTag": "v1", "TrustPolicy": json.dumps(policy)}
+
+
 # Operation -> request body for a fresh cell.
 ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "CreateAccount": lambda world, cell: {"AccountName": f"acct-{cell}"},
@@ -235,6 +266,12 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "DeleteServiceQuota": lambda world, cell: {**_home(world, cell),
                                                "QuotaName": "ImagesPerRepository"},
     "ListServiceQuotas": _home,
+    "CreateSigningProfile": _new_profile,
+    "ListSigningProfiles": _home,
+    "GetSigningProfile": _profile,
+    "RevokeSigningProfile": _profile,
+    "GetSigningTrust": lambda world, cell: {"AccountId": _profile(world, cell)["AccountId"]},
+    "VerifyImageSignatures": _signed_image,
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
@@ -336,6 +373,10 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert body["Name"] in [t.name for t in _targets(world).list(home)]
     elif operation == "PutSecret":
         assert body["Name"] not in _secret_names(world)
+    elif operation == "CreateSigningProfile":
+        assert body["ProfileName"] not in _profile_statuses(world)
+    elif operation == "RevokeSigningProfile":
+        assert _profile_statuses(world)[body["ProfileName"]] == "Active"
     elif operation == "DeleteSecret":
         assert body["Name"] in _secret_names(world)
     elif operation == "PutReplicationSite":

@@ -11,6 +11,7 @@ from ...iam.policy import PolicyError
 from ...keys import KeyServiceError
 from ...notifications.models import NotificationError
 from ...quotas.models import QuotaInvalid
+from ...registry.errors import ManifestUnknown, NameUnknown, RegistryError
 from ...secrets.models import SecretError
 from ...storage.errors import StorageFull
 from ..awsjson import AwsJsonError
@@ -28,7 +29,10 @@ def validation_error(message: str) -> AdminError:
 
 # What ``translate`` knows: the domain's refusals (anything else is a fault).
 DOMAIN_ERRORS = (AdminError, IdentityError, PolicyError, KeyServiceError, NotificationError,
-                 SecretError, FederationError, QuotaInvalid)
+                 SecretError, FederationError, QuotaInvalid, RegistryError)
+# Registry and signing refusals, by code; anything else of theirs is a ValidationError.
+_REGISTRY_ERRORS = {"PROFILE_NOT_FOUND": ("ResourceNotFoundException", 404),
+                    "PROFILE_EXISTS": ("ConflictException", 409)}
 
 
 def translate(exc: Exception) -> AdminError | None:
@@ -47,6 +51,13 @@ def translate(exc: Exception) -> AdminError | None:
         return AdminError("ValidationError", exc.message)
     if isinstance(exc, (KeyServiceError, NotificationError, SecretError)):
         return AdminError(exc.code, exc.message, exc.status)
+    if isinstance(exc, NameUnknown):
+        return AdminError("RepositoryNotFoundException", exc.message)
+    if isinstance(exc, ManifestUnknown):
+        return AdminError("ImageNotFoundException", exc.message)
+    if isinstance(exc, RegistryError):
+        code, status = _REGISTRY_ERRORS.get(exc.code, ("ValidationError", 400))
+        return AdminError(code, exc.message, status)
     if isinstance(exc, StorageFull):  # a refusal, not a fault: nothing was stored
         return AdminError("LimitExceededException", "The registry's storage is full "
                           f"({exc.storage}: {exc.reason}): nothing was stored.", 400)

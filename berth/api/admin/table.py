@@ -15,6 +15,7 @@ from . import (
     role_operations,
     scanning_operations,
     secret_operations,
+    signing_operations,
     site_operations,
     storage_operations,
     usage_operations,
@@ -31,7 +32,7 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
                       notification_operations, lifecycle_operations, audit_operations,
                       scanning_operations, secret_operations, site_operations, role_operations,
-                      federation_operations, quota_operations)
+                      federation_operations, quota_operations, signing_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

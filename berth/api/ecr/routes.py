@@ -16,6 +16,7 @@ from . import (
     replication,
     repositories,
     scanning,
+    signing,
 )
 from .authorization_token import get_authorization_token
 from .caller import authenticate
@@ -34,6 +35,7 @@ OPERATIONS = {
     **creation_templates.OPERATIONS,
     **replication.OPERATIONS,
     **pullthrough.OPERATIONS,
+    **signing.OPERATIONS,
 }
 
 

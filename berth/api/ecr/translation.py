@@ -14,6 +14,7 @@ from ...quotas.models import QuotaExceeded
 from ...replication import backfill
 from ...replication.configuration import ReplicationConfigurationInvalid
 from ...scanning import errors as scanning
+from ...signing import models as signing
 from ...registry.images import pull_exclusions as exclusions
 from ...registry.images.storage_class import StorageClassUpdateUnsupported
 from ...registry import errors as e
@@ -149,6 +150,12 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (scanning.ImageArchived, None, lambda exc, w: model_error(
         "ImageArchivedException", f"The image with imageId {_image_id_text(w)} in "
         f"{w.in_repository} is archived and cannot be scanned")),
+    (signing.SigningConfigurationInvalid, None, lambda exc, w: invalid_parameter(
+        f"Invalid parameter at 'signingConfiguration' failed to satisfy constraint: "
+        f"'{exc.message}'")),
+    (signing.SigningConfigurationNotFound, None, lambda exc, w: model_error(
+        "SigningConfigurationNotFoundException", f"The signing configuration does not exist "
+        f"for the registry with id '{w.registry}'")),
     (e.NameInvalid, None, _message("InvalidParameterException")),
     (ReplicationConfigurationInvalid, None, lambda exc, w: invalid_parameter(
         f"Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: "

@@ -336,5 +336,6 @@ from . import (  # noqa: E402,F401
     roles,
     scanning,
     secrets,
+    signing,
     vulndb,
 )

@@ -29,7 +29,9 @@ def test_the_operations_mirror_the_cli():
         "UpdateRole", "UpdateAssumeRolePolicy", "DeleteRole", "PutRolePolicy", "GetRolePolicy",
         "ListRolePolicies", "DeleteRolePolicy", "CreateOpenIDConnectProvider",
         "ListOpenIDConnectProviders", "GetOpenIDConnectProvider", "DeleteOpenIDConnectProvider",
-        "PutServiceQuota", "DeleteServiceQuota", "ListServiceQuotas"}
+        "PutServiceQuota", "DeleteServiceQuota", "ListServiceQuotas", "CreateSigningProfile",
+        "ListSigningProfiles", "GetSigningProfile", "RevokeSigningProfile", "GetSigningTrust",
+        "VerifyImageSignatures"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

@@ -1,0 +1,126 @@
+"""An image's signatures as a verifier sees them: every referrer that is a signature
+(Notary Project, or cosign's, which are listed but not verified here), each Notary one
+verified under the trust policy of the image's scope, against the caller's trust stores and
+the account's own (its signing CA and the roots of its imported profiles, named
+``ca:berth-<account>``), refusing what a revoked profile signed."""
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass, field
+
+from ..registry.errors import ManifestUnknown, NameUnknown, RegistryError
+from ..registry.references import Digest, is_digest
+from ..registry.registry import Registry
+from ..storage.metadata import manifests as manifest_rows
+from . import certificates, verification
+from .envelope import ARTIFACT_TYPE
+from .models import REVOKED
+from .profiles import ProfileService
+from .trust_policy import TrustPolicy, policy_for
+
+COSIGN_TYPES = ("application/vnd.dev.cosign.artifact.sig.v1+json",
+                "application/vnd.dev.sigstore.bundle.v0.3+json")
+
+
+def store_name(account_id: str) -> str:
+    return f"ca:berth-{account_id}"
+
+
+@dataclass
+class Verdict:
+    repository: str
+    digest: str
+    verified: bool
+    policy: str | None
+    level: str | None
+    reason: str
+    signatures: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+class ImageSignatures:
+    def __init__(self, registry: Registry, profiles: ProfileService):
+        self.registry, self.profiles = registry, profiles
+
+    def trust(self, account_id: str, extra: dict[str, list]) -> verification.Trust:
+        """The caller's stores, and the account's own under its name."""
+        own, revoked = [], set()
+        for profile in self.profiles.list(account_id):
+            chain = certificates.load_chain(profile.chain)
+            if len(chain) > 1 and chain[-1].issuer == chain[-1].subject:
+                own.append(chain[-1])
+            if profile.status == REVOKED:
+                revoked.add(certificates.thumbprint(chain[0]))
+        own.append(certificates.load_chain(self.profiles.ca_certificate(account_id))[0])
+        stores = {**extra, store_name(account_id): own + list(extra.get(store_name(account_id),
+                                                                         ()))}
+        return verification.Trust(stores, frozenset(revoked))
+
+    def verify(self, repository: str, reference: str, scope: str,
+               policies: list[TrustPolicy], trust: verification.Trust,
+               now: datetime.datetime | None = None) -> Verdict:
+        """``scope``: the repository's URI (host/repository) the trust policy names."""
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        repo_id, subject = self._manifest(repository, reference)
+        digest = subject["digest"]
+        policy = policy_for(policies, scope)
+        if policy is None:
+            return Verdict(repository, digest, False, None, None,
+                           f"no trust policy applies to {scope}")
+        if policy.level == "skip":
+            return Verdict(repository, digest, True, policy.name, policy.level,
+                           "the trust policy skips verification")
+        found = [self._check(repository, subject, row, policy, trust, now)
+                 for row in self._referrers(repo_id, digest)]
+        verified = any(f.get("verified") for f in found)
+        reason = ("a signature passed the trust policy" if verified else
+                  "no signature passed the trust policy" if found else
+                  "the image has no signature")
+        return Verdict(repository, digest, verified, policy.name, policy.level, reason, found)
+
+    def _manifest(self, repository: str, reference: str) -> tuple[int, dict]:
+        row = manifest_rows.lookup(self.registry.db, self.registry.registry_id, repository,
+                                   reference, not is_digest(reference), False)
+        if row is None:
+            raise NameUnknown(f"repository {repository!r} is not known to the registry",
+                              {"name": repository})
+        if row.digest is None:
+            raise ManifestUnknown(f"manifest {reference!r} is unknown to {repository!r}",
+                                  {"reference": reference})
+        return row.repository_id, {"mediaType": row.media_type, "digest": row.digest,
+                                   "size": row.size}
+
+    def _referrers(self, repo_id: int, digest: str) -> list:
+        with self.registry.db.read() as tx:
+            return [r for r in manifest_rows.referrers(tx, repo_id, digest, None)
+                    if r.artifact_type in (ARTIFACT_TYPE, *COSIGN_TYPES)]
+
+    def _check(self, repository: str, subject: dict, row, policy: TrustPolicy,
+               trust: verification.Trust, now: datetime.datetime) -> dict:
+        if row.artifact_type != ARTIFACT_TYPE:
+            return {"digest": row.digest, "format": "cosign", "verified": False,
+                    "failure": "cosign signatures are listed, not verified, by Berth"}
+        manifest = self._content(repository, row.digest)
+        envelope = self._envelope(repository, manifest)
+        result = verification.verify(policy, trust, subject, row.digest, manifest,
+                                     envelope or b"", now)
+        return {"format": "notary", **result.to_json()}
+
+    def _content(self, repository: str, digest: str) -> bytes:
+        return manifest_rows.lookup(self.registry.db, self.registry.registry_id, repository,
+                                    digest, False, True).content
+
+    def _envelope(self, repository: str, manifest: bytes) -> bytes | None:
+        """The envelope blob the signature manifest names (None if it has none to read:
+        the integrity check then refuses it)."""
+        try:
+            layer = json.loads(manifest)["layers"][0]
+            if int(layer["size"]) > verification.MAX_ENVELOPE:
+                return None
+            blob = self.registry.blobs.find(repository, Digest.parse(layer["digest"]))
+        except (ValueError, KeyError, IndexError, TypeError, RegistryError):
+            return None
+        return b"".join(self.registry.blobs.read(blob, 0, blob.size))

@@ -1,0 +1,136 @@
+"""Managed signing as background work: the outbox subscriber asks, for each new image
+pushed to a repository a signing rule matches, a signature per profile (a referrer, so the
+push itself never waits); the job makes the Notary Project signature and pushes it beside the
+image; deletions forget the statuses. A job a killed worker held runs again: signing twice
+leaves two valid signatures, never a half-written one (blobs first, the manifest last)."""
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+
+from ..events import IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_DELETED, Event, Subscriber
+from ..jobs.queue import JobQueue
+from ..jobs.runner import JobRunner
+from ..quotas.models import QuotaExceeded
+from ..registry.errors import NameUnknown
+from ..registry.references import Digest
+from ..registry.registry import Registry
+from ..storage.metadata import manifests as manifest_rows
+from ..storage.metadata import registries as registry_rows
+from ..storage.metadata import repositories as repository_rows
+from ..storage.metadata import signing as rows
+from . import configuration, envelope
+from .models import ProfileNotFound, parse_arn
+from .profiles import ProfileService, Signer
+from .services import COMPLETE, FAILED, SIGN_JOB, request
+
+log = logging.getLogger("berth.signing")
+
+NAME = "signing"
+AGENT = "Berth managed signing"
+MAX_ATTEMPTS = 3
+
+
+class SigningFailed(Exception):
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def subscriber(queue: JobQueue) -> Subscriber:
+    def handle(tx, events: list[Event]) -> None:
+        configs: dict[int, configuration.SigningConfiguration | None] = {}
+        for event in events:
+            if event.kind == IMAGE_DELETED:
+                rows.forget_image(tx, event.payload["repositoryId"], event.payload["digest"])
+            elif event.kind == REPOSITORY_DELETED:
+                rows.forget_repository(tx, event.payload["repositoryId"])
+            elif event.kind == IMAGE_PUSHED and _signable(event):
+                if event.registry_id not in configs:
+                    configs[event.registry_id] = configuration.read(tx, event.registry_id)
+                config = configs[event.registry_id]
+                for arn in config.profiles_for(event.repository) if config else ():
+                    request(tx, queue, event.registry_id, event.payload["repositoryId"],
+                            event.repository, event.payload["digest"], arn, event.created_at)
+
+    return Subscriber(NAME, handle)
+
+
+def _signable(event: Event) -> bool:
+    """A new manifest that is not itself a referrer (a signature, an SBOM...)."""
+    return bool(event.payload.get("created")) and not event.payload.get("subject")
+
+
+def register(runner: JobRunner, registry: Registry, profiles: ProfileService) -> None:
+    runner.register(SIGN_JOB, lambda job: run(registry, profiles, job.payload, job.attempt))
+
+
+def run(registry: Registry, profiles: ProfileService, p: dict, attempt: int) -> None:
+    """One signing job: sign, then record how it went (unless the image went meanwhile)."""
+    scoped = registry.scoped(p["registryId"])
+    try:
+        digest = sign_image(scoped, profiles, p["repositoryId"], p["repository"], p["digest"],
+                            p["profileArn"])
+        outcome = (COMPLETE, None, digest)
+    except LookupError:
+        return  # the image (or its repository) was deleted meanwhile
+    except SigningFailed as exc:
+        outcome = (FAILED, (exc.code, exc.reason[:1000]), None)
+    except Exception as exc:
+        if attempt < MAX_ATTEMPTS:
+            raise  # storage or database trouble: the job runs again
+        log.warning("signing %s@%s failed: %s", p["repository"], p["digest"], exc)
+        outcome = (FAILED, ("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"[:1000]), None)
+    with scoped.db.write() as tx:
+        if manifest_rows.get(tx, p["repositoryId"], p["digest"]) is not None:
+            rows.put_status(tx, p["repositoryId"], p["digest"], p["profileArn"], outcome[0],
+                            time.time(), outcome[1], outcome[2])
+
+
+def sign_image(registry: Registry, profiles: ProfileService, repo_id: int, repository: str,
+               digest: str, profile_arn: str) -> str:
+    """Sign the image and push its signature; the signature manifest's digest.
+    LookupError if the image is gone; SigningFailed for what retrying cannot mend."""
+    with registry.db.read() as tx:
+        repo = repository_rows.find(tx, registry.registry_id, repository)
+        found = manifest_rows.get(tx, repo_id, digest)
+        if repo is None or repo.id != repo_id or found is None:
+            raise LookupError(digest)
+        owner = registry_rows.settings(tx, registry.registry_id, False)
+    signer = _signer(profiles, profile_arn, owner.region, owner.account_id)
+    target = {"mediaType": found.media_type, "digest": digest, "size": found.size}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    seconds = signer.profile.validity_seconds
+    expiry = now + datetime.timedelta(seconds=seconds) if seconds else None
+    body = envelope.sign(target, signer.key, signer.chain, now, expiry, AGENT)
+    manifest = envelope.signature_manifest(target, body, signer.chain, now)
+    try:
+        for blob in (envelope.EMPTY, body):
+            registry.uploads.put_small(repository, Digest.of(blob), blob, may_create=False)
+        return str(registry.manifests.put(repository, None, manifest, envelope.OCI_MANIFEST,
+                                          create=False).digest)
+    except NameUnknown:
+        raise LookupError(digest) from None
+    except QuotaExceeded as exc:
+        raise SigningFailed("LIMIT_EXCEEDED", exc.message) from None
+
+
+def _signer(profiles: ProfileService, arn: str, region: str, account_id: str) -> Signer:
+    parts = parse_arn(arn)
+    if parts is None or parts[:2] != (region, account_id):
+        raise SigningFailed("ACCESS_DENIED", f"The signing profile {arn} is not one of this "
+                            "registry's account and region: a registry signs with its own "
+                            "account's profiles of its region")
+    try:
+        signer = profiles.signer(arn)
+    except ProfileNotFound:
+        raise SigningFailed("SIGNING_PROFILE_NOT_FOUND",
+                            f"The signing profile {arn} does not exist") from None
+    if not signer.profile.active:
+        raise SigningFailed("SIGNING_PROFILE_REVOKED", f"The signing profile {arn} is revoked")
+    leaf = signer.chain[0]
+    if leaf.not_valid_after_utc <= datetime.datetime.now(datetime.timezone.utc):
+        raise SigningFailed("SIGNING_PROFILE_EXPIRED",
+                            f"The certificate of the signing profile {arn} has expired")
+    return signer

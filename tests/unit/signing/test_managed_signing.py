@@ -1,0 +1,225 @@
+"""ECR's managed signing against the full app, driven step by step (the outbox subscriber,
+then each signing job): the signing configuration's operations and refusals; an image pushed
+to a repository a rule matches gets a Notary Project signature per profile, as a referrer,
+and its status (IN_PROGRESS, then COMPLETE or FAILED with a code); signatures are not signed;
+a deleted image takes its signatures and statuses with it."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from berth.events import Outbox
+from berth.jobs.queue import JobQueue
+from berth.registry.images import referrers
+from berth.signing import trust_policy
+from berth.signing.envelope import ARTIFACT_TYPE
+from berth.signing.images import ImageSignatures, store_name
+from berth.signing.services import SIGN_JOB
+from berth.signing.tasks import run, subscriber
+from tests.unit.api.ecr.support import REGION, code_of, message_of, server_fixture
+
+server = server_fixture("signing")
+
+
+def _deliver(server) -> None:
+    db = server.state.registry.db
+    Outbox(db).deliver(subscriber(JobQueue(db)))
+    Outbox(db).deliver(referrers.subscriber())
+
+
+def _sign(server) -> int:
+    """Deliver the outbox to the signing subscriber, then run every signing job queued."""
+    _deliver(server)
+    queue = JobQueue(server.state.registry.db)
+    jobs = queue.claim("test-worker", [SIGN_JOB], 100, 60)
+    for job in jobs:
+        run(server.state.registry, server.state.registry.signing_profiles, job.payload,
+            job.attempt)
+        queue.complete("test-worker", job)
+    return len(jobs)
+
+
+def _profile(server, name: str, account: str | None = None):
+    return server.state.registry.signing_profiles.create(account or server.account, REGION,
+                                                          name)
+
+
+def _rule(arn: str, *filters: str) -> dict:
+    rule = {"signingProfileArn": arn}
+    if filters:
+        rule["repositoryFilters"] = [{"filter": f, "filterType": "WILDCARD_MATCH"}
+                                     for f in filters]
+    return rule
+
+
+def _statuses(server, repository: str, tag: str) -> list[dict]:
+    return server.client().describe_image_signing_status(
+        repositoryName=repository, imageId={"imageTag": tag})["signingStatuses"]
+
+
+@pytest.fixture(autouse=True)
+def _no_configuration_after(server):
+    yield
+    try:
+        server.client().delete_signing_configuration()
+    except Exception:
+        pass
+    _sign(server)
+
+
+def test_configuration_round_trip_and_not_found(server):
+    client = server.client()
+    with pytest.raises(client.exceptions.SigningConfigurationNotFoundException):
+        client.get_signing_configuration()
+    with pytest.raises(client.exceptions.SigningConfigurationNotFoundException) as caught:
+        client.delete_signing_configuration()
+    assert server.account in message_of(caught)
+    arn = f"arn:aws:signer:{REGION}:{server.account}:/signing-profiles/any_profile"
+    rules = [_rule(arn, "team/*", "*prod*"), _rule(arn)]
+    put = client.put_signing_configuration(signingConfiguration={"rules": rules})
+    assert put["signingConfiguration"] == {"rules": rules}
+    assert "registryId" not in put  # the model's output has none
+    got = client.get_signing_configuration()
+    assert got["registryId"] == server.account and got["signingConfiguration"] == {"rules": rules}
+    deleted = client.delete_signing_configuration()
+    assert deleted["signingConfiguration"] == {"rules": rules}
+    with pytest.raises(client.exceptions.SigningConfigurationNotFoundException):
+        client.get_signing_configuration()
+
+
+@pytest.mark.parametrize("rule, says", [
+    ({"signingProfileArn": "arn:aws:kms:us-east-1:123456789012:key/x"}, "signingProfileArn"),
+    ({"signingProfileArn": "arn:aws:signer:us-east-1:123456789012:/signing-profiles/ab",
+      "repositoryFilters": [{"filter": "team/*", "filterType": "PREFIX_MATCH"}]},
+     "filterType"),
+    ({"signingProfileArn": "arn:aws:signer:us-east-1:123456789012:/signing-profiles/ab",
+      "repositoryFilters": [{"filter": "Team", "filterType": "WILDCARD_MATCH"}]},
+     "member.filter'"),
+    ({"signingProfileArn": "arn:aws:signer:us-east-1:123456789012:/signing-profiles/ab",
+      "repositoryFilters": []}, "repositoryFilters"),
+])
+def test_invalid_configurations_are_refused(server, rule, says):
+    client = server.client(parameter_validation=False)
+    with pytest.raises(client.exceptions.InvalidParameterException) as caught:
+        client.put_signing_configuration(signingConfiguration={"rules": [rule]})
+    assert says in message_of(caught)  # the model's own constraint message
+    with pytest.raises(client.exceptions.SigningConfigurationNotFoundException):
+        client.get_signing_configuration()
+
+
+def test_eleven_rules_are_too_many(server):
+    client = server.client(parameter_validation=False)
+    arn = f"arn:aws:signer:{REGION}:{server.account}:/signing-profiles/many"
+    with pytest.raises(client.exceptions.InvalidParameterException) as caught:
+        client.put_signing_configuration(signingConfiguration={"rules": [_rule(arn)] * 11})
+    assert "less than or equal to 10" in message_of(caught)
+
+
+def test_a_push_to_a_matching_repository_is_signed(server):
+    profile = _profile(server, "release")
+    server.client().put_signing_configuration(signingConfiguration={
+        "rules": [_rule(profile.arn, "signed/*")]})
+    digest = server.push("signed/app", "v1", b"a layer to sign")
+    server.push("unsigned/app", "v1", b"a layer not to sign")
+    _deliver(server)
+    assert _statuses(server, "signed/app", "v1") == [
+        {"signingProfileArn": profile.arn, "status": "IN_PROGRESS"}]
+    assert _sign(server) == 1
+    assert _statuses(server, "signed/app", "v1") == [
+        {"signingProfileArn": profile.arn, "status": "COMPLETE"}]
+    assert _statuses(server, "unsigned/app", "v1") == []
+    [referrer] = server.client().list_image_referrers(
+        repositoryName="signed/app", subjectId={"imageDigest": digest})["referrers"]
+    assert referrer["artifactType"] == ARTIFACT_TYPE
+    # The signature is an image of its own, and is not signed in turn.
+    assert _sign(server) == 0
+    # Berth's verifier accepts it with the account's own trust store.
+    verdict = _verify(server, "signed/app", "v1")
+    assert verdict.verified, verdict
+    assert [s["verified"] for s in verdict.signatures] == [True]
+
+
+def test_each_matching_profile_signs(server):
+    first, second = _profile(server, "team_a"), _profile(server, "team_b")
+    server.client().put_signing_configuration(signingConfiguration={"rules": [
+        _rule(first.arn, "both/*"), _rule(second.arn, "both/*", "other/*"),
+        _rule(first.arn)]})  # the same profile again: one signature
+    digest = server.push("both/app", "v1", b"signed twice")
+    assert _sign(server) == 2
+    statuses = _statuses(server, "both/app", "v1")
+    assert sorted((s["signingProfileArn"], s["status"]) for s in statuses) == sorted(
+        [(first.arn, "COMPLETE"), (second.arn, "COMPLETE")])
+    referrers = server.client().list_image_referrers(
+        repositoryName="both/app", subjectId={"imageDigest": digest})["referrers"]
+    assert len(referrers) == 2
+
+
+@pytest.mark.parametrize("case, code", [
+    ("absent", "SIGNING_PROFILE_NOT_FOUND"),
+    ("revoked", "SIGNING_PROFILE_REVOKED"),
+    ("other-account", "ACCESS_DENIED"),
+    ("other-region", "ACCESS_DENIED"),
+])
+def test_what_cannot_sign_fails_with_a_reason(server, case, code):
+    name = f"fails_{case.replace('-', '_')}"
+    if case == "absent":
+        arn = f"arn:aws:signer:{REGION}:{server.account}:/signing-profiles/{name}"
+    elif case == "revoked":
+        arn = _profile(server, name).arn
+        server.state.registry.signing_profiles.revoke(server.account, REGION, name)
+    elif case == "other-account":
+        other, _ = server.account_with_user(f"signing-{case}")
+        arn = _profile(server, name, other).arn
+    else:
+        arn = server.state.registry.signing_profiles.create(server.account, "eu-west-1",
+                                                             name).arn
+    server.client().put_signing_configuration(signingConfiguration={
+        "rules": [_rule(arn, f"fails/{case}")]})
+    digest = server.push(f"fails/{case}", "v1", case.encode())
+    assert _sign(server) == 1
+    [status] = _statuses(server, f"fails/{case}", "v1")
+    assert (status["status"], status["failureCode"]) == ("FAILED", code)
+    assert arn in status["failureReason"]
+    # The push itself stood: the image is there, unsigned.
+    assert server.client().list_image_referrers(
+        repositoryName=f"fails/{case}", subjectId={"imageDigest": digest})["referrers"] == []
+
+
+def test_deleting_the_image_deletes_its_signature_and_status(server):
+    profile = _profile(server, "deleted")
+    server.client().put_signing_configuration(signingConfiguration={
+        "rules": [_rule(profile.arn, "gone/*")]})
+    digest = server.push("gone/app", "v1", b"to be deleted")
+    _sign(server)
+    client = server.client()
+    assert len(client.describe_images(repositoryName="gone/app")["imageDetails"]) == 2
+    client.batch_delete_image(repositoryName="gone/app", imageIds=[{"imageDigest": digest}])
+    _sign(server)  # the deletion reaches the subscribers: the signature goes after it
+    assert client.describe_images(repositoryName="gone/app")["imageDetails"] == []
+    # The same content pushed again starts afresh: the old status is not shown for it.
+    server.client().delete_signing_configuration()
+    server.push("gone/app", "v1", b"to be deleted")
+    _sign(server)
+    assert _statuses(server, "gone/app", "v1") == []
+
+
+def test_unknown_images_and_repositories(server):
+    client = server.client()
+    with pytest.raises(client.exceptions.RepositoryNotFoundException):
+        client.describe_image_signing_status(repositoryName="nowhere/app",
+                                             imageId={"imageTag": "v1"})
+    server.push("known/app", "v1", b"known")
+    with pytest.raises(client.exceptions.ImageNotFoundException) as caught:
+        client.describe_image_signing_status(repositoryName="known/app",
+                                             imageId={"imageTag": "v9"})
+    assert code_of(caught) == "ImageNotFoundException"
+
+
+def _verify(server, repository: str, tag: str):
+    policy = trust_policy.parse(json.dumps({"version": "1.0", "trustPolicies": [{
+        "name": "all", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+        "trustStores": [store_name(server.account)], "trustedIdentities": ["*"]}]}))
+    signatures = ImageSignatures(server.state.registry, server.state.registry.signing_profiles)
+    return signatures.verify(repository, tag, f"registry.test/{repository}", policy,
+                             signatures.trust(server.account, {}))
