@@ -1,4 +1,5 @@
-"""``berth admin signing-profiles`` (``create|list|get|revoke|export-trust``): the keys that
+"""``berth admin signing-profiles`` (``create|list|get|rotate|disable|enable|revoke|
+export-trust``): the keys that
 sign images, issued by the account's own CA or imported (``--certificate-chain`` with
 ``--private-key``, files only); ``export-trust --output DIR`` writes what Notation needs to
 verify them (a trust store folder and ``trustpolicy.oci.json``). And ``berth verify IMAGE``:
@@ -50,8 +51,15 @@ COMMANDS = {
              lambda a: {"AccountId": a.account}),
     "get": ("a profile with its certificate chain", "GetSigningProfile", (_ACCOUNT, _NAME),
             _profile),
-    "revoke": ("revoke a profile: it signs no more, and verifiers refuse what it signed",
-               "RevokeSigningProfile", (_ACCOUNT, _NAME), _profile),
+    "rotate": ("a new key and certificate for a profile the account's CA issued (what it "
+               "signed before still verifies)", "RotateSigningProfile", (_ACCOUNT, _NAME),
+               _profile),
+    "disable": ("stop a profile signing, for now (what it signed stays valid)",
+                "DisableSigningProfile", (_ACCOUNT, _NAME), _profile),
+    "enable": ("let a disabled profile sign again", "EnableSigningProfile", (_ACCOUNT, _NAME),
+               _profile),
+    "revoke": ("revoke a profile for good: it signs no more, and verifiers refuse what it "
+               "signed", "RevokeSigningProfile", (_ACCOUNT, _NAME), _profile),
     "export-trust": (
         "what a Notation verifier needs: --output DIR gets trust-store/x509/ca/NAME/ and "
         "trustpolicy.oci.json", "GetSigningTrust",

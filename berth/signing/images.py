@@ -13,9 +13,9 @@ from ..registry.errors import ManifestUnknown, NameUnknown, RegistryError
 from ..registry.references import Digest, is_digest
 from ..registry.registry import Registry
 from ..storage.metadata import manifests as manifest_rows
+from ..storage.metadata import tags as tag_rows
 from . import certificates, verification
 from .envelope import ARTIFACT_TYPE
-from .models import REVOKED
 from .profiles import ProfileService
 from .trust_policy import TrustPolicy, policy_for
 
@@ -41,6 +41,13 @@ class Verdict:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class _CosignTag:
+    """cosign's signature stored under the tag sha256-<hex>.sig (no referrers API)."""
+    digest: str
+    artifact_type: str = COSIGN_TYPES[0]
+
+
 class ImageSignatures:
     def __init__(self, registry: Registry, profiles: ProfileService):
         self.registry, self.profiles = registry, profiles
@@ -52,8 +59,8 @@ class ImageSignatures:
             chain = certificates.load_chain(profile.chain)
             if len(chain) > 1 and chain[-1].issuer == chain[-1].subject:
                 own.append(chain[-1])
-            if profile.status == REVOKED:
-                revoked.add(certificates.thumbprint(chain[0]))
+            if not profile.trusted:
+                revoked.add(verification.revocation_key(chain[0]))
         own.append(certificates.load_chain(self.profiles.ca_certificate(account_id))[0])
         stores = {**extra, store_name(account_id): own + list(extra.get(store_name(account_id),
                                                                          ()))}
@@ -94,9 +101,14 @@ class ImageSignatures:
                                    "size": row.size}
 
     def _referrers(self, repo_id: int, digest: str) -> list:
+        """Signature referrers, and cosign's signature under its tag sha256-<hex>.sig."""
         with self.registry.db.read() as tx:
-            return [r for r in manifest_rows.referrers(tx, repo_id, digest, None)
-                    if r.artifact_type in (ARTIFACT_TYPE, *COSIGN_TYPES)]
+            found = [r for r in manifest_rows.referrers(tx, repo_id, digest, None)
+                     if r.artifact_type in (ARTIFACT_TYPE, *COSIGN_TYPES)]
+            tagged = tag_rows.get_digest(tx, repo_id, digest.replace(":", "-") + ".sig")
+        if tagged is not None and tagged not in {r.digest for r in found}:
+            found.append(_CosignTag(tagged))
+        return found
 
     def _check(self, repository: str, subject: dict, row, policy: TrustPolicy,
                trust: verification.Trust, now: datetime.datetime) -> dict:

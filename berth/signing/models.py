@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..registry.errors import RegistryError
 
-ACTIVE, REVOKED = "Active", "Revoked"
+ACTIVE, DISABLED, REVOKED = "Active", "Disabled", "Revoked"
 NAME = re.compile(r"[a-zA-Z0-9_]{2,64}")
 ARN = re.compile(r"arn:aws(?:-[a-z]+)*:signer:([a-z0-9-]+):([0-9]{12}):/signing-profiles/"
                  r"([a-zA-Z0-9_]{2,})")
@@ -73,7 +73,13 @@ class Profile:
 
     @property
     def active(self) -> bool:
+        """It signs (a disabled profile does not, for now; a revoked one never again)."""
         return self.status == ACTIVE
+
+    @property
+    def trusted(self) -> bool:
+        """What it signed verifies (anything but revoked)."""
+        return self.status != REVOKED
 
     @classmethod
     def from_row(cls, row) -> "Profile":

@@ -19,6 +19,7 @@ from . import certificates
 from .models import (
     ACTIVE,
     DEFAULT_SIGNATURE_DAYS,
+    DISABLED,
     DEFAULT_VALIDITY_DAYS,
     NAME,
     ChainInvalid,
@@ -114,6 +115,38 @@ class ProfileService:
 
     def get(self, account_id: str, region: str, name: str) -> Profile:
         with self.db.read() as tx:
+            return _find(tx, account_id, region, name)
+
+    def rotate(self, account_id: str, region: str, name: str) -> Profile:
+        """A new key and certificate (same subject, same CA) for a profile the account's CA
+        issued: what it signed before still verifies; what it signs now uses the new key."""
+        with self.db.read() as tx:
+            found = _find(tx, account_id, region, name)
+        if found.imported:
+            raise ProfileInvalid(f"'{name}' was imported: import its new chain and key as a "
+                                 "new profile, then revoke or disable this one")
+        if not found.trusted:
+            raise ProfileInvalid(f"'{name}' is revoked: it cannot be rotated")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        ca_key, ca_cert = self._ca(account_id, now)
+        old = certificates.load_chain(found.chain)[0]
+        days = max(1, (old.not_valid_after_utc - old.not_valid_before_utc).days)
+        key, leaf = certificates.issue(ca_key, ca_cert, account_id, name, now, days, region)
+        sealed = self.master.seal(certificates.key_bytes(key), _context(found.id))
+        with self.db.write() as tx:
+            rows.rekey(tx, found.id, certificates.pem([leaf, ca_cert]), sealed)
+            return _find(tx, account_id, region, name)
+
+    def set_enabled(self, account_id: str, region: str, name: str, enabled: bool) -> Profile:
+        """A disabled profile signs nothing until enabled again; what it signed stays
+        valid (revoking is the way to refuse that)."""
+        with self.db.write() as tx:
+            found = _find(tx, account_id, region, name)
+            if not found.trusted:
+                raise ProfileInvalid(f"'{name}' is revoked: it cannot be "
+                                     f"{'enabled' if enabled else 'disabled'}")
+            wanted, was = (ACTIVE, DISABLED) if enabled else (DISABLED, ACTIVE)
+            rows.set_status(tx, found.id, was, wanted)
             return _find(tx, account_id, region, name)
 
     def revoke(self, account_id: str, region: str, name: str) -> Profile:

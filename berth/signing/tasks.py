@@ -127,8 +127,11 @@ def _signer(profiles: ProfileService, arn: str, region: str, account_id: str) ->
     except ProfileNotFound:
         raise SigningFailed("SIGNING_PROFILE_NOT_FOUND",
                             f"The signing profile {arn} does not exist") from None
-    if not signer.profile.active:
+    if not signer.profile.trusted:
         raise SigningFailed("SIGNING_PROFILE_REVOKED", f"The signing profile {arn} is revoked")
+    if not signer.profile.active:
+        raise SigningFailed("SIGNING_PROFILE_DISABLED", f"The signing profile {arn} is "
+                            "disabled")
     leaf = signer.chain[0]
     if leaf.not_valid_after_utc <= datetime.datetime.now(datetime.timezone.utc):
         raise SigningFailed("SIGNING_PROFILE_EXPIRED",

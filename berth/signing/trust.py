@@ -41,10 +41,11 @@ def export(profiles, account_id: str) -> dict:
         if profile.imported and chain[-1].issuer == chain[-1].subject:
             roots.append(chain[-1])
         named = identity(chain[0].subject)
-        if profile.active and named is not None and named not in identities:
+        if profile.trusted and named is not None and named not in identities:
             identities.append(named)
     if not identities:
-        raise ProfileInvalid(f"account {account_id} has no active signing profile to trust")
+        raise ProfileInvalid(f"account {account_id} has no signing profile to trust (none "
+                             "was made, or all are revoked)")
     roots.insert(0, certificates.load_chain(profiles.ca_certificate(account_id))[0])
     name = store_name(account_id)
     return {"TrustStoreName": name.split(":", 1)[1], "Certificates": certificates.pem(roots),

@@ -47,10 +47,17 @@ class SignatureResult:
 
 @dataclass(frozen=True)
 class Trust:
-    """Certificates by trust store name ("ca:NAME"), and the SHA-256 thumbprints of
-    certificates whose signatures are refused (revoked signing profiles)."""
+    """Certificates by trust store name ("ca:NAME"), and the signing certificates whose
+    signatures are refused (revoked signing profiles), by ``revocation_key``: every
+    certificate a profile had, its rotations' too."""
     stores: dict[str, list[x509.Certificate]]
     revoked: frozenset[str] = frozenset()
+
+
+def revocation_key(leaf: x509.Certificate) -> str:
+    """A signing certificate's issuer and subject: one profile's across its rotations (the
+    subject names account, region and profile; an import may not reuse one)."""
+    return f"{leaf.issuer.rfc4514_string()}|{leaf.subject.rfc4514_string()}"
 
 
 def verify(policy: TrustPolicy, trust: Trust, subject: dict, signature_digest: str,
@@ -185,7 +192,7 @@ def _expiry(header: dict, now: datetime.datetime) -> None:
 
 
 def _revocation(trust: Trust, chain: list) -> None:
-    if any(certificates.thumbprint(c) in trust.revoked for c in chain):
+    if revocation_key(chain[0]) in trust.revoked:
         raise Refused("revocation", "the signing profile that made it is revoked")
 
 

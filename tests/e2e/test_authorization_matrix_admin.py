@@ -182,10 +182,17 @@ def _new_profile(world: World, cell: str) -> dict:
     return {"AccountId": world.accounts["home"], "ProfileName": name}
 
 
-def _profile(world: World, cell: str) -> dict:
+_CHAINS: dict[str, str] = {}  # each profile's certificate chain as it was made
+
+
+def _profile(world: World, cell: str, enabled: bool = True) -> dict:
     found = _new_profile(world, cell)
-    _profiles(world).create(found["AccountId"], world.iam.tenancy.default_region,
-                            found["ProfileName"])
+    made = _profiles(world).create(found["AccountId"], world.iam.tenancy.default_region,
+                                   found["ProfileName"])
+    _CHAINS[made.name] = made.chain
+    if not enabled:
+        _profiles(world).set_enabled(found["AccountId"], world.iam.tenancy.default_region,
+                                     found["ProfileName"], False)
     return found
 
 
@@ -270,6 +277,9 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "ListSigningProfiles": _home,
     "GetSigningProfile": _profile,
     "RevokeSigningProfile": _profile,
+    "RotateSigningProfile": _profile,
+    "DisableSigningProfile": _profile,
+    "EnableSigningProfile": lambda world, cell: _profile(world, cell, enabled=False),
     "GetSigningTrust": lambda world, cell: {"AccountId": _profile(world, cell)["AccountId"]},
     "VerifyImageSignatures": _signed_image,
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
@@ -375,8 +385,14 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert body["Name"] not in _secret_names(world)
     elif operation == "CreateSigningProfile":
         assert body["ProfileName"] not in _profile_statuses(world)
-    elif operation == "RevokeSigningProfile":
+    elif operation in ("RevokeSigningProfile", "DisableSigningProfile"):
         assert _profile_statuses(world)[body["ProfileName"]] == "Active"
+    elif operation == "EnableSigningProfile":
+        assert _profile_statuses(world)[body["ProfileName"]] == "Disabled"
+    elif operation == "RotateSigningProfile":
+        [found] = [p for p in _profiles(world).list(world.accounts["home"])
+                   if p.name == body["ProfileName"]]
+        assert found.chain == _CHAINS[body["ProfileName"]]
     elif operation == "DeleteSecret":
         assert body["Name"] in _secret_names(world)
     elif operation == "PutReplicationSite":

@@ -112,7 +112,7 @@ def test_a_docker_push_is_signed_and_verified_by_others(tmp_path, dockerd: Docke
         assert json.loads(refused.stdout)["signatures"][0]["failure"].startswith("revocation:")
         no_trust = berth_admin(node, "signing-profiles", "export-trust", "--account", account,
                                ok=False)
-        assert no_trust.returncode == 1 and "no active signing profile" in no_trust.stderr
+        assert no_trust.returncode == 1 and "no signing profile to trust" in no_trust.stderr
 
         _aws(node, "batch-delete-image", "--repository-name", "signed/app", "--image-ids",
              f"imageDigest={digest}")

@@ -106,3 +106,22 @@ def verify_image_signatures(registry: Registry, p: Params) -> dict:
                                 trust.policies(p["TrustPolicy"]),
                                 signatures.trust(account, stores))
     return {"Verdict": verdict.to_json()}
+
+
+@operation("RotateSigningProfile", "signer:RotateSigningProfile", _PROFILE, account_root)
+def rotate_signing_profile(iam: Iam, p: Params) -> dict:
+    found = _service(iam).rotate(p["AccountId"], served_region(iam.tenancy, p),
+                                 p["ProfileName"])
+    return {"Profile": _profile(found, chain=True)}
+
+
+@operation("DisableSigningProfile", "signer:DisableSigningProfile", _PROFILE, account_root)
+def disable_signing_profile(iam: Iam, p: Params) -> dict:
+    return {"Profile": _profile(_service(iam).set_enabled(
+        p["AccountId"], served_region(iam.tenancy, p), p["ProfileName"], False))}
+
+
+@operation("EnableSigningProfile", "signer:EnableSigningProfile", _PROFILE, account_root)
+def enable_signing_profile(iam: Iam, p: Params) -> dict:
+    return {"Profile": _profile(_service(iam).set_enabled(
+        p["AccountId"], served_region(iam.tenancy, p), p["ProfileName"], True))}

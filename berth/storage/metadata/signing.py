@@ -115,7 +115,7 @@ def _profiles(by: str):
 
 @cache
 def _revoke():
-    return update(PR).where(PR.c.id == bindparam("id"), PR.c.status == "Active").values(
+    return update(PR).where(PR.c.id == bindparam("id"), PR.c.status != "Revoked").values(
         status="Revoked", revoked_at=bindparam("now"))
 
 
@@ -138,6 +138,26 @@ def _profile_key():
 
 def profile_key(tx: "Tx", profile_id: str) -> bytes:
     return tx.scalar(_profile_key(), {"id": profile_id})
+
+
+@cache
+def _rekey():
+    return update(PR).where(PR.c.id == bindparam("id")).values(
+        chain=bindparam("chain"), private_key=bindparam("key"))
+
+
+@cache
+def _set_status():
+    return update(PR).where(PR.c.id == bindparam("id"), PR.c.status == bindparam("was")).values(
+        status=bindparam("status"))
+
+
+def rekey(tx: "Tx", profile_id: str, chain: str, sealed_key: bytes) -> None:
+    tx.execute(_rekey(), {"id": profile_id, "chain": chain, "key": sealed_key})
+
+
+def set_status(tx: "Tx", profile_id: str, was: str, status: str) -> bool:
+    return tx.execute(_set_status(), {"id": profile_id, "was": was, "status": status}) == 1
 
 
 def revoke(tx: "Tx", profile_id: str, now: float) -> bool:

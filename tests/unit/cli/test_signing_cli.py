@@ -257,7 +257,7 @@ def test_verify_with_exported_files_and_after_revocation(berth, account, images,
     assert status == 1
     assert _verdict(out)["signatures"][0]["failure"].startswith("revocation")
     status, out, err = berth("verify", "signed/app:v1", "--account", account)
-    assert (status, out) == (2, "") and "no active signing profile" in err
+    assert (status, out) == (2, "") and "no signing profile to trust" in err
 
 
 # -- parsing ---------------------------------------------------------------------------------

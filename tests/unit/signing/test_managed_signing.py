@@ -5,6 +5,8 @@ and its status (IN_PROGRESS, then COMPLETE or FAILED with a code); signatures ar
 a deleted image takes its signatures and statuses with it."""
 from __future__ import annotations
 
+import asyncio
+import datetime
 import json
 
 import pytest
@@ -12,11 +14,17 @@ import pytest
 from berth.events import Outbox
 from berth.jobs.queue import JobQueue
 from berth.registry.images import referrers
-from berth.signing import trust_policy
+from berth.iam.tenancy import RegistryAddress
+from berth.quotas.services import QuotaService
+from berth.registry.images.service import ImageId
+from berth.registry.references import Digest
+from berth.signing import certificates, envelope, trust_policy
 from berth.signing.envelope import ARTIFACT_TYPE
 from berth.signing.images import ImageSignatures, store_name
 from berth.signing.services import SIGN_JOB
 from berth.signing.tasks import run, subscriber
+from tests.support.registry_images import push_image
+from tests.support.repositories import make_repository
 from tests.unit.api.ecr.support import REGION, code_of, message_of, server_fixture
 
 server = server_fixture("signing")
@@ -60,6 +68,7 @@ def _statuses(server, repository: str, tag: str) -> list[dict]:
 
 @pytest.fixture(autouse=True)
 def _no_configuration_after(server):
+    _sign(server)  # a new subscriber starts at the outbox's end: from here on
     yield
     try:
         server.client().delete_signing_configuration()
@@ -223,3 +232,96 @@ def _verify(server, repository: str, tag: str):
     signatures = ImageSignatures(server.state.registry, server.state.registry.signing_profiles)
     return signatures.verify(repository, tag, f"registry.test/{repository}", policy,
                              signatures.trust(server.account, {}))
+
+
+def test_a_signature_counts_toward_the_image_quota(server):
+    """ECR counts each signature as an image of the repository: past the quota, the push
+    stands and its signing fails with the reason."""
+    account, key = server.account_with_user("signing-quota")
+    profile = _profile(server, "quota", account)
+    client = server.client(key)
+    client.put_signing_configuration(signingConfiguration={"rules": [_rule(profile.arn)]})
+    QuotaService(server.state.registry.db).put(account, "ImagesPerRepository", 1)
+    scoped = server.state.registry.scoped(server.state.iam.registry_id(
+        RegistryAddress(account, REGION)))
+    with scoped.db.write() as tx:
+        make_repository(tx, scoped.registry_id, "quota/app")
+    push_image(scoped, "quota/app", "v1", b"the only image the quota allows")
+    assert _sign(server) == 1
+    [status] = client.describe_image_signing_status(
+        repositoryName="quota/app", imageId={"imageTag": "v1"})["signingStatuses"]
+    assert (status["status"], status["failureCode"]) == ("FAILED", "LIMIT_EXCEEDED")
+    assert "image quota" in status["failureReason"]
+
+
+def test_client_pushed_signatures_are_listed_with_their_status(server):
+    """A Notary signature an organisation's own CA made (a client pushed it: notation sign),
+    and a cosign signature (as a referrer, and under cosign's sha256-<hex>.sig tag): all are
+    listed; the Notary one verifies with the organisation's CA as a trust store, cosign's are
+    shown as not verified here."""
+    digest = server.push("client/app", "v1", b"signed by its builder")
+    registry = server.state.registry
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, ca_cert = certificates.make_ca("999999999999", now)
+    key, leaf = certificates.issue(ca_key, ca_cert, "999999999999", "builder", now, 30)
+    [row] = registry.images.describe("client/app", [ImageId(digest, None)])
+    body = asyncio.run(registry.manifests.fetch("client/app", digest)).content
+    subject = {"mediaType": row.media_type, "digest": digest, "size": len(body)}
+    sealed = envelope.sign(subject, key, [leaf, ca_cert], now, None, "notation/1.2.0")
+    for blob in (envelope.EMPTY, sealed):
+        registry.uploads.put_small("client/app", Digest.of(blob), blob)
+    registry.manifests.put("client/app", None, envelope.signature_manifest(
+        subject, sealed, [leaf, ca_cert], now), envelope.OCI_MANIFEST)
+    cosign = _cosign_signature(registry, subject)
+    registry.manifests.put("client/app", f"sha256-{digest.split(':')[1]}.sig", cosign,
+                           envelope.OCI_MANIFEST)
+    policy = trust_policy.parse(json.dumps({"version": "1.0", "trustPolicies": [{
+        "name": "org", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+        "trustStores": ["ca:org"], "trustedIdentities": ["*"]}]}))
+    signatures = ImageSignatures(registry, registry.signing_profiles)
+    verdict = signatures.verify("client/app", "v1", "client/app", policy,
+                                signatures.trust(server.account, {"ca:org": [ca_cert]}))
+    assert verdict.verified
+    formats = sorted((s["format"], s["verified"]) for s in verdict.signatures)
+    assert formats == [("cosign", False), ("notary", True)]
+    assert _statuses(server, "client/app", "v1") == []  # managed signing's statuses only
+
+
+def _cosign_signature(registry, subject: dict) -> bytes:
+    payload = json.dumps({"critical": {"image": {"docker-manifest-digest": subject["digest"]},
+                                       "type": "cosign container image signature"}}).encode()
+    registry.uploads.put_small("client/app", Digest.of(payload), payload)
+    registry.uploads.put_small("client/app", Digest.of(envelope.EMPTY), envelope.EMPTY)
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": envelope.OCI_MANIFEST,
+        "config": envelope.descriptor(envelope.EMPTY_TYPE, envelope.EMPTY),
+        "layers": [{**envelope.descriptor("application/vnd.dev.cosign.simplesigning.v1+json",
+                                          payload),
+                    "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="}}],
+    }).encode()
+
+
+def test_a_disabled_profile_does_not_sign_and_a_rotated_one_signs_with_its_new_key(server):
+    profiles = server.state.registry.signing_profiles
+    profile = _profile(server, "rotating")
+    server.client().put_signing_configuration(signingConfiguration={
+        "rules": [_rule(profile.arn, "rotating/*")]})
+    server.push("rotating/app", "v1", b"signed before the rotation")
+    _sign(server)
+    profiles.set_enabled(server.account, REGION, "rotating", False)
+    server.push("rotating/app", "v2", b"pushed while disabled")
+    _sign(server)
+    [status] = _statuses(server, "rotating/app", "v2")
+    assert (status["status"], status["failureCode"]) == ("FAILED", "SIGNING_PROFILE_DISABLED")
+    profiles.set_enabled(server.account, REGION, "rotating", True)
+    profiles.rotate(server.account, REGION, "rotating")
+    server.push("rotating/app", "v3", b"signed after the rotation")
+    _sign(server)
+    assert _verify(server, "rotating/app", "v1").verified  # the old key's signature
+    assert _verify(server, "rotating/app", "v3").verified  # the new key's
+    assert not _verify(server, "rotating/app", "v2").verified  # never signed
+    # Revoking the profile refuses what each of its keys signed.
+    profiles.revoke(server.account, REGION, "rotating")
+    for tag in ("v1", "v3"):
+        [found] = _verify(server, "rotating/app", tag).signatures
+        assert found["failure"].startswith("revocation:"), tag

@@ -191,11 +191,11 @@ def test_an_expired_signature_is_refused_unless_the_level_only_logs(ca, profile)
 
 def test_a_revoked_profile_is_refused(ca, profile):
     leaf = profile[1][0]
-    result = _check(_policy(), _trust(ca, revoked=[certificates.thumbprint(leaf)]),
+    result = _check(_policy(), _trust(ca, revoked=[verification.revocation_key(leaf)]),
                     *_sign(profile))
     assert result.failure == "revocation: the signing profile that made it is revoked"
     skipped = _check(_policy(override={"revocation": "skip"}),
-                     _trust(ca, revoked=[certificates.thumbprint(leaf)]), *_sign(profile))
+                     _trust(ca, revoked=[verification.revocation_key(leaf)]), *_sign(profile))
     assert skipped.verified and skipped.logged == []
 
 

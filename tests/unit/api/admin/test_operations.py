@@ -31,6 +31,7 @@ def test_the_operations_mirror_the_cli():
         "ListOpenIDConnectProviders", "GetOpenIDConnectProvider", "DeleteOpenIDConnectProvider",
         "PutServiceQuota", "DeleteServiceQuota", "ListServiceQuotas", "CreateSigningProfile",
         "ListSigningProfiles", "GetSigningProfile", "RevokeSigningProfile", "GetSigningTrust",
+        "RotateSigningProfile", "DisableSigningProfile", "EnableSigningProfile",
         "VerifyImageSignatures"}
 
 

@@ -330,7 +330,7 @@ def test_the_trust_names_the_ca_and_the_active_profiles(admin_api):
     root = admin_api.root_key(account)
     call = admin_api.call
     refused = _error(call(root, "GetSigningTrust", {}), 400, "ValidationError")
-    assert "no active signing profile" in refused
+    assert "no signing profile to trust" in refused
     release = _ok(call(root, "CreateSigningProfile", {"ProfileName": "release"}))["Profile"]
     _ok(call(root, "CreateSigningProfile", {"ProfileName": "nightly"}))
     ca_key, ca_cert = _root()
@@ -518,3 +518,49 @@ def test_a_signed_image_verifies_until_its_profile_is_revoked(admin_api, admin_a
     revoked = verdict("signed/app", ImageTag="v1")
     assert revoked["verified"] is False
     assert revoked["signatures"][0]["failure"].startswith("revocation"), revoked
+
+
+# -- rotate, disable, enable -----------------------------------------------------------------
+def test_rotation_gives_a_new_key_under_the_same_identity(admin_api):
+    account = admin_api.account("team-a").id
+    root = admin_api.root_key(account)
+    call = admin_api.call
+    before = _ok(call(root, "CreateSigningProfile", {"ProfileName": "release"}))["Profile"]
+    after = _ok(call(root, "RotateSigningProfile", {"ProfileName": "release"}))["Profile"]
+    old, new = _certs(before["CertificateChain"]), _certs(after["CertificateChain"])
+    assert old[0].subject == new[0].subject and old[1] == new[1]  # same identity, same CA
+    assert old[0].public_key().public_numbers() != new[0].public_key().public_numbers()
+    assert after["ProfileArn"] == before["ProfileArn"] and after["Status"] == "Active"
+    [policy] = trust_policy.parse(_ok(call(root, "GetSigningTrust", {}))["TrustPolicy"])
+    assert policy.trusts(old[0].subject) and policy.trusts(new[0].subject)
+
+
+def test_an_imported_or_revoked_profile_is_not_rotated(admin_api):
+    root = admin_api.root_key(admin_api.account("team-a").id)
+    ca_key, ca_cert = _root()
+    key, leaf = _leaf(ca_key, ca_cert)
+    _ok(admin_api.call(root, "CreateSigningProfile", {
+        "ProfileName": "imported", "CertificateChain": _pem(leaf, ca_cert),
+        "PrivateKey": _key_pem(key)}))
+    assert "import its new chain" in _error(admin_api.call(
+        root, "RotateSigningProfile", {"ProfileName": "imported"}), 400, "ValidationError")
+    _ok(admin_api.call(root, "CreateSigningProfile", {"ProfileName": "gone"}))
+    _ok(admin_api.call(root, "RevokeSigningProfile", {"ProfileName": "gone"}))
+    for operation in ("RotateSigningProfile", "EnableSigningProfile", "DisableSigningProfile"):
+        assert "is revoked" in _error(admin_api.call(root, operation, {"ProfileName": "gone"}),
+                                      400, "ValidationError")
+
+
+def test_a_disabled_profile_stays_trusted_and_can_be_enabled(admin_api):
+    account = admin_api.account("team-a").id
+    root = admin_api.root_key(account)
+    call = admin_api.call
+    _ok(call(root, "CreateSigningProfile", {"ProfileName": "paused"}))
+    disabled = _ok(call(root, "DisableSigningProfile", {"ProfileName": "paused"}))["Profile"]
+    assert disabled["Status"] == "Disabled"
+    [document] = _ok(call(root, "GetSigningTrust", {}))["TrustPolicy"]["trustPolicies"]
+    assert document["trustedIdentities"] == [_identity(account, "paused")]
+    enabled = _ok(call(root, "EnableSigningProfile", {"ProfileName": "paused"}))["Profile"]
+    assert enabled["Status"] == "Active"
+    revoked = _ok(call(root, "RevokeSigningProfile", {"ProfileName": "paused"}))["Profile"]
+    assert revoked["Status"] == "Revoked"
