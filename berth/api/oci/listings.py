@@ -6,11 +6,12 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ...concurrency import blocking
+from ...concurrency import blocking, quick_read
 from . import access
 from . import requests as rq
 
 DEFAULT_CATALOG_PAGE = 1000
+INLINE_TAG_PAGE = 1000
 
 
 async def base(request: Request) -> Response:
@@ -39,7 +40,9 @@ async def catalog(request: Request) -> Response:
 async def tags_list(request: Request) -> Response:
     reg, name = rq.registry(request), rq.name(request)
     n, last = rq.page(request)
-    tags, more = await blocking(reg.repositories.tags, name, n, last)
+    # A page is a read of tens of microseconds on SQLite: cheaper on the loop than a hop.
+    inline = reg.db.inline_reads and n is not None and n <= INLINE_TAG_PAGE
+    tags, more = await quick_read(inline, reg.repositories.tags, name, n, last)
     return JSONResponse({"name": name, "tags": tags},
                         headers=_link(f"/v2/{name}/tags/list", n, tags, more))
 
