@@ -33,8 +33,8 @@ REGISTRY_EVENTS = {
 }
 _READS = ("Describe", "List", "Get", "BatchGet", "BatchCheck", "Lookup", "Preview")
 # Parameters never recorded: bulk (a layer part, a manifest) and anything secret.
-_LEFT_OUT = {"layerPartBlob", "imageManifest"}
-_SECRET_WORDS = ("secret", "password")
+_LEFT_OUT = {"layerPartBlob", "imageManifest", "CertificateChain", "TrustStores"}
+_SECRET_WORDS = ("secret", "password", "privatekey")
 _SECRET_KEYS = {"token", "sessiontoken", "securitytoken", "authorizationtoken", "credentials"}
 MAX_VALUE = 2048       # characters of one parameter's value kept
 MAX_PARAMETERS = 8192  # ... of all of them

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 HELP = "signing profiles (keys that sign images) and what verifiers trust"
+_STORE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 _ACCOUNT = (("--account",), {"required": True, "metavar": "ID",
                              "help": "the account's 12-digit id"})
@@ -71,6 +73,8 @@ COMMANDS = {
 def render(args: argparse.Namespace, result: dict) -> str:
     """export-trust --output: the files written; anything else as JSON."""
     if getattr(args, "admin_command", "") == "export-trust" and args.output:
+        if not _STORE_NAME.fullmatch(result["TrustStoreName"]):
+            raise ValueError(f"unexpected trust store name {result['TrustStoreName']!r}")
         root = Path(args.output)
         store = root / "trust-store" / "x509" / "ca" / result["TrustStoreName"]
         store.mkdir(parents=True, exist_ok=True)
@@ -125,18 +129,37 @@ def split_image(text: str) -> tuple[str | None, str, str]:
 
 
 def read_store(folder: str) -> dict[str, str]:
-    """A Notation trust store folder (``x509/<type>/<name>/`` holding PEM files, or the
-    folder above x509) as {"<type>:<name>": PEM}."""
+    """A Notation trust store folder (``x509/<type>/<name>/`` holding .pem, .crt or .cer
+    files, PEM or DER; or the folder above x509) as {"<type>:<name>": PEM}. As Notation, a
+    symbolic link anywhere in it is refused."""
     root = Path(folder)
     base = root / "x509" if (root / "x509").is_dir() else root
     stores = {}
     for kind in ("ca", "signingAuthority"):
         for named in sorted((base / kind).glob("*")) if (base / kind).is_dir() else ():
-            pems = [p.read_text() for p in sorted(named.iterdir())
-                    if p.is_file() and not p.is_symlink()]
+            pems = [_pem(p) for p in sorted(_entries(named)) if p.is_file()
+                    and p.suffix.lower() in (".pem", ".crt", ".cer")]
             if pems:
                 stores[f"{kind}:{named.name}"] = "".join(pems)
     return stores
+
+
+def _entries(folder: Path) -> list[Path]:
+    found = [folder, *folder.iterdir()] if folder.is_dir() else [folder]
+    for path in [folder.parent, *found]:
+        if path.is_symlink():
+            raise ValueError(f"{path} is a symbolic link: a trust store holds none")
+    return found[1:]
+
+
+def _pem(path: Path) -> str:
+    data = path.read_bytes()
+    if b"-----BEGIN" in data:
+        return data.decode("ascii", "replace")
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return x509.load_der_x509_certificate(data).public_bytes(Encoding.PEM).decode()
 
 
 def report(result: dict) -> int:

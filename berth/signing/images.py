@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from dataclasses import dataclass, field
 
 from ..registry.errors import ManifestUnknown, NameUnknown, RegistryError
@@ -15,9 +16,13 @@ from ..registry.registry import Registry
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags as tag_rows
 from . import certificates, verification
+from .models import ChainInvalid
 from .envelope import ARTIFACT_TYPE
 from .profiles import ProfileService
-from .trust_policy import TrustPolicy, policy_for
+from . import trust_policy
+from .trust_policy import TrustPolicy, TrustPolicyInvalid, policy_for
+
+log = logging.getLogger("berth.signing")
 
 COSIGN_TYPES = ("application/vnd.dev.cosign.artifact.sig.v1+json",
                 "application/vnd.dev.sigstore.bundle.v0.3+json")
@@ -25,6 +30,21 @@ COSIGN_TYPES = ("application/vnd.dev.cosign.artifact.sig.v1+json",
 
 def store_name(account_id: str) -> str:
     return f"ca:berth-{account_id}"
+
+
+def parse_stores(given: object) -> dict[str, list]:
+    """{"ca:NAME": PEM text} as a request gives them."""
+    if not isinstance(given, dict):
+        raise ValueError("a JSON object of trust store names to PEM certificates")
+    stores = {}
+    for name, text in given.items():
+        if not isinstance(text, str):
+            raise ValueError(f"{name}: PEM text")
+        try:
+            stores[name] = certificates.load_chain(text)
+        except ChainInvalid as exc:
+            raise ValueError(f"{name}: {exc.message}") from None
+    return stores
 
 
 @dataclass
@@ -54,17 +74,25 @@ class ImageSignatures:
 
     def trust(self, account_id: str, extra: dict[str, list]) -> verification.Trust:
         """The caller's stores, and the account's own under its name."""
-        own, revoked = [], set()
+        own, revoked = self.profiles.roots(account_id), set()
         for profile in self.profiles.list(account_id):
-            chain = certificates.load_chain(profile.chain)
-            if len(chain) > 1 and chain[-1].issuer == chain[-1].subject:
-                own.append(chain[-1])
             if not profile.trusted:
+                chain = certificates.load_chain(profile.chain)
                 revoked.add(verification.revocation_key(chain[0]))
-        own.append(certificates.load_chain(self.profiles.ca_certificate(account_id))[0])
         stores = {**extra, store_name(account_id): own + list(extra.get(store_name(account_id),
                                                                          ()))}
         return verification.Trust(stores, frozenset(revoked))
+
+    def verify_request(self, account_id: str, repository: str, reference: str, scope: str,
+                       policy_text: str, stores_text: str | None) -> Verdict:
+        """A verification as a request asks it: the trust policy document and the trust
+        stores ({"ca:NAME": PEM}) as given, the account's own store besides."""
+        try:
+            stores = parse_stores(json.loads(stores_text or "{}"))
+        except ValueError as exc:
+            raise TrustPolicyInvalid(f"TrustStores: {exc}") from None
+        return self.verify(repository, reference, scope, trust_policy.parse(policy_text),
+                           self.trust(account_id, stores))
 
     def verify(self, repository: str, reference: str, scope: str,
                policies: list[TrustPolicy], trust: verification.Trust,
@@ -117,8 +145,14 @@ class ImageSignatures:
                     "failure": "cosign signatures are listed, not verified, by Berth"}
         manifest = self._content(repository, row.digest)
         envelope = self._envelope(repository, manifest)
-        result = verification.verify(policy, trust, subject, row.digest, manifest,
-                                     envelope or b"", now)
+        try:
+            result = verification.verify(policy, trust, subject, row.digest, manifest,
+                                         envelope or b"", now)
+        except Exception as exc:  # one hostile signature must not hide the others
+            log.warning("signature %s of %s could not be read: %r", row.digest,
+                        subject["digest"], exc)
+            return {"format": "notary", "digest": row.digest, "verified": False,
+                    "failure": "integrity: the signature could not be read"}
         return {"format": "notary", **result.to_json()}
 
     def _content(self, repository: str, digest: str) -> bytes:

@@ -104,10 +104,18 @@ class ProfileService:
         key = certificates.load_key(self.master.open(found.private_key, _ca_context(account_id)))
         return key, certificates.load_chain(found.certificate)[0]
 
-    def ca_certificate(self, account_id: str) -> str:
-        """The account's CA certificate (PEM), made on first use."""
-        cert = self._ca(account_id, datetime.datetime.now(datetime.timezone.utc))[1]
-        return certificates.pem([cert])
+    def roots(self, account_id: str) -> list:
+        """What verifiers of the account's signatures trust: its CA (once it has one) and
+        the roots its imported profiles chain to, each once. Reads no private key."""
+        with self.db.read() as tx:
+            ca = rows.ca(tx, account_id)
+            chains = [certificates.load_chain(r.chain) for r in rows.profiles_of(tx, account_id)]
+        found = [certificates.load_chain(ca.certificate)[0]] if ca is not None else []
+        for chain in chains:
+            root = chain[-1]
+            if root.issuer == root.subject and root not in found:
+                found.append(root)
+        return found
 
     def list(self, account_id: str) -> list[Profile]:
         with self.db.read() as tx:
@@ -134,7 +142,8 @@ class ProfileService:
         key, leaf = certificates.issue(ca_key, ca_cert, account_id, name, now, days, region)
         sealed = self.master.seal(certificates.key_bytes(key), _context(found.id))
         with self.db.write() as tx:
-            rows.rekey(tx, found.id, certificates.pem([leaf, ca_cert]), sealed)
+            if not rows.rekey(tx, found.id, certificates.pem([leaf, ca_cert]), sealed):
+                raise ProfileInvalid(f"'{name}' is revoked: it cannot be rotated")
             return _find(tx, account_id, region, name)
 
     def set_enabled(self, account_id: str, region: str, name: str, enabled: bool) -> Profile:
@@ -154,6 +163,12 @@ class ProfileService:
             found = _find(tx, account_id, region, name)
             rows.revoke(tx, found.id, time.time())
             return Profile.from_row(rows.profile(tx, account_id, region, name))
+
+    def status(self, arn: str, tx: Tx) -> str | None:
+        """The status of the profile an ARN names (None if there is none), in ``tx``."""
+        parts = parse_arn(arn)
+        row = None if parts is None else rows.profile(tx, parts[1], parts[0], parts[2])
+        return None if row is None else row.status
 
     def signer(self, arn: str) -> Signer:
         """The profile an ARN names, with its opened key; ProfileNotFound if none."""
@@ -177,8 +192,15 @@ def _find(tx: Tx, account_id: str, region: str, name: str) -> Profile:
 
 
 def _subject_taken(tx: Tx, account_id: str, leaf) -> bool:
-    return any(certificates.load_chain(row.chain)[0].subject == leaf.subject
-               for row in rows.profiles_of(tx, account_id))
+    """Whether a profile's certificate subject overlaps the leaf's: one's attributes a
+    subset of the other's, so that a trusted identity naming one would match the other
+    (Notation matches identities as subsets: revoking one must not leave it trusted)."""
+    mine = set(leaf.subject)
+    for row in rows.profiles_of(tx, account_id):
+        theirs = set(certificates.load_chain(row.chain)[0].subject)
+        if mine <= theirs or theirs <= mine:
+            return True
+    return False
 
 
 def _require_account(tx: Tx, account_id: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import time
 
 from ..events import IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_DELETED, Event, Subscriber
@@ -14,6 +15,7 @@ from ..jobs.queue import JobQueue
 from ..jobs.runner import JobRunner
 from ..quotas.models import QuotaExceeded
 from ..registry.errors import NameUnknown
+from ..registry.images.deletion import delete_tree
 from ..registry.references import Digest
 from ..registry.registry import Registry
 from ..storage.metadata import manifests as manifest_rows
@@ -21,15 +23,23 @@ from ..storage.metadata import registries as registry_rows
 from ..storage.metadata import repositories as repository_rows
 from ..storage.metadata import signing as rows
 from . import configuration, envelope
-from .models import ProfileNotFound, parse_arn
+from .images import COSIGN_TYPES
+from .models import ACTIVE, DISABLED, ProfileNotFound, parse_arn
 from .profiles import ProfileService, Signer
 from .services import COMPLETE, FAILED, SIGN_JOB, request
 
 log = logging.getLogger("berth.signing")
 
 NAME = "signing"
+SIGNATURE_TYPES = {envelope.ARTIFACT_TYPE, *COSIGN_TYPES,
+                   "application/vnd.dev.cosign.simplesigning.v1+json"}
+_COSIGN_TAG = re.compile(r"sha256-[0-9a-f]{64}\.(sig|att|sbom)")
 AGENT = "Berth managed signing"
 MAX_ATTEMPTS = 3
+
+
+class ImageGone(Exception):
+    """The image (or its repository) was deleted before it was signed."""
 
 
 class SigningFailed(Exception):
@@ -58,8 +68,12 @@ def subscriber(queue: JobQueue) -> Subscriber:
 
 
 def _signable(event: Event) -> bool:
-    """A new manifest that is not itself a referrer (a signature, an SBOM...)."""
-    return bool(event.payload.get("created")) and not event.payload.get("subject")
+    """A new manifest that is not a referrer (a signature, an SBOM...) nor a signature of
+    cosign's (its tag sha256-<hex>.sig names what it signs): signatures are not signed."""
+    p = event.payload
+    return (bool(p.get("created")) and not p.get("subject")
+            and p.get("artifactType") not in SIGNATURE_TYPES
+            and not _COSIGN_TAG.fullmatch(p.get("tag") or ""))
 
 
 def register(runner: JobRunner, registry: Registry, profiles: ProfileService) -> None:
@@ -73,8 +87,8 @@ def run(registry: Registry, profiles: ProfileService, p: dict, attempt: int) -> 
         digest = sign_image(scoped, profiles, p["repositoryId"], p["repository"], p["digest"],
                             p["profileArn"])
         outcome = (COMPLETE, None, digest)
-    except LookupError:
-        return  # the image (or its repository) was deleted meanwhile
+    except ImageGone:
+        return
     except SigningFailed as exc:
         outcome = (FAILED, (exc.code, exc.reason[:1000]), None)
     except Exception as exc:
@@ -83,20 +97,36 @@ def run(registry: Registry, profiles: ProfileService, p: dict, attempt: int) -> 
         log.warning("signing %s@%s failed: %s", p["repository"], p["digest"], exc)
         outcome = (FAILED, ("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"[:1000]), None)
     with scoped.db.write() as tx:
+        if outcome[0] == COMPLETE:
+            outcome = _settle(tx, scoped.registry_id, p, outcome, profiles.status(
+                p["profileArn"], tx))
         if manifest_rows.get(tx, p["repositoryId"], p["digest"]) is not None:
             rows.put_status(tx, p["repositoryId"], p["digest"], p["profileArn"], outcome[0],
                             time.time(), outcome[1], outcome[2])
 
 
+def _settle(tx, registry_id: int, p: dict, outcome: tuple, status: str | None) -> tuple:
+    """The signature just pushed stays only if its image is still there and its profile
+    still signs (revoked or disabled meanwhile: FAILED, and the signature goes)."""
+    gone = manifest_rows.get(tx, p["repositoryId"], p["digest"]) is None
+    failure = None if status == ACTIVE else (
+        ("SIGNING_PROFILE_DISABLED", f"The signing profile {p['profileArn']} was disabled")
+        if status == DISABLED else
+        ("SIGNING_PROFILE_REVOKED", f"The signing profile {p['profileArn']} was revoked"))
+    if (gone or failure) and manifest_rows.get(tx, p["repositoryId"], outcome[2]) is not None:
+        delete_tree(tx, registry_id, p["repositoryId"], p["repository"], outcome[2])
+    return (FAILED, failure, None) if failure else outcome
+
+
 def sign_image(registry: Registry, profiles: ProfileService, repo_id: int, repository: str,
                digest: str, profile_arn: str) -> str:
     """Sign the image and push its signature; the signature manifest's digest.
-    LookupError if the image is gone; SigningFailed for what retrying cannot mend."""
+    ImageGone if the image is gone; SigningFailed for what retrying cannot mend."""
     with registry.db.read() as tx:
         repo = repository_rows.find(tx, registry.registry_id, repository)
         found = manifest_rows.get(tx, repo_id, digest)
         if repo is None or repo.id != repo_id or found is None:
-            raise LookupError(digest)
+            raise ImageGone(digest)
         owner = registry_rows.settings(tx, registry.registry_id, False)
     signer = _signer(profiles, profile_arn, owner.region, owner.account_id)
     target = {"mediaType": found.media_type, "digest": digest, "size": found.size}
@@ -111,7 +141,7 @@ def sign_image(registry: Registry, profiles: ProfileService, repo_id: int, repos
         return str(registry.manifests.put(repository, None, manifest, envelope.OCI_MANIFEST,
                                           create=False).digest)
     except NameUnknown:
-        raise LookupError(digest) from None
+        raise ImageGone(digest) from None
     except QuotaExceeded as exc:
         raise SigningFailed("LIMIT_EXCEEDED", exc.message) from None
 

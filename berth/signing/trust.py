@@ -35,36 +35,22 @@ def identity(subject: x509.Name) -> str | None:
 
 def export(profiles, account_id: str) -> dict:
     """The trust store's certificates (PEM) and the trust policy of the account."""
-    roots, identities = [], []
+    identities = []
     for profile in profiles.list(account_id):
         chain = certificates.load_chain(profile.chain)
-        if profile.imported and chain[-1].issuer == chain[-1].subject:
-            roots.append(chain[-1])
         named = identity(chain[0].subject)
         if profile.trusted and named is not None and named not in identities:
             identities.append(named)
     if not identities:
         raise ProfileInvalid(f"account {account_id} has no signing profile to trust (none "
                              "was made, or all are revoked)")
-    roots.insert(0, certificates.load_chain(profiles.ca_certificate(account_id))[0])
+    roots = profiles.roots(account_id)
     name = store_name(account_id)
     return {"TrustStoreName": name.split(":", 1)[1], "Certificates": certificates.pem(roots),
             "TrustPolicy": {"version": "1.0", "trustPolicies": [{
                 "name": name.split(":", 1)[1], "registryScopes": ["*"],
                 "signatureVerification": {"level": "strict"}, "trustStores": [name],
                 "trustedIdentities": identities}]}}
-
-
-def parse_stores(given: object) -> dict[str, list[x509.Certificate]]:
-    """{"ca:NAME": PEM text} as a request gives them."""
-    if not isinstance(given, dict):
-        raise ValueError("a JSON object of trust store names to PEM certificates")
-    stores = {}
-    for name, text in given.items():
-        if not isinstance(text, str):
-            raise ValueError(f"{name}: PEM text")
-        stores[name] = certificates.load_chain(text)
-    return stores
 
 
 def policies(text: str) -> list[trust_policy.TrustPolicy]:
@@ -76,5 +62,4 @@ def account_of(registry: Registry) -> str:
         return registry_rows.settings(tx, registry.registry_id, False).account_id
 
 
-__all__ = ["TrustPolicyInvalid", "account_of", "export", "identity", "parse_stores",
-           "policies"]
+__all__ = ["TrustPolicyInvalid", "account_of", "export", "identity", "policies"]

@@ -72,28 +72,39 @@ def _policy(data: dict) -> TrustPolicy:
     if "*" in scopes and len(scopes) > 1:
         raise TrustPolicyInvalid(f"trust policy '{name}': '*' must be the only scope")
     verification = data.get("signatureVerification") or {}
+    override = verification.get("override") if isinstance(verification, dict) else None
+    if not isinstance(verification, dict) or not isinstance(override or {}, dict):
+        raise TrustPolicyInvalid(f"trust policy '{name}': signatureVerification is an object "
+                                 "with a level and an optional override object")
     level = verification.get("level")
-    if level not in LEVELS:
+    if not isinstance(level, str) or level not in LEVELS:
         raise TrustPolicyInvalid(f"trust policy '{name}': the level must be one of "
                                  f"{', '.join(LEVELS)}")
     actions = dict(LEVELS[level])
-    for check, action in (verification.get("override") or {}).items():
+    for check, action in (override or {}).items():
         if level == "skip" or check not in _OVERRIDES or action not in _OVERRIDES[check]:
             raise TrustPolicyInvalid(f"trust policy '{name}': override {check}={action} is "
                                      "not allowed")
         actions[check] = action
-    stores = tuple(data.get("trustStores") or ())
-    identities = tuple(data.get("trustedIdentities") or ())
+    stores = _strings(name, data, "trustStores")
+    identities = _strings(name, data, "trustedIdentities")
     if level != "skip" and (not stores or not identities):
         raise TrustPolicyInvalid(f"trust policy '{name}': trustStores and trustedIdentities "
                                  "are required unless the level is skip")
     for store in stores:
         kind, _, store_name = store.partition(":")
-        if kind not in ("ca", "signingAuthority") or not store_name:
+        if kind not in ("ca", "signingAuthority", "tsa") or not store_name:
             raise TrustPolicyInvalid(f"trust policy '{name}': '{store}' is not a trust store "
-                                     "(ca:NAME or signingAuthority:NAME)")
+                                     "(ca:NAME, signingAuthority:NAME or tsa:NAME)")
     return TrustPolicy(name, tuple(scopes), level, actions, stores,
                        tuple(_identity(name, i) for i in identities))
+
+
+def _strings(policy: str, data: dict, key: str) -> tuple[str, ...]:
+    found = data.get(key) or []
+    if not isinstance(found, list) or not all(isinstance(item, str) for item in found):
+        raise TrustPolicyInvalid(f"trust policy '{policy}': {key} is a list of strings")
+    return tuple(found)
 
 
 def _check_scopes(policies: list[TrustPolicy]) -> None:

@@ -21,7 +21,7 @@ from .models import ChainInvalid
 from .trust_policy import ENFORCE, LOG, SKIP, TrustPolicy
 
 _ALGORITHMS = get_default_algorithms()
-_KNOWN_CRITICAL = {env.SCHEME, env.EXPIRY, "io.cncf.notary.authenticSigningTime"}
+_KNOWN_CRITICAL = {env.SCHEME, env.EXPIRY}
 MAX_ENVELOPE = 1024 * 1024
 
 
@@ -126,16 +126,21 @@ def _headers(header: dict) -> None:
     if header.get("cty") != env.PAYLOAD_TYPE:
         raise Refused("integrity", f"the payload's content type must be {env.PAYLOAD_TYPE}")
     crit = header.get("crit")
-    if not isinstance(crit, list) or env.SCHEME not in crit:
+    if (not isinstance(crit, list) or not all(isinstance(n, str) for n in crit)
+            or env.SCHEME not in crit):
         raise Refused("integrity", "the signing scheme must be a critical header")
     for name in crit:
         if name not in _KNOWN_CRITICAL or name not in header:
             raise Refused("integrity", f"the critical header {name} is not understood here")
     if env.EXPIRY in header and env.EXPIRY not in crit:
         raise Refused("integrity", "the expiry must be a critical header")
-    if header.get(env.SCHEME) != "notary.x509" or env.SIGNING_TIME not in header:
+    if (header.get(env.SCHEME) != "notary.x509" or env.SIGNING_TIME not in header
+            or "io.cncf.notary.authenticSigningTime" in header):
         raise Refused("integrity", "only the notary.x509 signing scheme, with a signing time, "
                                    "is verified here")
+    _when(header.get(env.SIGNING_TIME), "signing time")
+    if env.EXPIRY in header:
+        _when(header[env.EXPIRY], "expiry")
 
 
 def _chain(unprotected) -> list[x509.Certificate]:
@@ -164,11 +169,12 @@ def _authenticity(policy: TrustPolicy, trust: Trust, chain: list) -> None:
     last = chain[-1]
     if last.issuer != last.subject:
         raise Refused("authenticity", "the certificate chain does not end at a root")
+    # notary.x509 signatures chain to CA stores; signingAuthority and tsa stores serve others.
     trusted = {certificates.thumbprint(c) for store in policy.trust_stores
-               for c in trust.stores.get(store, ())}
+               if store.startswith("ca:") for c in trust.stores.get(store, ())}
     if not any(certificates.thumbprint(c) in trusted for c in chain):
-        raise Refused("authenticity", "no certificate of the chain is in the trust stores "
-                                      f"{', '.join(policy.trust_stores)}")
+        raise Refused("authenticity", "no certificate of the chain is in the policy's CA "
+                                      "trust stores")
     if not policy.trusts(chain[0].subject):
         raise Refused("authenticity", f"'{chain[0].subject.rfc4514_string()}' is not a "
                                       "trusted identity of the policy")
@@ -181,14 +187,20 @@ def _times(chain: list, now: datetime.datetime) -> None:
                                                 "valid now")
 
 
+def _when(text, what: str) -> datetime.datetime:
+    """An RFC 3339 time (with its offset), else the envelope is refused."""
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError):
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Refused("integrity", f"the {what} is not an RFC 3339 time")
+    return moment
+
+
 def _expiry(header: dict, now: datetime.datetime) -> None:
-    if env.EXPIRY in header:
-        try:
-            expiry = datetime.datetime.fromisoformat(header[env.EXPIRY].replace("Z", "+00:00"))
-        except (AttributeError, ValueError):
-            raise Refused("expiry", "the expiry is not an RFC 3339 time") from None
-        if now > expiry:
-            raise Refused("expiry", f"the signature expired at {header[env.EXPIRY]}")
+    if env.EXPIRY in header and now > _when(header[env.EXPIRY], "expiry"):
+        raise Refused("expiry", f"the signature expired at {header[env.EXPIRY]}")
 
 
 def _revocation(trust: Trust, chain: list) -> None:

@@ -6,8 +6,6 @@ account's active profiles), and VerifyImageSignatures (an image's signatures und
 Notation trust policy). Authorized as AWS Signer's actions on the account's root."""
 from __future__ import annotations
 
-import json
-
 from ...iam.service import Iam
 from ...notifications.envelope import iso_time
 from ...registry.registry import Registry
@@ -95,16 +93,9 @@ def verify_image_signatures(registry: Registry, p: Params) -> dict:
     if reference is None:
         raise validation_error("give ImageTag or ImageDigest")
     scoped = registry_of(registry, p)
-    account = trust.account_of(scoped)
-    try:
-        stores = trust.parse_stores(json.loads(p.get("TrustStores") or "{}"))
-    except ValueError as exc:
-        raise validation_error(f"TrustStores: {exc}") from None
-    signatures = ImageSignatures(scoped, registry.signing_profiles)
-    verdict = signatures.verify(p["RepositoryName"], reference,
-                                p.get("Scope") or p["RepositoryName"],
-                                trust.policies(p["TrustPolicy"]),
-                                signatures.trust(account, stores))
+    verdict = ImageSignatures(scoped, registry.signing_profiles).verify_request(
+        trust.account_of(scoped), p["RepositoryName"], reference,
+        p.get("Scope") or p["RepositoryName"], p["TrustPolicy"], p.get("TrustStores"))
     return {"Verdict": verdict.to_json()}
 
 

@@ -142,7 +142,7 @@ def profile_key(tx: "Tx", profile_id: str) -> bytes:
 
 @cache
 def _rekey():
-    return update(PR).where(PR.c.id == bindparam("id")).values(
+    return update(PR).where(PR.c.id == bindparam("id"), PR.c.status != "Revoked").values(
         chain=bindparam("chain"), private_key=bindparam("key"))
 
 
@@ -152,8 +152,9 @@ def _set_status():
         status=bindparam("status"))
 
 
-def rekey(tx: "Tx", profile_id: str, chain: str, sealed_key: bytes) -> None:
-    tx.execute(_rekey(), {"id": profile_id, "chain": chain, "key": sealed_key})
+def rekey(tx: "Tx", profile_id: str, chain: str, sealed_key: bytes) -> bool:
+    """False if the profile was revoked meanwhile (a revoked profile keeps its last key)."""
+    return tx.execute(_rekey(), {"id": profile_id, "chain": chain, "key": sealed_key}) == 1
 
 
 def set_status(tx: "Tx", profile_id: str, was: str, status: str) -> bool:

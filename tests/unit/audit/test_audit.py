@@ -129,10 +129,12 @@ def test_parameters_leave_out_secrets_and_bulk():
         "repositoryName": "team/app", "imageTag": "v1", "maxResults": 5,
         "layerPartBlob": os.urandom(64), "imageManifest": '{"schemaVersion": 2}',
         "SecretAccessKey": "wJalr", "Secret": "hmac", "Password": "p", "nextToken": "t",
-        "authorizationToken": "QVdT", "Credentials": {"a": 1}, "credentialArn": "arn:x"}))
+        "authorizationToken": "QVdT", "Credentials": {"a": 1}, "credentialArn": "arn:x",
+        "PrivateKey": "-----BEGIN PRIVATE KEY-----", "CertificateChain": "-----BEGIN",
+        "ProfileName": "release"}))
     # A page token and an ARN name no secret: kept.
     assert kept == {"repositoryName": "team/app", "imageTag": "v1", "maxResults": 5,
-                    "nextToken": "t", "credentialArn": "arn:x"}
+                    "nextToken": "t", "credentialArn": "arn:x", "ProfileName": "release"}
     assert events.parameters(None) is None and events.parameters({}) is None
 
 

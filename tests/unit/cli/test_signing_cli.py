@@ -5,10 +5,13 @@ Notation's trust store folder and trust policy; verify's exit statuses (0 verifi
 parsing of image references and trust store folders."""
 from __future__ import annotations
 
+import datetime
+
 import json
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from berth.app import open_registry
@@ -17,7 +20,7 @@ from berth.cli.signing import read_store, split_image
 from berth.config import Settings
 from berth.events import Outbox
 from berth.jobs.queue import JobQueue
-from berth.signing import trust_policy
+from berth.signing import certificates, trust_policy
 from berth.signing.configuration import SigningConfigurations
 from berth.signing.services import SIGN_JOB
 from berth.signing.tasks import run, subscriber
@@ -283,18 +286,27 @@ def test_split_image_with_a_tag_and_a_digest():
 
 
 def test_read_store(tmp_path):
+    """PEM and DER files of a Notation trust store, by type and name; other types, other
+    suffixes and empty folders left out; a symbolic link refused, as Notation refuses it."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    a, b, c = (certificates.make_ca(f"00000000000{n}", now)[1] for n in range(3))
     root = tmp_path / "trust-store"
     (root / "x509" / "ca" / "one").mkdir(parents=True)
-    (root / "x509" / "ca" / "one" / "a.pem").write_text("A\n")
-    (root / "x509" / "ca" / "one" / "b.crt").write_text("B\n")
+    (root / "x509" / "ca" / "one" / "a.pem").write_text(certificates.pem([a]))
+    (root / "x509" / "ca" / "one" / "b.cer").write_bytes(b.public_bytes(Encoding.DER))
+    (root / "x509" / "ca" / "one" / "notes.txt").write_text("not a certificate")
     (root / "x509" / "ca" / "empty").mkdir()
     (root / "x509" / "signingAuthority" / "two").mkdir(parents=True)
-    (root / "x509" / "signingAuthority" / "two" / "c.pem").write_text("C\n")
+    (root / "x509" / "signingAuthority" / "two" / "c.crt").write_text(certificates.pem([c]))
     (root / "x509" / "tsa" / "three").mkdir(parents=True)
-    (root / "x509" / "tsa" / "three" / "d.pem").write_text("D\n")
-    (root / "x509" / "ca" / "one" / "link.pem").symlink_to(tmp_path / "elsewhere.pem")
-    (tmp_path / "elsewhere.pem").write_text("X\n")
-    expected = {"ca:one": "A\nB\n", "signingAuthority:two": "C\n"}
-    assert read_store(str(root)) == expected
-    assert read_store(str(root / "x509")) == expected  # the folder below works too
+    (root / "x509" / "tsa" / "three" / "d.pem").write_text(certificates.pem([c]))
+    found = read_store(str(root))
+    assert set(found) == {"ca:one", "signingAuthority:two"}
+    assert certificates.load_chain(found["ca:one"]) == [a, b]
+    assert certificates.load_chain(found["signingAuthority:two"]) == [c]
+    assert read_store(str(root / "x509")) == found  # the folder below works too
     assert read_store(str(tmp_path / "nothing")) == {}
+    (root / "x509" / "ca" / "one" / "link.pem").symlink_to(root / "x509" / "ca" / "one" /
+                                                           "a.pem")
+    with pytest.raises(ValueError, match="symbolic link"):
+        read_store(str(root))

@@ -76,6 +76,16 @@ def test_a_referrer_an_index_lists_stays(registry):
     assert _digests(registry) == {listed, index_digest}
 
 
+def test_a_tagged_referrer_stays(registry):
+    subject = str(push_image(registry, REPO, "v1", b"subject of a tagged referrer"))
+    named = _referrer(registry, subject, "application/spdx+json")
+    body = asyncio.run(registry.manifests.fetch(REPO, named)).content
+    registry.manifests.put(REPO, "sbom-v1", body, OCI_MANIFEST)
+    _delete(registry, subject)
+    _deliver(registry)
+    assert _digests(registry) == {named}
+
+
 def test_a_referrer_whose_subject_never_existed_is_left(registry):
     push_image(registry, REPO, "v1", b"unrelated")
     early = _referrer(registry, "sha256:" + "a" * 64, "application/spdx+json")

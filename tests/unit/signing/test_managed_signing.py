@@ -22,6 +22,7 @@ from berth.signing import certificates, envelope, trust_policy
 from berth.signing.envelope import ARTIFACT_TYPE
 from berth.signing.images import ImageSignatures, store_name
 from berth.signing.services import SIGN_JOB
+from berth.signing import tasks
 from berth.signing.tasks import run, subscriber
 from tests.support.registry_images import push_image
 from tests.support.repositories import make_repository
@@ -288,10 +289,15 @@ def test_client_pushed_signatures_are_listed_with_their_status(server):
 
 
 def _cosign_signature(registry, subject: dict) -> bytes:
+    return _cosign_signature_in(registry, "client/app", subject)
+
+
+def _cosign_signature_in(registry, repository: str, subject: dict) -> bytes:
+    """cosign's classic signature manifest of ``subject`` (its simple-signing payload)."""
     payload = json.dumps({"critical": {"image": {"docker-manifest-digest": subject["digest"]},
                                        "type": "cosign container image signature"}}).encode()
-    registry.uploads.put_small("client/app", Digest.of(payload), payload)
-    registry.uploads.put_small("client/app", Digest.of(envelope.EMPTY), envelope.EMPTY)
+    registry.uploads.put_small(repository, Digest.of(payload), payload)
+    registry.uploads.put_small(repository, Digest.of(envelope.EMPTY), envelope.EMPTY)
     return json.dumps({
         "schemaVersion": 2, "mediaType": envelope.OCI_MANIFEST,
         "config": envelope.descriptor(envelope.EMPTY_TYPE, envelope.EMPTY),
@@ -325,3 +331,50 @@ def test_a_disabled_profile_does_not_sign_and_a_rotated_one_signs_with_its_new_k
     for tag in ("v1", "v3"):
         [found] = _verify(server, "rotating/app", tag).signatures
         assert found["failure"].startswith("revocation:"), tag
+
+
+@pytest.mark.parametrize("meanwhile", ["revoked", "disabled", "image-deleted"])
+def test_what_changes_while_a_signature_is_made_is_respected(server, monkeypatch, meanwhile):
+    """The profile revoked or disabled, or the image deleted, between the signature's push
+    and its record: the signature goes, and the status says why (no COMPLETE)."""
+    name = f"meanwhile_{meanwhile.replace('-', '_')}"
+    profile = _profile(server, name)
+    repo = f"meanwhile/{meanwhile}"
+    server.client().put_signing_configuration(signingConfiguration={
+        "rules": [_rule(profile.arn, repo)]})
+    digest = server.push(repo, "v1", meanwhile.encode())
+    signed = tasks.sign_image
+    profiles = server.state.registry.signing_profiles
+
+    def then_change(*args):
+        made = signed(*args)
+        if meanwhile == "image-deleted":
+            server.client().batch_delete_image(repositoryName=repo,
+                                               imageIds=[{"imageDigest": digest}])
+        else:
+            getattr(profiles, "revoke" if meanwhile == "revoked" else "set_enabled")(
+                server.account, REGION, name, *([] if meanwhile == "revoked" else [False]))
+        return made
+    monkeypatch.setattr(tasks, "sign_image", then_change)
+    assert _sign(server) == 1
+    listed = server.client().describe_images(repositoryName=repo)["imageDetails"]
+    if meanwhile == "image-deleted":
+        assert listed == []  # the signature did not outlive its image
+        return
+    assert [d["imageDigest"] for d in listed] == [digest]  # the signature went
+    [status] = _statuses(server, repo, "v1")
+    assert (status["status"], status["failureCode"]) == (
+        "FAILED", f"SIGNING_PROFILE_{meanwhile.upper()}")
+
+
+def test_cosign_signatures_pushed_by_tag_are_not_signed(server):
+    profile = _profile(server, "not_cosign")
+    server.client().put_signing_configuration(signingConfiguration={
+        "rules": [_rule(profile.arn, "cosigned/*")]})
+    digest = server.push("cosigned/app", "v1", b"signed by cosign")
+    registry = server.state.registry
+    subject = {"digest": digest}
+    server.state.registry.manifests.put(
+        "cosigned/app", f"sha256-{digest.split(':')[1]}.sig",
+        _cosign_signature_in(registry, "cosigned/app", subject), envelope.OCI_MANIFEST)
+    assert _sign(server) == 1  # the image only

@@ -134,6 +134,12 @@ GOOD_HEADER = {"cty": envelope.PAYLOAD_TYPE, envelope.SCHEME: "notary.x509",
     ({"cty": "application/json"}, "content type"),
     ({envelope.EXPIRY: envelope.rfc3339(NOW + datetime.timedelta(days=1))},
      "expiry must be a critical header"),
+    ({"crit": [envelope.SCHEME, ["nested"]]}, "signing scheme must be a critical header"),
+    ({"crit": [envelope.SCHEME, envelope.EXPIRY], envelope.EXPIRY: "2030-01-01T00:00:00"},
+     "expiry is not an RFC 3339 time"),
+    ({envelope.SIGNING_TIME: 1700000000}, "signing time is not an RFC 3339 time"),
+    ({"crit": [envelope.SCHEME, "io.cncf.notary.authenticSigningTime"],
+      "io.cncf.notary.authenticSigningTime": envelope.rfc3339(NOW)}, "not understood"),
 ])
 def test_headers_the_specification_refuses(ca, profile, change, says):
     result = _check(_policy(), _trust(ca), *_resigned(profile, {**GOOD_HEADER, **change}))
@@ -197,6 +203,15 @@ def test_a_revoked_profile_is_refused(ca, profile):
     skipped = _check(_policy(override={"revocation": "skip"}),
                      _trust(ca, revoked=[verification.revocation_key(leaf)]), *_sign(profile))
     assert skipped.verified and skipped.logged == []
+
+
+def test_only_ca_stores_anchor_notary_x509_signatures(ca, profile):
+    """A signing authority's store serves notary.x509.signingAuthority signatures: naming the
+    CA there does not make a notary.x509 signature trusted (as Notation)."""
+    policy = _policy(store="signingAuthority:berth")
+    trust = verification.Trust({"signingAuthority:berth": [ca[1]]})
+    result = _check(policy, trust, *_sign(profile))
+    assert result.failure.startswith("authenticity: no certificate of the chain")
 
 
 def test_audit_logs_authenticity_but_enforces_integrity(ca, profile):

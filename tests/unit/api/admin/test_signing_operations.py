@@ -564,3 +564,20 @@ def test_a_disabled_profile_stays_trusted_and_can_be_enabled(admin_api):
     assert enabled["Status"] == "Active"
     revoked = _ok(call(root, "RevokeSigningProfile", {"ProfileName": "paused"}))["Profile"]
     assert revoked["Status"] == "Revoked"
+
+
+def test_an_import_whose_subject_overlaps_another_profile_is_refused(admin_api):
+    """Notation matches identities as subsets: an imported leaf named C/ST/O only would be
+    trusted by (and trust) a profile whose subject adds a CN -- revoking one would not stop
+    the other's identity matching it."""
+    root = admin_api.root_key(admin_api.account("team-a").id)
+    ca_key, ca_cert = _root()
+    key, leaf = _leaf(ca_key, ca_cert)
+    _ok(admin_api.call(root, "CreateSigningProfile", {
+        "ProfileName": "first", "CertificateChain": _pem(leaf, ca_cert),
+        "PrivateKey": _key_pem(key)}))
+    again_key, again = _leaf(ca_key, ca_cert)  # the same subject, another key
+    message = _error(admin_api.call(root, "CreateSigningProfile", {
+        "ProfileName": "second", "CertificateChain": _pem(again, ca_cert),
+        "PrivateKey": _key_pem(again_key)}), 400, "ValidationError")
+    assert "subject" in message
