@@ -88,6 +88,7 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
                                                settings.price_per_gb_transferred)
         registry.secrets = SecretService(db, iam.identities.master)
         registry.signing_profiles = ProfileService(db, iam.identities.master)
+        registry.key_allows = iam.key_allows  # managed signing: may the pusher sign?
         registry.pullthrough = open_pullthrough(registry, settings)
     except BaseException:
         db.dispose()

@@ -14,7 +14,8 @@ UPLOAD_COMPLETED = "upload.completed"        # repositoryId, digest, size
 BLOB_MOUNTED = "blob.mounted"                # repositoryId, digest, size, from
 BLOB_UNLINKED = "blob.unlinked"              # repositoryId, digest
 IMAGE_PUSHED = "image.pushed"                # repositoryId, digest, mediaType, tag, previous,
-                                             # artifactType, subject, created
+                                             # artifactType, subject, created, pusher (the
+                                             # client's access key id; None: Berth's own)
 TAG_REMOVED = "tag.removed"                  # repositoryId, tag, digest
 IMAGE_DELETED = "image.deleted"              # repositoryId, digest, tags, blobs
 IMAGE_SCANNED = "image.scanned"              # repositoryId, digest, scanType, status, counts

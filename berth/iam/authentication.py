@@ -137,6 +137,13 @@ class Authenticator:
         secret = cached(entries, ("secret", key_id), lambda: self._open(record, key_id))
         return secret, record.caller
 
+    def holder(self, tx: Tx, entries: dict, key_id: str) -> Caller | None:
+        """The caller an access key stands for, if it is active (and unexpired) now."""
+        record = self.key(tx, entries, key_id)
+        if record is None or not record.active or _lapsed(record):
+            return None
+        return record.caller
+
     def _open(self, record: _KeyRecord, key_id: str) -> str:
         return self.master.open(record.sealed_secret, key_context(key_id)).decode()
 

@@ -194,6 +194,14 @@ class Iam:
                              keys)
         return decision.allowed
 
+    def key_allows(self, access_key_id: str, action: str, resource: str) -> bool:
+        """Whether the holder of an access key (long-term or temporary, active now) may do
+        ``action`` on ``resource`` by its identity policies -- for work done later on a
+        client's behalf (managed signing asks whether the pusher may sign)."""
+        with self.db.read() as tx:
+            caller = self.authenticator.holder(tx, self.cache.entries(tx), access_key_id)
+        return caller is not None and decide(caller, action, resource)[1].allowed
+
     def registry_policy_text(self, registry_id: int) -> str | None:
         return self.policies.registry_policy(registry_id)
 

@@ -35,12 +35,12 @@ class SigningStatus:
 
 
 def request(tx: Tx, queue: JobQueue, registry_id: int, repo_id: int, repository: str,
-            digest: str, profile_arn: str, now: float) -> None:
+            digest: str, profile_arn: str, now: float, pusher: str | None = None) -> None:
     """The image's signing with the profile is IN_PROGRESS, and its job queued."""
     rows.put_status(tx, repo_id, digest, profile_arn, IN_PROGRESS, now)
     queue.enqueue(SIGN_JOB, {"registryId": registry_id, "repositoryId": repo_id,
                              "repository": repository, "digest": digest,
-                             "profileArn": profile_arn}, tx=tx)
+                             "profileArn": profile_arn, "pusher": pusher}, tx=tx)
 
 
 class SigningService:

@@ -9,6 +9,7 @@ import datetime
 import logging
 import re
 import time
+from typing import Callable
 
 from ..events import IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_DELETED, Event, Subscriber
 from ..jobs.queue import JobQueue
@@ -36,6 +37,7 @@ SIGNATURE_TYPES = {envelope.ARTIFACT_TYPE, *COSIGN_TYPES,
 _COSIGN_TAG = re.compile(r"sha256-[0-9a-f]{64}\.(sig|att|sbom)")
 AGENT = "Berth managed signing"
 MAX_ATTEMPTS = 3
+SIGN_ACTION = "signer:SignPayload"
 
 
 class ImageGone(Exception):
@@ -62,7 +64,8 @@ def subscriber(queue: JobQueue) -> Subscriber:
                 config = configs[event.registry_id]
                 for arn in config.profiles_for(event.repository) if config else ():
                     request(tx, queue, event.registry_id, event.payload["repositoryId"],
-                            event.repository, event.payload["digest"], arn, event.created_at)
+                            event.repository, event.payload["digest"], arn, event.created_at,
+                            event.payload.get("pusher"))
 
     return Subscriber(NAME, handle)
 
@@ -77,13 +80,20 @@ def _signable(event: Event) -> bool:
 
 
 def register(runner: JobRunner, registry: Registry, profiles: ProfileService) -> None:
-    runner.register(SIGN_JOB, lambda job: run(registry, profiles, job.payload, job.attempt))
+    runner.register(SIGN_JOB, lambda job: run(registry, profiles, job.payload, job.attempt,
+                                              registry.key_allows))
 
 
-def run(registry: Registry, profiles: ProfileService, p: dict, attempt: int) -> None:
-    """One signing job: sign, then record how it went (unless the image went meanwhile)."""
+def run(registry: Registry, profiles: ProfileService, p: dict, attempt: int,
+        key_allows: Callable[[str, str, str], bool]) -> None:
+    """One signing job: sign, then record how it went (unless the image went meanwhile).
+    ``key_allows(access key id, action, resource)``: IAM's answer for the pusher, who must
+    be allowed signer:SignPayload on the profile (as ECR asks of whoever pushes)."""
     scoped = registry.scoped(p["registryId"])
     try:
+        if p.get("pusher") and not key_allows(p["pusher"], SIGN_ACTION, p["profileArn"]):
+            raise SigningFailed("ACCESS_DENIED", f"The pusher ({p['pusher']}) is not "
+                                f"authorized to perform {SIGN_ACTION} on {p['profileArn']}")
         digest = sign_image(scoped, profiles, p["repositoryId"], p["repository"], p["digest"],
                             p["profileArn"])
         outcome = (COMPLETE, None, digest)

@@ -64,7 +64,8 @@ async def put_image(call: ApiCall) -> dict:
     p = call.params
     digest, media_type = await blocking(
         _service(target).put, name, p["imageManifest"].encode("utf-8"),
-        p.get("imageManifestMediaType"), p.get("imageTag"), p.get("imageDigest"))
+        p.get("imageManifestMediaType"), p.get("imageTag"), p.get("imageDigest"),
+        call.caller.identity.access_key_id)
     return {"image": {"registryId": target.registry_id_text, "repositoryName": name,
                       "imageId": {"imageDigest": digest, "imageTag": p.get("imageTag")},
                       "imageManifest": p["imageManifest"],

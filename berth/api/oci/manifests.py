@@ -28,8 +28,10 @@ async def put_manifest(request: Request) -> Response:
         "reference"]
     body = await rq.read_limited(request, reg.manifests.max_bytes)
     content_type = request.headers.get("content-type")
+    pusher = request.state.caller.access_key_id
     result = await creating(request, lambda may_create: blocking(
-        reg.manifests.put, name, reference, body, content_type, may_create=may_create))
+        reg.manifests.put, name, reference, body, content_type, may_create=may_create,
+        pusher=pusher))
     headers = {"Location": f"/v2/{name}/manifests/{result.digest}",
                "Docker-Content-Digest": str(result.digest), "Content-Length": "0"}
     if result.subject:

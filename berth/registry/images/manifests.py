@@ -159,12 +159,14 @@ class ManifestService:
     # -- write -----------------------------------------------------------------------------
     def put(self, repository: str, reference: str | None, body: bytes,
             content_type: str | None, digest: str | None = None, *, exclusive: bool = False,
-            create: bool = True, may_create: bool = True) -> PutResult:
+            create: bool = True, may_create: bool = True,
+            pusher: str | None = None) -> PutResult:
         """Store a manifest under a tag or digest reference (None: its own digest). ``digest``
         is one a tagged put says the manifest has; ``exclusive`` refuses, with ImageExists, an
         image already stored (under the tag); ``create=False`` needs an existing repository,
         else a push may make it (creation.open_for_push: ``may_create`` is the pusher's
-        leave)."""
+        leave). ``pusher``: the access key id of the client pushing (None for Berth's own
+        pushes), which the push event carries (managed signing asks whether it may sign)."""
         if len(body) > self.max_bytes:
             raise ManifestTooLarge(f"manifest is {len(body)} bytes, the limit is {self.max_bytes}")
         tag = None if reference is None or is_digest(reference) else validate_tag(reference)
@@ -199,7 +201,7 @@ class ManifestService:
                      digest=str(actual), mediaType=parsed.media_type,
                      artifactType=parsed.effective_artifact_type, tag=tag, previous=current,
                      subject=str(parsed.subject.digest) if parsed.subject else None,
-                     created=created)
+                     created=created, pusher=pusher)
         metrics.image_pushed(created, parsed.is_index,
                              "" if not tag or current == str(actual) else
                              "moved" if current else "created")

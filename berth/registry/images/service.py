@@ -229,13 +229,13 @@ class ImageService:
 
     # -- writes ----------------------------------------------------------------------------
     def put(self, repository: str, body: bytes, media_type: str | None, tag: str | None,
-            digest: str | None) -> tuple[str, str]:
+            digest: str | None, pusher: str | None = None) -> tuple[str, str]:
         """Store a manifest (and tag) as ECR's PutImage does: in an existing repository, the
         media type declared, an image already stored (under the tag) refused; returns
         (digest, media type)."""
         result = self.registry.manifests.put(
             repository, tag, body, media_type or declared_media_type(body), digest,
-            exclusive=True, create=False)
+            exclusive=True, create=False, pusher=pusher)
         return str(result.digest), result.media_type
 
     def batch_delete(self, repository: str, ids: list[ImageId]):

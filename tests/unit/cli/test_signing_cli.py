@@ -182,7 +182,8 @@ def _sign_pending(registry) -> int:
     queue = JobQueue(db)
     jobs = queue.claim("test-worker", [SIGN_JOB], 100, 60)
     for job in jobs:
-        run(registry, registry.signing_profiles, job.payload, job.attempt)
+        run(registry, registry.signing_profiles, job.payload, job.attempt,
+            registry.key_allows)
         queue.complete("test-worker", job)
     return len(jobs)
 

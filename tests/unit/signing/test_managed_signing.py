@@ -44,7 +44,7 @@ def _sign(server) -> int:
     jobs = queue.claim("test-worker", [SIGN_JOB], 100, 60)
     for job in jobs:
         run(server.state.registry, server.state.registry.signing_profiles, job.payload,
-            job.attempt)
+            job.attempt, server.state.iam.key_allows)
         queue.complete("test-worker", job)
     return len(jobs)
 
@@ -378,3 +378,31 @@ def test_cosign_signatures_pushed_by_tag_are_not_signed(server):
         "cosigned/app", f"sha256-{digest.split(':')[1]}.sig",
         _cosign_signature_in(registry, "cosigned/app", subject), envelope.OCI_MANIFEST)
     assert _sign(server) == 1  # the image only
+
+
+@pytest.mark.parametrize("may_sign", [True, False])
+def test_the_pusher_needs_leave_to_sign_with_the_profile(server, may_sign):
+    """As ECR: whoever pushes must be allowed signer:SignPayload on the profile; the push
+    stands either way, and the status says ACCESS_DENIED when they are not."""
+    profile = _profile(server, f"pusher_{str(may_sign).lower()}")
+    repo = f"pushers/{str(may_sign).lower()}"
+    statements = [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]
+    if may_sign:
+        statements.append({"Effect": "Allow", "Action": "signer:SignPayload",
+                           "Resource": profile.arn})
+    key = server.user(f"pusher-{str(may_sign).lower()}",
+                      {"Version": "2012-10-17", "Statement": statements})
+    client = server.client(key)
+    client.create_repository(repositoryName=repo)
+    server.client().put_signing_configuration(signingConfiguration={
+        "rules": [_rule(profile.arn, repo)]})
+    client.put_image(repositoryName=repo, imageTag="v1",
+                     imageManifest=server.manifest(repo, repo.encode()).decode())
+    assert _sign(server) == 1
+    [status] = _statuses(server, repo, "v1")
+    if may_sign:
+        assert status == {"signingProfileArn": profile.arn, "status": "COMPLETE"}
+    else:
+        assert (status["status"], status["failureCode"]) == ("FAILED", "ACCESS_DENIED")
+        assert "signer:SignPayload" in status["failureReason"] and key.id in status[
+            "failureReason"]
