@@ -18,13 +18,10 @@ from berth.app import open_registry
 from berth.cli.main import main
 from berth.cli.signing import read_store, split_image
 from berth.config import Settings
-from berth.events import Outbox
-from berth.jobs.queue import JobQueue
 from berth.signing import certificates, trust_policy
 from berth.signing.configuration import SigningConfigurations
-from berth.signing.services import SIGN_JOB
-from berth.signing.tasks import run, subscriber
 from tests.support.registry_images import push_image
+from tests.support.signing_jobs import sign_pending
 from tests.support.repositories import pushes_create
 
 DIGEST = "sha256:" + "ab" * 32
@@ -177,15 +174,7 @@ def test_verify_exits_2_for_a_malformed_policy_or_a_missing_file(berth, account,
 
 # -- berth verify on images signed offline ---------------------------------------------------
 def _sign_pending(registry) -> int:
-    db = registry.db
-    Outbox(db).deliver(subscriber(JobQueue(db)))
-    queue = JobQueue(db)
-    jobs = queue.claim("test-worker", [SIGN_JOB], 100, 60)
-    for job in jobs:
-        run(registry, registry.signing_profiles, job.payload, job.attempt,
-            registry.key_allows)
-        queue.complete("test-worker", job)
-    return len(jobs)
+    return sign_pending(registry)
 
 
 @pytest.fixture

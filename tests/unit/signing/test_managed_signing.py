@@ -12,7 +12,6 @@ import json
 import pytest
 
 from berth.events import Outbox
-from berth.jobs.queue import JobQueue
 from berth.registry.images import referrers
 from berth.iam.tenancy import RegistryAddress
 from berth.quotas.services import QuotaService
@@ -21,10 +20,9 @@ from berth.registry.references import Digest
 from berth.signing import certificates, envelope, trust_policy
 from berth.signing.envelope import ARTIFACT_TYPE
 from berth.signing.images import ImageSignatures, store_name
-from berth.signing.services import SIGN_JOB
 from berth.signing import tasks
-from berth.signing.tasks import run, subscriber
 from tests.support.registry_images import push_image
+from tests.support.signing_jobs import deliver, sign_pending
 from tests.support.repositories import make_repository
 from tests.unit.api.ecr.support import REGION, code_of, message_of, server_fixture
 
@@ -32,21 +30,14 @@ server = server_fixture("signing")
 
 
 def _deliver(server) -> None:
-    db = server.state.registry.db
-    Outbox(db).deliver(subscriber(JobQueue(db)))
-    Outbox(db).deliver(referrers.subscriber())
+    deliver(server.state.registry)
+    Outbox(server.state.registry.db).deliver(referrers.subscriber())
 
 
 def _sign(server) -> int:
     """Deliver the outbox to the signing subscriber, then run every signing job queued."""
     _deliver(server)
-    queue = JobQueue(server.state.registry.db)
-    jobs = queue.claim("test-worker", [SIGN_JOB], 100, 60)
-    for job in jobs:
-        run(server.state.registry, server.state.registry.signing_profiles, job.payload,
-            job.attempt, server.state.iam.key_allows)
-        queue.complete("test-worker", job)
-    return len(jobs)
+    return sign_pending(server.state.registry, server.state.iam.key_allows)
 
 
 def _profile(server, name: str, account: str | None = None):

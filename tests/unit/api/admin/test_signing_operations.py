@@ -18,13 +18,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from berth.app import open_registry
 from berth.config import Settings
-from berth.events import Outbox
-from berth.jobs.queue import JobQueue
 from berth.signing import trust_policy
 from berth.signing.configuration import SigningConfigurations
-from berth.signing.services import SIGN_JOB
-from berth.signing.tasks import run, subscriber
 from tests.support.registry_images import push_image
+from tests.support.signing_jobs import sign_pending
 from tests.support.repositories import pushes_create
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -431,15 +428,7 @@ def registry(admin_api, tmp_path):
 
 
 def _sign_pending(registry) -> int:
-    db = registry.db
-    Outbox(db).deliver(subscriber(JobQueue(db)))
-    queue = JobQueue(db)
-    jobs = queue.claim("test-worker", [SIGN_JOB], 100, 60)
-    for job in jobs:
-        run(registry, registry.signing_profiles, job.payload, job.attempt,
-            registry.key_allows)
-        queue.complete("test-worker", job)
-    return len(jobs)
+    return sign_pending(registry)
 
 
 def test_verifying_is_for_the_administrator_only(admin_api):
