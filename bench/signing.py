@@ -106,7 +106,8 @@ def in_process_times(server: Berth, account: str, repo: str, calls: int) -> list
     from berth.config import Settings
     from berth.signing.images import ImageSignatures
     from berth.signing.profiles import ProfileService
-    from berth.signing.trust import export, policies
+    from berth.signing.trust import export
+    from berth.signing.trust_policy import parse as policies
 
     registry, iam = open_registry(Settings(data_dir=server.dir / "data"))
     try:

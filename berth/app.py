@@ -118,7 +118,7 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
                       settings.event_delivery_seconds)
     replication_tasks.register(runner, registry)
     pullthrough_imports.register(runner, registry.pullthrough)
-    signing_tasks.register(runner, registry, registry.signing_profiles)
+    signing_tasks.register(runner, registry, registry.signing_profiles, registry.key_allows)
     scanning_tasks.handle_scans(runner, registry, ScanLimits(settings.scan_max_layer_bytes,
                                                              settings.scan_max_layer_entries))
     scanning_tasks.schedule_refresh(runner, registry.db, settings.vulndb_urls,

@@ -291,17 +291,25 @@ def _add_leaf(sub: argparse._SubParsersAction, name: str, command: Command,
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        result = _dispatch(args, settings)
-    except DOMAIN_ERRORS as exc:
-        error = translate(exc)
-        return _fail(f"{error.code}: {error.message}")
-    except urllib.error.URLError as exc:
-        return _fail(f"cannot reach {args.endpoint_url}: {exc.reason}")
-    except (OSError, MasterKeyError, UnknownRegistry, SQLAlchemyError, ValueError) as exc:
-        return _fail(str(exc))  # unreadable files, bad settings, an unreachable database
+    failed, result = _guarded(args, lambda: _dispatch(args, settings))
+    if failed:
+        return 1
     print(_render(args, result))
     return 0
+
+
+def _guarded(args: argparse.Namespace, work: Callable[[], dict]) -> tuple[bool, dict | None]:
+    """(False, its result), or (True, None) once a refusal or failure is on stderr."""
+    try:
+        return False, work()
+    except DOMAIN_ERRORS as exc:
+        error = translate(exc)
+        _fail(f"{error.code}: {error.message}")
+    except urllib.error.URLError as exc:
+        _fail(f"cannot reach {args.endpoint_url}: {exc.reason}")
+    except (OSError, MasterKeyError, UnknownRegistry, SQLAlchemyError, ValueError) as exc:
+        _fail(str(exc))  # unreadable files, bad settings, an unreachable database
+    return True, None
 
 
 def _render(args: argparse.Namespace, result: dict) -> str:
@@ -323,23 +331,17 @@ def _fail(message: str) -> int:
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     """``berth verify``: 0 verified, 1 not verified, 2 could not be checked."""
-    try:
+    def verify() -> dict:
         trust = None
         if args.trust_policy is None:
             if args.account is None:
                 raise AdminError("ValidationError", "give --trust-policy, or --account to "
                                  "trust that account's signing profiles")
             trust = _call(args, settings, "GetSigningTrust", {"AccountId": args.account})
-        result = _call(args, settings, "VerifyImageSignatures",
-                       signing.verify_params(args, trust))
-    except DOMAIN_ERRORS as exc:
-        error = translate(exc)
-        return _fail(f"{error.code}: {error.message}") + 1
-    except urllib.error.URLError as exc:
-        return _fail(f"cannot reach {args.endpoint_url}: {exc.reason}") + 1
-    except (OSError, MasterKeyError, UnknownRegistry, SQLAlchemyError, ValueError) as exc:
-        return _fail(str(exc)) + 1
-    return signing.report(result)
+        return _call(args, settings, "VerifyImageSignatures",
+                     signing.verify_params(args, trust))
+    failed, result = _guarded(args, verify)
+    return 2 if failed else signing.report(result)
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> dict:

@@ -10,9 +10,13 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from ..registry.errors import ManifestUnknown, NameUnknown, RegistryError
+from ..registry.errors import RegistryError
+from ..registry.images.service import ImageId
+from ..registry.images.storage_class import resolve_digest
 from ..registry.references import Digest, is_digest
 from ..registry.registry import Registry
+from ..registry.repositories.service import require_id
+from ..registry.repositories.templates import account_of
 from ..storage.metadata import manifests as manifest_rows
 from ..storage.metadata import tags as tag_rows
 from . import certificates, verification
@@ -83,14 +87,16 @@ class ImageSignatures:
                                                                          ()))}
         return verification.Trust(stores, frozenset(revoked))
 
-    def verify_request(self, account_id: str, repository: str, reference: str, scope: str,
+    def verify_request(self, repository: str, reference: str, scope: str,
                        policy_text: str, stores_text: str | None) -> Verdict:
         """A verification as a request asks it: the trust policy document and the trust
-        stores ({"ca:NAME": PEM}) as given, the account's own store besides."""
+        stores ({"ca:NAME": PEM}) as given, the registry's account's own store besides."""
         try:
             stores = parse_stores(json.loads(stores_text or "{}"))
         except ValueError as exc:
             raise TrustPolicyInvalid(f"TrustStores: {exc}") from None
+        with self.registry.db.read() as tx:
+            account_id = account_of(tx, self.registry.registry_id)
         return self.verify(repository, reference, scope, trust_policy.parse(policy_text),
                            self.trust(account_id, stores))
 
@@ -117,16 +123,13 @@ class ImageSignatures:
         return Verdict(repository, digest, verified, policy.name, policy.level, reason, found)
 
     def _manifest(self, repository: str, reference: str) -> tuple[int, dict]:
-        row = manifest_rows.lookup(self.registry.db, self.registry.registry_id, repository,
-                                   reference, not is_digest(reference), False)
-        if row is None:
-            raise NameUnknown(f"repository {repository!r} is not known to the registry",
-                              {"name": repository})
-        if row.digest is None:
-            raise ManifestUnknown(f"manifest {reference!r} is unknown to {repository!r}",
-                                  {"reference": reference})
-        return row.repository_id, {"mediaType": row.media_type, "digest": row.digest,
-                                   "size": row.size}
+        """The repository's id and the descriptor of the manifest a tag or digest names
+        (NameUnknown, ImageNotFound as every image lookup raises them)."""
+        image_id = ImageId(reference, None) if is_digest(reference) else ImageId(None, reference)
+        with self.registry.db.read() as tx:
+            repo_id = require_id(tx, self.registry.registry_id, repository)
+            row = manifest_rows.get(tx, repo_id, resolve_digest(tx, repo_id, image_id))
+        return repo_id, {"mediaType": row.media_type, "digest": row.digest, "size": row.size}
 
     def _referrers(self, repo_id: int, digest: str) -> list:
         """Signature referrers, and cosign's signature under its tag sha256-<hex>.sig."""

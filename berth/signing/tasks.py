@@ -79,9 +79,10 @@ def _signable(event: Event) -> bool:
             and not _COSIGN_TAG.fullmatch(p.get("tag") or ""))
 
 
-def register(runner: JobRunner, registry: Registry, profiles: ProfileService) -> None:
+def register(runner: JobRunner, registry: Registry, profiles: ProfileService,
+             key_allows: Callable[[str, str, str], bool]) -> None:
     runner.register(SIGN_JOB, lambda job: run(registry, profiles, job.payload, job.attempt,
-                                              registry.key_allows))
+                                              key_allows))
 
 
 def run(registry: Registry, profiles: ProfileService, p: dict, attempt: int,
@@ -119,13 +120,19 @@ def _settle(tx, registry_id: int, p: dict, outcome: tuple, status: str | None) -
     """The signature just pushed stays only if its image is still there and its profile
     still signs (revoked or disabled meanwhile: FAILED, and the signature goes)."""
     gone = manifest_rows.get(tx, p["repositoryId"], p["digest"]) is None
-    failure = None if status == ACTIVE else (
-        ("SIGNING_PROFILE_DISABLED", f"The signing profile {p['profileArn']} was disabled")
-        if status == DISABLED else
-        ("SIGNING_PROFILE_REVOKED", f"The signing profile {p['profileArn']} was revoked"))
+    failure = _unusable(p["profileArn"], status)
     if (gone or failure) and manifest_rows.get(tx, p["repositoryId"], outcome[2]) is not None:
         delete_tree(tx, registry_id, p["repositoryId"], p["repository"], outcome[2])
     return (FAILED, failure, None) if failure else outcome
+
+
+def _unusable(arn: str, status: str | None) -> tuple[str, str] | None:
+    """Why a profile of this status signs nothing (None: it signs); None status: gone."""
+    if status == ACTIVE:
+        return None
+    if status == DISABLED:
+        return "SIGNING_PROFILE_DISABLED", f"The signing profile {arn} is disabled"
+    return "SIGNING_PROFILE_REVOKED", f"The signing profile {arn} is revoked"
 
 
 def sign_image(registry: Registry, profiles: ProfileService, repo_id: int, repository: str,
@@ -167,11 +174,9 @@ def _signer(profiles: ProfileService, arn: str, region: str, account_id: str) ->
     except ProfileNotFound:
         raise SigningFailed("SIGNING_PROFILE_NOT_FOUND",
                             f"The signing profile {arn} does not exist") from None
-    if not signer.profile.trusted:
-        raise SigningFailed("SIGNING_PROFILE_REVOKED", f"The signing profile {arn} is revoked")
-    if not signer.profile.active:
-        raise SigningFailed("SIGNING_PROFILE_DISABLED", f"The signing profile {arn} is "
-                            "disabled")
+    failure = _unusable(arn, signer.profile.status)
+    if failure:
+        raise SigningFailed(*failure)
     leaf = signer.chain[0]
     if leaf.not_valid_after_utc <= datetime.datetime.now(datetime.timezone.utc):
         raise SigningFailed("SIGNING_PROFILE_EXPIRED",

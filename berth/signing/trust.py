@@ -2,17 +2,14 @@
 store (``ca:berth-<account>``: the account's signing CA and the roots of its imported
 profiles) and a trust policy naming the active profiles' certificates as its trusted
 identities -- a revoked profile is left out, so a verifier given the policy refuses what it
-signed. Also the parsing of trust stores and policies a caller sends."""
+signed."""
 from __future__ import annotations
 
 from cryptography import x509
 
-from ..registry.registry import Registry
-from ..storage.metadata import registries as registry_rows
-from . import certificates, trust_policy
+from . import certificates
 from .images import store_name
 from .models import ProfileInvalid
-from .trust_policy import TrustPolicyInvalid
 
 _RDNS = (("C", x509.NameOID.COUNTRY_NAME), ("ST", x509.NameOID.STATE_OR_PROVINCE_NAME),
          ("L", x509.NameOID.LOCALITY_NAME), ("O", x509.NameOID.ORGANIZATION_NAME),
@@ -51,15 +48,3 @@ def export(profiles, account_id: str) -> dict:
                 "name": name.split(":", 1)[1], "registryScopes": ["*"],
                 "signatureVerification": {"level": "strict"}, "trustStores": [name],
                 "trustedIdentities": identities}]}}
-
-
-def policies(text: str) -> list[trust_policy.TrustPolicy]:
-    return trust_policy.parse(text)
-
-
-def account_of(registry: Registry) -> str:
-    with registry.db.read() as tx:
-        return registry_rows.settings(tx, registry.registry_id, False).account_id
-
-
-__all__ = ["TrustPolicyInvalid", "account_of", "export", "identity", "policies"]

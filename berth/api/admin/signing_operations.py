@@ -92,10 +92,10 @@ def verify_image_signatures(registry: Registry, p: Params) -> dict:
     reference = p.get("ImageDigest") or p.get("ImageTag")
     if reference is None:
         raise validation_error("give ImageTag or ImageDigest")
-    scoped = registry_of(registry, p)
-    verdict = ImageSignatures(scoped, registry.signing_profiles).verify_request(
-        trust.account_of(scoped), p["RepositoryName"], reference,
-        p.get("Scope") or p["RepositoryName"], p["TrustPolicy"], p.get("TrustStores"))
+    verdict = ImageSignatures(registry_of(registry, p), registry.signing_profiles
+                              ).verify_request(p["RepositoryName"], reference,
+                                               p.get("Scope") or p["RepositoryName"],
+                                               p["TrustPolicy"], p.get("TrustStores"))
     return {"Verdict": verdict.to_json()}
 
 
