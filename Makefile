@@ -27,7 +27,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 test: system-deps test-venv
-	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra --durations=40 $(PYTEST_ARGS)
 
 bench: system-deps test-venv
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -15,11 +15,13 @@ from .api.admin import admin_route
 from .api.metrics import metrics_route
 from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
+from .api.ecr_public.routes import ecr_public_route
 from .api.sts.endpoint import aws_root
 from .iam.tasks import schedule_session_prune
 from .api.http.admission import BodyGate
 from .api.middleware import StaticHeaders
 from .api.oci.errors import HANDLERS
+from .api.oci.public import token as public_token
 from .api.oci.routes import routes as oci_routes
 from .concurrency import Limits, blocking, configure
 from .config import Settings, load_settings
@@ -49,6 +51,8 @@ from .observability.prometheus import mark_dead
 from .observability import Observer
 from .observability.access_log import access_log
 from .observability.middleware import RequestObserver
+from .public.pull_limits import PullLimiter
+from .public.services import PublicRegistries
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.images import referrers
 from .registry.registry import Registry
@@ -88,6 +92,7 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
                                                settings.price_per_gb_transferred)
         registry.secrets = SecretService(db, iam.identities.master)
         registry.signing_profiles = ProfileService(db, iam.identities.master)
+        registry.public_registries = PublicRegistries(db)
         registry.key_allows = iam.key_allows  # managed signing: may the pusher sign?
         registry.pullthrough = open_pullthrough(registry, settings)
     except BaseException:
@@ -165,7 +170,9 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
             mark_dead()
 
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
-                            aws_root(ecr_route().endpoint), admin_route(),
+                            Route("/token/", public_token),
+                            aws_root(ecr_route().endpoint, ecr_public_route().endpoint),
+                            admin_route(),
                             *([metrics_route()] if settings.metrics else [])],
                     exception_handlers=HANDLERS, lifespan=lifespan,
                     middleware=[Middleware(RequestObserver, observers)])
@@ -175,6 +182,8 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     app.state.settings = settings
     app.state.usage_transfer = transfer  # its observe() counts bytes pulled
     app.state.body_gate = BodyGate(settings.uploads_per_principal, settings.uploads_per_address)
+    app.state.public_pulls = PullLimiter(settings.public_pulls_anonymous,
+                                         settings.public_pulls_authenticated)
     return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
 
 

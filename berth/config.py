@@ -50,6 +50,13 @@ class Settings:
     audit_retention_days: int = 90
     metrics_port: int = 0
     metrics_anonymous: bool = False
+    # Public registries (ECR Public): pulled from public.<domain>/<alias>/<repository>, or
+    # from <host>:<public_port>/<alias>/<repository> when public_port is not 0. Anonymous
+    # pulls (manifest GETs) per source address and authenticated ones per account, per
+    # second and per server process, each with a burst of ten seconds' worth (more: 429).
+    public_port: int = 0
+    public_pulls_anonymous: int = 1
+    public_pulls_authenticated: int = 10
     # Event notifications (webhook targets): attempts before a delivery is dead-lettered,
     # and how long one attempt may take.
     notification_max_attempts: int = 8

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from ..observability import RequestRecord
+from ..iam.tenancy import PUBLIC, RegistryAddress
 
 ECR_SOURCE, ADMIN_SOURCE = "ecr.amazonaws.com", "berth.admin"
 _NAME = "/v2/{name:path}"
@@ -59,7 +60,13 @@ def read_only(name: str) -> bool:
 def repository_arn(region: str, account_id: str, repository: str) -> str:
     if not repository or not account_id:  # an anonymous request at a plain host: no registry
         return ""
-    return f"arn:aws:ecr:{region}:{account_id}:repository/{repository}"
+    return RegistryAddress(account_id, region).repository_arn(repository)
+
+
+def _source(record: RequestRecord) -> str:
+    if record.protocol == "admin":
+        return ADMIN_SOURCE
+    return "ecr-public.amazonaws.com" if record.region == PUBLIC else ECR_SOURCE
 
 
 def parameters(params: dict[str, Any] | None) -> str | None:
@@ -93,7 +100,7 @@ def from_request(record: RequestRecord, when: float | None = None) -> dict | Non
         return None
     return {"event_id": event_id(), "time": time.time() if when is None else when,
             "account_id": record.account_id, "region": record.region,
-            "source": ADMIN_SOURCE if record.protocol == "admin" else ECR_SOURCE,
+            "source": _source(record),
             "name": name, "read_only": read_only(name),
             "principal_arn": record.principal_arn[:256], "source_ip": record.source_ip[:64],
             "user_agent": record.user_agent[:256],

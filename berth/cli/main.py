@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trusted-proxies",
                        help="load balancers whose X-Forwarded-For/-Proto are believed "
                             "(addresses or CIDRs, comma-separated; default none)")
+    serve.add_argument("--public-port", type=int,
+                       help="also serve public repositories (ECR Public) on this port as "
+                            "<host>:<port>/<alias>/<repository> (default: only on the host "
+                            "name public.<domain>)")
     serve.add_argument("--metrics-port", type=int,
                        help="serve /metrics on this port too (default 0: the API port only)")
     serve.add_argument("--workers", type=int,

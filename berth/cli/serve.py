@@ -32,8 +32,10 @@ def serve(settings: Settings) -> int:
 
 def _serve(settings: Settings) -> int:
     tls = tls_files(settings)
-    sock = supervisor.listen(settings.host, settings.port)
+    sockets = [supervisor.listen(settings.host, settings.port)]
     try:
+        if settings.public_port:  # the same application: it tells the ports apart
+            sockets.append(supervisor.listen(settings.host, settings.public_port))
         started = prepare(settings)
         workers = settings.workers or default_workers()
         # Workers are separate processes: they rebuild the settings from the environment
@@ -42,13 +44,14 @@ def _serve(settings: Settings) -> int:
         os.environ[SUPERVISOR_ENV] = str(os.getpid())
         metrics_server = _metrics_server(settings)
         try:
-            ready = supervisor.run(_config(settings, workers, tls), sock,
+            ready = supervisor.run(_config(settings, workers, tls), sockets,
                                    lambda: announce(settings, workers, started, tls), tls)
         finally:
             if metrics_server is not None:
                 metrics_server.shutdown()
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
     return 0 if ready else 1
 
 

@@ -53,7 +53,7 @@ class ResourcePolicies:
             if caller is not None and not force:
                 policies = tuple(resource_policy(t) for t in (
                     text, registry_rows.registry_policy(tx, registry_id)) if t)
-                _, decision = decide(caller, SET_REPOSITORY_POLICY,
+                _, decision = decide(caller, address.action(SET_REPOSITORY_POLICY),
                                      address.repository_arn(repository), policies, keys)
                 if not decision.allowed:
                     raise PolicyLocksOut("The policy would prevent you from setting a "

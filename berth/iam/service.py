@@ -58,7 +58,7 @@ class Iam:
         does not exist yet and ``create`` is false)."""
         found = self._registries.get(address)
         if found is None:
-            if address.region not in self.tenancy.regions:
+            if not self.tenancy.serves(address):
                 raise UnknownRegistry(f"region {address.region!r} is not served here")
             with self.db.write() if create else self.db.read() as tx:
                 if identity_rows.find_account(tx, "id", address.account_id) is None:
@@ -155,7 +155,10 @@ class Iam:
             raise
 
     def authenticate(self, authorization: str | None) -> Caller:
-        token = basic_token(authorization)
+        return self.authenticate_token(basic_token(authorization))
+
+    def authenticate_token(self, token: str) -> Caller:
+        """The caller a registry token stands for (Unauthenticated if none)."""
         with self.db.read() as tx:
             return self.authenticator.from_token(tx, self.cache.entries(tx), token)
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+# The region of an account's public registry (ECR Public's, which no region holds: its ARNs
+# name none). Never a region name, so it cannot collide with a configured region.
+PUBLIC = "public"
+PUBLIC_SERVICE_REGION = "us-east-1"  # where ECR Public's API is signed for
 
 
 @dataclass(frozen=True)
@@ -14,11 +18,33 @@ class RegistryAddress:
     account_id: str
     region: str
 
+    @property
+    def is_public(self) -> bool:
+        return self.region == PUBLIC
+
+    @property
+    def service(self) -> str:
+        """The IAM service prefix of its actions and ARNs."""
+        return "ecr-public" if self.is_public else "ecr"
+
+    def action(self, action: str) -> str:
+        """``action`` (``ecr:Name``) as this registry's service names it."""
+        return f"{self.service}:{action.partition(':')[2]}"
+
     def repository_arn(self, name: str) -> str:
+        if self.is_public:
+            return f"arn:aws:ecr-public::{self.account_id}:repository/{name}"
         return f"arn:aws:ecr:{self.region}:{self.account_id}:repository/{name}"
 
     def host(self, domain: str) -> str:
+        if self.is_public:
+            return public_host(domain)
         return f"{self.account_id}.dkr.ecr.{self.region}.{domain}"
+
+
+def public_host(domain: str) -> str:
+    """Where public repositories are pulled from: ``public.<domain>/<alias>/<name>``."""
+    return f"public.{domain}"
 
 
 @dataclass(frozen=True)
@@ -45,7 +71,14 @@ class Tenancy:
         return RegistryAddress(self.default_account, self.default_region)
 
     def serves(self, address: RegistryAddress) -> bool:
-        return address.region in self.regions
+        return address.region in self.regions or address.is_public
+
+    def public(self, account_id: str) -> RegistryAddress:
+        return RegistryAddress(account_id, PUBLIC)
+
+    def is_public_host(self, host_header: str | None) -> bool:
+        host = _strip_port(host_header or "").lower().removesuffix(".")
+        return host == public_host(self.domain).lower()
 
     def own_registry(self, account_id: str, region: str | None) -> RegistryAddress:
         """What a plain host addresses for a caller of ``account_id`` whose credentials were

@@ -20,6 +20,8 @@ from .settings import AccountSettings
 
 if TYPE_CHECKING:
     from ..lifecycle.services import LifecycleService
+    from ..public.services import RepositoryCatalogs
+    from ..public.services import RepositoryCatalogs
     from ..scanning.services import ScanService
     from ..signing.services import SigningService
     from .images.service import ImageService
@@ -119,6 +121,13 @@ class Registry:
         from ..signing.services import SigningService
 
         return SigningService(self.db, self.registry_id)
+
+    @cached_property
+    def public_catalogs(self) -> "RepositoryCatalogs":
+        """A public registry's repositories and their catalog data (berth.public)."""
+        from ..public.services import RepositoryCatalogs
+
+        return RepositoryCatalogs(self.db, self.registry_id, self.encryption)
 
     def scoped(self, registry_id: int) -> "Registry":
         if registry_id == self.registry_id:

@@ -54,7 +54,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(config: uvicorn.Config, sock: socket.socket, on_ready: Callable[[], None],
+def run(config: uvicorn.Config, sockets: list[socket.socket], on_ready: Callable[[], None],
         tls: TlsFiles | None) -> bool:
     """Serve until told to stop: in this process for one worker, else in a supervisor.
     False if the server never became ready."""
@@ -68,9 +68,9 @@ def run(config: uvicorn.Config, sock: socket.socket, on_ready: Callable[[], None
         if tls is None:
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # nothing to reload; don't die
         config.load_app()
-        _ReadyServer(config, now_ready).run(sockets=[sock])
+        _ReadyServer(config, now_ready).run(sockets=sockets)
     else:
-        _Supervisor(config, [sock], now_ready, tls).run()
+        _Supervisor(config, sockets, now_ready, tls).run()
     return bool(ready)
 
 

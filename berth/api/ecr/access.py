@@ -45,6 +45,9 @@ async def admit(call: ApiCall, action: str, repository: str | None = None,
     caller: ApiCaller = call.caller
     account = call.params.get("registryId") or caller.identity.account_id
     address = RegistryAddress(account, caller.region)
+    if address.is_public:  # ECR Public's calls: its actions are ecr-public:...
+        action = (address.action(action) if isinstance(action, str)
+                  else tuple(map(address.action, action)))
     gate = iam(call.request)
     try:
         registry_id = await quick_read(gate.db.inline_reads, gate.authorize, caller.identity,

@@ -18,20 +18,8 @@ ACTION = "ecr:GetAuthorizationToken"
 
 async def get_authorization_token(call: ApiCall) -> dict:
     caller: ApiCaller = call.caller
-    try:
-        # Identity policies only: the action is on no resource that could carry a policy.
-        require(caller.identity, ACTION, "*")
-    except AccessDenied as exc:
-        raise access_denied(exc.message) from None
-    gate = iam(call.request)
-    try:
-        await blocking(gate.throttle, caller.identity, ACTION)
-    except Throttled as exc:
-        raise EcrApiError("ThrottlingException", exc.message) from None
     # The token names the signature's region: what a plain host addresses with it.
-    token, expires = await blocking(gate.tokens.mint, caller.identity.access_key_id,
-                                    region=caller.region, not_after=caller.identity.expires_at)
-    encoded = base64.b64encode(f"AWS:{token}".encode()).decode()
+    encoded, expires = await mint(call, ACTION, caller.region)
     # registryIds is deprecated in ECR: the token is the same for every registry.
     accounts = call.params.get("registryIds") or [caller.identity.account_id]
     return {"authorizationData": [{
@@ -39,6 +27,24 @@ async def get_authorization_token(call: ApiCall) -> dict:
         "expiresAt": datetime.fromtimestamp(expires, timezone.utc),
         "proxyEndpoint": proxy_endpoint(call, RegistryAddress(account, caller.region)),
     } for account in accounts]}
+
+
+async def mint(call: ApiCall, action: str, region: str | None) -> tuple[str, float]:
+    """``base64(AWS:<token>)`` for the caller if it may do ``action``, and its expiry."""
+    caller: ApiCaller = call.caller
+    try:
+        # Identity policies only: the action is on no resource that could carry a policy.
+        require(caller.identity, action, "*")
+    except AccessDenied as exc:
+        raise access_denied(exc.message) from None
+    gate = iam(call.request)
+    try:
+        await blocking(gate.throttle, caller.identity, action)
+    except Throttled as exc:
+        raise EcrApiError("ThrottlingException", exc.message) from None
+    token, expires = await blocking(gate.tokens.mint, caller.identity.access_key_id,
+                                    region=region, not_after=caller.identity.expires_at)
+    return base64.b64encode(f"AWS:{token}".encode()).decode(), expires
 
 
 def proxy_endpoint(call: ApiCall, address: RegistryAddress) -> str:

@@ -25,8 +25,8 @@ _NUMBER_BYTES = {"integer": 12, "long": 21, "float": 32, "double": 32, "boolean"
 
 
 @functools.cache
-def max_body_bytes(operation: str) -> int:
-    shape = model.operation_model(operation).input_shape
+def max_body_bytes(operation: str, service: model.Service = model.ECR) -> int:
+    shape = service.operation_model(operation).input_shape
     bound = max(_bound(shape) if shape is not None else 2, 0) + 1024
     return max(bound if _carries_blob(shape) else min(bound, CEILING), 4096)
 

@@ -70,20 +70,25 @@ Authenticate = Callable[[Request, bytes], Awaitable[Any]]
 
 
 def make_endpoint(operations: Mapping[str, Handler], authenticate: Authenticate, *,
-                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, path: str = "/") -> Route:
-    unknown = sorted(set(operations) - model.operation_names())
+                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, path: str = "/",
+                  service: model.Service = model.ECR) -> Route:
+    """The JSON 1.1 endpoint of ``service`` (ECR's, or ECR Public's: the same protocol)."""
+    unknown = sorted(set(operations) - service.operation_names)
     if unknown:
-        raise ValueError(f"not ECR operations: {', '.join(unknown)}")
+        raise ValueError(f"not {service.name} operations: {', '.join(unknown)}")
     # An ASGI app rather than a function, so the Route takes every method and we answer them.
-    return Route(path, _EcrApi(dict(operations), authenticate, max_body_bytes), name="ecr")
+    return Route(path, _EcrApi(dict(operations), authenticate, max_body_bytes, service),
+                 name=service.name)
 
 
 class _EcrApi:
     def __init__(self, operations: dict[str, Handler], authenticate: Authenticate,
-                 max_body_bytes: int):
+                 max_body_bytes: int, service: model.Service):
         self.operations = operations
         self.authenticate = authenticate
         self.max_body_bytes = max_body_bytes
+        self.service = service
+        self.label = service.name.replace("-", "_")  # of metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -94,18 +99,18 @@ class _EcrApi:
     async def _respond(self, request: Request, request_id: str) -> Response:
         name = "-"
         try:
-            name = awsjson.operation_name(request, model.target_prefix())
-            observed.note_operation(request.scope, name, name in model.operation_names())
+            name = awsjson.operation_name(request, self.service.target_prefix)
+            observed.note_operation(request.scope, name, name in self.service.operation_names)
             return await self._call(name, request, request_id)
         except SigV4Error as exc:
             log.info("request %s: authentication failed: %s", request_id, exc.code)
-            metrics.refused("ecr", "throttled" if exc.code == "ThrottlingException"
+            metrics.refused(self.label, "throttled" if exc.code == "ThrottlingException"
                             else "unauthenticated")
             return error_response(exc.code, exc.message, exc.http_status, request_id)
         except EcrApiError as exc:
             return render(exc, request_id)
         except TooManyRequests as exc:
-            metrics.refused("ecr", "throttled")
+            metrics.refused(self.label, "throttled")
             return error_response("ThrottlingException", str(exc), 400, request_id)
         except StorageFull as exc:  # also before any handler: the replay ledger's write
             return render(storage_full(exc), request_id)
@@ -121,13 +126,13 @@ class _EcrApi:
         if _declared_length(request) <= INLINE_DECODE_BYTES:
             body = await awsjson.read_body(request, self._limit(name))
             caller = await self.authenticate(request, body)
-            handler, operation = self._handler(name), model.operation_model(name)
+            handler, operation = self._handler(name), self.service.operation_model(name)
             params = _decoded(operation, body)
         else:  # read and decoded in a place of the client address's (429 if none is free)
             with _admitted(request):
                 body = await awsjson.read_body(request, self._limit(name))
                 caller = await self.authenticate(request, body)
-                handler, operation = self._handler(name), model.operation_model(name)
+                handler, operation = self._handler(name), self.service.operation_model(name)
                 params = await blocking(_decoded, operation, body)
         _observe(request, caller, params)
         call = ApiCall(operation=name, params=params, caller=caller, request=request,
@@ -144,14 +149,14 @@ class _EcrApi:
         return json_response(shape_output(operation, result), 200, request_id)
 
     def _limit(self, name: str) -> int:
-        if name not in model.operation_names():
+        if name not in self.service.operation_names:
             return min(self.max_body_bytes, UNKNOWN_OPERATION_BYTES)
-        return min(self.max_body_bytes, max_body_bytes(name))
+        return min(self.max_body_bytes, max_body_bytes(name, self.service))
 
     def _handler(self, name: str) -> Handler:
         if name in self.operations:
             return self.operations[name]
-        if name in model.operation_names():
+        if name in self.service.operation_names:
             raise unknown_operation(f"Operation {name} is not supported by this server yet.")
         raise unknown_operation(f"Unknown operation {name}.")
 

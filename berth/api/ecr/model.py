@@ -1,5 +1,6 @@
-"""botocore's ECR service model (``ecr/2015-09-21/service-2.json``), our spec. Loaded on first
-use and cached: importing this module does no work."""
+"""botocore's service models of the two ECR APIs, our spec: ECR's (``ecr/2015-09-21``) and
+ECR Public's (``ecr-public/2020-10-30``). Loaded on first use and cached: importing this
+module does no work."""
 from __future__ import annotations
 
 import functools
@@ -7,45 +8,68 @@ import functools
 from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel
 
-SERVICE = "ecr"
-API_VERSION = "2015-09-21"
+
+class Service:
+    def __init__(self, name: str, api_version: str):
+        self.name, self.api_version = name, api_version
+
+    @functools.cached_property
+    def data(self) -> dict:
+        return create_loader().load_service_model(self.name, "service-2", self.api_version)
+
+    @functools.cached_property
+    def model(self) -> ServiceModel:
+        return ServiceModel(self.data, service_name=self.name)
+
+    @property
+    def target_prefix(self) -> str:
+        """What comes before ``.<Operation>`` in X-Amz-Target."""
+        return self.model.metadata["targetPrefix"]
+
+    @functools.cached_property
+    def operation_names(self) -> frozenset[str]:
+        return frozenset(self.model.operation_names)
+
+    def operation_model(self, name: str) -> OperationModel:
+        """The named operation's model; KeyError when the model has no such operation."""
+        if name not in self.operation_names:
+            raise KeyError(name)
+        return self.model.operation_model(name)
+
+    @functools.cached_property
+    def exception_statuses(self) -> dict[str, int]:
+        """HTTP status of each error shape the model declares: its ``error.httpStatusCode``
+        when given, else 500 for faults (ServerException) and 400 for everything else."""
+        # The raw shapes: botocore's Shape objects do not expose "fault".
+        statuses = {}
+        for name, shape in self.data["shapes"].items():
+            if shape.get("exception"):
+                declared = shape.get("error", {}).get("httpStatusCode")
+                statuses[name] = declared or (500 if shape.get("fault") else 400)
+        return statuses
 
 
-@functools.cache
-def _model_data() -> dict:
-    return create_loader().load_service_model(SERVICE, "service-2", API_VERSION)
+ECR = Service("ecr", "2015-09-21")
+ECR_PUBLIC = Service("ecr-public", "2020-10-30")
 
 
-@functools.cache
 def service_model() -> ServiceModel:
-    return ServiceModel(_model_data(), service_name=SERVICE)
+    return ECR.model
 
 
 def target_prefix() -> str:
-    """What comes before ``.<Operation>`` in X-Amz-Target."""
-    return service_model().metadata["targetPrefix"]
+    return ECR.target_prefix
 
 
-@functools.cache
 def operation_names() -> frozenset[str]:
-    return frozenset(service_model().operation_names)
+    return ECR.operation_names
 
 
 def operation_model(name: str) -> OperationModel:
-    """The named operation's model; KeyError when the model has no such operation."""
-    if name not in operation_names():
-        raise KeyError(name)
-    return service_model().operation_model(name)
+    return ECR.operation_model(name)
 
 
 @functools.cache
 def exception_statuses() -> dict[str, int]:
-    """HTTP status of each error shape the model declares: its ``error.httpStatusCode`` when
-    given, else 500 for faults (ServerException) and 400 for everything else."""
-    # The raw shapes: botocore's Shape objects do not expose "fault".
-    statuses = {}
-    for name, shape in _model_data()["shapes"].items():
-        if shape.get("exception"):
-            declared = shape.get("error", {}).get("httpStatusCode")
-            statuses[name] = declared or (500 if shape.get("fault") else 400)
-    return statuses
+    """The errors either API declares, with their statuses (the two agree on shared names)."""
+    return {**ECR_PUBLIC.exception_statuses, **ECR.exception_statuses}

@@ -22,7 +22,7 @@ from .caller import iam
 from .endpoint import ApiCall
 from .errors import model_error
 
-_ARN = re.compile(r"arn:aws:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)")
+_ARN = re.compile(r"arn:aws:(ecr|ecr-public):([a-z0-9-]*):([0-9]{12}):repository/(.+)")
 
 
 def _settings(target: Target) -> RepositorySettingsService:
@@ -101,7 +101,8 @@ async def _list_repositories(call: ApiCall) -> dict:
     target = await _listing_target(call)
     if target is None:  # a registry not made yet has no repositories
         return {"repositories": []}
-    can_see = iam(call.request).visibility(call.caller.identity, "ecr:DescribeRepositories",
+    action = target.address.action("ecr:DescribeRepositories")
+    can_see = iam(call.request).visibility(call.caller.identity, action,
                                            target.address, target.registry_id,
                                            condition_keys(call))
 
@@ -159,10 +160,12 @@ async def _resource(call: ApiCall, action: str, keys: dict | None = None
     """The registry and repository ``resourceArn`` names, admitted for ``action``."""
     arn = call.params["resourceArn"]
     match = _ARN.fullmatch(arn)
-    if match is None or match.group(1) != call.caller.region:
+    own = call.caller.own_registry  # the service and region of the call's own registry
+    if match is None or arn != dataclasses.replace(own, account_id=match.group(3)
+                                                   ).repository_arn(match.group(4)):
         raise model_error("InvalidParameterException", f"Invalid parameter at 'resourceArn' "
                           f"failed to satisfy constraint: 'Invalid ARN {arn}'")
-    _, account, name = match.groups()
+    _, _, account, name = match.groups()
     addressed = dataclasses.replace(call, params={**call.params, "registryId": account})
     return await admit(addressed, action, name, keys), name
 

@@ -22,6 +22,7 @@ from ...registry.errors import NameUnknown
 from ...registry.repositories import CreationNeedsPermission
 from ...quotas.rates import Throttled
 from ...registry.references import validate_name
+from . import public
 from .errors import error_response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -97,6 +98,9 @@ def guarded(actions: dict[str, tuple[str, ...]] | None, handler: Handler) -> Han
 
 async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -> None:
     gate, header = iam(request), request.headers.get("authorization")
+    if public.addressed(request):
+        await _admit_public(request, actions)
+        return
     if actions is None:
         request.state.caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
         return
@@ -112,16 +116,30 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
                                      condition_keys(request))
         _admitted(request, admission)
         return
-    # Starlette answers HEAD on every GET route: it needs what GET needs.
-    wanted = actions[request.method if request.method in actions else "GET"]
-    if request.method == "POST" and "digest" in request.query_params:
-        wanted = MONOLITHIC
+    wanted = _wanted(request, actions)
     if wanted:
         admission = await quick_read(gate.db.inline_reads, gate.admit, header, wanted, where,
                                      repository, condition_keys(request), validate_name)
     else:  # the catalog, filtered by its handler: of no registry, it lists nothing
         admission = await quick_read(gate.db.inline_reads, gate.admit_listing, header, where)
     _admitted(request, admission)
+
+
+async def _admit_public(request: Request, actions: dict[str, tuple[str, ...]] | None) -> None:
+    if actions is None:  # /v2/: tells a client without a token to fetch one
+        request.state.caller = await public.caller(request, required=True)
+        return
+    if actions is CATALOG:
+        raise UnknownRegistry("public registries have no catalog: see the gallery")
+    await public.admit(request, _wanted(request, actions), condition_keys(request))
+
+
+def _wanted(request: Request, actions: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    # Starlette answers HEAD on every GET route: it needs what GET needs.
+    wanted = actions[request.method if request.method in actions else "GET"]
+    if request.method == "POST" and "digest" in request.query_params:
+        wanted = MONOLITHIC
+    return wanted
 
 
 def _admitted(request: Request, admission: Admission) -> None:
@@ -132,6 +150,8 @@ def _admitted(request: Request, admission: Admission) -> None:
 
 
 def unauthorized(request: Request, message: str) -> Response:
+    if public.addressed(request):
+        return public.challenge(request, message)
     host = request.headers.get("host") or "localhost"
     realm = f"{request.url.scheme}://{host}/"
     return error_response(401, "UNAUTHORIZED", message, headers={
@@ -141,9 +161,13 @@ def unauthorized(request: Request, message: str) -> Response:
 async def may(request: Request, action: str, repository: str) -> bool:
     """Whether the admitted caller may also do ``action`` on another repository of the same
     registry (the source of a cross-repository mount)."""
-    gate = iam(request)
+    gate, address = iam(request), request.state.address
+    if address.is_public:  # anyone may read a public repository
+        if action in public.PULL_ACTIONS:
+            return True
+        action = address.action(action)
     return await quick_read(gate.db.inline_reads, gate.permits, request.state.caller, action,
-                            request.state.address, request.state.registry.registry_id,
+                            address, request.state.registry.registry_id,
                             repository, condition_keys(request))
 
 

@@ -43,8 +43,9 @@ async def tags_list(request: Request) -> Response:
     # A page is a read of tens of microseconds on SQLite: cheaper on the loop than a hop.
     inline = reg.db.inline_reads and n is not None and n <= INLINE_TAG_PAGE
     tags, more = await quick_read(inline, reg.repositories.tags, name, n, last)
-    return JSONResponse({"name": name, "tags": tags},
-                        headers=_link(f"/v2/{name}/tags/list", n, tags, more))
+    route = rq.route_name(request)  # a public repository's with its registry's alias
+    return JSONResponse({"name": route, "tags": tags},
+                        headers=_link(f"/v2/{route}/tags/list", n, tags, more))
 
 
 async def referrers(request: Request) -> Response:

@@ -16,7 +16,7 @@ async def get_manifest(request: Request) -> Response:
     found = await importing(request, lambda may_import: cache.manifest(
         reg, name, request.path_params["reference"], rq.accepted_types(request),
         with_content=not head, record_pull=not head,
-        principal=request.state.caller.principal.arn, may_import=may_import))
+        principal=request.state.caller.principal.arn or "", may_import=may_import))
     headers = {"Docker-Content-Digest": found.digest, "ETag": f'"{found.digest}"',
                "Content-Length": str(found.size)}
     return Response(found.content if not head else None, headers=headers,
@@ -32,7 +32,7 @@ async def put_manifest(request: Request) -> Response:
     result = await creating(request, lambda may_create: blocking(
         reg.manifests.put, name, reference, body, content_type, may_create=may_create,
         pusher=pusher))
-    headers = {"Location": f"/v2/{name}/manifests/{result.digest}",
+    headers = {"Location": f"/v2/{rq.route_name(request)}/manifests/{result.digest}",
                "Docker-Content-Digest": str(result.digest), "Content-Length": "0"}
     if result.subject:
         headers["OCI-Subject"] = str(result.subject)

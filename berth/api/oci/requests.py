@@ -25,7 +25,24 @@ def registry(request: Request) -> Registry:
 
 
 def name(request: Request) -> str:
-    return validate_name(request.path_params["name"])
+    """The repository's name in its registry (a public one's without the alias before it)."""
+    return getattr(request.state, "repository_name", None) or validate_name(
+        request.path_params["name"])
+
+
+def route_name(request: Request) -> str:
+    """The name as the request's path has it, for the paths sent back (Location, Link)."""
+    return request.path_params["name"]
+
+
+def mount_source(request: Request, source: str) -> str | None:
+    """The repository a mount's ``from`` names in the request's registry: for a public one,
+    a name under the same alias (None: another registry's, which is not mounted from)."""
+    alias = getattr(request.state, "public_alias", None)
+    if alias is None:
+        return source
+    prefix, _, rest = source.partition("/")
+    return rest if prefix == alias and rest else None
 
 
 def digest(value: str | None) -> Digest:

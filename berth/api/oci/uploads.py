@@ -58,30 +58,31 @@ async def _start(request: Request, may_create: bool) -> Response:
         source = query.get("from")
         # A source the caller may not read is treated as lacking the blob: a plain upload
         # session follows, as the spec has it for a mount that cannot be done.
+        source = source and rq.mount_source(request, source)
         if (source and await may(request, MOUNT_SOURCE_ACTION, validate_name(source))
                 and await blocking(reg.blobs.mount, name, digest, source, may_create)):
-            return _created(name, digest)
+            return _created(rq.route_name(request), digest)
     elif "digest" in query:
         digest = rq.digest(query["digest"])
         with _admitted(request):
             await reg.uploads.upload_whole(name, digest, rq.body(request), rq.chunk(request),
                                            may_create)
-        return _created(name, digest)
+        return _created(rq.route_name(request), digest)
     upload_id = await blocking(reg.uploads.start, name, may_create)
-    return _session(name, upload_id, 0, 202)
+    return _session(rq.route_name(request), upload_id, 0, 202)
 
 
 async def upload_status(request: Request) -> Response:
     reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
     size = await blocking(reg.uploads.status, name, upload_id)
-    return _session(name, upload_id, size, 204)
+    return _session(rq.route_name(request), upload_id, size, 204)
 
 
 async def patch_upload(request: Request) -> Response:
     reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
     with _admitted(request):
         size = await reg.uploads.append(name, upload_id, rq.body(request), rq.chunk(request))
-    return _session(name, upload_id, size, 202)
+    return _session(rq.route_name(request), upload_id, size, 202)
 
 
 async def finish_upload(request: Request) -> Response:
@@ -91,10 +92,10 @@ async def finish_upload(request: Request) -> Response:
     digest = rq.digest(request.query_params["digest"])
     if not rq.has_body(request):
         await reg.uploads.complete(name, upload_id, digest, None, rq.chunk(request))
-        return _created(name, digest)
+        return _created(rq.route_name(request), digest)
     with _admitted(request):
         await reg.uploads.complete(name, upload_id, digest, rq.body(request), rq.chunk(request))
-    return _created(name, digest)
+    return _created(rq.route_name(request), digest)
 
 
 async def cancel_upload(request: Request) -> Response:

@@ -31,6 +31,7 @@ log = logging.getLogger("berth.api.sts")
 SERVICE = "sts"
 MAX_BODY_BYTES = 64 * 1024  # policies of 2,048 characters and 50 tags fit many times over
 _FORM = "application/x-www-form-urlencoded"
+_ECR_PUBLIC_TARGET = b"SpencerFrontendService."  # ECR Public's targetPrefix
 # What STS answers for SigV4 refusals (AWS's common query-protocol names and statuses).
 _SIGV4_CODES = {"UnrecognizedClientException": ("InvalidClientTokenId", 403),
                 "InvalidSignatureException": ("SignatureDoesNotMatch", 403),
@@ -38,9 +39,10 @@ _SIGV4_CODES = {"UnrecognizedClientException": ("InvalidClientTokenId", 403),
                 "MissingAuthenticationTokenException": ("MissingAuthenticationToken", 403)}
 
 
-def aws_root(ecr: ASGIApp) -> Route:
-    """``/``: STS for query-protocol requests, the ECR API for the rest."""
-    return Route("/", _AwsRoot(ecr, _StsApi()), name="aws")
+def aws_root(ecr: ASGIApp, ecr_public: ASGIApp) -> Route:
+    """``/``: STS for query-protocol requests, ECR Public's API for its X-Amz-Target, the ECR
+    API for the rest."""
+    return Route("/", _AwsRoot(ecr, ecr_public, _StsApi()), name="aws")
 
 
 def is_sts(scope: Scope) -> bool:
@@ -54,11 +56,24 @@ def is_sts(scope: Scope) -> bool:
 
 
 class _AwsRoot:
-    def __init__(self, ecr: ASGIApp, sts: ASGIApp):
-        self.ecr, self.sts = ecr, sts
+    def __init__(self, ecr: ASGIApp, ecr_public: ASGIApp, sts: ASGIApp):
+        self.ecr, self.ecr_public, self.sts = ecr, ecr_public, sts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await (self.sts if is_sts(scope) else self.ecr)(scope, receive, send)
+        if is_sts(scope):
+            app = self.sts
+        elif _target(scope).startswith(_ECR_PUBLIC_TARGET):
+            app = self.ecr_public
+        else:
+            app = self.ecr
+        await app(scope, receive, send)
+
+
+def _target(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"x-amz-target":
+            return value
+    return b""
 
 
 class _StsApi:

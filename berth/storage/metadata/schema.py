@@ -330,6 +330,7 @@ from . import (  # noqa: E402,F401
     federation,
     lifecycle,
     notifications,
+    public,
     pullthrough,
     quotas,
     replication,
