@@ -6,12 +6,13 @@
 # sections for the scanner's tests); debootstrap, runc and systemd (systemd-analyze) for the
 # deployment files' tests: a Debian base for the image built from deploy/Containerfile, the
 # runtime podman and buildah run it with, and the unit file checked; apache2-utils (htpasswd:
-# bcrypt password files for Distribution as an authenticating pull-through upstream).
+# bcrypt password files for Distribution as an authenticating pull-through upstream);
+# chromium, which Playwright drives for the gallery's and console's browser tests.
 set -euo pipefail
 PKGS=(skopeo buildah podman docker.io docker-registry uidmap fuse-overlayfs
       containernetworking-plugins iptables golang-github-containers-common postgresql
       ceph-mon ceph-osd radosgw rpm db5.3-util binutils debootstrap runc systemd
-      apache2-utils)
+      apache2-utils chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

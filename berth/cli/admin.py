@@ -23,7 +23,7 @@ from ..iam.service import UnknownRegistry
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import audit, events, oidc, quotas, roles, secrets, signing, sites, usage
+from . import audit, events, oidc, public, quotas, roles, secrets, signing, sites, usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -200,6 +200,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
     "quotas": {name: Command(*spec) for name, spec in quotas.COMMANDS.items()},
     "signing-profiles": {name: Command(*spec) for name, spec in signing.COMMANDS.items()},
     "replication-sites": {name: Command(*spec) for name, spec in sites.COMMANDS.items()},
+    "public-registry": {name: Command(*spec) for name, spec in public.COMMANDS.items()},
     "audit": {"lookup": Command("look up events of the audit trail, newest first (JSON lines)",
                                 "LookupAuditEvents", audit.ARGUMENTS, audit.params)},
     "tokens": {
@@ -220,7 +221,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "tokens": "registry token signing", "events": events.HELP,
                "secrets": secrets.HELP, "replication-sites": sites.HELP, "roles": roles.HELP,
                "oidc-providers": oidc.HELP, "quotas": quotas.HELP,
-               "signing-profiles": signing.HELP,
+               "signing-profiles": signing.HELP, "public-registry": public.HELP,
                "audit": audit.HELP}
 
 

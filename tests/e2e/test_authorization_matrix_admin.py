@@ -19,6 +19,7 @@ from berth.quotas.services import QuotaService
 from berth.replication.sites import Sites
 from berth.secrets import SecretService
 from berth.signing.profiles import ProfileService
+from berth.public.services import PublicRegistries
 from tests.support.authorization_world import (  # noqa: F401 (world: the fixture)
     ALLOW_ALL,
     API_CALLERS,
@@ -282,6 +283,9 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "EnableSigningProfile": lambda world, cell: _profile(world, cell, enabled=False),
     "GetSigningTrust": lambda world, cell: {"AccountId": _profile(world, cell)["AccountId"]},
     "VerifyImageSignatures": _signed_image,
+    "GetPublicRegistry": _home,
+    "PutPublicRegistryAlias": lambda world, cell: {
+        **_home(world, cell), "Alias": "a" + hashlib.sha256(cell.encode()).hexdigest()[:20]},
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
     "RunLifecyclePolicies": lambda world, cell: {"RepositoryName": _with_policy(world, cell)},
     "PreviewLifecyclePolicy": lambda world, cell: {"RepositoryName": _with_policy(world, cell),
@@ -395,6 +399,8 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert found.chain == _CHAINS[body["ProfileName"]]
     elif operation == "DeleteSecret":
         assert body["Name"] in _secret_names(world)
+    elif operation == "PutPublicRegistryAlias":
+        assert PublicRegistries(world.iam.db).account_of(body["Alias"]) is None
     elif operation == "PutReplicationSite":
         assert body["RegistryId"] not in _site_ids(world)
     elif operation == "DeleteReplicationSite":

@@ -2,7 +2,8 @@
 repository with catalog data and hand docker its login password (``get-login-password``);
 docker pushes to ``<host>:<public port>/<alias>/<repository>``; a docker with no credentials
 at all pulls the image back, and skopeo inspects it anonymously, both through ECR Public's
-token flow."""
+token flow. Then the gallery, in Chromium: found by a search, its page shows the tag with its
+platform and size and the pull command, and the publisher's markup runs nothing."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ import shutil
 import pytest
 
 from tests.support.berth_node import BerthNode
+from tests.support.browser import browser_page, screenshot
 from tests.support.dockerd import Dockerd
 from tests.support.ecr_login import aws_cli
 from tests.support.operator_cli import admin_env, run
@@ -33,9 +35,11 @@ def test_docker_pushes_with_credentials_and_anyone_pulls(tmp_path, dockerd: Dock
     node = BerthNode(tmp_path / "node", extra_args=("--public-port", str(public_port))).start()
     try:
         made = _aws(node, "create-repository", "--repository-name", "tools/hello",
-                    "--catalog-data", json.dumps({"description": "Says hello",
-                                                  "aboutText": "# Hello", "operatingSystems":
-                                                  ["Linux"], "architectures": ["x86-64"]}))
+                    "--catalog-data", json.dumps({
+                        "description": "Says hello <img src=x onerror=alert('description')>",
+                        "aboutText": "# Hello\n\n<script>alert('about')</script>\n\n"
+                                     "[docs](javascript:alert('link'))",
+                        "operatingSystems": ["Linux"], "architectures": ["x86-64"]}))
         uri = made["repository"]["repositoryUri"]
         registry = _aws(node, "describe-registries")["registries"][0]
         alias = registry["aliases"][0]["name"]
@@ -74,6 +78,30 @@ def test_docker_pushes_with_credentials_and_anyone_pulls(tmp_path, dockerd: Dock
         assert refused.returncode != 0
         tags = _aws(node, "describe-image-tags", "--repository-name", "tools/hello")
         assert [t["imageTag"] for t in tags["imageTagDetails"]] == ["v1"]
+
+        _gallery_shows(node, alias, uri, digest)
     finally:
         node.stop()
         shutil.rmtree(tmp_path / "node", ignore_errors=True)
+
+
+def _gallery_shows(node, alias: str, uri: str, digest: str) -> None:
+    with browser_page() as (page, dialogs):
+        page.goto(f"{node.url}/gallery")
+        page.fill("input[name=q]", "hello")
+        page.click("button[type=submit]")
+        screenshot(page, "gallery-search")
+        assert page.inner_text("#count") == "1 repository"
+        page.click(f"text={alias}/tools/hello")
+        page.wait_for_selector("#tags")
+        screenshot(page, "gallery-repository")
+        assert page.inner_text("h1") == "tools/hello"
+        assert page.inner_text("#pull") == f"docker pull {uri}:v1"
+        row = page.inner_text("#tags tr:nth-child(2)")
+        assert row.startswith("v1") and "linux/amd64" in row and digest[:19] in row
+        assert "<script>" in page.inner_text("#about")  # shown as text, not run
+        assert page.eval_on_selector_all("#about a", "links => links.length") == 0
+        page.click(f"text={alias}")
+        screenshot(page, "gallery-registry")
+        assert "tools/hello" in page.inner_text("main")
+        assert dialogs == []  # no publisher's script ran anywhere

@@ -32,7 +32,8 @@ DOMAIN_ERRORS = (AdminError, IdentityError, PolicyError, KeyServiceError, Notifi
                  SecretError, FederationError, QuotaInvalid, RegistryError)
 # Registry and signing refusals, by code; anything else of theirs is a ValidationError.
 _REGISTRY_ERRORS = {"PROFILE_NOT_FOUND": ("ResourceNotFoundException", 404),
-                    "PROFILE_EXISTS": ("ConflictException", 409)}
+                    "PROFILE_EXISTS": ("ConflictException", 409),
+                    "ALIAS_TAKEN": ("ConflictException", 409)}
 
 
 def translate(exc: Exception) -> AdminError | None:

@@ -11,6 +11,7 @@ from . import (
     lifecycle_operations,
     notification_operations,
     operations,
+    public_operations,
     quota_operations,
     role_operations,
     scanning_operations,
@@ -32,7 +33,8 @@ def _collect(*modules: ModuleType) -> dict[str, Operation]:
 OPERATIONS = _collect(operations, key_operations, storage_operations, usage_operations,
                       notification_operations, lifecycle_operations, audit_operations,
                       scanning_operations, secret_operations, site_operations, role_operations,
-                      federation_operations, quota_operations, signing_operations)
+                      federation_operations, quota_operations, signing_operations,
+                      public_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

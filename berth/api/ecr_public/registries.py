@@ -10,7 +10,7 @@ from ...public.models import PublicRegistry
 from ..ecr.authorization_token import mint
 from ..ecr.endpoint import ApiCall
 from ..ecr.errors import access_denied
-from .addresses import public_base, registry_of
+from .addresses import gallery_base, public_base, registry_of
 
 BEARER_ACTION = "sts:GetServiceBearerToken"  # ECR Public asks for it too
 
@@ -30,23 +30,25 @@ async def describe_registries(call: ApiCall) -> dict:
     return {"registries": [_registry(call, registry)]}
 
 
-def _catalog(registry: PublicRegistry) -> dict:
+def _catalog(call: ApiCall, registry: PublicRegistry) -> dict:
+    logo = f"{gallery_base(call)}/_logo/{registry.alias}" if registry.logo else None
     return {"registryCatalogData": {"displayName": registry.display_name,
-                                    "description": registry.description or None}}
+                                    "description": registry.description or None,
+                                    "logoUrl": logo}}
 
 
 async def get_registry_catalog_data(call: ApiCall) -> dict:
     _allowed(call, "ecr-public:GetRegistryCatalogData")
-    return _catalog(await registry_of(call, call.caller.identity.account_id))
+    return _catalog(call, await registry_of(call, call.caller.identity.account_id))
 
 
 async def put_registry_catalog_data(call: ApiCall) -> dict:
     _allowed(call, "ecr-public:PutRegistryCatalogData")
     p = call.params
     registries = call.request.app.state.registry.public_registries
-    return _catalog(await blocking(registries.put_catalog, call.caller.identity.account_id,
-                                   p.get("displayName"), p.get("description"),
-                                   p.get("logoImageBlob")))
+    found = await blocking(registries.put_catalog, call.caller.identity.account_id,
+                           p.get("displayName"), p.get("description"), p.get("logoImageBlob"))
+    return _catalog(call, found)
 
 
 async def get_authorization_token(call: ApiCall) -> dict:

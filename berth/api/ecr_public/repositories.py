@@ -8,7 +8,7 @@ from ..ecr import policies
 from ..ecr import repositories as ecr
 from ..ecr.access import admit
 from ..ecr.endpoint import ApiCall
-from .addresses import public_base, registry_of
+from .addresses import gallery_base, public_base, registry_of
 
 # ECR Public's members -> RepositoryCatalog's fields.
 _FIELDS = {"description": "description", "aboutText": "about_text", "usageText": "usage_text",
@@ -24,11 +24,15 @@ def _given(data: dict | None) -> dict:
     return given
 
 
-def catalog_out(catalog: RepositoryCatalog) -> dict:
-    return {"description": catalog.description, "aboutText": catalog.about_text,
-            "usageText": catalog.usage_text, "architectures": list(catalog.architectures),
-            "operatingSystems": list(catalog.operating_systems),
-            "categories": list(catalog.categories), "marketplaceCertified": False}
+async def catalog_out(call: ApiCall, name: str, catalog: RepositoryCatalog) -> dict:
+    out = {"description": catalog.description, "aboutText": catalog.about_text,
+           "usageText": catalog.usage_text, "architectures": list(catalog.architectures),
+           "operatingSystems": list(catalog.operating_systems),
+           "categories": list(catalog.categories), "marketplaceCertified": False}
+    if catalog.logo:  # the gallery serves it
+        alias = (await registry_of(call, call.caller.identity.account_id)).alias
+        out["logoUrl"] = f"{gallery_base(call)}/_logo/{alias}/{name}"
+    return out
 
 
 async def _with_uris(call: ApiCall, repositories: list[dict]) -> list[dict]:
@@ -50,7 +54,8 @@ async def create_repository(call: ApiCall) -> dict:
                           [(t["Key"], t["Value"]) for t in tags])
     out = ecr._out(call, target, repo)
     await _with_uris(call, [out])
-    return {"repository": out, "catalogData": catalog_out(catalog or RepositoryCatalog())}
+    return {"repository": out,
+            "catalogData": await catalog_out(call, name, catalog or RepositoryCatalog())}
 
 
 async def describe_repositories(call: ApiCall) -> dict:
@@ -68,8 +73,8 @@ async def delete_repository(call: ApiCall) -> dict:
 async def get_repository_catalog_data(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
     target = await admit(call, "ecr:GetRepositoryCatalogData", name)
-    return {"catalogData": catalog_out(await blocking(target.registry.public_catalogs.get,
-                                                      name))}
+    catalog = await blocking(target.registry.public_catalogs.get, name)
+    return {"catalogData": await catalog_out(call, name, catalog)}
 
 
 async def put_repository_catalog_data(call: ApiCall) -> dict:
@@ -77,7 +82,7 @@ async def put_repository_catalog_data(call: ApiCall) -> dict:
     target = await admit(call, "ecr:PutRepositoryCatalogData", name)
     catalog = await blocking(target.registry.public_catalogs.put, name,
                              _given(call.params["catalogData"]))
-    return {"catalogData": catalog_out(catalog)}
+    return {"catalogData": await catalog_out(call, name, catalog)}
 
 
 OPERATIONS = {

@@ -92,6 +92,16 @@ async def admit(request: Request, wanted: tuple[str, ...], keys: dict) -> None:
     request.state.registry = request.app.state.registry.scoped(registry_id)
 
 
+def public_base(request: Request) -> str:
+    """``host[:port]`` where this request's client reaches the public registries: the host it
+    reached with the public port when the deployment has one, else ``public.<domain>``."""
+    port = request.app.state.settings.public_port
+    if port:
+        return f"{request.url.hostname}:{port}"
+    reached = request.url.port
+    return public_host(iam(request).tenancy.domain) + (f":{reached}" if reached else "")
+
+
 def challenge(request: Request, message: str) -> Response:
     """The 401 that starts the token flow (ECR Public's: Bearer, realm /token/)."""
     host = request.headers.get("host") or "localhost"

@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from .schema import metadata, repositories
+from .schema import metadata, registries, repositories
 from .statements import insert
 
 if TYPE_CHECKING:
@@ -87,6 +87,24 @@ def _catalogs():
     t, r = public_catalogs, repositories
     return select(r.c.name, t.c.data).select_from(t.join(r, r.c.id == t.c.repository_id)).where(
         r.c.registry_id == bindparam("registry"))
+
+
+@cache
+def _listings(one_alias: bool):
+    r, g, p, c = repositories, registries, public_registries, public_catalogs
+    query = select(p.c.alias, r.c.name, r.c.created_at, c.c.data).select_from(
+        r.join(g, g.c.id == r.c.registry_id).join(p, p.c.account_id == g.c.account_id)
+        .outerjoin(c, c.c.repository_id == r.c.id)).where(g.c.region == bindparam("region"))
+    if one_alias:
+        query = query.where(p.c.alias == bindparam("alias"))
+    return query.order_by(p.c.alias, r.c.name)
+
+
+def listings(tx: "Tx", region: str, alias: str | None = None) -> list:
+    """(alias, repository name, created_at, catalog data JSON or None) of every repository
+    of the public registries (``region``: theirs), or of the one with ``alias``."""
+    params = {"region": region} if alias is None else {"region": region, "alias": alias}
+    return tx.all(_listings(alias is not None), params)
 
 
 def registry_by(tx: "Tx", column: str, value: str):

@@ -32,7 +32,7 @@ def test_the_operations_mirror_the_cli():
         "PutServiceQuota", "DeleteServiceQuota", "ListServiceQuotas", "CreateSigningProfile",
         "ListSigningProfiles", "GetSigningProfile", "RevokeSigningProfile", "GetSigningTrust",
         "RotateSigningProfile", "DisableSigningProfile", "EnableSigningProfile",
-        "VerifyImageSignatures"}
+        "VerifyImageSignatures", "GetPublicRegistry", "PutPublicRegistryAlias"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

@@ -7,6 +7,7 @@ import json
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -67,6 +68,8 @@ def test_create_repository_with_catalog_data(server):
     assert catalog["architectures"] == ["x86-64", "ARM 64"]  # as given, once each
     assert catalog["operatingSystems"] == ["Linux"]
     assert made["catalogData"]["description"] == "A tool"
+    assert catalog["logoUrl"] == f"{server.url}/gallery/_logo/{alias}/team/tool"
+    assert requests.get(catalog["logoUrl"], timeout=30).content == PNG
     tags = client.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
     assert tags == [{"Key": "team", "Value": "a"}]
 
@@ -144,7 +147,11 @@ def test_registry_catalog_data_round_trips(server):
     assert out["registryCatalogData"]["displayName"] == "Berth Tests"
     got = client.get_registry_catalog_data()["registryCatalogData"]
     assert (got["displayName"], got["description"]) == ("Berth Tests", "d")
-    client.put_registry_catalog_data(description="e")  # the display name stays
+    assert "logoUrl" not in got
+    client.put_registry_catalog_data(description="e", logoImageBlob=PNG)  # the name stays
+    alias = client.describe_registries()["registries"][0]["aliases"][0]["name"]
+    assert client.get_registry_catalog_data()["registryCatalogData"]["logoUrl"] == (
+        f"{server.url}/gallery/_logo/{alias}")
     assert client.get_registry_catalog_data()["registryCatalogData"]["displayName"] == "Berth Tests"
 
 

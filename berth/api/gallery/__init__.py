@@ -1,0 +1,1 @@
+"""The public gallery at /gallery: no sign-in, read-only, server-rendered."""
