@@ -16,6 +16,7 @@ from .api.metrics import metrics_route
 from .api.ecr import model as ecr_model
 from .api.ecr.routes import ecr_route
 from .api.ecr_public.routes import ecr_public_route
+from .api.console.routes import console_routes
 from .api.gallery.routes import gallery_routes
 from .api.sts.endpoint import aws_root
 from .iam.tasks import schedule_session_prune
@@ -173,7 +174,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     app = Starlette(routes=[*oci_routes, Route("/healthz", _healthz), Route("/readyz", _readyz),
                             Route("/token/", public_token),
                             aws_root(ecr_route().endpoint, ecr_public_route().endpoint),
-                            admin_route(), *gallery_routes(),
+                            admin_route(), *gallery_routes(), *console_routes(),
                             *([metrics_route()] if settings.metrics else [])],
                     exception_handlers=HANDLERS, lifespan=lifespan,
                     middleware=[Middleware(RequestObserver, observers)])

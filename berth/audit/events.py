@@ -13,6 +13,7 @@ from ..observability import RequestRecord
 from ..iam.tenancy import PUBLIC, RegistryAddress
 
 ECR_SOURCE, ADMIN_SOURCE = "ecr.amazonaws.com", "berth.admin"
+CONSOLE_AGENT = "berth-console"
 _NAME = "/v2/{name:path}"
 # (route, method) -> the event name, as ECR records docker's and containerd's requests.
 REGISTRY_EVENTS = {
@@ -43,7 +44,7 @@ MAX_PARAMETERS = 8192  # ... of all of them
 
 def name_of(record: RequestRecord) -> str | None:
     """The event's name, or None for what is not audited (health, metrics, the /v2/ ping)."""
-    if record.protocol in ("ecr", "admin"):
+    if record.protocol in ("ecr", "admin", "console"):
         return record.route if record.route != "-" else None
     if record.protocol == "oci":
         found = REGISTRY_EVENTS.get((record.route, record.method))
@@ -61,6 +62,13 @@ def repository_arn(region: str, account_id: str, repository: str) -> str:
     if not repository or not account_id:  # an anonymous request at a plain host: no registry
         return ""
     return RegistryAddress(account_id, region).repository_arn(repository)
+
+
+def _user_agent(record: RequestRecord) -> str:
+    """The client's; the console's changes say so first (CloudTrail's console events do)."""
+    if record.protocol == "console":
+        return f"{CONSOLE_AGENT} ({record.user_agent})"[:256]
+    return record.user_agent[:256]
 
 
 def _source(record: RequestRecord) -> str:
@@ -103,7 +111,7 @@ def from_request(record: RequestRecord, when: float | None = None) -> dict | Non
             "source": _source(record),
             "name": name, "read_only": read_only(name),
             "principal_arn": record.principal_arn[:256], "source_ip": record.source_ip[:64],
-            "user_agent": record.user_agent[:256],
+            "user_agent": _user_agent(record),
             "resource": repository_arn(record.region, record.account_id, record.repository),
             "parameters": parameters(record.parameters),
             "error_code": record.error_code or None, "request_id": record.request_id[:128]}

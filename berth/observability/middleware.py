@@ -148,8 +148,9 @@ def _record(scope, facts: RequestFacts, count: _Counts, seconds: float) -> Reque
     address = state.get("address")
     if address is not None and not facts.account_id:
         facts.account_id, facts.region = address.account_id, address.region
-    if protocol == "oci" and not facts.repository:
-        facts.repository = (scope.get("path_params") or {}).get("name", "")
+    if protocol == "oci" and not facts.repository:  # a public repository's without its alias
+        facts.repository = state.get("repository_name") or (
+            scope.get("path_params") or {}).get("name", "")
     bytes_in, bytes_out = count.totals()
     if scope["method"] == "HEAD":
         bytes_out = 0  # the server sends no body whatever the app passed
@@ -195,6 +196,8 @@ def _route(scope, facts: RequestFacts) -> tuple[str, str]:
         return _AWS_JSON[path], facts.operation
     if path.startswith("/v2"):
         return "oci", path
+    if path.startswith("/console"):  # its changes are ECR operations (berth.api.console)
+        return "console", facts.operation
     if path in _HEALTH:
         return "health", path
     if path == "/metrics":

@@ -21,7 +21,6 @@ from .settings import AccountSettings
 if TYPE_CHECKING:
     from ..lifecycle.services import LifecycleService
     from ..public.services import RepositoryCatalogs
-    from ..public.services import RepositoryCatalogs
     from ..scanning.services import ScanService
     from ..signing.services import SigningService
     from .images.service import ImageService

@@ -142,7 +142,7 @@ class _EcrApi:
         except EcrApiError:
             raise
         except Exception as exc:  # a domain error: the table words it, or it is a bug
-            error = translate(exc, _where(call))
+            error = translate(exc, where_of(call))
             if error is None:
                 raise
             raise error from None
@@ -188,7 +188,7 @@ def _decoded(operation, body: bytes) -> dict[str, Any]:
     return validate_input(operation, awsjson.decode(body))
 
 
-def _where(call: ApiCall) -> Where:
+def where_of(call: ApiCall) -> Where:
     registry = call.context.get("registry") or getattr(
         getattr(call.caller, "identity", None), "account_id", "")
     repository = call.context.get("repository") or call.params.get("repositoryName")

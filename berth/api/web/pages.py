@@ -17,7 +17,7 @@ SECURITY_HEADERS = {
                                "img-src 'self'; form-action 'self'; base-uri 'none'; "
                                "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" makes form posts say Origin: null
     "Cache-Control": "no-store",
 }
 
@@ -45,10 +45,13 @@ def size(n: int | None) -> str:
     return ""
 
 
-def when(epoch: float | None) -> str:
-    if epoch is None:
+def when(moment: float | datetime | None) -> str:
+    """An epoch time or an aware datetime, as people read it."""
+    if moment is None or moment == "":
         return ""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @functools.cache

@@ -326,6 +326,7 @@ usage_transfer_daily = Table(
 # first: migrations are checked against every table (tests/unit/storage/metadata).
 from . import (  # noqa: E402,F401
     audit,
+    console,
     creation_templates,
     federation,
     lifecycle,

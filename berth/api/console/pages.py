@@ -1,0 +1,176 @@
+"""The console's pages: sign in and out, the registry's repositories (search, create), a
+repository (its images, tags to delete, the pull command; delete it), and its policy
+(edited as JSON, validated as the API validates it). Reads and changes are ECR API calls."""
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ...concurrency import blocking
+from ...iam.authentication import Unauthenticated
+from ..web.pages import page
+from . import session as cookies
+from .calls import ConsoleError, call, region_of
+from .session import signed_in
+
+LISTED = 1000  # repositories a search looks through
+IMAGES_SHOWN = 100
+
+
+def _go(request: Request, path: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?region={region_of(request)}", status_code=303)
+
+
+def _context(request: Request, **more) -> dict:
+    tenancy = request.app.state.iam.tenancy
+    return {"session": request.state.console, "region": region_of(request),
+            "regions": tenancy.regions, **more}
+
+
+async def sign_in_form(request: Request) -> Response:
+    token = cookies.login_token(request)
+    answer = page("console/sign_in.html", csrf=token, error="",
+                  next=request.query_params.get("next", ""))
+    cookies.set_cookie(answer, request, cookies.LOGIN_COOKIE, token, 3600)
+    return answer
+
+
+async def sign_in(request: Request) -> Response:
+    form = await cookies.read_form(request)
+    expected = request.cookies.get(cookies.LOGIN_COOKIE, "")
+    nxt = str(form.get("next") or "")
+    if not (expected and cookies.same_origin(request) and cookies.checked(expected,
+                                                                          form.get("csrf"))):
+        return page("console/sign_in.html", 403, csrf=cookies.login_token(request),
+                    error="The form expired: try again.", next=nxt)
+    try:
+        token, session = await blocking(cookies.sessions(request).sign_in,
+                                        str(form.get("access_key_id") or "").strip(),
+                                        str(form.get("secret_access_key") or ""))
+    except Unauthenticated as exc:
+        return page("console/sign_in.html", 401, csrf=expected, error=str(exc), next=nxt)
+    # Only a path of the console: never a redirect elsewhere.
+    target = nxt if nxt.startswith("/console/") and "//" not in nxt else "/console/"
+    answer = RedirectResponse(target, status_code=303)
+    cookies.set_cookie(answer, request, cookies.COOKIE, token,
+                       max(1, int(session.expires_at - time.time())))
+    cookies.clear_cookie(answer, request, cookies.LOGIN_COOKIE)
+    return answer
+
+
+@signed_in
+async def sign_out(request: Request) -> Response:
+    await blocking(cookies.sessions(request).sign_out, request.cookies[cookies.COOKIE])
+    answer = RedirectResponse("/console/sign-in", status_code=303)
+    cookies.clear_cookie(answer, request, cookies.COOKIE)
+    return answer
+
+
+@signed_in
+async def home(request: Request) -> Response:
+    return _go(request, "/console/repositories")
+
+
+@signed_in
+async def repositories(request: Request) -> Response:
+    query = request.query_params.get("q", "")[:256]
+    found, error, token = [], "", None
+    try:
+        while len(found) < LISTED:
+            params = {"maxResults": 100, **({"nextToken": token} if token else {})}
+            answer = await call(request, "DescribeRepositories", params)
+            found += answer["repositories"]
+            token = answer.get("nextToken")
+            if not token:
+                break
+    except ConsoleError as exc:
+        error = exc.message
+    shown = [r for r in found if query.casefold() in r["repositoryName"].casefold()]
+    return page("console/repositories.html", **_context(
+        request, repositories=shown, query=query, error=error))
+
+
+@signed_in
+async def create_repository(request: Request) -> Response:
+    form = request.state.form
+    name = str(form.get("name") or "").strip()
+    params = {"repositoryName": name,
+              "imageTagMutability": "IMMUTABLE" if form.get("immutable") else "MUTABLE"}
+    try:
+        await call(request, "CreateRepository", params)
+    except ConsoleError as exc:
+        return page("console/error.html", 400, **_context(request, message=exc.message))
+    return _go(request, f"/console/repositories/{quote(name)}")
+
+
+@signed_in
+async def repository(request: Request) -> Response:
+    name = request.path_params["name"]
+    try:
+        [repo] = (await call(request, "DescribeRepositories",
+                             {"repositoryNames": [name]}))["repositories"]
+        images = (await call(request, "DescribeImages", {
+            "repositoryName": name, "maxResults": IMAGES_SHOWN}))["imageDetails"]
+    except ConsoleError as exc:
+        status = 404 if exc.code == "RepositoryNotFoundException" else 403
+        return page("console/error.html", status, **_context(request, message=exc.message))
+    images.sort(key=lambda i: i.get("imagePushedAt") or 0, reverse=True)
+    return page("console/repository.html", **_context(request, repo=repo, images=images))
+
+
+@signed_in
+async def delete_tag(request: Request) -> Response:
+    name, tag = request.path_params["name"], str(request.state.form.get("tag") or "")
+    try:
+        answer = await call(request, "BatchDeleteImage", {"repositoryName": name,
+                                                          "imageIds": [{"imageTag": tag}]})
+    except ConsoleError as exc:
+        return page("console/error.html", 403, **_context(request, message=exc.message))
+    if answer.get("failures"):
+        return page("console/error.html", 400, **_context(
+            request, message=answer["failures"][0].get("failureReason", "not deleted")))
+    return _go(request, f"/console/repositories/{quote(name)}")
+
+
+@signed_in
+async def delete_repository(request: Request) -> Response:
+    name = request.path_params["name"]
+    try:
+        await call(request, "DeleteRepository", {
+            "repositoryName": name, "force": bool(request.state.form.get("force"))})
+    except ConsoleError as exc:
+        return page("console/error.html", 400, **_context(request, message=exc.message))
+    return _go(request, "/console/repositories")
+
+
+@signed_in
+async def policy(request: Request) -> Response:
+    name, error = request.path_params["name"], ""
+    if request.method == "POST":
+        text = str(request.state.form.get("policy") or "")
+        try:
+            if text.strip():
+                await call(request, "SetRepositoryPolicy", {"repositoryName": name,
+                                                            "policyText": text})
+            else:
+                await call(request, "DeleteRepositoryPolicy", {"repositoryName": name})
+            return _go(request, f"/console/repositories/{quote(name)}/policy")
+        except ConsoleError as exc:
+            if exc.code != "RepositoryPolicyNotFoundException":
+                return page("console/policy.html", 400, **_context(
+                    request, name=name, policy=text, error=exc.message))
+            return _go(request, f"/console/repositories/{quote(name)}/policy")
+    try:
+        text = (await call(request, "GetRepositoryPolicy", {"repositoryName": name})
+                )["policyText"]
+        text = json.dumps(json.loads(text), indent=2)
+    except ConsoleError as exc:
+        if exc.code != "RepositoryPolicyNotFoundException":
+            return page("console/error.html", 403, **_context(request, message=exc.message))
+        text = ""
+    return page("console/policy.html", **_context(request, name=name, policy=text,
+                                                  error=error))

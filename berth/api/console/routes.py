@@ -1,0 +1,24 @@
+"""The console's routes. A repository's name holds slashes: its pages anchor on the fixed
+segment after it."""
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from . import pages
+
+_REPO = "/console/repositories/{name:path}"
+
+
+def console_routes() -> list[Route]:
+    return [
+        Route("/console", pages.home), Route("/console/", pages.home),
+        Route("/console/sign-in", pages.sign_in_form, methods=["GET"]),
+        Route("/console/sign-in", pages.sign_in, methods=["POST"]),
+        Route("/console/sign-out", pages.sign_out, methods=["POST"]),
+        Route("/console/repositories", pages.repositories, methods=["GET"]),
+        Route("/console/repositories", pages.create_repository, methods=["POST"]),
+        Route(_REPO + "/policy", pages.policy, methods=["GET", "POST"]),
+        Route(_REPO + "/tags/delete", pages.delete_tag, methods=["POST"]),
+        Route(_REPO + "/delete", pages.delete_repository, methods=["POST"]),
+        Route(_REPO, pages.repository, methods=["GET"]),
+    ]

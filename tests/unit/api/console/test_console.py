@@ -1,0 +1,172 @@
+"""The console over HTTP (the full app served; a browser drives it in
+tests/e2e/test_console.py): signing in with an access key, the session cookie, CSRF on every
+change, pages and changes decided by IAM as the signed-in principal, sign out and a key
+deactivated ending the session."""
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+import requests
+
+from tests.unit.api.ecr.support import server_fixture
+
+server = server_fixture("console")
+NARROW = "console-narrow"
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+class Browser:
+    """A cookie jar and the headers a browser sends with a form (its page's Origin)."""
+
+    def __init__(self, server):
+        self.url, self.http = server.url, requests.Session()
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.http.get(self.url + path, allow_redirects=False, timeout=30, **kw)
+
+    def post(self, path: str, data: dict, origin: str | None = None) -> requests.Response:
+        headers = {"Origin": origin or self.url}
+        return self.http.post(self.url + path, data=data, headers=headers,
+                              allow_redirects=False, timeout=30)
+
+    def sign_in(self, key) -> requests.Response:
+        form = self.get("/console/sign-in")
+        return self.post("/console/sign-in", {"csrf": _csrf(form.text), "next": "",
+                                              "access_key_id": key.id,
+                                              "secret_access_key": key.secret})
+
+    def csrf(self, path: str = "/console/repositories") -> str:
+        return _csrf(self.get(path).text)
+
+
+@pytest.fixture
+def admin(server) -> Browser:
+    browser = Browser(server)
+    assert browser.sign_in(server.admin).status_code == 303
+    return browser
+
+
+def test_pages_need_a_session(server):
+    answer = Browser(server).get("/console/repositories?region=us-east-1")
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == (
+        "/console/sign-in?next=/console/repositories%3Fregion%3Dus-east-1")
+
+
+def test_signing_in_sets_a_strict_http_only_cookie(server):
+    browser = Browser(server)
+    wrong = browser.sign_in(type(server.admin)(server.admin.id, "not-the-secret"))
+    assert wrong.status_code == 401 and "is not valid" in wrong.text
+    answer = browser.sign_in(server.admin)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/console/"
+    session = next(c for c in answer.raw.headers.getlist("Set-Cookie")
+                   if c.startswith("berth_console="))
+    assert "HttpOnly" in session and "SameSite=strict" in session
+    assert "Path=/console" in session and "Secure" not in session  # plain http here
+    assert browser.get("/console/repositories").status_code == 200
+
+
+def test_sign_in_needs_its_own_csrf_token(server):
+    browser = Browser(server)
+    browser.get("/console/sign-in")
+    forged = browser.post("/console/sign-in", {"csrf": "guess", "access_key_id":
+                                               server.admin.id, "secret_access_key":
+                                               server.admin.secret})
+    assert forged.status_code == 403 and "berth_console=" not in str(forged.headers)
+
+
+def test_a_narrow_user_sees_only_what_it_may_describe(server):
+    server.repository("console/theirs")
+    server.repository("console/others")
+    key = server.user(NARROW, {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["ecr:DescribeRepositories", "ecr:DescribeImages"],
+        "Resource": f"arn:aws:ecr:us-east-1:{server.account}:repository/console/theirs"}]})
+    browser = Browser(server)
+    browser.sign_in(key)
+    listed = browser.get("/console/repositories").text
+    assert "console/theirs" in listed and "console/others" not in listed
+    assert f"user/{NARROW}" in listed
+    refused = browser.get("/console/repositories/console/others")
+    assert refused.status_code == 403 and "is not authorized to perform" in refused.text
+    made = browser.post("/console/repositories", {"csrf": browser.csrf(),
+                                                  "name": "console/narrow-made"})
+    assert made.status_code == 400 and "ecr:CreateRepository" in made.text
+
+
+def test_the_region_chosen_is_the_registry_shown(server, admin):
+    server.repository("console/east")
+    west = server.client(region="us-west-2")
+    west.create_repository(repositoryName="console/west")
+    east_page = admin.get("/console/repositories").text
+    west_page = admin.get("/console/repositories?region=us-west-2").text
+    assert "console/east" in east_page and "console/west" not in east_page
+    assert "console/west" in west_page and "console/east" not in west_page
+    assert '<option value="us-west-2" selected>' in west_page
+    # A region not served is the default one, not an error.
+    assert "console/east" in admin.get("/console/repositories?region=xx-nowhere-9").text
+
+
+def test_changes_need_the_sessions_csrf_token_and_this_origin(server, admin):
+    token = admin.csrf()
+    assert admin.post("/console/repositories", {"csrf": "forged", "name": "csrf/a"}
+                      ).status_code == 403
+    assert admin.post("/console/repositories", {"csrf": token, "name": "csrf/b"},
+                      origin="http://evil.example").status_code == 403
+    names = {r["repositoryName"] for r in server.client().describe_repositories()[
+        "repositories"]}
+    assert not names & {"csrf/a", "csrf/b"}
+    assert admin.post("/console/repositories", {"csrf": token, "name": "csrf/c"}
+                      ).status_code == 303
+    server.client().describe_repositories(repositoryNames=["csrf/c"])
+
+
+def test_a_repository_page_and_deleting_a_tag(server, admin):
+    server.push("console/app", "v1")
+    server.push("console/app", "v2", layer=b"two")
+    page = admin.get("/console/repositories/console/app")
+    assert page.status_code == 200
+    assert ">v1<" in page.text and ">v2<" in page.text and "docker pull " in page.text
+    deleted = admin.post("/console/repositories/console/app/tags/delete",
+                         {"csrf": admin.csrf(), "tag": "v1"})
+    assert deleted.status_code == 303
+    tags = [t for i in server.client().describe_images(repositoryName="console/app")[
+        "imageDetails"] for t in i.get("imageTags", [])]
+    assert tags == ["v2"]
+
+
+def test_an_invalid_policy_is_refused_as_the_api_refuses_it(server, admin):
+    server.repository("console/policy")
+    path = "/console/repositories/console/policy/policy"
+    bad = admin.post(path, {"csrf": admin.csrf(), "policy": '{"Statement": "nope"}'})
+    assert bad.status_code == 400
+    assert "Invalid repository policy provided" in bad.text
+    good = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "pull", "Effect": "Allow", "Principal": {"AWS": server.account},
+        "Action": "ecr:BatchGetImage"}]})
+    assert admin.post(path, {"csrf": admin.csrf(), "policy": good}).status_code == 303
+    stored = server.client().get_repository_policy(repositoryName="console/policy")
+    assert json.loads(stored["policyText"]) == json.loads(good)
+    assert '"Sid": "pull"' in html.unescape(admin.get(path).text)
+
+
+def test_signing_out_and_a_deactivated_key_end_the_session(server):
+    browser = Browser(server)
+    browser.sign_in(server.admin)
+    old = browser.http.cookies.get("berth_console")
+    assert browser.post("/console/sign-out", {"csrf": browser.csrf()}).status_code == 303
+    again = Browser(server)
+    again.http.cookies.set("berth_console", old, path="/console")
+    assert again.get("/console/repositories").status_code == 303
+    key = server.user("console-leaver", {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]})
+    leaver = Browser(server)
+    leaver.sign_in(key)
+    assert leaver.get("/console/repositories").status_code == 200
+    server.state.iam.identities.set_access_key_active(server.account, key.id, False)
+    assert leaver.get("/console/repositories").status_code == 303
