@@ -105,6 +105,13 @@ def test_the_console_in_a_browser(tmp_path, dockerd: Dockerd):
             screenshot(page, "console-repository")
             assert f"docker pull {host}/team-a/app:" in page.inner_text("#pull")
             assert "v1" in page.inner_text("#images") and "v2" in page.inner_text("#images")
+            page.click("#images a >> nth=0")
+            page.wait_for_selector("#referrers")
+            screenshot(page, "console-image")
+            assert page.eval_on_selector_all(".layers tr", "rows => rows.length") == 2
+            assert "Not scanned." in page.inner_text("#findings")
+            page.go_back()
+            page.wait_for_selector("#images")
             page.click("button[aria-label='Delete v1']")
             page.wait_for_selector("#images")
             tags = page.eval_on_selector_all("#images .tag", "els => els.map(e => e.textContent)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from . import pages
+from . import images, pages
 
 _REPO = "/console/repositories/{name:path}"
 
@@ -18,6 +18,7 @@ def console_routes() -> list[Route]:
         Route("/console/repositories", pages.repositories, methods=["GET"]),
         Route("/console/repositories", pages.create_repository, methods=["POST"]),
         Route(_REPO + "/policy", pages.policy, methods=["GET", "POST"]),
+        Route(_REPO + "/images/{digest}", images.image, methods=["GET"]),
         Route(_REPO + "/tags/delete", pages.delete_tag, methods=["POST"]),
         Route(_REPO + "/delete", pages.delete_repository, methods=["POST"]),
         Route(_REPO, pages.repository, methods=["GET"]),

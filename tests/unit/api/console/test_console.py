@@ -170,3 +170,38 @@ def test_signing_out_and_a_deactivated_key_end_the_session(server):
     assert leaver.get("/console/repositories").status_code == 200
     server.state.iam.identities.set_access_key_active(server.account, key.id, False)
     assert leaver.get("/console/repositories").status_code == 303
+
+
+def test_an_image_page_shows_platforms_layers_and_referrers(server, admin):
+    from berth.registry.images.format import OCI_MANIFEST
+    from berth.registry.references import Digest
+    from tests.support.registry_images import image_manifest
+
+    reg, name = server.state.registry, "console/multi"
+    children = []
+    for arch, layer in (("amd64", b"amd64 layer"), ("arm64", b"arm64 layer")):
+        body = image_manifest(reg, name, layer)
+        digest = reg.manifests.put(name, None, body, OCI_MANIFEST).digest
+        children.append({"mediaType": OCI_MANIFEST, "digest": str(digest), "size": len(body),
+                         "platform": {"os": "linux", "architecture": arch}})
+    index = json.dumps({"schemaVersion": 2,
+                        "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": children}).encode()
+    index_digest = reg.manifests.put(name, "multi", index,
+                                     "application/vnd.oci.image.index.v1+json").digest
+    signature = image_manifest(reg, name, b"signature", artifactType=(
+        "application/vnd.cncf.notary.signature"), subject={
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": str(index_digest),
+        "size": len(index)})
+    reg.manifests.put(name, str(Digest.of(signature)), signature, OCI_MANIFEST)
+
+    listed = admin.get(f"/console/repositories/{name}").text
+    assert f"/console/repositories/{name}/images/{index_digest}" in listed
+    page = admin.get(f"/console/repositories/{name}/images/{index_digest}")
+    assert page.status_code == 200
+    text = page.text
+    assert "linux/amd64" in text and "linux/arm64" in text
+    assert str(Digest.of(b"arm64 layer")) in text
+    assert "Notary Project signature" in text and "Not scanned." in text
+    missing = admin.get(f"/console/repositories/{name}/images/sha256:{'0' * 64}")
+    assert missing.status_code == 404
