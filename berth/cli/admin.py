@@ -23,7 +23,8 @@ from ..iam.service import UnknownRegistry
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import audit, events, oidc, public, quotas, roles, secrets, signing, sites, usage
+from . import audit, console, events, oidc, public, quotas, roles, secrets, signing, sites
+from . import usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
 
@@ -201,6 +202,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
     "signing-profiles": {name: Command(*spec) for name, spec in signing.COMMANDS.items()},
     "replication-sites": {name: Command(*spec) for name, spec in sites.COMMANDS.items()},
     "public-registry": {name: Command(*spec) for name, spec in public.COMMANDS.items()},
+    "console-passwords": {name: Command(*spec) for name, spec in console.COMMANDS.items()},
     "audit": {"lookup": Command("look up events of the audit trail, newest first (JSON lines)",
                                 "LookupAuditEvents", audit.ARGUMENTS, audit.params)},
     "tokens": {
@@ -222,6 +224,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "secrets": secrets.HELP, "replication-sites": sites.HELP, "roles": roles.HELP,
                "oidc-providers": oidc.HELP, "quotas": quotas.HELP,
                "signing-profiles": signing.HELP, "public-registry": public.HELP,
+               "console-passwords": console.HELP,
                "audit": audit.HELP}
 
 

@@ -186,14 +186,21 @@ def _load_key(tx: Tx, key_id: str) -> _KeyRecord | None:
         return None
     account = rows.find_account(tx, "id", row.account_id)
     if row.user_id is None:
-        principal, policies = Principal.root(row.account_id), ()
+        caller = Caller(Principal.root(row.account_id), key_id, (), bool(account.is_admin))
     else:
-        user = rows.user_by_id(tx, row.user_id)
-        principal = Principal.user(user.account_id, user.name, path=user.path, userid=user.id)
-        policies = tuple(_identity_policy(p.name, p.document)
-                         for p in rows.list_policies(tx, user.id))
-    caller = Caller(principal, key_id, policies, bool(account.is_admin))
+        caller = user_caller(tx, row.user_id, key_id)
     return _KeyRecord(caller, bool(row.active), row.tokens_valid_after, bytes(row.secret))
+
+
+def user_caller(tx: Tx, user_id: str, key_id: str = "") -> Caller | None:
+    """A user as a caller, with its identity policies (None once the user is gone)."""
+    user = rows.user_by_id(tx, user_id)
+    if user is None:
+        return None
+    account = rows.find_account(tx, "id", user.account_id)
+    principal = Principal.user(user.account_id, user.name, path=user.path, userid=user.id)
+    policies = tuple(_identity_policy(p.name, p.document) for p in rows.list_policies(tx, user.id))
+    return Caller(principal, key_id, policies, bool(account.is_admin))
 
 
 @lru_cache(maxsize=1024)

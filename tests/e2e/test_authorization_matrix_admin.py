@@ -19,6 +19,8 @@ from berth.quotas.services import QuotaService
 from berth.replication.sites import Sites
 from berth.secrets import SecretService
 from berth.signing.profiles import ProfileService
+from berth.iam.authentication import Unauthenticated
+from berth.iam.console import ConsoleSessions, LoginProfiles
 from berth.public.services import PublicRegistries
 from tests.support.authorization_world import (  # noqa: F401 (world: the fixture)
     ALLOW_ALL,
@@ -60,6 +62,21 @@ def _admin_policy(world: World, cell: str) -> dict:
     world.iam.identities.put_user_policy(user["AccountId"], user["UserName"], "p",
                                          json.dumps(ALLOW_ALL))
     return {**user, "PolicyName": "p"}
+
+
+def _login_profile(world: World, cell: str) -> dict:
+    user = _admin_user(world, cell)
+    LoginProfiles(world.iam).set(user["AccountId"], user["UserName"], "old password",
+                                 new=True)
+    return user
+
+
+def _signs_in(world: World, body: dict, password: str) -> bool:
+    try:
+        ConsoleSessions(world.iam).sign_in_user(body["AccountId"], body["UserName"], password)
+    except Unauthenticated:
+        return False
+    return True
 
 
 def _home(world: World, cell: str) -> dict:
@@ -284,6 +301,11 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "GetSigningTrust": lambda world, cell: {"AccountId": _profile(world, cell)["AccountId"]},
     "VerifyImageSignatures": _signed_image,
     "GetPublicRegistry": _home,
+    "CreateLoginProfile": lambda world, cell: {**_admin_user(world, cell),
+                                               "Password": "new password"},
+    "UpdateLoginProfile": lambda world, cell: {**_login_profile(world, cell),
+                                               "Password": "new password"},
+    "DeleteLoginProfile": _login_profile,
     "PutPublicRegistryAlias": lambda world, cell: {
         **_home(world, cell), "Alias": "a" + hashlib.sha256(cell.encode()).hexdigest()[:20]},
     "LookupAuditEvents": lambda world, cell: {"EventName": "PutImage", "MaxResults": "5"},
@@ -399,6 +421,10 @@ def _assert_admin_untouched(world: World, operation: str, body: dict) -> None:
         assert found.chain == _CHAINS[body["ProfileName"]]
     elif operation == "DeleteSecret":
         assert body["Name"] in _secret_names(world)
+    elif operation in ("CreateLoginProfile", "UpdateLoginProfile"):
+        assert not _signs_in(world, body, "new password")
+    elif operation == "DeleteLoginProfile":
+        assert _signs_in(world, body, "old password")
     elif operation == "PutPublicRegistryAlias":
         assert PublicRegistries(world.iam.db).account_of(body["Alias"]) is None
     elif operation == "PutReplicationSite":

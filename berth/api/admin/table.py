@@ -9,6 +9,7 @@ from . import (
     federation_operations,
     key_operations,
     lifecycle_operations,
+    login_profile_operations,
     notification_operations,
     operations,
     public_operations,
@@ -34,7 +35,7 @@ OPERATIONS = _collect(operations, key_operations, storage_operations, usage_oper
                       notification_operations, lifecycle_operations, audit_operations,
                       scanning_operations, secret_operations, site_operations, role_operations,
                       federation_operations, quota_operations, signing_operations,
-                      public_operations)
+                      public_operations, login_profile_operations)
 
 
 def execute(iam: Iam, name: str, params: object, registry=None) -> dict:

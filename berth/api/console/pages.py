@@ -47,10 +47,17 @@ async def sign_in(request: Request) -> Response:
                                                                           form.get("csrf"))):
         return page("console/sign_in.html", 403, csrf=cookies.login_token(request),
                     error="The form expired: try again.", next=nxt)
+    sessions = cookies.sessions(request)
     try:
-        token, session = await blocking(cookies.sessions(request).sign_in,
-                                        str(form.get("access_key_id") or "").strip(),
-                                        str(form.get("secret_access_key") or ""))
+        if form.get("method") == "password":
+            token, session = await blocking(sessions.sign_in_user,
+                                            form.get("account_id", "").strip(),
+                                            form.get("user_name", "").strip(),
+                                            form.get("password", ""))
+        else:
+            token, session = await blocking(sessions.sign_in,
+                                            form.get("access_key_id", "").strip(),
+                                            form.get("secret_access_key", ""))
     except Unauthenticated as exc:
         return page("console/sign_in.html", 401, csrf=expected, error=str(exc), next=nxt)
     # Only a path of the console: never a redirect elsewhere.

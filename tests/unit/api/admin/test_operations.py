@@ -32,7 +32,8 @@ def test_the_operations_mirror_the_cli():
         "PutServiceQuota", "DeleteServiceQuota", "ListServiceQuotas", "CreateSigningProfile",
         "ListSigningProfiles", "GetSigningProfile", "RevokeSigningProfile", "GetSigningTrust",
         "RotateSigningProfile", "DisableSigningProfile", "EnableSigningProfile",
-        "VerifyImageSignatures", "GetPublicRegistry", "PutPublicRegistryAlias"}
+        "VerifyImageSignatures", "GetPublicRegistry", "PutPublicRegistryAlias",
+        "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile"}
 
 
 def test_users_keys_and_policies(admin_api, admin_root):

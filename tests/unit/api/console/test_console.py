@@ -62,7 +62,7 @@ def test_pages_need_a_session(server):
 def test_signing_in_sets_a_strict_http_only_cookie(server):
     browser = Browser(server)
     wrong = browser.sign_in(type(server.admin)(server.admin.id, "not-the-secret"))
-    assert wrong.status_code == 401 and "is not valid" in wrong.text
+    assert wrong.status_code == 401 and "not valid" in wrong.text
     answer = browser.sign_in(server.admin)
     assert answer.status_code == 303 and answer.headers["Location"] == "/console/"
     session = next(c for c in answer.raw.headers.getlist("Set-Cookie")
@@ -205,3 +205,27 @@ def test_an_image_page_shows_platforms_layers_and_referrers(server, admin):
     assert "Notary Project signature" in text and "Not scanned." in text
     missing = admin.get(f"/console/repositories/{name}/images/sha256:{'0' * 64}")
     assert missing.status_code == 404
+
+
+def test_a_user_signs_in_with_the_console_password_an_administrator_gave_it(server):
+    from berth.iam.console import LoginProfiles
+    server.user("console-pw", {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ecr:DescribeRepositories", "Resource": "*"}]})
+    profiles = LoginProfiles(server.state.iam)
+    profiles.set(server.account, "console-pw", "correct horse battery", new=True)
+    browser = Browser(server)
+
+    def attempt(password: str) -> requests.Response:
+        form = browser.get("/console/sign-in")
+        return browser.post("/console/sign-in", {
+            "csrf": _csrf(form.text), "next": "", "method": "password",
+            "account_id": server.account, "user_name": "console-pw", "password": password})
+    wrong = attempt("wrong horse battery")
+    assert wrong.status_code == 401 and "not valid" in wrong.text
+    assert attempt("correct horse battery").status_code == 303
+    page = browser.get("/console/repositories")
+    assert page.status_code == 200 and "user/console-pw" in page.text
+    # The password taken away: the session ends.
+    profiles.delete(server.account, "console-pw")
+    assert browser.get("/console/repositories").status_code == 303
+    assert attempt("correct horse battery").status_code == 401
