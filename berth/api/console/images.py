@@ -77,6 +77,16 @@ async def _findings(request: Request, name: str, digest: str) -> dict | None:
             "counts": (found.get("imageScanFindings") or {}).get("findingSeverityCounts")}
 
 
+async def _replication(request: Request, name: str, digest: str) -> list[dict]:
+    """Where the image is replicated to, and how far (none without a replication rule)."""
+    try:
+        found = await call(request, "DescribeImageReplicationStatus", {
+            "repositoryName": name, "imageId": {"imageDigest": digest}})
+    except ConsoleError:  # may see the image, not its replication
+        return []
+    return found.get("replicationStatuses") or []
+
+
 @signed_in
 async def image(request: Request) -> Response:
     name, digest = request.path_params["name"], request.path_params["digest"]
@@ -89,6 +99,7 @@ async def image(request: Request) -> Response:
         referrers = (await call(request, "ListImageReferrers", {
             "repositoryName": name, "subjectId": {"imageDigest": digest}}))["referrers"]
         findings = await _findings(request, name, digest)
+        replication = await _replication(request, name, digest)
     except ConsoleError as exc:
         status = 404 if exc.code in ("ImageNotFoundException", "ImageNotFound",
                                      "RepositoryNotFoundException") else 403
@@ -96,4 +107,4 @@ async def image(request: Request) -> Response:
     return page("console/image.html", **context, image=detail,
                 platforms=await _platforms(request, name, manifest),
                 referrers=[{**r, "kind": kind_of(r.get("artifactType"))} for r in referrers],
-                findings=findings)
+                findings=findings, replication=replication)

@@ -126,32 +126,57 @@ async def repository(request: Request) -> Response:
         status = 404 if exc.code == "RepositoryNotFoundException" else 403
         return page("console/error.html", status, **_context(request, message=exc.message))
     images.sort(key=lambda i: i.get("imagePushedAt") or 0, reverse=True)
-    return page("console/repository.html", **_context(request, repo=repo, images=images))
+    try:
+        tags = (await call(request, "ListTagsForResource",
+                           {"resourceArn": repo["repositoryArn"]}))["tags"]
+    except ConsoleError:  # may see the repository, not its tags
+        tags = None
+    return page("console/repository.html", **_context(request, repo=repo, images=images,
+                                                      resource_tags=tags))
 
 
 @signed_in
 async def delete_tag(request: Request) -> Response:
-    name, tag = request.path_params["name"], str(request.state.form.get("tag") or "")
+    name, tag = request.path_params["name"], request.state.form.get("tag", "")
+    return await _change(request, "BatchDeleteImage", {
+        "repositoryName": name, "imageIds": [{"imageTag": tag}]},
+        f"/console/repositories/{quote(name)}")
+
+
+async def _change(request: Request, operation: str, params: dict, back: str) -> Response:
+    """A change from a form: the API call, then back to ``back``, or its refusal shown."""
     try:
-        answer = await call(request, "BatchDeleteImage", {"repositoryName": name,
-                                                          "imageIds": [{"imageTag": tag}]})
+        answer = await call(request, operation, params)
     except ConsoleError as exc:
-        return page("console/error.html", 403, **_context(request, message=exc.message))
+        return page("console/error.html", 400, **_context(request, message=exc.message))
     if answer.get("failures"):
         return page("console/error.html", 400, **_context(
-            request, message=answer["failures"][0].get("failureReason", "not deleted")))
-    return _go(request, f"/console/repositories/{quote(name)}")
+            request, message=answer["failures"][0].get("failureReason", "not done")))
+    return _go(request, back)
+
+
+@signed_in
+async def delete_image(request: Request) -> Response:
+    name, digest = request.path_params["name"], request.state.form.get("digest", "")
+    return await _change(request, "BatchDeleteImage", {
+        "repositoryName": name, "imageIds": [{"imageDigest": digest}]},
+        f"/console/repositories/{quote(name)}")
+
+
+@signed_in
+async def tag_mutability(request: Request) -> Response:
+    name = request.path_params["name"]
+    return await _change(request, "PutImageTagMutability", {
+        "repositoryName": name,
+        "imageTagMutability": request.state.form.get("mutability", "")},
+        f"/console/repositories/{quote(name)}")
 
 
 @signed_in
 async def delete_repository(request: Request) -> Response:
-    name = request.path_params["name"]
-    try:
-        await call(request, "DeleteRepository", {
-            "repositoryName": name, "force": bool(request.state.form.get("force"))})
-    except ConsoleError as exc:
-        return page("console/error.html", 400, **_context(request, message=exc.message))
-    return _go(request, "/console/repositories")
+    return await _change(request, "DeleteRepository", {
+        "repositoryName": request.path_params["name"],
+        "force": bool(request.state.form.get("force"))}, "/console/repositories")
 
 
 @signed_in

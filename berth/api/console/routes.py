@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from . import images, pages
+from . import images, lifecycle, pages
 
 _REPO = "/console/repositories/{name:path}"
 
@@ -18,7 +18,10 @@ def console_routes() -> list[Route]:
         Route("/console/repositories", pages.repositories, methods=["GET"]),
         Route("/console/repositories", pages.create_repository, methods=["POST"]),
         Route(_REPO + "/policy", pages.policy, methods=["GET", "POST"]),
+        Route(_REPO + "/images/delete", pages.delete_image, methods=["POST"]),
         Route(_REPO + "/images/{digest}", images.image, methods=["GET"]),
+        Route(_REPO + "/mutability", pages.tag_mutability, methods=["POST"]),
+        Route(_REPO + "/lifecycle", lifecycle.lifecycle, methods=["GET", "POST"]),
         Route(_REPO + "/tags/delete", pages.delete_tag, methods=["POST"]),
         Route(_REPO + "/delete", pages.delete_repository, methods=["POST"]),
         Route(_REPO, pages.repository, methods=["GET"]),

@@ -229,3 +229,44 @@ def test_a_user_signs_in_with_the_console_password_an_administrator_gave_it(serv
     profiles.delete(server.account, "console-pw")
     assert browser.get("/console/repositories").status_code == 303
     assert attempt("correct horse battery").status_code == 401
+
+
+def test_tag_mutability_image_deletion_and_resource_tags(server, admin):
+    client = server.client()
+    client.create_repository(repositoryName="console/settings",
+                             tags=[{"Key": "team", "Value": "web"}])
+    digest = server.push("console/settings", "v1")
+    page = admin.get("/console/repositories/console/settings").text
+    assert "team=web" in page
+    assert admin.post("/console/repositories/console/settings/mutability",
+                      {"csrf": admin.csrf(), "mutability": "IMMUTABLE"}).status_code == 303
+    described = client.describe_repositories(repositoryNames=["console/settings"])
+    assert described["repositories"][0]["imageTagMutability"] == "IMMUTABLE"
+    bad = admin.post("/console/repositories/console/settings/mutability",
+                     {"csrf": admin.csrf(), "mutability": "SOMETIMES"})
+    assert bad.status_code == 400 and "imageTagMutability" in bad.text
+    assert admin.post("/console/repositories/console/settings/images/delete",
+                      {"csrf": admin.csrf(), "digest": digest}).status_code == 303
+    assert client.describe_images(repositoryName="console/settings")["imageDetails"] == []
+
+
+def test_a_lifecycle_policy_is_edited_and_previewed(server, admin):
+    server.repository("console/lifecycle")
+    server.push("console/lifecycle", "old", layer=b"old")
+    path = "/console/repositories/console/lifecycle/lifecycle"
+    invalid = json.dumps({"rules": [{"rulePriority": 1, "description": "x" * 60,
+                                     "selection": {"tagStatus": "sometimes"},
+                                     "action": {"type": "expire"}}]})
+    bad = admin.post(path, {"csrf": admin.csrf(path), "policy": invalid, "action": "save"})
+    assert bad.status_code == 400 and "Lifecycle policy validation failure" in bad.text
+    policy = json.dumps({"rules": [{"rulePriority": 1, "selection": {
+        "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+        "action": {"type": "expire"}}]})
+    assert admin.post(path, {"csrf": admin.csrf(path), "policy": policy,
+                             "action": "save"}).status_code == 303
+    stored = server.client().get_lifecycle_policy(repositoryName="console/lifecycle")
+    assert json.loads(stored["lifecyclePolicyText"]) == json.loads(policy)
+    assert admin.post(path, {"csrf": admin.csrf(path), "policy": "",
+                             "action": "preview"}).status_code == 303
+    shown = admin.get(path).text
+    assert 'id="preview"' in shown and "Preview:" in shown
