@@ -91,9 +91,16 @@ def test_the_console_in_a_browser(tmp_path, dockerd: Dockerd):
         dockerd.docker("push", f"{host}/team-b/tool:v1")
         admin = admin_key(node.data_dir)
 
+        berth_admin(node, "usage", "--sample", "--format", "json")  # today's storage sample
         with browser_page() as (page, dialogs):
             sign_in(page, node, admin)
             screenshot(page, "console-repositories")
+            page.click("#usage-link")
+            page.wait_for_selector("#usage-table")
+            screenshot(page, "console-usage")
+            assert "team-a/app" in page.inner_text("#usage-table")
+            page.go_back()
+            page.wait_for_selector("#repositories")
             listed = page.inner_text("#repositories")
             assert "team-a/app" in listed and "team-b/tool" in listed
             page.fill("input[name=q]", "team-a")

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from ...concurrency import blocking
+from ...iam.authorization import AccessDenied
+from ..admin import errors as admin_errors
+from ..admin.access import authorize
+from ..admin.table import OPERATIONS as ADMIN_OPERATIONS
+from ..admin.operations import validate as validate_admin
+
 from ...iam.tenancy import REGION
 from ...observability import context as observed
 from ..ecr.caller import ApiCaller
@@ -53,3 +60,28 @@ async def call(request: Request, operation: str, params: dict) -> dict:
             raise error from None
     except EcrApiError as exc:
         raise ConsoleError(exc.code, exc.message) from None
+
+
+async def admin_call(request: Request, operation: str, params: dict) -> dict:
+    """One of Berth's admin operations (a usage report, say) as the signed-in principal,
+    authorized as the admin API authorizes it; ConsoleError with its code and message."""
+    op, caller = ADMIN_OPERATIONS[operation], request.state.console.caller
+    observed.note_operation(request.scope, operation, True)
+    observed.note_caller(request.scope, caller.principal.arn, caller.account_id, "")
+
+    def run() -> dict:
+        own = {"AccountId": caller.account_id} if op.per_account else {}
+        validated = validate_admin(op, {**own, **params})
+        observed.note_parameters(request.scope, validated)
+        authorize(request.app.state.iam, caller, op, validated)
+        state = request.app.state
+        return op.handler(state.registry if op.storage else state.iam, validated)
+    try:
+        return await blocking(run)
+    except AccessDenied as exc:
+        raise ConsoleError("AccessDeniedException", exc.message) from None
+    except Exception as exc:
+        error = admin_errors.translate(exc)
+        if error is None:
+            raise
+        raise ConsoleError(error.code, error.message) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from . import images, lifecycle, pages
+from . import images, lifecycle, pages, usage
 
 _REPO = "/console/repositories/{name:path}"
 
@@ -15,6 +15,7 @@ def console_routes() -> list[Route]:
         Route("/console/sign-in", pages.sign_in_form, methods=["GET"]),
         Route("/console/sign-in", pages.sign_in, methods=["POST"]),
         Route("/console/sign-out", pages.sign_out, methods=["POST"]),
+        Route("/console/usage", usage.usage, methods=["GET"]),
         Route("/console/repositories", pages.repositories, methods=["GET"]),
         Route("/console/repositories", pages.create_repository, methods=["POST"]),
         Route(_REPO + "/policy", pages.policy, methods=["GET", "POST"]),

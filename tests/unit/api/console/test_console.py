@@ -270,3 +270,28 @@ def test_a_lifecycle_policy_is_edited_and_previewed(server, admin):
                              "action": "preview"}).status_code == 303
     shown = admin.get(path).text
     assert 'id="preview"' in shown and "Preview:" in shown
+
+
+def test_usage_by_repository_and_by_tag_with_a_chart(server, admin):
+    from berth.usage.sampling import sample_storage
+
+    client = server.client()
+    client.create_repository(repositoryName="console/usage-a",
+                             tags=[{"Key": "cost-center", "Value": "blue"}])
+    server.push("console/usage-a", "v1", layer=b"a" * 5000)
+    sample_storage(server.state.registry.db)
+    page = admin.get("/console/usage?days=7")
+    assert page.status_code == 200
+    assert "<svg" in page.text and "console/usage-a" in page.text
+    row = re.search(r"<tr><td>console/usage-a</td><td>([^<]+)</td>", page.text)
+    # One day's sample (the 5,000-byte layer and a small config) averaged over the week.
+    assert row and row.group(1).endswith(" B") and 5000 // 7 <= int(row.group(1)[:-2]) < 760
+    by_tag = admin.get("/console/usage?days=30&tag=cost-center").text
+    assert "<td>blue</td>" in by_tag
+    # Usage is the account's own: a user needs berth:GetUsageReport.
+    key = server.user("console-no-usage", {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]})
+    other = Browser(server)
+    other.sign_in(key)
+    refused = other.get("/console/usage")
+    assert refused.status_code == 403 and "berth:GetUsageReport" in refused.text
