@@ -14,10 +14,11 @@ from ...concurrency import blocking
 from ...iam.authentication import Unauthenticated
 from ..web.pages import page
 from . import session as cookies
-from .calls import ConsoleError, call, region_of
+from .calls import ConsoleError, admin_call, call, region_of
 from .session import signed_in
 
 LISTED = 1000  # repositories a search looks through
+PAGE = 50
 IMAGES_SHOWN = 100
 
 
@@ -96,9 +97,24 @@ async def repositories(request: Request) -> Response:
                 break
     except ConsoleError as exc:
         error = exc.message
-    shown = [r for r in found if query.casefold() in r["repositoryName"].casefold()]
+    matched = [r for r in found if query.casefold() in r["repositoryName"].casefold()]
+    number = request.query_params.get("page", "0")
+    number = int(number) if number.isdigit() and len(number) < 5 else 0
+    shown = matched[number * PAGE:(number + 1) * PAGE]
     return page("console/repositories.html", **_context(
-        request, repositories=shown, query=query, error=error))
+        request, repositories=shown, query=query, error=error, page=number,
+        more=len(matched) > (number + 1) * PAGE, sizes=await _sizes(request)))
+
+
+async def _sizes(request: Request) -> dict[str, int]:
+    """Each repository's stored bytes, for a principal that may see them (else none)."""
+    try:
+        found = await admin_call(request, "GetStorageUsage", {})
+    except ConsoleError:
+        return {}
+    region = region_of(request)
+    return {repo["RepositoryName"]: repo["Bytes"] for registry in found["Registries"]
+            if registry["Region"] == region for repo in registry["Repositories"]}
 
 
 @signed_in

@@ -295,3 +295,16 @@ def test_usage_by_repository_and_by_tag_with_a_chart(server, admin):
     other.sign_in(key)
     refused = other.get("/console/usage")
     assert refused.status_code == 403 and "berth:GetUsageReport" in refused.text
+
+
+def test_repositories_are_paged_and_sized(server, admin):
+    for n in range(55):
+        server.repository(f"console/paged-{n:02d}")
+    server.push("console/paged-00", "v1", layer=b"z" * 3000)
+    first = admin.get("/console/repositories?q=paged").text
+    assert len(re.findall(r">console/paged-\d\d</a>", first)) == 50 and 'id="next"' in first
+    row = re.search(r"console/paged-00</a></td>.*?</td>\s*<td>([^<]*)</td>", first, re.S)
+    assert row and row.group(1).endswith("KB")
+    second = admin.get("/console/repositories?q=paged&page=1").text
+    assert re.findall(r">(console/paged-\d\d)</a>", second) == [
+        f"console/paged-{n}" for n in range(50, 55)] and 'id="next"' not in second
