@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from ...audit.events import read_only
 from ...concurrency import blocking
 from ...iam.authorization import AccessDenied
 from ..admin import errors as admin_errors
@@ -28,6 +29,18 @@ class ConsoleError(Exception):
         self.code, self.message = code, message
 
 
+def _note(request: Request, operation: str, identity, region: str, params: dict) -> None:
+    """A change, for the request log and the audit trail (one a request: a form's). The
+    reads that draw a page are not recorded one by one."""
+    if read_only(operation):
+        return
+    scope = request.scope
+    observed.note_operation(scope, operation, True)
+    observed.note_caller(scope, identity.principal.arn, identity.account_id, region)
+    observed.note_repository(scope, params.get("repositoryName"))
+    observed.note_parameters(scope, params)
+
+
 def region_of(request: Request) -> str:
     """The region the page shows (?region=, one served), else the default one."""
     tenancy = request.app.state.iam.tenancy
@@ -40,15 +53,11 @@ async def call(request: Request, operation: str, params: dict) -> dict:
     """``operation`` with ``params``; ConsoleError with the API's code and message."""
     session = request.state.console
     caller = ApiCaller(session.caller, region_of(request))
-    scope = request.scope
-    observed.note_operation(scope, operation, True)
-    observed.note_caller(scope, caller.identity.principal.arn, caller.identity.account_id,
-                         caller.region)
-    observed.note_repository(scope, params.get("repositoryName"))
-    observed.note_parameters(scope, params)
+    _note(request, operation, caller.identity, caller.region, params)
     try:
         validated = validate_input(ECR.operation_model(operation), params)
-        api_call = ApiCall(operation, validated, caller, request, observed.request_id(scope))
+        api_call = ApiCall(operation, validated, caller, request,
+                           observed.request_id(request.scope))
         try:
             return await OPERATIONS[operation](api_call)
         except EcrApiError:
@@ -66,13 +75,11 @@ async def admin_call(request: Request, operation: str, params: dict) -> dict:
     """One of Berth's admin operations (a usage report, say) as the signed-in principal,
     authorized as the admin API authorizes it; ConsoleError with its code and message."""
     op, caller = ADMIN_OPERATIONS[operation], request.state.console.caller
-    observed.note_operation(request.scope, operation, True)
-    observed.note_caller(request.scope, caller.principal.arn, caller.account_id, "")
+    _note(request, operation, caller, "", params)
 
     def run() -> dict:
         own = {"AccountId": caller.account_id} if op.per_account else {}
         validated = validate_admin(op, {**own, **params})
-        observed.note_parameters(request.scope, validated)
         authorize(request.app.state.iam, caller, op, validated)
         state = request.app.state
         return op.handler(state.registry if op.storage else state.iam, validated)
