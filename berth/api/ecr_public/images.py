@@ -24,14 +24,16 @@ async def describe_image_tags(call: ApiCall) -> dict:
     details = {d.digest: d for d in await blocking(
         service.describe, name, [images.ImageId(i.digest, None) for i in
                                  {i.digest: i for i in ids}.values()])}
+    tagged = await blocking(service.tagged_at, name, [i.tag for i in ids])
     token = paging.token(call, name, "TAGGED", [ids[-1].digest, ids[-1].tag]) if more else None
-    return {"imageTagDetails": [_tag_detail(i.tag, details[i.digest]) for i in ids],
-            "nextToken": token}
+    return {"imageTagDetails": [_tag_detail(i.tag, details[i.digest], tagged.get(i.tag))
+                                for i in ids], "nextToken": token}
 
 
-def _tag_detail(tag: str, d) -> dict:
+def _tag_detail(tag: str, d, tagged_at: float | None) -> dict:
     pushed = datetime.fromtimestamp(d.pushed_at, timezone.utc)
-    return {"imageTag": tag, "createdAt": pushed,
+    created = datetime.fromtimestamp(tagged_at, timezone.utc) if tagged_at else pushed
+    return {"imageTag": tag, "createdAt": created,
             "imageDetail": {"imageDigest": d.digest, "imageSizeInBytes": d.total_size,
                             "imagePushedAt": pushed, "imageManifestMediaType": d.media_type,
                             "artifactMediaType": d.artifact_type}}

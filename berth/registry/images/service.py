@@ -153,6 +153,11 @@ class ImageService:
             found = rows.id_page(tx, repo_id, status, after, limit + 1, image_status)
         return [ImageId(r.digest, r.tag) for r in found[:limit]], len(found) > limit
 
+    def tagged_at(self, repository: str, names: list[str]) -> dict[str, float]:
+        """When each of the tags that exist was set to its image."""
+        with self.db.read() as tx:
+            return tags.times(tx, require_id(tx, self.registry.registry_id, repository), names)
+
     def describe_page(self, repository: str, status: str, after: str | None,
                       limit: int, image_status: str = "ACTIVE") -> tuple[list[ImageDetail], bool]:
         with self.db.read() as tx:

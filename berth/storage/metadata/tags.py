@@ -24,6 +24,11 @@ def _digests_for():
 
 
 @cache
+def _times():
+    return select(tags.c.name, tags.c.updated_at).where(_REPO, in_list(tags.c.name, "names"))
+
+
+@cache
 def _names_for():
     # No ORDER BY: sorting by name would steer the database to the (repository, name) key and
     # a scan of every tag; the digest index finds these, and Python sorts them.
@@ -85,6 +90,14 @@ def digests_for(tx: Tx, repo_id: int, names: list[str]) -> dict[str, str]:
         return {}
     found = tx.all(_digests_for(), {"repo": repo_id, "names": list_param(names)})
     return {row.name: row.digest for row in found}
+
+
+def times(tx: Tx, repo_id: int, names: list[str]) -> dict[str, float]:
+    """tag -> when it was set to its image, for those of the names that exist."""
+    if not names:
+        return {}
+    found = tx.all(_times(), {"repo": repo_id, "names": list_param(names)})
+    return {row.name: row.updated_at for row in found}
 
 
 def names_for(tx: Tx, repo_id: int, digests: list[str]) -> dict[str, list[str]]:

@@ -168,14 +168,20 @@ def test_images_pushed_through_the_api_are_described_with_their_tags(server):
     assert sorted(t["imageTag"] for t in tags) == ["v1", "v2"]
     v1 = next(t for t in tags if t["imageTag"] == "v1")
     assert v1["imageDetail"]["imageDigest"] == digest
+    # A tag set on the image later says so (createdAt is the tag's, not the push's).
+    assert str(push_image(reg, "api-pushed", "later")) == digest  # the same image
+    later = next(t for t in client.describe_image_tags(repositoryName="api-pushed")[
+        "imageTagDetails"] if t["imageTag"] == "later")
+    assert later["createdAt"] > later["imageDetail"]["imagePushedAt"]
     assert v1["imageDetail"]["imageSizeInBytes"] > 0
     images = client.describe_images(repositoryName="api-pushed")["imageDetails"]
     assert {i["imageDigest"] for i in images} >= {digest}
     assert "imageScanStatus" not in images[0]  # not in ECR Public's shape
-    page = client.describe_image_tags(repositoryName="api-pushed", maxResults=1)
+    page = client.describe_image_tags(repositoryName="api-pushed", maxResults=2)
     rest = client.describe_image_tags(repositoryName="api-pushed",
                                       nextToken=page["nextToken"])
-    assert len(page["imageTagDetails"]) == 1 and len(rest["imageTagDetails"]) == 1
+    assert len(page["imageTagDetails"]) == 2 and len(rest["imageTagDetails"]) == 1
+    assert "nextToken" not in rest
 
 
 def test_the_authorization_token_is_a_registry_token(server):
