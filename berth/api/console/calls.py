@@ -15,6 +15,7 @@ from ..admin.operations import validate as validate_admin
 
 from ...iam.tenancy import REGION
 from ...observability import context as observed
+from ..ecr.access import Target, admit
 from ..ecr.caller import ApiCaller
 from ..ecr.endpoint import ApiCall, EcrApiError, where_of
 from ..ecr.model import ECR
@@ -67,6 +68,19 @@ async def call(request: Request, operation: str, params: dict) -> dict:
             if error is None:
                 raise
             raise error from None
+    except EcrApiError as exc:
+        raise ConsoleError(exc.code, exc.message) from None
+
+
+async def authorized(request: Request, action: str, repository: str) -> Target:
+    """The services of the repository's registry, once the signed-in principal may do
+    ``action`` on it, as the API decides it; ConsoleError otherwise. For reads the API has
+    no operation for without side effects (BatchGetImage records a pull)."""
+    caller = ApiCaller(request.state.console.caller, region_of(request))
+    api_call = ApiCall(action.partition(":")[2], {"repositoryName": repository}, caller,
+                       request, observed.request_id(request.scope))
+    try:
+        return await admit(api_call, action, repository)
     except EcrApiError as exc:
         raise ConsoleError(exc.code, exc.message) from None
 

@@ -1,24 +1,20 @@
 """A console page per image: what it is (tags, size, push and pull times, media types), its
-platforms (an index's images, each with its layers) or its layers and config, its referrers
-(signatures, SBOMs, other artifacts) and its scan findings by severity. All ECR API calls as
-the signed-in principal."""
+platforms (an index's images, or the image's own from its config) with their layers, its
+referrers (signatures, SBOMs, other artifacts), its scan findings by severity and where it is
+replicated. As the signed-in principal: ECR API calls, and the image's make-up read once it
+may BatchGetImage (the page is no pull: it records none)."""
 from __future__ import annotations
-
-import json
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...concurrency import blocking
+from ...registry.errors import ManifestUnknown, NameUnknown
+from ...registry.images.anatomy import ImageAnatomy
 from ..web.pages import page
-from .calls import ConsoleError, call, region_of
+from .calls import ConsoleError, authorized, call, region_of
 from .session import signed_in
 
-CHILDREN_SHOWN = 20
-MANIFEST_TYPES = ["application/vnd.oci.image.manifest.v1+json",
-                  "application/vnd.oci.image.index.v1+json",
-                  "application/vnd.docker.distribution.manifest.v2+json",
-                  "application/vnd.docker.distribution.manifest.list.v2+json",
-                  "application/vnd.docker.distribution.manifest.v1+prettyjws"]
 _KINDS = (("notary", "Notary Project signature"), ("cosign", "Sigstore signature"),
           ("sigstore", "Sigstore signature"), ("spdx", "SBOM (SPDX)"),
           ("cyclonedx", "SBOM (CycloneDX)"), ("in-toto", "attestation"))
@@ -30,39 +26,24 @@ def kind_of(artifact_type: str | None) -> str:
     return next((label for word, label in _KINDS if word in text), artifact_type or "artifact")
 
 
-async def _manifest(request: Request, name: str, digest: str) -> dict:
-    found = await call(request, "BatchGetImage", {
-        "repositoryName": name, "imageIds": [{"imageDigest": digest}],
-        "acceptedMediaTypes": MANIFEST_TYPES})
-    if not found["images"]:
-        failure = (found.get("failures") or [{}])[0]
-        raise ConsoleError(failure.get("failureCode", "ImageNotFound"),
-                           failure.get("failureReason", f"No image {digest}."))
-    return json.loads(found["images"][0]["imageManifest"])
+async def platforms(request: Request, name: str, digests: list[str]) -> dict[str, list]:
+    """Each image's platforms (PlatformImage), for a principal that may BatchGetImage on the
+    repository (else none are known)."""
+    try:
+        target = await authorized(request, "ecr:BatchGetImage", name)
+    except ConsoleError:
+        return {}
+    anatomy = ImageAnatomy(target.registry)
 
-
-def _platform(descriptor: dict) -> str:
-    p = descriptor.get("platform") or {}
-    return "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
-
-
-async def _platforms(request: Request, name: str, manifest: dict) -> list[dict]:
-    """An index's images (at most CHILDREN_SHOWN) with their layers; an image's own."""
-    if "manifests" not in manifest:
-        return [{"platform": "", "digest": None, "layers": manifest.get("layers") or [],
-                 "config": (manifest.get("config") or {}).get("digest")}]
-    shown = []
-    for child in manifest["manifests"][:CHILDREN_SHOWN]:
-        if _platform(child) == "unknown/unknown":  # buildx's attestations: referrers, really
-            continue
-        try:
-            body = await _manifest(request, name, child["digest"])
-        except ConsoleError:
-            body = {}
-        shown.append({"platform": _platform(child), "digest": child["digest"],
-                      "layers": body.get("layers") or [],
-                      "config": (body.get("config") or {}).get("digest")})
-    return shown
+    def read() -> dict[str, list]:
+        found = {}
+        for digest in digests:
+            try:
+                found[digest] = list(anatomy.of(name, digest).platforms)
+            except (ManifestUnknown, NameUnknown):  # deleted meanwhile
+                continue
+        return found
+    return await blocking(read)
 
 
 async def _findings(request: Request, name: str, digest: str) -> dict | None:
@@ -95,16 +76,16 @@ async def image(request: Request) -> Response:
     try:
         [detail] = (await call(request, "DescribeImages", {
             "repositoryName": name, "imageIds": [{"imageDigest": digest}]}))["imageDetails"]
-        manifest = await _manifest(request, name, digest)
         referrers = (await call(request, "ListImageReferrers", {
             "repositoryName": name, "subjectId": {"imageDigest": digest}}))["referrers"]
         findings = await _findings(request, name, digest)
         replication = await _replication(request, name, digest)
     except ConsoleError as exc:
-        status = 404 if exc.code in ("ImageNotFoundException", "ImageNotFound",
+        status = 404 if exc.code in ("ImageNotFoundException",
                                      "RepositoryNotFoundException") else 403
         return page("console/error.html", status, **context, message=exc.message)
+    made_of = await platforms(request, name, [detail["imageDigest"]])
     return page("console/image.html", **context, image=detail,
-                platforms=await _platforms(request, name, manifest),
+                platforms=made_of.get(detail["imageDigest"], []),
                 referrers=[{**r, "kind": kind_of(r.get("artifactType"))} for r in referrers],
                 findings=findings, replication=replication)

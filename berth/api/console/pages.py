@@ -15,6 +15,7 @@ from ...iam.authentication import Unauthenticated
 from ..web.pages import page
 from . import session as cookies
 from .calls import ConsoleError, admin_call, call, region_of
+from .images import platforms as image_platforms
 from .session import signed_in
 
 LISTED = 1000  # repositories a search looks through
@@ -142,13 +143,15 @@ async def repository(request: Request) -> Response:
         status = 404 if exc.code == "RepositoryNotFoundException" else 403
         return page("console/error.html", status, **_context(request, message=exc.message))
     images.sort(key=lambda i: i.get("imagePushedAt") or 0, reverse=True)
+    made_of = await image_platforms(request, name, [i["imageDigest"] for i in images])
     try:
         tags = (await call(request, "ListTagsForResource",
                            {"resourceArn": repo["repositoryArn"]}))["tags"]
     except ConsoleError:  # may see the repository, not its tags
         tags = None
-    return page("console/repository.html", **_context(request, repo=repo, images=images,
-                                                      resource_tags=tags))
+    return page("console/repository.html", **_context(
+        request, repo=repo, images=images, resource_tags=tags,
+        platforms={d: [p.name for p in found if p.name] for d, found in made_of.items()}))
 
 
 @signed_in

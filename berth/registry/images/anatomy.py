@@ -31,6 +31,7 @@ class PlatformImage:
     name: str                    # "linux/amd64", or "" when nothing says
     digest: str                  # the image manifest's
     layers: tuple[Layer, ...]
+    config: str = ""             # its config blob's digest
 
     @property
     def size(self) -> int:
@@ -89,7 +90,7 @@ class ImageAnatomy:
             name = self._config_platform(repository, parsed.config)
         layers = tuple(Layer(str(layer.digest), layer.size, layer.media_type)
                        for layer in parsed.layers)
-        return PlatformImage(name, digest, layers)
+        return PlatformImage(name, digest, layers, str(parsed.config.digest))
 
     def _config_platform(self, repository: str, config) -> str:
         if config.size > MAX_CONFIG:

@@ -132,6 +132,7 @@ def test_a_repository_page_and_deleting_a_tag(server, admin):
     page = admin.get("/console/repositories/console/app")
     assert page.status_code == 200
     assert ">v1<" in page.text and ">v2<" in page.text and "docker pull " in page.text
+    assert page.text.count('<td class="platforms">linux/amd64</td>') == 2
     deleted = admin.post("/console/repositories/console/app/tags/delete",
                          {"csrf": admin.csrf(), "tag": "v1"})
     assert deleted.status_code == 303
@@ -203,6 +204,10 @@ def test_an_image_page_shows_platforms_layers_and_referrers(server, admin):
     assert "linux/amd64" in text and "linux/arm64" in text
     assert str(Digest.of(b"arm64 layer")) in text
     assert "Notary Project signature" in text and "Not scanned." in text
+    # Looking is no pull: the image's last pull time stays unset.
+    described = server.client().describe_images(repositoryName=name, imageIds=[
+        {"imageDigest": str(index_digest)}])["imageDetails"][0]
+    assert "lastRecordedPullTime" not in described
     missing = admin.get(f"/console/repositories/{name}/images/sha256:{'0' * 64}")
     assert missing.status_code == 404
 
