@@ -1,8 +1,8 @@
 """ECR Public end to end, with real clients: the aws CLI's ``ecr-public`` commands create a
 repository with catalog data and hand docker its login password (``get-login-password``);
 docker pushes to ``<host>:<public port>/<alias>/<repository>``; a docker with no credentials
-at all pulls the image back, and skopeo inspects it anonymously, both through ECR Public's
-token flow. Then the gallery, in Chromium: found by a search, its page shows the tag with its
+at all pulls the image back, podman pulls it and skopeo inspects it anonymously, all through
+ECR Public's token flow. Then the gallery, in Chromium: found by a search, its page shows the tag with its
 platform and size and the pull command, and the publisher's markup runs nothing."""
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def _aws(node, *args: str) -> dict:
     return json.loads(proc.stdout) if proc.stdout.strip() else {}
 
 
-def test_docker_pushes_with_credentials_and_anyone_pulls(tmp_path, dockerd: Dockerd):
+def test_docker_pushes_with_credentials_and_anyone_pulls(tmp_path, dockerd: Dockerd,
+                                                        containers_storage):
     public_port = free_port()
     node = BerthNode(tmp_path / "node", extra_args=("--public-port", str(public_port))).start()
     try:
@@ -71,6 +72,11 @@ def test_docker_pushes_with_credentials_and_anyone_pulls(tmp_path, dockerd: Dock
         proc = run(SKOPEO, "inspect", "--tls-verify=false", "--authfile", str(auth_file),
                    f"docker://{uri}:v1", env=dict(os.environ))
         assert json.loads(proc.stdout)["Digest"] == digest
+
+        store = containers_storage("public-podman")  # its own, empty auth file
+        store.podman("pull", "--tls-verify=false", f"{uri}:v1")
+        pulled = json.loads(store.podman("image", "inspect", f"{uri}:v1").stdout)
+        assert pulled[0]["Digest"] == digest
 
         # And an anonymous push is refused.
         dockerd.docker("tag", f"{uri}:v1", f"{uri}:v2")

@@ -313,3 +313,17 @@ def test_repositories_are_paged_and_sized(server, admin):
     second = admin.get("/console/repositories?q=paged&page=1").text
     assert re.findall(r">(console/paged-\d\d)</a>", second) == [
         f"console/paged-{n}" for n in range(50, 55)] and 'id="next"' not in second
+
+
+def test_markup_in_a_tag_is_refused_before_any_page_could_show_it(server, admin):
+    from botocore.exceptions import ClientError
+    server.repository("console/markup")
+    manifest = server.manifest("console/markup").decode()
+    with pytest.raises(ClientError) as caught:
+        server.client().put_image(repositoryName="console/markup", imageManifest=manifest,
+                                  imageTag="<img src=x onerror=alert(1)>")
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+    # And a name a page does show is escaped there (the search box echoes it back).
+    page = admin.get("/console/repositories?q=%3Cscript%3Ealert(1)%3C/script%3E").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
