@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-import jinja2
-import nh3
-from markdown_it import MarkdownIt
-from markupsafe import Markup
 from starlette.responses import HTMLResponse
+
+if TYPE_CHECKING:  # imported on the first page: a node that serves none never loads them
+    import jinja2
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
 
 # No script runs on these pages, whatever a publisher writes: defence beyond sanitizing.
 SECURITY_HEADERS = {
@@ -23,14 +25,19 @@ SECURITY_HEADERS = {
 
 
 @functools.cache
-def _markdown() -> MarkdownIt:
+def _markdown() -> "MarkdownIt":
+    from markdown_it import MarkdownIt
+
     # CommonMark with tables; raw HTML in the source is shown as text, never passed through.
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
-def markdown(text: str) -> Markup:
+def markdown(text: str) -> "Markup":
     """Markdown as HTML that carries no script, style or event handler (nh3 keeps a safe
     list of tags, attributes and URL schemes)."""
+    import nh3
+    from markupsafe import Markup
+
     html = _markdown().render(text or "")
     return Markup(nh3.clean(html, link_rel="noopener noreferrer nofollow"))
 
@@ -55,7 +62,9 @@ def when(moment: float | datetime | None) -> str:
 
 
 @functools.cache
-def environment() -> jinja2.Environment:
+def environment() -> "jinja2.Environment":
+    import jinja2
+
     env = jinja2.Environment(loader=jinja2.PackageLoader("berth.api.web", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(markdown=markdown, size=size, when=when)
