@@ -60,12 +60,19 @@ class PublicRegistries:
             row = rows.registry_by(tx, "account_id", account_id)
         return None if row is None else _registry(row)
 
+    def cached_account(self, alias: str) -> tuple[bool, str | None]:
+        """(known, account) from the cache alone: no database, so cheap on the event loop."""
+        found = self._by_alias.get(alias)
+        if found is not None and time.monotonic() - found[1] < ALIAS_CACHE_SECONDS:
+            return True, found[0]
+        return False, None
+
     def account_of(self, alias: str) -> str | None:
         """The account whose public registry has ``alias`` (cached a short while)."""
+        known, account = self.cached_account(alias)
+        if known:
+            return account
         now = time.monotonic()
-        found = self._by_alias.get(alias)
-        if found is not None and now - found[1] < ALIAS_CACHE_SECONDS:
-            return found[0]
         with self.db.read() as tx:
             row = rows.registry_by(tx, "alias", alias)
         account = None if row is None else row.account_id

@@ -67,8 +67,10 @@ async def admit(request: Request, wanted: tuple[str, ...], keys: dict) -> None:
     name = request.path_params["name"]
     alias, _, repository = name.partition("/")
     registries = request.app.state.registry.public_registries
-    account = repository and await blocking(registries.account_of, alias)
-    if not account:
+    known, account = registries.cached_account(alias)
+    if not known and repository:
+        account = await blocking(registries.account_of, alias)
+    if not account or not repository:
         raise UnknownRegistry(f"no public registry has the alias {alias!r}")
     where, gate = RegistryAddress(account, PUBLIC), iam(request)
     pulling = all(action in PULL_ACTIONS for action in wanted)
