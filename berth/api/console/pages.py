@@ -123,7 +123,11 @@ async def create_repository(request: Request) -> Response:
     form = request.state.form
     name = str(form.get("name") or "").strip()
     params = {"repositoryName": name,
-              "imageTagMutability": "IMMUTABLE" if form.get("immutable") else "MUTABLE"}
+              "imageTagMutability": "IMMUTABLE" if form.get("immutable") else "MUTABLE",
+              "imageScanningConfiguration": {"scanOnPush": bool(form.get("scan_on_push"))}}
+    if form.get("kms_key", "").strip():  # else ECR's default, AES256
+        params["encryptionConfiguration"] = {"encryptionType": "KMS",
+                                             "kmsKey": form["kms_key"].strip()}
     try:
         await call(request, "CreateRepository", params)
     except ConsoleError as exc:

@@ -121,9 +121,16 @@ def test_changes_need_the_sessions_csrf_token_and_this_origin(server, admin):
     names = {r["repositoryName"] for r in server.client().describe_repositories()[
         "repositories"]}
     assert not names & {"csrf/a", "csrf/b"}
-    assert admin.post("/console/repositories", {"csrf": token, "name": "csrf/c"}
+    assert admin.post("/console/repositories", {"csrf": token, "name": "csrf/c",
+                                                "immutable": "on", "scan_on_push": "on"}
                       ).status_code == 303
-    server.client().describe_repositories(repositoryNames=["csrf/c"])
+    [made] = server.client().describe_repositories(repositoryNames=["csrf/c"])[
+        "repositories"]
+    assert made["imageTagMutability"] == "IMMUTABLE"
+    assert made["imageScanningConfiguration"] == {"scanOnPush": True}
+    unknown_key = admin.post("/console/repositories", {"csrf": token, "name": "csrf/d",
+                                                       "kms_key": "alias/no-such-key"})
+    assert unknown_key.status_code == 400 and "alias/no-such-key" in unknown_key.text
 
 
 def test_a_repository_page_and_deleting_a_tag(server, admin):
