@@ -77,7 +77,7 @@ async def admit(request: Request, wanted: tuple[str, ...], keys: dict) -> None:
     who = await caller(request, required=not pulling)
     validate_name(repository)
     if pulling:
-        if request.method == "GET" and "manifests" in request.url.path:
+        if request.method == "GET" and "/manifests/" in request.scope["path"]:
             limiter = request.app.state.public_pulls
             anonymous = who is ANONYMOUS
             limiter.take(anonymous, (keys["aws:SourceIp"] or "") if anonymous
