@@ -77,8 +77,14 @@ def ceph():
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
+def database_kind(request) -> str:
+    """Each metadata database Berth supports, by name."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(request, database_kind, tmp_path):
     """A fresh, empty metadata database of each supported kind."""
-    if request.param == "sqlite":
+    if database_kind == "sqlite":
         return f"sqlite:///{tmp_path / 'metadata.db'}"
     return request.getfixturevalue("postgres").create_database()

@@ -157,7 +157,7 @@ def test_bootstrap_directly_is_idempotent(db, identities, tokens, tmp_path):
 
 
 # SQLite serialises write transactions (BEGIN IMMEDIATE): the race needs PostgreSQL.
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
 def test_concurrent_first_starts_on_postgresql(db, master, tmp_path, monkeypatch):
     barrier = threading.Barrier(2)
     real_find = identity_rows.find_account

@@ -149,7 +149,7 @@ def test_every_committed_bump_moves_the_counter(db):
 
 
 # SQLite serialises write transactions (BEGIN IMMEDIATE): the race needs PostgreSQL.
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
 def test_racing_first_bumps_both_count(db):
     """Two first-ever bumps of a counter: the second starts while the first is uncommitted;
     both must count."""
