@@ -105,13 +105,12 @@ class PublicRegistries:
         if logo:
             logo_type(logo)
         self.ensure(account_id)
-        given = {"display_name": display_name, "description": description,
-                 "logo": None if logo is None else (logo or b"")}
+        given = {"display_name": display_name, "description": description, "logo": logo}
         with self.db.write() as tx:
             for column, value in given.items():
-                if value is not None:
+                if value is not None:  # left out: kept; an empty logo is stored as none
                     rows.set_registry(tx, account_id, column,
-                                      value if column != "logo" or value else None)
+                                      None if column == "logo" and not value else value)
         return self.ensure(account_id)
 
 

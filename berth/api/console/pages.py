@@ -158,14 +158,6 @@ async def repository(request: Request) -> Response:
         platforms={d: [p.name for p in found if p.name] for d, found in made_of.items()}))
 
 
-@signed_in
-async def delete_tag(request: Request) -> Response:
-    name, tag = request.path_params["name"], request.state.form.get("tag", "")
-    return await _change(request, "BatchDeleteImage", {
-        "repositoryName": name, "imageIds": [{"imageTag": tag}]},
-        f"/console/repositories/{quote(name)}")
-
-
 async def _change(request: Request, operation: str, params: dict, back: str) -> Response:
     """A change from a form: the API call, then back to ``back``, or its refusal shown."""
     try:
@@ -178,12 +170,21 @@ async def _change(request: Request, operation: str, params: dict, back: str) -> 
     return _go(request, back)
 
 
-@signed_in
-async def delete_image(request: Request) -> Response:
-    name, digest = request.path_params["name"], request.state.form.get("digest", "")
-    return await _change(request, "BatchDeleteImage", {
-        "repositoryName": name, "imageIds": [{"imageDigest": digest}]},
-        f"/console/repositories/{quote(name)}")
+def _deleting(id_member: str, field: str):
+    """A form that deletes an image by the id member the form's ``field`` gives (a tag
+    deletes the tag, a digest the image), as BatchDeleteImage does."""
+    @signed_in
+    async def delete(request: Request) -> Response:
+        name = request.path_params["name"]
+        return await _change(request, "BatchDeleteImage", {
+            "repositoryName": name,
+            "imageIds": [{id_member: request.state.form.get(field, "")}]},
+            f"/console/repositories/{quote(name)}")
+    return delete
+
+
+delete_tag = _deleting("imageTag", "tag")
+delete_image = _deleting("imageDigest", "digest")
 
 
 @signed_in
