@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import jwt
 
 from ..storage.metadata import federation as rows
 from ..storage.metadata import registries as registry_rows
@@ -147,6 +146,8 @@ class ProviderService:
 
     def verify(self, account_id: str, token: str) -> tuple[Provider, dict]:
         """The provider of ``account_id`` that issued the token, and its verified claims."""
+        import jwt  # on the first web identity token (see jwks)
+
         try:
             header = jwt.get_unverified_header(token)
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")

@@ -12,16 +12,19 @@ import json
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import jwt
-import urllib3
+if TYPE_CHECKING:
+    import jwt
+# jwt and urllib3 are imported where used: most servers never see a web identity token, and
+# the two hold ~10 MB in every process.
 
 log = logging.getLogger("berth.iam.federation")
 
 FETCH_TTL = 3600.0
 REFETCH_AFTER = 60.0
-TIMEOUT = urllib3.Timeout(connect=5.0, read=5.0, total=10.0)
+TIMEOUT = {"connect": 5.0, "read": 5.0, "total": 10.0}
 MAX_DOCUMENT = 1024 * 1024
 _UNAVAILABLE = "Couldn't retrieve verification key from your identity provider"
 
@@ -36,6 +39,8 @@ class FederationError(Exception):
 
 def key_set(document: str | dict) -> jwt.PyJWKSet:
     """A JWKS's usable keys; FederationError if it has none (or is no JWKS at all)."""
+    import jwt
+
     try:
         if isinstance(document, str):
             document = json.loads(document)
@@ -115,6 +120,8 @@ def _pick(keys: jwt.PyJWKSet, kid: str | None, alg: str) -> jwt.PyJWK:
     if stated is not None and stated != alg:
         raise FederationError("InvalidIdentityToken", f"The key {kid!r} is for {stated}, not "
                               f"{alg}")
+    import jwt
+
     try:
         return jwt.PyJWK(fitting[0]._jwk_data, algorithm=alg)
     except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError):
@@ -124,9 +131,11 @@ def _pick(keys: jwt.PyJWKSet, kid: str | None, alg: str) -> jwt.PyJWK:
 
 def _get_json(provider, url: str):
     """GET a JSON document from the issuer: verified TLS, or a pinned thumbprint."""
+    import urllib3
+
     pins = provider.thumbprints if provider.scheme == "https" else ()
     for options in [{"assert_fingerprint": pin} for pin in pins] or [{}]:
-        pool = urllib3.PoolManager(timeout=TIMEOUT, retries=False,
+        pool = urllib3.PoolManager(timeout=urllib3.Timeout(**TIMEOUT), retries=False,
                                    cert_reqs="CERT_NONE" if options else "CERT_REQUIRED",
                                    **options)
         try:

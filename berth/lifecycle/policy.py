@@ -6,12 +6,11 @@ The rules between fields and rules (one untagged rule per storage class, ``any``
 are checked after, with ECR's messages where users have reported them."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
-
-from jsonschema import Draft4Validator
 
 from .errors import PolicyInvalid
 
@@ -53,7 +52,6 @@ _RULE = {
 }
 SCHEMA = {"type": "object", "required": ["rules"],
           "properties": {"rules": {"type": "array", "items": _RULE}}}
-_VALIDATOR = Draft4Validator(SCHEMA)
 # What ECR answers when a count unit is missing, extra or null: its schema has one shape per
 # kind of count, and the selection matched none of them.
 _NO_SHAPE = "instance failed to match exactly one schema (matched 0 out of 2)"
@@ -94,6 +92,15 @@ class Policy:
         return tuple(r for r in self.rules if r.storage_class == storage_class)
 
 
+@functools.cache
+def _validator():
+    """Loaded with the first policy: most processes never read one, and jsonschema's import
+    (with its optional format checkers installed, a grammar built at import) costs seconds."""
+    from jsonschema import Draft4Validator
+
+    return Draft4Validator(SCHEMA)
+
+
 def parse(text: str) -> Policy:
     """The policy, or PolicyInvalid with ECR's wording of the first mistake."""
     try:
@@ -102,7 +109,7 @@ def parse(text: str) -> Policy:
         raise PolicyInvalid("Could not map policyString into LifecyclePolicy.") from None
     if not isinstance(document, dict):
         raise PolicyInvalid("Could not map policyString into LifecyclePolicy.")
-    error = next(iter(sorted(_VALIDATOR.iter_errors(document),
+    error = next(iter(sorted(_validator().iter_errors(document),
                              key=lambda e: (list(e.absolute_path), e.validator != "required"))),
                  None)
     if error is not None:

@@ -7,9 +7,6 @@ import base64
 import threading
 import time
 
-from botocore.config import Config
-from botocore.session import get_session
-
 RENEW_BEFORE = 300.0  # seconds before its expiry a password is replaced
 
 
@@ -29,6 +26,9 @@ class EcrLogin:
             return self._client
 
     def _make(self):
+        from botocore.config import Config  # a client's machinery: loaded on first use
+        from botocore.session import get_session
+
         return get_session().create_client(
             "ecr", region_name=self.region, endpoint_url=self.endpoint,
             aws_access_key_id=self._key[0], aws_secret_access_key=self._key[1],

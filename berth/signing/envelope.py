@@ -9,7 +9,6 @@ import datetime
 import hashlib
 import json
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 
 from . import certificates
@@ -41,6 +40,8 @@ def sign(target: dict, key, chain: list, signing_time: datetime.datetime,
     if expiry is not None:
         protected[EXPIRY] = rfc3339(expiry)
         protected["crit"] = [SCHEME, EXPIRY]
+    import jwt  # loaded with the first signature (see berth.iam.jwks)
+
     compact = jwt.PyJWS().encode(payload, key, algorithm=certificates.algorithm(key),
                                  headers=protected)
     header_b64, payload_b64, signature_b64 = compact.split(".")

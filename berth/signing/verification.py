@@ -10,17 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import json
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from jwt.algorithms import get_default_algorithms
 
 from . import certificates, envelope as env
 from .models import ChainInvalid
 from .trust_policy import ENFORCE, LOG, SKIP, TrustPolicy
 
-_ALGORITHMS = get_default_algorithms()
 _KNOWN_CRITICAL = {env.SCHEME, env.EXPIRY}
 MAX_ENVELOPE = 1024 * 1024
 
@@ -52,6 +51,14 @@ class Trust:
     certificate a profile had, its rotations' too."""
     stores: dict[str, list[x509.Certificate]]
     revoked: frozenset[str] = frozenset()
+
+
+@functools.cache
+def _algorithms() -> dict:
+    """PyJWT's JWS algorithms, loaded with the first signature (see berth.iam.jwks)."""
+    from jwt.algorithms import get_default_algorithms
+
+    return get_default_algorithms()
 
 
 def revocation_key(leaf: x509.Certificate) -> str:
@@ -109,7 +116,7 @@ def _integrity(subject: dict, manifest: bytes, envelope: bytes) -> tuple[dict, l
     if header.get("alg") != alg:
         raise Refused("integrity", f"the algorithm {header.get('alg')} is not {alg}, which "
                                    "the signing certificate's key implies")
-    algorithm = _ALGORITHMS[alg]
+    algorithm = _algorithms()[alg]
     signing_input = f"{sealed['protected']}.{sealed['payload']}".encode()
     if not algorithm.verify(signing_input, chain[0].public_key(),
                             _b64url(sealed["signature"])):

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-import botocore.session
+from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel, Shape
 
 log = logging.getLogger("berth.api.sts")
@@ -51,7 +51,7 @@ class StsError(Exception):
 
 @functools.cache
 def service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("sts")
+    return ServiceModel(create_loader().load_service_model("sts", "service-2"), "sts")
 
 
 @functools.cache

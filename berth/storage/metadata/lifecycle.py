@@ -24,7 +24,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import aliased
 
 from .schema import manifest_age, manifest_references, manifests, metadata, repositories
 from .statements import in_list, insert, list_param
@@ -230,7 +229,7 @@ _AGE = manifest_age()
 def _image_page(first: bool):
     """Top-level images of one status, newest first: not a manifest an index of the repository
     lists, not a referrer whose subject is in the repository (both go with their parent)."""
-    ref, subject = manifest_references, aliased(manifests)
+    ref, subject = manifest_references, manifests.alias()
     listed = exists().where(ref.c.repository_id == M.c.repository_id,
                             ref.c.child_digest == M.c.digest, ref.c.kind == "manifest")
     has_subject = exists().where(subject.c.repository_id == M.c.repository_id,

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from sqlalchemy import inspect
 
 from berth.storage.metadata import migrate
@@ -16,3 +19,31 @@ def test_migrations_reach_head_and_match_the_schema(db):
 def test_upgrade_is_idempotent(db):
     migrate.upgrade(db)
     assert migrate.current_revision(db) == migrate.head_revision(db)
+
+
+def test_the_head_read_from_the_migration_files_is_alembics(db):
+    assert migrate.head_from_files() == migrate.head_revision(db)
+    assert migrate.stored_revision(db) == migrate.head_revision(db)
+
+
+def test_an_empty_database_has_no_stored_revision(tmp_path):
+    from berth.storage.metadata.database import Database
+
+    empty = Database(f"sqlite:///{tmp_path}/empty.db")
+    try:
+        assert migrate.stored_revision(empty) is None
+    finally:
+        empty.dispose()
+
+
+def test_a_schema_at_the_head_is_upgraded_without_loading_alembic(db):
+    url = db.url
+    script = ("import sys\n"
+              "from berth.storage.metadata import migrate\n"
+              "from berth.storage.metadata.database import Database\n"
+              f"db = Database({url!r})\n"
+              "migrate.upgrade(db)\n"
+              "print('alembic' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
