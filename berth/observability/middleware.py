@@ -144,7 +144,7 @@ def _record(scope, facts: RequestFacts, count: _Counts, seconds: float) -> Reque
     state = scope.get("state") or {}
     caller = state.get("caller")
     if caller is not None and not facts.principal_arn:  # the OCI gate's admitted caller
-        facts.principal_arn = caller.principal.arn
+        facts.principal_arn = caller.principal.arn or ""  # "": anonymous (public pulls)
     address = state.get("address")
     if address is not None and not facts.account_id:
         facts.account_id, facts.region = address.account_id, address.region

@@ -86,6 +86,19 @@ def test_the_callers_from_the_oci_gate_state():
     assert (record.account_id, record.region) == ("123456789012", "eu-west-1")
 
 
+def test_an_anonymous_public_pull_is_recorded_and_audited_with_no_principal():
+    from berth.api.oci.public import ANONYMOUS
+    from berth.audit.events import from_request
+    from berth.iam.tenancy import PUBLIC, RegistryAddress
+
+    scope = _scope()
+    scope["state"].update(caller=ANONYMOUS, address=RegistryAddress("123456789012", PUBLIC))
+    [record] = _run(_answer(), scope)[0]
+    assert record.principal_arn == ""
+    row = from_request(record)
+    assert row["principal_arn"] == "" and row["name"] == "BatchGetImage"
+
+
 def test_aws_json_routes_are_named_by_a_known_operation_only():
     async def app(scope, receive, send):
         scope["route"] = SimpleNamespace(path="/")
