@@ -90,6 +90,8 @@ def metrics(o) -> list[Metric]:
                "higher", "{:,.0f}"),
         Metric(f"Full tag listing, ?n={o.page_size} + Link (s)", _get("tags", "list_seconds"),
                "lower", "{:,.3f}"),
+        Metric(f"Whole tag list ({o.tags + 1} tags), one GET without ?n (ms, median of 20)",
+               _get("tags", "full_list_ms"), "lower", "{:,.1f}"),
         Metric("Idle RSS after start (MiB)", _get("idle", "rss", 1 / MIB), "lower"),
         Metric("Idle PSS after start (MiB)", _get("idle", "pss", 1 / MIB), "lower"),
     ]

@@ -311,7 +311,7 @@ def _brief(name: str, r: dict) -> str:
     if "images_s" in r:
         return f"{r['images_s']:.0f} images/s ({r['upload_mode']}), {rss}"
     if "tags_s" in r:
-        return f"{r['tags_s']:.0f} tags/s, list {r['list_seconds']:.3f}s/{r['list_pages']} pages, {rss}"
+        return f"{r['tags_s']:.0f} tags/s, list {r['list_seconds']:.3f}s/{r['list_pages']} pages, whole list {r['full_list_ms']:.1f} ms, {rss}"
     cells = [k[:-6] for k in r if k.endswith("_req_s") and "ceiling" not in k]
     return ", ".join(f"{c} {r[c + '_req_s']:.0f}/s" for c in cells) + f", {rss}"
 

@@ -1,9 +1,12 @@
-"""Many tags on one manifest, then the paged tag listing (?n=100, following Link headers)."""
+"""Many tags on one manifest, then the paged tag listing (?n=100, following Link headers) and
+the whole list in one GET without ?n (what `docker`-less scripts and the 10k-tag row of
+issue 19 ask for), FULL_LISTS times."""
 from __future__ import annotations
 
 import asyncio
 import json
 import re
+import statistics
 import time
 
 from ..httpc import AsyncConn
@@ -12,6 +15,7 @@ from . import Ctx, Timer
 from .push import detect_upload_mode, push_small_image, put_manifest
 
 REPO = "bench/tags"
+FULL_LISTS = 20
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -42,6 +46,7 @@ async def _main(ctx: Ctx) -> dict:
         m = LINK_NEXT.search(r.headers.get("link", ""))
         path = with_query(m.group(1)) if m else None
     t_list = time.perf_counter() - t0
+    full = await _full_lists(setup, o.tags + 1)
     await setup.close()
 
     expected = o.tags + 1  # + "base"
@@ -49,7 +54,25 @@ async def _main(ctx: Ctx) -> dict:
         raise AssertionError(f"tag listing returned {len(seen)} tags ({len(set(seen))} unique), "
                              f"expected {expected}")
     return {"tags_s": o.tags / t_push.wall, "push_seconds": t_push.wall,
-            "list_seconds": t_list, "list_pages": pages, "client_cpu_s": t_push.cpu}
+            "list_seconds": t_list, "list_pages": pages, "client_cpu_s": t_push.cpu,
+            "full_list_ms": statistics.median(full) * 1000}
+
+
+async def _full_lists(conn: AsyncConn, expected: int) -> list[float]:
+    """Seconds per GET of the whole list (no ?n); a server that pages anyway is followed."""
+    times = []
+    for _ in range(FULL_LISTS):
+        path, found = f"/v2/{REPO}/tags/list", 0
+        t0 = time.perf_counter()
+        while path:
+            r = (await conn.request("GET", path)).expect(200, what=f"GET {path}")
+            found += len(json.loads(r.body).get("tags") or [])
+            m = LINK_NEXT.search(r.headers.get("link", ""))
+            path = with_query(m.group(1)) if m else None
+        times.append(time.perf_counter() - t0)
+        if found != expected:
+            raise AssertionError(f"the whole tag list had {found} tags, expected {expected}")
+    return times
 
 
 def push_and_list_tags(ctx: Ctx) -> dict:
