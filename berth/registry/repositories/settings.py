@@ -143,8 +143,8 @@ class RepositorySettingsService:
         with self.db.read() as tx:
             return _repository(self._row(tx, name))
 
-    def _row(self, tx, name: str):
-        row = rows.get(tx, self.registry_id, name)
+    def _row(self, tx, name: str, lock: bool = False):
+        row = rows.get(tx, self.registry_id, name, lock)
         if row is None:
             raise name_unknown(name)
         return row
@@ -170,7 +170,9 @@ class RepositorySettingsService:
 
     def delete(self, name: str, force: bool = False) -> Repository:
         with self.db.write() as tx:
-            row = self._row(tx, name)
+            # Locked first: a push committing between the check and the delete would
+            # otherwise be cascaded away after it was acknowledged.
+            row = self._row(tx, name, lock=True)
             if not force and rows.has_images(tx, row.id):
                 raise RepositoryNotEmpty(f"The repository with name '{name}' cannot be "
                                          "deleted because it still contains images",

@@ -19,8 +19,9 @@ _COLUMNS = (repositories.c.id, repositories.c.name, repositories.c.created_at,
 
 
 @cache
-def _get():
-    return select(*_COLUMNS).where(_IN_REGISTRY, _NAMED)
+def _get(lock: bool = False):
+    query = select(*_COLUMNS).where(_IN_REGISTRY, _NAMED)
+    return query.with_for_update() if lock else query
 
 
 @cache
@@ -60,9 +61,11 @@ def _has_images():
     return select(exists().where(manifests.c.repository_id == bindparam("id")).label("found"))
 
 
-def get(tx: Tx, registry_id: int, name: str):
-    """The repository's row (id, name, created_at, policy and the settings), or None."""
-    return tx.first(_get(), {"registry": registry_id, "name": name})
+def get(tx: Tx, registry_id: int, name: str, lock: bool = False):
+    """The repository's row (id, name, created_at, policy and the settings), or None;
+    ``lock``: held until the transaction ends (PostgreSQL), so that a manifest inserted
+    meanwhile (its foreign key shares the lock) waits for it."""
+    return tx.first(_get(lock), {"registry": registry_id, "name": name})
 
 
 def mutability(tx: Tx, repo_id: int):
