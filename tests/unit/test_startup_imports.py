@@ -6,7 +6,7 @@ import sys
 # Each of these costs megabytes per process (jsonschema with its optional format checkers,
 # installed by the test extras, also builds a grammar at import: seconds per server start).
 ON_FIRST_USE = ("jsonschema", "rfc3987_syntax", "jwt", "sqlalchemy.orm", "botocore.session",
-                "botocore.client", "alembic")
+                "botocore.client", "alembic", "univers")
 
 
 def test_a_server_loads_no_feature_it_has_not_used():

@@ -4,30 +4,32 @@ versions ordered by univers' per-ecosystem classes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
-from univers.versions import (
-    AlpineLinuxVersion, DebianVersion, GolangVersion, MavenVersion, NugetVersion, PypiVersion,
-    RpmVersion, RubygemsVersion, SemverVersion, Version)
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 from berth.scanning.vulndb.osv import base_ecosystem
 
-_CLASSES: dict[str, type[Version]] = {
-    "PyPI": PypiVersion,
-    "npm": SemverVersion,
-    "crates.io": SemverVersion,
-    "cargo": SemverVersion,  # crates.io's purl type, as some inventories name it
-    "Packagist": SemverVersion,
-    "Go": GolangVersion,
-    "Debian": DebianVersion,
-    "Ubuntu": DebianVersion,
-    "Alpine": AlpineLinuxVersion,
-    "Red Hat": RpmVersion,
-    "Rocky Linux": RpmVersion,
-    "AlmaLinux": RpmVersion,
-    "Maven": MavenVersion,
-    "RubyGems": RubygemsVersion,
-    "NuGet": NugetVersion,
+if TYPE_CHECKING:
+    from univers.versions import Version
+
+# univers' class per ecosystem, by name: univers (~3 MB) is imported with the first match,
+# which most server processes, never scanning, do not make.
+_CLASSES = {
+    "PyPI": "PypiVersion",
+    "npm": "SemverVersion",
+    "crates.io": "SemverVersion",
+    "cargo": "SemverVersion",  # crates.io's purl type, as some inventories name it
+    "Packagist": "SemverVersion",
+    "Go": "GolangVersion",
+    "Debian": "DebianVersion",
+    "Ubuntu": "DebianVersion",
+    "Alpine": "AlpineLinuxVersion",
+    "Red Hat": "RpmVersion",
+    "Rocky Linux": "RpmVersion",
+    "AlmaLinux": "RpmVersion",
+    "Maven": "MavenVersion",
+    "RubyGems": "RubygemsVersion",
+    "NuGet": "NugetVersion",
 }
 
 _KINDS = frozenset({"introduced", "fixed", "last_affected", "limit"})
@@ -38,7 +40,15 @@ _BOTTOM, _TOP = object(), object()
 def version_class(ecosystem: str) -> type[Version] | None:
     """The univers class ordering ``ecosystem``'s versions ("Debian:12" as "Debian"), or None
     for an ecosystem without one (only its ``versions`` lists can then match)."""
-    return _CLASSES.get(base_ecosystem(ecosystem))
+    name = _CLASSES.get(base_ecosystem(ecosystem))
+    return None if name is None else _univers(name)
+
+
+@cache
+def _univers(name: str) -> type[Version]:
+    from univers import versions
+
+    return getattr(versions, name)
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,8 @@ def _match_range(cls: type[Version] | None, version: str, rng: dict) -> Match | 
     kind = rng.get("type")
     if kind == "SEMVER":
         # SEMVER ranges are SemVer 2.0 whatever the ecosystem; Go's class also drops "v".
-        cls = cls if cls is not None and issubclass(cls, SemverVersion) else SemverVersion
+        semver = _univers("SemverVersion")
+        cls = cls if cls is not None and issubclass(cls, semver) else semver
     elif kind != "ECOSYSTEM" or cls is None:
         return None
     at = _parse(cls, version)
@@ -173,7 +184,7 @@ def _parse(cls: type[Version], text: str) -> Version | None:
     builds a version on each construction (SemVer ones twice)."""
     if not isinstance(text, str):
         return None
-    if cls is GolangVersion:
+    if cls is _univers("GolangVersion"):
         # Go orders modules ignoring build metadata such as "+incompatible".
         text = text.split("+", 1)[0]
     try:
