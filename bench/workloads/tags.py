@@ -35,21 +35,13 @@ async def _main(ctx: Ctx) -> dict:
     with Timer() as t_push:
         await asyncio.gather(*(worker() for _ in range(o.tag_concurrency)))
 
-    seen: list[str] = []
-    pages = 0
-    path = f"/v2/{REPO}/tags/list?n={o.page_size}"
     t0 = time.perf_counter()
-    while path:
-        r = (await setup.request("GET", path)).expect(200, what=f"GET {path}")
-        seen.extend(json.loads(r.body).get("tags") or [])
-        pages += 1
-        m = LINK_NEXT.search(r.headers.get("link", ""))
-        path = with_query(m.group(1)) if m else None
+    seen, pages = await _list(setup, f"/v2/{REPO}/tags/list?n={o.page_size}")
     t_list = time.perf_counter() - t0
-    full = await _full_lists(setup, o.tags + 1)
+    expected = o.tags + 1  # + "base"
+    full = await _full_lists(setup, expected)
     await setup.close()
 
-    expected = o.tags + 1  # + "base"
     if len(set(seen)) != expected or len(seen) != expected:
         raise AssertionError(f"tag listing returned {len(seen)} tags ({len(set(seen))} unique), "
                              f"expected {expected}")
@@ -62,17 +54,25 @@ async def _full_lists(conn: AsyncConn, expected: int) -> list[float]:
     """Seconds per GET of the whole list (no ?n); a server that pages anyway is followed."""
     times = []
     for _ in range(FULL_LISTS):
-        path, found = f"/v2/{REPO}/tags/list", 0
         t0 = time.perf_counter()
-        while path:
-            r = (await conn.request("GET", path)).expect(200, what=f"GET {path}")
-            found += len(json.loads(r.body).get("tags") or [])
-            m = LINK_NEXT.search(r.headers.get("link", ""))
-            path = with_query(m.group(1)) if m else None
+        found, _ = await _list(conn, f"/v2/{REPO}/tags/list")
         times.append(time.perf_counter() - t0)
-        if found != expected:
-            raise AssertionError(f"the whole tag list had {found} tags, expected {expected}")
+        if len(found) != expected:
+            raise AssertionError(f"the whole tag list had {len(found)} tags, expected {expected}")
     return times
+
+
+async def _list(conn: AsyncConn, path: str | None) -> tuple[list[str], int]:
+    """Every tag from ``path`` on, following Link headers; and the pages it took."""
+    tags: list[str] = []
+    pages = 0
+    while path:
+        r = (await conn.request("GET", path)).expect(200, what=f"GET {path}")
+        tags.extend(json.loads(r.body).get("tags") or [])
+        pages += 1
+        m = LINK_NEXT.search(r.headers.get("link", ""))
+        path = with_query(m.group(1)) if m else None
+    return tags, pages
 
 
 def push_and_list_tags(ctx: Ctx) -> dict:

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-
 from ..storage.metadata import federation as rows
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata.database import Database

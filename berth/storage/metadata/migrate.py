@@ -29,7 +29,7 @@ def _config(db: Database):
 
 def upgrade(db: Database, revision: str = "head") -> None:
     head = head_from_files() if revision == "head" else None
-    if head is not None and stored_revision(db) == head:
+    if head is not None and current_revision(db) == head:
         return
     from alembic import command
 
@@ -55,7 +55,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
                 conn.commit()
 
 
-def stored_revision(db: Database) -> str | None:
+def current_revision(db: Database) -> str | None:
     """The schema's revision as Alembic recorded it (None: none recorded)."""
     try:
         with db.engine.connect() as conn:
@@ -76,13 +76,6 @@ def head_from_files() -> str | None:
                 (revisions if kind == "revision" else parents).add(value)
     heads = revisions - parents
     return heads.pop() if len(heads) == 1 else None
-
-
-def current_revision(db: Database) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(db: Database) -> str | None:

@@ -23,15 +23,15 @@ def test_upgrade_is_idempotent(db):
 
 def test_the_head_read_from_the_migration_files_is_alembics(db):
     assert migrate.head_from_files() == migrate.head_revision(db)
-    assert migrate.stored_revision(db) == migrate.head_revision(db)
+    assert migrate.current_revision(db) == migrate.head_revision(db)
 
 
-def test_an_empty_database_has_no_stored_revision(tmp_path):
+def test_an_empty_database_has_no_current_revision(tmp_path):
     from berth.storage.metadata.database import Database
 
     empty = Database(f"sqlite:///{tmp_path}/empty.db")
     try:
-        assert migrate.stored_revision(empty) is None
+        assert migrate.current_revision(empty) is None
     finally:
         empty.dispose()
 
