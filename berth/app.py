@@ -29,9 +29,9 @@ from .concurrency import Limits, blocking, configure
 from .config import Settings, load_settings
 from .events import Outbox
 from .events.tasks import schedule_delivery
-from .gc import GarbageCollector
+from .gc import collector_for
 from .gc import subscriber as gc_subscriber
-from .gc.tasks import schedule_sweeps
+from .gc.tasks import handle_runs, schedule_sweeps
 from .iam.service import Iam
 from .iam.wiring import open_iam
 from .jobs.queue import JobQueue
@@ -103,10 +103,6 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
     return registry, iam
 
 
-def collector(settings: Settings, registry: Registry) -> GarbageCollector:
-    return GarbageCollector(registry.db, registry.driver, settings.gc_grace_seconds)
-
-
 def job_runner(settings: Settings, registry: Registry) -> JobRunner:
     """The background work every node may run: each domain's periodic jobs and the outbox's
     subscribers, registered here (nothing registers itself at import)."""
@@ -114,8 +110,10 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
     runner = JobRunner(queue, settings.job_poll_seconds, settings.job_lease_seconds)
     schedule_upload_expiry(runner, registry.uploads, settings.upload_ttl_seconds,
                            settings.upload_expiry_interval_seconds)
-    schedule_sweeps(runner, collector(settings, registry), settings.gc_interval_seconds,
+    collector = collector_for(registry)
+    schedule_sweeps(runner, collector, settings.gc_interval_seconds,
                     settings.gc_orphan_scan_seconds)
+    handle_runs(runner, collector)
     schedule_delivery(runner, Outbox(registry.db), [gc_subscriber.subscriber(),
                                                     notifications_subscriber.subscriber(),
                                                     scanning_tasks.subscriber(queue),

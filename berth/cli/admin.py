@@ -23,7 +23,7 @@ from ..iam.service import UnknownRegistry
 from ..keys.master import MasterKeyError
 from ..storage.metadata import migrate
 from ..storage.metadata.database import Database
-from . import audit, console, events, oidc, public, quotas, roles, secrets, signing, sites
+from . import audit, console, events, gc, oidc, public, quotas, roles, secrets, signing, sites
 from . import usage
 
 ROTATE = "RotateSigningKey"  # offline only: not an admin API operation
@@ -149,12 +149,7 @@ COMMANDS: dict[str, dict[str, Command]] = {
         "rotate": _kms("RotateKey", "add a key version for new data (old data stays "
                        "readable)", _KEY_ID),
     },
-    "gc": {  # a group of one command: `berth admin gc [--dry-run]`
-        "": Command("free storage nothing references (past the grace period) now",
-                       "RunGarbageCollection", (_arg("--dry-run", action="store_true",
-                                                     help="only count what would be freed"),),
-                       lambda a: {"DryRun": "true" if a.dry_run else "false"}),
-    },
+    "gc": {name: Command(*spec) for name, spec in gc.COMMANDS.items()},
     "lifecycle": {
         "run": Command("run lifecycle policies now: one repository's, or every policy that "
                        "has not run yet today", "RunLifecyclePolicies",
@@ -215,7 +210,7 @@ _GROUP_HELP = {"accounts": "accounts (online: administrator account only)", "use
                "access-keys": "access keys of users and account roots",
                "policies": "users' inline identity policies",
                "keys": "encryption keys of KMS repositories (encryption at rest)",
-               "gc": "garbage collection of unreferenced blobs",
+               "gc": gc.HELP,
                "usage": "storage used, usage and cost reports",
                "lifecycle": "lifecycle policies: run them now, preview them on a date",
                "vulndb": "the vulnerability database scans match against (OSV, offline)",
@@ -364,8 +359,10 @@ def _call(args: argparse.Namespace, settings: Settings, operation: str, params: 
         raise AdminError("ValidationError", "tokens rotate-signing-key works offline only: "
                          "run it without --endpoint-url, with the server's settings")
     from .admin_client import AdminClient
-    return AdminClient(args.endpoint_url, args.profile, args.region or "us-east-1").call(
-        operation, params)
+    client = AdminClient(args.endpoint_url, args.profile, args.region or "us-east-1")
+    if operation == gc.OPERATION:  # too long for one request: started, then asked about
+        return gc.run_online(client, params)
+    return client.call(operation, params)
 
 
 def _offline_storage(settings: Settings, operation: str, params: dict) -> dict:

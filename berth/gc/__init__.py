@@ -1,6 +1,7 @@
 """Garbage collection: storage that nothing references is freed after a grace period, online,
 without stopping pushes or pulls (``collector``); deletions reach it as domain events
-(``subscriber``); the sweep runs as a job on one node at a time (``tasks``).
+(``subscriber``); the sweep runs as a job on one node at a time (``tasks``), periodically and
+when an operator starts one (``runs``).
 
 How a push and a collector never lose a referenced blob between them:
 
@@ -39,6 +40,7 @@ How a push and a collector never lose a referenced blob between them:
   same walk once untouched for the grace period (and by the upload expiry after the upload
   TTL). Their bytes are no object yet: a commit moves them under the blob's key, pinned.
 """
-from .collector import GarbageCollector, Report
+from .collector import GarbageCollector, Report, collector_for
+from .runs import Run, Runs, runs_for
 
-__all__ = ["GarbageCollector", "Report"]
+__all__ = ["GarbageCollector", "Report", "Run", "Runs", "collector_for", "runs_for"]

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from itertools import islice
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..observability import metrics
 from ..storage.blobs import BlobDriver, StoredObject
@@ -18,6 +18,9 @@ from ..storage.blobs.keyring import join_key, split_key
 from ..storage.metadata import garbage as rows
 from ..storage.metadata import uploads as upload_rows
 from ..storage.metadata.database import Database
+
+if TYPE_CHECKING:
+    from ..registry.registry import Registry
 
 log = logging.getLogger("berth.gc")
 
@@ -41,6 +44,7 @@ class Report:
     orphan_uploads: int = 0  # upload sessions of the storage no upload row knows, removed
     seconds: float = 0.0
     skipped: bool = False  # another sweep was running
+    grace_seconds: float = 0.0  # what was older than this was freed
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -77,7 +81,7 @@ class GarbageCollector:
         deletion, a deleted link, a push before it links); the full pass catches the rest."""
         clock = _Clock(time.time() if now is None else now)
         stop = cancelled or self.cancelled
-        report = Report(dry_run)
+        report = Report(dry_run, grace_seconds=self.grace_seconds)
         cutoff = clock.now - self.grace_seconds
         with self.db.try_lock(LOCK) as held:
             if not held:
@@ -225,6 +229,12 @@ class GarbageCollector:
     def _read(self, query, after, waiting: bool):
         with self.db.read() as tx:
             return query(tx, after, self.page, waiting)
+
+
+def collector_for(registry: "Registry") -> GarbageCollector:
+    """The collector of the registry's storage (every account's: the storage is shared), as
+    the jobs and the admin operations use it."""
+    return GarbageCollector(registry.db, registry.driver, registry.grace_seconds)
 
 
 def _settle_link(tx, link, now: float, cutoff: float) -> bool:

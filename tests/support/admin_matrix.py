@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from berth.gc import Runs
 from berth.iam.authentication import Unauthenticated
 from berth.iam.console import ConsoleSessions, LoginProfiles
 from berth.iam.tenancy import RegistryAddress
@@ -239,6 +240,9 @@ ADMIN_OPERATIONS: dict[str, Callable[[World, str], dict]] = {
     "EnableKey": lambda world, cell: _kms_key(world, cell, enabled=False),
     "RotateKey": _kms_key,
     "RunGarbageCollection": lambda world, cell: {"DryRun": "true"},
+    "StartGarbageCollection": lambda world, cell: {"DryRun": "true"},
+    "GetGarbageCollection": lambda world, cell: {
+        "GarbageCollectionId": Runs(world.iam.db).start(dry_run=True).id},
     "GetStorageUsage": _home,
     "GetUsageReport": lambda world, cell: {**_home(world, cell), "From": "2026-12-01",
                                            "To": "2026-12-05", "GroupBy": "repository"},

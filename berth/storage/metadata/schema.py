@@ -116,6 +116,8 @@ repositories = Table(
     # at creation, as ECR cannot change a repository's encryption.
     Column("key_ref", String(64), nullable=False, server_default=""),
     UniqueConstraint("registry_id", "name"),
+    # Ids never reused: an event of a deleted repository must not reach its successor.
+    sqlite_autoincrement=True,
 )
 
 repository_tags = Table(
@@ -329,6 +331,7 @@ from . import (  # noqa: E402,F401
     console,
     creation_templates,
     federation,
+    gc_runs,
     lifecycle,
     notifications,
     public,

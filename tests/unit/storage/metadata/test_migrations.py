@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import inspect
 
 from berth.storage.metadata import migrate
@@ -47,3 +48,16 @@ def test_a_schema_at_the_head_is_upgraded_without_loading_alembic(db):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_sqlite_tables_never_reuse_ids_where_the_schema_says_so(db):
+    """AUTOINCREMENT in the migrated schema exactly where the metadata asks for it."""
+    if not db.is_sqlite:
+        pytest.skip("AUTOINCREMENT is SQLite's")
+    with db.engine.connect() as conn:
+        ddl = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master "
+                                        "WHERE type = 'table'").all())
+    wanted = {name for name, table in metadata.tables.items()
+              if table.dialect_options["sqlite"]["autoincrement"]}
+    assert "repositories" in wanted
+    assert {name for name in metadata.tables if "AUTOINCREMENT" in ddl[name]} == wanted
