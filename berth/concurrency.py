@@ -4,6 +4,8 @@ every thread from the others. Sizes and the network idle limit are set per event
 start-up (``configure``); until then the defaults below hold."""
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, TypeVar
@@ -62,6 +64,22 @@ async def upload_work(func: Callable[..., T], *args: Any) -> T:
 async def read_work(func: Callable[..., T], *args: Any) -> T:
     """Reading blob bytes and sending them to a client."""
     return await anyio.to_thread.run_sync(partial(func, *args), limiter=_pool("reads"))
+
+
+async def read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A blocking iterator's items for a coroutine, each read in the read pool while the one
+    before is used; the iterator is closed at the end, or when the consumer stops."""
+    ahead = asyncio.ensure_future(read_work(next, chunks, None))
+    try:
+        while True:
+            data = await ahead
+            if data is None:
+                return
+            ahead = asyncio.ensure_future(read_work(next, chunks, None))
+            yield data
+    finally:
+        await asyncio.gather(ahead, return_exceptions=True)
+        getattr(chunks, "close", lambda: None)()
 
 
 async def quick_read(inline: bool, func: Callable[..., T], *args: Any) -> T:

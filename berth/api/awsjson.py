@@ -14,7 +14,7 @@ from starlette.responses import Response
 from ..iam import replay
 from .http.bodies import request_body
 from ..iam.service import Iam
-from ..iam.sigv4 import VerifiedRequest, verify_request
+from ..iam.sigv4 import VerifiedRequest
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -113,22 +113,14 @@ def session_token(request: Request) -> str | None:
         "X-Amz-Security-Token")
 
 
-def verify_signature(iam: Iam, request: Request, body: bytes, service: str,
-                     regions: Collection[str] | None = None,
-                     once: bool | None = None) -> VerifiedRequest:
-    """The SigV4 check against the keys IAM knows, the body signed (blocking: one read on a
-    warm cache, and a write for an operation that changes state, whose signature is then
-    used up); ``.identity`` of the result is the ``Caller``. Raises ``SigV4Error``."""
-    with iam.db.read() as tx:
-        entries = iam.cache.entries(tx)
-        verified = verify_request(
-            request.method, request.scope["raw_path"], request.scope["query_string"],
-            request.headers.raw, body=body, service=service, allowed_regions=regions,
-            lookup_secret=lambda key_id: iam.authenticator.secret(
-                tx, entries, key_id, session_token(request)))
-    if once is None:  # by default, as the X-Amz-Target's operation may change state
+async def verify_signature(iam: Iam, request: Request, body: bytes, service: str,
+                           regions: Collection[str] | None = None,
+                           once: bool | None = None) -> VerifiedRequest:
+    """The request's SigV4 signature checked by IAM, which runs it inline or in a thread;
+    ``once`` (used up: a replay is refused) by default when the X-Amz-Target's operation may
+    change state. Raises ``SigV4Error``."""
+    if once is None:
         once = replay.changes_state(request.headers.get("x-amz-target"))
-    if once:
-        replay.ledger(iam.db).claim(verified)
-    return verified
-
+    return await iam.aio.verify(request.method, request.scope["raw_path"],
+                                request.scope["query_string"], request.headers.raw, body,
+                                service, regions, session_token(request), once)

@@ -14,12 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..concurrency import blocking, quick_read
 from ..iam.authentication import Caller, Unauthenticated, basic_token
 from ..iam.authorization import AccessDenied, require
 from ..iam.service import Iam
 from ..observability import metrics as observed
-from ..observability.prometheus import scrape
+from ..observability.prometheus import scrape, scrape_async
 
 log = logging.getLogger("berth.api.metrics")
 
@@ -40,9 +39,10 @@ def token(header: str | None) -> str:
 
 def authorize(iam: Iam, header: str | None) -> Caller:
     """Blocking. Raises Unauthenticated or AccessDenied."""
-    found = token(header)
-    with iam.db.read() as tx:
-        caller = iam.authenticator.from_token(tx, iam.cache.entries(tx), found)
+    return _may_read(iam.authenticate_token(token(header)))
+
+
+def _may_read(caller: Caller) -> Caller:
     resource = f"arn:aws:iam::{caller.account_id}:root"
     if not caller.is_admin:
         # Metrics cover every tenant of the node: the administrator account's alone.
@@ -64,14 +64,14 @@ def refusal(exc: Exception) -> tuple[int, str, str]:
 async def _metrics(request: Request) -> Response:
     iam: Iam = request.app.state.iam
     try:
-        await quick_read(iam.db.inline_reads, authorize, iam,
-                         request.headers.get("authorization"))
+        _may_read(await iam.aio.authenticate_token(token(request.headers.get(
+            "authorization"))))
     except (Unauthenticated, AccessDenied) as exc:
         status, reason, message = refusal(exc)
         observed.refused("metrics", reason)
         headers = {"WWW-Authenticate": 'Basic realm="berth"'} if status == 401 else None
         return Response(message + "\n", status, headers=headers, media_type="text/plain")
-    body, content_type = await blocking(scrape, request.headers.get("accept"))
+    body, content_type = await scrape_async(request.headers.get("accept"))
     return Response(body, headers={"Content-Type": content_type})
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 from ..storage.metadata import audit as rows
 from ..storage.metadata import notifications as addresses
 from ..storage.metadata.database import Database, Tx
 from .events import ECR_SOURCE, event_id, repository_arn
+
+if TYPE_CHECKING:
+    from ..registry.registry import Registry
 
 LIFECYCLE_PRINCIPAL = "ecr.amazonaws.com"  # the service acts, as in ECR's PolicyExecutionEvent
 MAX_LOOKUP = 1000
@@ -25,6 +29,13 @@ def lookup(db: Database, start: float, end: float, limit: int = 50, before: int 
                             name=name, principal_arn=principal_arn, resource=resource,
                             account_id=account_id)
     return [_event(r) for r in found]
+
+
+def lookup_trail(registry: "Registry", start: float, end: float, limit: int = 50,
+                 before: int | None = None, **filters: str | None) -> list[dict]:
+    """``lookup`` for a front-end, which holds a registry (any: the trail is the
+    deployment's) rather than the database."""
+    return lookup(registry.db, start, end, limit, before, **filters)
 
 
 def _event(r) -> dict:

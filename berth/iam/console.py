@@ -13,6 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from ..concurrency import blocking
 from ..storage.metadata import console as rows
 from ..storage.metadata import identities as identity_rows
 from .authentication import Caller, Unauthenticated, user_caller
@@ -51,6 +52,19 @@ def password_matches(stored: str, password: str) -> bool:
 class ConsoleSessions:
     def __init__(self, iam: Iam, lifetime: int = SESSION_SECONDS):
         self.iam, self.lifetime = iam, lifetime
+
+    # -- for coroutines (the console's pages): the thread is chosen here ------------------
+    async def sign_in_async(self, access_key_id: str, secret: str):
+        return await blocking(self.sign_in, access_key_id, secret)
+
+    async def sign_in_user_async(self, account_id: str, user_name: str, password: str):
+        return await blocking(self.sign_in_user, account_id, user_name, password)
+
+    async def resume_async(self, token: str) -> ConsoleSession | None:
+        return await blocking(self.resume, token)
+
+    async def sign_out_async(self, token: str) -> None:
+        await blocking(self.sign_out, token)
 
     def sign_in(self, access_key_id: str, secret: str) -> tuple[str, ConsoleSession]:
         """A new session's token (Unauthenticated: no such active key, or not its secret)."""

@@ -3,7 +3,8 @@ registry they address, and whether they may do what they ask."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..quotas.rates import Limiter
 from ..storage.metadata import identities as identity_rows
@@ -20,6 +21,15 @@ from .sessions import SessionService
 from .resource_policies import ResourcePolicies
 from .tenancy import RegistryAddress, Tenancy
 from .tokens import TokenService
+
+if TYPE_CHECKING:
+    from ..keys import KeyService
+    from .aio import AsyncIam
+    from ..notifications.services import DeliveryService, TargetService
+    from ..public.services import PublicRegistries
+    from ..quotas.services import QuotaService
+    from ..secrets import SecretService
+    from ..signing.profiles import ProfileService
 
 
 class UnknownRegistry(Exception):
@@ -52,6 +62,59 @@ class Iam:
         # Set by wiring.open_iam: the administrator account, and whether this start made it.
         self.administrator: Account | None = None
         self.first_start = False
+
+    @cached_property
+    def aio(self) -> "AsyncIam":
+        """The entry points for coroutines, which choose inline or a thread (berth.iam.aio)."""
+        from .aio import AsyncIam
+
+        return AsyncIam(self)
+
+    # -- what accounts keep besides identities (the admin API's), made on first use --------
+    @cached_property
+    def keys(self) -> "KeyService":
+        """KMS-style keys. Their state lives in the database: every node's key store sees a
+        change at its next use."""
+        from ..keys import KeyService
+
+        return KeyService(self.db, self.identities.master)
+
+    @cached_property
+    def secrets(self) -> "SecretService":
+        from ..secrets import SecretService
+
+        return SecretService(self.db, self.identities.master)
+
+    @cached_property
+    def signing_profiles(self) -> "ProfileService":
+        from ..signing.profiles import ProfileService
+
+        return ProfileService(self.db, self.identities.master)
+
+    @cached_property
+    def event_targets(self) -> "TargetService":
+        from ..notifications.services import TargetService
+
+        return TargetService(self.db, self.identities.master)
+
+    @cached_property
+    def event_deliveries(self) -> "DeliveryService":
+        from ..notifications.services import DeliveryService
+
+        return DeliveryService(self.db)
+
+    @cached_property
+    def quotas(self) -> "QuotaService":
+        from ..quotas.services import QuotaService
+
+        return QuotaService(self.db)
+
+    @cached_property
+    def public_registries(self) -> "PublicRegistries":
+        """Accounts' public registries (their aliases: cached per instance, a short while)."""
+        from ..public.services import PublicRegistries
+
+        return PublicRegistries(self.db)
 
     def registry_id(self, address: RegistryAddress, create: bool = True) -> int | None:
         """The id of the account's registry in the region, made on first use (None if it

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, values
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from ..concurrency import blocking
 from . import buffered
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -80,6 +81,11 @@ def scrape(accept: str | None) -> tuple[bytes, str]:
     registry = _registry()
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type
+
+
+async def scrape_async(accept: str | None) -> tuple[bytes, str]:
+    """``scrape`` in a thread: it reads every worker's files."""
+    return await blocking(scrape, accept)
 
 
 def _registry():

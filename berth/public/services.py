@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterable
 
+from ..concurrency import blocking
 from ..registry.repositories.resource_tags import validate_tags
 from ..registry.repositories.service import require_id
 from ..registry.repositories.settings import (
@@ -66,6 +67,11 @@ class PublicRegistries:
         if found is not None and time.monotonic() - found[1] < ALIAS_CACHE_SECONDS:
             return True, found[0]
         return False, None
+
+    async def account_of_async(self, alias: str) -> str | None:
+        """``account_of`` for a coroutine: from the cache on the event loop, else a thread."""
+        known, account = self.cached_account(alias)
+        return account if known else await blocking(self.account_of, alias)
 
     def account_of(self, alias: str) -> str | None:
         """The account whose public registry has ``alias`` (cached a short while)."""
@@ -133,8 +139,7 @@ class RepositoryCatalogs:
             row = insert_repository(tx, self.registry_id, name, RepositorySettings(), wanted,
                                     self.encryption)
             if row is None:
-                raise RepositoryExists(f"The repository with name '{name}' already exists in "
-                                       "the registry", {"name": name})
+                raise RepositoryExists(f"repository {name!r} exists", {"name": name})
             if catalog is not None:
                 _store(tx, row.id, catalog)
         return Repository(row.name, row.created_at, RepositorySettings())

@@ -36,7 +36,7 @@ from .errors import (
     UpstreamUnavailable,
 )
 from .fetch import Fetch, Fetches
-from .rules import Rule, rule_for
+from .rules import Rule, RuleService, rule_for
 from .upstream import Upstream, UpstreamError
 
 log = logging.getLogger("berth.pullthrough")
@@ -64,6 +64,10 @@ class PullThrough:
         self._lock = threading.Lock()
 
     # -- rules and upstreams ------------------------------------------------------------
+    def rules(self, registry: Registry) -> RuleService:
+        """The registry's rules, as the ECR API manages them."""
+        return RuleService(registry.db, registry.registry_id, self.secrets)
+
     def rule(self, registry_id: int, repository: str, fresh: bool = False) -> Rule | None:
         """The rule covering the repository, as read lately (``fresh``: read now)."""
         cached = self._rules.get(registry_id)

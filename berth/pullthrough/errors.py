@@ -10,24 +10,23 @@ class RuleInvalid(SettingInvalid):
 
 
 class RuleExists(RegistryError):
-    code = "DENIED"
+    """A pull-through cache rule with that prefix exists."""
 
 
 class RuleNotFound(RegistryError):
-    code = "NAME_UNKNOWN"
+    """No pull-through cache rule has that prefix."""
 
 
 class TooManyRules(RegistryError):
-    code = "DENIED"
+    """The registry has as many pull-through cache rules as it may."""
 
 
 class UnsupportedUpstream(RegistryError):
-    code = "UNSUPPORTED"
+    """An upstream registry URL the pull-through cache cannot use."""
 
 
 class CredentialUnusable(RegistryError):
     """The rule's secret: ``reason`` is "not_found", "no_access" or "undecryptable"."""
-    code = "DENIED"
 
     def __init__(self, message: str, reason: str):
         super().__init__(message, {"reason": reason})
@@ -37,7 +36,6 @@ class CredentialUnusable(RegistryError):
 class ImportNeedsPermission(RegistryError):
     """Serving this pull would import from the upstream (and, with ``create``, make the
     repository): whether the caller may is the front-end's to decide, then ask again."""
-    code = "DENIED"
 
     def __init__(self, message: str, create: bool, cached: bool):
         super().__init__(message)
@@ -47,8 +45,7 @@ class ImportNeedsPermission(RegistryError):
 
 class UpstreamUnavailable(RegistryError):
     """The upstream could not be reached or failed, and nothing cached can stand in."""
-    code = "UNAVAILABLE"
 
 
 class UpstreamThrottled(RegistryError):
-    code = "TOOMANYREQUESTS"
+    """The upstream refused for its rate limit, and nothing cached can stand in."""

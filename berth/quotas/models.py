@@ -44,7 +44,6 @@ for _action, _rate in RATES.items():
 
 class QuotaExceeded(RegistryError):
     """A request that would take a quota past its value."""
-    code = "DENIED"
 
     def __init__(self, message: str, quota: str):
         super().__init__(message, {"quota": quota})

@@ -1,10 +1,17 @@
-"""Domain errors. Each names the registry condition; front-ends translate it to their protocol
-(OCI error codes follow the same vocabulary, the ECR API maps them to its exceptions)."""
+"""Domain errors. Each names the registry condition and carries its data (``detail``: the
+name, tag, digest... it is about); each front-end's table turns it into its protocol's error
+and wording (berth.api.oci.errors, berth.api.ecr.translation)."""
 from __future__ import annotations
+
+# Storage's refusals, which the domain lets through as its own: no room left for what a
+# request would store; the key sealing a repository's blobs disabled or gone.
+from ..storage.blobs.keyring import KeyUnavailable as KeyUnavailable
+from ..storage.errors import StorageFull as StorageFull
 
 
 class RegistryError(Exception):
-    code = "UNKNOWN"
+    # A reason a domain names beyond the class, in its own vocabulary (no protocol's).
+    code = ""
 
     def __init__(self, message: str, detail: object | None = None):
         super().__init__(message)
@@ -13,65 +20,65 @@ class RegistryError(Exception):
 
 
 class NameInvalid(RegistryError):
-    code = "NAME_INVALID"
+    """A repository name the registry refuses (detail: its name)."""
 
 
 class NameUnknown(RegistryError):
-    code = "NAME_UNKNOWN"
+    """No such repository (detail: {"name"})."""
 
 
 class TagInvalid(RegistryError):
-    code = "TAG_INVALID"
+    """A malformed tag (detail: {"tag"})."""
 
 
 class DigestInvalid(RegistryError):
-    code = "DIGEST_INVALID"
+    """A malformed digest, or content that does not match the one given."""
 
 
 class BlobUnknown(RegistryError):
-    code = "BLOB_UNKNOWN"
+    """No such blob in the repository (detail: {"digest"})."""
 
 
 class BlobReferenced(RegistryError):
     """A blob or manifest still referenced by a manifest in the repository."""
-    code = "DENIED"
 
 
 class BlobUploadUnknown(RegistryError):
-    code = "BLOB_UPLOAD_UNKNOWN"
+    """No such upload session (expired, completed or cancelled)."""
 
 
 class BlobUploadInvalid(RegistryError):
-    code = "BLOB_UPLOAD_INVALID"
+    """An upload that cannot go on or be completed as asked."""
 
 
 class EmptyUpload(BlobUploadInvalid):
-    """A layer upload completed without a byte (ECR's layer uploads refuse it)."""
+    """A layer upload completed without a byte (ECR's layer uploads refuse it; detail:
+    {"upload"})."""
 
 
 class LayerExists(RegistryError):
-    """A layer upload completing a blob the repository has already (ECR refuses it)."""
-    code = "DENIED"
+    """A layer upload completing a blob the repository has already (ECR refuses it; detail:
+    {"digest"})."""
 
 
 class RangeInvalid(BlobUploadInvalid):
-    """A chunk that does not start where the upload stands (HTTP 416)."""
+    """A chunk that does not start where the upload stands (detail: {"size"})."""
 
 
 class SizeInvalid(RegistryError):
-    code = "SIZE_INVALID"
+    """A size that does not match the content."""
 
 
 class ManifestTooLarge(SizeInvalid):
-    pass
+    """A manifest over the registry's limit."""
 
 
 class ManifestInvalid(RegistryError):
-    code = "MANIFEST_INVALID"
+    """A manifest the registry cannot accept as it is."""
 
 
 class ManifestUnknown(RegistryError):
-    code = "MANIFEST_UNKNOWN"
+    """No such manifest (tag or digest) in the repository."""
 
 
 class ImageArchived(ManifestUnknown):
@@ -84,31 +91,29 @@ class ManifestNotAcceptable(ManifestUnknown):
 
 
 class ManifestBlobUnknown(RegistryError):
-    code = "MANIFEST_BLOB_UNKNOWN"
+    """A manifest listing a blob (or manifest) the repository lacks."""
 
 
 class ManifestReferenced(RegistryError):
     """Deleting a manifest that an index in the repository still lists."""
-    code = "DENIED"
 
 
 class PaginationInvalid(RegistryError):
-    code = "PAGINATION_NUMBER_INVALID"
-
+    """A page size out of bounds."""
 
 
 class TagImmutable(TagInvalid):
-    """The repository's tags are immutable and this tag already names another image."""
+    """The repository's tags are immutable and this tag already names another image
+    (detail: {"tag", "digest"}, the digest the tag names)."""
 
 
 class RepositoryExists(RegistryError):
-    code = "DENIED"
+    """Creating a repository that exists (detail: {"name"})."""
 
 
 class RepositoryNotEmpty(RegistryError):
-    code = "DENIED"
+    """Deleting, without force, a repository that holds images (detail: {"name"})."""
 
 
 class SettingInvalid(RegistryError):
     """A repository setting ECR would refuse (InvalidParameterException)."""
-    code = "INVALID_PARAMETER"

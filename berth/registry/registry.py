@@ -1,9 +1,10 @@
 """The registry's services wired over one metadata database and one blob driver."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..storage.blobs import BlobDriver
 from ..storage.metadata.database import Database
@@ -16,15 +17,35 @@ from .repositories.resource_tags import RepositoryTagService
 from .repositories.service import RepositoryService
 from .repositories.settings import RepositorySettingsService
 from .repositories.templates import TemplateService
+from .errors import RegistryError
 from .settings import AccountSettings
 
 if TYPE_CHECKING:
+    from datetime import date
+    from pathlib import Path
+
+    from ..lifecycle.run import RunReport
     from ..lifecycle.services import LifecycleService
     from ..public.services import RepositoryCatalogs
+    from ..replication.configuration import ReplicationConfigurations
+    from ..replication.sites import Sites
     from ..scanning.services import ScanService
+    from ..scanning.vulndb.store import SourceReport
     from ..signing.services import SigningService
     from .images.service import ImageService
+    from .usage import RegistryUsage
     from .images.storage_class import ImageStorage
+
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")  # what a registry may be made in
+
+
+class RegistryNotFound(RegistryError):
+    """No registry of ``account_id`` in ``region`` (and none was to be made)."""
+    code = "REGISTRY_UNKNOWN"
+
+    def __init__(self, account_id: str, region: str):
+        super().__init__(f"no registry of account {account_id} in {region}")
+        self.account_id, self.region = account_id, region
 
 
 @dataclass
@@ -127,6 +148,85 @@ class Registry:
         from ..public.services import RepositoryCatalogs
 
         return RepositoryCatalogs(self.db, self.registry_id, self.encryption)
+
+    @cached_property
+    def replication(self) -> "ReplicationConfigurations":
+        """The registry's replication rules, and where its images were replicated."""
+        from ..replication.configuration import ReplicationConfigurations
+
+        return ReplicationConfigurations(self.db, self.registry_id)
+
+    def replication_sites(self, secrets: Callable[[str], dict]) -> "Sites":
+        """The other deployments this registry replicates to; ``secrets`` opens the secret
+        holding a site's access key, by its ARN."""
+        from ..replication.sites import Sites
+
+        return Sites(self.db, self.registry_id, secrets)
+
+    def addressed(self, account_id: str | None, region: str | None,
+                  make: bool = False) -> "Registry":
+        """The registry of ``account_id`` in ``region`` (each defaulting to this registry's);
+        RegistryNotFound if there is none. ``make``: one the account has not used yet is
+        made, as its first ECR call would (if the account exists and the region is
+        well-formed)."""
+        from ..storage.metadata import identities as identity_rows
+        from ..storage.metadata import notifications as addresses
+        from ..storage.metadata import registries as registry_rows
+
+        if account_id is None and region is None:
+            return self
+        with self.db.read() as tx:
+            own_account, own_region = addresses.registry_address(tx, self.registry_id)
+            wanted = (own_account if account_id is None else account_id,
+                      own_region if region is None else region)
+            found = registry_rows.registry_id(tx, *wanted)
+        if found is None and make and _REGION.fullmatch(wanted[1]):
+            with self.db.write() as tx:
+                if identity_rows.find_account(tx, "id", wanted[0]) is not None:
+                    found = registry_rows.ensure_registry(tx, *wanted)
+        if found is None:
+            raise RegistryNotFound(*wanted)
+        return self.scoped(found)
+
+    # -- deployment-wide work (every registry's: the database is shared) -----------------
+    def run_due_lifecycle_policies(self, interval: float) -> "list[RunReport]":
+        """Every lifecycle policy, whichever registry's, that has not run for ``interval``
+        seconds."""
+        from ..lifecycle.tasks import run_due
+
+        return run_due(self.db, interval)
+
+    def usage_report(self, first: "date", last: "date", group_by: str,
+                     account_id: str | None = None) -> dict:
+        """Usage and its cost at the deployment's prices (``usage_pricing``, which the app
+        factory sets; none: no cost)."""
+        from ..usage.report import Pricing, usage_report
+
+        pricing = getattr(self, "usage_pricing", None) or Pricing()
+        return usage_report(self.db, first, last, group_by, account_id, pricing)
+
+    def storage_usage(self, account_id: str | None = None) -> "list[RegistryUsage]":
+        """Storage used per registry and repository, every account's or one's."""
+        from .usage import storage_usage
+
+        return storage_usage(self.db, account_id)
+
+    def sample_storage(self) -> int:
+        """Today's storage sample, taken now; the number of repositories sampled."""
+        from ..usage.sampling import sample_storage
+
+        return sample_storage(self.db)
+
+    def import_advisories(self, paths: list[Path]) -> "list[SourceReport]":
+        """OSV advisories into the vulnerability database (InvalidAdvisory if one is not)."""
+        from ..scanning.services import import_advisories
+
+        return import_advisories(self.db, paths)
+
+    def vulnerability_sources(self) -> list[dict]:
+        from ..scanning.vulndb.store import sources
+
+        return sources(self.db)
 
     def scoped(self, registry_id: int) -> "Registry":
         if registry_id == self.registry_id:

@@ -29,7 +29,6 @@ class UnknownRegistryId(LookupError):
 class AccountSettingInvalid(RegistryError):
     """An account setting name (``field`` "name") or value (``field`` "value") not among
     ``allowed``."""
-    code = "INVALID_PARAMETER"
 
     def __init__(self, field: str, allowed: tuple[str, ...], setting: str | None = None):
         super().__init__(f"invalid account setting {field}: must be one of "

@@ -25,19 +25,19 @@ PAGE = 1000
 
 
 class BackfillNotFound(RegistryError):
-    code = "NAME_UNKNOWN"
+    """No replication backfill has that id."""
 
 
 class BackfillInProgress(RegistryError):
-    code = "DENIED"
+    """A backfill to that destination is running already."""
 
 
 class BackfillInvalidStatus(RegistryError):
-    code = "DENIED"
+    """A backfill in a status that does not allow the change."""
 
 
 class DestinationNotConfigured(RegistryError):
-    code = "INVALID_PARAMETER"
+    """A backfill to a destination no replication rule names."""
 
 
 @dataclass(frozen=True)

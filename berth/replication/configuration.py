@@ -23,7 +23,7 @@ _FILTER = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-
 
 
 class ReplicationConfigurationInvalid(RegistryError):
-    code = "INVALID_PARAMETER"
+    """A replication configuration the registry refuses."""
 
 
 @dataclass(frozen=True)
@@ -139,11 +139,11 @@ class ReplicationConfigurations:
         return stored
 
 
-def statuses(db: Database, registry_id: int, repository: str, digest: str) -> list[tuple]:
-    """(region, account, status, failure code) of the image's replication to each
-    destination it was sent to, as its latest task there stands."""
-    with db.read() as tx:
-        latest = {(r.dest_region, r.dest_account): r
-                  for r in task_rows.of_image(tx, registry_id, repository, digest)}
-    return [(region, account, r.status, r.failure_code)
-            for (region, account), r in latest.items()]
+    def statuses(self, repository: str, digest: str) -> list[tuple]:
+        """(region, account, status, failure code) of the image's replication to each
+        destination it was sent to, as its latest task there stands."""
+        with self.db.read() as tx:
+            latest = {(r.dest_region, r.dest_account): r
+                      for r in task_rows.of_image(tx, self.registry_id, repository, digest)}
+        return [(region, account, r.status, r.failure_code)
+                for (region, account), r in latest.items()]

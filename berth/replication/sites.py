@@ -26,11 +26,11 @@ _SECRET_ARN = re.compile(r"arn:aws[a-z0-9-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}
 
 
 class SiteInvalid(RegistryError):
-    code = "INVALID_PARAMETER"
+    """A remote site's settings the registry refuses."""
 
 
 class SiteNotFound(RegistryError):
-    code = "NAME_UNKNOWN"
+    """No remote site has that name."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from ...audit.services import MAX_LOOKUP, lookup
+from ...audit.services import MAX_LOOKUP, lookup_trail
 from ...registry.registry import Registry
 from .errors import validation_error
 from .operations import Params, operation
@@ -37,9 +37,10 @@ def _int(p: Params, name: str, default: int, top: int) -> int:
 def lookup_audit_events(registry: Registry, p: Params) -> dict:
     limit = _int(p, "MaxResults", 50, MAX_LOOKUP)
     before = _int(p, "NextToken", 2**62, 2**62) if "NextToken" in p else None
-    events = lookup(registry.db, _time(p, "StartTime", 0.0), _time(p, "EndTime", time.time() + 1),
-                    limit + 1, before, p.get("EventName"), p.get("PrincipalArn"),
-                    p.get("ResourceName"), p.get("AccountId"))
+    events = lookup_trail(registry, _time(p, "StartTime", 0.0),
+                          _time(p, "EndTime", time.time() + 1), limit + 1, before,
+                          name=p.get("EventName"), principal_arn=p.get("PrincipalArn"),
+                          resource=p.get("ResourceName"), account_id=p.get("AccountId"))
     page = events[:limit]
     for event in page:
         event["EventTime"] = timestamp(event["EventTime"])

@@ -13,7 +13,7 @@ from ...notifications.models import NotificationError
 from ...quotas.models import QuotaInvalid
 from ...registry.errors import ManifestUnknown, NameUnknown, RegistryError
 from ...secrets.models import SecretError
-from ...storage.errors import StorageFull
+from ...registry.errors import StorageFull
 from ..awsjson import AwsJsonError
 
 # IAM's statuses for its own codes; anything else a client got wrong is a 400.

@@ -10,18 +10,13 @@ import contextlib
 
 from ...iam.service import Iam
 from ...iam.tenancy import Tenancy
-from ...keys import KeyNotFound, KeyService, KeySpec, parse_key_spec
+from ...keys import KeyNotFound, KeySpec, parse_key_spec
 from . import shapes
 from .errors import validation_error
 from .operations import Params, account_root, operation
 
 _KEYS = {"AccountId": True, "Region": False}
 _KEY = {**_KEYS, "KeyId": True}
-
-
-def _service(iam: Iam) -> KeyService:
-    # State lives in the database: every node's key store sees changes at its next use.
-    return KeyService(iam.db, iam.identities.master)
 
 
 def _region(iam: Iam, p: Params) -> str:
@@ -54,7 +49,7 @@ def aliased_key(iam: Iam, p: Params) -> str | None:
     if spec.alias is None:
         return None
     with contextlib.suppress(KeyNotFound):
-        return _service(iam).describe(spec.account_id, spec.region, p["KeyId"]).arn
+        return iam.keys.describe(spec.account_id, spec.region, p["KeyId"]).arn
     return None
 
 
@@ -64,33 +59,33 @@ def _one(iam: Iam, p: Params, found) -> dict:
 
 @operation("CreateKey", "kms:CreateKey", {**_KEYS, "Description": False}, account_root)
 def create_key(iam: Iam, p: Params) -> dict:
-    return _one(iam, p, _service(iam).create(p["AccountId"], _region(iam, p),
-                                             p.get("Description", "")))
+    return _one(iam, p, iam.keys.create(p["AccountId"], _region(iam, p),
+                                        p.get("Description", "")))
 
 
 @operation("ListKeys", "kms:ListKeys", _KEYS, account_root)
 def list_keys(iam: Iam, p: Params) -> dict:
     region = _region(iam, p) if "Region" in p else None  # all regions unless one is named
-    return {"Keys": [shapes.kms_key(k) for k in _service(iam).list(p["AccountId"], region)]}
+    return {"Keys": [shapes.kms_key(k) for k in iam.keys.list(p["AccountId"], region)]}
 
 
 @operation("DescribeKey", "kms:DescribeKey", _KEY, key_arn, stored=aliased_key)
 def describe_key(iam: Iam, p: Params) -> dict:
-    return _one(iam, p, _service(iam).describe(p["AccountId"], _region(iam, p), p["KeyId"]))
+    return _one(iam, p, iam.keys.describe(p["AccountId"], _region(iam, p), p["KeyId"]))
 
 
 @operation("DisableKey", "kms:DisableKey", _KEY, key_arn, stored=aliased_key)
 def disable_key(iam: Iam, p: Params) -> dict:
-    return _one(iam, p, _service(iam).set_enabled(p["AccountId"], _region(iam, p), p["KeyId"],
-                                                  False))
+    return _one(iam, p, iam.keys.set_enabled(p["AccountId"], _region(iam, p), p["KeyId"],
+                                             False))
 
 
 @operation("EnableKey", "kms:EnableKey", _KEY, key_arn, stored=aliased_key)
 def enable_key(iam: Iam, p: Params) -> dict:
-    return _one(iam, p, _service(iam).set_enabled(p["AccountId"], _region(iam, p), p["KeyId"],
-                                                  True))
+    return _one(iam, p, iam.keys.set_enabled(p["AccountId"], _region(iam, p), p["KeyId"],
+                                             True))
 
 
 @operation("RotateKey", "kms:RotateKeyOnDemand", _KEY, key_arn, stored=aliased_key)
 def rotate_key(iam: Iam, p: Params) -> dict:
-    return _one(iam, p, _service(iam).rotate(p["AccountId"], _region(iam, p), p["KeyId"]))
+    return _one(iam, p, iam.keys.rotate(p["AccountId"], _region(iam, p), p["KeyId"]))

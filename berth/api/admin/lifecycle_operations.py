@@ -7,7 +7,6 @@ import time
 from datetime import datetime, timezone
 
 from ...lifecycle.run import RunReport
-from ...lifecycle.tasks import run_due
 from ...registry.registry import Registry
 from .errors import validation_error
 from .operations import Params, operation
@@ -36,7 +35,7 @@ def run_lifecycle_policies(registry: Registry, p: Params) -> dict:
     if "RepositoryName" in p:
         reports = [registry_of(registry, p).lifecycle.run(p["RepositoryName"])]
     else:  # every policy, whichever registry, that has not run since now
-        reports = run_due(registry.db, 0.0)
+        reports = registry.run_due_lifecycle_policies(0.0)
     return {"Repositories": [_report(r) for r in reports]}
 
 

@@ -10,18 +10,11 @@ import json
 from ...iam.service import Iam
 from ...notifications.envelope import iso_time
 from ...notifications.models import Delivery, Target
-from ...notifications.services import DeliveryService, TargetService
 from .errors import validation_error
 from .operations import Params, account_root, operation
 
 _ACCOUNT = {"AccountId": True}
 _TARGET = {**_ACCOUNT, "Name": True}
-
-
-
-
-def _targets(iam: Iam) -> TargetService:
-    return TargetService(iam.db, iam.identities.master)
 
 
 def _target(found: Target) -> dict:
@@ -55,18 +48,18 @@ def _flag(p: Params, name: str) -> bool:
            {**_TARGET, "Url": True, "EventPattern": False, "Secret": False}, account_root)
 def put_event_target(iam: Iam, p: Params) -> dict:
     iam.identities.account(p["AccountId"])  # NoSuchEntity for an unknown account
-    return {"Target": _target(_targets(iam).put(p["AccountId"], p["Name"], p["Url"],
-                                                p.get("EventPattern"), p.get("Secret")))}
+    return {"Target": _target(iam.event_targets.put(p["AccountId"], p["Name"], p["Url"],
+                                                    p.get("EventPattern"), p.get("Secret")))}
 
 
 @operation("ListEventTargets", "berth:ListEventTargets", _ACCOUNT, account_root)
 def list_event_targets(iam: Iam, p: Params) -> dict:
-    return {"Targets": [_target(t) for t in _targets(iam).list(p["AccountId"])]}
+    return {"Targets": [_target(t) for t in iam.event_targets.list(p["AccountId"])]}
 
 
 @operation("DeleteEventTarget", "berth:DeleteEventTarget", _TARGET, account_root)
 def delete_event_target(iam: Iam, p: Params) -> dict:
-    _targets(iam).delete(p["AccountId"], p["Name"])
+    iam.event_targets.delete(p["AccountId"], p["Name"])
     return {}
 
 
@@ -76,8 +69,8 @@ def list_event_deliveries(iam: Iam, p: Params) -> dict:
     limit = p.get("MaxResults", "100")
     if not limit.isdigit() or len(limit) > 6:
         raise validation_error("MaxResults must be a whole number")
-    found = DeliveryService(iam.db).list(p["AccountId"], p.get("TargetName"),
-                                         _flag(p, "Dead"), int(limit))
+    found = iam.event_deliveries.list(p["AccountId"], p.get("TargetName"), _flag(p, "Dead"),
+                                      int(limit))
     return {"Deliveries": [_delivery(name, d) for name, d in found]}
 
 
@@ -86,5 +79,5 @@ def list_event_deliveries(iam: Iam, p: Params) -> dict:
 def replay_event_deliveries(iam: Iam, p: Params) -> dict:
     ids = p.get("DeliveryIds")
     chosen = None if ids is None else [i.strip() for i in ids.split(",") if i.strip()]
-    count = DeliveryService(iam.db).replay(p["AccountId"], p.get("TargetName"), chosen)
+    count = iam.event_deliveries.replay(p["AccountId"], p.get("TargetName"), chosen)
     return {"Replayed": count}

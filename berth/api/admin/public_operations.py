@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from ...iam.service import Iam
 from ...public.models import PublicRegistry
-from ...public.services import PublicRegistries
 from .operations import Params, account_root, operation
 
 
@@ -20,12 +19,12 @@ def _shown(found: PublicRegistry, domain: str) -> dict:
            account_root)
 def get_public_registry(iam: Iam, p: Params) -> dict:
     iam.identities.account(p["AccountId"])  # NoSuchEntity for an unknown account
-    return _shown(PublicRegistries(iam.db).ensure(p["AccountId"]), iam.tenancy.domain)
+    return _shown(iam.public_registries.ensure(p["AccountId"]), iam.tenancy.domain)
 
 
 @operation("PutPublicRegistryAlias", "berth:PutPublicRegistryAlias",
            {"AccountId": True, "Alias": True}, account_root)
 def put_public_registry_alias(iam: Iam, p: Params) -> dict:
     iam.identities.account(p["AccountId"])
-    found = PublicRegistries(iam.db).set_alias(p["AccountId"], p["Alias"])
+    found = iam.public_registries.set_alias(p["AccountId"], p["Alias"])
     return _shown(found, iam.tenancy.domain)

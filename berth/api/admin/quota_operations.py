@@ -6,7 +6,7 @@ operator's call; ListServiceQuotas shows an account's values and where each come
 from __future__ import annotations
 
 from ...iam.service import Iam
-from ...quotas.services import DEPLOYMENT, QuotaService
+from ...quotas.services import DEPLOYMENT
 from .errors import validation_error
 from .operations import Params, account_root, operation
 
@@ -25,18 +25,18 @@ def put_service_quota(iam: Iam, p: Params) -> dict:
         value = int(p["Value"])
     except ValueError:
         raise validation_error("Value must be a whole number") from None
-    QuotaService(iam.db).put(_scope(iam, p), p["QuotaName"], value)
+    iam.quotas.put(_scope(iam, p), p["QuotaName"], value)
     return {}
 
 
 @operation("DeleteServiceQuota", "berth:DeleteServiceQuota",
            {"AccountId": False, "QuotaName": True}, None)
 def delete_service_quota(iam: Iam, p: Params) -> dict:
-    QuotaService(iam.db).delete(_scope(iam, p), p["QuotaName"])
+    iam.quotas.delete(_scope(iam, p), p["QuotaName"])
     return {}
 
 
 @operation("ListServiceQuotas", "berth:ListServiceQuotas", {"AccountId": True}, account_root)
 def list_service_quotas(iam: Iam, p: Params) -> dict:
     iam.identities.account(p["AccountId"])
-    return {"Quotas": QuotaService(iam.db).effective(p["AccountId"])}
+    return {"Quotas": iam.quotas.effective(p["AccountId"])}

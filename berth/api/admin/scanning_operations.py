@@ -12,9 +12,7 @@ from ...scanning.exports import export_sbom
 from ...scanning.images import NotAnImage
 from ...scanning.sbom import FORMATS
 from ...scanning.scanner import LayerFailed
-from ...scanning.services import import_advisories
 from ...scanning.vulndb.osv import InvalidAdvisory
-from ...scanning.vulndb.store import sources
 from .errors import validation_error
 from .operations import Params, operation
 from .registries import WHERE, registry_of
@@ -29,7 +27,7 @@ def import_vulnerabilities(registry: Registry, p: Params) -> dict:
     if not paths or missing:
         raise validation_error(f"no such file or folder: {', '.join(missing) or '(none given)'}")
     try:
-        reports = import_advisories(registry.db, paths)
+        reports = registry.import_advisories(paths)
     except InvalidAdvisory as exc:
         raise validation_error(f"not an OSV advisory: {exc}") from None
     return {"Sources": [{"Name": r.name, "Records": r.records, "Changed": r.changed,
@@ -43,7 +41,7 @@ def list_vulnerability_sources(registry: Registry, p: Params) -> dict:
     return {"Sources": [{"Name": s["name"], "Records": s["records"],
                          "UpdatedAt": timestamp(s["updatedAt"]),
                          "ImportedAt": timestamp(s["importedAt"])}
-                        for s in sources(registry.db)]}
+                        for s in registry.vulnerability_sources()]}
 
 
 @operation("ExportSbom", "berth:ExportSbom",

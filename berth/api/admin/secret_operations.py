@@ -7,16 +7,12 @@ from __future__ import annotations
 
 from ...iam.service import Iam
 from ...notifications.envelope import iso_time
-from ...secrets import Secret, SecretService
+from ...secrets import Secret
 from .key_operations import served_region  # as keys: a served Region, else the default
 from .operations import Params, account_root, operation
 
 _SECRETS = {"AccountId": True, "Region": False}
 _SECRET = {**_SECRETS, "Name": True}
-
-
-def _service(iam: Iam) -> SecretService:
-    return SecretService(iam.db, iam.identities.master)
 
 
 def _where(iam: Iam, p: Params) -> tuple[str, str]:
@@ -31,16 +27,16 @@ def _secret(found: Secret) -> dict:
 @operation("PutSecret", "berth:PutSecret", {**_SECRET, "SecretString": True}, account_root)
 def put_secret(iam: Iam, p: Params) -> dict:
     iam.identities.account(p["AccountId"])  # NoSuchEntity for an unknown account
-    return {"Secret": _secret(_service(iam).put(*_where(iam, p), p["Name"],
-                                                p["SecretString"]))}
+    return {"Secret": _secret(iam.secrets.put(*_where(iam, p), p["Name"],
+                                              p["SecretString"]))}
 
 
 @operation("ListSecrets", "berth:ListSecrets", _SECRETS, account_root)
 def list_secrets(iam: Iam, p: Params) -> dict:
-    return {"Secrets": [_secret(s) for s in _service(iam).list(*_where(iam, p))]}
+    return {"Secrets": [_secret(s) for s in iam.secrets.list(*_where(iam, p))]}
 
 
 @operation("DeleteSecret", "berth:DeleteSecret", _SECRET, account_root)
 def delete_secret(iam: Iam, p: Params) -> dict:
-    _service(iam).delete(*_where(iam, p), p["Name"])
+    iam.secrets.delete(*_where(iam, p), p["Name"])
     return {}

@@ -12,7 +12,6 @@ from ...registry.registry import Registry
 from ...signing import trust
 from ...signing.images import ImageSignatures
 from ...signing.models import Profile
-from ...signing.profiles import ProfileService
 from .errors import validation_error
 from .key_operations import served_region
 from .operations import Params, account_root, operation
@@ -20,10 +19,6 @@ from .registries import WHERE, registry_of
 
 _ACCOUNT = {"AccountId": True, "Region": False}
 _PROFILE = {**_ACCOUNT, "ProfileName": True}
-
-
-def _service(iam: Iam) -> ProfileService:
-    return ProfileService(iam.db, iam.identities.master)
 
 
 def _profile(found: Profile, chain: bool = False) -> dict:
@@ -48,7 +43,7 @@ def _days(p: Params, name: str, default: int) -> int:
            {**_PROFILE, "ValidityDays": False, "SignatureValidityDays": False,
             "CertificateChain": False, "PrivateKey": False}, account_root)
 def create_signing_profile(iam: Iam, p: Params) -> dict:
-    service, region = _service(iam), served_region(iam.tenancy, p)
+    service, region = iam.signing_profiles, served_region(iam.tenancy, p)
     signature_days = _days(p, "SignatureValidityDays", 0)
     if ("CertificateChain" in p) != ("PrivateKey" in p):
         raise validation_error("CertificateChain and PrivateKey go together")
@@ -64,25 +59,26 @@ def create_signing_profile(iam: Iam, p: Params) -> dict:
 @operation("ListSigningProfiles", "signer:ListSigningProfiles", {"AccountId": True},
            account_root)
 def list_signing_profiles(iam: Iam, p: Params) -> dict:
-    return {"Profiles": [_profile(f) for f in _service(iam).list(p["AccountId"])]}
+    return {"Profiles": [_profile(f) for f in iam.signing_profiles.list(p["AccountId"])]}
 
 
 @operation("GetSigningProfile", "signer:GetSigningProfile", _PROFILE, account_root)
 def get_signing_profile(iam: Iam, p: Params) -> dict:
-    found = _service(iam).get(p["AccountId"], served_region(iam.tenancy, p), p["ProfileName"])
+    found = iam.signing_profiles.get(p["AccountId"], served_region(iam.tenancy, p),
+                                     p["ProfileName"])
     return {"Profile": _profile(found, chain=True)}
 
 
 @operation("RevokeSigningProfile", "signer:RevokeSigningProfile", _PROFILE, account_root)
 def revoke_signing_profile(iam: Iam, p: Params) -> dict:
-    found = _service(iam).revoke(p["AccountId"], served_region(iam.tenancy, p),
-                                 p["ProfileName"])
+    found = iam.signing_profiles.revoke(p["AccountId"], served_region(iam.tenancy, p),
+                                        p["ProfileName"])
     return {"Profile": _profile(found)}
 
 
 @operation("GetSigningTrust", "signer:GetSigningTrust", {"AccountId": True}, account_root)
 def get_signing_trust(iam: Iam, p: Params) -> dict:
-    return trust.export(_service(iam), p["AccountId"])
+    return trust.export(iam.signing_profiles, p["AccountId"])
 
 
 @operation("VerifyImageSignatures", "signer:VerifyImageSignatures",
@@ -101,18 +97,18 @@ def verify_image_signatures(registry: Registry, p: Params) -> dict:
 
 @operation("RotateSigningProfile", "signer:RotateSigningProfile", _PROFILE, account_root)
 def rotate_signing_profile(iam: Iam, p: Params) -> dict:
-    found = _service(iam).rotate(p["AccountId"], served_region(iam.tenancy, p),
-                                 p["ProfileName"])
+    found = iam.signing_profiles.rotate(p["AccountId"], served_region(iam.tenancy, p),
+                                        p["ProfileName"])
     return {"Profile": _profile(found, chain=True)}
 
 
 @operation("DisableSigningProfile", "signer:DisableSigningProfile", _PROFILE, account_root)
 def disable_signing_profile(iam: Iam, p: Params) -> dict:
-    return {"Profile": _profile(_service(iam).set_enabled(
+    return {"Profile": _profile(iam.signing_profiles.set_enabled(
         p["AccountId"], served_region(iam.tenancy, p), p["ProfileName"], False))}
 
 
 @operation("EnableSigningProfile", "signer:EnableSigningProfile", _PROFILE, account_root)
 def enable_signing_profile(iam: Iam, p: Params) -> dict:
-    return {"Profile": _profile(_service(iam).set_enabled(
+    return {"Profile": _profile(iam.signing_profiles.set_enabled(
         p["AccountId"], served_region(iam.tenancy, p), p["ProfileName"], True))}

@@ -19,8 +19,8 @@ _SITE = {**_SITES, "RegistryId": True}
 
 
 def _sites(registry: Registry, p: Params) -> Sites:
-    return Sites(registry.db, registry_of(registry, p, make=True).registry_id,
-                 registry.secrets.resolve)
+    # The deployment's secret store is the default registry's (the app factory sets it).
+    return registry_of(registry, p, make=True).replication_sites(registry.secrets.resolve)
 
 
 def _site(found: Site) -> dict:

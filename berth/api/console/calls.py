@@ -15,9 +15,9 @@ from ..admin.operations import validate as validate_admin
 
 from ...iam.tenancy import REGION
 from ...observability import context as observed
-from ..ecr.access import Target, admit
+from ..ecr.access import Target, admit_async
 from ..ecr.caller import ApiCaller
-from ..ecr.endpoint import ApiCall, EcrApiError, where_of
+from ..ecr.endpoint import ApiCall, EcrApiError, run_handler, where_of
 from ..ecr.model import ECR
 from ..ecr.routes import OPERATIONS
 from ..ecr.translation import translate
@@ -60,7 +60,7 @@ async def call(request: Request, operation: str, params: dict) -> dict:
         api_call = ApiCall(operation, validated, caller, request,
                            observed.request_id(request.scope))
         try:
-            return await OPERATIONS[operation](api_call)
+            return await run_handler(OPERATIONS[operation], api_call)
         except EcrApiError:
             raise
         except Exception as exc:  # a domain error: worded by the API's table
@@ -80,7 +80,7 @@ async def authorized(request: Request, action: str, repository: str) -> Target:
     api_call = ApiCall(action.partition(":")[2], {"repositoryName": repository}, caller,
                        request, observed.request_id(request.scope))
     try:
-        return await admit(api_call, action, repository)
+        return await admit_async(api_call, action, repository)
     except EcrApiError as exc:
         raise ConsoleError(exc.code, exc.message) from None
 

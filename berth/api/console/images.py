@@ -8,8 +8,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...concurrency import blocking
-from ...registry.errors import ManifestUnknown, NameUnknown
 from ...registry.images.anatomy import ImageAnatomy
 from ..web.pages import page
 from .calls import ConsoleError, authorized, call, region_of
@@ -33,17 +31,7 @@ async def platforms(request: Request, name: str, digests: list[str]) -> dict[str
         target = await authorized(request, "ecr:BatchGetImage", name)
     except ConsoleError:
         return {}
-    anatomy = ImageAnatomy(target.registry)
-
-    def read() -> dict[str, list]:
-        found = {}
-        for digest in digests:
-            try:
-                found[digest] = list(anatomy.of(name, digest).platforms)
-            except (ManifestUnknown, NameUnknown):  # deleted meanwhile
-                continue
-        return found
-    return await blocking(read)
+    return await ImageAnatomy(target.registry).platforms_async(name, digests)
 
 
 async def _findings(request: Request, name: str, digest: str) -> dict | None:

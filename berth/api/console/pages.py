@@ -10,7 +10,6 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ...concurrency import blocking
 from ...iam.authentication import Unauthenticated
 from ..web.pages import page
 from . import session as cookies
@@ -52,14 +51,12 @@ async def sign_in(request: Request) -> Response:
     sessions = cookies.sessions(request)
     try:
         if form.get("method") == "password":
-            token, session = await blocking(sessions.sign_in_user,
-                                            form.get("account_id", "").strip(),
-                                            form.get("user_name", "").strip(),
-                                            form.get("password", ""))
+            token, session = await sessions.sign_in_user_async(
+                form.get("account_id", "").strip(), form.get("user_name", "").strip(),
+                form.get("password", ""))
         else:
-            token, session = await blocking(sessions.sign_in,
-                                            form.get("access_key_id", "").strip(),
-                                            form.get("secret_access_key", ""))
+            token, session = await sessions.sign_in_async(
+                form.get("access_key_id", "").strip(), form.get("secret_access_key", ""))
     except Unauthenticated as exc:
         return page("console/sign_in.html", 401, csrf=expected, error=str(exc), next=nxt)
     # Only a path of the console: never a redirect elsewhere.
@@ -73,7 +70,7 @@ async def sign_in(request: Request) -> Response:
 
 @signed_in
 async def sign_out(request: Request) -> Response:
-    await blocking(cookies.sessions(request).sign_out, request.cookies[cookies.COOKIE])
+    await cookies.sessions(request).sign_out_async(request.cookies[cookies.COOKIE])
     answer = RedirectResponse("/console/sign-in", status_code=303)
     cookies.clear_cookie(answer, request, cookies.COOKIE)
     return answer

@@ -12,7 +12,6 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ...concurrency import blocking
 from ...iam.console import ConsoleSession, ConsoleSessions
 from ..web.pages import page
 from .calls import region_of
@@ -77,7 +76,7 @@ def signed_in(handler: Handler) -> Handler:
         token = request.cookies.get(COOKIE)
         session: ConsoleSession | None = None
         if token:
-            session = await blocking(sessions(request).resume, token)
+            session = await sessions(request).resume_async(token)
         if session is None:
             back = quote(request.url.path + ("?" + request.url.query if request.url.query
                                              else ""))

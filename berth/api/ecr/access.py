@@ -3,9 +3,9 @@ caller's own, in the region of its signature) and whether the caller may perform
 operation's action there. Handlers call ``admit`` first, then the domain."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ...concurrency import quick_read
 from ...iam.authorization import AccessDenied
 from ...iam.service import UnknownRegistry
 from ...iam.tenancy import RegistryAddress
@@ -37,22 +37,43 @@ def condition_keys(call: ApiCall, **extra) -> dict:
     return keys
 
 
-async def admit(call: ApiCall, action: str, repository: str | None = None,
-                keys: dict | None = None) -> Target:
+def admit(call: ApiCall, action: str, repository: str | None = None,
+          keys: dict | None = None) -> Target:
     """Authorize ``action`` (``ecr:...``) on ``repository`` (or the registry) of the registry
     the call addresses. A registry of another account that does not exist answers as one the
-    caller may not use."""
+    caller may not use. In the handler's thread (the endpoint runs plain handlers in one)."""
+    address, action = _addressed(call, action)
+    with _refusals(call, action, address, repository):
+        registry_id = iam(call.request).authorize(call.caller.identity, action, address,
+                                                  repository, keys or condition_keys(call))
+    return _target(call, address, registry_id)
+
+
+async def admit_async(call: ApiCall, action: str, repository: str | None = None) -> Target:
+    """``admit`` for a coroutine handler (one that streams through the domain's async entry
+    points): the authorization is IAM's to run inline or in a thread."""
+    address, action = _addressed(call, action)
+    with _refusals(call, action, address, repository):
+        registry_id = await iam(call.request).aio.authorize(
+            call.caller.identity, action, address, repository, condition_keys(call))
+    return _target(call, address, registry_id)
+
+
+def _addressed(call: ApiCall, action):
     caller: ApiCaller = call.caller
     account = call.params.get("registryId") or caller.identity.account_id
     address = RegistryAddress(account, caller.region)
     if address.is_public:  # ECR Public's calls: its actions are ecr-public:...
         action = (address.action(action) if isinstance(action, str)
                   else tuple(map(address.action, action)))
-    gate = iam(call.request)
+    return address, action
+
+
+@contextmanager
+def _refusals(call: ApiCall, action, address: RegistryAddress, repository: str | None):
+    """IAM's refusals as ECR words them."""
     try:
-        registry_id = await quick_read(gate.db.inline_reads, gate.authorize, caller.identity,
-                                       action, address, repository,
-                                       keys or condition_keys(call))
+        yield
     except AccessDenied as exc:
         metrics.refused("ecr", metrics.denial_reason(exc.message))
         raise access_denied(exc.message) from None
@@ -62,8 +83,11 @@ async def admit(call: ApiCall, action: str, repository: str | None = None,
     except UnknownRegistry:
         metrics.refused("ecr", "unknown_registry")
         resource = address.repository_arn(repository or "*")
-        raise access_denied(f"User: {caller.identity.principal.arn} is not authorized to "
+        raise access_denied(f"User: {call.caller.identity.principal.arn} is not authorized to "
                             f"perform: {action} on resource: {resource}") from None
+
+
+def _target(call: ApiCall, address: RegistryAddress, registry_id: int) -> Target:
     registry = call.request.app.state.registry.scoped(registry_id)
     target = Target(address, registry_id, registry)
     call.context["registry"] = target.registry_id_text

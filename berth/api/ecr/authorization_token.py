@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timezone
 
-from ...concurrency import blocking
 from ...iam.authorization import AccessDenied, require
 from ...iam.tenancy import RegistryAddress
 from ...quotas.rates import Throttled
@@ -16,10 +15,10 @@ from .errors import EcrApiError, access_denied
 ACTION = "ecr:GetAuthorizationToken"
 
 
-async def get_authorization_token(call: ApiCall) -> dict:
+def get_authorization_token(call: ApiCall) -> dict:
     caller: ApiCaller = call.caller
     # The token names the signature's region: what a plain host addresses with it.
-    encoded, expires = await mint(call, ACTION, caller.region)
+    encoded, expires = mint(call, ACTION, caller.region)
     # registryIds is deprecated in ECR: the token is the same for every registry.
     accounts = call.params.get("registryIds") or [caller.identity.account_id]
     return {"authorizationData": [{
@@ -29,7 +28,7 @@ async def get_authorization_token(call: ApiCall) -> dict:
     } for account in accounts]}
 
 
-async def mint(call: ApiCall, action: str, region: str | None) -> tuple[str, float]:
+def mint(call: ApiCall, action: str, region: str | None) -> tuple[str, float]:
     """``base64(AWS:<token>)`` for the caller if it may do ``action``, and its expiry."""
     caller: ApiCaller = call.caller
     try:
@@ -39,11 +38,11 @@ async def mint(call: ApiCall, action: str, region: str | None) -> tuple[str, flo
         raise access_denied(exc.message) from None
     gate = iam(call.request)
     try:
-        await blocking(gate.throttle, caller.identity, action)
+        gate.throttle(caller.identity, action)
     except Throttled as exc:
         raise EcrApiError("ThrottlingException", exc.message) from None
-    token, expires = await blocking(gate.tokens.mint, caller.identity.access_key_id,
-                                    region=region, not_after=caller.identity.expires_at)
+    token, expires = gate.tokens.mint(caller.identity.access_key_id,
+                                      region=region, not_after=caller.identity.expires_at)
     return base64.b64encode(f"AWS:{token}".encode()).decode(), expires
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ...concurrency import blocking
 from ...registry.repositories.settings import TagMutability
 from ...registry.repositories.templates import Template, TemplateService
 from . import paging
@@ -75,31 +74,31 @@ def _answer(target: Target, template: Template) -> dict:
     return {"registryId": target.registry_id_text, "repositoryCreationTemplate": _out(template)}
 
 
-async def create_repository_creation_template(call: ApiCall) -> dict:
+def create_repository_creation_template(call: ApiCall) -> dict:
     p = call.params
-    target = await admit(call, _actions("ecr:CreateRepositoryCreationTemplate", p))
+    target = admit(call, _actions("ecr:CreateRepositoryCreationTemplate", p))
     template = Template(**{"prefix": p["prefix"], "applied_for": (), **_changes(p)})
-    return _answer(target, await blocking(_service(target).create, template))
+    return _answer(target, _service(target).create(template))
 
 
-async def update_repository_creation_template(call: ApiCall) -> dict:
+def update_repository_creation_template(call: ApiCall) -> dict:
     p = call.params
-    target = await admit(call, _actions("ecr:UpdateRepositoryCreationTemplate", p))
-    return _answer(target, await blocking(_service(target).update, p["prefix"],
-                                          **_changes(p)))
+    target = admit(call, _actions("ecr:UpdateRepositoryCreationTemplate", p))
+    return _answer(target, _service(target).update(p["prefix"],
+                                                   **_changes(p)))
 
 
-async def delete_repository_creation_template(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:DeleteRepositoryCreationTemplate")
-    return _answer(target, await blocking(_service(target).delete, call.params["prefix"]))
+def delete_repository_creation_template(call: ApiCall) -> dict:
+    target = admit(call, "ecr:DeleteRepositoryCreationTemplate")
+    return _answer(target, _service(target).delete(call.params["prefix"]))
 
 
-async def describe_repository_creation_templates(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:DescribeRepositoryCreationTemplates")
+def describe_repository_creation_templates(call: ApiCall) -> dict:
+    target = admit(call, "ecr:DescribeRepositoryCreationTemplates")
     prefixes = call.params.get("prefixes")
     found, next_token = paging.prefixed_page(
         call, target.registry_id_text, prefixes,
-        await blocking(_service(target).describe, prefixes), DESCRIBE_PAGE)
+        _service(target).describe(prefixes), DESCRIBE_PAGE)
     answer: dict = {"registryId": target.registry_id_text,
                     "repositoryCreationTemplates": [_out(t) for t in found]}
     if next_token:

@@ -3,12 +3,16 @@
 Order, as AWS does it: the target is read, the body read (bounded by what the operation's
 model allows), the caller authenticated, and only then is the operation looked up and the body
 decoded and validated (in a thread when it is large), so an unauthenticated client learns
-nothing about either and no caller can hold the event loop. Errors a handler raises as EcrApiError go
-to the client; anything else is logged and answered with ServerException, the only 500.
+nothing about either and no caller can hold the event loop. A handler is a plain function, run
+here in a thread (it calls the domain as it is), or a coroutine that streams through the
+domain's async entry points: handlers never choose threads. Errors a handler raises as
+EcrApiError go to the client; anything else is logged and answered with ServerException, the
+only 500.
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,8 +27,8 @@ from ...concurrency import blocking
 from ...iam.sigv4 import SigV4Error
 from ...observability import context as observed
 from ...observability import metrics
-from ...storage.blobs.keyring import KeyUnavailable
-from ...storage.errors import StorageFull
+from ...registry.errors import KeyUnavailable
+from ...registry.errors import StorageFull
 from ..http.admission import BodyGate, TooManyRequests
 from .. import awsjson
 from . import model
@@ -64,7 +68,8 @@ class ApiCall:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-Handler = Callable[[ApiCall], Awaitable[Mapping[str, Any] | None]]
+Result = Mapping[str, Any] | None
+Handler = Callable[[ApiCall], Result] | Callable[[ApiCall], Awaitable[Result]]
 # Returns the caller, or raises SigV4Error or EcrApiError.
 Authenticate = Callable[[Request, bytes], Awaitable[Any]]
 
@@ -138,7 +143,7 @@ class _EcrApi:
         call = ApiCall(operation=name, params=params, caller=caller, request=request,
                        request_id=request_id)
         try:
-            result = await handler(call)
+            result = await run_handler(handler, call)
         except EcrApiError:
             raise
         except Exception as exc:  # a domain error: the table words it, or it is a bug
@@ -186,6 +191,13 @@ def _admitted(request: Request):
 
 def _decoded(operation, body: bytes) -> dict[str, Any]:
     return validate_input(operation, awsjson.decode(body))
+
+
+async def run_handler(handler: Handler, call: ApiCall) -> Result:
+    """A coroutine handler awaited; a plain one run in a thread (the one place that chooses)."""
+    if inspect.iscoroutinefunction(handler):
+        return await handler(call)
+    return await blocking(handler, call)
 
 
 def where_of(call: ApiCall) -> Where:

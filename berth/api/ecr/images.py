@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from ...concurrency import blocking
 from ...registry import errors as e
 from ...registry.images.service import ImageDetail, ImageId, ImageService
 from ...registry.references import Digest
@@ -16,40 +15,40 @@ from .errors import invalid_parameter
 DEFAULT_PAGE = 100
 
 
-async def list_images(call: ApiCall) -> dict:
-    target, name = await _admit(call)
+def list_images(call: ApiCall) -> dict:
+    target, name = _admit(call)
     status, image_status = _filter(call)
     scope = f"{status}/{image_status}"
     after = paging.cursor(call, name, scope, pair=True)
-    ids, more = await blocking(_service(target).list_ids, name, status,
-                               tuple(after) if after else None, _limit(call), image_status)
+    ids, more = _service(target).list_ids(name, status, tuple(after) if after else None,
+                                          _limit(call), image_status)
     token = paging.token(call, name, scope, [ids[-1].digest, ids[-1].tag or ""]) if more else None
     return {"imageIds": [_image_id(i) for i in ids], "nextToken": token}
 
 
-async def describe_images(call: ApiCall) -> dict:
-    target, name = await _admit(call)
+def describe_images(call: ApiCall) -> dict:
+    target, name = _admit(call)
     service = _service(target)
     ids = call.params.get("imageIds")
     if ids:
         if "maxResults" in call.params or "nextToken" in call.params:
             raise invalid_parameter("maxResults and nextToken cannot be used with imageIds")
-        details, token = await blocking(service.describe, name, _ids(ids)), None
+        details, token = service.describe(name, _ids(ids)), None
     else:
         status, image_status = _filter(call)
         scope = f"{status}/{image_status}"
-        details, more = await blocking(service.describe_page, name, status,
-                                       paging.cursor(call, name, scope), _limit(call),
-                                       image_status)
+        details, more = service.describe_page(name, status,
+                                              paging.cursor(call, name, scope), _limit(call),
+                                              image_status)
         token = paging.token(call, name, scope, details[-1].digest) if more else None
-    scans = await blocking(target.registry.scanning.summaries, name, [d.digest for d in details])
+    scans = target.registry.scanning.summaries(name, [d.digest for d in details])
     return {"imageDetails": [_detail(target, name, d, scans.get(d.digest)) for d in details],
             "nextToken": token}
 
 
-async def batch_get_image(call: ApiCall) -> dict:
-    target, name = await _admit(call)
-    images, failures = await _service(target).batch_get(
+def batch_get_image(call: ApiCall) -> dict:
+    target, name = _admit(call)
+    images, failures = _service(target).batch_get(
         name, _ids(call.params["imageIds"]), call.params.get("acceptedMediaTypes"),
         call.caller.identity.principal.arn)
     return {"images": [{"registryId": target.registry_id_text, "repositoryName": name,
@@ -59,11 +58,11 @@ async def batch_get_image(call: ApiCall) -> dict:
             "failures": [_failure(f) for f in failures]}
 
 
-async def put_image(call: ApiCall) -> dict:
-    target, name = await _admit(call)
+def put_image(call: ApiCall) -> dict:
+    target, name = _admit(call)
     p = call.params
-    digest, media_type = await blocking(
-        _service(target).put, name, p["imageManifest"].encode("utf-8"),
+    digest, media_type = _service(target).put(
+        name, p["imageManifest"].encode("utf-8"),
         p.get("imageManifestMediaType"), p.get("imageTag"), p.get("imageDigest"),
         call.caller.identity.access_key_id)
     return {"image": {"registryId": target.registry_id_text, "repositoryName": name,
@@ -72,16 +71,16 @@ async def put_image(call: ApiCall) -> dict:
                       "imageManifestMediaType": media_type}}
 
 
-async def batch_delete_image(call: ApiCall) -> dict:
-    target, name = await _admit(call)
-    deleted, failures = await blocking(_service(target).batch_delete, name,
+def batch_delete_image(call: ApiCall) -> dict:
+    target, name = _admit(call)
+    deleted, failures = _service(target).batch_delete(name,
                                    _ids(call.params["imageIds"]))
     return {"imageIds": [_image_id(i) for i in deleted],
             "failures": [_failure(f) for f in failures]}
 
 
-async def list_image_referrers(call: ApiCall) -> dict:
-    target, name = await _admit(call)
+def list_image_referrers(call: ApiCall) -> dict:
+    target, name = _admit(call)
     subject = call.params["subjectId"]["imageDigest"]
     try:
         subject = str(Digest.parse(subject))
@@ -92,8 +91,8 @@ async def list_image_referrers(call: ApiCall) -> dict:
     types, status = given.get("artifactTypes") or [], given.get("artifactStatus", "ACTIVE")
     scope = f"{subject}/{status}"
     after = paging.cursor(call, name, scope)
-    page, more = await blocking(_service(target).referrers, name, subject, types,
-                                after, call.params.get("maxResults", 50), status)
+    page, more = _service(target).referrers(name, subject, types,
+                                            after, call.params.get("maxResults", 50), status)
     token = paging.token(call, name, scope, page[-1].digest) if more else None
     return {"referrers": [{"digest": r.digest, "mediaType": r.media_type,
                            "artifactType": r.artifact_type, "size": r.size,
@@ -103,9 +102,9 @@ async def list_image_referrers(call: ApiCall) -> dict:
 
 
 # -- shared -----------------------------------------------------------------------------------
-async def _admit(call: ApiCall) -> tuple[Target, str]:
+def _admit(call: ApiCall) -> tuple[Target, str]:
     name = call.params["repositoryName"]
-    return await admit(call, f"ecr:{call.operation}", name), name
+    return admit(call, f"ecr:{call.operation}", name), name
 
 
 def _service(target: Target) -> ImageService:

@@ -2,12 +2,11 @@
 CompleteLayerUpload, GetDownloadUrlForLayer -- the same uploads and blobs as the OCI routes."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...iam import presigned
 from ...registry import errors as e
 from ...registry.blobs.bodies import Chunk
 from ...registry.references import Digest
-from .access import Target, admit, registry_host
+from .access import Target, admit, admit_async, registry_host
 from .caller import iam
 from .endpoint import ApiCall
 from .errors import invalid_parameter, model_error
@@ -16,8 +15,8 @@ from .translation import bad_part
 PART_SIZE = 10 * 1024 * 1024  # advisory, what ECR answers
 
 
-async def batch_check_layer_availability(call: ApiCall) -> dict:
-    target, name = await _admit(call)
+def batch_check_layer_availability(call: ApiCall) -> dict:
+    target, name = _admit(call)
     layers, failures = [], []
     for raw in call.params["layerDigests"]:
         try:
@@ -26,7 +25,7 @@ async def batch_check_layer_availability(call: ApiCall) -> dict:
             failures.append(_layer_failure(raw, "InvalidLayerDigest", "Invalid layer digest"))
             continue
         try:
-            size = await target.registry.blobs.stat_async(name, digest)
+            size = target.registry.blobs.stat(name, digest)
         except e.BlobUnknown:
             failures.append(_layer_failure(raw, "MissingLayerDigest", "Could not find layer"))
         else:
@@ -35,15 +34,16 @@ async def batch_check_layer_availability(call: ApiCall) -> dict:
     return {"layers": layers, "failures": failures}
 
 
-async def initiate_layer_upload(call: ApiCall) -> dict:
-    target, name = await _admit(call)
-    await _existing(target, name)
-    upload_id = await blocking(target.registry.uploads.start, name)
+def initiate_layer_upload(call: ApiCall) -> dict:
+    target, name = _admit(call)
+    target.registry.images.exists(name)  # ECR never creates a repository on these calls
+    upload_id = target.registry.uploads.start(name)
     return {"uploadId": upload_id, "partSize": PART_SIZE}
 
 
+# The two that stream bytes through the domain's async entry points are coroutines.
 async def upload_layer_part(call: ApiCall) -> dict:
-    target, name = await _admit(call)
+    target, name = await _admit_async(call)
     p, upload_id = call.params, call.params["uploadId"]
     data, first, last = p["layerPartBlob"], p["partFirstByte"], p["partLastByte"]
     if last - first + 1 != len(data):
@@ -56,7 +56,7 @@ async def upload_layer_part(call: ApiCall) -> dict:
 
 
 async def complete_layer_upload(call: ApiCall) -> dict:
-    target, name = await _admit(call)
+    target, name = await _admit_async(call)
     upload_id, digests = call.params["uploadId"], call.params["layerDigests"]
     if len(digests) != 1:
         raise invalid_parameter("Exactly one layer digest is expected per upload")
@@ -70,8 +70,8 @@ async def complete_layer_upload(call: ApiCall) -> dict:
             "uploadId": upload_id, "layerDigest": str(digest)}
 
 
-async def get_download_url_for_layer(call: ApiCall) -> dict:
-    target, name = await _admit(call)
+def get_download_url_for_layer(call: ApiCall) -> dict:
+    target, name = _admit(call)
     raw = call.params["layerDigest"]
     try:
         digest = Digest.parse(raw)
@@ -80,35 +80,35 @@ async def get_download_url_for_layer(call: ApiCall) -> dict:
                                 "digest") from None
     where = (f"the repository with name '{name}' in the registry with id "
              f"'{target.registry_id_text}'")
-    referenced = await blocking(target.registry.images.layer_referenced, name, digest)
+    referenced = target.registry.images.layer_referenced(name, digest)
     if not referenced:
         raise model_error("LayerInaccessibleException", (
             f"The layer with digest {digest} in {where} is not associated with an image"))
     # No URL that a disabled key would refuse: KeyUnavailable answers KmsException.
-    blob = await blocking(target.registry.blobs.find_readable, name, digest)
+    blob = target.registry.blobs.find_readable(name, digest)
     url = target.registry.blobs.redirect_url(blob, presigned.LIFETIME_SECONDS)
-    return {"downloadUrl": url or await _presigned_url(call, target, name, digest),
+    return {"downloadUrl": url or _presigned_url(call, target, name, digest),
             "layerDigest": str(digest)}
 
 
 # -- shared -----------------------------------------------------------------------------------
-async def _admit(call: ApiCall) -> tuple[Target, str]:
+def _admit(call: ApiCall) -> tuple[Target, str]:
     name = call.params["repositoryName"]
-    return await admit(call, f"ecr:{call.operation}", name), name
+    return admit(call, f"ecr:{call.operation}", name), name
 
 
-async def _existing(target: Target, name: str) -> None:
-    """ECR never creates a repository on these calls."""
-    await blocking(target.registry.images.exists, name)
+async def _admit_async(call: ApiCall) -> tuple[Target, str]:
+    name = call.params["repositoryName"]
+    return await admit_async(call, f"ecr:{call.operation}", name), name
 
 
 async def _once(data: bytes):
     yield data
 
 
-async def _presigned_url(call: ApiCall, target: Target, name: str, digest: Digest) -> str:
+def _presigned_url(call: ApiCall, target: Target, name: str, digest: Digest) -> str:
     path = f"/v2/{name}/blobs/{digest}"
-    query = await blocking(presigned.sign, iam(call.request), target.address, path,
+    query = presigned.sign(iam(call.request), target.address, path,
                            call.caller.identity.access_key_id)
     host = registry_host(call, target.address)
     return f"{call.request.url.scheme}://{host}{path}?{query}"

@@ -3,7 +3,6 @@ and previews of what a policy would do (Start/GetLifecyclePolicyPreview). The ru
 evaluation and the runs are berth.lifecycle's."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...lifecycle.services import Preview
 from ...registry.images.service import ImageId
 from . import paging
@@ -19,39 +18,39 @@ def _result(target: Target, name: str, text: str, **more) -> dict:
             "lifecyclePolicyText": text, **more}
 
 
-async def put_lifecycle_policy(call: ApiCall) -> dict:
+def put_lifecycle_policy(call: ApiCall) -> dict:
     name, text = call.params["repositoryName"], call.params["lifecyclePolicyText"]
-    target = await admit(call, "ecr:PutLifecyclePolicy", name)
-    await blocking(target.registry.lifecycle.put_policy, name, text)
+    target = admit(call, "ecr:PutLifecyclePolicy", name)
+    target.registry.lifecycle.put_policy(name, text)
     return _result(target, name, text)
 
 
-async def get_lifecycle_policy(call: ApiCall) -> dict:
+def get_lifecycle_policy(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:GetLifecyclePolicy", name)
-    found = await blocking(target.registry.lifecycle.get_policy, name)
+    target = admit(call, "ecr:GetLifecyclePolicy", name)
+    found = target.registry.lifecycle.get_policy(name)
     # ECR answers the epoch for a policy that has not run yet.
     return _result(target, name, found.text, lastEvaluatedAt=found.last_evaluated_at or 0.0)
 
 
-async def delete_lifecycle_policy(call: ApiCall) -> dict:
+def delete_lifecycle_policy(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:DeleteLifecyclePolicy", name)
-    found = await blocking(target.registry.lifecycle.delete_policy, name)
+    target = admit(call, "ecr:DeleteLifecyclePolicy", name)
+    found = target.registry.lifecycle.delete_policy(name)
     return _result(target, name, found.text, lastEvaluatedAt=found.last_evaluated_at or 0.0)
 
 
-async def start_lifecycle_policy_preview(call: ApiCall) -> dict:
+def start_lifecycle_policy_preview(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:StartLifecyclePolicyPreview", name)
-    text, status = await blocking(target.registry.lifecycle.start_preview, name,
-                                  call.params.get("lifecyclePolicyText"))
+    target = admit(call, "ecr:StartLifecyclePolicyPreview", name)
+    text, status = target.registry.lifecycle.start_preview(name,
+                                                           call.params.get("lifecyclePolicyText"))
     return _result(target, name, text, status=status)
 
 
-async def get_lifecycle_policy_preview(call: ApiCall) -> dict:
+def get_lifecycle_policy_preview(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:GetLifecyclePolicyPreview", name)
+    target = admit(call, "ecr:GetLifecyclePolicyPreview", name)
     ids = call.params.get("imageIds")
     if ids is not None and ("nextToken" in call.params or "maxResults" in call.params):
         raise invalid_parameter("Invalid parameter: nextToken and maxResults cannot be used "
@@ -65,9 +64,8 @@ async def get_lifecycle_policy_preview(call: ApiCall) -> dict:
         digests = [i["imageDigest"] for i in ids if i.get("imageDigest")]
         tags = [i["imageTag"] for i in ids if i.get("imageTag") and not i.get("imageDigest")]
         limit = len(ids)
-    preview = await blocking(target.registry.lifecycle.preview, name,
-                             int(after) if after and after.isdigit() else 0, limit, tagged,
-                             digests, tags)
+    preview = target.registry.lifecycle.preview(
+        name, int(after) if after and after.isdigit() else 0, limit, tagged, digests, tags)
     answer = _result(target, name, preview.text, status=preview.status,
                      previewResults=[_preview_result(r) for r in preview.results],
                      summary=_summary(preview))
@@ -92,12 +90,12 @@ def _summary(preview: Preview) -> dict:
     return summary
 
 
-async def update_image_storage_class(call: ApiCall) -> dict:
+def update_image_storage_class(call: ApiCall) -> dict:
     name, raw = call.params["repositoryName"], call.params["imageId"]
-    target = await admit(call, "ecr:UpdateImageStorageClass", name)
+    target = admit(call, "ecr:UpdateImageStorageClass", name)
     image_id = ImageId(raw.get("imageDigest"), raw.get("imageTag"))
-    digest, status = await blocking(target.registry.image_storage.update, name, image_id,
-                                    call.params["targetStorageClass"])
+    digest, status = target.registry.image_storage.update(name, image_id,
+                                                          call.params["targetStorageClass"])
     return {"registryId": target.registry_id_text, "repositoryName": name,
             "imageId": {"imageDigest": digest, **({"imageTag": image_id.tag}
                                                   if image_id.tag else {})},

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from ...concurrency import blocking
 from ...iam.policy import PolicyError
 from ...iam.resource_policies import SET_REPOSITORY_POLICY, ResourcePolicies
 from .access import Target, admit, condition_keys
@@ -33,25 +32,25 @@ def _registry_result(target: Target, text: str) -> dict:
     return {"registryId": target.registry_id_text, "policyText": text}
 
 
-async def set_repository_policy(call: ApiCall) -> dict:
+def set_repository_policy(call: ApiCall) -> dict:
     name, text = call.params["repositoryName"], call.params["policyText"]
-    target = await admit(call, SET_REPOSITORY_POLICY, name)
+    target = admit(call, SET_REPOSITORY_POLICY, name)
     caller: ApiCaller = call.caller
     try:
-        await blocking(iam(call.request).policies.set_repository_policy, target.registry_id,
-                       name, text, caller=caller.identity, address=target.address,
-                       keys=condition_keys(call), force=bool(call.params.get("force")))
+        iam(call.request).policies.set_repository_policy(
+            target.registry_id, name, text, caller=caller.identity, address=target.address,
+            keys=condition_keys(call), force=bool(call.params.get("force")))
     except PolicyError as exc:
         raise _invalid_policy("repository", exc) from None
     return _repository_result(target, name, text)
 
 
-async def _existing_repository_policy(call: ApiCall, action: str,
-                                      method: Callable[..., str | None]) -> dict:
+def _existing_repository_policy(call: ApiCall, action: str,
+                                method: Callable[..., str | None]) -> dict:
     """Get or delete the repository's policy: the one that is (was) there, else ECR's error."""
     name = call.params["repositoryName"]
-    target = await admit(call, action, name)
-    text = await blocking(method, iam(call.request).policies, target.registry_id, name)
+    target = admit(call, action, name)
+    text = method(iam(call.request).policies, target.registry_id, name)
     if text is None:
         raise model_error("RepositoryPolicyNotFoundException",
                           f"Repository policy does not exist for the repository with name "
@@ -59,31 +58,31 @@ async def _existing_repository_policy(call: ApiCall, action: str,
     return _repository_result(target, name, text)
 
 
-async def get_repository_policy(call: ApiCall) -> dict:
-    return await _existing_repository_policy(call, "ecr:GetRepositoryPolicy",
-                                             ResourcePolicies.repository_policy)
+def get_repository_policy(call: ApiCall) -> dict:
+    return _existing_repository_policy(call, "ecr:GetRepositoryPolicy",
+                                       ResourcePolicies.repository_policy)
 
 
-async def delete_repository_policy(call: ApiCall) -> dict:
-    return await _existing_repository_policy(call, "ecr:DeleteRepositoryPolicy",
-                                             ResourcePolicies.delete_repository_policy)
+def delete_repository_policy(call: ApiCall) -> dict:
+    return _existing_repository_policy(call, "ecr:DeleteRepositoryPolicy",
+                                       ResourcePolicies.delete_repository_policy)
 
 
-async def put_registry_policy(call: ApiCall) -> dict:
+def put_registry_policy(call: ApiCall) -> dict:
     text = call.params["policyText"]
-    target = await admit(call, "ecr:PutRegistryPolicy")
+    target = admit(call, "ecr:PutRegistryPolicy")
     try:
-        await blocking(iam(call.request).policies.set_registry_policy, target.registry_id, text)
+        iam(call.request).policies.set_registry_policy(target.registry_id, text)
     except PolicyError as exc:
         raise _invalid_policy("registry", exc) from None
     return _registry_result(target, text)
 
 
-async def _existing_registry_policy(call: ApiCall, action: str,
-                                    method: Callable[..., str | None]) -> dict:
+def _existing_registry_policy(call: ApiCall, action: str,
+                              method: Callable[..., str | None]) -> dict:
     """Get or delete the registry's policy: the one that is (was) there, else ECR's error."""
-    target = await admit(call, action)
-    text = await blocking(method, iam(call.request).policies, target.registry_id)
+    target = admit(call, action)
+    text = method(iam(call.request).policies, target.registry_id)
     if text is None:
         raise model_error("RegistryPolicyNotFoundException",
                           f"Registry policy does not exist in the registry with id "
@@ -91,14 +90,14 @@ async def _existing_registry_policy(call: ApiCall, action: str,
     return _registry_result(target, text)
 
 
-async def get_registry_policy(call: ApiCall) -> dict:
-    return await _existing_registry_policy(call, "ecr:GetRegistryPolicy",
-                                           ResourcePolicies.registry_policy)
+def get_registry_policy(call: ApiCall) -> dict:
+    return _existing_registry_policy(call, "ecr:GetRegistryPolicy",
+                                     ResourcePolicies.registry_policy)
 
 
-async def delete_registry_policy(call: ApiCall) -> dict:
-    return await _existing_registry_policy(call, "ecr:DeleteRegistryPolicy",
-                                           ResourcePolicies.delete_registry_policy)
+def delete_registry_policy(call: ApiCall) -> dict:
+    return _existing_registry_policy(call, "ecr:DeleteRegistryPolicy",
+                                     ResourcePolicies.delete_registry_policy)
 
 
 OPERATIONS = {

@@ -2,7 +2,6 @@
 an image's lastRecordedPullTime alone (Register/Deregister/ListPullTimeUpdateExclusions)."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...registry.images.pull_exclusions import MAX_EXCLUSIONS
 from . import paging
 from .access import admit
@@ -11,26 +10,26 @@ from .endpoint import ApiCall
 LIST_PAGE = 100  # the most one answer holds (PullTimeUpdateExclusionList)
 
 
-async def register_pull_time_update_exclusion(call: ApiCall) -> dict:
+def register_pull_time_update_exclusion(call: ApiCall) -> dict:
     arn = call.params["principalArn"]
-    target = await admit(call, "ecr:RegisterPullTimeUpdateExclusion")
-    made = await blocking(target.registry.manifests.pull_exclusions.register, arn)
+    target = admit(call, "ecr:RegisterPullTimeUpdateExclusion")
+    made = target.registry.manifests.pull_exclusions.register(arn)
     return {"principalArn": made.principal_arn, "createdAt": made.created_at}
 
 
-async def deregister_pull_time_update_exclusion(call: ApiCall) -> dict:
+def deregister_pull_time_update_exclusion(call: ApiCall) -> dict:
     arn = call.params["principalArn"]
-    target = await admit(call, "ecr:DeregisterPullTimeUpdateExclusion")
-    await blocking(target.registry.manifests.pull_exclusions.deregister, arn)
+    target = admit(call, "ecr:DeregisterPullTimeUpdateExclusion")
+    target.registry.manifests.pull_exclusions.deregister(arn)
     return {"principalArn": arn}
 
 
-async def list_pull_time_update_exclusions(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:ListPullTimeUpdateExclusions")
+def list_pull_time_update_exclusions(call: ApiCall) -> dict:
+    target = admit(call, "ecr:ListPullTimeUpdateExclusions")
     scope = target.registry_id_text
     after = paging.cursor(call, "", scope) or ""
     limit = min(call.params.get("maxResults", LIST_PAGE), LIST_PAGE, MAX_EXCLUSIONS)
-    found = await blocking(target.registry.manifests.pull_exclusions.page, after, limit + 1)
+    found = target.registry.manifests.pull_exclusions.page(after, limit + 1)
     answer: dict = {"pullTimeUpdateExclusions": [e.principal_arn for e in found[:limit]]}
     if len(found) > limit:
         answer["nextToken"] = paging.token(call, "", scope, found[limit - 1].principal_arn)

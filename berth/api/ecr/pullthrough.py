@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ...concurrency import blocking
 from ...pullthrough.cache import PullThrough
 from ...pullthrough.errors import CredentialUnusable
 from ...pullthrough.rules import Rule, RuleService
@@ -25,7 +24,7 @@ def _cache(call: ApiCall) -> PullThrough:
 
 
 def _rules(call: ApiCall, target: Target) -> RuleService:
-    return RuleService(target.registry.db, target.registry_id, _cache(call).secrets)
+    return _cache(call).rules(target.registry)
 
 
 def _out(target: Target, rule: Rule, *, created: bool = True, updated: bool = False) -> dict:
@@ -39,21 +38,21 @@ def _out(target: Target, rule: Rule, *, created: bool = True, updated: bool = Fa
     return out
 
 
-async def create_pull_through_cache_rule(call: ApiCall) -> dict:
+def create_pull_through_cache_rule(call: ApiCall) -> dict:
     p = call.params
-    target = await admit(call, "ecr:CreatePullThroughCacheRule")
+    target = admit(call, "ecr:CreatePullThroughCacheRule")
     rule = Rule(p["ecrRepositoryPrefix"], **{field: p[member] for member, field in _FIELDS
                                               if member in p})
-    created = await blocking(_rules(call, target).create, rule)
+    created = _rules(call, target).create(rule)
     _cache(call).forget_rules(target.registry_id)
     return _out(target, created)
 
 
-async def update_pull_through_cache_rule(call: ApiCall) -> dict:
+def update_pull_through_cache_rule(call: ApiCall) -> dict:
     p = call.params
-    target = await admit(call, "ecr:UpdatePullThroughCacheRule")
+    target = admit(call, "ecr:UpdatePullThroughCacheRule")
     changes = {field: p[member] or None for member, field in _FIELDS[2:5] if member in p}
-    updated = await blocking(_rules(call, target).update, p["ecrRepositoryPrefix"], **changes)
+    updated = _rules(call, target).update(p["ecrRepositoryPrefix"], **changes)
     _cache(call).forget_rules(target.registry_id)
     out = _out(target, updated, created=False, updated=True)
     out.pop("upstreamRegistryUrl", None)  # not in UpdatePullThroughCacheRule's output
@@ -61,21 +60,21 @@ async def update_pull_through_cache_rule(call: ApiCall) -> dict:
     return out
 
 
-async def delete_pull_through_cache_rule(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:DeletePullThroughCacheRule")
-    deleted = await blocking(_rules(call, target).delete, call.params["ecrRepositoryPrefix"])
+def delete_pull_through_cache_rule(call: ApiCall) -> dict:
+    target = admit(call, "ecr:DeletePullThroughCacheRule")
+    deleted = _rules(call, target).delete(call.params["ecrRepositoryPrefix"])
     _cache(call).forget_rules(target.registry_id)
     out = _out(target, deleted)
     out.pop("upstreamRegistry", None)  # not in DeletePullThroughCacheRule's output
     return out
 
 
-async def describe_pull_through_cache_rules(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:DescribePullThroughCacheRules")
+def describe_pull_through_cache_rules(call: ApiCall) -> dict:
+    target = admit(call, "ecr:DescribePullThroughCacheRules")
     prefixes = call.params.get("ecrRepositoryPrefixes")
     found, next_token = paging.prefixed_page(
         call, target.registry_id_text, prefixes,
-        await blocking(_rules(call, target).describe, prefixes), DESCRIBE_PAGE)
+        _rules(call, target).describe(prefixes), DESCRIBE_PAGE)
     answer: dict = {"pullThroughCacheRules": [
         _out(target, r, updated=r.updated_at != r.created_at) for r in found]}
     if next_token:
@@ -83,11 +82,11 @@ async def describe_pull_through_cache_rules(call: ApiCall) -> dict:
     return answer
 
 
-async def validate_pull_through_cache_rule(call: ApiCall) -> dict:
+def validate_pull_through_cache_rule(call: ApiCall) -> dict:
     """Whether the upstream answers with the rule's credentials (its failure, if not)."""
-    target = await admit(call, "ecr:ValidatePullThroughCacheRule")
-    rule = await blocking(_rules(call, target).get, call.params["ecrRepositoryPrefix"])
-    failure = await blocking(_check, _cache(call), rule)
+    target = admit(call, "ecr:ValidatePullThroughCacheRule")
+    rule = _rules(call, target).get(call.params["ecrRepositoryPrefix"])
+    failure = _check(_cache(call), rule)
     out = _out(target, rule, created=False)
     out.pop("upstreamRegistry", None)
     out["isValid"] = failure is None

@@ -4,26 +4,25 @@ are per registry (account and region), as in ECR, kept in the registry's setting
 (``registry.registry_settings``)."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...registry.settings import AccountSettingInvalid, check_account_setting
 from .access import admit
 from .endpoint import ApiCall
 from .errors import invalid_parameter
 
 
-async def get_account_setting(call: ApiCall) -> dict:
+def get_account_setting(call: ApiCall) -> dict:
     name = call.params["name"]
     _check(name)
-    target = await admit(call, "ecr:GetAccountSetting")
-    value = await blocking(target.registry.account_settings.get, name)
+    target = admit(call, "ecr:GetAccountSetting")
+    value = target.registry.account_settings.get(name)
     return {"name": name, "value": value}
 
 
-async def put_account_setting(call: ApiCall) -> dict:
+def put_account_setting(call: ApiCall) -> dict:
     name, value = call.params["name"], call.params["value"]
     _check(name, value)  # before authorization, as ECR validates first
-    target = await admit(call, "ecr:PutAccountSetting")
-    await blocking(target.registry.account_settings.put, name, value)
+    target = admit(call, "ecr:PutAccountSetting")
+    target.registry.account_settings.put(name, value)
     return {"name": name, "value": value}
 
 

@@ -3,7 +3,6 @@ rules), DescribeImageReplicationStatus and the backfills (berth.replication hold
 and the engine)."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...registry.images.service import ImageId
 from ...replication.backfill import Backfill, Backfills
 from ...replication.configuration import (
@@ -11,7 +10,6 @@ from ...replication.configuration import (
     Destination,
     ReplicationConfigurations,
     Rule,
-    statuses,
 )
 from . import paging
 from .access import Target, admit
@@ -20,7 +18,7 @@ from .endpoint import ApiCall
 
 
 def _configurations(target: Target) -> ReplicationConfigurations:
-    return ReplicationConfigurations(target.registry.db, target.registry_id)
+    return target.registry.replication
 
 
 def _configuration_in(given: dict) -> Configuration:
@@ -45,29 +43,28 @@ def _configuration_out(configuration: Configuration) -> dict:
     return {"rules": rules}
 
 
-async def put_replication_configuration(call: ApiCall) -> dict:
+def put_replication_configuration(call: ApiCall) -> dict:
     wanted = _configuration_in(call.params["replicationConfiguration"])
-    target = await admit(call, "ecr:PutReplicationConfiguration")
+    target = admit(call, "ecr:PutReplicationConfiguration")
     regions = tuple(iam(call.request).tenancy.regions)
-    stored = await blocking(_configurations(target).put, wanted, target.registry_id_text,
-                            target.address.region, regions)
+    stored = _configurations(target).put(wanted, target.registry_id_text,
+                                         target.address.region, regions)
     return {"replicationConfiguration": _configuration_out(stored)}
 
 
-async def describe_registry(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:DescribeRegistry")
-    found = await blocking(_configurations(target).get)
+def describe_registry(call: ApiCall) -> dict:
+    target = admit(call, "ecr:DescribeRegistry")
+    found = _configurations(target).get()
     return {"registryId": target.registry_id_text,
             "replicationConfiguration": _configuration_out(found)}
 
 
-async def describe_image_replication_status(call: ApiCall) -> dict:
+def describe_image_replication_status(call: ApiCall) -> dict:
     name, given = call.params["repositoryName"], call.params["imageId"]
-    target = await admit(call, "ecr:DescribeImageReplicationStatus", name)
-    [image] = await blocking(target.registry.images.describe, name,
-                             [ImageId(given.get("imageDigest"), given.get("imageTag"))])
-    found = await blocking(statuses, target.registry.db, target.registry_id, name,
-                           image.digest)
+    target = admit(call, "ecr:DescribeImageReplicationStatus", name)
+    [image] = target.registry.images.describe(
+        name, [ImageId(given.get("imageDigest"), given.get("imageTag"))])
+    found = _configurations(target).statuses(name, image.digest)
     return {"repositoryName": name, "imageId": given, "replicationStatuses": [
         {"region": region, "registryId": account, "status": status,
          **({"failureCode": failure} if failure else {})}
@@ -90,26 +87,24 @@ def _backfill_out(b: Backfill, summary: bool = False) -> dict:
     return out
 
 
-async def start_replication_backfill(call: ApiCall) -> dict:
+def start_replication_backfill(call: ApiCall) -> dict:
     given = call.params["destination"]
-    target = await admit(call, "ecr:StartReplicationBackfill")
-    made = await blocking(Backfills(target.registry).start,
-                          Destination(given["region"], given["registryId"]))
+    target = admit(call, "ecr:StartReplicationBackfill")
+    made = Backfills(target.registry).start(Destination(given["region"], given["registryId"]))
     return {"registryId": target.registry_id_text, **_backfill_out(made)}
 
 
-async def stop_replication_backfill(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:StopReplicationBackfill")
-    stopped = await blocking(Backfills(target.registry).stop,
-                             call.params["replicationBackfillId"])
+def stop_replication_backfill(call: ApiCall) -> dict:
+    target = admit(call, "ecr:StopReplicationBackfill")
+    stopped = Backfills(target.registry).stop(call.params["replicationBackfillId"])
     return {"registryId": target.registry_id_text, **_backfill_out(stopped)}
 
 
-async def list_replication_backfills(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:ListReplicationBackfills")
+def list_replication_backfills(call: ApiCall) -> dict:
+    target = admit(call, "ecr:ListReplicationBackfills")
     scope = target.registry_id_text
     after = paging.cursor(call, "", scope)
-    found = await blocking(Backfills(target.registry).list)
+    found = Backfills(target.registry).list()
     start = 0 if after is None else next(
         (i + 1 for i, b in enumerate(found) if b.id == after), len(found))
     limit = call.params.get("maxResults", 50)
@@ -120,15 +115,15 @@ async def list_replication_backfills(call: ApiCall) -> dict:
     return answer
 
 
-async def describe_replication_backfill_results(call: ApiCall) -> dict:
+def describe_replication_backfill_results(call: ApiCall) -> dict:
     p = call.params
-    target = await admit(call, "ecr:DescribeReplicationBackfillResults")
+    target = admit(call, "ecr:DescribeReplicationBackfillResults")
     backfills = Backfills(target.registry)
-    found = await blocking(backfills.get, p["replicationBackfillId"])
+    found = backfills.get(p["replicationBackfillId"])
     scope = f"{found.id}:{p.get('resultStatusFilter') or ''}"
     after = int(paging.cursor(call, "", scope) or 0)
     limit = p.get("maxResults", 1000)
-    rows = await blocking(backfills.results, found, p.get("resultStatusFilter"), after, limit)
+    rows = backfills.results(found, p.get("resultStatusFilter"), after, limit)
     answer = {"registryId": target.registry_id_text, **_backfill_out(found, True),
               "results": [{"repositoryName": r.repository,
                            "imageId": {"imageDigest": r.digest,

@@ -6,7 +6,6 @@ import dataclasses
 import re
 from datetime import datetime, timezone
 
-from ...concurrency import blocking
 from ...registry.repositories.resource_tags import RepositoryTagService
 from ...registry.repositories.settings import (
     AES256,
@@ -69,36 +68,36 @@ def _tag_keys(call: ApiCall, tags: list[dict] = (), keys: list[str] | None = Non
     return condition_keys(call, **extra)
 
 
-async def create_repository(call: ApiCall) -> dict:
+def create_repository(call: ApiCall) -> dict:
     p, name = call.params, call.params["repositoryName"]
     tags = p.get("tags") or []
-    target = await admit(call, "ecr:CreateRepository", name, _tag_keys(call, tags))
+    target = admit(call, "ecr:CreateRepository", name, _tag_keys(call, tags))
     encryption = p.get("encryptionConfiguration") or {}
     settings = RepositorySettings(
         _mutability_in(p), bool((p.get("imageScanningConfiguration") or {}).get("scanOnPush")),
         encryption.get("encryptionType", AES256), encryption.get("kmsKey"))
-    repo = await blocking(_settings(target).create, name, settings,
-                          [(t["Key"], t["Value"]) for t in tags])
+    repo = _settings(target).create(name, settings,
+                                    [(t["Key"], t["Value"]) for t in tags])
     return {"repository": _out(call, target, repo)}
 
 
-async def describe_repositories(call: ApiCall) -> dict:
+def describe_repositories(call: ApiCall) -> dict:
     names = call.params.get("repositoryNames")
     if names is None:
-        return await _list_repositories(call)
+        return _list_repositories(call)
     if "maxResults" in call.params or "nextToken" in call.params:
         raise model_error("InvalidParameterException", "maxResults and nextToken cannot be "
                           "used together with repositoryNames")
     found = []
     for name in dict.fromkeys(names):
         call.context["repository"] = name  # the one an error names
-        target = await admit(call, "ecr:DescribeRepositories", name)
-        found.append(_out(call, target, await blocking(_settings(target).get, name)))
+        target = admit(call, "ecr:DescribeRepositories", name)
+        found.append(_out(call, target, _settings(target).get(name)))
     return {"repositories": found}
 
 
-async def _list_repositories(call: ApiCall) -> dict:
-    target = await _listing_target(call)
+def _list_repositories(call: ApiCall) -> dict:
+    target = _listing_target(call)
     if target is None:  # a registry not made yet has no repositories
         return {"repositories": []}
     action = target.address.action("ecr:DescribeRepositories")
@@ -111,52 +110,52 @@ async def _list_repositories(call: ApiCall) -> dict:
 
     scope = target.registry_id_text
     after = paging.cursor(call, "", scope)
-    page, more = await blocking(_settings(target).page, after,
-                                call.params.get("maxResults", 100), visible)
+    page, more = _settings(target).page(after,
+                                        call.params.get("maxResults", 100), visible)
     return {"repositories": [_out(call, target, repo) for repo in page],
             "nextToken": None if more is None else paging.token(call, "", scope, more)}
 
 
-async def _listing_target(call: ApiCall) -> Target | None:
+def _listing_target(call: ApiCall) -> Target | None:
     """The addressed registry, unauthorized: a listing is filtered repository by repository
     (None: no registry, not made yet or of no account, which list the same nothing)."""
     caller = call.caller
     address = dataclasses.replace(caller.own_registry,
                                   account_id=call.params.get("registryId")
                                   or caller.identity.account_id)
-    registry_id = await blocking(iam(call.request).listed_registry, address)
+    registry_id = iam(call.request).listed_registry(address)
     if registry_id is None:
         return None
     return Target(address, registry_id, call.request.app.state.registry.scoped(registry_id))
 
 
-async def delete_repository(call: ApiCall) -> dict:
+def delete_repository(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:DeleteRepository", name)
-    repo = await blocking(_settings(target).delete, name, bool(call.params.get("force")))
+    target = admit(call, "ecr:DeleteRepository", name)
+    repo = _settings(target).delete(name, bool(call.params.get("force")))
     return {"repository": _out(call, target, repo)}
 
 
-async def put_image_tag_mutability(call: ApiCall) -> dict:
+def put_image_tag_mutability(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:PutImageTagMutability", name)
-    mutability = await blocking(_settings(target).set_mutability, name,
-                                _mutability_in(call.params))
+    target = admit(call, "ecr:PutImageTagMutability", name)
+    mutability = _settings(target).set_mutability(name,
+                                                  _mutability_in(call.params))
     return {"registryId": target.registry_id_text, "repositoryName": name,
             **_mutability_out(mutability)}
 
 
-async def put_image_scanning_configuration(call: ApiCall) -> dict:
+def put_image_scanning_configuration(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:PutImageScanningConfiguration", name)
+    target = admit(call, "ecr:PutImageScanningConfiguration", name)
     wanted = bool(call.params["imageScanningConfiguration"].get("scanOnPush"))
-    scan = await blocking(_settings(target).set_scan_on_push, name, wanted)
+    scan = _settings(target).set_scan_on_push(name, wanted)
     return {"registryId": target.registry_id_text, "repositoryName": name,
             "imageScanningConfiguration": {"scanOnPush": scan}}
 
 
-async def _resource(call: ApiCall, action: str, keys: dict | None = None
-                    ) -> tuple[Target, str]:
+def _resource(call: ApiCall, action: str, keys: dict | None = None
+              ) -> tuple[Target, str]:
     """The registry and repository ``resourceArn`` names, admitted for ``action``."""
     arn = call.params["resourceArn"]
     match = _ARN.fullmatch(arn)
@@ -167,27 +166,27 @@ async def _resource(call: ApiCall, action: str, keys: dict | None = None
                           f"failed to satisfy constraint: 'Invalid ARN {arn}'")
     _, _, account, name = match.groups()
     addressed = dataclasses.replace(call, params={**call.params, "registryId": account})
-    return await admit(addressed, action, name, keys), name
+    return admit(addressed, action, name, keys), name
 
 
-async def tag_resource(call: ApiCall) -> dict:
+def tag_resource(call: ApiCall) -> dict:
     tags = call.params["tags"]
-    target, name = await _resource(call, "ecr:TagResource", _tag_keys(call, tags))
-    await blocking(_tags(target).tag, name,
-                   [(t["Key"], t["Value"]) for t in tags])
+    target, name = _resource(call, "ecr:TagResource", _tag_keys(call, tags))
+    _tags(target).tag(name,
+                      [(t["Key"], t["Value"]) for t in tags])
     return {}
 
 
-async def untag_resource(call: ApiCall) -> dict:
+def untag_resource(call: ApiCall) -> dict:
     keys = call.params["tagKeys"]
-    target, name = await _resource(call, "ecr:UntagResource", _tag_keys(call, keys=keys))
-    await blocking(_tags(target).untag, name, keys)
+    target, name = _resource(call, "ecr:UntagResource", _tag_keys(call, keys=keys))
+    _tags(target).untag(name, keys)
     return {}
 
 
-async def list_tags_for_resource(call: ApiCall) -> dict:
-    target, name = await _resource(call, "ecr:ListTagsForResource")
-    tags = await blocking(_tags(target).list, name)
+def list_tags_for_resource(call: ApiCall) -> dict:
+    target, name = _resource(call, "ecr:ListTagsForResource")
+    tags = _tags(target).list(name)
     return {"tags": [{"Key": key, "Value": value} for key, value in tags.items()]}
 
 

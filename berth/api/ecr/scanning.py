@@ -4,7 +4,6 @@ BatchGetRepositoryScanningConfiguration). Scans, their findings and the configur
 meaning are berth.scanning's."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...registry.images.service import ImageId
 from ...scanning.configuration import RepositoryScanning
 from . import paging, scan_findings
@@ -24,19 +23,19 @@ def _image_id(call: ApiCall, digest: str) -> dict:
     return {"imageDigest": digest, "imageTag": given.get("imageTag")}
 
 
-async def start_image_scan(call: ApiCall) -> dict:
+def start_image_scan(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:StartImageScan", name)
-    digest = await blocking(target.registry.scanning.start, name, _asked(call))
+    target = admit(call, "ecr:StartImageScan", name)
+    digest = target.registry.scanning.start(name, _asked(call))
     return {"registryId": target.registry_id_text, "repositoryName": name,
             "imageId": _image_id(call, digest), "imageScanStatus": {"status": "IN_PROGRESS"}}
 
 
-async def describe_image_scan_findings(call: ApiCall) -> dict:
+def describe_image_scan_findings(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:DescribeImageScanFindings", name)
+    target = admit(call, "ecr:DescribeImageScanFindings", name)
     service = target.registry.scanning
-    repo_id, state = await blocking(service.result, name, _asked(call))
+    repo_id, state = service.result(name, _asked(call))
     answer = {"registryId": target.registry_id_text, "repositoryName": name,
               "imageId": _image_id(call, state.digest),
               "imageScanStatus": _status(state)}
@@ -44,13 +43,13 @@ async def describe_image_scan_findings(call: ApiCall) -> dict:
         return answer
     after = paging.cursor(call, name, state.digest) or ""
     limit = call.params.get("maxResults", FINDINGS_PAGE)
-    rows = await blocking(service.findings, repo_id, state.digest, after, limit + 1)
+    rows = service.findings(repo_id, state.digest, after, limit + 1)
     findings = {"imageScanCompletedAt": state.completed_at,
                 "vulnerabilitySourceUpdatedAt": state.source_updated_at,
                 "findingSeverityCounts": state.counts}
     if state.scan_type == "ENHANCED":
-        detail = (await blocking(target.registry.images.describe, name,
-                                 [ImageId(state.digest, None)]))[0]
+        detail = (target.registry.images.describe(name,
+                                                  [ImageId(state.digest, None)]))[0]
         findings["enhancedFindings"] = [
             scan_findings.enhanced(target, name, state.digest, detail.tags, detail.pushed_at, r)
             for r in rows[:limit]]
@@ -69,25 +68,25 @@ def _status(state) -> dict:
     return status
 
 
-async def put_registry_scanning_configuration(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:PutRegistryScanningConfiguration")
-    config = await blocking(target.registry.scanning.configuration.put,
-                            call.params.get("scanType", "BASIC"), call.params.get("rules") or [])
+def put_registry_scanning_configuration(call: ApiCall) -> dict:
+    target = admit(call, "ecr:PutRegistryScanningConfiguration")
+    config = target.registry.scanning.configuration.put(
+        call.params.get("scanType", "BASIC"), call.params.get("rules") or [])
     return {"registryScanningConfiguration": config.to_json()}
 
 
-async def get_registry_scanning_configuration(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:GetRegistryScanningConfiguration")
-    config = await blocking(target.registry.scanning.configuration.get)
+def get_registry_scanning_configuration(call: ApiCall) -> dict:
+    target = admit(call, "ecr:GetRegistryScanningConfiguration")
+    config = target.registry.scanning.configuration.get()
     return {"registryId": target.registry_id_text, "scanningConfiguration": config.to_json()}
 
 
-async def batch_get_repository_scanning_configuration(call: ApiCall) -> dict:
+def batch_get_repository_scanning_configuration(call: ApiCall) -> dict:
     names = call.params["repositoryNames"]
     # The action's resource is each repository (as IAM evaluates it): all of them or none.
     for name in names:
-        target = await admit(call, "ecr:BatchGetRepositoryScanningConfiguration", name)
-    found, missing = await blocking(target.registry.scanning.repositories, names)
+        target = admit(call, "ecr:BatchGetRepositoryScanningConfiguration", name)
+    found, missing = target.registry.scanning.repositories(names)
     return {"scanningConfigurations": [_repository(target, n, s) for n, s in found],
             "failures": [{"repositoryName": n, "failureCode": "REPOSITORY_NOT_FOUND",
                           "failureReason": "REPOSITORY_NOT_FOUND"} for n in missing]}

@@ -3,37 +3,36 @@
 (DescribeImageSigningStatus). What they mean is berth.signing's."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...registry.images.service import ImageId
 from .access import admit
 from .endpoint import ApiCall
 
 
-async def put_signing_configuration(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:PutSigningConfiguration")
+def put_signing_configuration(call: ApiCall) -> dict:
+    target = admit(call, "ecr:PutSigningConfiguration")
     rules = call.params["signingConfiguration"].get("rules") or []
-    config = await blocking(target.registry.signing.configuration.put, rules)
+    config = target.registry.signing.configuration.put(rules)
     return {"signingConfiguration": config.to_json()}
 
 
-async def get_signing_configuration(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:GetSigningConfiguration")
-    config = await blocking(target.registry.signing.configuration.get)
+def get_signing_configuration(call: ApiCall) -> dict:
+    target = admit(call, "ecr:GetSigningConfiguration")
+    config = target.registry.signing.configuration.get()
     return {"registryId": target.registry_id_text, "signingConfiguration": config.to_json()}
 
 
-async def delete_signing_configuration(call: ApiCall) -> dict:
-    target = await admit(call, "ecr:DeleteSigningConfiguration")
-    config = await blocking(target.registry.signing.configuration.delete)
+def delete_signing_configuration(call: ApiCall) -> dict:
+    target = admit(call, "ecr:DeleteSigningConfiguration")
+    config = target.registry.signing.configuration.delete()
     return {"registryId": target.registry_id_text, "signingConfiguration": config.to_json()}
 
 
-async def describe_image_signing_status(call: ApiCall) -> dict:
+def describe_image_signing_status(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:DescribeImageSigningStatus", name)
+    target = admit(call, "ecr:DescribeImageSigningStatus", name)
     given = call.params["imageId"]
-    digest, statuses = await blocking(target.registry.signing.statuses, name,
-                                      ImageId(given.get("imageDigest"), given.get("imageTag")))
+    digest, statuses = target.registry.signing.statuses(
+        name, ImageId(given.get("imageDigest"), given.get("imageTag")))
     image_id = {"imageDigest": digest}
     if given.get("imageTag"):
         image_id["imageTag"] = given["imageTag"]

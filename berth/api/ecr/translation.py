@@ -23,7 +23,7 @@ from ...registry.images.service import ImageNotFound, MediaTypeMissing
 from ...registry.repositories.encryption import KmsKeyUnusable
 from ...registry.repositories import templates
 from ...registry.repositories.resource_tags import ResourceTagInvalid, TooManyResourceTags
-from ...storage.errors import StorageFull
+from ...registry.errors import StorageFull
 from .errors import EcrApiError, KmsError, invalid_parameter, model_error
 
 LAYER_UPLOADS = frozenset({"InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"})

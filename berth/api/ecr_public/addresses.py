@@ -2,7 +2,6 @@
 ``<host>:<public_port>`` when the deployment has a public port, else ``public.<domain>``."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...public.models import PublicRegistry
 from ..ecr.endpoint import ApiCall
 from ..oci import public as oci_public
@@ -18,7 +17,7 @@ def gallery_base(call: ApiCall) -> str:
     return f"{url.scheme}://{url.netloc}/gallery"
 
 
-async def registry_of(call: ApiCall, account_id: str) -> PublicRegistry:
+def registry_of(call: ApiCall, account_id: str) -> PublicRegistry:
     """The account's public registry (made, with its default alias, on first use)."""
-    return await blocking(call.request.app.state.registry.public_registries.ensure, account_id)
+    return call.request.app.state.registry.public_registries.ensure(account_id)
 

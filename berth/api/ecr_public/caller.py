@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from ...concurrency import quick_read
 from ...iam.tenancy import PUBLIC, PUBLIC_SERVICE_REGION
 from ..awsjson import verify_signature
 from ..ecr.caller import ApiCaller, iam
@@ -16,7 +15,5 @@ SERVICE = "ecr-public"
 async def authenticate(request: Request, body: bytes) -> ApiCaller:
     gate = iam(request)
     regions = (*gate.tenancy.regions, PUBLIC_SERVICE_REGION)
-    inline = gate.db.inline_reads and request.method == "GET"  # calls change state: a thread
-    verified = await quick_read(inline, verify_signature, gate, request, body, SERVICE,
-                                regions)
+    verified = await verify_signature(gate, request, body, SERVICE, regions)
     return ApiCaller(verified.identity, PUBLIC)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ...concurrency import blocking
 from ..ecr import images, layers, paging
 from ..ecr.access import admit
 from ..ecr.endpoint import ApiCall
@@ -12,19 +11,18 @@ from ..ecr.endpoint import ApiCall
 DEFAULT_PAGE = 100
 
 
-async def describe_image_tags(call: ApiCall) -> dict:
+def describe_image_tags(call: ApiCall) -> dict:
     """Each tag with its image, in the order ListImages has them."""
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:DescribeImageTags", name)
+    target = admit(call, "ecr:DescribeImageTags", name)
     service = target.registry.images
     after = paging.cursor(call, name, "TAGGED", pair=True)
-    ids, more = await blocking(service.list_ids, name, "TAGGED",
-                               tuple(after) if after else None,
-                               call.params.get("maxResults", DEFAULT_PAGE), "ACTIVE")
-    details = {d.digest: d for d in await blocking(
-        service.describe, name, [images.ImageId(i.digest, None) for i in
-                                 {i.digest: i for i in ids}.values()])}
-    tagged = await blocking(service.tagged_at, name, [i.tag for i in ids])
+    ids, more = service.list_ids(name, "TAGGED",
+                                 tuple(after) if after else None,
+                                 call.params.get("maxResults", DEFAULT_PAGE), "ACTIVE")
+    details = {d.digest: d for d in service.describe(
+        name, [images.ImageId(i.digest, None) for i in {i.digest: i for i in ids}.values()])}
+    tagged = service.tagged_at(name, [i.tag for i in ids])
     token = paging.token(call, name, "TAGGED", [ids[-1].digest, ids[-1].tag]) if more else None
     return {"imageTagDetails": [_tag_detail(i.tag, details[i.digest], tagged.get(i.tag))
                                 for i in ids], "nextToken": token}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ...concurrency import blocking
 from ...iam.authorization import AccessDenied, require
 from ...public.models import PublicRegistry
 from ..ecr.authorization_token import mint
@@ -24,9 +23,9 @@ def _registry(call: ApiCall, registry: PublicRegistry) -> dict:
                          "primaryRegistryAlias": True, "defaultRegistryAlias": True}]}
 
 
-async def describe_registries(call: ApiCall) -> dict:
+def describe_registries(call: ApiCall) -> dict:
     _allowed(call, "ecr-public:DescribeRegistries")
-    registry = await registry_of(call, call.caller.identity.account_id)
+    registry = registry_of(call, call.caller.identity.account_id)
     return {"registries": [_registry(call, registry)]}
 
 
@@ -37,26 +36,26 @@ def _catalog(call: ApiCall, registry: PublicRegistry) -> dict:
                                     "logoUrl": logo}}
 
 
-async def get_registry_catalog_data(call: ApiCall) -> dict:
+def get_registry_catalog_data(call: ApiCall) -> dict:
     _allowed(call, "ecr-public:GetRegistryCatalogData")
-    return _catalog(call, await registry_of(call, call.caller.identity.account_id))
+    return _catalog(call, registry_of(call, call.caller.identity.account_id))
 
 
-async def put_registry_catalog_data(call: ApiCall) -> dict:
+def put_registry_catalog_data(call: ApiCall) -> dict:
     _allowed(call, "ecr-public:PutRegistryCatalogData")
     p = call.params
     registries = call.request.app.state.registry.public_registries
-    found = await blocking(registries.put_catalog, call.caller.identity.account_id,
-                           p.get("displayName"), p.get("description"), p.get("logoImageBlob"))
+    found = registries.put_catalog(call.caller.identity.account_id, p.get("displayName"),
+                                   p.get("description"), p.get("logoImageBlob"))
     return _catalog(call, found)
 
 
-async def get_authorization_token(call: ApiCall) -> dict:
+def get_authorization_token(call: ApiCall) -> dict:
     """A registry token for the public registries (docker login public.<domain>). On a
     plain host of the private registries it addresses the default region, as a token from
     before regions did."""
     _allowed(call, BEARER_ACTION)
-    token, expires = await mint(call, "ecr-public:GetAuthorizationToken", None)
+    token, expires = mint(call, "ecr-public:GetAuthorizationToken", None)
     return {"authorizationData": {"authorizationToken": token,
                                   "expiresAt": datetime.fromtimestamp(expires, timezone.utc)}}
 

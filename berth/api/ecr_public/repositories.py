@@ -2,7 +2,6 @@
 repository's catalog data; policies and resource tags are the ECR front-end's handlers."""
 from __future__ import annotations
 
-from ...concurrency import blocking
 from ...public.models import RepositoryCatalog
 from ..ecr import policies
 from ..ecr import repositories as ecr
@@ -24,65 +23,65 @@ def _given(data: dict | None) -> dict:
     return given
 
 
-async def catalog_out(call: ApiCall, name: str, catalog: RepositoryCatalog) -> dict:
+def catalog_out(call: ApiCall, name: str, catalog: RepositoryCatalog) -> dict:
     out = {"description": catalog.description, "aboutText": catalog.about_text,
            "usageText": catalog.usage_text, "architectures": list(catalog.architectures),
            "operatingSystems": list(catalog.operating_systems),
            "categories": list(catalog.categories), "marketplaceCertified": False}
     if catalog.logo:  # the gallery serves it
-        alias = (await registry_of(call, call.caller.identity.account_id)).alias
+        alias = (registry_of(call, call.caller.identity.account_id)).alias
         out["logoUrl"] = f"{gallery_base(call)}/_logo/{alias}/{name}"
     return out
 
 
-async def _with_uris(call: ApiCall, repositories: list[dict]) -> list[dict]:
+def _with_uris(call: ApiCall, repositories: list[dict]) -> list[dict]:
     """ECR's descriptions with ECR Public's URIs: <public host>/<alias>/<name>."""
     if repositories:
-        alias = (await registry_of(call, repositories[0]["registryId"])).alias
+        alias = (registry_of(call, repositories[0]["registryId"])).alias
         for repo in repositories:
             repo["repositoryUri"] = f"{public_base(call)}/{alias}/{repo['repositoryName']}"
     return repositories
 
 
-async def create_repository(call: ApiCall) -> dict:
+def create_repository(call: ApiCall) -> dict:
     p, name = call.params, call.params["repositoryName"]
     tags = p.get("tags") or []
-    target = await admit(call, "ecr:CreateRepository", name, ecr._tag_keys(call, tags))
+    target = admit(call, "ecr:CreateRepository", name, ecr._tag_keys(call, tags))
     given = _given(p.get("catalogData"))
     catalog = RepositoryCatalog(**given) if "catalogData" in p else None
-    repo = await blocking(target.registry.public_catalogs.create, name, catalog,
-                          [(t["Key"], t["Value"]) for t in tags])
+    repo = target.registry.public_catalogs.create(name, catalog,
+                                                  [(t["Key"], t["Value"]) for t in tags])
     out = ecr._out(call, target, repo)
-    await _with_uris(call, [out])
+    _with_uris(call, [out])
     return {"repository": out,
-            "catalogData": await catalog_out(call, name, catalog or RepositoryCatalog())}
+            "catalogData": catalog_out(call, name, catalog or RepositoryCatalog())}
 
 
-async def describe_repositories(call: ApiCall) -> dict:
-    found = await ecr.describe_repositories(call)
-    await _with_uris(call, found["repositories"])
+def describe_repositories(call: ApiCall) -> dict:
+    found = ecr.describe_repositories(call)
+    _with_uris(call, found["repositories"])
     return found
 
 
-async def delete_repository(call: ApiCall) -> dict:
-    found = await ecr.delete_repository(call)
-    await _with_uris(call, [found["repository"]])
+def delete_repository(call: ApiCall) -> dict:
+    found = ecr.delete_repository(call)
+    _with_uris(call, [found["repository"]])
     return found
 
 
-async def get_repository_catalog_data(call: ApiCall) -> dict:
+def get_repository_catalog_data(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:GetRepositoryCatalogData", name)
-    catalog = await blocking(target.registry.public_catalogs.get, name)
-    return {"catalogData": await catalog_out(call, name, catalog)}
+    target = admit(call, "ecr:GetRepositoryCatalogData", name)
+    catalog = target.registry.public_catalogs.get(name)
+    return {"catalogData": catalog_out(call, name, catalog)}
 
 
-async def put_repository_catalog_data(call: ApiCall) -> dict:
+def put_repository_catalog_data(call: ApiCall) -> dict:
     name = call.params["repositoryName"]
-    target = await admit(call, "ecr:PutRepositoryCatalogData", name)
-    catalog = await blocking(target.registry.public_catalogs.put, name,
-                             _given(call.params["catalogData"]))
-    return {"catalogData": await catalog_out(call, name, catalog)}
+    target = admit(call, "ecr:PutRepositoryCatalogData", name)
+    catalog = target.registry.public_catalogs.put(name,
+                                                  _given(call.params["catalogData"]))
+    return {"catalogData": catalog_out(call, name, catalog)}
 
 
 OPERATIONS = {

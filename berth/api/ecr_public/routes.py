@@ -14,7 +14,7 @@ from .caller import authenticate
 OPERATIONS = {**registries.OPERATIONS, **repositories.OPERATIONS, **images.OPERATIONS}
 
 
-async def unsupported(call: ApiCall) -> dict:
+def unsupported(call: ApiCall) -> dict:
     raise model_error("UnsupportedCommandException",
                       f"The {call.operation} operation is not supported by this registry: it "
                       "has no premium repositories, entitlements or publisher reports.")

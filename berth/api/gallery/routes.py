@@ -1,12 +1,12 @@
 """The gallery's pages: search, a registry by its alias, a repository; and logos. Every
-page is what anyone may see (berth.public.gallery), rendered with no script."""
+page is what anyone may see (berth.public.gallery), rendered with no script. The pages are
+plain functions: Starlette runs them in its thread pool."""
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...concurrency import blocking
 from ...public.gallery import Gallery
 from ...public.models import logo_type
 from ..oci.public import public_base
@@ -26,18 +26,18 @@ def _missing(message: str) -> Response:
     return page("gallery/missing.html", 404, message=message)
 
 
-async def search(request: Request) -> Response:
+def search(request: Request) -> Response:
     query = request.query_params.get("q", "")[:MAX_QUERY]
     number = request.query_params.get("page", "0")
     number = int(number) if number.isdigit() and len(number) < 6 else 0
-    results, total = await blocking(_gallery(request).search, query, PAGE, number * PAGE)
+    results, total = _gallery(request).search(query, PAGE, number * PAGE)
     return page("gallery/search.html", query=query, results=results, total=total,
                 page=number, more=(number + 1) * PAGE < total)
 
 
-async def registry_page(request: Request) -> Response:
+def registry_page(request: Request) -> Response:
     alias = request.path_params["alias"]
-    found = await blocking(_gallery(request).registry_page, alias)
+    found = _gallery(request).registry_page(alias)
     if found is None:
         return _missing(f"No public registry has the alias {alias}.")
     registry, repositories = found
@@ -45,17 +45,17 @@ async def registry_page(request: Request) -> Response:
                 domain=request.app.state.iam.tenancy.domain)
 
 
-async def repository_page(request: Request) -> Response:
+def repository_page(request: Request) -> Response:
     alias, name = request.path_params["alias"], request.path_params["name"]
-    view = await blocking(_gallery(request).repository, alias, name, TAGS_SHOWN)
+    view = _gallery(request).repository(alias, name, TAGS_SHOWN)
     if view is None:
         return _missing(f"No public repository {alias}/{name}.")
     return page("gallery/repository.html", view=view, base=public_base(request))
 
 
-async def logo(request: Request) -> Response:
+def logo(request: Request) -> Response:
     alias, name = request.path_params["alias"], request.path_params.get("name")
-    found = await blocking(_gallery(request).logo, alias, name)
+    found = _gallery(request).logo(alias, name)
     if not found:
         return Response(status_code=404, headers=SECURITY_HEADERS)
     return Response(found, media_type=logo_type(found), headers=SECURITY_HEADERS)

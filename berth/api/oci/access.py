@@ -10,7 +10,6 @@ from typing import Awaitable, Callable, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...concurrency import quick_read
 from ...iam import presigned
 from ...iam.authorization import AccessDenied
 from ...iam.service import Admission, Iam, Unauthenticated, UnknownRegistry
@@ -63,8 +62,7 @@ async def address(request: Request) -> RegistryAddress | None:
     found = gate.tenancy.address_of(request.headers.get("host"))
     if found is not None and not gate.tenancy.serves(found):
         # Who asks comes first: strangers learn nothing, not even which regions exist.
-        await quick_read(gate.db.inline_reads, gate.authenticate,
-                         request.headers.get("authorization"))
+        await gate.aio.authenticate(request.headers.get("authorization"))
         raise NameUnknown("no registry is served at this host name")
     return found
 
@@ -102,7 +100,7 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
         await _admit_public(request, actions)
         return
     if actions is None:
-        request.state.caller = await quick_read(gate.db.inline_reads, gate.authenticate, header)
+        request.state.caller = await gate.aio.authenticate(header)
         return
     where = await address(request)
     if where is not None:  # known before the caller is: a refusal's record names it
@@ -110,18 +108,17 @@ async def _admit(request: Request, actions: dict[str, tuple[str, ...]] | None) -
     repository = request.path_params.get("name")
     if actions is BLOB and presigned.carries_signature(request.query_params):
         # A GetDownloadUrlForLayer URL stands in for the Authorization header.
-        admission = await quick_read(gate.db.inline_reads, presigned.admit, gate,
-                                     request.method, where, request.url.path,
-                                     request.query_params, validate_name(repository),
-                                     condition_keys(request))
+        admission = await gate.aio.admit_presigned(
+            request.method, where, request.url.path, request.query_params,
+            validate_name(repository), condition_keys(request))
         _admitted(request, admission)
         return
     wanted = _wanted(request, actions)
     if wanted:
-        admission = await quick_read(gate.db.inline_reads, gate.admit, header, wanted, where,
-                                     repository, condition_keys(request), validate_name)
+        admission = await gate.aio.admit(header, wanted, where, repository,
+                                         condition_keys(request), validate_name)
     else:  # the catalog, filtered by its handler: of no registry, it lists nothing
-        admission = await quick_read(gate.db.inline_reads, gate.admit_listing, header, where)
+        admission = await gate.aio.admit_listing(header, where)
     _admitted(request, admission)
 
 
@@ -166,9 +163,9 @@ async def may(request: Request, action: str, repository: str) -> bool:
         if action in public.PULL_ACTIONS:
             return True
         action = address.action(action)
-    return await quick_read(gate.db.inline_reads, gate.permits, request.state.caller, action,
-                            address, request.state.registry.registry_id,
-                            repository, condition_keys(request))
+    return await gate.aio.permits(request.state.caller, action, address,
+                                  request.state.registry.registry_id, repository,
+                                  condition_keys(request))
 
 
 async def creating(request: Request, push: Callable[[bool], Awaitable[T]]) -> T:
@@ -180,9 +177,9 @@ async def creating(request: Request, push: Callable[[bool], Awaitable[T]]) -> T:
         return await push(False)
     except CreationNeedsPermission:
         gate, name = iam(request), request.path_params["name"]
-        await quick_read(gate.db.inline_reads, gate.require, request.state.caller,
-                         CREATE_ACTION, request.state.address,
-                         request.state.registry.registry_id, name, condition_keys(request))
+        await gate.aio.require(request.state.caller, CREATE_ACTION, request.state.address,
+                               request.state.registry.registry_id, name,
+                               condition_keys(request))
         return await push(True)
 
 
@@ -201,7 +198,7 @@ async def importing(request: Request, pull: Callable[[bool | None], Awaitable[T]
             return await pull(await may(request, IMPORT_ACTION, name))
         gate = iam(request)
         for action in actions:
-            await quick_read(gate.db.inline_reads, gate.require, request.state.caller, action,
-                             request.state.address, request.state.registry.registry_id, name,
-                             condition_keys(request))
+            await gate.aio.require(request.state.caller, action, request.state.address,
+                                   request.state.registry.registry_id, name,
+                                   condition_keys(request))
         return await pull(True)

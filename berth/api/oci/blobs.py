@@ -1,13 +1,11 @@
 """GET/HEAD/DELETE /v2/<name>/blobs/<digest>."""
 from __future__ import annotations
 
-import asyncio
 import re
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ...concurrency import blocking, read_work
 from ...pullthrough.fetch import Fetch
 from ..http.responses import ChunksResponse, SendfileResponse, sends_in_thread
 from . import requests as rq
@@ -73,33 +71,18 @@ async def get_blob(request: Request) -> Response:
         return Response(status_code=307, headers={"Location": redirect,
                                                   "Docker-Content-Digest": str(digest)})
     if length and sends_in_thread(request):  # bytes sent by a worker thread, not the loop
-        source = await read_work(reg.blobs.file_or_read, blob, start, length)
+        source = await reg.blobs.sendable(blob, start, length)
         if isinstance(source, int):
             return SendfileResponse(source, start, length, status, headers,
                                     "application/octet-stream")
         return ChunksResponse(source, status, headers, "application/octet-stream")
-    chunks = await read_work(reg.blobs.read, blob, start, length)
-    return StreamingResponse(_drain(chunks), status_code=status, headers=headers,
+    chunks = await reg.blobs.read_async(blob, start, length)
+    return StreamingResponse(chunks, status_code=status, headers=headers,
                              media_type="application/octet-stream")
-
-
-async def _drain(chunks):
-    """Stream from a blocking iterator, reading the next chunk while this one is sent."""
-    ahead = asyncio.ensure_future(read_work(next, chunks, None))
-    try:
-        while True:
-            data = await ahead
-            if data is None:
-                return
-            ahead = asyncio.ensure_future(read_work(next, chunks, None))
-            yield data
-    finally:
-        await asyncio.gather(ahead, return_exceptions=True)
-        chunks.close()
 
 
 async def delete_blob(request: Request) -> Response:
     reg, name, digest = rq.registry(request), rq.name(request), rq.digest(
         request.path_params["digest"])
-    await blocking(reg.blobs.unlink, name, digest)
+    await reg.blobs.unlink_async(name, digest)
     return Response(status_code=202, headers={"Docker-Content-Digest": str(digest)})

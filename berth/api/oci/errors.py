@@ -9,23 +9,61 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ...observability import metrics
-from ...pullthrough.errors import UpstreamThrottled, UpstreamUnavailable
+from ...pullthrough.errors import (
+    RuleNotFound,
+    UnsupportedUpstream,
+    UpstreamThrottled,
+    UpstreamUnavailable,
+)
 from ...quotas.models import QuotaExceeded
 from ...registry import errors as e
-from ...storage.blobs.keyring import KeyUnavailable
+from ...registry.errors import KeyUnavailable
 from ..http.admission import TooManyRequests
-from ...storage.errors import StorageFull
+from ...registry.errors import StorageFull
 
 log = logging.getLogger("berth.api.oci")
 
-_STATUS = {
-    e.NameInvalid: 400, e.NameUnknown: 404, e.TagInvalid: 400, e.DigestInvalid: 400,
-    e.BlobUnknown: 404, e.BlobUploadUnknown: 404, e.RangeInvalid: 416,
-    e.BlobUploadInvalid: 400, e.ManifestTooLarge: 413, e.SizeInvalid: 400,
-    e.ManifestInvalid: 400, e.ManifestNotAcceptable: 404, e.ManifestUnknown: 404,
-    e.ManifestBlobUnknown: 400, e.BlobReferenced: 409, e.ManifestReferenced: 409,
-    e.PaginationInvalid: 400, UpstreamUnavailable: 503, UpstreamThrottled: 429,
-    QuotaExceeded: 403,
+# Each domain error as OCI has it: (status, code); the most specific class listed wins.
+_OCI: dict[type, tuple[int, str]] = {
+    e.NameInvalid: (400, "NAME_INVALID"), e.NameUnknown: (404, "NAME_UNKNOWN"),
+    e.TagInvalid: (400, "TAG_INVALID"), e.DigestInvalid: (400, "DIGEST_INVALID"),
+    e.BlobUnknown: (404, "BLOB_UNKNOWN"), e.BlobReferenced: (409, "DENIED"),
+    e.BlobUploadUnknown: (404, "BLOB_UPLOAD_UNKNOWN"),
+    e.BlobUploadInvalid: (400, "BLOB_UPLOAD_INVALID"),
+    e.RangeInvalid: (416, "BLOB_UPLOAD_INVALID"),
+    e.SizeInvalid: (400, "SIZE_INVALID"), e.ManifestTooLarge: (413, "SIZE_INVALID"),
+    e.ManifestInvalid: (400, "MANIFEST_INVALID"), e.ManifestUnknown: (404, "MANIFEST_UNKNOWN"),
+    e.ManifestNotAcceptable: (404, "MANIFEST_UNKNOWN"),
+    e.ManifestBlobUnknown: (400, "MANIFEST_BLOB_UNKNOWN"),
+    e.ManifestReferenced: (409, "DENIED"), e.PaginationInvalid: (400, "PAGINATION_NUMBER_INVALID"),
+    QuotaExceeded: (403, "DENIED"), UpstreamUnavailable: (503, "UNAVAILABLE"),
+    UpstreamThrottled: (429, "TOOMANYREQUESTS"), RuleNotFound: (400, "NAME_UNKNOWN"),
+    UnsupportedUpstream: (400, "UNSUPPORTED"),
+}
+# Any other refusal the domain makes of a registry request.
+_REFUSED = (400, "DENIED")
+
+
+def _repository(request: Request) -> str:
+    """The repository's name as ECR's messages give it (a public one's without its alias)."""
+    return getattr(request.state, "repository_name", None) or request.path_params.get("name", "")
+
+
+def _registry(request: Request) -> str:
+    """The registry's id, for ECR's wording; none for a public registry (whose pulls may be
+    anonymous: they learn no account)."""
+    address = getattr(request.state, "address", None)
+    return "" if address is None or address.is_public else address.account_id
+
+
+# Messages worded as ECR words them to docker and skopeo (from the error's data).
+_WORDING = {
+    e.NameUnknown: lambda exc, request: (
+        f"The repository with name '{_repository(request)}' does not exist in the registry "
+        f"with id '{_registry(request)}'"),
+    e.TagImmutable: lambda exc, request: (
+        f"The image tag '{exc.detail['tag']}' already exists in the '{_repository(request)}' "
+        "repository and cannot be overwritten because the repository is immutable."),
 }
 
 
@@ -36,20 +74,22 @@ def error_response(status: int, code: str, message: str, detail: object = None,
                     headers=headers)
 
 
-def _status(exc: e.RegistryError) -> int:
+def _lookup(table: dict, exc: Exception, default=None):
     for cls in type(exc).__mro__:
-        if cls in _STATUS:
-            return _STATUS[cls]
-    return 400
+        if cls in table:
+            return table[cls]
+    return default
 
 
 async def registry_error(request: Request, exc: e.RegistryError) -> Response:
-    status = _status(exc)
+    status, code = _lookup(_OCI, exc, _REFUSED)
+    words = _lookup(_WORDING, exc)
+    message = exc.message if words is None or not _registry(request) else words(exc, request)
     headers = None
     if isinstance(exc, e.RangeInvalid) and isinstance(exc.detail, dict):
         size = exc.detail.get("size", 0)
         headers = {"Range": f"0-{max(size - 1, 0)}", "Location": request.url.path}
-    return error_response(status, exc.code, exc.message, exc.detail, headers)
+    return error_response(status, code, message, exc.detail, headers)
 
 
 async def key_unavailable(request: Request, exc: KeyUnavailable) -> Response:

@@ -7,12 +7,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ...concurrency import blocking, quick_read
 from . import access
 from . import requests as rq
 
 DEFAULT_CATALOG_PAGE = 1000
-INLINE_TAG_PAGE = 1000
 
 
 async def base(request: Request) -> Response:
@@ -39,16 +37,14 @@ async def catalog(request: Request) -> Response:
     visible = access.iam(request).visibility(
         request.state.caller, access.CATALOG_ACTION, request.state.address, reg.registry_id,
         access.condition_keys(request))
-    names, more = await blocking(reg.repositories.catalog, n, last, visible)
+    names, more = await reg.repositories.catalog_async(n, last, visible)
     return _listing({"repositories": names}, _link("/v2/_catalog", n, names, more))
 
 
 async def tags_list(request: Request) -> Response:
     reg, name = rq.registry(request), rq.name(request)
     n, last = rq.page(request)
-    # A page is a read of tens of microseconds on SQLite: cheaper on the loop than a hop.
-    inline = reg.db.inline_reads and n is not None and n <= INLINE_TAG_PAGE
-    tags, more = await quick_read(inline, reg.repositories.tags, name, n, last)
+    tags, more = await reg.repositories.tags_async(name, n, last)
     route = rq.route_name(request)  # a public repository's with its registry's alias
     return _listing({"name": route, "tags": tags}, _link(f"/v2/{route}/tags/list", n, tags, more))
 
@@ -57,6 +53,6 @@ async def referrers(request: Request) -> Response:
     reg, name = rq.registry(request), rq.name(request)
     subject = rq.digest(request.path_params["digest"])
     artifact_type = request.query_params.get("artifactType")
-    index = await blocking(reg.repositories.referrers, name, subject, artifact_type)
+    index = await reg.repositories.referrers_async(name, subject, artifact_type)
     headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type is not None else {}
     return JSONResponse(index, headers=headers, media_type="application/vnd.oci.image.index.v1+json")

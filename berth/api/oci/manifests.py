@@ -4,7 +4,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...concurrency import blocking
 from . import requests as rq
 from .access import creating, importing
 
@@ -29,9 +28,8 @@ async def put_manifest(request: Request) -> Response:
     body = await rq.read_limited(request, reg.manifests.max_bytes)
     content_type = request.headers.get("content-type")
     pusher = request.state.caller.access_key_id
-    result = await creating(request, lambda may_create: blocking(
-        reg.manifests.put, name, reference, body, content_type, may_create=may_create,
-        pusher=pusher))
+    result = await creating(request, lambda may_create: reg.manifests.put_async(
+        name, reference, body, content_type, may_create=may_create, pusher=pusher))
     headers = {"Location": f"/v2/{rq.route_name(request)}/manifests/{result.digest}",
                "Docker-Content-Digest": str(result.digest), "Content-Length": "0"}
     if result.subject:
@@ -41,5 +39,5 @@ async def put_manifest(request: Request) -> Response:
 
 async def delete_manifest(request: Request) -> Response:
     reg, name = rq.registry(request), rq.name(request)
-    await blocking(reg.manifests.delete, name, request.path_params["reference"])
+    await reg.manifests.delete_async(name, request.path_params["reference"])
     return Response(status_code=202)

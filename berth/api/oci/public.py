@@ -10,7 +10,6 @@ import binascii
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ...concurrency import blocking, quick_read
 from ...iam.authentication import Caller, Unauthenticated, basic_token
 from ...iam.policy import Principal
 from ...iam.service import Iam, UnknownRegistry
@@ -59,7 +58,7 @@ async def caller(request: Request, required: bool) -> Caller:
             raise Unauthenticated("authentication required")
         return ANONYMOUS
     gate = iam(request)
-    return await quick_read(gate.db.inline_reads, gate.authenticate_token, token)
+    return await gate.aio.authenticate_token(token)
 
 
 async def admit(request: Request, wanted: tuple[str, ...], keys: dict) -> None:
@@ -67,9 +66,7 @@ async def admit(request: Request, wanted: tuple[str, ...], keys: dict) -> None:
     name = request.path_params["name"]
     alias, _, repository = name.partition("/")
     registries = request.app.state.registry.public_registries
-    known, account = registries.cached_account(alias)
-    if not known and repository:
-        account = await blocking(registries.account_of, alias)
+    account = await registries.account_of_async(alias) if repository else None
     if not account or not repository:
         raise UnknownRegistry(f"no public registry has the alias {alias!r}")
     where, gate = RegistryAddress(account, PUBLIC), iam(request)
@@ -82,13 +79,12 @@ async def admit(request: Request, wanted: tuple[str, ...], keys: dict) -> None:
             anonymous = who is ANONYMOUS
             limiter.take(anonymous, (keys["aws:SourceIp"] or "") if anonymous
                          else who.account_id)
-        registry_id = await quick_read(gate.db.inline_reads, gate.listed_registry, where)
+        registry_id = await gate.aio.listed_registry(where)
         if registry_id is None:
             raise UnknownRegistry(f"no public registry has the alias {alias!r}")
     else:
-        registry_id = await quick_read(gate.db.inline_reads, gate.authorize, who,
-                                       tuple(map(where.action, wanted)), where, repository,
-                                       keys)
+        registry_id = await gate.aio.authorize(who, tuple(map(where.action, wanted)), where,
+                                               repository, keys)
     request.state.caller, request.state.address = who, where
     request.state.repository_name, request.state.public_alias = repository, alias
     request.state.registry = request.app.state.registry.scoped(registry_id)

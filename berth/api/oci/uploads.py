@@ -6,7 +6,6 @@ import contextlib
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...concurrency import blocking
 from ...observability import metrics
 from ..http.admission import BodyGate
 from ...registry.errors import DigestInvalid
@@ -60,7 +59,7 @@ async def _start(request: Request, may_create: bool) -> Response:
         # session follows, as the spec has it for a mount that cannot be done.
         source = source and rq.mount_source(request, source)
         if (source and await may(request, MOUNT_SOURCE_ACTION, validate_name(source))
-                and await blocking(reg.blobs.mount, name, digest, source, may_create)):
+                and await reg.blobs.mount_async(name, digest, source, may_create)):
             return _created(rq.route_name(request), digest)
     elif "digest" in query:
         digest = rq.digest(query["digest"])
@@ -68,13 +67,13 @@ async def _start(request: Request, may_create: bool) -> Response:
             await reg.uploads.upload_whole(name, digest, rq.body(request), rq.chunk(request),
                                            may_create)
         return _created(rq.route_name(request), digest)
-    upload_id = await blocking(reg.uploads.start, name, may_create)
+    upload_id = await reg.uploads.start_async(name, may_create)
     return _session(rq.route_name(request), upload_id, 0, 202)
 
 
 async def upload_status(request: Request) -> Response:
     reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
-    size = await blocking(reg.uploads.status, name, upload_id)
+    size = await reg.uploads.status_async(name, upload_id)
     return _session(rq.route_name(request), upload_id, size, 204)
 
 
@@ -100,5 +99,5 @@ async def finish_upload(request: Request) -> Response:
 
 async def cancel_upload(request: Request) -> Response:
     reg, name, upload_id = rq.registry(request), rq.name(request), request.path_params["uuid"]
-    await blocking(reg.uploads.cancel, name, upload_id)
+    await reg.uploads.cancel_async(name, upload_id)
     return Response(status_code=204)

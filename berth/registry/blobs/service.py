@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
-from ...concurrency import blocking, quick_read
+from ...concurrency import blocking, quick_read, read_ahead, read_work
 from ...events import BLOB_MOUNTED, BLOB_UNLINKED, emit
 from ...quotas import services as quotas
 from ...storage.blobs import BlobDriver, BlobNotFound, StorageFull
@@ -111,9 +111,6 @@ class BlobService:
         """Size of a blob linked in the repository."""
         return self.find(repository, digest).size
 
-    async def stat_async(self, repository: str, digest: Digest) -> int:
-        return (await self.find_async(repository, digest)).size
-
     def read(self, blob: StoredBlob, offset: int, length: int) -> Iterator[bytes]:
         """The bytes, with the first chunk already read: a missing blob or an unusable key
         (KeyUnavailable) is raised here, before a response has started."""
@@ -147,6 +144,25 @@ class BlobService:
 
     def redirect_url(self, blob: StoredBlob, expires_in: int) -> str | None:
         return self.driver.redirect_url(blob.key, expires_in)
+
+    # -- for coroutines (the registry protocol's routes): the service picks the thread ----
+    async def sendable(self, blob: StoredBlob, offset: int, length: int
+                       ) -> int | Iterator[bytes]:
+        """``file_or_read`` in the read pool, for a response sent by a thread."""
+        return await read_work(self.file_or_read, blob, offset, length)
+
+    async def read_async(self, blob: StoredBlob, offset: int,
+                         length: int) -> AsyncIterator[bytes]:
+        """``read``'s chunks for the event loop, each read in the read pool while the one
+        before is sent (errors of the first before a response starts, as ``read``'s)."""
+        return read_ahead(await read_work(self.read, blob, offset, length))
+
+    async def mount_async(self, repository: str, digest: Digest, source: str,
+                          may_create: bool = True) -> bool:
+        return await blocking(self.mount, repository, digest, source, may_create)
+
+    async def unlink_async(self, repository: str, digest: Digest) -> None:
+        await blocking(self.unlink, repository, digest)
 
     def mount(self, repository: str, digest: Digest, source: str,
               may_create: bool = True) -> bool:

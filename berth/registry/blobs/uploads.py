@@ -86,6 +86,16 @@ class UploadService:
         self.encryption.check(key_ref)
         return key_ref
 
+    # -- for coroutines (the registry protocol's routes): the service picks the thread ----
+    async def start_async(self, repository: str, may_create: bool = True) -> str:
+        return await blocking(self.start, repository, may_create)
+
+    async def status_async(self, repository: str, upload_id: str) -> int:
+        return await blocking(self.status, repository, upload_id)
+
+    async def cancel_async(self, repository: str, upload_id: str) -> None:
+        await blocking(self.cancel, repository, upload_id)
+
     def status(self, repository: str, upload_id: str) -> int:
         return self._load(repository, upload_id)[0]
 
@@ -165,8 +175,7 @@ class UploadService:
         empty upload (EmptyUpload) and a layer the repository has (LayerExists)."""
         size, state, key_ref = await blocking(self._load, repository, upload_id, as_layer)
         if as_layer and size == 0 and body is None:
-            raise EmptyUpload(f"The upload with id '{upload_id}' contains no layer parts",
-                              {"upload": upload_id})
+            raise EmptyUpload(f"upload {upload_id!r} holds no byte", {"upload": upload_id})
         _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         if hasher is None or hasher.name != digest.algorithm:
@@ -323,8 +332,8 @@ class UploadService:
         if found is None:
             raise name_unknown(repository)
         if blob_rows.size_in_repository(tx, found.id, str(digest)) is not None:
-            raise LayerExists(f"The layer with digest '{digest}' already exists in the "
-                              f"repository with name '{repository}'", {"digest": str(digest)})
+            raise LayerExists(f"layer {digest} is in {repository!r} already",
+                              {"digest": str(digest)})
         return found.id, found.key_ref
 
     # -- housekeeping ----------------------------------------------------------------------

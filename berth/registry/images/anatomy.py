@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from ...concurrency import blocking
 from ...storage.metadata import scanning as manifest_rows
-from ..errors import ManifestUnknown, RegistryError
+from ..errors import ManifestUnknown, NameUnknown, RegistryError
 from ..references import Digest
 from ..repositories.service import require_id
 from .format import parse_manifest
@@ -61,6 +62,20 @@ def platform_text(platform) -> str:
 class ImageAnatomy:
     def __init__(self, registry):
         self.registry = registry
+
+    async def platforms_async(self, repository: str,
+                              digests: list[str]) -> dict[str, list["PlatformImage"]]:
+        """Each image's platforms, in a thread; images deleted meanwhile are left out."""
+        return await blocking(self._platforms, repository, digests)
+
+    def _platforms(self, repository: str, digests: list[str]) -> dict[str, list]:
+        found = {}
+        for digest in digests:
+            try:
+                found[digest] = list(self.of(repository, digest).platforms)
+            except (ManifestUnknown, NameUnknown):
+                continue
+        return found
 
     def of(self, repository: str, digest: str) -> Anatomy:
         with self.registry.db.read() as tx:

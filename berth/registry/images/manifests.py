@@ -62,7 +62,6 @@ class DigestMismatch(DigestInvalid):
 
 class ImageExists(RegistryError):
     """An exclusive put of an image already stored (under the tag)."""
-    code = "DENIED"
 
 
 class LayersMissing(ManifestBlobUnknown):
@@ -226,6 +225,15 @@ class ManifestService:
         _check_sizes(local, found)
         return sum(found.values())
 
+    async def put_async(self, repository: str, reference: str | None, body: bytes,
+                        content_type: str | None, *, may_create: bool,
+                        pusher: str | None) -> PutResult:
+        return await blocking(self.put, repository, reference, body, content_type,
+                              may_create=may_create, pusher=pusher)
+
+    async def delete_async(self, repository: str, reference: str) -> None:
+        await blocking(self.delete, repository, reference)
+
     def delete(self, repository: str, reference: str) -> None:
         """A tag alone, or by digest the image with its tags (``image_deletion``)."""
         by_digest = is_digest(reference)
@@ -247,9 +255,8 @@ def _check_mutable(tx, repo_id: int, repository: str, tag: str, current: str | N
     if current in (None, digest):
         return
     if tag_mutability(tx, repo_id).is_immutable(tag):
-        raise TagImmutable(f"The image tag '{tag}' already exists in the '{repository}' "
-                           "repository and cannot be overwritten because the repository is "
-                           "immutable.", {"tag": tag, "digest": current})
+        raise TagImmutable(f"tag {tag!r} of {repository!r} is immutable and names another "
+                           "image", {"tag": tag, "digest": current})
 
 
 def _require(wanted: list[str], found: dict, children: bool) -> None:

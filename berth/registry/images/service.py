@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
-from ...concurrency import blocking
 from ...storage.metadata import blobs as blob_rows
 from ...storage.metadata import images as rows
 from ...storage.metadata import manifests as manifest_rows
@@ -184,14 +183,10 @@ class ImageService:
             names = tags.names_for(tx, repo_id, [r.digest for r in rows_found])
             return _details(rows_found, names)
 
-    async def batch_get(self, repository: str, ids: list[ImageId],
-                        accepted: list[str] | None, principal: str | None = None):
+    def batch_get(self, repository: str, ids: list[ImageId], accepted: list[str] | None,
+                  principal: str | None = None):
         """(images as (ImageId, media type, content), failures); each found image is a pull
         (by ``principal``)."""
-        return await blocking(self._batch_get, repository, ids, accepted, principal)
-
-    def _batch_get(self, repository: str, ids: list[ImageId], accepted: list[str] | None,
-                   principal: str | None):
         with self.db.read() as tx:
             repo_id = require_id(tx, self.registry.registry_id, repository)
             resolved = _resolve(tx, repo_id, ids,

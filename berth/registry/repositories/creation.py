@@ -10,32 +10,30 @@ from ...storage.metadata import lifecycle as lifecycle_rows
 from ...storage.metadata import repositories
 from ...storage.metadata.database import Tx
 from ...storage.metadata.registries import IAM_GENERATION, bump
-from ..errors import NameUnknown, RegistryError
+from ..errors import RegistryError
 from ..references import validate_name
 from .encryption import Encryption
+from .service import name_unknown
 from .settings import RepositorySettings, insert_repository
-from .templates import CREATE_ON_PUSH, Template, account_of, for_purpose
+from .templates import CREATE_ON_PUSH, Template, for_purpose
 
 
 class CreationNeedsPermission(RegistryError):
     """A push would make the repository (a template allows it): whether the pusher may
     (ecr:CreateRepository) is the front-end's to decide, and to ask again with leave."""
-    code = "DENIED"
 
 
 def open_for_push(tx: Tx, registry_id: int, repository: str, encryption: Encryption,
                   may_create: bool = True) -> tuple[int, str]:
     """(id, key ref) of the repository a push writes to, made now if it is missing and a
     CREATE_ON_PUSH template covers it: with ``may_create`` (the pusher's leave), else
-    CreationNeedsPermission. Without a template, NameUnknown in ECR's words."""
+    CreationNeedsPermission. Without a template, NameUnknown."""
     found = repositories.find(tx, registry_id, validate_name(repository))
     if found is not None:
         return found.id, found.key_ref
     template = for_purpose(tx, registry_id, repository, CREATE_ON_PUSH)
     if template is None:
-        raise NameUnknown(f"The repository with name '{repository}' does not exist in the "
-                          f"registry with id '{account_of(tx, registry_id)}'",
-                          {"name": repository})
+        raise name_unknown(repository)
     if not may_create:
         raise CreationNeedsPermission(f"pushing to {repository!r} would create it",
                                       {"name": repository})

@@ -21,7 +21,6 @@ AES256 = "AES256"  # the default encryption type
 class KmsKeyUnusable(RegistryError):
     """The KMS key a new repository names cannot be used; ``kms_error`` says why as KMS
     would (NotFoundException, DisabledException)."""
-    code = "DENIED"
 
     def __init__(self, message: str, kms_error: str):
         super().__init__(message, {"kmsError": kms_error})

@@ -135,8 +135,7 @@ class RepositorySettingsService:
             row = insert_repository(tx, self.registry_id, name, settings, wanted,
                                     self.encryption)
             if row is None:
-                raise RepositoryExists(f"The repository with name '{name}' already exists in "
-                                       "the registry", {"name": name})
+                raise RepositoryExists(f"repository {name!r} exists", {"name": name})
         return _repository(row)
 
     def get(self, name: str) -> Repository:
@@ -174,9 +173,7 @@ class RepositorySettingsService:
             # otherwise be cascaded away after it was acknowledged.
             row = self._row(tx, name, lock=True)
             if not force and rows.has_images(tx, row.id):
-                raise RepositoryNotEmpty(f"The repository with name '{name}' cannot be "
-                                         "deleted because it still contains images",
-                                         {"name": name})
+                raise RepositoryNotEmpty(f"repository {name!r} holds images", {"name": name})
             rows.remove(tx, row.id)
             # Its uploads end with it: completing one later must not make it again.
             upload_rows.remove_for_repository(tx, self.registry_id, name)

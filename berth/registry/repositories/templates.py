@@ -37,15 +37,15 @@ _ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,5
 
 
 class TemplateExists(RegistryError):
-    code = "DENIED"
+    """A repository creation template with that prefix exists."""
 
 
 class TemplateNotFound(RegistryError):
-    code = "NAME_UNKNOWN"
+    """No repository creation template has that prefix."""
 
 
 class TooManyTemplates(RegistryError):
-    code = "DENIED"
+    """The registry has as many repository creation templates as it may."""
 
 
 def prefix_key(prefix: str) -> str:

@@ -199,8 +199,7 @@ def test_a_resource_tag_is_checked_as_a_repository_tag(real_registry):
 def test_without_a_template_a_push_makes_no_repository(real_registry):
     with pytest.raises(NameUnknown) as caught:
         push_image(real_registry, "new/app", "v1")
-    assert caught.value.message == ("The repository with name 'new/app' does not exist in "
-                                    f"the registry with id '{ACCOUNT}'")
+    assert caught.value.detail == {"name": "new/app"}  # what the protocols word it from
     with pytest.raises(NameUnknown):  # refused at the start of an upload, as ECR does
         real_registry.uploads.start("new/app")
     # A template for other purposes does not let pushes create.

@@ -1,7 +1,6 @@
 """ImageService: ECR's view of images over the registry's manifests and tags."""
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -77,7 +76,7 @@ def test_delete_by_last_tag_deletes_the_image(registry, images):
 
 def test_batch_get_records_pulls(registry, images):
     digest, _ = images.put("team/app", _manifest(registry, "team/app", b"l4"), None, "v", None)
-    got, failures = asyncio.run(images.batch_get("team/app", [ImageId(tag="v")], None))
+    got, failures = images.batch_get("team/app", [ImageId(tag="v")], None)
     assert got[0][0] == ImageId(digest, "v") and not failures
     [detail] = images.describe("team/app", [ImageId(digest=digest)])
     assert detail.last_pulled_at is not None

@@ -43,7 +43,7 @@ def test_an_excluded_principal_leaves_the_pull_time_alone(registry):
     registry.manifests.pull_exclusions.register(SCANNER)
     _fetch(registry, SCANNER)
     assert _last_pull(registry, "team/app", digest) is None
-    asyncio.run(registry.images.batch_get("team/app", [ImageId(tag="v1")], None, SCANNER))
+    registry.images.batch_get("team/app", [ImageId(tag="v1")], None, SCANNER)
     registry.manifests.pulls.flush()
     assert _last_pull(registry, "team/app", digest) is None
     _fetch(registry, DEVELOPER)

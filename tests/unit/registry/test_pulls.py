@@ -123,8 +123,8 @@ def test_the_retrier_writes_them_without_a_request(registry, pulls, disk_full, c
 
 def test_batch_get_image_is_served(registry, pulls, disk_full):
     digest = push_image(registry, "team/app", "v1")
-    images, failures = asyncio.run(registry.images.batch_get(
-        "team/app", [ImageId(tag="v1")], [OCI_MANIFEST]))
+    images, failures = registry.images.batch_get(
+        "team/app", [ImageId(tag="v1")], [OCI_MANIFEST])
     assert [i[0].digest for i in images] == [str(digest)] and not failures
     assert pulls.failures == 1
     disk_full.clear()

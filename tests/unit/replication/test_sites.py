@@ -159,7 +159,7 @@ def test_endpoints_taken(sites, endpoint):
 def test_what_is_refused(sites, secrets, registry_id, endpoint, arn, says):
     with pytest.raises(SiteInvalid) as caught:
         sites.put(registry_id, endpoint, arn)
-    assert says in caught.value.message and caught.value.code == "INVALID_PARAMETER"
+    assert says in caught.value.message
     assert sites.list() == [] and secrets.calls == 0  # refused before the secret is opened
 
 
