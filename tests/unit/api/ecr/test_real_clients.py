@@ -62,7 +62,10 @@ def serving(app):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # log_config=None: uvicorn's handlers would keep the stream pytest captured when the
+    # server started, and write to it after pytest closed it (module-scoped servers).
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
+                                           log_config=None))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

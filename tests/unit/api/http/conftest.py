@@ -18,8 +18,9 @@ class ServerThread:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.sock = sock
+        # log_config=None: no handler of uvicorn's holding a stream pytest closes later.
         config = uvicorn.Config(app, http=BerthHttpProtocol, loop="uvloop", lifespan="off",
-                                log_level="warning", timeout_keep_alive=30)
+                                log_level="warning", log_config=None, timeout_keep_alive=30)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 

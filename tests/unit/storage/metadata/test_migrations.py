@@ -50,10 +50,9 @@ def test_a_schema_at_the_head_is_upgraded_without_loading_alembic(db):
     assert out.strip() == "False"
 
 
+@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)  # AUTOINCREMENT is SQLite's
 def test_sqlite_tables_never_reuse_ids_where_the_schema_says_so(db):
     """AUTOINCREMENT in the migrated schema exactly where the metadata asks for it."""
-    if not db.is_sqlite:
-        pytest.skip("AUTOINCREMENT is SQLite's")
     with db.engine.connect() as conn:
         ddl = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master "
                                         "WHERE type = 'table'").all())
