@@ -54,13 +54,10 @@ from .observability import Observer
 from .observability.access_log import access_log
 from .observability.middleware import RequestObserver
 from .public.pull_limits import PullLimiter
-from .public.services import PublicRegistries
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.images import referrers
 from .registry.registry import Registry
-from .secrets.services import SecretService
 from .signing import tasks as signing_tasks
-from .signing.profiles import ProfileService
 from .registry.repositories.encryption import Encryption
 from .registry.tasks import handle_restores, schedule_upload_expiry
 from .storage.blobs import open_driver
@@ -92,9 +89,10 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
                                    max_manifest_references=settings.max_manifest_references)
         registry.usage_pricing = Pricing.parse(settings.price_per_gb_month,
                                                settings.price_per_gb_transferred)
-        registry.secrets = SecretService(db, iam.identities.master)
-        registry.signing_profiles = ProfileService(db, iam.identities.master)
-        registry.public_registries = PublicRegistries(db)
+        # IAM's instances (the admin API's too): one alias cache per process, not two.
+        registry.secrets = iam.secrets
+        registry.signing_profiles = iam.signing_profiles
+        registry.public_registries = iam.public_registries
         registry.key_allows = iam.key_allows  # managed signing: may the pusher sign?
         registry.pullthrough = open_pullthrough(registry, settings)
     except BaseException:
