@@ -1,6 +1,6 @@
 """Upload bodies: what a client says about the bytes it sends, and how they are received (on
 the event loop, so that no thread waits for the network), then hashed and written by the
-upload pool's threads in batches of about FLUSH_BYTES, double-buffered."""
+upload pool's threads in batches of about FLUSH_BYTES, pipelined."""
 from __future__ import annotations
 
 import asyncio
@@ -50,40 +50,66 @@ class _Batch:
 
 
 async def receive(writer, hasher, body: AsyncIterator[bytes], expected: int | None):
-    """Hash and write a body received on the event loop, double-buffered: one batch is hashed
-    and written in a thread while the next is received. The body is closed at the end."""
+    """Hash and write a body received on the event loop. Each batch is hashed in one upload
+    thread while it is sealed and written in another (both release the GIL; sha256 is the
+    slower), and while the next batch is received. The body is closed at the end."""
     batch = _Batch()
-    inflight: asyncio.Future | None = None
+    steps = _Steps(writer, hasher)
     try:
         async for data in body:
             full = batch.add(data) if data else None
             if full:
-                if inflight is not None:
-                    await inflight
-                inflight = asyncio.ensure_future(upload_work(_write_hashed, writer, hasher, full))
-        if inflight is not None:
-            await inflight
-            inflight = None
-        return await upload_work(_write_and_finish, writer, hasher, batch.rest(expected))
+                await steps.next(full)
+        await steps.next(batch.rest(expected), finish=True)
+        return await steps.settle()
     finally:
         aclose = getattr(body, "aclose", None)
         if aclose is not None:  # hands the socket back now, not when collected
             await aclose()
-        if inflight is not None:  # never close the writer under a running write
-            await asyncio.gather(inflight, return_exceptions=True)
+        await steps.drain()  # never close the writer under a running write
 
 
-def _write_and_finish(writer, hasher, chunks: list[bytes]):
-    if chunks:
-        _write_hashed(writer, hasher, chunks)
-    return writer.finish()
+class _Steps:
+    """The hashing and the writing of the latest batch, each in flight in its own thread."""
+
+    def __init__(self, writer, hasher):
+        self.writer, self.hasher = writer, hasher
+        self._inflight: list[asyncio.Future] = []
+
+    async def next(self, chunks: list[bytes], finish: bool = False) -> None:
+        """Start on ``chunks`` once the batch before is hashed and written; ``finish``: the
+        writer is finished after them (``settle`` returns what it says)."""
+        await self.settle()
+        write = asyncio.ensure_future(upload_work(_write, self.writer, chunks, finish))
+        self._inflight = [write]
+        if self.hasher is not None and chunks:
+            self._inflight.append(asyncio.ensure_future(upload_work(_hash, self.hasher,
+                                                                    chunks)))
+
+    async def settle(self):
+        """Wait for the steps in flight: the writer's result, or the first error (once both
+        are done)."""
+        inflight, self._inflight = self._inflight, []
+        results = await asyncio.gather(*inflight, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results[0] if results else None
+
+    async def drain(self) -> None:
+        inflight, self._inflight = self._inflight, []
+        await asyncio.gather(*inflight, return_exceptions=True)
 
 
-def _write_hashed(writer, hasher, chunks: list[bytes]) -> None:
-    if hasher is not None:
-        for data in chunks:
-            hasher.update(data)
+def _hash(hasher, chunks: list[bytes]) -> None:
+    for data in chunks:
+        hasher.update(data)
+
+
+def _write(writer, chunks: list[bytes], finish: bool):
     try:
-        writer.write(chunks)
+        if chunks:
+            writer.write(chunks)
     except UploadTooLarge as exc:
         raise SizeInvalid(f"the blob is too large for the storage: {exc}") from None
+    return writer.finish() if finish else None

@@ -56,7 +56,10 @@ class _FileUploadWriter(UploadWriter):
         self._fd = os.open(path, os.O_WRONLY)
         # One writer per upload at a time, across threads, workers and processes.
         fcntl.flock(self._fd, fcntl.LOCK_EX)
-        os.ftruncate(self._fd, offset)
+        # Bytes past the acknowledged size are an interrupted write's. Only then truncate:
+        # on ext4 a truncate waits for the file's writeback in progress, even to its size.
+        if os.fstat(self._fd).st_size != offset:
+            os.ftruncate(self._fd, offset)
         os.lseek(self._fd, offset, os.SEEK_SET)
         self._size = self._written_back = offset
 
