@@ -26,7 +26,7 @@ from sqlalchemy.exc import DisconnectionError
 from ...observability.metrics import DatabaseMetrics
 from ..errors import METADATA_DATABASE, is_full, storage_full
 from . import events
-from .sqlite import SqlitePool, SqliteWriterLock, configure_sqlite, file_lock
+from .sqlite import GroupSync, SqlitePool, SqliteWriterLock, configure_sqlite, file_lock
 
 
 class _Compiled:
@@ -142,10 +142,14 @@ class Database:
         url = normalise_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._group_sync: GroupSync | None = None
         if self.is_sqlite:
             self.engine = create_engine(url, connect_args={"timeout": 30})
             configure_sqlite(self.engine)
-            self._sqlite = SqlitePool(self.engine.url.database)
+            path = self.engine.url.database
+            self._sqlite = SqlitePool(path)
+            if path and path != ":memory:":
+                self._group_sync = GroupSync(path)
         else:
             # No pre-ping on every checkout (a round trip per transaction): connections
             # idle for a while are pinged instead (_ping_idle_connections).
@@ -217,12 +221,9 @@ class Database:
                 yield tx
             return
         with self._raw() as raw:
-            relaxed = not durable
-            if self.is_sqlite:
-                if relaxed:
-                    raw.execute("PRAGMA synchronous=NORMAL")
+            if self.is_sqlite:  # its commits wait for the disk in write(), after the lock
                 raw.execute(begin)
-            elif relaxed:
+            elif not durable:
                 raw.cursor().execute("SET LOCAL synchronous_commit = off")
             tx = Tx(raw, self)
             try:
@@ -233,8 +234,6 @@ class Database:
                 raw.rollback()
                 raise  # _raw discards the connection, relaxed pragma and all
             raw.commit()
-            if relaxed and self.is_sqlite:
-                raw.execute("PRAGMA synchronous=FULL")
 
     @contextlib.contextmanager
     def _pg_read(self) -> Iterator[Tx]:
@@ -256,12 +255,16 @@ class Database:
     def write(self, durable: bool = True) -> Iterator[Tx]:
         """A write transaction. ``durable=False`` commits without waiting for the disk: it
         survives a process crash but not a power loss (for bookkeeping such as upload
-        progress, which content verification backs up). A database with no room for it
+        progress, which content verification backs up). On SQLite a durable commit waits
+        for the disk after the writer lock is released, sharing one fsync with the commits
+        around it (sqlite.GroupSync): readers may see it that moment before it returns. A database with no room for it
         (SQLite's "database or disk is full", PostgreSQL's disk_full) raises StorageFull,
         the transaction rolled back."""
         try:
             with self._writer_lock, self._transaction("BEGIN IMMEDIATE", durable) as tx:
                 yield tx
+            if durable and self._group_sync is not None:
+                self._group_sync.wait(self._group_sync.committed())
         except Exception as exc:
             if is_full(exc):
                 raise storage_full(METADATA_DATABASE, exc) from exc

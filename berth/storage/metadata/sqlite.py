@@ -1,6 +1,7 @@
 """SQLite's side of the metadata database: its connection pragmas, a pool of plain
 connections that keeps the WAL index mapped, the writer lock that queues writers across
-threads and processes, and named file locks (``Database.try_lock``)."""
+threads and processes, durable commits that share fsyncs (group commit), and named file
+locks (``Database.try_lock``)."""
 from __future__ import annotations
 
 import contextlib
@@ -15,6 +16,65 @@ from sqlalchemy.engine import Engine
 
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                    "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000")
+# The pool's connections commit without waiting for the disk; durable commits then wait
+# for a GroupSync of the log. A checkpoint still syncs the log before it and the database
+# file after it (SQLite's rule for NORMAL in WAL mode).
+POOL_PRAGMAS = tuple(p.replace("synchronous=FULL", "synchronous=NORMAL") for p in SQLITE_PRAGMAS)
+
+
+class GroupSync:
+    """Durable commits of one process share fsyncs of the write-ahead log. A commit is made
+    inside the writer lock without an fsync, then waits, outside it, for an fsync of the log
+    that began after the commit: one fsync covers every commit before it, so writers waiting
+    at once share one and none holds the lock through the disk's latency."""
+
+    def __init__(self, path: str):
+        self._log = f"{path}-wal"
+        self._pid = -1
+
+    def committed(self) -> int:
+        """A ticket for a commit just made (call after COMMIT returned)."""
+        if self._pid != os.getpid():  # first use, or a forked child: none of its parent's
+            self._cond = threading.Condition()  # fsyncs is its to wait for
+            self._committed = self._synced = 0  # tickets handed out; covered by an fsync
+            self._syncing = False
+            self._pid = os.getpid()
+        with self._cond:
+            self._committed += 1
+            return self._committed
+
+    def wait(self, ticket: int) -> None:
+        """Return once an fsync of the log that began after the ticket's commit is done
+        (OSError if the one this call made failed)."""
+        with self._cond:
+            while self._synced < ticket:
+                if not self._syncing:
+                    self._syncing, upto = True, self._committed
+                    break
+                self._cond.wait()
+            else:
+                return
+        synced = False
+        try:
+            _fsync_file(self._log)
+            synced = True
+        finally:
+            with self._cond:
+                self._syncing = False
+                if synced:
+                    self._synced = max(self._synced, upto)
+                self._cond.notify_all()
+
+
+def _fsync_file(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # no log: the last connection checkpointed it into the synced database file
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class SqliteWriterLock:
@@ -81,7 +141,7 @@ class SqlitePool:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
                                isolation_level=None)
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in POOL_PRAGMAS:
             conn.execute(pragma)
         return conn
 
