@@ -257,9 +257,9 @@ class Database:
         survives a process crash but not a power loss (for bookkeeping such as upload
         progress, which content verification backs up). On SQLite a durable commit waits
         for the disk after the writer lock is released, sharing one fsync with the commits
-        around it (sqlite.GroupSync): readers may see it that moment before it returns. A database with no room for it
-        (SQLite's "database or disk is full", PostgreSQL's disk_full) raises StorageFull,
-        the transaction rolled back."""
+        around it (sqlite.GroupSync): readers may see it that moment before it returns.
+        A database with no room for it (SQLite's "database or disk is full", PostgreSQL's
+        disk_full) raises StorageFull, the transaction rolled back."""
         try:
             with self._writer_lock, self._transaction("BEGIN IMMEDIATE", durable) as tx:
                 yield tx
