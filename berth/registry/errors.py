@@ -56,6 +56,11 @@ class EmptyUpload(BlobUploadInvalid):
     {"upload"})."""
 
 
+class LayerPartTooSmall(BlobUploadInvalid):
+    """A layer upload whose parts but the last are not all of ECR's minimum size (detail:
+    {"upload"})."""
+
+
 class LayerExists(RegistryError):
     """A layer upload completing a blob the repository has already (ECR refuses it; detail:
     {"digest"})."""

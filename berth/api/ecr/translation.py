@@ -197,6 +197,10 @@ TABLE: list[tuple[type, frozenset[str] | None, Rule]] = [
     (e.EmptyUpload, None, lambda exc, w: model_error(
         "EmptyUploadException", f"The upload with id '{w.params['uploadId']}' contains no "
         "layer parts")),
+    (e.LayerPartTooSmall, None, lambda exc, w: model_error(
+        "LayerPartTooSmallException", "Layer parts must be at least 5 MiB in size. The upload "
+        f"with id '{w.params['uploadId']}' has {exc.detail['small_parts']} smaller part(s) "
+        "before its last")),
     (e.LayerExists, None, lambda exc, w: model_error(
         "LayerAlreadyExistsException", f"The layer with digest '{exc.detail['digest']}' "
         f"already exists in the repository with name '{w.repository}' in the registry with "

@@ -28,6 +28,7 @@ from ..errors import (
     DigestInvalid,
     EmptyUpload,
     LayerExists,
+    LayerPartTooSmall,
     RangeInvalid,
     SizeInvalid,
 )
@@ -97,7 +98,7 @@ class UploadService:
         await blocking(self.cancel, repository, upload_id)
 
     def status(self, repository: str, upload_id: str) -> int:
-        return self._load(repository, upload_id)[0]
+        return self._find(repository, upload_id).size
 
     def cancel(self, repository: str, upload_id: str) -> None:
         _, state, _ = self._load(repository, upload_id)
@@ -108,6 +109,11 @@ class UploadService:
               existing: bool = False) -> tuple[int, dict, str]:
         """(size, driver state, key ref) of the repository's upload; with ``existing``,
         NameUnknown if the repository is gone."""
+        found = self._find(repository, upload_id, existing)
+        return found.size, json.loads(found.driver_state), found.key_ref
+
+    def _find(self, repository: str, upload_id: str, existing: bool = False):
+        """The repository's upload row (see ``_load``)."""
         with self.db.read() as tx:
             found = uploads.find(tx, upload_id)
             if existing and repositories.get_id(tx, self.registry_id, repository) is None:
@@ -116,7 +122,7 @@ class UploadService:
                                                                        repository):
             raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
                                     {"upload": upload_id})
-        return found.size, json.loads(found.driver_state), found.key_ref
+        return found
 
     # -- appends ---------------------------------------------------------------------------
     async def append(self, repository: str, upload_id: str, body: Body,
@@ -172,10 +178,10 @@ class UploadService:
         """Verify and commit. A final chunk in ``body`` joins the upload only if the whole
         then matches the digest: a failed completion leaves the session as it was.
         ``as_layer``: ECR's layer upload, which never creates the repository and refuses an
-        empty upload (EmptyUpload) and a layer the repository has (LayerExists)."""
-        size, state, key_ref = await blocking(self._load, repository, upload_id, as_layer)
-        if as_layer and size == 0 and body is None:
-            raise EmptyUpload(f"upload {upload_id!r} holds no byte", {"upload": upload_id})
+        empty upload (EmptyUpload), parts but the last under ECR's minimum
+        (LayerPartTooSmall) and a layer the repository has (LayerExists)."""
+        size, state, key_ref = await blocking(self._load_layer if as_layer else self._load,
+                                              repository, upload_id)
         _check_start(chunk, size)
         hasher = self.hashers.take(upload_id, size)
         if hasher is None or hasher.name != digest.algorithm:
@@ -190,6 +196,18 @@ class UploadService:
             await upload_work(self.driver.upload_abort, upload_id, state)
             raise
         return digest
+
+    def _load_layer(self, repository: str, upload_id: str) -> tuple[int, dict, str]:
+        """``_load`` for ECR's CompleteLayerUpload, with its refusals."""
+        found = self._find(repository, upload_id, existing=True)
+        if found.size == 0:
+            raise EmptyUpload(f"upload {upload_id!r} holds no byte", {"upload": upload_id})
+        if found.small_parts:
+            raise LayerPartTooSmall(
+                f"{found.small_parts} of the upload's {found.parts} parts are under "
+                f"{uploads.MIN_PART_BYTES} bytes, and only the last may be",
+                {"upload": upload_id, "small_parts": found.small_parts})
+        return found.size, json.loads(found.driver_state), found.key_ref
 
     async def upload_whole(self, repository: str, digest: Digest, body: Body,
                            chunk: Chunk = Chunk(), may_create: bool = True) -> Digest:

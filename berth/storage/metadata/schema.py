@@ -218,6 +218,9 @@ uploads = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("parts", Integer, nullable=False, server_default="0"),  # ECR API layer parts
+    Column("last_part", BigInteger, nullable=False, server_default="0"),  # its size
+    # parts under ECR's minimum part size that another part followed
+    Column("small_parts", Integer, nullable=False, server_default="0"),
     Index("ix_uploads_updated_at", "updated_at"),
 )
 

@@ -4,7 +4,7 @@ import json
 import time
 from functools import cache
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, case, delete, select, update
 
 from .database import Tx
 from .schema import uploads
@@ -19,17 +19,28 @@ def _create(dialect: str):
                   "key_ref", "created_at", "updated_at")
 
 
+# ECR's layer parts but the last are at least this long (its S3-style multipart uploads).
+MIN_PART_BYTES = 5 * 1024 * 1024
+
+
 @cache
 def _get():
     return select(uploads.c.registry_id, uploads.c.repository, uploads.c.size,
-                  uploads.c.driver_state, uploads.c.key_ref, uploads.c.parts).where(_ID)
+                  uploads.c.driver_state, uploads.c.key_ref, uploads.c.parts,
+                  uploads.c.small_parts).where(_ID)
 
 
 @cache
 def _advance():
+    # SET's expressions read the row as it was: a part that follows a short one counts it.
+    part = bindparam("part") == 1
+    follows_short = and_(part, uploads.c.parts > 0, uploads.c.last_part < MIN_PART_BYTES)
     return update(uploads).where(_ID, uploads.c.size == bindparam("old_size")).values(
         size=bindparam("new_size"), driver_state=bindparam("state"),
-        updated_at=bindparam("now"), parts=uploads.c.parts + bindparam("part"))
+        updated_at=bindparam("now"), parts=uploads.c.parts + bindparam("part"),
+        last_part=case((part, bindparam("new_size") - bindparam("old_size")),
+                       else_=uploads.c.last_part),
+        small_parts=uploads.c.small_parts + case((follows_short, 1), else_=0))
 
 
 @cache
@@ -69,7 +80,8 @@ def get(tx: Tx, upload_id: str):
 
 def find(tx: Tx, upload_id: str):
     """The row (registry_id, repository, size, driver_state as JSON text, key_ref: what its
-    bytes are sealed with, parts: ECR API layer parts so far) or None."""
+    bytes are sealed with, parts: ECR API layer parts so far, small_parts: those under
+    MIN_PART_BYTES but the last) or None."""
     return tx.first(_get(), {"id": upload_id})
 
 

@@ -216,17 +216,19 @@ def test_layer_parts_past_the_quota_are_refused_on_the_ecr_api_only(server, tena
     ecr = _ecr(server, key)
     ecr.create_repository(repositoryName="parts")
     upload = ecr.initiate_layer_upload(repositoryName="parts")["uploadId"]
-    part = b"p" * 1000
-    for n in range(2):
-        ecr.upload_layer_part(repositoryName="parts", uploadId=upload, partFirstByte=n * 1000,
-                              partLastByte=n * 1000 + 999, layerPartBlob=part)
+    first, part = b"f" * (5 * 1024 * 1024), b"p" * 1000  # ECR's minimum part, then a last
+    ecr.upload_layer_part(repositoryName="parts", uploadId=upload, partFirstByte=0,
+                          partLastByte=len(first) - 1, layerPartBlob=first)
+    ecr.upload_layer_part(repositoryName="parts", uploadId=upload, partFirstByte=len(first),
+                          partLastByte=len(first) + 999, layerPartBlob=part)
     with pytest.raises(ClientError) as refused:
-        ecr.upload_layer_part(repositoryName="parts", uploadId=upload, partFirstByte=2000,
-                              partLastByte=2999, layerPartBlob=part)
+        ecr.upload_layer_part(repositoryName="parts", uploadId=upload,
+                              partFirstByte=len(first) + 1000,
+                              partLastByte=len(first) + 1999, layerPartBlob=part)
     assert refused.value.response["Error"]["Code"] == "LimitExceededException"
     assert "(2 parts)" in refused.value.response["Error"]["Message"]
     ecr.complete_layer_upload(repositoryName="parts", uploadId=upload,
-                              layerDigests=[_digest(part * 2)])
+                              layerDigests=[_digest(first + part)])
     auth = _basic(ecr)  # the registry API's chunks are no parts
     started = requests.post(f"{server.url}/v2/parts/blobs/uploads/", auth=auth, timeout=30)
     location = started.headers["Location"]

@@ -200,3 +200,34 @@ def test_deleting_the_repository_cancels_its_uploads(registry):
     with registry.db.read() as tx:
         assert repositories.get_id(tx, registry.registry_id, "gone") is None
     run(registry.uploads.append("kept", other, _body(b"ok")))  # other repositories' go on
+
+
+def test_ecr_layer_parts_but_the_last_are_at_least_the_minimum(registry):
+    from berth.registry.errors import LayerPartTooSmall
+    from berth.storage.metadata.uploads import MIN_PART_BYTES
+
+    def layer(*parts):
+        uid = registry.uploads.start("r")
+        at = 0
+        for part in parts:
+            run(registry.uploads.append("r", uid, _body(part), Chunk(at, len(part)),
+                                        as_layer=True))
+            at += len(part)
+        return uid, Digest.of(b"".join(parts))
+
+    for parts in ([b"a" * 10], [os.urandom(MIN_PART_BYTES), b"b" * 10],
+                  [os.urandom(MIN_PART_BYTES)] * 2):
+        uid, digest = layer(*parts)
+        assert run(registry.uploads.complete("r", uid, digest, as_layer=True)) == digest
+    uid, digest = layer(os.urandom(MIN_PART_BYTES - 1), b"c" * 10)
+    with pytest.raises(LayerPartTooSmall) as refused:
+        run(registry.uploads.complete("r", uid, digest, as_layer=True))
+    assert refused.value.detail["small_parts"] == 1
+    with pytest.raises(LayerPartTooSmall):  # the session stays as it was: refused alike
+        run(registry.uploads.complete("r", uid, digest, as_layer=True))
+    # The registry API's chunks are no parts: any size, completed as a blob.
+    uid = registry.uploads.start("r")
+    run(registry.uploads.append("r", uid, _body(b"d" * 10), Chunk(0, 10)))
+    run(registry.uploads.append("r", uid, _body(b"e" * 10), Chunk(10, 10)))
+    digest = Digest.of(b"d" * 10 + b"e" * 10)
+    assert run(registry.uploads.complete("r", uid, digest)) == digest

@@ -3,6 +3,7 @@ download URLs the OCI gate accepts in place of credentials."""
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import urllib.error
 import urllib.request
@@ -12,6 +13,7 @@ import pytest
 
 from berth.iam import presigned
 from berth.iam.tenancy import RegistryAddress
+from berth.registry.errors import BlobUnknown
 from berth.registry.references import Digest
 from tests.support.registry_images import push_image
 from tests.unit.api.ecr.support import REGION, grant, repo_fixture, server_fixture
@@ -20,9 +22,11 @@ server = server_fixture("ecr-layers")
 repo = repo_fixture("layers/")
 
 
-def _upload(client, repo: str, data: bytes, parts: int = 2) -> str:
+MIN_PART = 5 * 1024 * 1024  # ECR's parts but the last are at least this long
+
+
+def _upload(client, repo: str, data: bytes, step: int = MIN_PART) -> str:
     upload_id = client.initiate_layer_upload(repositoryName=repo)["uploadId"]
-    step = max(len(data) // parts, 1)
     for start in range(0, len(data), step):
         part = data[start:start + step]
         done = client.upload_layer_part(repositoryName=repo, uploadId=upload_id,
@@ -47,6 +51,26 @@ def test_upload_then_check_availability(server, repo):
     assert [(f["layerDigest"], f["failureCode"]) for f in out["failures"]] == [
         (missing, "MissingLayerDigest"), (bad, "InvalidLayerDigest")]
     assert server.state.registry.blobs.stat(repo, Digest.parse(digest)) == 1000
+
+
+def test_parts_but_the_last_are_at_least_5_mib(server, repo):
+    client = server.client()
+    data = os.urandom(MIN_PART + 1000)
+    digest = _upload(client, repo, data)  # 5 MiB, then 1000 bytes: taken
+    assert server.state.registry.blobs.stat(repo, Digest.parse(digest)) == len(data)
+    short = data[:MIN_PART - 1] + b"!" + data[MIN_PART:]
+    upload_id = client.initiate_layer_upload(repositoryName=repo)["uploadId"]
+    for first, last in ((0, MIN_PART - 2), (MIN_PART - 1, len(short) - 1)):
+        client.upload_layer_part(repositoryName=repo, uploadId=upload_id, partFirstByte=first,
+                                 partLastByte=last, layerPartBlob=short[first:last + 1])
+    digest = "sha256:" + hashlib.sha256(short).hexdigest()
+    with pytest.raises(client.exceptions.LayerPartTooSmallException) as refused:
+        client.complete_layer_upload(repositoryName=repo, uploadId=upload_id,
+                                     layerDigests=[digest])
+    assert refused.value.response["Error"]["Message"].startswith(
+        "Layer parts must be at least 5 MiB in size.")
+    with pytest.raises(BlobUnknown):
+        server.state.registry.blobs.stat(repo, Digest.parse(digest))
 
 
 def test_upload_refusals(server, repo):
