@@ -3,14 +3,16 @@ its tokens may name, pinned certificate thumbprints or its keys given outright),
 AssumeRoleWithWebIdentity: a token the role's account trusts the issuer of, verified
 (berth/iam/jwks.py), becomes a session of the role if the role's trust policy admits the
 provider's principal with the token's ``aud`` and ``sub`` (conditions on
-``<issuer host/path>:aud`` etc., as IAM has them)."""
+``<issuer host/path>:aud`` etc., as IAM has them). Session tags and a source identity come
+from the token's ``https://aws.amazon.com/tags`` and ``.../source_identity`` claims; the trust
+policy must then allow sts:TagSession (sts:SetSourceIdentity) too."""
 from __future__ import annotations
 
 import ipaddress
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ..storage.metadata import federation as rows
@@ -29,6 +31,9 @@ _THUMBPRINT = re.compile(r"[0-9a-fA-F]{40}")
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 LEEWAY = 60  # seconds of clock skew allowed between the issuer and Berth
 ACTION = "sts:AssumeRoleWithWebIdentity"
+TAGS_CLAIM = "https://aws.amazon.com/tags"
+SOURCE_IDENTITY_CLAIM = "https://aws.amazon.com/source_identity"
+TAG_KEY_MAX, TAG_VALUE_MAX, SOURCE_IDENTITY_MAX = 128, 256, 64  # STS's character limits
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class ProviderService:
                 "aws:FederatedProvider": provider.arn}
         caller = Caller(Principal("federated-user", provider.account_id, provider.arn), "",
                         (), False)
+        request = replace(request, **token_session(claims))
         assumed = sessions.assume_role(caller, request, ACTION, keys)
         return assumed, provider, {**claims, "aud": audience}
 
@@ -185,6 +191,47 @@ class ProviderService:
             raise FederationError("InvalidIdentityToken", f"No OpenIDConnect provider found "
                                   f"in your account for {issuer}")
         return Provider.from_row(row)
+
+
+def token_session(claims: dict) -> dict:
+    """The session tags, transitive tag keys and source identity a token's claims carry, as
+    ``Request`` fields: ``{"principal_tags": {"Project": ["Automation"]}, "transitive_tag_keys":
+    ["Project"]}`` under TAGS_CLAIM (each value a string or a one-string list)."""
+    found: dict = {}
+    tagging = claims.get(TAGS_CLAIM)
+    if tagging is not None:
+        if not isinstance(tagging, dict) or not isinstance(
+                tagging.get("principal_tags", {}), dict):
+            raise _bad_claim(f"{TAGS_CLAIM} is an object whose principal_tags is an object")
+        found["tags"] = tuple((key, _tag_value(key, value))
+                              for key, value in tagging.get("principal_tags", {}).items())
+        transitive = tagging.get("transitive_tag_keys", [])
+        if not isinstance(transitive, list) or not all(isinstance(k, str) for k in transitive):
+            raise _bad_claim("transitive_tag_keys is a list of tag keys")
+        found["transitive_tag_keys"] = tuple(transitive)
+    source = claims.get(SOURCE_IDENTITY_CLAIM)
+    if source is not None:
+        if not isinstance(source, str) or not 2 <= len(source) <= SOURCE_IDENTITY_MAX:
+            raise _bad_claim(f"{SOURCE_IDENTITY_CLAIM} is a string of 2 to "
+                             f"{SOURCE_IDENTITY_MAX} characters")
+        found["source_identity"] = source
+    return found
+
+
+def _tag_value(key, value) -> str:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX:
+        raise _bad_claim(f"a session tag key is a string of 1 to {TAG_KEY_MAX} characters")
+    if not isinstance(value, str) or len(value) > TAG_VALUE_MAX:
+        raise _bad_claim(f"the session tag {key!r} has one value, a string of up to "
+                         f"{TAG_VALUE_MAX} characters")
+    return value
+
+
+def _bad_claim(what: str) -> FederationError:
+    return FederationError("InvalidIdentityToken", f"The web identity token's session claims "
+                           f"are malformed: {what}")
 
 
 def _check_lists(client_ids, thumbprints) -> None:

@@ -69,6 +69,8 @@ def assume_role_with_web_identity(iam: Iam, caller: Caller | None, params: dict)
               "Provider": provider.url, "Audience": claims["aud"]}
     if assumed.packed_policy_size is not None:
         result["PackedPolicySize"] = assumed.packed_policy_size
+    if assumed.source_identity is not None:
+        result["SourceIdentity"] = assumed.source_identity
     return result
 
 

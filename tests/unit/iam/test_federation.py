@@ -247,3 +247,65 @@ def test_a_trust_for_the_accounts_own_principals_does_not_admit_web_identities(
     with pytest.raises(StsError, match="Not authorized"):
         providers.assume_role(SessionService(db, master), Request(role.arn, "s1"),
                               issuer.token())
+
+
+# -- session tags and source identity from the token ----------------------------------------
+TAGS = "https://aws.amazon.com/tags"
+
+
+def _tagging_trust(provider_arn: str, host_path: str, *extra_actions) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": provider_arn},
+        "Action": ["sts:AssumeRoleWithWebIdentity", *extra_actions],
+        "Condition": {"StringEquals": {f"{host_path}:aud": AUDIENCE}}}]})
+
+
+def test_a_tokens_session_tags_and_source_identity_need_the_trusts_leave(
+        db, master, providers, account, issuer, tokens):
+    from berth.iam.authentication import Authenticator
+    from berth.iam.authorization import require
+    from berth.storage.metadata.generation_cache import GenerationCache
+
+    provider = providers.create(account.id, issuer.url, [AUDIENCE])
+    roles = RoleService(db)
+    plain = roles.create(account.id, "plain", _tagging_trust(provider.arn, provider.url))
+    tagging = roles.create(account.id, "tagging", _tagging_trust(
+        provider.arn, provider.url, "sts:TagSession", "sts:SetSourceIdentity"))
+    roles.put_policy(account.id, "tagging", "p", json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalTag/Project": "Automation"}}}]}))
+    sessions = SessionService(db, master)
+    claims = {TAGS: {"principal_tags": {"Project": ["Automation"], "CostCenter": ["987654"]},
+                     "transitive_tag_keys": ["Project"]},
+              "https://aws.amazon.com/source_identity": "alice"}
+    with pytest.raises(StsError, match="Not authorized to perform sts:TagSession"):
+        providers.assume_role(sessions, Request(plain.arn, "s1"), issuer.token(**claims))
+    assumed, _, _ = providers.assume_role(sessions, Request(tagging.arn, "s1"),
+                                          issuer.token(**claims))
+    assert assumed.source_identity == "alice"
+    authenticator, cache = Authenticator(master, tokens), GenerationCache()
+    with db.read() as tx:
+        _, caller = authenticator.secret(tx, cache.entries(tx), assumed.credentials.access_key_id,
+                                         assumed.credentials.session_token)
+    assert dict(caller.session.tags) == {"Project": "Automation", "CostCenter": "987654"}
+    assert caller.session.transitive_tag_keys == ("Project",)
+    require(caller, "ecr:BatchGetImage", f"arn:aws:ecr:us-east-1:{account.id}:repository/a")
+
+
+@pytest.mark.parametrize("tagging", [
+    ["not", "an", "object"],
+    {"principal_tags": {"Project": ["two", "values"]}},
+    {"principal_tags": {"Project": 5}},
+    {"principal_tags": {"k" * 129: "v"}},
+    {"principal_tags": {"Project": "x"}, "transitive_tag_keys": "Project"},
+])
+def test_malformed_session_claims_are_refused(db, master, providers, account, issuer, tagging):
+    provider = providers.create(account.id, issuer.url, [AUDIENCE])
+    role = RoleService(db).create(account.id, "r", _tagging_trust(
+        provider.arn, provider.url, "sts:TagSession"))
+    with pytest.raises(FederationError) as refused:
+        providers.assume_role(SessionService(db, master), Request(role.arn, "s1"),
+                              issuer.token(**{TAGS: tagging}))
+    assert refused.value.code == "InvalidIdentityToken"
+    assert "session claims are malformed" in refused.value.message
