@@ -5,11 +5,16 @@ early when a token names a key not seen yet (the issuer rotated). One fetch per 
 time, at most one a minute after a failure or an unknown key, each within a deadline: tokens
 arrive unauthenticated, so they must not be able to make Berth fetch at will. TLS is verified
 against the system's CAs, or pinned to the provider's certificate thumbprints when it has
-some. Whatever goes wrong, a caller is told only that the keys could not be had."""
+some: the SHA-1 of the issuer's own certificate, or, as AWS takes it, of a CA certificate in
+the chain the issuer presents (its top intermediate), which then anchors a full verification of
+that chain. Whatever goes wrong, a caller is told only that the keys could not be had."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import socket
+import ssl
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -134,9 +139,9 @@ def _get_json(provider, url: str):
     import urllib3
 
     pins = provider.thumbprints if provider.scheme == "https" else ()
-    for options in [{"assert_fingerprint": pin} for pin in pins] or [{}]:
+    trusted = _pinned_tls(provider, url, pins) if pins else {"cert_reqs": "CERT_REQUIRED"}
+    for options in [trusted] if trusted else []:
         pool = urllib3.PoolManager(timeout=urllib3.Timeout(**TIMEOUT), retries=False,
-                                   cert_reqs="CERT_NONE" if options else "CERT_REQUIRED",
                                    **options)
         try:
             answer = pool.request("GET", url, preload_content=False, redirect=False)
@@ -152,3 +157,42 @@ def _get_json(provider, url: str):
         finally:
             pool.clear()
     raise FederationError("IDPCommunicationError", _UNAVAILABLE)
+
+
+def _pinned_tls(provider, url: str, pins) -> dict | None:
+    """urllib3's TLS options for an issuer trusted through a pinned thumbprint: its own
+    certificate's (taken as it is), or a CA certificate's from the chain it presents, which
+    must then sign that chain (hostname checked). None if no presented certificate is pinned:
+    a CA certificate merely sent along, not signing, is refused by the verification."""
+    try:
+        chain = _presented_chain(url)
+    except (OSError, ValueError) as exc:
+        log.warning("OIDC issuer %s: %s failed: %s", provider.issuer, url, type(exc).__name__)
+        return None
+    for index, der in enumerate(chain):
+        thumbprint = hashlib.sha1(der).hexdigest()
+        if thumbprint not in pins:
+            continue
+        if index == 0:
+            return {"cert_reqs": "CERT_NONE", "assert_fingerprint": thumbprint}
+        anchor = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(der))
+        anchor.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # an intermediate may anchor
+        return {"ssl_context": anchor}
+    log.warning("OIDC issuer %s: no certificate it presents has a pinned thumbprint",
+                provider.issuer)
+    return None
+
+
+def _presented_chain(url: str) -> list[bytes]:
+    """The DER certificates an https server presents, its own first (not verified here)."""
+    parts = urlsplit(url)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection((parts.hostname, parts.port or 443),
+                                  timeout=TIMEOUT["connect"]) as raw:
+        with context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+            public = getattr(tls, "get_unverified_chain", None)  # Python 3.13
+            if public is not None:
+                return list(public())
+            return [cert.public_bytes(ssl._ssl.ENCODING_DER)  # 3.10-3.12: not yet public
+                    for cert in tls._sslobj.get_unverified_chain() or ()]

@@ -309,3 +309,35 @@ def test_malformed_session_claims_are_refused(db, master, providers, account, is
                               issuer.token(**{TAGS: tagging}))
     assert refused.value.code == "InvalidIdentityToken"
     assert "session claims are malformed" in refused.value.message
+
+
+def _sha1(pem: str) -> str:
+    return hashlib.sha1(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+
+def test_a_pinned_ca_in_the_presented_chain_anchors_its_verification(providers, account,
+                                                                    tmp_path):
+    """AWS's thumbprint is the issuer's top intermediate CA: a pin of a CA certificate the
+    issuer presents trusts it, if that CA signs the issuer's certificate."""
+    ca, rogue = new_ca(tmp_path / "ca"), new_ca(tmp_path / "rogue")
+    issue_pair(ca, tmp_path / "cert.pem", tmp_path / "key.pem", ["127.0.0.1"])
+    ca_pem = ca.cert_path.read_text()
+    (tmp_path / "chain.pem").write_text((tmp_path / "cert.pem").read_text() + ca_pem)
+    with OidcIssuer(tls=(tmp_path / "chain.pem", tmp_path / "key.pem")) as issuer:
+        providers.create(account.id, issuer.url, [AUDIENCE], [_sha1(ca_pem)])
+        assert providers.verify(account.id, issuer.token())[1]["sub"] == "ci:builder"
+    # An impostor's certificate, with the pinned CA's certificate merely sent along.
+    issue_pair(rogue, tmp_path / "fake.pem", tmp_path / "fake-key.pem", ["127.0.0.1"])
+    (tmp_path / "fake-chain.pem").write_text((tmp_path / "fake.pem").read_text() + ca_pem)
+    with OidcIssuer(tls=(tmp_path / "fake-chain.pem", tmp_path / "fake-key.pem")) as impostor:
+        other = ProviderService(providers.db, Jwks(), loopback_issuers=True)
+        second = other.create(issuer_account(providers, "b"), impostor.url, [AUDIENCE],
+                              [_sha1(ca_pem)])
+        with pytest.raises(FederationError) as refused:
+            other.verify(second.account_id, impostor.token())
+        assert _code(refused) == "IDPCommunicationError"
+        third = other.create(issuer_account(providers, "c"), impostor.url, [AUDIENCE],
+                             [_sha1(rogue.cert_path.read_text())])  # not presented
+        with pytest.raises(FederationError) as unpinned:
+            other.verify(third.account_id, impostor.token())
+        assert _code(unpinned) == "IDPCommunicationError"
