@@ -1,9 +1,9 @@
 """``berth admin oidc-providers``: the OpenID Connect issuers an account trusts, whose tokens
 (a Kubernetes service account's, a CI system's) become role sessions through
 AssumeRoleWithWebIdentity (``create|list|get|delete``). Keys are fetched from the issuer
-(verified TLS, or ``--thumbprint`` pinning its certificate), or given with ``--jwks-file``
-for an issuer Berth cannot reach. Each command is (help, admin operation, arguments,
-parameters)."""
+(verified TLS, or ``--thumbprint`` pinning its certificate or a CA's of its chain), or given
+with ``--jwks-file`` for an issuer Berth cannot reach. Each command is (help, admin operation,
+arguments, parameters)."""
 from __future__ import annotations
 
 import argparse
@@ -36,8 +36,10 @@ COMMANDS = {
          (("--audience",), {"action": "append", "metavar": "CLIENT_ID",
                             "help": "an audience (aud) its tokens may name (repeatable)"}),
          (("--thumbprint",), {"action": "append", "metavar": "SHA1",
-                              "help": "pin the issuer's TLS certificate: its SHA-1 "
-                              "fingerprint, 40 hex digits (repeatable)"}),
+                              "help": "pin the issuer's TLS certificate, or a CA "
+                              "certificate of the chain it presents (AWS's top "
+                              "intermediate): its SHA-1 fingerprint, 40 hex digits "
+                              "(repeatable)"}),
          (("--jwks-file",), {"metavar": "PATH",
                              "help": "the issuer's keys (a JWKS), instead of fetching them"})),
         _create),
