@@ -54,6 +54,7 @@ from .observability import Observer
 from .observability.access_log import access_log
 from .observability.middleware import RequestObserver
 from .public.pull_limits import PullLimiter
+from .quotas.buckets import node_buckets
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.images import referrers
 from .registry.registry import Registry
@@ -181,7 +182,9 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     app.state.usage_transfer = transfer  # its observe() counts bytes pulled
     app.state.body_gate = BodyGate(settings.uploads_per_principal, settings.uploads_per_address)
     app.state.public_pulls = PullLimiter(settings.public_pulls_anonymous,
-                                         settings.public_pulls_authenticated)
+                                         settings.public_pulls_authenticated,
+                                         buckets=node_buckets(),
+                                         namespace=settings.database_url)
     return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
 
 

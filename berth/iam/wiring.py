@@ -5,6 +5,7 @@ import functools
 
 from ..config import Settings
 from ..keys.master import MasterKey
+from ..quotas.buckets import node_buckets
 from ..quotas.rates import Limiter
 from ..storage.metadata import registries as registry_rows
 from ..registry.repositories.templates import CREATE_ON_PUSH, write_root
@@ -33,7 +34,7 @@ def open_iam(settings: Settings, db: Database) -> Iam:
                       settings.default_account or admin.id)
     iam = Iam(db, tenancy, identities, tokens)
     if settings.rate_limits:
-        iam.limiter = Limiter(db)
+        iam.limiter = Limiter(db, buckets=node_buckets())
     iam.providers.loopback_issuers = settings.oidc_loopback_issuers
     iam.administrator, iam.first_start = admin, first_start
     adopt_orphans(db, iam.registry_id(tenancy.default))

@@ -99,7 +99,9 @@ def preload() -> None:
     """In the supervisor, before forking workers: load what each would load."""
     from ..api.http import protocol  # noqa: F401 - the workers' HTTP protocol
     from ..app import settle_heap
+    from ..quotas.buckets import prepare_node
 
+    prepare_node()  # the rate buckets the workers share
     settle_heap()
 
 
