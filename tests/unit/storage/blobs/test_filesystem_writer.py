@@ -17,14 +17,18 @@ def _count_truncates(monkeypatch) -> list:
     return calls
 
 
+def _acknowledged(driver, data: bytes):
+    """Upload "u1" holding ``data``, acknowledged: (size, state)."""
+    writer = driver.upload_writer("u1", driver.upload_start("u1"), 0)
+    writer.write([data])
+    return writer.finish()
+
+
 def test_reopening_at_the_acknowledged_size_does_not_truncate(tmp_path, monkeypatch):
     # On ext4 a truncate waits for the file's writeback in progress, even to its own size:
     # milliseconds per chunk of a chunked upload.
     driver = FilesystemDriver(tmp_path)
-    state = driver.upload_start("u1")
-    writer = driver.upload_writer("u1", state, 0)
-    writer.write([b"abc"])
-    size, state = writer.finish()
+    size, state = _acknowledged(driver, b"abc")
     calls = _count_truncates(monkeypatch)
     writer = driver.upload_writer("u1", state, size)
     writer.write([b"def"])
@@ -35,10 +39,7 @@ def test_reopening_at_the_acknowledged_size_does_not_truncate(tmp_path, monkeypa
 
 def test_reopening_drops_an_interrupted_writes_bytes(tmp_path, monkeypatch):
     driver = FilesystemDriver(tmp_path)
-    state = driver.upload_start("u1")
-    writer = driver.upload_writer("u1", state, 0)
-    writer.write([b"abc"])
-    size, state = writer.finish()
+    size, state = _acknowledged(driver, b"abc")
     writer = driver.upload_writer("u1", state, size)
     writer.write([b"never acknowledged"])
     writer.abort()
