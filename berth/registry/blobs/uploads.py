@@ -43,6 +43,8 @@ from .hashers import HasherCache
 DEFAULT_GRACE_SECONDS = 3600.0
 # Monolithic uploads up to this size are received whole and stored in one step.
 SMALL_BLOB_BYTES = 1024 * 1024
+# ECR's layer parts but the last are at least this long (its S3-style multipart uploads).
+MIN_LAYER_PART_BYTES = 5 * 1024 * 1024
 
 
 class UploadService:
@@ -169,7 +171,7 @@ class UploadService:
             if part:
                 row = uploads.find(tx, upload_id)
                 quotas.check_parts(tx, self.registry_id, (row.parts if row else 0) + 1)
-            return uploads.advance(tx, upload_id, old, new, state, part)
+            return uploads.advance(tx, upload_id, old, new, state, part, MIN_LAYER_PART_BYTES)
 
     # -- completion ------------------------------------------------------------------------
     async def complete(self, repository: str, upload_id: str, digest: Digest,
@@ -205,7 +207,7 @@ class UploadService:
         if found.small_parts:
             raise LayerPartTooSmall(
                 f"{found.small_parts} of the upload's {found.parts} parts are under "
-                f"{uploads.MIN_PART_BYTES} bytes, and only the last may be",
+                f"{MIN_LAYER_PART_BYTES} bytes, and only the last may be",
                 {"upload": upload_id, "small_parts": found.small_parts})
         return found.size, json.loads(found.driver_state), found.key_ref
 

@@ -19,10 +19,6 @@ def _create(dialect: str):
                   "key_ref", "created_at", "updated_at")
 
 
-# ECR's layer parts but the last are at least this long (its S3-style multipart uploads).
-MIN_PART_BYTES = 5 * 1024 * 1024
-
-
 @cache
 def _get():
     return select(uploads.c.registry_id, uploads.c.repository, uploads.c.size,
@@ -34,7 +30,7 @@ def _get():
 def _advance():
     # SET's expressions read the row as it was: a part that follows a short one counts it.
     part = bindparam("part") == 1
-    follows_short = and_(part, uploads.c.parts > 0, uploads.c.last_part < MIN_PART_BYTES)
+    follows_short = and_(part, uploads.c.parts > 0, uploads.c.last_part < bindparam("min_part"))
     return update(uploads).where(_ID, uploads.c.size == bindparam("old_size")).values(
         size=bindparam("new_size"), driver_state=bindparam("state"),
         updated_at=bindparam("now"), parts=uploads.c.parts + bindparam("part"),
@@ -80,18 +76,19 @@ def get(tx: Tx, upload_id: str):
 
 def find(tx: Tx, upload_id: str):
     """The row (registry_id, repository, size, driver_state as JSON text, key_ref: what its
-    bytes are sealed with, parts: ECR API layer parts so far, small_parts: those under
-    MIN_PART_BYTES but the last) or None."""
+    bytes are sealed with, parts: ECR API layer parts so far, small_parts: those but the last
+    under the minimum ``advance`` was given) or None."""
     return tx.first(_get(), {"id": upload_id})
 
 
 def advance(tx: Tx, upload_id: str, old_size: int, new_size: int, state: dict,
-            part: bool = False) -> bool:
-    """Compare-and-set the acknowledged size (``part``: an ECR API layer part, counted);
-    False if another writer moved it first."""
+            part: bool = False, min_part: int = 0) -> bool:
+    """Compare-and-set the acknowledged size (``part``: an ECR API layer part, counted, and
+    the part before it counted in small_parts if under ``min_part`` bytes); False if another
+    writer moved it first."""
     return tx.execute(_advance(), {"id": upload_id, "old_size": old_size, "new_size": new_size,
                                    "state": json.dumps(state), "now": time.time(),
-                                   "part": int(part)}) == 1
+                                   "part": int(part), "min_part": min_part}) == 1
 
 
 def remove(tx: Tx, upload_id: str) -> bool:
