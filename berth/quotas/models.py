@@ -24,6 +24,9 @@ QUOTAS = {q.name: q for q in (
     Quota("LayerParts", 4_200, "parts of one layer upload through the ECR API "
           "(UploadLayerPart; a registry API PATCH is no part)"),
     Quota("PullThroughCacheRulesPerRegistry", 50, "pull through cache rules per registry"),
+    # ECR's is 1,000 tags per image; none by default here: benchmarks and build systems tag
+    # one image thousands of times, and refusing them helps no one (0 is no quota).
+    Quota("TagsPerImage", 0, "tags on one image of a repository (0: no quota; ECR: 1,000)"),
     # Beyond ECR (Harbor has them): bytes stored, each object once; 0 is no quota.
     Quota("StorageBytesPerRepository", 0, "bytes stored in one repository (0: no quota)"),
     Quota("StorageBytesPerAccount", 0, "bytes stored in all of an account's registries, "

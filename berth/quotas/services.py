@@ -10,6 +10,7 @@ import zlib
 
 from ..storage.metadata import quotas as rows
 from ..storage.metadata import registries as registry_rows
+from ..storage.metadata import tags as tag_rows
 from ..storage.metadata.database import Database, Tx
 from ..storage.metadata.generation_cache import GenerationCache, cached
 from .models import QUOTAS, QuotaExceeded, QuotaInvalid
@@ -80,6 +81,18 @@ def check_images(tx: Tx, registry_id: int, repo_id: int, repository: str) -> Non
         raise QuotaExceeded(f"The repository '{repository}' has reached its image quota "
                             f"({limit} images): delete images, or raise the quota",
                             "ImagesPerRepository")
+
+
+def check_tags(tx: Tx, registry_id: int, repo_id: int, repository: str, digest: str) -> None:
+    """After a tag was put on the image, in the same transaction."""
+    limit = registry_values(tx, registry_id)[1]["TagsPerImage"]
+    if not limit or tag_rows.count_for(tx, repo_id, digest) + NEAR <= limit:
+        return  # far from it: concurrent tag pushes cannot pass it together
+    _serialise(tx, "tags", f"{repo_id}:{digest}")
+    if tag_rows.count_for(tx, repo_id, digest) > limit:
+        raise QuotaExceeded(f"The image {digest} in the repository '{repository}' has reached "
+                            f"its tag quota ({limit} tags): untag it, or raise the quota",
+                            "TagsPerImage")
 
 
 def check_parts(tx: Tx, registry_id: int, parts: int) -> None:

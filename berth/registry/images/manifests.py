@@ -195,6 +195,8 @@ class ManifestService:
             if tag:
                 _check_mutable(tx, repo_id, repository, tag, current, str(actual))
                 tags.put(tx, repo_id, tag, str(actual))
+                if current != str(actual):
+                    quotas.check_tags(tx, self.registry_id, repo_id, repository, str(actual))
             if created or (tag and current != str(actual)):
                 emit(tx, IMAGE_PUSHED, self.registry_id, repository, repositoryId=repo_id,
                      digest=str(actual), mediaType=parsed.media_type,

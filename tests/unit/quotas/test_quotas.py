@@ -130,6 +130,32 @@ def test_images_past_the_quota_are_refused_through_both_doors(server, tenant):
     assert tags == ["again", "v1", "v2"]
 
 
+def test_tags_past_the_quota_are_refused_through_both_doors(server, tenant):
+    account, key, quotas = tenant
+    quotas.put(account, "TagsPerImage", 2)
+    ecr = _ecr(server, key)
+    ecr.create_repository(repositoryName="tagged")
+    image = _layer_manifest(ecr, "tagged", b"tagged layer")
+    for tag in ("a", "b"):
+        ecr.put_image(repositoryName="tagged", imageTag=tag, imageManifest=image)
+    with pytest.raises(ClientError) as refused:
+        ecr.put_image(repositoryName="tagged", imageTag="c", imageManifest=image)
+    assert refused.value.response["Error"]["Code"] == "LimitExceededException"
+    assert "tag quota (2 tags)" in refused.value.response["Error"]["Message"]
+    user, password = _basic(ecr)
+    pushed = requests.put(f"{server.url}/v2/tagged/manifests/d", data=image, timeout=30,
+                          auth=(user, password), headers={
+                              "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert pushed.status_code == 403 and pushed.json()["errors"][0]["code"] == "DENIED"
+    other = _layer_manifest(ecr, "tagged", b"another layer")  # another image has its own
+    ecr.put_image(repositoryName="tagged", imageTag="c", imageManifest=other)
+    ecr.put_image(repositoryName="tagged", imageTag="a", imageManifest=other)  # a tag moves
+    ecr.put_image(repositoryName="tagged", imageTag="e", imageManifest=image)  # room again
+    tags = {i["imageTag"]: i["imageDigest"] for i in ecr.list_images(
+        repositoryName="tagged", filter={"tagStatus": "TAGGED"})["imageIds"]}
+    assert sorted(tags) == ["a", "b", "c", "e"]
+
+
 def test_a_layer_past_the_size_quota_is_refused_and_not_stored(server, tenant):
     account, key, quotas = tenant
     quotas.put(account, "MaximumLayerSizeMiB", 1)
