@@ -92,11 +92,27 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a line is logged, not as it was when the handler
+    was made: a stream replaced since (a test's capture that ended and was closed, a
+    redirection) is never written to again. ``setStream`` still fixes another stream."""
+
+    _fixed = None
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr if self._fixed is None else self._fixed
+
+    @stream.setter
+    def stream(self, value) -> None:
+        self._fixed = None if value is sys.stderr else value
+
+
 def handler(log_format: str = "text") -> logging.Handler:
     """The stderr handler of Berth's processes, in ``log_format``, stamping request ids."""
     if log_format not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, not {log_format!r}")
-    made = logging.StreamHandler(sys.stderr)
+    made = _StderrHandler()
     made.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     made.addFilter(RequestIdFilter())
     made.berth = True  # type: ignore[attr-defined]  # install() replaces it, not others

@@ -123,3 +123,18 @@ def test_uvicorns_loggers_go_through_berths_handler(capsys):
         assert line["logger"] == "uvicorn.error" and line["message"] == "Uvicorn running"
     finally:
         root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+
+
+def test_lines_go_to_stderr_as_it_is_then(monkeypatch):
+    """A server made while a test captured stderr logs on after that capture was closed: its
+    lines go to the stderr of the moment, with no 'I/O operation on closed file' error."""
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    handler = logs.handler("text")
+    logger = logging.getLogger("berth.test.stderr")
+    logger.handlers, logger.propagate = [handler], False
+    logger.warning("one")
+    first.close()
+    monkeypatch.setattr("sys.stderr", second)
+    logger.warning("two")
+    assert "two" in second.getvalue() and "Logging error" not in second.getvalue()
