@@ -26,9 +26,7 @@ from ..errors import (
     BlobUploadInvalid,
     BlobUploadUnknown,
     DigestInvalid,
-    EmptyUpload,
     LayerExists,
-    LayerPartTooSmall,
     RangeInvalid,
     SizeInvalid,
 )
@@ -36,6 +34,7 @@ from ..references import Digest, validate_name
 from ..repositories.encryption import Encryption
 from ..repositories.creation import open_for_push
 from ..repositories.service import name_unknown
+from . import layers
 from .bodies import Body, Chunk, receive
 from .hashers import HasherCache
 
@@ -43,8 +42,6 @@ from .hashers import HasherCache
 DEFAULT_GRACE_SECONDS = 3600.0
 # Monolithic uploads up to this size are received whole and stored in one step.
 SMALL_BLOB_BYTES = 1024 * 1024
-# ECR's layer parts but the last are at least this long (its S3-style multipart uploads).
-MIN_LAYER_PART_BYTES = 5 * 1024 * 1024
 
 
 class UploadService:
@@ -171,7 +168,8 @@ class UploadService:
             if part:
                 row = uploads.find(tx, upload_id)
                 quotas.check_parts(tx, self.registry_id, (row.parts if row else 0) + 1)
-            return uploads.advance(tx, upload_id, old, new, state, part, MIN_LAYER_PART_BYTES)
+            return uploads.advance(tx, upload_id, old, new, state, part,
+                                   layers.MIN_PART_BYTES)
 
     # -- completion ------------------------------------------------------------------------
     async def complete(self, repository: str, upload_id: str, digest: Digest,
@@ -200,15 +198,9 @@ class UploadService:
         return digest
 
     def _load_layer(self, repository: str, upload_id: str) -> tuple[int, dict, str]:
-        """``_load`` for ECR's CompleteLayerUpload, with its refusals."""
+        """``_load`` for ECR's CompleteLayerUpload, with its refusals (layers.py)."""
         found = self._find(repository, upload_id, existing=True)
-        if found.size == 0:
-            raise EmptyUpload(f"upload {upload_id!r} holds no byte", {"upload": upload_id})
-        if found.small_parts:
-            raise LayerPartTooSmall(
-                f"{found.small_parts} of the upload's {found.parts} parts are under "
-                f"{MIN_LAYER_PART_BYTES} bytes, and only the last may be",
-                {"upload": upload_id, "small_parts": found.small_parts})
+        layers.check_completable(found, upload_id)
         return found.size, json.loads(found.driver_state), found.key_ref
 
     async def upload_whole(self, repository: str, digest: Digest, body: Body,
@@ -318,7 +310,7 @@ class UploadService:
         see ``complete``)."""
         with self.db.write() as tx:
             if as_layer:
-                repo_id, repo_key = self._layer_target(tx, repository, digest)
+                repo_id, repo_key = layers.target(tx, self.registry_id, repository, digest)
             else:
                 repo_id, repo_key = self._push_target(tx, repository, upload_id)
             if repo_key != key_ref:  # deleted and made again with another key meanwhile
@@ -345,15 +337,6 @@ class UploadService:
             raise (BlobUploadUnknown(f"blob upload {upload_id!r} is unknown",
                                      {"upload": upload_id}) if upload_id
                    else name_unknown(repository))
-        return found.id, found.key_ref
-
-    def _layer_target(self, tx, repository: str, digest: Digest) -> tuple[int, str]:
-        found = repositories.find(tx, self.registry_id, repository)
-        if found is None:
-            raise name_unknown(repository)
-        if blob_rows.size_in_repository(tx, found.id, str(digest)) is not None:
-            raise LayerExists(f"layer {digest} is in {repository!r} already",
-                              {"digest": str(digest)})
         return found.id, found.key_ref
 
     # -- housekeeping ----------------------------------------------------------------------

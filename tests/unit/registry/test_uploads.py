@@ -204,7 +204,7 @@ def test_deleting_the_repository_cancels_its_uploads(registry):
 
 def test_ecr_layer_parts_but_the_last_are_at_least_the_minimum(registry):
     from berth.registry.errors import LayerPartTooSmall
-    from berth.registry.blobs.uploads import MIN_LAYER_PART_BYTES as MIN_PART_BYTES
+    from berth.registry.blobs.layers import MIN_PART_BYTES
 
     def layer(*parts):
         uid = registry.uploads.start("r")
