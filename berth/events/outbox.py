@@ -33,11 +33,12 @@ class Outbox:
         self.db = db
         self.batch = batch
 
-    def deliver(self, subscriber: Subscriber, limit: int | None = None) -> int:
+    def deliver(self, subscriber: Subscriber, limit: int | None = None,
+                stop: Callable[[], bool] = lambda: False) -> int:
         """Hand the subscriber the events after its cursor, a batch per transaction, until
-        none are left (or ``limit`` were handled); returns how many it handled."""
+        none are left (or ``limit`` were handled, or ``stop()``); returns how many."""
         handled = 0
-        while limit is None or handled < limit:
+        while (limit is None or handled < limit) and not stop():
             count = self._deliver_batch(subscriber)
             handled += count
             if count < self.batch:
@@ -49,7 +50,9 @@ class Outbox:
             known = rows.positions(tx).get(subscriber.name)
             if known is not None and known >= rows.last_id(tx):
                 return 0
-        with self.db.write() as tx:
+        # Not waiting for the disk: a power loss can only take the cursor back with the
+        # effects (the events themselves were durable), and they are delivered again.
+        with self.db.write(durable=False) as tx:
             start = 0 if subscriber.from_start else rows.last_id(tx)
             position = rows.cursor(tx, subscriber.name, lock=True, start=start)
             batch = [Event.from_row(r) for r in rows.after(tx, position, self.batch)]
@@ -57,6 +60,13 @@ class Outbox:
                 subscriber.handle(tx, batch)
                 rows.move(tx, subscriber.name, batch[-1].id)
         return len(batch)
+
+    def behind(self, subscribers: list[str]) -> list[str]:
+        """The subscribers with events after their cursor, or with no cursor yet."""
+        with self.db.read() as tx:
+            last = rows.last_id(tx)
+            known = rows.positions(tx)
+        return [name for name in subscribers if known.get(name, -1) < last]
 
     def read(self, after: int = 0, limit: int = BATCH) -> list[Event]:
         with self.db.read() as tx:

@@ -1,7 +1,9 @@
 """The job worker inside each server process. It enqueues periodic jobs as their slots come,
 claims due jobs of the kinds registered here, runs their handlers in threads (off the event
 loop), renews their leases while they run, and records how they ended. Handlers are
-registered by kind in the app factory; nothing registers itself at import."""
+registered by kind in the app factory; nothing registers itself at import. Work on demand
+(``watch``) runs here too, looked for at each poll and at once when this process commits
+events or jobs (``Database.on_work``)."""
 from __future__ import annotations
 
 import asyncio
@@ -18,12 +20,15 @@ from ..concurrency import blocking
 from ..observability import metrics
 from .queue import Claimed, JobQueue, error_text
 from .schedule import Schedule
+from .watch import Watch, Watcher
 
 log = logging.getLogger("berth.jobs")
 
 PRUNE_JOBS = "prune-jobs"
 # How often a process counts the queued jobs for the metrics (one grouped read).
 QUEUED_SAMPLE_SECONDS = 15.0
+# Polls a commit brings about come at most this often (a busy node commits hundreds a second).
+NUDGE_GAP = 0.02
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,11 @@ class JobRunner:
         self._running: dict[str, tuple[Claimed, JobContext, asyncio.Task]] = {}
         self._stopping: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None  # a job ended: claim the next one now
+        self._nudge: asyncio.Event | None = None  # events or work committed (self._news)
+        self._news: frozenset[str] = frozenset()
+        self._unlisten: Callable[[], None] | None = None
+        self._watchers: list[Watcher] = []
+        self._watched: dict[asyncio.Task, JobContext] = {}
         self._tasks: list[asyncio.Task] = []
         self._sampled = 0.0
         self.every(3600, PRUNE_JOBS, lambda job: queue.prune())
@@ -71,6 +81,14 @@ class JobRunner:
         self.register(kind, handler)
         self._schedules.append(schedule)
 
+    def watch(self, watch: Watch) -> None:
+        """Run ``watch``'s handlers whenever its ``pending`` read finds them work."""
+        known = {k for w in self._watchers for k in w.watch.handlers} | set(self._handlers)
+        for kind in watch.handlers:
+            if kind in known:
+                raise ValueError(f"a handler for {kind!r} is registered already")
+        self._watchers.append(Watcher(watch))
+
     @property
     def kinds(self) -> list[str]:
         return list(self._handlers)
@@ -83,6 +101,13 @@ class JobRunner:
     def start(self) -> None:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._nudge = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def nudge(news: frozenset[str]) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._hear, news)
+        self._unlisten = self.queue.db.on_work(nudge)
         self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._heartbeat())]
 
     async def stop(self) -> None:
@@ -92,17 +117,21 @@ class JobRunner:
             return
         poll, heartbeat = self._tasks
         self._tasks = []
+        self._unlisten()
         self._stopping.set()
         await poll
         running = list(self._running.values())
-        for _, ctx, _ in running:
+        watched = dict(self._watched)
+        for ctx in [*(ctx for _, ctx, _ in running), *watched.values()]:
             ctx.cancelled.set()
-        await asyncio.gather(*(task for _, _, task in running), return_exceptions=True)
+        await asyncio.gather(*(task for _, _, task in running), *watched,
+                             return_exceptions=True)
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
 
     async def _poll(self) -> None:
         while not self._stopping.is_set():
+            polled = time.monotonic()
             try:
                 await self.poll_once()
             except Exception:  # e.g. the database is unreachable: the next poll tries again
@@ -110,12 +139,28 @@ class JobRunner:
             # A poll claims at most the free slots: when a job ends, poll again at once, so
             # jobs run as fast as they finish, not a slot's worth per poll interval.
             waits = [asyncio.ensure_future(self._stopping.wait()),
-                     asyncio.ensure_future(self._wake.wait())]
-            await asyncio.wait(waits, timeout=self.poll_seconds,
+                     asyncio.ensure_future(self._wake.wait()),
+                     asyncio.ensure_future(self._nudge.wait())]
+            await asyncio.wait(waits, timeout=self._timeout(),
                                return_when=asyncio.FIRST_COMPLETED)
             for waiting in waits:
                 waiting.cancel()
+            news, self._news = self._news, frozenset()
+            for watcher in self._watchers:
+                if watcher.watch.news in news:
+                    watcher.poke()
+            if self._nudge.is_set() and not self._wake.is_set():
+                # Commits come by the hundred per second under load: look at most once a gap.
+                await asyncio.sleep(max(0.0, polled + NUDGE_GAP - time.monotonic()))
             self._wake.clear()
+            self._nudge.clear()
+
+    def _hear(self, news: frozenset[str]) -> None:
+        self._news |= news
+        self._nudge.set()
+
+    def _timeout(self) -> float:
+        return min([self.poll_seconds, *(watcher.wait() for watcher in self._watchers)])
 
     async def poll_once(self) -> None:
         if self._due(time.time()):
@@ -126,6 +171,16 @@ class JobRunner:
                                      self.lease_seconds)
             for job in claimed:
                 self._start(job)
+        for watcher in self._watchers:
+            free = watcher.looking()
+            if free:
+                try:
+                    found = set(await blocking(watcher.watch.pending))
+                except Exception:  # e.g. the database is unreachable: the next look tries
+                    log.exception("looking for pending work failed")
+                    continue
+                for kind in watcher.choose(free, found):
+                    self._start_watched(watcher, kind)
         if time.monotonic() - self._sampled >= QUEUED_SAMPLE_SECONDS:
             self._sampled = time.monotonic()
             metrics.jobs_queued(self.kinds, await blocking(self.queue.queued))
@@ -150,6 +205,25 @@ class JobRunner:
     def _start(self, job: Claimed) -> None:
         ctx = JobContext(job.id, job.kind, job.payload, job.attempt)
         self._running[job.id] = (job, ctx, asyncio.create_task(self._run(job, ctx)))
+
+    def _start_watched(self, watcher: Watcher, kind: str) -> None:
+        watcher.started(kind)
+        ctx = JobContext("", kind, {}, 1)
+        task = asyncio.create_task(self._run_watched(watcher, ctx))
+        self._watched[task] = ctx
+        task.add_done_callback(lambda done: self._watched.pop(done, None))
+
+    async def _run_watched(self, watcher: Watcher, ctx: JobContext) -> None:
+        error, handled = None, None
+        try:
+            with metrics.job_running(ctx.kind):
+                handled = await blocking(watcher.watch.handlers[ctx.kind], ctx)
+        except Exception as exc:
+            error = exc
+        finally:
+            watcher.finished(ctx.kind, error, handled if isinstance(handled, int) else None)
+            metrics.job_finished(ctx.kind, "done" if error is None else "retried")
+            self._wake.set()
 
     async def _run(self, job: Claimed, ctx: JobContext) -> None:
         try:

@@ -31,6 +31,9 @@ DELIVERY_HEADER = "X-Berth-Delivery"
 EVENT_HEADER = "X-Berth-Event-Id"
 BATCH = 500
 RUN_SECONDS = 30.0  # a run gives its target's lock back this often
+# How long a run waits for a target another runner holds (it may be finishing its last pass,
+# too late to see the delivery this run was started for).
+LOCK_WAIT_SECONDS = 0.5
 
 
 class DeliveryFailed(Exception):
@@ -108,24 +111,32 @@ class Deliverer:
             return rows.due_targets(tx, self.clock())
 
     def run(self, target_id: str, stopping: Callable[[], bool] = lambda: False,
-            run_seconds: float = RUN_SECONDS) -> int:
-        """Send the target's due deliveries while its lock is ours (nothing if another
-        runner has it); returns how many attempts were made."""
-        with self.db.try_lock(f"notifications:{target_id}") as held:
-            if not held:
-                return 0
-            target = self._target(target_id)
-            if target is None:
-                return 0
-            url, secret = target
-            deadline = self.clock() + run_seconds
-            attempts = 0
-            while self.clock() < deadline and not stopping():
-                made, go_on = self._pass(target_id, url, secret, stopping)
-                attempts += made
-                if not go_on:
-                    return attempts
-            return attempts
+            run_seconds: float = RUN_SECONDS) -> int | None:
+        """Send the target's due deliveries while its lock is ours; returns how many
+        attempts were made (None if another runner kept the target meanwhile)."""
+        waited = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            with self.db.try_lock(f"notifications:{target_id}") as held:
+                if held:
+                    return self._run_held(target_id, stopping, run_seconds)
+            if time.monotonic() >= waited or stopping():
+                return None
+            time.sleep(0.02)
+
+    def _run_held(self, target_id: str, stopping: Callable[[], bool], run_seconds: float
+                  ) -> int:
+        target = self._target(target_id)
+        if target is None:
+            return 0
+        url, secret = target
+        deadline = self.clock() + run_seconds
+        attempts = 0
+        while self.clock() < deadline and not stopping():
+            made, go_on = self._pass(target_id, url, secret, stopping)
+            attempts += made
+            if not go_on:
+                return attempts
+        return attempts
 
     def _target(self, target_id: str) -> tuple[str, bytes | None] | None:
         with self.db.read() as tx:

@@ -1,5 +1,6 @@
-"""Notifications as background work: a periodic job hands each target with due deliveries to
-a small pool of threads of this process and returns at once, so a dead target (each attempt
+"""Notifications as background work: work on demand (``jobs.watch``: whenever a target has due
+deliveries this process is not sending already) hands each such target to a small pool of
+threads of this process and returns at once, so a dead target (each attempt
 waiting out its timeout) holds one pool thread, never the job runner or the other targets.
 Deliveries that succeeded are pruned after a day; dead ones stay until replayed."""
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 
 from ..config import Settings
 from ..jobs.runner import JobContext, JobRunner
+from ..jobs.watch import Watch
 from ..keys.master import MasterKey
 from ..storage.metadata import notifications as rows
 from ..storage.metadata.database import Database
@@ -23,6 +25,9 @@ log = logging.getLogger("berth.notifications")
 DELIVER = "notifications-deliver"
 PRUNE = "notifications-prune"
 CONCURRENCY = 4  # targets sent to at once per process
+# A target whose run sent nothing (its deliveries wait for a retry: a dead target) is left
+# alone this long, or every new delivery would have it walk its whole queue again.
+QUIET_SECONDS = 1.0
 DELIVERED_RETENTION = 24 * 3600.0
 NICE = 10  # added to the delivery threads' nice value
 
@@ -32,11 +37,14 @@ class Dispatcher:
     delivery stays pending and is sent again, at least once); a target is queued here at
     most once."""
 
-    def __init__(self, deliverer: Deliverer, concurrency: int = CONCURRENCY):
+    def __init__(self, deliverer: Deliverer, concurrency: int = CONCURRENCY,
+                 clock=time.monotonic):
         self.deliverer = deliverer
         self.concurrency = concurrency
+        self.clock = clock
         self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._queued: set[str] = set()
+        self._quiet: dict[str, float] = {}  # target -> left alone until
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -46,12 +54,20 @@ class Dispatcher:
         self._start()
         added = 0
         with self._lock:
-            for target_id in due:
-                if target_id not in self._queued:
-                    self._queued.add(target_id)
-                    self._queue.put(target_id)
-                    added += 1
+            for target_id in self._waiting(due):
+                self._queued.add(target_id)
+                self._queue.put(target_id)
+                added += 1
         return added
+
+    def new(self, due: list[str]) -> bool:
+        """Whether any of these targets is neither queued here already nor left alone."""
+        with self._lock:
+            return bool(self._waiting(due))
+
+    def _waiting(self, due: list[str]) -> list[str]:
+        now = self.clock()
+        return [t for t in due if t not in self._queued and self._quiet.get(t, 0.0) <= now]
 
     def idle(self) -> bool:
         with self._lock:
@@ -69,13 +85,18 @@ class Dispatcher:
         _lower_priority()
         while True:
             target_id = self._queue.get()
+            sent = None
             try:
-                self.deliverer.run(target_id)
+                sent = self.deliverer.run(target_id)
             except Exception:  # e.g. the database is unreachable: the next dispatch retries
                 log.exception("notifications to target %s failed", target_id)
             finally:
                 with self._lock:
                     self._queued.discard(target_id)
+                    if sent == 0:  # held, and nothing was due but deliveries waiting
+                        self._quiet[target_id] = self.clock() + QUIET_SECONDS
+                    else:
+                        self._quiet.pop(target_id, None)
 
 
 def _lower_priority() -> None:
@@ -96,7 +117,11 @@ def deliverer(db: Database, master: MasterKey, settings: Settings) -> Deliverer:
 def schedule_notifications(runner: JobRunner, db: Database, settings: Settings) -> Dispatcher:
     master = MasterKey.load(settings.master_key, settings.master_key_path, create=False)
     dispatcher = Dispatcher(deliverer(db, master, settings))
-    runner.every(settings.event_delivery_seconds, DELIVER, dispatcher.dispatch)
+
+    def pending() -> list[str]:
+        return [DELIVER] if dispatcher.new(dispatcher.deliverer.due_targets()) else []
+    runner.watch(Watch(pending, {DELIVER: dispatcher.dispatch},
+                       look=settings.event_delivery_seconds))
     runner.every(3600, PRUNE, lambda job: _prune(db))
     return dispatcher
 

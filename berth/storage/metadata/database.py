@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import time
 from collections import namedtuple
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -25,8 +26,10 @@ from sqlalchemy.exc import DisconnectionError
 
 from ...observability.metrics import DatabaseMetrics
 from ..errors import METADATA_DATABASE, is_full, storage_full
-from . import events
+from . import events, work_signal
 from .sqlite import GroupSync, SqlitePool, SqliteWriterLock, configure_sqlite, file_lock
+
+log = logging.getLogger("berth.storage")
 
 
 class _Compiled:
@@ -48,13 +51,14 @@ class _Compiled:
 class Tx:
     """One transaction: execute prebuilt statements with named parameters."""
 
-    __slots__ = ("_raw", "_db", "dialect_name", "pending_events")
+    __slots__ = ("_raw", "_db", "dialect_name", "pending_events", "queued_work")
 
     def __init__(self, raw, db: "Database"):
         self._raw = raw
         self._db = db
         self.dialect_name = db.dialect_name
         self.pending_events: list[dict] = []
+        self.queued_work = False  # jobs or deliveries queued: runners hear of it (on_work)
 
     @property
     def database(self) -> "Database":
@@ -163,6 +167,39 @@ class Database:
         self._writer_lock = (SqliteWriterLock(self.engine.url.database) if self.is_sqlite
                              else contextlib.nullcontext())
         self._metrics = DatabaseMetrics(self.dialect_name)
+        self._work_listeners: list[Callable[[], None]] = []
+        self._work_signal: work_signal.Listener | None = None
+
+    def on_work(self, listener: Callable[[frozenset[str]], None]) -> Callable[[], None]:
+        """Call ``listener`` after each durable write that appended events or queued work,
+        with what it did (``work_signal.EVENTS``, ``WORK``), so that job runners look at
+        once instead of at their next poll: this process's writes (in the committing
+        thread) and, on PostgreSQL, every node's (in a listening thread). Returns what
+        removes it."""
+        self._work_listeners.append(listener)
+        if not self.is_sqlite and self._work_signal is None:
+            self._work_signal = work_signal.Listener(self._listening_connection,
+                                                     self._tell_work)
+
+        def remove() -> None:
+            self._work_listeners.remove(listener)
+            if not self._work_listeners and self._work_signal is not None:
+                self._work_signal.close()
+                self._work_signal = None
+        return remove
+
+    def _listening_connection(self):
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql")
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+    def _tell_work(self, news: frozenset[str]) -> None:
+        for listener in list(self._work_listeners):
+            try:
+                listener(news)
+            except Exception:  # a listener's trouble is never the committed write's
+                log.exception("a work listener failed")
 
     def compiled(self, stmt) -> _Compiled:
         found = self._compiled.get(stmt)
@@ -230,6 +267,8 @@ class Database:
                 yield tx
                 if tx.pending_events:
                     events.flush(tx, tx.pending_events)
+                if (tx.pending_events or tx.queued_work) and not self.is_sqlite:
+                    work_signal.notify(raw.cursor(), work_signal.news(tx))  # if it commits
             except BaseException:
                 raw.rollback()
                 raise  # _raw discards the connection, relaxed pragma and all
@@ -265,6 +304,8 @@ class Database:
                 yield tx
             if durable and self._group_sync is not None:
                 self._group_sync.wait(self._group_sync.committed())
+            if (tx.pending_events or tx.queued_work) and self._work_listeners:
+                self._tell_work(work_signal.news(tx))
         except Exception as exc:
             if is_full(exc):
                 raise storage_full(METADATA_DATABASE, exc) from exc
@@ -298,6 +339,9 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self._work_signal is not None:
+            self._work_signal.close()
+            self._work_signal = None
         if self.is_sqlite:
             self._sqlite.close()
             self._writer_lock.close()

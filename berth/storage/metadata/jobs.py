@@ -98,6 +98,7 @@ def _get():
 def enqueue(tx: Tx, job_id: str, kind: str, payload: str, run_at: float, max_attempts: int,
             dedup_key: str | None, now: float) -> bool:
     """False if a job with this dedup key exists already (whatever its state)."""
+    tx.queued_work = True
     return tx.execute(_enqueue(tx.dialect_name), {
         "id": job_id, "kind": kind, "dedup_key": dedup_key, "payload": payload,
         "state": QUEUED, "run_at": run_at, "attempts": 0, "max_attempts": max_attempts,

@@ -145,6 +145,7 @@ def _insert_delivery(dialect: str):
 
 def add_deliveries(tx: "Tx", rows: list[dict]) -> None:
     if rows:
+        tx.queued_work = True  # job runners look for them once this commits
         tx.executemany(_insert_delivery(tx.dialect_name), rows)
 
 
@@ -211,6 +212,7 @@ def _replay():
 
 
 def replay(tx: "Tx", delivery_ids: list[str], now: float) -> int:
+    tx.queued_work = True
     return sum(tx.execute(_replay(), {"id": i, "now": now}) for i in delivery_ids)
 
 

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -231,3 +232,18 @@ def test_deleting_a_target_drops_its_queue(setup):
     assert deliverer.due_targets() == []
     with pytest.raises(NotificationError, match="does not exist"):
         targets.delete(ACCOUNT, "hook")
+
+
+def test_a_run_waits_a_moment_for_a_target_another_runner_holds(setup):
+    registry, targets, sender, clock, deliverer, _ = setup
+    targets.put(ACCOUNT, "hook", "http://127.0.0.1:1/a")
+    _push(registry, "app", "v1", b"one")
+    _feed(registry.db)
+    target = targets.get(ACCOUNT, "hook").id
+    other = deliverer.db.try_lock(f"notifications:{target}")  # another runner's
+    assert other.__enter__()
+    assert deliverer.run(target) is None  # kept all along: nothing sent, and no hang
+    letting_go = threading.Timer(0.1, other.__exit__, (None, None, None))
+    letting_go.start()
+    assert deliverer.run(target) == 1  # the holder let go within the wait
+    letting_go.join()

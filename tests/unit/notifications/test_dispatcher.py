@@ -1,0 +1,78 @@
+"""The notifications dispatcher: each due target goes to a sending thread once at a time, and a
+target whose run sent nothing (its deliveries wait for a retry: a dead target) is left alone a
+while, so new deliveries do not have it walk its whole queue each time."""
+import threading
+import time
+
+from berth.notifications.tasks import QUIET_SECONDS, Dispatcher
+
+
+class FakeDeliverer:
+    def __init__(self, sends: dict[str, int]):
+        self.sends = sends
+        self.due = list(sends)
+        self.runs: list[str] = []
+        self.ran = threading.Condition()
+
+    def due_targets(self):
+        return list(self.due)
+
+    def run(self, target_id):
+        with self.ran:
+            self.runs.append(target_id)
+            self.ran.notify_all()
+        return self.sends[target_id]
+
+
+class Clock:
+    now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def _settle(dispatcher, deliverer, runs: int):
+    deadline = time.monotonic() + 10
+    with deliverer.ran:
+        while len(deliverer.runs) < runs:
+            assert deliverer.ran.wait(max(0.0, deadline - time.monotonic()))
+    while not dispatcher.idle():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_a_target_that_sent_nothing_is_left_alone_for_a_while_and_a_live_one_is_not():
+    deliverer, clock = FakeDeliverer({"live": 3, "dead": 0}), Clock()
+    dispatcher = Dispatcher(deliverer, clock=clock)
+    assert dispatcher.dispatch() == 2
+    _settle(dispatcher, deliverer, 2)
+    assert dispatcher.new(["dead"]) is False  # left alone
+    assert dispatcher.new(["live"]) is True
+    assert dispatcher.dispatch() == 1
+    _settle(dispatcher, deliverer, 3)
+    assert deliverer.runs.count("dead") == 1
+    clock.now += QUIET_SECONDS
+    assert dispatcher.new(["dead"]) is True
+    assert dispatcher.dispatch() == 2
+    _settle(dispatcher, deliverer, 5)
+    assert deliverer.runs.count("dead") == 2
+
+
+def test_a_target_that_sends_again_is_not_left_alone_any_more():
+    deliverer, clock = FakeDeliverer({"t": 0}), Clock()
+    dispatcher = Dispatcher(deliverer, clock=clock)
+    dispatcher.dispatch()
+    _settle(dispatcher, deliverer, 1)
+    clock.now += QUIET_SECONDS
+    deliverer.sends["t"] = 1  # its retry came due and went out
+    dispatcher.dispatch()
+    _settle(dispatcher, deliverer, 2)
+    assert dispatcher.new(["t"]) is True
+
+
+def test_a_target_another_runner_kept_is_not_left_alone():
+    deliverer, clock = FakeDeliverer({"t": None}), Clock()  # run: None, the lock was taken
+    dispatcher = Dispatcher(deliverer, clock=clock)
+    dispatcher.dispatch()
+    _settle(dispatcher, deliverer, 1)
+    assert dispatcher.new(["t"]) is True
