@@ -55,6 +55,8 @@ class Outbox:
         with self.db.write(durable=False) as tx:
             start = 0 if subscriber.from_start else rows.last_id(tx)
             position = rows.cursor(tx, subscriber.name, lock=True, start=start)
+            if position is None:  # another node delivers to it now: nothing to do here
+                return 0
             batch = [Event.from_row(r) for r in rows.after(tx, position, self.batch)]
             if batch:
                 subscriber.handle(tx, batch)

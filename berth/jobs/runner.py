@@ -117,7 +117,7 @@ class JobRunner:
             return
         poll, heartbeat = self._tasks
         self._tasks = []
-        self._unlisten()
+        await blocking(self._unlisten)  # may close a listening connection
         self._stopping.set()
         await poll
         running = list(self._running.values())
@@ -132,28 +132,31 @@ class JobRunner:
     async def _poll(self) -> None:
         while not self._stopping.is_set():
             polled = time.monotonic()
+            timeout = None
             try:
                 await self.poll_once()
             except Exception:  # e.g. the database is unreachable: the next poll tries again
                 log.exception("job queue poll failed")
+                timeout = self.poll_seconds  # not at once: a poll that failed would spin
             # A poll claims at most the free slots: when a job ends, poll again at once, so
             # jobs run as fast as they finish, not a slot's worth per poll interval.
             waits = [asyncio.ensure_future(self._stopping.wait()),
                      asyncio.ensure_future(self._wake.wait()),
                      asyncio.ensure_future(self._nudge.wait())]
-            await asyncio.wait(waits, timeout=self._timeout(),
+            await asyncio.wait(waits, timeout=self._timeout() if timeout is None else timeout,
                                return_when=asyncio.FIRST_COMPLETED)
             for waiting in waits:
                 waiting.cancel()
+            only_nudged = self._nudge.is_set() and not self._wake.is_set()
+            self._wake.clear()
+            self._nudge.clear()  # news that comes from here on sets it again
+            if only_nudged:
+                # Commits come by the hundred per second under load: look at most once a gap.
+                await asyncio.sleep(max(0.0, polled + NUDGE_GAP - time.monotonic()))
             news, self._news = self._news, frozenset()
             for watcher in self._watchers:
                 if watcher.watch.news in news:
                     watcher.poke()
-            if self._nudge.is_set() and not self._wake.is_set():
-                # Commits come by the hundred per second under load: look at most once a gap.
-                await asyncio.sleep(max(0.0, polled + NUDGE_GAP - time.monotonic()))
-            self._wake.clear()
-            self._nudge.clear()
 
     def _hear(self, news: frozenset[str]) -> None:
         self._news |= news

@@ -11,6 +11,7 @@ finding-severity-counts, image-tags); an enhanced one is Amazon Inspector's "Ins
 (replication, lifecycle) are added as their features land."""
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from typing import Any
@@ -27,9 +28,14 @@ def iso_time(epoch: float) -> str:
 
 
 def envelope(detail_type: str, detail: dict[str, Any], account: str, region: str,
-             at: float, resources: list[str] | None = None) -> dict[str, Any]:
+             at: float, resources: list[str] | None = None, key: str | None = None
+             ) -> dict[str, Any]:
+    """``key`` names the event and envelope: its id is derived from it, so an event handed
+    out again (after a power loss took its first hand-out back) gets the same id."""
     source = INSPECTOR if detail_type == INSPECTOR_SCAN else SOURCE
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type,
+    event_id = uuid.uuid4() if key is None else uuid.UUID(
+        bytes=hashlib.sha256(key.encode()).digest()[:16], version=4)
+    return {"version": "0", "id": str(event_id), "detail-type": detail_type,
             "source": source, "account": account, "time": iso_time(at), "region": region,
             "resources": resources or [], "detail": detail}
 
@@ -75,6 +81,12 @@ def envelopes(event: Event, account: str, region: str) -> list[dict[str, Any]]:
     if event.kind == IMAGE_SCANNED:
         arn = f"arn:aws:ecr:{region}:{account}:repository/{event.repository}"
         kind, detail = scan_detail(event, arn)
-        return [envelope(kind, detail, account, region, event.created_at, [arn])]
-    return [envelope(kind, detail, account, region, event.created_at)
-            for kind, detail in details(event)]
+        return [envelope(kind, detail, account, region, event.created_at, [arn],
+                         _key(event, account, region, 0))]
+    return [envelope(kind, detail, account, region, event.created_at, None,
+                     _key(event, account, region, n))
+            for n, (kind, detail) in enumerate(details(event))]
+
+
+def _key(event: Event, account: str, region: str, n: int) -> str:
+    return f"{account}:{region}:{event.id}:{event.created_at!r}:{n}"

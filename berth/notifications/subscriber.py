@@ -5,9 +5,9 @@ created exactly once. Sending is the delivery job's (delivery.py): a slow or dea
 never slows the push that caused the event."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-import uuid
 
 from ..events import Event, Subscriber
 from ..storage.metadata import notifications as rows
@@ -46,7 +46,11 @@ def handle(tx: Tx, events: list[Event]) -> None:
 
 
 def _delivery(target_id: str, repository: str, envelope: dict, now: float) -> dict:
-    return {"id": uuid.uuid4().hex, "target_id": target_id, "repository": repository,
+    # Derived, not random: a delivery made again (its first making lost to a power loss
+    # after it was sent: the outbox commits without waiting for the disk) has the same id,
+    # which receivers dedupe by.
+    delivery_id = hashlib.sha256(f"{target_id}:{envelope['id']}".encode()).hexdigest()[:32]
+    return {"id": delivery_id, "target_id": target_id, "repository": repository,
             "event_id": envelope["id"], "body": json.dumps(envelope, separators=(",", ":")),
             "state": rows.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
 

@@ -25,8 +25,9 @@ log = logging.getLogger("berth.notifications")
 DELIVER = "notifications-deliver"
 PRUNE = "notifications-prune"
 CONCURRENCY = 4  # targets sent to at once per process
-# A target whose run sent nothing (its deliveries wait for a retry: a dead target) is left
-# alone this long, or every new delivery would have it walk its whole queue again.
+# A target whose run sent nothing (its deliveries wait for a retry: a dead target; or another
+# runner kept it) is left alone this long, or every new delivery would have it walk its whole
+# queue again.
 QUIET_SECONDS = 1.0
 DELIVERED_RETENTION = 24 * 3600.0
 NICE = 10  # added to the delivery threads' nice value
@@ -45,6 +46,7 @@ class Dispatcher:
         self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._queued: set[str] = set()
         self._quiet: dict[str, float] = {}  # target -> left alone until
+        self._again: set[str] = set()  # queued targets that came due again meanwhile
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -61,8 +63,11 @@ class Dispatcher:
         return added
 
     def new(self, due: list[str]) -> bool:
-        """Whether any of these targets is neither queued here already nor left alone."""
+        """Whether any of these targets is neither queued here already nor left alone. A
+        queued one is run again when its run ends: what came due during its last pass was
+        not seen by it."""
         with self._lock:
+            self._again.update(t for t in due if t in self._queued)
             return bool(self._waiting(due))
 
     def _waiting(self, due: list[str]) -> list[str]:
@@ -92,11 +97,16 @@ class Dispatcher:
                 log.exception("notifications to target %s failed", target_id)
             finally:
                 with self._lock:
-                    self._queued.discard(target_id)
-                    if sent == 0:  # held, and nothing was due but deliveries waiting
-                        self._quiet[target_id] = self.clock() + QUIET_SECONDS
-                    else:
+                    again = target_id in self._again
+                    self._again.discard(target_id)
+                    if sent:
                         self._quiet.pop(target_id, None)
+                    else:  # nothing due but deliveries waiting, or another runner has it
+                        self._quiet[target_id] = self.clock() + QUIET_SECONDS
+                    if sent and again:
+                        self._queue.put(target_id)  # stays queued
+                    else:
+                        self._queued.discard(target_id)
 
 
 def _lower_priority() -> None:

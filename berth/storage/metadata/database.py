@@ -192,7 +192,8 @@ class Database:
         import psycopg
 
         url = self.engine.url.set(drivername="postgresql")
-        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
+                               connect_timeout=10)
 
     def _tell_work(self, news: frozenset[str]) -> None:
         for listener in list(self._work_listeners):

@@ -59,7 +59,7 @@ def last_id(tx: "Tx") -> int:
 def _cursor(lock: bool):
     query = select(event_cursors.c.position).where(
         event_cursors.c.subscriber == bindparam("subscriber"))
-    return query.with_for_update() if lock else query
+    return query.with_for_update(skip_locked=True) if lock else query
 
 
 @cache
@@ -68,9 +68,10 @@ def _add_cursor(dialect: str):
                   ).on_conflict_do_nothing(index_elements=["subscriber"])
 
 
-def cursor(tx: "Tx", subscriber: str, lock: bool = False, start: int = 0) -> int:
+def cursor(tx: "Tx", subscriber: str, lock: bool = False, start: int = 0) -> int | None:
     """The subscriber's position, made at ``start`` on first use; ``lock`` holds the row
-    (PostgreSQL) so that one reader at a time moves it."""
+    (PostgreSQL) so that one reader at a time moves it, and gives None at once if another
+    holds it (SQLite's writers take turns anyway)."""
     tx.execute(_add_cursor(tx.dialect_name), {"subscriber": subscriber, "position": start,
                                               "updated_at": time.time()})
     return tx.scalar(_cursor(lock), {"subscriber": subscriber})

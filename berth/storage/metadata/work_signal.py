@@ -40,8 +40,8 @@ class Listener:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop listening; the thread ends (closing its connection) within WAIT_SECONDS."""
         self._stop.set()
-        self._thread.join(WAIT_SECONDS * 5)
 
     def _run(self) -> None:
         delay = RECONNECT_SECONDS[0]
@@ -55,6 +55,8 @@ class Listener:
                         for sent in conn.notifies(timeout=WAIT_SECONDS, stop_after=1):
                             self._callback(frozenset(sent.payload.split(",")) & BOTH)
             except Exception as exc:  # the database restarted, a proxy cut the connection...
+                if self._stop.is_set():
+                    return  # closed meanwhile (its database may be gone with it)
                 log.warning("work listener lost its database connection (%s); reconnecting "
                             "in %.1f s", type(exc).__name__, delay)
                 self._stop.wait(delay)

@@ -13,6 +13,7 @@ from berth.jobs.queue import JobQueue
 from berth.jobs.runner import JobRunner
 from berth.jobs.watch import Watch
 from berth.storage.metadata.database import Database
+from berth.storage.metadata.work_signal import EVENTS, WORK
 from berth.storage.metadata.schema import jobs
 
 
@@ -144,12 +145,14 @@ def test_a_failing_handler_is_tried_again_after_its_backoff_while_others_go_on(d
         runner.watch(Watch(lambda: ["bad", "good"], {"bad": bad, "good": good}, look=0.02,
                            gap=0.02, backoff_base=0.3, backoff_cap=0.3))
         runner.start()
-        await asyncio.sleep(1.0)
+        began = time.monotonic()
+        await _until(lambda: calls["good"] >= 20 and calls["bad"] >= 2)
+        elapsed = time.monotonic() - began
         await runner.stop()
+        return elapsed
 
-    asyncio.run(main())
-    assert 2 <= calls["bad"] <= 5  # every 0.3 s, not every look
-    assert calls["good"] >= 10
+    elapsed = asyncio.run(main())
+    assert calls["bad"] <= 2 + elapsed / 0.3  # once per backoff, not once per look
 
 
 def _pg(postgres, postgres_template) -> tuple[Database, Database]:
@@ -204,3 +207,44 @@ def test_on_postgresql_a_listener_whose_connection_is_cut_listens_again(postgres
     finally:
         db.dispose()
         other.dispose()
+
+
+def test_a_poll_that_fails_does_not_spin(db, caplog):
+    polls = []
+
+    def down(*args, **kwargs):
+        polls.append(time.monotonic())
+        raise OSError("database unreachable")
+
+    async def main():
+        runner = JobRunner(JobQueue(db), poll_seconds=0.2)
+        runner.watch(Watch(lambda: [], {"k": lambda job: None}, look=0.2))
+        runner.queue.claim = down
+        runner.start()
+        await asyncio.sleep(1.0)
+        await runner.stop()
+
+    asyncio.run(main())
+    assert 2 <= len(polls) <= 8  # once per poll interval, not as fast as it fails
+
+
+def test_news_that_comes_while_the_runner_waits_out_a_nudge_gap_is_heard(db, monkeypatch):
+    monkeypatch.setattr("berth.jobs.runner.NUDGE_GAP", 0.5)
+    work, ran = threading.Event(), threading.Event()
+
+    async def main():
+        runner = JobRunner(JobQueue(db), poll_seconds=30.0)
+        runner.watch(Watch(lambda: ["k"] if work.is_set() else [],
+                           {"k": lambda job: ran.set()}, news=WORK, look=30.0))
+        runner.start()
+        await asyncio.sleep(0.3)  # the first look is over: the next is 30 s away
+        runner._hear(frozenset({EVENTS}))  # news for no watch: the runner waits out a gap
+        await asyncio.sleep(0.2)
+        work.set()
+        runner._hear(frozenset({WORK}))  # during that gap
+        began = time.monotonic()
+        await _until(ran.is_set, limit=10.0)
+        await runner.stop()
+        return time.monotonic() - began
+
+    assert asyncio.run(main()) < 5.0

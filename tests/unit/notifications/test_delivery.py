@@ -234,8 +234,9 @@ def test_deleting_a_target_drops_its_queue(setup):
         targets.delete(ACCOUNT, "hook")
 
 
-def test_a_run_waits_a_moment_for_a_target_another_runner_holds(setup):
+def test_a_run_waits_a_moment_for_a_target_another_runner_holds(setup, monkeypatch):
     registry, targets, sender, clock, deliverer, _ = setup
+    monkeypatch.setattr("berth.notifications.delivery.LOCK_WAIT_SECONDS", 0.2)
     targets.put(ACCOUNT, "hook", "http://127.0.0.1:1/a")
     _push(registry, "app", "v1", b"one")
     _feed(registry.db)
@@ -243,6 +244,7 @@ def test_a_run_waits_a_moment_for_a_target_another_runner_holds(setup):
     other = deliverer.db.try_lock(f"notifications:{target}")  # another runner's
     assert other.__enter__()
     assert deliverer.run(target) is None  # kept all along: nothing sent, and no hang
+    monkeypatch.setattr("berth.notifications.delivery.LOCK_WAIT_SECONDS", 10.0)
     letting_go = threading.Timer(0.1, other.__exit__, (None, None, None))
     letting_go.start()
     assert deliverer.run(target) == 1  # the holder let go within the wait

@@ -70,9 +70,28 @@ def test_a_target_that_sends_again_is_not_left_alone_any_more():
     assert dispatcher.new(["t"]) is True
 
 
-def test_a_target_another_runner_kept_is_not_left_alone():
+def test_a_target_another_runner_kept_is_left_alone_too():
     deliverer, clock = FakeDeliverer({"t": None}), Clock()  # run: None, the lock was taken
     dispatcher = Dispatcher(deliverer, clock=clock)
     dispatcher.dispatch()
     _settle(dispatcher, deliverer, 1)
+    assert dispatcher.new(["t"]) is False
+    clock.now += QUIET_SECONDS
     assert dispatcher.new(["t"]) is True
+
+
+def test_a_target_that_came_due_again_during_its_run_is_run_again():
+    release = threading.Event()
+    deliverer, clock = FakeDeliverer({"t": 1}), Clock()
+    sends = deliverer.run
+
+    def slow_run(target_id):
+        release.wait(10)
+        return sends(target_id)
+    deliverer.run = slow_run
+    dispatcher = Dispatcher(deliverer, clock=clock)
+    dispatcher.dispatch()
+    assert dispatcher.new(["t"]) is False  # queued, running: nothing to dispatch...
+    release.set()
+    _settle(dispatcher, deliverer, 2)  # ...but it runs once more when this run ends
+    assert deliverer.runs == ["t", "t"]
