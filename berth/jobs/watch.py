@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ..storage.metadata.work_signal import EVENTS, WORK
+from .queue import retry_delay
 
 log = logging.getLogger("berth.jobs")
 
@@ -98,7 +99,8 @@ class Watcher:
             self._next[kind] = self._started[kind] + gap
             return
         failures = self._failures[kind] = self._failures.get(kind, 0) + 1
-        delay = min(self.watch.backoff_cap, self.watch.backoff_base * 2 ** (failures - 1))
+        delay = retry_delay(failures, self.watch.backoff_base, self.watch.backoff_cap,
+                            rand=lambda: 1.0)  # no jitter: one process's own retries
         self._next[kind] = max(self._next.get(kind, 0.0), self.clock() + delay)
         log.warning("%s failed (%d in a row); looking again in %.0f s", kind, failures, delay,
                     exc_info=error)

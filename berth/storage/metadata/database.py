@@ -167,7 +167,7 @@ class Database:
         self._writer_lock = (SqliteWriterLock(self.engine.url.database) if self.is_sqlite
                              else contextlib.nullcontext())
         self._metrics = DatabaseMetrics(self.dialect_name)
-        self._work_listeners: list[Callable[[], None]] = []
+        self._work_listeners: list[Callable[[frozenset[str]], None]] = []
         self._work_signal: work_signal.Listener | None = None
 
     def on_work(self, listener: Callable[[frozenset[str]], None]) -> Callable[[], None]:
@@ -268,8 +268,9 @@ class Database:
                 yield tx
                 if tx.pending_events:
                     events.flush(tx, tx.pending_events)
-                if (tx.pending_events or tx.queued_work) and not self.is_sqlite:
-                    work_signal.notify(raw.cursor(), work_signal.news(tx))  # if it commits
+                news = work_signal.news(tx)
+                if news and not self.is_sqlite:
+                    work_signal.notify(raw.cursor(), news)  # sent if it commits
             except BaseException:
                 raw.rollback()
                 raise  # _raw discards the connection, relaxed pragma and all
@@ -305,8 +306,9 @@ class Database:
                 yield tx
             if durable and self._group_sync is not None:
                 self._group_sync.wait(self._group_sync.committed())
-            if (tx.pending_events or tx.queued_work) and self._work_listeners:
-                self._tell_work(work_signal.news(tx))
+            news = work_signal.news(tx)
+            if news and self._work_listeners:
+                self._tell_work(news)
         except Exception as exc:
             if is_full(exc):
                 raise storage_full(METADATA_DATABASE, exc) from exc
