@@ -237,8 +237,20 @@ class UploadService:
 
     def _put_small(self, repository: str, digest: Digest, data: bytes, key_ref: str) -> None:
         _verify(_hash([data], digest.algorithm), digest)
-        self._store(digest, len(data), key_ref, lambda key: self.driver.put(key, data))
-        self._record(repository, digest, len(data), key_ref)
+        self._keep(digest, len(data), key_ref, lambda key: self.driver.put(key, data),
+                   lambda: self._record(repository, digest, len(data), key_ref))
+
+    def _keep(self, digest: Digest, size: int, key_ref: str, write, record, skip=None):
+        """Store, then link; once more if the pin lapsed in between (a write slowed by
+        load): pinned again, the bytes are checked, and written again if a collector took
+        them (a streamed upload's are gone then: BlobUploadUnknown, the client retries)."""
+        for last in (False, True):
+            self._store(digest, size, key_ref, write, skip)
+            try:
+                return record()
+            except _PinLapsed:
+                if last:
+                    raise
 
     def _store(self, digest: Digest, size: int, key_ref: str, write, skip=None) -> None:
         """Put the object's bytes in place unless they are there already. The object row is
@@ -289,14 +301,14 @@ class UploadService:
                 raise BlobUploadUnknown(f"blob upload {upload_id!r} is unknown") from None
 
         # Content already stored: the upload's bytes are not needed.
-        self._store(digest, size, key_ref, commit,
-                    skip=lambda: self.driver.upload_abort(upload_id, state))
         try:
-            self._record(repository, digest, size, key_ref, upload_id if session else None,
-                         as_layer)
-        except (LayerExists, QuotaExceeded):
+            self._keep(digest, size, key_ref, commit,
+                       lambda: self._record(repository, digest, size, key_ref,
+                                            upload_id if session else None, as_layer),
+                       skip=lambda: self.driver.upload_abort(upload_id, state))
+        except (LayerExists, QuotaExceeded, BlobUploadUnknown):
             if session:
-                self._forget(upload_id)  # its bytes are gone: committed or dropped above
+                self._forget(upload_id)  # its bytes are gone: committed, dropped or taken
             raise
 
     def _forget(self, upload_id: str) -> None:
@@ -321,8 +333,8 @@ class UploadService:
             quotas.check_storage(tx, self.registry_id, repo_id, repository)
             if not blob_rows.hold(tx, key_ref, str(digest), safe_after(self.grace_seconds)):
                 # Pinned longer ago than the grace period: a collector may have taken it.
-                raise BlobUploadUnknown(f"blob {digest} was not linked in time; upload it "
-                                        "again", {"digest": str(digest)})
+                raise _PinLapsed(f"blob {digest} was not linked in time; upload it again",
+                                 {"digest": str(digest)})
             # Last, in the repository's lock order: an upload that deleting the repository
             # cancelled fails here, and the repository this made again is rolled back.
             if upload_id and not uploads.remove(tx, upload_id):
@@ -358,6 +370,10 @@ class UploadService:
         for upload_id in untracked:
             self.driver.upload_abort(upload_id, {})
         return len(rows) + len(untracked)
+
+
+class _PinLapsed(BlobUploadUnknown):
+    """The object's pin is older than a link may rely on (see ``safe_after``)."""
 
 
 def safe_after(grace_seconds: float) -> float:

@@ -232,6 +232,8 @@ class FilesystemDriver(BlobDriver):
                     fh.truncate(size)
                 os.fsync(fh.fileno())  # where delayed allocation finds the disk full
             self._move_into_place(src, dest)
+        except FileNotFoundError:  # committed or aborted already
+            raise BlobNotFound(upload_id) from None
         except OSError as exc:
             if is_full(exc):
                 _remove(src)  # bytes that may not all have reached the disk: gone

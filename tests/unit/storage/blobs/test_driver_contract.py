@@ -114,6 +114,18 @@ def test_abort_and_unknown_upload(driver):
         list(driver.upload_read("u1", state, 0))
 
 
+def test_commit_of_an_upload_that_is_gone(driver):
+    state = driver.upload_start("u1")
+    writer = driver.upload_writer("u1", state, 0)
+    writer.write([b"gone"])
+    size, state = writer.finish()
+    driver.upload_commit("u1", state, size, KEY)
+    driver.delete(KEY)  # as a collector would, before a second commit of the same upload
+    with pytest.raises(BlobNotFound):
+        driver.upload_commit("u1", state, size, KEY)
+    assert driver.stat(KEY) is None
+
+
 def test_commit_over_existing_key_keeps_one_copy(driver):
     _upload(driver, "u1", [b"same"])
     _upload(driver, "u2", [b"same"])
