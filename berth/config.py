@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "BERTH_"
+# Settings that must be greater than 0 (an interval of 0 would spin).
+POSITIVE = frozenset({"usage_flush_seconds"})
 DEFAULT_REGIONS = (
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
     "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1",
@@ -69,6 +72,9 @@ class Settings:
     internal_networks: str = ""
     price_per_gb_month: str = ""
     price_per_gb_transferred: str = ""
+    # How often each server process adds the bytes it counted pulled to the day's rows
+    # (seconds, > 0; a process's counts since its last flush are lost if it is killed).
+    usage_flush_seconds: float = 5.0
     upload_ttl_seconds: int = 24 * 3600
     upload_expiry_interval_seconds: int = 0  # 0: a quarter of the TTL, at most 10 minutes
     # Background jobs: how often each server process looks for due jobs, and how long a
@@ -184,13 +190,25 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return _float(value, name in POSITIVE)
         if kind == "bool":
             return _bool(value)
         if kind == "Path":
             return Path(value)
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"setting {name!r}: {value!r} is not a valid {kind}") from exc
+        wanted = f"{kind} > 0" if name in POSITIVE else kind
+        raise ValueError(f"setting {name!r}: {value!r} is not a valid {wanted}") from exc
+
+
+def _float(value: Any, positive: bool) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)  # TOML's true is no number of seconds
+    found = float(value)
+    if not math.isfinite(found) or (positive and found <= 0):
+        raise ValueError(value)
+    return found
 
 
 def _bool(value: Any) -> bool:

@@ -12,8 +12,8 @@ from ..api.admin.errors import AdminError
 
 FORMATS = ("json", "table", "csv")
 _COLUMNS = ("Group", "GbMonths", "ArchiveGbMonths", "GbTransferredInside",
-            "GbTransferredOutside", "StorageByteDays", "BytesTransferredInside",
-            "BytesTransferredOutside")
+            "GbTransferredOutside", "StorageByteDays", "ArchiveStorageByteDays",
+            "BytesTransferredInside", "BytesTransferredOutside")
 _COSTS = ("StorageCost", "TransferCost", "Cost")
 _TABLE = {"Group": "group", "GbMonths": "GB-months", "GbTransferredInside": "GB in",
           "GbTransferredOutside": "GB out", "StorageCost": "storage cost",

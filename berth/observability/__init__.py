@@ -27,6 +27,9 @@ class RequestRecord:
     user_agent: str = ""
     error_code: str = ""     # the protocol's error code of an error answer (OCI or AWS)
     parameters: dict | None = None  # an AWS JSON request's parameters (the audit trail's)
+    # Bytes the storage sends for this answer instead of Berth (a blob GET redirected to S3
+    # with a 307): pulled from the registry all the same.
+    redirected_bytes: int = 0
 
 
 Observer = Callable[[RequestRecord], None]

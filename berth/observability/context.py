@@ -1,8 +1,8 @@
 """What the request middleware knows about the request being handled, for handlers to add to
 and for log lines to carry: the request id (a context variable, so that every line logged
 while handling the request names it, in threads too: anyio copies the context), and the facts
-only a handler learns (who called, which registry and repository, which AWS operation), kept
-in the ASGI scope under ``FACTS``."""
+only a handler learns (who called, which registry and repository, which AWS operation, the
+bytes a redirect hands to the storage), kept in the ASGI scope under ``FACTS``."""
 from __future__ import annotations
 
 import contextvars
@@ -23,13 +23,14 @@ class RequestFacts:
     """Filled in by whoever learns them; read by the middleware once the response is out."""
 
     __slots__ = ("request_id", "principal_arn", "account_id", "region", "repository",
-                 "operation", "parameters")
+                 "operation", "parameters", "redirected_bytes")
 
     def __init__(self, request_id: str):
         self.request_id = request_id
         self.principal_arn = self.account_id = self.region = self.repository = ""
         self.operation = "-"  # an AWS JSON operation's name, when it is a known one
         self.parameters: dict | None = None  # its decoded request
+        self.redirected_bytes = 0  # what the storage sends for a redirected answer
 
 
 def new_request_id() -> str:
@@ -85,3 +86,10 @@ def note_parameters(scope: MutableMapping[str, Any], parameters: dict) -> None:
     found = scope.get(FACTS)
     if found is not None:
         found.parameters = parameters
+
+
+def note_redirected_bytes(scope: MutableMapping[str, Any], count: int) -> None:
+    """The answer redirects the client to the storage, which sends it ``count`` bytes."""
+    found = scope.get(FACTS)
+    if found is not None:
+        found.redirected_bytes = count

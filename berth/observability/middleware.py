@@ -162,7 +162,8 @@ def _record(scope, facts: RequestFacts, count: _Counts, seconds: float) -> Reque
         bytes_in=bytes_in, bytes_out=bytes_out, seconds=seconds,
         request_id=facts.request_id, source_ip=client[0] if client else "",
         principal_arn=facts.principal_arn, account_id=facts.account_id,
-        region=facts.region, repository=facts.repository)
+        region=facts.region, repository=facts.repository,
+        redirected_bytes=facts.redirected_bytes)
 
 
 def _header(scope, name: bytes) -> str:

@@ -5,10 +5,18 @@ GB-months are computed as AWS computes them from daily samples: each day a repos
 B bytes adds B / 10^9 / (days in that day's month) GB-months, so a GB kept for a whole month
 is 1 GB-month whatever the month's length. Sums are exact (fractions), made floats only at the
 end. Transfer inside the deployment's networks is free; outside it is priced per GB
-(10^9 bytes). Tags are the repositories' tags now; a deleted repository's usage is untagged."""
+(10^9 bytes). The archive class (objects only archived images reference) is reported apart,
+in GB-months and byte-days, unpriced: there is no archive price setting.
+
+Cost allocation tags apply per day: a day's storage is grouped by the tags its sample kept
+(the repository's tags that day), and a day's transfer by the tags of the same repository's
+sample of that day. A day without a sample (transfer only), or sampled before samples kept
+tags, falls back to the repository's tags now; a repository deleted since has none now, so
+such days of it are untagged."""
 from __future__ import annotations
 
 import calendar
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -75,6 +83,8 @@ class Line:
                  "StorageByteDays": self.byte_days.get(STANDARD, 0),
                  "ArchiveGbMonths": _round(sum((v for k, v in self.gb_months.items()
                                                 if k != STANDARD), Fraction(0))),
+                 "ArchiveStorageByteDays": sum(v for k, v in self.byte_days.items()
+                                               if k != STANDARD),
                  "BytesTransferredInside": self.inside,
                  "BytesTransferredOutside": self.outside,
                  "GbTransferredInside": _round(Fraction(self.inside, GB)),
@@ -106,28 +116,43 @@ def parse_day(text: str, name: str) -> date:
 
 
 class _Grouping:
-    """Which group a repository's usage falls in."""
+    """Which group a repository's usage of a day falls in."""
 
     def __init__(self, db: Database, group_by: str):
         self.group_by = group_by
         self.tag = group_by[4:] if group_by.startswith("tag:") else None
         if group_by not in ("repository", "account") and not self.tag:
             raise UsageReportError("GroupBy must be repository, account or tag:KEY")
-        self.values = {}
+        self.now: dict[tuple[str, str, str], str] = {}
+        self._parsed: dict[str, str | None] = {}  # a sample's tags (JSON) -> the key's value
         if self.tag:
             with db.read() as tx:
-                self.values = usage_daily.tag_values(tx, self.tag)
+                self.now = usage_daily.tag_values(tx, self.tag)
 
-    def labels(self, account: str, region: str, repository: str) -> dict:
+    def labels(self, account: str, region: str, repository: str,
+               tags: str | None = None) -> dict:
+        """``tags``: the day's sample's tags (JSON), None when unknown."""
         if self.group_by == "account":
             return {"Group": account, "AccountId": account}
         if self.group_by == "repository":
             arn = f"arn:aws:ecr:{region}:{account}:repository/{repository}"
             return {"Group": arn, "AccountId": account, "Region": region,
                     "RepositoryName": repository}
-        value = self.values.get((account, region, repository))
+        value = (self.now.get((account, region, repository)) if tags is None
+                 else self._value(tags))
         return {"Group": UNTAGGED if value is None else value, "TagKey": self.tag,
                 "TagValue": value}
+
+    def _value(self, tags: str) -> str | None:
+        if tags not in self._parsed:  # days of a repository mostly share one text
+            self._parsed[tags] = json.loads(tags).get(self.tag)
+        return self._parsed[tags]
+
+
+def _sampled_tags(samples: list) -> dict[tuple, str]:
+    """(day, account, region, repository) -> the tags its sample of that day kept."""
+    return {(row.day, row.account_id, row.region, row.repository): row.tags
+            for row in samples if row.tags is not None}
 
 
 def usage_report(db: Database, first: date, last: date, group_by: str,
@@ -142,15 +167,17 @@ def usage_report(db: Database, first: date, last: date, group_by: str,
     lines: dict[str, Line] = {}
     total = Line({"Group": "Total"})
 
-    def line(row) -> Line:
-        labels = grouping.labels(row.account_id, row.region, row.repository)
+    def line(row, tags: str | None) -> Line:
+        labels = grouping.labels(row.account_id, row.region, row.repository, tags)
         return lines.setdefault(labels["Group"], Line(labels))
 
     for row in samples:
-        for found in (line(row), total):
+        for found in (line(row, row.tags), total):
             found.add_storage(date.fromisoformat(row.day), row.storage_class, int(row.bytes))
+    sampled = _sampled_tags(samples) if grouping.tag else {}
     for row in transfers:
-        for found in (line(row), total):
+        tags = sampled.get((row.day, row.account_id, row.region, row.repository))
+        for found in (line(row, tags), total):
             found.inside += int(row.bytes_inside)
             found.outside += int(row.bytes_outside)
     return {"From": first.isoformat(), "To": last.isoformat(), "GroupBy": group_by,

@@ -1,9 +1,11 @@
 """Data transfer per repository: bytes pulled (blob and manifest GETs answered 200 or 206),
 inside or outside the deployment's networks. Each process adds them up in memory per (day,
 repository) -- an observer of the request records, a dict update under a lock -- and a
-flusher thread adds its totals to the day's rows every few seconds, so that processes and
-nodes sum up in the database. Pulls redirected to the storage (S3's 307) are not counted: the
-storage sends those bytes."""
+flusher thread adds its totals to the day's rows every few seconds (the setting
+usage_flush_seconds), so that processes and nodes sum up in the database. A blob GET
+redirected to the storage (S3's 307) counts the bytes the storage sends for it: the client
+pulls them from the registry's storage all the same (as ECR bills data transfer out whatever
+serves it)."""
 from __future__ import annotations
 
 import ipaddress
@@ -23,7 +25,8 @@ log = logging.getLogger("berth.usage")
 
 PULL_ROUTES = ("/blobs/{digest}", "/manifests/{reference}")
 PULL_STATUSES = frozenset((200, 206))
-FLUSH_SECONDS = 5.0
+REDIRECT_STATUS = 307
+FLUSH_SECONDS = 5.0  # the default of usage_flush_seconds
 Key = tuple[str, str, str, str]  # day, account, region, repository
 
 
@@ -49,10 +52,20 @@ class Networks:
         return self._cached(address)
 
 
+def pulled_bytes(record: RequestRecord) -> int:
+    """The bytes a pull moved: what Berth sent, or what the storage sends for a redirect."""
+    if (record.method != "GET" or not record.repository
+            or not record.route.endswith(PULL_ROUTES)):
+        return 0
+    if record.status in PULL_STATUSES:
+        return record.bytes_out
+    if record.status == REDIRECT_STATUS:
+        return record.redirected_bytes
+    return 0
+
+
 def is_pull(record: RequestRecord) -> bool:
-    return (record.method == "GET" and record.status in PULL_STATUSES
-            and record.bytes_out > 0 and bool(record.repository)
-            and record.route.endswith(PULL_ROUTES))
+    return pulled_bytes(record) > 0
 
 
 class TransferCounter:
@@ -67,12 +80,13 @@ class TransferCounter:
     def observe(self, record: RequestRecord) -> None:
         """The observer: cheap, and never raises into the request."""
         try:
-            if not is_pull(record):
+            size = pulled_bytes(record)
+            if size <= 0:
                 return
             key = (utc_day(self.clock()), record.account_id, record.region, record.repository)
             side = 0 if record.source_ip in self.networks else 1
             with self._lock:
-                self._pending.setdefault(key, [0, 0])[side] += record.bytes_out
+                self._pending.setdefault(key, [0, 0])[side] += size
         except Exception:
             log.exception("usage: a request record could not be counted")
 

@@ -2,7 +2,9 @@
 and prices, images pushed and pulled over plain HTTP by clients on 127.0.0.1 (inside), the
 day's storage sample taken with ``berth admin usage --sample``; then ``berth admin usage
 --group-by tag:team`` reports per team the bytes pushed (one day's sample) and the bytes
-pulled inside the networks (free), online and offline alike."""
+pulled inside the networks (free), online and offline alike. On S3 storage (Ceph's RADOS
+gateway), blob pulls answered with a 307 to the bucket count the bytes the bucket sends, as
+pulls from outside the networks (priced), flushed every BERTH_USAGE_FLUSH_SECONDS."""
 from __future__ import annotations
 
 import calendar
@@ -14,8 +16,10 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from tests.support.berth_node import BerthNode
+from tests.support.ceph import CephCluster
 from tests.support.gc import (admin_offline, admin_online, aws_ecr, clean_env, eventually,
                               settings_flags)
 from tests.support.oci_push import digest_of, push_image
@@ -129,3 +133,59 @@ def _check_csv(node: BerthNode, groups: dict) -> None:
     assert {name: int(row["StorageByteDays"]) for name, row in rows.items()} == {
         name: group["StorageByteDays"] for name, group in groups.items()}
     assert "Cost" in next(iter(rows.values()))
+
+
+S3_ENV = {**PRICES, "BERTH_INTERNAL_NETWORKS": "10.0.0.0/8",  # this client: outside
+          "BERTH_USAGE_FLUSH_SECONDS": "0.5"}
+
+
+@pytest.fixture
+def s3_node(ceph: CephCluster, tmp_path):
+    # The bucket encrypts at rest itself: Berth stores blobs as they are, so pulls redirect.
+    started = BerthNode(tmp_path / "s3-node", ("--storage-encrypted",), env=S3_ENV,
+                        s3=ceph.storage("usage"))
+    started.start()
+    yield started
+    started.stop()
+
+
+def _pull_redirected(node: BerthNode, repo: str, digests: list[str], tag: str) -> int:
+    """The manifest from Berth (200), every blob from the bucket through a 307, the last one
+    also in a range: the bytes received."""
+    session, received = node.session(), 0
+    response = session.get(f"{node.url}/v2/{repo}/manifests/{tag}", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=60)
+    assert response.status_code == 200
+    received += len(response.content)
+    for digest, extra in [*((d, {}) for d in digests), (digests[-1], {"Range": "bytes=100-"})]:
+        response = session.get(f"{node.url}/v2/{repo}/blobs/{digest}", headers=extra,
+                               allow_redirects=False, timeout=60)
+        assert response.status_code == 307, response.status_code
+        assert not response.content
+        stored = requests.get(response.headers["Location"], headers=extra, timeout=60)
+        assert stored.status_code in (200, 206), stored.status_code
+        received += len(stored.content)
+    # A HEAD is no pull, redirected or not.
+    assert session.head(f"{node.url}/v2/{repo}/blobs/{digests[0]}").status_code == 200
+    return received
+
+
+def test_pulls_redirected_to_s3_count_what_the_bucket_sends(s3_node):
+    stored, digests, tag = _push(s3_node, "team/s3-app", 120_000, 30_000)
+    pulled = _pull_redirected(s3_node, "team/s3-app", digests, tag)
+    admin_online(s3_node, "usage", "--sample")
+    first, last = _days()
+
+    def report() -> dict:
+        return admin_online(s3_node, "usage", "--from", first, "--to", last,
+                            "--group-by", "repository")
+
+    def counted() -> bool:
+        groups = report()["Groups"]
+        return bool(groups) and groups[0]["BytesTransferredOutside"] == pulled
+    eventually(counted, "the redirected pulls reached the usage rows", timeout=30)
+
+    [group] = report()["Groups"]
+    assert group["RepositoryName"] == "team/s3-app"
+    assert (group["BytesTransferredInside"], group["StorageByteDays"]) == (0, stored)
+    assert group["TransferCost"] == pytest.approx(pulled / 1e9 * 0.09, rel=1e-6)

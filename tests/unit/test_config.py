@@ -47,3 +47,30 @@ def test_booleans_and_storage_settings():
         assert load_settings(flags={}, env=s.to_env()).storage_encrypted is value
     with pytest.raises(ValueError, match="storage_encrypted"):
         load_settings(flags={}, env={"BERTH_STORAGE_ENCRYPTED": "perhaps"})
+
+
+def test_usage_flush_seconds_from_the_file_the_environment_and_flags(tmp_path):
+    assert load_settings(flags={}, env={}).usage_flush_seconds == 5.0
+    cfg = tmp_path / "berth.toml"
+    cfg.write_text("usage-flush-seconds = 30\n")
+    assert load_settings(flags={}, env={}, config_file=cfg).usage_flush_seconds == 30.0
+    env = {"BERTH_USAGE_FLUSH_SECONDS": "0.5", "BERTH_CONFIG": str(cfg)}
+    s = load_settings(flags={}, env=env)
+    assert s.usage_flush_seconds == 0.5 and type(s.usage_flush_seconds) is float
+    assert load_settings(flags={}, env=s.to_env()) == s  # worker processes get it back
+    assert load_settings(flags={"usage_flush_seconds": 2}, env=env).usage_flush_seconds == 2.0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "inf", ""])
+def test_usage_flush_seconds_must_be_a_positive_number(value):
+    with pytest.raises(ValueError, match=r"setting 'usage_flush_seconds': .* is not a valid "
+                                         r"float > 0"):
+        load_settings(flags={}, env={"BERTH_USAGE_FLUSH_SECONDS": value})
+
+
+def test_usage_flush_seconds_in_a_file_must_be_a_number(tmp_path):
+    cfg = tmp_path / "berth.toml"
+    for text in ("usage_flush_seconds = true\n", "usage_flush_seconds = 0\n"):
+        cfg.write_text(text)
+        with pytest.raises(ValueError, match="usage_flush_seconds"):
+            load_settings(flags={}, env={}, config_file=cfg)

@@ -6,6 +6,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ...observability.context import note_redirected_bytes
 from ...pullthrough.fetch import Fetch
 from ..http.responses import ChunksResponse, SendfileResponse, sends_in_thread
 from . import requests as rq
@@ -68,6 +69,9 @@ async def get_blob(request: Request) -> Response:
                         media_type="application/octet-stream")
     redirect = reg.blobs.redirect_url(blob, REDIRECT_SECONDS)
     if redirect:  # object storage serves the bytes itself (never blobs Berth encrypts)
+        # The client follows with its Range, if any: the span is what it pulls from there,
+        # data transfer out of the registry's storage all the same (usage counts it).
+        note_redirected_bytes(request.scope, length)
         return Response(status_code=307, headers={"Location": redirect,
                                                   "Docker-Content-Digest": str(digest)})
     if length and sends_in_thread(request):  # bytes sent by a worker thread, not the loop

@@ -300,9 +300,10 @@ used_signatures = Table(
 )
 
 # Usage for cost reports (berth/usage): storage sampled once a day per repository and storage
-# class ("standard"; "archive" once lifecycle archives), and bytes pulled per repository and
-# day inside and outside the deployment's networks. Days are UTC dates (YYYY-MM-DD); rows name
-# account, region and repository, so a deleted repository's past usage stays.
+# class ("standard"; "archive": objects only archived images reference), with the repository's
+# resource tags of that day, and bytes pulled per repository and day inside and outside the
+# deployment's networks. Days are UTC dates (YYYY-MM-DD); rows name account, region and
+# repository, so a deleted repository's past usage stays.
 usage_storage_daily = Table(
     "usage_storage_daily", metadata,
     Column("day", String(10), primary_key=True),
@@ -313,6 +314,9 @@ usage_storage_daily = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("objects", BigInteger, nullable=False),
     Column("sampled_at", Float, nullable=False),
+    # JSON {key: value}: the cost allocation tags of that day; NULL: sampled before they were
+    # kept (reports then use the tags now).
+    Column("tags", Text),
 )
 
 usage_transfer_daily = Table(

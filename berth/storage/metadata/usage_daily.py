@@ -1,10 +1,11 @@
 """Rows of the daily usage tables: storage samples (replaced: a day's sample taken again
-overwrites it) and transfer counts (added to: every process's flush adds its share)."""
+overwrites it, the repository's tags of the day with it) and transfer counts (added to: every
+process's flush adds its share); and the repositories' resource tags now."""
 from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, delete, select
 
 from .database import Tx
 from .schema import registries, repositories, repository_tags
@@ -17,10 +18,15 @@ _KEY = ["day", "account_id", "region", "repository"]
 
 @cache
 def _put_sample(dialect: str):
-    stmt = insert(dialect, S, *_KEY, "storage_class", "bytes", "objects", "sampled_at")
+    stmt = insert(dialect, S, *_KEY, "storage_class", "bytes", "objects", "sampled_at", "tags")
     return stmt.on_conflict_do_update(
         index_elements=[*_KEY, "storage_class"],
-        set_={name: stmt.excluded[name] for name in ("bytes", "objects", "sampled_at")})
+        set_={name: stmt.excluded[name] for name in ("bytes", "objects", "sampled_at", "tags")})
+
+
+@cache
+def _drop_sample():
+    return delete(S).where(*(S.c[name] == bindparam(name) for name in (*_KEY, "storage_class")))
 
 
 @cache
@@ -43,7 +49,7 @@ def _in_range(table, account: bool):
 @cache
 def _samples(account: bool):
     return (select(S.c.day, S.c.account_id, S.c.region, S.c.repository, S.c.storage_class,
-                   S.c.bytes)
+                   S.c.bytes, S.c.tags)
             .where(_in_range(S, account)).order_by(S.c.day))
 
 
@@ -54,21 +60,35 @@ def _transfers(account: bool):
             .where(_in_range(T, account)).order_by(T.c.day))
 
 
-@cache
-def _tag_values():
+def _tags_of_repositories():
     return (select(registries.c.account_id, registries.c.region, repositories.c.name,
-                   repository_tags.c.value)
+                   repository_tags.c.key, repository_tags.c.value)
             .select_from(repository_tags
                          .join(repositories, repositories.c.id == repository_tags.c.repository_id)
-                         .join(registries, registries.c.id == repositories.c.registry_id))
-            .where(repository_tags.c.key == bindparam("key")))
+                         .join(registries, registries.c.id == repositories.c.registry_id)))
+
+
+@cache
+def _tag_values():
+    return _tags_of_repositories().where(repository_tags.c.key == bindparam("key"))
+
+
+@cache
+def _all_tags():
+    return _tags_of_repositories()
 
 
 def put_samples(tx: Tx, rows: list[dict]) -> None:
     """Each row: day, account_id, region, repository, storage_class, bytes, objects,
-    sampled_at."""
+    sampled_at, and tags (JSON text; None when not given: reports then use the tags now)."""
     if rows:
-        tx.executemany(_put_sample(tx.dialect_name), rows)
+        tx.executemany(_put_sample(tx.dialect_name), [{"tags": None, **row} for row in rows])
+
+
+def drop_samples(tx: Tx, keys: list[dict]) -> None:
+    """Each key: day, account_id, region, repository, storage_class; its row goes if any."""
+    if keys:
+        tx.executemany(_drop_sample(), keys)
 
 
 def add_transfers(tx: Tx, rows: list[dict]) -> None:
@@ -95,3 +115,12 @@ def tag_values(tx: Tx, key: str) -> dict[tuple[str, str, str], str]:
     repositories that have it now."""
     return {(row.account_id, row.region, row.name): row.value
             for row in tx.all(_tag_values(), {"key": key})}
+
+
+def all_tags(tx: Tx) -> dict[tuple[str, str, str], dict[str, str]]:
+    """(account_id, region, repository) -> its resource tags now, for the repositories that
+    have any."""
+    found: dict[tuple[str, str, str], dict[str, str]] = {}
+    for row in tx.all(_all_tags()):
+        found.setdefault((row.account_id, row.region, row.name), {})[row.key] = row.value
+    return found

@@ -121,6 +121,18 @@ def test_aws_json_routes_are_named_by_a_known_operation_only():
     assert (record.protocol, record.route) == ("admin", "-")
 
 
+def test_bytes_a_redirect_hands_to_the_storage_reach_the_record():
+    async def redirect(scope, receive, send):
+        scope["route"] = SimpleNamespace(path="/v2/{name:path}/blobs/{digest}")
+        context.note_redirected_bytes(scope, 5000)
+        await send({"type": "http.response.start", "status": 307,
+                    "headers": [(b"location", b"https://store.example/blob")]})
+        await send({"type": "http.response.body", "body": b""})
+    [record] = _run(redirect, _scope(path="/v2/team/web/blobs/sha256:ab"))[0]
+    assert (record.status, record.bytes_out, record.redirected_bytes) == (307, 0, 5000)
+    assert _run(_answer(), _scope())[0][0].redirected_bytes == 0
+
+
 def test_the_servers_send_extensions_are_counted():
     async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})

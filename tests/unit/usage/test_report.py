@@ -1,9 +1,11 @@
 """Usage reports (berth.usage.report), on SQLite and PostgreSQL, from daily rows written
 directly: GB-months as AWS computes them (bytes / 1e9 / days in that day's month, summed over
-days), exact across months; grouping by repository, account and a resource tag (untagged
-apart); cost only where prices are set, transfer inside the networks free."""
+days), exact across months; archive apart and unpriced; grouping by repository, account and
+a resource tag (untagged apart), each day by the tags its sample kept (else the tags now);
+cost only where prices are set, transfer inside the networks free."""
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -30,10 +32,15 @@ def _days(first: date, last: date):
         first += timedelta(days=1)
 
 
-def _store(world, account, repository, first, last, size, region=EAST, storage_class="standard"):
+def _store(world, account, repository, first, last, size, region=EAST, storage_class="standard",
+           tags=None):
+    """Samples of these days; ``tags`` (a dict) as the sample kept them, None: as a sample
+    from before samples kept tags."""
     rows = [{"day": day.isoformat(), "account_id": account, "region": region,
              "repository": repository, "storage_class": storage_class, "bytes": size,
-             "objects": 1, "sampled_at": 0.0} for day in _days(first, last)]
+             "objects": 1, "sampled_at": 0.0,
+             **({} if tags is None else {"tags": json.dumps(tags)})}
+            for day in _days(first, last)]
     with world.db.write() as tx:
         usage_daily.put_samples(tx, rows)
 
@@ -76,10 +83,19 @@ def test_archive_is_apart_from_standard(world):
     _store(world, world.team_a, "team/app", date(2026, 2, 1), date(2026, 2, 28), GB)
     _store(world, world.team_a, "team/app", date(2026, 2, 1), date(2026, 2, 14), 4 * GB,
            storage_class="archive")
-    [group] = usage_report(world.db, date(2026, 2, 1), date(2026, 2, 28), "repository",
-                           pricing=Pricing.parse("0.10", ""))["Groups"]
-    assert (group["GbMonths"], group["ArchiveGbMonths"]) == (1.0, 2.0)
-    assert group["StorageCost"] == pytest.approx(0.10)  # archive has no price yet
+    _store(world, world.team_a, "team/lib", date(2026, 2, 1), date(2026, 2, 7), 8 * GB,
+           storage_class="archive")
+    report = usage_report(world.db, date(2026, 2, 1), date(2026, 2, 28), "repository",
+                          pricing=Pricing.parse("0.10", ""))
+    app, lib = report["Groups"]
+    assert (app["GbMonths"], app["ArchiveGbMonths"]) == (1.0, 2.0)
+    assert (app["StorageByteDays"], app["ArchiveStorageByteDays"]) == (28 * GB, 56 * GB)
+    assert app["StorageCost"] == pytest.approx(0.10)  # archive has no price yet
+    assert (lib["GbMonths"], lib["ArchiveGbMonths"], lib["StorageCost"]) == (0.0, 2.0, 0.0)
+    total = report["Total"]
+    assert (total["GbMonths"], total["ArchiveGbMonths"]) == (1.0, 4.0)
+    assert total["ArchiveStorageByteDays"] == 112 * GB
+    assert total["StorageCost"] == pytest.approx(0.10)
 
 
 def test_group_by_tag_puts_untagged_repositories_in_a_group_of_their_own(world):
@@ -108,6 +124,40 @@ def test_group_by_tag_puts_untagged_repositories_in_a_group_of_their_own(world):
     assert groups[UNTAGGED]["BytesTransferredOutside"] == 240
     assert report["Total"]["GbMonths"] == 31.0
     assert [g["Group"] for g in report["Groups"]] == sorted(groups)
+
+
+def _feb(day: int) -> date:
+    return date(2026, 2, day)
+
+
+def test_each_day_is_grouped_by_the_tags_of_that_days_sample(world):
+    registry = world.registry(world.a_east)
+    push_image(registry, "team/app", "v1", b"app" * 10, config=_config("app"))
+    push_image(registry, "team/lib", "v1", b"lib" * 10, config=_config("lib"))
+    registry.resource_tags.tag("team/app", [("team", "platform")])  # its tags now
+    registry.resource_tags.tag("team/lib", [("team", "data")])
+    _store(world, world.team_a, "team/app", _feb(1), _feb(7), GB, tags={"team": "payments"})
+    _store(world, world.team_a, "team/app", _feb(8), _feb(14), GB,
+           tags={"team": "frontend", "env": "prod"})
+    _store(world, world.team_a, "team/app", _feb(8), _feb(14), 2 * GB, storage_class="archive",
+           tags={"team": "frontend"})
+    _store(world, world.team_a, "team/app", _feb(15), _feb(21), GB, tags={})  # untagged then
+    _store(world, world.team_a, "team/app", _feb(22), _feb(28), GB)  # before tags were kept
+    _store(world, world.team_a, "team/gone", _feb(1), _feb(28), GB)  # no tags then nor now
+    for day, size in ((1, 1), (9, 10), (16, 100), (23, 1000)):
+        _pulled(world, world.team_a, "team/app", _feb(day), 0, size)
+    _pulled(world, world.team_a, "team/lib", _feb(3), 0, 10_000)  # no sample: its tags now
+    _pulled(world, world.team_a, "team/gone", _feb(3), 0, 100_000)
+
+    groups = _groups(usage_report(world.db, _feb(1), _feb(28), "tag:team"))
+    week = 7 * GB
+    assert {name: (g["StorageByteDays"], g["ArchiveStorageByteDays"],
+                   g["BytesTransferredOutside"]) for name, g in groups.items()} == {
+        "payments": (week, 0, 1),
+        "frontend": (week, 2 * week, 10),
+        UNTAGGED: (week + 4 * week, 0, 100 + 100_000),
+        "platform": (week, 0, 1000),
+        "data": (0, 0, 10_000)}
 
 
 def test_group_by_account_and_the_account_filter(world):

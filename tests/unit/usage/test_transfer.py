@@ -1,7 +1,8 @@
 """Bytes pulled (berth.usage.transfer): the observer counts blob and manifest GETs answered
-200/206 per day and repository, inside or outside the configured networks; flushes add to the
-day's rows, so that two processes' counters add up (SQLite and PostgreSQL); a failed flush
-keeps its counts for the next."""
+200/206 per day and repository, and blob GETs redirected to the storage (307) by the bytes the
+storage sends, inside or outside the configured networks; flushes add to the day's rows, so
+that two processes' counters add up (SQLite and PostgreSQL); a failed flush keeps its counts
+for the next; the app's flusher writes every usage_flush_seconds."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,11 +10,15 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from starlette.testclient import TestClient
 
+from berth.app import create_app
+from berth.config import load_settings
 from berth.observability import RequestRecord
 from berth.storage.metadata import usage_daily
 from berth.storage.metadata.database import Database
 from berth.usage.transfer import Networks, TransferCounter, TransferFlusher
+from tests.support.metadata_templates import migrated_sqlite
 
 BLOB = "/v2/{name:path}/blobs/{digest}"
 MANIFEST = "/v2/{name:path}/manifests/{reference}"
@@ -57,7 +62,9 @@ def test_networks_split_addresses():
 
 @pytest.mark.parametrize("record", [
     pull(method="HEAD"),
-    pull(status=307),  # redirected to the storage: it sends the bytes
+    pull(status=307, bytes_out=0),  # a redirect of which no storage bytes are known
+    pull(status=302, bytes_out=0, redirected_bytes=1000),
+    pull(method="HEAD", status=307, bytes_out=0, redirected_bytes=1000),
     pull(status=404),
     pull(route="/v2/{name:path}/blobs/uploads/{uuid}"),
     pull(route="/v2/{name:path}/tags/list"),
@@ -86,6 +93,17 @@ def test_counts_split_by_network_day_and_repository():
         ("2026-05-31", ACCOUNT, REGION, "team/app"): (1500, 70),
         ("2026-05-31", ACCOUNT, REGION, "team/lib"): (3, 0),
         ("2026-06-01", ACCOUNT, REGION, "team/app"): (9, 0)}
+
+
+def test_a_pull_redirected_to_the_storage_counts_the_bytes_it_sends():
+    clock = Clock(NOON)
+    counter = TransferCounter(Networks("127.0.0.0/8"), clock)
+    counter.observe(pull(status=307, bytes_out=0, redirected_bytes=4000))
+    counter.observe(pull(status=307, bytes_out=0, redirected_bytes=600,
+                         source_ip="203.0.113.9"))
+    counter.observe(pull(status=307, bytes_out=55, redirected_bytes=0))  # the body is no pull
+    counter.observe(pull(bytes_out=7, redirected_bytes=999))  # served here: what was sent
+    assert counter.pending() == {("2026-05-31", ACCOUNT, REGION, "team/app"): (4007, 600)}
 
 
 def test_two_flushers_add_up_in_the_database(db):
@@ -134,3 +152,19 @@ def test_the_flusher_thread_writes_every_interval_and_when_stopped(db):
     finally:
         flusher.stop()
     assert _rows(db) == {("2026-05-31", "team/app"): (1001, 0)}
+
+
+def test_the_apps_flusher_writes_every_usage_flush_seconds(tmp_path):
+    data_dir = tmp_path / "data"
+    migrated_sqlite(data_dir)
+    settings = load_settings(flags={"data_dir": str(data_dir)}, env={
+        "BERTH_USAGE_FLUSH_SECONDS": "0.05"})
+    app = create_app(settings, run_jobs=False)
+    state = app.app.state
+    with TestClient(app):  # its lifespan runs the flushers
+        state.usage_transfer.clock = Clock(NOON)
+        state.usage_transfer.observe(pull())
+        deadline = time.monotonic() + 3  # well before the default's 5 s
+        while not _rows(state.registry.db) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _rows(state.registry.db) == {("2026-05-31", "team/app"): (0, 1000)}

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from berth.registry.blobs.service import BlobService
+
 from .support import assert_error, sha256, sha512
 
 BLOB = bytes(range(256)) * 4 + b"tail"  # 1028 bytes
@@ -49,6 +51,27 @@ def test_range_request_returns_partial_content(oci, header, start, end):
     assert resp.headers["content-range"] == f"bytes {start}-{end}/{len(BLOB)}"
     assert resp.headers["content-length"] == str(end - start + 1)
     assert resp.headers["docker-content-digest"] == digest
+
+
+def test_a_get_redirected_to_the_storage_counts_its_bytes_as_pulled(oci, monkeypatch):
+    digest = oci.push_blob("library/app", BLOB)
+    # A storage that serves blobs itself (S3): its presigned URL, whatever the blob's key.
+    monkeypatch.setattr(BlobService, "redirect_url",
+                        lambda self, blob, expires_in: "https://store.example/blob")
+    counter = oci.client.app.app.state.usage_transfer
+    url = f"/v2/library/app/blobs/{digest}"
+
+    def pulled() -> int:
+        return sum(inside + outside for inside, outside in counter.pending().values())
+
+    assert oci.head(url).status_code == 200 and pulled() == 0  # HEAD: nothing redirected
+    resp = oci.get(url)
+    assert resp.status_code == 307 and resp.headers["location"] == "https://store.example/blob"
+    assert pulled() == len(BLOB)
+    ranged = oci.get(url, headers={"Range": "bytes=1000-"})  # followed with its Range
+    assert ranged.status_code == 307 and pulled() == len(BLOB) + len(BLOB) - 1000
+    [(key, _)] = counter.pending().items()
+    assert key[3] == "library/app"
 
 
 @pytest.mark.parametrize("header", [f"bytes={len(BLOB)}-",
