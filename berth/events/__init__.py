@@ -7,7 +7,10 @@ from .model import (
                     BLOB_UNLINKED,
                     IMAGE_DELETED,
                     IMAGE_PUSHED,
+                    IMAGE_REPLICATED,
                     IMAGE_SCANNED,
+                    LIFECYCLE_ACTED,
+                    PULLTHROUGH_SYNCED,
                     REPOSITORY_CREATED,
                     REPOSITORY_DELETED,
                     TAG_REMOVED,
@@ -18,5 +21,6 @@ from .model import (
 from .outbox import Outbox, Subscriber
 
 __all__ = ["BLOB_MOUNTED", "BLOB_UNLINKED", "IMAGE_DELETED", "IMAGE_PUSHED",
-           "IMAGE_SCANNED", "REPOSITORY_CREATED", "REPOSITORY_DELETED", "TAG_REMOVED", "UPLOAD_COMPLETED",
+           "IMAGE_REPLICATED", "IMAGE_SCANNED", "LIFECYCLE_ACTED", "PULLTHROUGH_SYNCED",
+           "REPOSITORY_CREATED", "REPOSITORY_DELETED", "TAG_REMOVED", "UPLOAD_COMPLETED",
            "Event", "Outbox", "Subscriber", "emit"]

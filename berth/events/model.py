@@ -19,6 +19,13 @@ IMAGE_PUSHED = "image.pushed"                # repositoryId, digest, mediaType, 
 TAG_REMOVED = "tag.removed"                  # repositoryId, tag, digest
 IMAGE_DELETED = "image.deleted"              # repositoryId, digest, tags, blobs
 IMAGE_SCANNED = "image.scanned"              # repositoryId, digest, scanType, status, counts
+IMAGE_REPLICATED = "image.replicated"        # (on the destination) digest, tag, sourceAccount,
+                                             # sourceRegion, result (SUCCESS or FAILED)
+PULLTHROUGH_SYNCED = "pullthrough.synced"    # digest, tag, ecrRepositoryPrefix,
+                                             # upstreamRegistryUrl, status (SUCCESS or
+                                             # FAILED), failureCode, failureReason
+LIFECYCLE_ACTED = "lifecycle.acted"          # repositoryId, digest, tags, action (EXPIRE or
+                                             # TRANSITION), rulePriority, targetStorageClass
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Running a repository's policy: evaluate (streamed; only the selected images are kept),
-then act in batches, each batch in one write transaction that first checks each image is as evaluated (same tags, same status, same
-age: an image tagged or pushed again meanwhile is left for the next run). Expiry goes through
-the images domain's one delete path, so garbage collection frees the bytes afterwards."""
+then act in batches, each batch in one write transaction that first checks each image is as
+evaluated (same tags, same status, same age: an image tagged or pushed again meanwhile is left
+for the next run). Expiry goes through the images domain's one delete path, so garbage
+collection frees the bytes afterwards. Each expiry and transition is recorded in the audit
+trail and is a ``lifecycle.acted`` event, both in its batch's transaction."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from ..audit.services import record_lifecycle
+from ..events import LIFECYCLE_ACTED, emit
 from ..registry.images.deletion import delete_tree, start_waits
 from ..registry.images.storage_class import archive_image
 from ..storage.metadata import lifecycle as rows
@@ -76,20 +79,28 @@ def _apply(db: Database, registry_id: int, repo_id: int, repository: str,
             if verdict.action != EXPIRE:
                 archive_image(tx, repo_id, digest, now)
                 report.transitioned.append(digest)
-                _audit(tx, registry_id, repository, verdict, now)
+                _record(tx, registry_id, repo_id, repository, verdict, now)
                 continue
             deletions = delete_tree(tx, registry_id, repo_id, repository, digest)
             report.expired.append(digest)
-            _audit(tx, registry_id, repository, verdict, now)
+            _record(tx, registry_id, repo_id, repository, verdict, now)
             report.deleted += len(deletions)
             for deletion in deletions:
                 blobs += deletion.blobs
     start_waits(db, repo_id, blobs)
 
 
-def _audit(tx: Tx, registry_id: int, repository: str, verdict: Verdict, now: float) -> None:
-    record_lifecycle(tx, registry_id, repository, verdict.action.upper(), verdict.image.digest,
-                     list(verdict.image.tags), verdict.rule.priority, now)
+def _record(tx: Tx, registry_id: int, repo_id: int, repository: str, verdict: Verdict,
+            now: float) -> None:
+    """The action's audit record (ECR's PolicyExecutionEvent) and its event (ECR Lifecycle
+    Policy Action), in the transaction that takes it. An expiry's deletion makes its own
+    image.deleted events besides (delete_tree)."""
+    action, digest, tags = verdict.action.upper(), verdict.image.digest, list(verdict.image.tags)
+    record_lifecycle(tx, registry_id, repository, action, digest, tags, verdict.rule.priority,
+                     now)
+    emit(tx, LIFECYCLE_ACTED, registry_id, repository, repositoryId=repo_id, digest=digest,
+         tags=tags, action=action, rulePriority=verdict.rule.priority,
+         targetStorageClass=verdict.target.upper() if verdict.target else None)
 
 
 def _unchanged(tx: Tx, repo_id: int, batch: list[Verdict]) -> list[Verdict]:

@@ -7,8 +7,19 @@ A push is one PUSH (image-tag only when pushed by tag, as for an index's child m
 a removed tag is one DELETE naming it; a deleted image is one DELETE per tag it had (one
 without image-tag when it had none). A finished basic scan is one "ECR Image Scan" (scan-status,
 finding-severity-counts, image-tags); an enhanced one is Amazon Inspector's "Inspector2 Scan"
-(source aws.inspector2, counts with a TOTAL), as ECR's user guide shows both. Other kinds
-(replication, lifecycle) are added as their features land."""
+(source aws.inspector2, counts with a TOTAL), as ECR's user guide shows both.
+
+An image copied to a destination registry of this deployment is one "ECR Replication Action"
+there (action-type REPLICATE, result SUCCESS or FAILED, source-account, source-region,
+image-tag when replicated with one; no resources); an import into a pull-through cache is one
+"ECR Pull Through Cache Action" (rule-version "1", sync-status, ecr-repository-prefix,
+upstream-registry-url, image-tag when pulled by tag, and failure-code and failure-reason when
+it FAILED; the cached repository's ARN in resources), the guide's samples and EventBridge's
+schema of both. ECR publishes no sample of "ECR Lifecycle Policy Action": its shape here is
+Berth's, modelled on the other action events (result SUCCESS, repository-name, image-digest,
+image-tags, action-type EXPIRE or TRANSITION, rule-priority, target-storage-class ARCHIVE for
+a transition; the repository's ARN in resources). An expiry also deletes the image, which
+makes its "ECR Image Action" DELETEs as any deletion does."""
 from __future__ import annotations
 
 import hashlib
@@ -16,11 +27,24 @@ import time
 import uuid
 from typing import Any
 
-from ..events import IMAGE_DELETED, IMAGE_PUSHED, IMAGE_SCANNED, TAG_REMOVED, Event
+from ..events import (
+    IMAGE_DELETED,
+    IMAGE_PUSHED,
+    IMAGE_REPLICATED,
+    IMAGE_SCANNED,
+    LIFECYCLE_ACTED,
+    PULLTHROUGH_SYNCED,
+    TAG_REMOVED,
+    Event,
+)
 
 SOURCE, INSPECTOR = "aws.ecr", "aws.inspector2"
 IMAGE_ACTION, IMAGE_SCAN, INSPECTOR_SCAN = "ECR Image Action", "ECR Image Scan", "Inspector2 Scan"
-KINDS = frozenset({IMAGE_PUSHED, IMAGE_DELETED, TAG_REMOVED, IMAGE_SCANNED})
+REPLICATION_ACTION = "ECR Replication Action"
+PULL_THROUGH_ACTION = "ECR Pull Through Cache Action"
+LIFECYCLE_ACTION = "ECR Lifecycle Policy Action"
+KINDS = frozenset({IMAGE_PUSHED, IMAGE_DELETED, TAG_REMOVED, IMAGE_SCANNED, IMAGE_REPLICATED,
+                   PULLTHROUGH_SYNCED, LIFECYCLE_ACTED})
 
 
 def iso_time(epoch: float) -> str:
@@ -77,11 +101,59 @@ def scan_detail(event: Event, repository_arn: str) -> tuple[str, dict[str, Any]]
                         "image-tags": p.get("tags", [])}
 
 
-def envelopes(event: Event, account: str, region: str) -> list[dict[str, Any]]:
+def replication_detail(event: Event) -> dict[str, Any]:
+    p = event.payload
+    detail = {"result": p["result"], "repository-name": event.repository,
+              "image-digest": p["digest"], "action-type": "REPLICATE",
+              "source-account": p["sourceAccount"], "source-region": p["sourceRegion"]}
+    if p.get("tag"):
+        detail["image-tag"] = p["tag"]
+    return detail
+
+
+def pull_through_detail(event: Event) -> dict[str, Any]:
+    p = event.payload
+    detail = {"rule-version": "1", "sync-status": p["status"],
+              "ecr-repository-prefix": p["ecrRepositoryPrefix"],
+              "repository-name": event.repository,
+              "upstream-registry-url": p["upstreamRegistryUrl"], "image-digest": p["digest"]}
+    if p.get("tag"):
+        detail["image-tag"] = p["tag"]
+    if p["status"] == "FAILED":
+        detail["failure-code"] = p.get("failureCode") or "UNKNOWN"
+        detail["failure-reason"] = p.get("failureReason") or ""
+    return detail
+
+
+def lifecycle_detail(event: Event) -> dict[str, Any]:
+    p = event.payload
+    detail = {"result": "SUCCESS", "repository-name": event.repository,
+              "image-digest": p["digest"], "image-tags": list(p.get("tags") or []),
+              "action-type": p["action"], "rule-priority": p["rulePriority"]}
+    if p.get("targetStorageClass"):
+        detail["target-storage-class"] = p["targetStorageClass"]
+    return detail
+
+
+def single(event: Event, arn: str) -> tuple[str, dict[str, Any], list[str]] | None:
+    """(detail-type, detail, resources) of a kind that makes exactly one EventBridge event."""
     if event.kind == IMAGE_SCANNED:
-        arn = f"arn:aws:ecr:{region}:{account}:repository/{event.repository}"
-        kind, detail = scan_detail(event, arn)
-        return [envelope(kind, detail, account, region, event.created_at, [arn],
+        return (*scan_detail(event, arn), [arn])
+    if event.kind == IMAGE_REPLICATED:
+        return REPLICATION_ACTION, replication_detail(event), []  # as ECR's sample: none
+    if event.kind == PULLTHROUGH_SYNCED:
+        return PULL_THROUGH_ACTION, pull_through_detail(event), [arn]
+    if event.kind == LIFECYCLE_ACTED:
+        return LIFECYCLE_ACTION, lifecycle_detail(event), [arn]
+    return None
+
+
+def envelopes(event: Event, account: str, region: str) -> list[dict[str, Any]]:
+    arn = f"arn:aws:ecr:{region}:{account}:repository/{event.repository}"
+    one = single(event, arn)
+    if one is not None:
+        kind, detail, resources = one
+        return [envelope(kind, detail, account, region, event.created_at, resources,
                          _key(event, account, region, 0))]
     return [envelope(kind, detail, account, region, event.created_at, None,
                      _key(event, account, region, n))

@@ -1,8 +1,9 @@
-"""The outbox subscriber of notifications: each image event becomes its EventBridge envelopes,
-and each envelope a delivery row for every target of the event's account whose pattern it
-matches -- in the transaction that moves the subscriber's cursor, so each delivery is
-created exactly once. Sending is the delivery job's (delivery.py): a slow or dead target
-never slows the push that caused the event."""
+"""The outbox subscriber of notifications: each event ECR would publish (image actions and
+scans, replications, pull-through cache syncs, lifecycle actions) becomes its EventBridge
+envelopes (envelope.py), and each envelope a delivery row for every target of the event's
+account whose pattern it matches -- in the transaction that moves the subscriber's cursor, so
+each delivery is created exactly once. Sending is the delivery job's (delivery.py): a slow or
+dead target never slows the change that caused the event."""
 from __future__ import annotations
 
 import hashlib

@@ -42,6 +42,7 @@ from .upstream import Upstream, UpstreamError
 log = logging.getLogger("berth.pullthrough")
 
 IMPORT_JOB = "pullthrough-import"
+IMPORT_ATTEMPTS = 5  # then the import failed for good (its event says so)
 REFRESH_SECONDS = 24 * 3600.0  # ECR: a cached tag is checked upstream at most once a day
 RULES_SECONDS = 5.0            # how long a node trusts the rules it read
 ACCEPT = sorted(MANIFEST_TYPES)
@@ -200,7 +201,7 @@ class PullThrough:
             self.queue.enqueue(IMPORT_JOB, {"registryId": reg.registry_id,
                                             "repository": name, "digest": fetched.digest,
                                             "tag": None if is_digest(reference) else reference},
-                               tx=tx)
+                               max_attempts=IMPORT_ATTEMPTS, tx=tx)
 
     def _ensure_repository(self, tx, reg: Registry, name: str) -> None:
         if repository_rows.find(tx, reg.registry_id, name) is None:

@@ -2,7 +2,8 @@
 platforms' manifests) it lists that the repository lacks are fetched from the upstream and
 stored, then the manifest is put as an image, under its tag; its pending copy goes. A job,
 so a SIGKILL midway leaves it to run again (what was stored stays: blobs and manifests are
-content-addressed)."""
+content-addressed). How it ended is an event in the transaction that records it (synced.py):
+SUCCESS with the pending copy's going, FAILED when the job's last attempt fails."""
 from __future__ import annotations
 
 import asyncio
@@ -15,10 +16,11 @@ from ..registry.images.manifests import LayersMissing
 from ..registry.references import Digest
 from ..registry.registry import Registry
 from ..storage.metadata import pullthrough as rows
-from .cache import ACCEPT, IMPORT_JOB, PullThrough
+from .cache import ACCEPT, IMPORT_ATTEMPTS, IMPORT_JOB, PullThrough
 from .claims import Claim, stored, wait_for_holder
 from .fetch import Fetch
 from .rules import Rule
+from .synced import FAILED, SUCCESS, synced
 
 log = logging.getLogger("berth.pullthrough")
 
@@ -33,7 +35,9 @@ class Importer:
     def __init__(self, cache: PullThrough):
         self.cache = cache
 
-    def run(self, payload: dict) -> None:
+    def run(self, payload: dict, job: JobContext | None = None) -> None:
+        """Import the pending manifest; its event tells how it ended: SUCCESS, or FAILED
+        when ``job``'s last attempt fails (no job: this is the only attempt)."""
         reg = self.cache.root.scoped(payload["registryId"])
         name, digest, tag = payload["repository"], payload["digest"], payload.get("tag")
         with reg.db.read() as tx:
@@ -41,6 +45,7 @@ class Importer:
         if pending is None or pending.content is None:
             return  # imported already
         rule = self.cache.rule(reg.registry_id, name, fresh=True)
+        done = False
         try:
             if rule is None:
                 log.info("pull-through import of %s@%s dropped: no rule covers it", name,
@@ -49,10 +54,18 @@ class Importer:
                 self._put(reg, rule, name, digest, pending.media_type, pending.content)
                 if tag:
                     self._tag(reg, name, tag, digest, pending.media_type, pending.content)
+                done = True
         except NameUnknown:  # the repository was deleted meanwhile: nothing to import into
             log.info("pull-through import of %s@%s dropped: the repository is gone", name,
                      digest)
+        except Exception as exc:
+            if rule is not None and _last_attempt(job):
+                with reg.db.write() as tx:
+                    synced(tx, reg.registry_id, rule, name, digest, tag, FAILED, exc)
+            raise
         with reg.db.write() as tx:
+            if done:
+                synced(tx, reg.registry_id, rule, name, digest, tag, SUCCESS)
             rows.imported(tx, reg.registry_id, name, digest)
 
     def _put(self, reg: Registry, rule: Rule, name: str, digest: str, media_type: str,
@@ -116,11 +129,16 @@ class Importer:
                      tag, digest)
 
 
+def _last_attempt(job: JobContext | None) -> bool:
+    # A job cancelled (its node stopping, its lease lost) is not spent: it runs again.
+    return job is None or (job.attempt >= IMPORT_ATTEMPTS and not job.cancelled.is_set())
+
+
 def register(runner: JobRunner, cache: PullThrough) -> None:
     importer = Importer(cache)
 
     def run(job: JobContext) -> None:
-        importer.run(job.payload)
+        importer.run(job.payload, job)
 
     def prune(job: JobContext) -> None:
         now = time.time()

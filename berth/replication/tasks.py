@@ -5,23 +5,29 @@ repository and a destination). A lane is copied oldest task first by the one wor
 the claim on its oldest unfinished task: push order holds, a SIGKILLed worker's claim runs out
 and its job runs again, and a copy done twice changes nothing (blobs and manifests are
 content-addressed, the tag is put again). A periodic sweep restarts lanes nobody holds; a
-daily prune forgets what no status needs any more (storage/metadata/replication.prune)."""
+daily prune forgets what no status needs any more (storage/metadata/replication.prune). A
+copy's end (COMPLETE, or FAILED for good) is an ``image.replicated`` event on the destination,
+in the transaction that records it."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 
-from ..events import IMAGE_DELETED, IMAGE_PUSHED, TAG_REMOVED, Event, Subscriber
+from ..events import (IMAGE_DELETED, IMAGE_PUSHED, IMAGE_REPLICATED, TAG_REMOVED, Event,
+                      Subscriber, emit)
 from ..jobs.queue import JobQueue
 from ..jobs.runner import JobContext, JobRunner
 from ..registry.registry import Registry
 from ..registry.settings import read_settings
+from ..storage.metadata import registries as registry_rows
 from ..storage.metadata import replication as rows
 from ..storage.metadata.database import Database, Tx
 from .backfill import BACKFILL_JOB, Backfills
 from .configuration import SETTINGS_KEY, Configuration
 from .copy import Copier, ReplicationRefused, Task
 from .remote import SiteCopier
+from .sites import sites_of
 
 log = logging.getLogger("berth.replication")
 
@@ -107,7 +113,25 @@ def _attempt(db: Database, copier: Copier, task, worker: str, keep_alive) -> Non
         status, failure = rows.FAILED, f"INTERNAL_ERROR: {type(exc).__name__}"
         log.exception("replication of %s@%s failed for good", task.repository, task.digest)
     with db.write() as tx:
-        rows.finish(tx, task.id, worker, status, failure, 1, time.time())
+        finished = rows.finish(tx, task.id, worker, status, failure, 1, time.time())
+        if finished and task.action == rows.COPY:  # told once: by the finish recorded
+            _replicated(tx, task, status)
+
+
+def _replicated(tx: Tx, task, status: str) -> None:
+    """A copy into a registry of this deployment ended (COMPLETE, or FAILED for good): its
+    event on the destination registry and repository. A copy to a site is a push there,
+    which that deployment tells its own targets of; a destination account that does not
+    exist here has no registry to tell."""
+    source = registry_rows.settings(tx, task.registry_id)
+    dest_id = registry_rows.registry_id(tx, task.dest_account, task.dest_region)
+    if source is None or dest_id is None or dest_id == task.registry_id:
+        return
+    if task.dest_account in sites_of(json.loads(source.settings) if source.settings else {}):
+        return
+    emit(tx, IMAGE_REPLICATED, dest_id, task.repository, digest=task.digest, tag=task.tag,
+         sourceAccount=source.account_id, sourceRegion=source.region,
+         result="SUCCESS" if status == rows.COMPLETE else "FAILED")
 
 
 def register(runner: JobRunner, registry: Registry, sweep_seconds: float = 60.0) -> None:

@@ -3,7 +3,8 @@ archives an image that skopeo and podman then cannot pull (an image sharing its 
 pulls whole), ``describe-images``/``list-images`` show it only under ``imageStatus=ARCHIVED``,
 BatchGetImage answers ImageInaccessible, and a restore (ACTIVATING, then ACTIVE once the job
 ran) makes it pullable again. A lifecycle policy's transition rule archives old images; an
-archive rule (sinceImageTransitioned) expires those archived for 90 days or more."""
+archive rule (sinceImageTransitioned) expires those archived for 90 days or more; the account's
+webhook is told of each, an "ECR Lifecycle Policy Action"."""
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ from tests.support.oci_push import push_blob
 from tests.support.procs import require_binary
 from tests.support.skopeo import Skopeo
 from tests.support.watched_node import FAST_LIFECYCLE, logged_in_skopeo, watched_node
+from tests.support.webhooks import Webhooks, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +43,12 @@ def node(tmp_path_factory) -> Iterator[BerthNode]:
     with watched_node(tmp_path_factory.mktemp("archive"), "berth archive node",
                       FAST_LIFECYCLE) as found:
         yield found
+
+
+@pytest.fixture
+def webhooks():
+    with Webhooks() as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +277,8 @@ EXPIRE_ARCHIVED = {"rulePriority": 2, "description": "expire what was archived 9
 
 
 def test_a_policy_archives_old_images_then_expires_them_from_the_archive(
-        node, skopeo, podman, ecr, tmp_path):
+        node, skopeo, podman, ecr, webhooks, tmp_path):
+    receiver = webhooks.watch(node, "ECR Lifecycle Policy Action")
     images = {tag: new_image(tag) for tag in ("old-1", "old-2", "keep-1")}
     for tag, image in images.items():
         push(skopeo, node, LC, tag, image, tmp_path)
@@ -297,4 +306,13 @@ def test_a_policy_archives_old_images_then_expires_them_from_the_archive(
                "the expired image's own blobs were freed", 30)
     assert is_stored(node.blobs_dir, images["old-1"].layers[0].digest)  # shared: kept
     assert_pulls_whole(skopeo, node, f"{LC}:keep-1", images["keep-1"], tmp_path)
+    told = wait_for(receiver, "ECR Lifecycle Policy Action", 3)
+    assert sorted((e["detail"]["action-type"], e["detail"]["image-digest"],
+                   e["detail"]["image-tags"], e["detail"]["rule-priority"],
+                   e["detail"].get("target-storage-class", "")) for e in told) == sorted([
+        ("TRANSITION", digest["old-1"], ["old-1"], 1, "ARCHIVE"),
+        ("TRANSITION", digest["old-2"], ["old-2"], 1, "ARCHIVE"),
+        ("EXPIRE", digest["old-1"], ["old-1"], 2, "")])
+    assert all(e["resources"] == [f"arn:aws:ecr:us-east-1:{e['account']}:repository/{LC}"]
+               and e["detail"]["repository-name"] == LC for e in told)
     node.assert_consistent()

@@ -1,7 +1,9 @@
 """Event notifications end to end: webhook targets put with `berth admin events` (online), docker
 pushes to a Berth node, and real HTTP receivers (threaded http.server on loopback ports) that
 get ECR's EventBridge events -- signed, with delivery and event ids, in order per repository,
-all of them after a receiver comes back, none twice per successful delivery id."""
+all of them after a receiver comes back, none twice per successful delivery id. (The
+receiver and the admin client are tests/support/webhooks.py's, which the replication,
+pull-through and lifecycle e2e tests use to watch their own events.)"""
 from __future__ import annotations
 
 import hashlib
@@ -9,72 +11,22 @@ import hmac
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from botocore.credentials import Credentials
-
-from berth.cli.admin_client import AdminClient
 from tests.support.berth_node import BerthNode
-from tests.support.credentials import admin_key
 from tests.support.dockerd import Dockerd
 from tests.support.gc import admin_online, clean_env
 from tests.support.log_watch import LOGS
-from tests.support.ports import free_port, wait_until
+from tests.support.ports import wait_until
 from tests.support.tarballs import make_tar
+from tests.support.webhooks import Admin, Receiver
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-webhook-secret"
-
-
-class Receiver:
-    """A webhook receiver on a loopback port: records every POST, answers 200."""
-
-    def __init__(self, port: int | None = None):
-        self.port = port or free_port()
-        self.received: list[tuple[str, dict, dict, bytes]] = []  # path, headers, event, body
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "Receiver":
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver._lock:
-                    receiver.received.append((self.path, dict(self.headers), json.loads(body),
-                                              body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def events(self, path: str | None = None) -> list[tuple[dict, dict, bytes]]:
-        with self._lock:
-            return [(h, e, b) for p, h, e, b in self.received if path is None or p == path]
 
 
 @pytest.fixture(scope="module")
@@ -101,32 +53,6 @@ def secret_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("secret") / "secret"
     path.write_text(SECRET + "\n")
     return path
-
-
-class Admin:
-    """The node's admin API in this process (``berth admin --endpoint-url`` costs a Python
-    start per call; the CLI itself is run where it is what is tested)."""
-
-    def __init__(self, node: BerthNode):
-        key = admin_key(node.credentials_dir)
-        self.client = AdminClient.__new__(AdminClient)
-        self.client.url, self.client.region, self.client.timeout = (
-            node.url + "/admin", "us-east-1", 30.0)
-        self.client.credentials = Credentials(key.id, key.secret)
-
-    def __call__(self, operation: str, **params) -> dict:
-        return self.client.call(operation, params)
-
-    def put(self, name: str, url: str, pattern: dict | None = None, **more) -> dict:
-        return self("PutEventTarget", Name=name, Url=url,
-                    EventPattern=None if pattern is None else json.dumps(pattern), **more)
-
-    def delete(self, *names: str) -> None:
-        for name in names:
-            self("DeleteEventTarget", Name=name)
-
-    def deliveries(self, target: str) -> list[dict]:
-        return self("ListEventDeliveries", TargetName=target)["Deliveries"]
 
 
 @pytest.fixture(scope="module")

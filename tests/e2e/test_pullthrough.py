@@ -1,7 +1,8 @@
 """Pull-through cache on a running ``berth serve``: CNCF Distribution (Debian's
 docker-registry, with and without htpasswd) and another Berth as upstreams, pulled through
-with skopeo and docker. The first pull fetches (and imports in the background), later pulls are served
-locally (the upstream's request log says so), a tag moved upstream is seen once the refresh
+with skopeo and docker. The first pull fetches (and imports in the background), later pulls
+are served locally (the upstream's request log says so; the account's webhook is told of the
+import, an "ECR Pull Through Cache Action"), a tag moved upstream is seen once the refresh
 interval has passed, and with the upstream stopped the cached image is still pulled."""
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tests.support.ports import wait_until
 from tests.support.skopeo import Skopeo
 from tests.support.tarballs import make_tar
 from tests.support.tenants import aws, berth_admin
+from tests.support.webhooks import Webhooks, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +42,12 @@ def node(tmp_path_factory):
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture
+def webhooks():
+    with Webhooks() as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +104,11 @@ def _imported(node, repository: str, digest: str, tag: str) -> bool:
 
 
 def test_the_first_pull_fetches_and_later_pulls_are_served_locally(node, upstream, skopeo,
-                                                                    tmp_path):
+                                                                    webhooks, tmp_path):
     image = _push_upstream(skopeo, tmp_path, f"{upstream.host}/library/app:v1",
                            {"app.txt": b"first pull" * 50_000})
     _rule(node, "hub", upstream.url)
+    receiver = webhooks.watch(node, "ECR Pull Through Cache Action")
     here = f"127.0.0.1:{node.port}/hub/library/app"
     assert _same(_pull(skopeo, tmp_path, f"{here}:v1"), image)
     # The import (a job) makes it an image of the repository the pull created.
@@ -113,6 +122,13 @@ def test_the_first_pull_fetches_and_later_pulls_are_served_locally(node, upstrea
             upstream.requests_for("GET", "/blobs/")) == fetched
     # Each blob came from the upstream once: the client's fetch and the import shared them.
     assert fetched[1] == len([b for b in image.blobs if b.digest != image.manifest.digest])
+    [told] = wait_for(receiver, "ECR Pull Through Cache Action")
+    assert told["resources"] == [
+        f"arn:aws:ecr:us-east-1:{told['account']}:repository/hub/library/app"]
+    assert told["detail"] == {
+        "rule-version": "1", "sync-status": "SUCCESS", "ecr-repository-prefix": "hub",
+        "repository-name": "hub/library/app", "upstream-registry-url": upstream.url,
+        "image-tag": "v1", "image-digest": image.manifest.digest}
 
 
 def test_a_tag_moved_upstream_is_seen_after_the_refresh_interval(node, upstream, skopeo,

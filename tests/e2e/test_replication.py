@@ -1,8 +1,9 @@
 """Replication on a running ``berth serve`` (its jobs doing the work): an image pushed with
 skopeo appears in the administrator's registry in another region and in another account's
 registry (whose registry policy allows it), pulled byte for byte by each at the plain host
-with a token of that region or account; and a SIGKILL right after the push is acknowledged
-loses nothing: the copy happens after the restart."""
+with a token of that region or account, each destination account's webhook receiving its "ECR
+Replication Action"; and a SIGKILL right after the push is acknowledged loses nothing: the copy
+happens after the restart."""
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +22,7 @@ from tests.support.oci_push import OCI_MANIFEST, digest_of, push_blob
 from tests.support.ports import wait_until
 from tests.support.skopeo import Skopeo
 from tests.support.tenants import aws, new_account
+from tests.support.webhooks import Webhooks, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +36,12 @@ def node(tmp_path_factory):
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture
+def webhooks():
+    with Webhooks() as made:
+        yield made
 
 
 def _skopeo(node: BerthNode, workdir: Path, key, region: str) -> Skopeo:
@@ -68,7 +76,7 @@ def _pulled(skopeo: Skopeo, workdir: Path, ref: str, image) -> bool:
             and all(layout.blob(b.digest) == b.data for b in image.blobs))
 
 
-def test_an_image_reaches_another_region_and_another_account(node, tmp_path):
+def test_an_image_reaches_another_region_and_another_account(node, webhooks, tmp_path):
     admin = admin_key(node.data_dir)
     account = aws(node, admin, "describe-registry")["registryId"]
     other, other_key = new_account(node, "replica-site")
@@ -76,6 +84,8 @@ def test_an_image_reaches_another_region_and_another_account(node, tmp_path):
         "Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
             "Action": ["ecr:ReplicateImage", "ecr:CreateRepository"], "Resource": "*"}]}))
+    # Each destination's account is told of the copy it got.
+    receiver = webhooks.watch(node, "ECR Replication Action", account, other)
     aws(node, admin, "put-replication-configuration", "--replication-configuration",
         json.dumps({"rules": [{"destinations": [{"region": WEST, "registryId": account},
                                                 {"region": EAST, "registryId": other}],
@@ -93,6 +103,15 @@ def test_an_image_reaches_another_region_and_another_account(node, tmp_path):
                    "rep/app", "--image-id", "imageTag=v1")["replicationStatuses"]
     assert sorted((s["region"], s["registryId"], s["status"]) for s in statuses) == sorted(
         [(WEST, account, "COMPLETE"), (EAST, other, "COMPLETE")])
+    told = wait_for(receiver, "ECR Replication Action", 2)
+    assert sorted((e["account"], e["region"], e["detail"]["result"]) for e in told) == sorted(
+        [(account, WEST, "SUCCESS"), (other, EAST, "SUCCESS")])
+    for event in told:
+        assert event["source"] == "aws.ecr" and event["resources"] == []
+        assert event["detail"] == {
+            "result": "SUCCESS", "repository-name": "rep/app",
+            "image-digest": image.manifest.digest, "action-type": "REPLICATE",
+            "image-tag": "v1", "source-account": account, "source-region": EAST}
 
 
 def test_an_index_arrives_with_its_platforms_and_its_referrers(node, tmp_path):

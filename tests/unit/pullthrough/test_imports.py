@@ -12,11 +12,15 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from berth.events import PULLTHROUGH_SYNCED, Outbox
 from berth.jobs.queue import JobQueue
-from berth.pullthrough.cache import IMPORT_JOB
+from berth.jobs.runner import JobContext
+from berth.pullthrough.cache import IMPORT_ATTEMPTS, IMPORT_JOB
 from berth.pullthrough.imports import Importer
+from berth.pullthrough.upstream import UpstreamError
 from berth.secrets.services import SecretService
 from berth.storage.metadata import pullthrough as rows
+from tests.support.notifications import delivered, watch
 from tests.unit.api.ecr.support import REGION, server_fixture
 
 server = server_fixture("pullthrough-imports")
@@ -63,6 +67,57 @@ def test_the_import_makes_the_image_and_running_it_again_changes_nothing(server,
     importer.run(payloads[0])
     assert _images(server, "mirror/src/app") == [{"imageDigest": digest, "imageTag": "v1"}]
     assert _pull_manifest(server, "mirror/src/app", "v1").content == served.content
+
+
+def _synced(server, repository: str) -> list[dict]:
+    return [e.payload for e in Outbox(server.state.registry.db).read(limit=100_000)
+            if e.kind == PULLTHROUGH_SYNCED and e.repository == repository]
+
+
+def test_an_import_is_one_pull_through_cache_action(server, rule):
+    db = server.state.registry.db
+    watch(db, server.account, "ECR Pull Through Cache Action", "synced")
+    digest = server.push("src/told", "v1", b"told once")
+    assert _pull_manifest(server, "mirror/src/told", "v1").status_code == 200
+    [payload] = _imports(server)
+    importer = Importer(server.state.pullthrough)
+    importer.run(payload)
+    importer.run(payload)  # imported already: nothing to tell
+    assert _synced(server, "mirror/src/told") == [{
+        "digest": digest, "tag": "v1", "ecrRepositoryPrefix": "mirror",
+        "upstreamRegistryUrl": server.url, "status": "SUCCESS"}]
+    [event] = delivered(db, server.account, "synced")
+    assert (event["detail-type"], event["account"], event["region"]) == (
+        "ECR Pull Through Cache Action", server.account, REGION)
+    assert event["resources"] == [
+        f"arn:aws:ecr:{REGION}:{server.account}:repository/mirror/src/told"]
+    assert event["detail"] == {
+        "rule-version": "1", "sync-status": "SUCCESS", "ecr-repository-prefix": "mirror",
+        "repository-name": "mirror/src/told", "upstream-registry-url": server.url,
+        "image-tag": "v1", "image-digest": digest}
+
+
+def test_an_import_that_fails_is_told_after_its_last_attempt_only(server, rule):
+    db = server.state.registry.db
+    watch(db, server.account, "ECR Pull Through Cache Action", "failed")
+    server.push("src/lost", "v1", b"gone upstream before its import")
+    assert _pull_manifest(server, "mirror/src/lost", "v1").status_code == 200
+    server.client().delete_repository(repositoryName="src/lost", force=True)  # upstream
+    [payload] = _imports(server)
+    importer = Importer(server.state.pullthrough)
+    for attempt in (1, IMPORT_ATTEMPTS):
+        with pytest.raises(UpstreamError):  # raised: the job records its attempt
+            importer.run(payload, JobContext("job", IMPORT_JOB, payload, attempt))
+        assert len(_synced(server, "mirror/src/lost")) == (attempt == IMPORT_ATTEMPTS)
+    [found] = _synced(server, "mirror/src/lost")
+    assert (found["status"], found["failureCode"]) == ("FAILED", "UPSTREAM_IMAGE_NOT_FOUND")
+    assert "404" in found["failureReason"], found
+    [event] = delivered(db, server.account, "failed")
+    assert event["detail"] == {
+        "rule-version": "1", "sync-status": "FAILED", "ecr-repository-prefix": "mirror",
+        "repository-name": "mirror/src/lost", "upstream-registry-url": server.url,
+        "image-tag": "v1", "image-digest": payload["digest"],
+        "failure-code": "UPSTREAM_IMAGE_NOT_FOUND", "failure-reason": found["failureReason"]}
 
 
 def test_an_import_into_a_deleted_repository_is_dropped(server, rule):
