@@ -63,6 +63,7 @@ from .registry.repositories.encryption import Encryption
 from .registry.tasks import handle_restores, schedule_upload_expiry
 from .storage.blobs import open_driver
 from .storage.blobs.encrypted import EncryptedDriver
+from .storage.blobs.metered import MeteredDriver
 from .storage.metadata.database import Database, pool_size_for
 from .usage.report import Pricing
 from .usage.tasks import schedule_sampling
@@ -81,8 +82,11 @@ def open_registry(settings: Settings) -> tuple[Registry, Iam]:
     try:
         iam = open_iam(settings, db)
         keys = open_keys(db, iam.identities.master)
-        # Every driver is wrapped: blobs under a key ref are sealed, others pass through.
-        driver = EncryptedDriver(open_driver(settings), keys.store)
+        # Every driver is wrapped: blobs under a key ref are sealed, others pass through;
+        # beneath, the storage's own calls are timed when metrics are kept.
+        storage = open_driver(settings)
+        driver = EncryptedDriver(MeteredDriver(storage) if settings.metrics else storage,
+                                 keys.store)
         registry = Registry.create(db, driver, settings.max_manifest_bytes,
                                    iam.registry_id(iam.tenancy.default),
                                    encryption=Encryption(keys, settings.storage_encrypted),
@@ -143,7 +147,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     runner = job_runner(settings, registry)
     run_jobs = settings.jobs if run_jobs is None else run_jobs
     transfer = TransferCounter(Networks(settings.internal_networks))
-    flushers = [TransferFlusher(transfer, registry.db)]
+    flushers = [TransferFlusher(transfer, registry.db, settings.usage_flush_seconds)]
     observers = [*request_observers(settings), transfer.observe]
     if settings.audit:
         recorder = AuditRecorder()

@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="run background jobs only (garbage collection, expiry, events)")
     _add_settings_flags(worker_parser)
     _add_log_flags(worker_parser)
+    worker_parser.add_argument("--host", help="address the metrics port listens on "
+                                              "(default 127.0.0.1)")
+    worker_parser.add_argument("--metrics-port", type=int,
+                               help="serve this worker's /metrics on this port (default 0: "
+                                    "none)")
     db = sub.add_parser("db", help="metadata database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     _add_settings_flags(db_sub.add_parser("upgrade", help="apply schema migrations"))

@@ -14,7 +14,7 @@ from ..serving import supervisor
 from ..serving.supervisor import StartupError
 from ..serving.tls import SELF_SIGNED, SelfSigned, TlsError, TlsFiles, context_factory, \
     server_names
-from .startup import Started, prepare
+from .startup import Started, prepare, start_metrics_server
 
 log = logging.getLogger("berth")
 
@@ -42,7 +42,7 @@ def _serve(settings: Settings) -> int:
         # (with their number, which sizes each one's share of the database connections).
         os.environ.update(dataclasses.replace(settings, workers=workers).to_env())
         os.environ[SUPERVISOR_ENV] = str(os.getpid())
-        metrics_server = _metrics_server(settings)
+        metrics_server = start_metrics_server(settings)
         try:
             ready = supervisor.run(_config(settings, workers, tls), sockets,
                                    lambda: announce(settings, workers, started, tls), tls)
@@ -158,18 +158,6 @@ def _metrics_directory(settings: Settings):
     from ..observability.prometheus import prepare_directory, scratch_base
 
     return prepare_directory(scratch_base(settings.data_dir))
-
-
-def _metrics_server(settings: Settings):
-    if not (settings.metrics and settings.metrics_port):
-        return None
-    from ..api.metrics import start_server
-    from ..iam.wiring import open_iam
-    from ..storage.metadata.database import Database
-
-    log.info("metrics on http://%s:%d/metrics%s", settings.host, settings.metrics_port,
-             " (anonymous)" if settings.metrics_anonymous else "")
-    return start_server(settings, lambda: open_iam(settings, Database(settings.database_url)))
 
 
 def _stop_metrics(directory) -> None:

@@ -114,3 +114,14 @@ def _bootstrap(settings: Settings, db: Database) -> Started:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def start_metrics_server(settings: Settings):
+    """The scrape on its own port (a thread), if one is set; None otherwise."""
+    if not (settings.metrics and settings.metrics_port):
+        return None
+    from ..api.metrics import start_server
+
+    log.info("metrics on http://%s:%d/metrics%s", settings.host, settings.metrics_port,
+             " (anonymous)" if settings.metrics_anonymous else "")
+    return start_server(settings, lambda: open_iam(settings, Database(settings.database_url)))

@@ -10,18 +10,23 @@ import signal
 from ..app import job_runner, open_registry
 from ..config import Settings
 from ..jobs.runner import JobRunner
+from .startup import start_metrics_server
 
 log = logging.getLogger("berth.worker")
 
 
 def run(settings: Settings) -> int:
     registry, _ = open_registry(settings)
+    # Its jobs' metrics are this process's own: scraped on the metrics port, if one is set.
+    metrics_server = start_metrics_server(settings)
     try:
         runner = job_runner(settings, registry)
         log.info("worker %s running jobs: %s", runner.worker,
                  ", ".join(sorted(runner.kinds)))
         asyncio.run(_until_stopped(runner))
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
         registry.close()
     log.info("worker stopped")
     return 0

@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..concurrency import blocking
 from ..observability import metrics
+from .outage import Outage
 from .queue import Claimed, JobQueue, error_text
 from .schedule import Schedule
 from .watch import Watch, Watcher
@@ -68,6 +69,8 @@ class JobRunner:
         self._watched: dict[asyncio.Task, JobContext] = {}
         self._tasks: list[asyncio.Task] = []
         self._sampled = 0.0
+        self._poll_outage = Outage("job queue poll", log)
+        self._look_outage = Outage("looking for pending work", log)
         self.every(3600, PRUNE_JOBS, lambda job: queue.prune())
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -135,8 +138,9 @@ class JobRunner:
             timeout = None
             try:
                 await self.poll_once()
+                self._poll_outage.ended()
             except Exception:  # e.g. the database is unreachable: the next poll tries again
-                log.exception("job queue poll failed")
+                self._poll_outage.failed()
                 timeout = self.poll_seconds  # not at once: a poll that failed would spin
             # A poll claims at most the free slots: when a job ends, poll again at once, so
             # jobs run as fast as they finish, not a slot's worth per poll interval.
@@ -179,8 +183,9 @@ class JobRunner:
             if free:
                 try:
                     found = set(await blocking(watcher.watch.pending))
+                    self._look_outage.ended()
                 except Exception:  # e.g. the database is unreachable: the next look tries
-                    log.exception("looking for pending work failed")
+                    self._look_outage.failed()
                     continue
                 for kind in watcher.choose(free, found):
                     self._start_watched(watcher, kind)

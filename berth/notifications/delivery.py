@@ -147,28 +147,43 @@ class Deliverer:
 
     def _pass(self, target_id: str, url: str, secret: bytes | None,
               stopping: Callable[[], bool]) -> tuple[int, bool]:
-        """One walk of the queue in order; (attempts made, whether another pass may find
-        more). A repository whose head is waiting or just failed is skipped whole."""
-        with self.db.read() as tx:
-            queue = [Delivery.from_row(r) for r in rows.pending(tx, target_id, BATCH)]
+        """One walk of the queue in order, a page at a time; (attempts made, whether another
+        pass may find more). A repository whose head is waiting or just failed is skipped
+        whole, and its rows are left out of the pages after: however many it has, the
+        other repositories' deliveries behind them are reached."""
         blocked: set[str] = set()
         outcomes = Outcomes(self)
+        after = 0
         try:
-            for delivery in queue:
-                if delivery.repository in blocked or stopping():
-                    continue
-                if delivery.next_attempt_at > self.clock():
-                    blocked.add(delivery.repository)
-                    continue
-                failure = self.send(url, secret, delivery)
-                outcomes.add(delivery, failure)
-                if failure is not None:
-                    blocked.add(delivery.repository)
-                    if failure.unreachable:
-                        return outcomes.made, False
+            while not stopping():
+                with self.db.read() as tx:
+                    page = [Delivery.from_row(r)
+                            for r in rows.pending(tx, target_id, BATCH, after, blocked)]
+                if not self._walk(url, secret, page, blocked, outcomes, stopping):
+                    return outcomes.made, False
+                if len(page) < BATCH:
+                    break
+                after = page[-1].seq
             return outcomes.made, outcomes.made > 0
         finally:
             outcomes.flush()
+
+    def _walk(self, url: str, secret: bytes | None, page: list[Delivery], blocked: set[str],
+              outcomes: "Outcomes", stopping: Callable[[], bool]) -> bool:
+        """Send a page's due deliveries in order; False once the target proved unreachable."""
+        for delivery in page:
+            if delivery.repository in blocked or stopping():
+                continue
+            if delivery.next_attempt_at > self.clock():
+                blocked.add(delivery.repository)
+                continue
+            failure = self.send(url, secret, delivery)
+            outcomes.add(delivery, failure)
+            if failure is not None:
+                blocked.add(delivery.repository)
+                if failure.unreachable:
+                    return False
+        return True
 
     def send(self, url: str, secret: bytes | None, delivery: Delivery) -> DeliveryFailed | None:
         """One POST of the delivery: None if it succeeded."""

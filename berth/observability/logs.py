@@ -17,6 +17,18 @@ FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
 # Fields an access line adds (RequestRecord's, as the access log passes them in ``extra``).
 ACCESS = "access"
+ACCESS_LOGGER = "berth.access"
+
+
+def access_fields(record) -> dict:
+    """An access line's fields (a JSON line's, besides the message)."""
+    return {"protocol": record.protocol, "method": record.method, "route": record.route,
+            "repository": record.repository, "status": record.status,
+            "bytes_in": record.bytes_in, "bytes_out": record.bytes_out,
+            "duration_ms": round(record.seconds * 1000, 3),
+            "principal_arn": record.principal_arn, "source_ip": record.source_ip,
+            "account_id": record.account_id, "region": record.region,
+            "request_id": record.request_id}
 
 
 class RequestIdFilter(logging.Filter):
@@ -63,6 +75,12 @@ class TextFormatter(logging.Formatter):
             line = f"{line}\n{self.formatStack(record.stack_info)}"
         return line
 
+    def access_line(self, created: float, message: str, record) -> str:
+        """What ``format`` makes of an access line's record (berth.observability.access_log)."""
+        rid = record.request_id
+        tag = f" [{rid}]" if rid else ""
+        return f"{self._clock(created, ',')} INFO {ACCESS_LOGGER}{tag}: {message}"
+
 
 class JsonFormatter(logging.Formatter):
     """One object per line: time, level, logger, message and request_id on every line (null
@@ -90,6 +108,13 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
         return orjson.dumps(line, default=str).decode()
+
+    def access_line(self, created: float, message: str, record) -> str:
+        """What ``format`` makes of an access line's record (berth.observability.access_log)."""
+        return orjson.dumps({"time": self._clock(created, ".") + "Z", "level": "INFO",
+                             "logger": ACCESS_LOGGER, "message": message,
+                             "request_id": record.request_id or None, **access_fields(record)},
+                            default=str).decode()
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -120,6 +145,17 @@ def handler(log_format: str = "text") -> logging.Handler:
 
 
 OWN_LOGGERS = ("berth", "uvicorn")
+
+
+def berth_handler() -> logging.Handler | None:
+    """Berth's handler, if it is the one place a ``berth.access`` line goes (no other
+    handler on the way: a test's capture sees the lines as records)."""
+    handlers = logging.root.handlers
+    if len(handlers) != 1 or not getattr(handlers[0], "berth", False):
+        return None
+    if logging.getLogger(ACCESS_LOGGER).handlers or logging.getLogger("berth").handlers:
+        return None
+    return handlers[0]
 
 
 def install(level: str, log_format: str = "text") -> None:

@@ -19,6 +19,9 @@ from . import RequestRecord, buffered
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300)
 # Database transactions: sub-millisecond SQLite reads to slow writes.
 FAST_BUCKETS = (.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5)
+# Blob storage calls: a local stat (~50 us) to a server-side copy of a large object on S3.
+STORAGE_BUCKETS = (.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1,
+                   2.5, 5, 10, 30, 120)
 JOB_BUCKETS = (.01, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600)
 
 
@@ -81,6 +84,13 @@ class Metrics:
             "berth_db_transaction_duration_seconds",
             "Metadata transactions, from taking a connection to giving it back", ["kind"],
             buckets=FAST_BUCKETS)
+        self.storage_seconds = Histogram(
+            "berth_storage_operation_duration_seconds",
+            "Blob storage driver calls, until their answer (a read's or a walk's: its first "
+            "bytes or entry)", ["driver", "operation"], buckets=STORAGE_BUCKETS)
+        self.storage_errors = Counter(
+            "berth_storage_errors", "Blob storage driver calls that failed (a blob or upload "
+            "that is not there is an answer, not a failure)", ["driver", "operation"])
         self.db_in_use = Gauge("berth_db_connections_in_use",
                                "Metadata connections held by transactions", ["database"],
                                multiprocess_mode="livesum")
@@ -183,6 +193,25 @@ class DatabaseMetrics:
         self.waiting = m.db_waiting.labels(database)
         self.read_seconds = m.db_seconds.labels("read")
         self.write_seconds = m.db_seconds.labels("write")
+
+
+class StorageMetrics:
+    """A storage driver's children per operation, looked up once (every blob read and
+    write passes here)."""
+
+    def __init__(self, driver: str):
+        self.driver = driver
+        self._children: dict[str, tuple] = {}
+
+    def of(self, operation: str) -> tuple:
+        """(latency histogram, error counter) of the operation."""
+        found = self._children.get(operation)
+        if found is None:
+            m = metrics()
+            found = self._children[operation] = (
+                m.storage_seconds.labels(self.driver, operation),
+                m.storage_errors.labels(self.driver, operation))
+        return found
 
 
 def image_pushed(created: bool, is_index: bool, tag_change: str) -> None:

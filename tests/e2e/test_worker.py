@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.berth_node import BerthNode, new_master_key
 from tests.support.gc import (Worker, eventually, gc_env, gc_reports, is_stored, log_problems,
                               plant_orphans, settings_flags, stored_files)
 from tests.support.log_watch import LOGS
 from tests.support.oci_push import OCI_MANIFEST, digest_of, push_image
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -126,6 +129,13 @@ def _freed(node: BerthNode, digests) -> bool:
     return not any(is_stored(node.blobs_dir, d) for d in digests)
 
 
+def _worker_metric(port: int, name: str, **labels: str) -> float:
+    answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert answer.status_code == 200, answer.text
+    return sum(s.value for family in text_string_to_metric_families(answer.text)
+               for s in family.samples if s.name == name and labels.items() <= s.labels.items())
+
+
 def _claimants(node: BerthNode) -> Counter:
     """Jobs done per claiming process (pid)."""
     return Counter(int(claimed_by.split(":")[1]) for (claimed_by,) in node.query(
@@ -143,10 +153,18 @@ def test_a_server_without_jobs_frees_nothing_until_a_worker_runs(deployments):
     assert all(is_stored(node.blobs_dir, g) for g in images.garbage), "freed without a worker"
     assert node.query("SELECT count(*) FROM jobs") == [(0,)], "the server ran jobs"
 
-    worker = d.worker()
+    metrics_port = free_port()
+    worker = d.worker({"BERTH_METRICS_PORT": str(metrics_port),
+                       "BERTH_METRICS_ANONYMOUS": "true"})
     started = time.monotonic()
     eventually(lambda: _freed(node, images.garbage), "the worker freed the garbage", 30)
     assert time.monotonic() - started < 15
+    # The worker's own metrics: its sweeps, scraped from its metrics port.
+    eventually(lambda: _worker_metric(metrics_port, "berth_gc_freed_objects_total",
+                                      source="unreferenced") >= len(images.garbage),
+               "the worker's metrics count what it freed", 10)
+    assert _worker_metric(metrics_port, "berth_jobs_finished_total", kind="gc-sweep",
+                          outcome="done") >= 1
     assert all(is_stored(node.blobs_dir, k) for k in images.kept_digests())
     assert set(_claimants(node)) == {worker.pid}
 

@@ -4,7 +4,7 @@ The tables are declared here, on the shared metadata, beside the statements that
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import (
     BigInteger,
@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from .schema import _name, metadata, registries
-from .statements import insert
+from .statements import in_list, insert, list_param
 
 if TYPE_CHECKING:
     from .database import Tx
@@ -162,13 +162,17 @@ def due_targets(tx: "Tx", now: float) -> list[str]:
 @cache
 def _pending():
     return (select(*_DELIVERY_COLUMNS)
-            .where(D.c.target_id == bindparam("target"), D.c.state == PENDING)
+            .where(D.c.target_id == bindparam("target"), D.c.state == PENDING,
+                   D.c.seq > bindparam("after"), ~in_list(D.c.repository, "skip"))
             .order_by(D.c.seq).limit(bindparam("limit")))
 
 
-def pending(tx: "Tx", target_id: str, limit: int) -> list:
-    """The target's pending deliveries, oldest first (due or waiting for a retry)."""
-    return tx.all(_pending(), {"target": target_id, "limit": limit})
+def pending(tx: "Tx", target_id: str, limit: int, after: int = 0,
+            skip: Iterable[str] = ()) -> list:
+    """The target's pending deliveries (due or waiting for a retry), oldest first, from
+    after ``after`` (a seq), but those of the repositories in ``skip``."""
+    return tx.all(_pending(), {"target": target_id, "limit": limit, "after": after,
+                               "skip": list_param(sorted(skip))})
 
 
 @cache

@@ -2,6 +2,7 @@
 events, is found by the periodic look when another process commits them, queues no job rows
 while idle, and stops with the node."""
 import asyncio
+import logging
 import threading
 import time
 
@@ -224,8 +225,39 @@ def test_a_poll_that_fails_does_not_spin(db, caplog):
         await asyncio.sleep(1.0)
         await runner.stop()
 
-    asyncio.run(main())
+    with caplog.at_level(logging.INFO, logger="berth.jobs"):
+        asyncio.run(main())
     assert 2 <= len(polls) <= 8  # once per poll interval, not as fast as it fails
+    failed = [r for r in caplog.records if "job queue poll failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info  # once per outage, with its cause
+
+
+def test_a_look_that_fails_is_logged_once_per_outage(db, caplog):
+    down = threading.Event()
+    down.set()
+
+    def pending():
+        if down.is_set():
+            raise OSError("database unreachable")
+        return []
+
+    async def main():
+        runner = JobRunner(JobQueue(db), poll_seconds=0.05)
+        runner.watch(Watch(pending, {"k": lambda job: None}, look=0.05))
+        runner.start()
+        await asyncio.sleep(0.5)
+        down.clear()
+        await asyncio.sleep(0.3)
+        down.set()
+        await asyncio.sleep(0.3)
+        await runner.stop()
+
+    with caplog.at_level(logging.INFO, logger="berth.jobs"):
+        asyncio.run(main())
+    lines = [r.getMessage() for r in caplog.records if "pending work" in r.getMessage()]
+    assert [line.split(";")[0].split(" (")[0] for line in lines] == [
+        "looking for pending work failed", "looking for pending work works again",
+        "looking for pending work failed"], lines
 
 
 def test_news_that_comes_while_the_runner_waits_out_a_nudge_gap_is_heard(db, monkeypatch):

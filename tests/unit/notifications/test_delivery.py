@@ -13,7 +13,7 @@ import pytest
 from berth.events import Outbox
 from berth.iam.identities import IdentityService
 from berth.keys.master import MasterKey
-from berth.notifications import subscriber
+from berth.notifications import delivery, subscriber
 from berth.notifications.delivery import Backoff, DeliveryFailed, Deliverer
 from berth.notifications.models import NotificationError
 from berth.notifications.services import DeliveryService, TargetService
@@ -141,6 +141,24 @@ def test_order_holds_per_repository_while_others_go_on(setup):
     failing.clear()
     _run(deliverer, targets)
     assert _tags(sender)[2:] == [("a", "a1"), ("a", "a2")]
+
+
+def test_a_repository_with_a_long_blocked_queue_holds_no_other_back(setup, monkeypatch):
+    """More deliveries of one waiting repository than a page holds: the other
+    repository's delivery behind them is still sent in the same run."""
+    monkeypatch.setattr(delivery, "BATCH", 3)
+    registry, targets, sender, clock, deliverer, _ = setup
+    targets.put(ACCOUNT, "hook", "http://127.0.0.1:1/a")
+    for i in range(7):
+        _push(registry, "a", f"a{i}", f"a{i}".encode())
+    _push(registry, "b", "b1", b"b1")
+    _feed(registry.db)
+    sender.fail = lambda e: (DeliveryFailed("HTTP 500", unreachable=False)
+                             if e["detail"]["repository-name"] == "a" else None)
+    _run(deliverer, targets)
+    assert _tags(sender) == [("a", "a0"), ("b", "b1")]
+    clock.now += 10  # a0's retry is due; it fails again and a1..a6 stay behind it
+    assert _run(deliverer, targets) == 1 and _tags(sender)[2:] == [("a", "a0")]
 
 
 def test_an_unreachable_target_ends_the_run(setup):

@@ -2,6 +2,7 @@ import pytest
 
 from berth.storage.blobs import FilesystemDriver
 from berth.storage.blobs.encrypted import EncryptedDriver
+from berth.storage.blobs.metered import MeteredDriver
 
 from .fake_keyring import FakeKeyring
 from .key_ref_driver import KeyRefDriver
@@ -20,6 +21,10 @@ def _encrypted_filesystem(tmp_path):
     return KeyRefDriver(EncryptedDriver(_filesystem(tmp_path), keyring), "aes256")
 
 
+def _metered_filesystem(tmp_path):
+    return MeteredDriver(_filesystem(tmp_path))
+
+
 def _s3(tmp_path, ceph):
     # Each test its own prefix in one bucket of the session's Ceph (tests/conftest.py).
     return ceph.driver(ceph.shared_bucket, f"{tmp_path.name}/")
@@ -27,7 +32,8 @@ def _s3(tmp_path, ceph):
 
 # Every driver is listed here; the contract suite runs against each. A factory may be called
 # more than once in a test: each call is another node over the same storage.
-DRIVERS = {"filesystem": _filesystem, "encrypted-filesystem": _encrypted_filesystem, "s3": _s3}
+DRIVERS = {"filesystem": _filesystem, "encrypted-filesystem": _encrypted_filesystem,
+           "metered-filesystem": _metered_filesystem, "s3": _s3}
 # Drivers over a service: the fixture passed to their factory (started only when they run).
 SERVICES = {"s3": "ceph"}
 
