@@ -36,6 +36,7 @@ from ..repositories.creation import open_for_push
 from ..repositories.service import name_unknown
 from . import layers
 from .bodies import Body, Chunk, receive
+from .expiry import expire_uploads
 from .hashers import HasherCache
 
 # How long an unreferenced blob is kept before garbage collection may remove it.
@@ -354,22 +355,7 @@ class UploadService:
     # -- housekeeping ----------------------------------------------------------------------
     def expire(self, ttl_seconds: float, now: float | None = None) -> int:
         """Abort uploads idle longer than the TTL, and driver uploads nobody tracks."""
-        cutoff = (now or time.time()) - ttl_seconds
-        with self.db.write() as tx:
-            rows = uploads.stale(tx, cutoff, limit=1000)
-            for row in rows:
-                uploads.remove(tx, row.id)
-        for row in rows:
-            self.hashers.discard(row.id)
-            self.driver.upload_abort(row.id, json.loads(row.driver_state))
-        untracked = []
-        for upload_id in self.driver.upload_ids_older_than(cutoff):
-            with self.db.read() as tx:
-                if uploads.get(tx, upload_id) is None:
-                    untracked.append(upload_id)
-        for upload_id in untracked:
-            self.driver.upload_abort(upload_id, {})
-        return len(rows) + len(untracked)
+        return expire_uploads(self.db, self.driver, self.hashers, ttl_seconds, now)
 
 
 class _PinLapsed(BlobUploadUnknown):
