@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bench import baseline, httpc  # noqa: E402
 from bench.httpc import AsyncConn  # noqa: E402
 from bench.procmon import process_tree  # noqa: E402
+from bench.report import publish  # noqa: E402
 from bench.servers import Berth, free_port  # noqa: E402
 from bench.workloads.push import push_small_image  # noqa: E402
 
@@ -185,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline.remove(tree)
     results.sort(key=lambda r: r["label"] != "this tree")
     text = table(results, args)
-    print(text)
-    out = ROOT / "bench" / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}-event-lag.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    publish(text, "event-lag")
     return 0
 
 

@@ -2,22 +2,30 @@
 administrator account, one of them dead (a loopback port nothing listens on: every attempt is
 refused, retried with backoff, then dead-lettered), same run.
 
-The two live targets are served by a receiver process of the bench (threaded http.server,
-one port each, answering 200); the targets are put through the admin API right after the
+The two live targets are served by a receiver process of the bench (asyncio, one port each,
+answering 200); the targets are put through the admin API right after the
 server starts, before the workloads. Both variants run the same server otherwise (events
 delivered every second). After the workloads, the receivers' counts say how much was
 delivered while the pushes ran."""
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
+import re
 import socket
 import statistics
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+try:
+    import uvloop
+except ImportError:  # the bench's own load generator uses it when there
+    uvloop = None
+
+from .procmon import tree_cpu_seconds
 from .servers import Berth
+
+_LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
 
 
 def _free_port() -> int:
@@ -26,30 +34,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counts,
+                  index: int) -> None:
+    """Keep-alive HTTP/1.1: read each POST's head and body, count it, answer 200."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            found = _LENGTH.search(head)
+            await reader.readexactly(int(found.group(1)) if found else 0)
+            counts[index] += 1  # this process alone writes the counts
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+
 def _serve(ports: list[int], counts, ready) -> None:
-    """The receiver process: one server per port, counting the POSTs each got."""
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as real receivers (and urllib3) do
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with counts.get_lock():
-                counts[self.server.index] += 1
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    servers = []
-    for i, port in enumerate(ports):
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        server.index = i
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-    ready.set()
-    threading.Event().wait()
+    """The receiver process: one server per port on one event loop (uvloop when there), as
+    lean as a receiver can be, since it shares the machine's CPUs with the server under
+    test (a real receiver runs elsewhere); its CPU time is reported beside the figures."""
+    async def main() -> None:
+        for i, port in enumerate(ports):
+            await asyncio.start_server(
+                lambda r, w, i=i: _answer(r, w, counts, i), "127.0.0.1", port)
+        ready.set()
+        await asyncio.Event().wait()
+    (uvloop.run if uvloop is not None else asyncio.run)(main())
 
 
 class NotifyBerth(Berth):
@@ -92,7 +101,8 @@ class NotifyBerth(Berth):
         if not self.with_targets:
             return {}
         time.sleep(3)  # the last pushes' events: delivered within a poll or two
-        out = {"received": list(self.counts)}
+        out = {"received": list(self.counts),
+               "receiver_cpu_s": round(tree_cpu_seconds(self.receiver.pid), 2)}
         try:
             found = self._admin().call("ListEventDeliveries", {"TargetName": "dead",
                                                                "MaxResults": "1000"})
@@ -122,6 +132,10 @@ def notes(runs: dict[str, list[dict]], o) -> list[str]:
     received = [r.get("notifications", {}).get("received") for r in runs.get("berth-notify", [])]
     if any(received):
         out.append(f"Deliveries received per live target (per run): {received}.")
+        cpu = [r.get("notifications", {}).get("receiver_cpu_s")
+               for r in runs.get("berth-notify", [])]
+        out.append(f"CPU seconds the receiver process used over the whole run (it shares "
+                   f"the machine's CPUs with the server): {cpu}.")
     a, b = med("berth-notify"), med("berth")
     if a is not None and b:
         out.append(f"Target push throughput with targets within 5 % of none: {a / b:.3f}× — "

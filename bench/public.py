@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from bench import httpc, loadgen  # noqa: E402
 from bench.httpc import AsyncConn  # noqa: E402
 from bench.oci import ACCEPT_MANIFESTS  # noqa: E402
+from bench.report import publish  # noqa: E402
 from bench.servers import Berth, free_port  # noqa: E402
 from bench.workloads.push import push_small_image  # noqa: E402
 
@@ -162,10 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-public-") as workdir:
             results.append(one_run(Path(workdir), args))
     text = table(results, args)
-    print(text)
-    out = ROOT / "bench" / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}-public.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    publish(text, "public")
     return 0
 
 

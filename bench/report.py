@@ -3,12 +3,24 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 MIB = 1 << 20
 ECR_P99_TARGET_MS = 50.0  # the issue's target: p99 per page under 50 ms
 NO_ECR = "n/a (Distribution has no ECR API)"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def publish(text: str, name: str) -> Path:
+    """Print a bench's Markdown and keep it in bench/results/<timestamp>-<name>.md."""
+    print(text)
+    out = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text)
+    return out
 
 
 @dataclass

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import httpc  # noqa: E402
 from bench.httpc import AsyncConn  # noqa: E402
+from bench.report import publish  # noqa: E402
 from bench.servers import Berth  # noqa: E402
 from bench.workloads.push import push_small_image  # noqa: E402
 
@@ -189,10 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-signing-") as workdir:
         results = [one_run(Path(workdir), args, run) for run in range(args.runs)]
     text = table(results, args)
-    print(text)
-    out = ROOT / "bench" / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}-signing.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    publish(text, "signing")
     return 0
 
 

@@ -55,6 +55,7 @@ from .observability.access_log import access_log
 from .observability.middleware import RequestObserver
 from .public.pull_limits import PullLimiter
 from .quotas.buckets import node_buckets
+from .quotas.sharing import SYNC_SECONDS, RateSharing
 from .process import configure_logging, default_workers, die_with_supervisor, tune_malloc
 from .registry.images import referrers
 from .registry.registry import Registry
@@ -153,6 +154,10 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
         recorder = AuditRecorder()
         flushers.append(Flusher("audit events", recorder, registry.db, AUDIT_FLUSH_SECONDS))
         observers.append(recorder.observe)
+    if settings.rate_limits or settings.public_pulls_anonymous or \
+            settings.public_pulls_authenticated:
+        flushers.append(Flusher("shared rates", RateSharing(node_buckets()), registry.db,
+                                SYNC_SECONDS))
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -188,7 +193,7 @@ def create_app(settings: Settings, run_jobs: bool | None = None) -> StaticHeader
     app.state.public_pulls = PullLimiter(settings.public_pulls_anonymous,
                                          settings.public_pulls_authenticated,
                                          buckets=node_buckets(),
-                                         namespace=settings.database_url)
+                                         namespace=iam.administrator.id)
     return StaticHeaders(app, {"Docker-Distribution-API-Version": "registry/2.0"})
 
 

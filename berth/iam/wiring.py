@@ -34,7 +34,7 @@ def open_iam(settings: Settings, db: Database) -> Iam:
                       settings.default_account or admin.id)
     iam = Iam(db, tenancy, identities, tokens)
     if settings.rate_limits:
-        iam.limiter = Limiter(db, buckets=node_buckets())
+        iam.limiter = Limiter(db, buckets=node_buckets(), deployment=admin.id)
     iam.providers.loopback_issuers = settings.oidc_loopback_issuers
     iam.administrator, iam.first_start = admin, first_start
     adopt_orphans(db, iam.registry_id(tenancy.default))

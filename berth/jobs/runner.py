@@ -18,7 +18,7 @@ from typing import Callable
 
 from ..concurrency import blocking
 from ..observability import metrics
-from .outage import Outage
+from ..observability.outage import Outage
 from .queue import Claimed, JobQueue, error_text
 from .schedule import Schedule
 from .watch import Watch, Watcher

@@ -130,13 +130,14 @@ class Deliverer:
             return 0
         url, secret = target
         deadline = self.clock() + run_seconds
-        attempts = 0
-        while self.clock() < deadline and not stopping():
-            made, go_on = self._pass(target_id, url, secret, stopping)
-            attempts += made
-            if not go_on:
-                return attempts
-        return attempts
+        outcomes = Outcomes(self)
+        try:
+            while self.clock() < deadline and not stopping():
+                if not self._pass(target_id, url, secret, outcomes, stopping):
+                    break
+        finally:
+            outcomes.flush()
+        return outcomes.made
 
     def _target(self, target_id: str) -> tuple[str, bytes | None] | None:
         with self.db.read() as tx:
@@ -145,34 +146,32 @@ class Deliverer:
             return None
         return found[0].url, self.targets.secret(target_id, found[0].secret)
 
-    def _pass(self, target_id: str, url: str, secret: bytes | None,
-              stopping: Callable[[], bool]) -> tuple[int, bool]:
-        """One walk of the queue in order, a page at a time; (attempts made, whether another
-        pass may find more). A repository whose head is waiting or just failed is skipped
-        whole, and its rows are left out of the pages after: however many it has, the
-        other repositories' deliveries behind them are reached."""
+    def _pass(self, target_id: str, url: str, secret: bytes | None, outcomes: "Outcomes",
+              stopping: Callable[[], bool]) -> bool:
+        """One walk of the queue in order, a page at a time; whether another pass may find
+        more. A repository whose head is waiting or just failed is skipped whole, and its
+        rows are left out of the pages after: however many it has, the other repositories'
+        deliveries behind them are reached. Deliveries sent in this run whose outcomes are
+        not written yet are still pending in the pages: they are passed over."""
         blocked: set[str] = set()
-        outcomes = Outcomes(self)
+        made = outcomes.made
         after = 0
-        try:
-            while not stopping():
-                with self.db.read() as tx:
-                    page = [Delivery.from_row(r)
-                            for r in rows.pending(tx, target_id, BATCH, after, blocked)]
-                if not self._walk(url, secret, page, blocked, outcomes, stopping):
-                    return outcomes.made, False
-                if len(page) < BATCH:
-                    break
-                after = page[-1].seq
-            return outcomes.made, outcomes.made > 0
-        finally:
-            outcomes.flush()
+        while not stopping():
+            with self.db.read() as tx:
+                page = [Delivery.from_row(r)
+                        for r in rows.pending(tx, target_id, BATCH, after, blocked)]
+            if not self._walk(url, secret, page, blocked, outcomes, stopping):
+                return False
+            if len(page) < BATCH:
+                break
+            after = page[-1].seq
+        return outcomes.made > made
 
     def _walk(self, url: str, secret: bytes | None, page: list[Delivery], blocked: set[str],
               outcomes: "Outcomes", stopping: Callable[[], bool]) -> bool:
         """Send a page's due deliveries in order; False once the target proved unreachable."""
         for delivery in page:
-            if delivery.repository in blocked or stopping():
+            if delivery.repository in blocked or delivery.id in outcomes.sent or stopping():
                 continue
             if delivery.next_attempt_at > self.clock():
                 blocked.add(delivery.repository)
@@ -209,10 +208,12 @@ class Deliverer:
 
 
 class Outcomes:
-    """Attempts' outcomes, written a batch per transaction without waiting for the disk:
-    one commit per delivery would take the database's write lock from pushes hundreds of
-    times a second. An outcome lost to a crash only means the delivery is sent again (at
-    least once; receivers dedupe by delivery id)."""
+    """A run's attempts' outcomes, written a batch per transaction without waiting for the
+    disk (every EVERY attempts or SECONDS, at a failure, and when the run ends; not per
+    pass, which under a steady stream of pushes finds one or two each): one commit per
+    delivery would take the database's write lock from pushes hundreds of times a second.
+    An outcome lost to a crash only means the delivery is sent again (at least once;
+    receivers dedupe by delivery id)."""
 
     EVERY = 100
     SECONDS = 0.5
@@ -220,11 +221,13 @@ class Outcomes:
     def __init__(self, deliverer: Deliverer):
         self.deliverer = deliverer
         self.pending: list[tuple[Delivery, DeliveryFailed | None]] = []
+        self.sent: set[str] = set()  # the ids in pending
         self.made = 0
         self.since = time.monotonic()
 
     def add(self, delivery: Delivery, failure: DeliveryFailed | None) -> None:
         self.pending.append((delivery, failure))
+        self.sent.add(delivery.id)
         self.made += 1
         if (failure is not None or len(self.pending) >= self.EVERY
                 or time.monotonic() - self.since >= self.SECONDS):
@@ -236,4 +239,5 @@ class Outcomes:
                 for delivery, failure in self.pending:
                     self.deliverer.record(tx, delivery, failure)
             self.pending = []
+            self.sent = set()
         self.since = time.monotonic()

@@ -47,12 +47,17 @@ class Dispatcher:
         self._queued: set[str] = set()
         self._quiet: dict[str, float] = {}  # target -> left alone until
         self._again: set[str] = set()  # queued targets that came due again meanwhile
+        self._looked: list[str] | None = None  # what the last look found, for its dispatch
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def dispatch(self, job: JobContext | None = None) -> int:
-        """Queue the targets with due deliveries that are not queued already."""
-        due = self.deliverer.due_targets()
+        """Queue the targets with due deliveries that are not queued already (those the look
+        that started this dispatch found, rather than asking the database again)."""
+        with self._lock:
+            due, self._looked = self._looked, None
+        if due is None:
+            due = self.deliverer.due_targets()
         self._start()
         added = 0
         with self._lock:
@@ -68,7 +73,9 @@ class Dispatcher:
         not seen by it."""
         with self._lock:
             self._again.update(t for t in due if t in self._queued)
-            return bool(self._waiting(due))
+            waiting = bool(self._waiting(due))
+            self._looked = due if waiting else None
+            return waiting
 
     def _waiting(self, due: list[str]) -> list[str]:
         now = self.clock()

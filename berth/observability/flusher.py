@@ -8,6 +8,7 @@ import threading
 from typing import Protocol
 
 from ..storage.metadata.database import Database
+from .outage import Outage
 
 log = logging.getLogger("berth.observability")
 
@@ -21,7 +22,7 @@ class Flusher:
         self.what, self.target, self.db, self.interval = what, target, db, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._failing = False
+        self._outage = Outage(f"writing {what}", log)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"{self.what}-flush",
@@ -41,9 +42,7 @@ class Flusher:
     def flush_once(self) -> None:
         try:
             self.target.flush(self.db)
-        except Exception as exc:
-            if not self._failing:  # once per outage, not every few seconds
-                log.warning("%s kept in memory, not written: %s", self.what, exc)
-            self._failing = True
+        except Exception:  # kept in memory for the next attempt
+            self._outage.failed()
         else:
-            self._failing = False
+            self._outage.ended()

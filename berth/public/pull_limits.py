@@ -1,7 +1,7 @@
 """ECR Public's pull rates: anonymous pulls per source address, authenticated ones per
 account, each a token bucket refilled at its rate and holding ten seconds' worth (a pull of
-a multi-platform image asks for a few manifests at once). Counted per node: its worker
-processes share the buckets (berth/quotas/buckets.py)."""
+a multi-platform image asks for a few manifests at once). Counted for the deployment, as the
+per-principal rates are (berth/quotas/buckets.py, berth/quotas/sharing.py)."""
 from __future__ import annotations
 
 import time

@@ -1,8 +1,9 @@
 """Per-principal rates of the push and pull actions: a token bucket per (principal, action),
 refilled at the action's rate quota (ECR's default, else the account's or the deployment's
 override), holding a second's worth. The administrator's account is not limited (operators,
-replication and benchmarks act as it). Counted per node: its worker processes share the
-buckets (berth/quotas/buckets.py); each node of a deployment admits the rate."""
+replication and benchmarks act as it). Counted for the deployment: a node's worker processes
+share its buckets (berth/quotas/buckets.py), and the nodes share what they admitted
+(berth/quotas/sharing.py)."""
 from __future__ import annotations
 
 import math
@@ -29,10 +30,12 @@ class Throttled(Exception):
 
 class Limiter:
     def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic,
-                 buckets: Buckets | None = None):
+                 buckets: Buckets | None = None, deployment: str = ""):
         self.db, self.clock = db, clock
         self._buckets = buckets or Buckets()  # the app passes the node's
-        self._namespace = f"rate\0{db.url}\0"  # the node's deployment, not another's
+        # The deployment's (its administrator's account id: the same on every node, and not
+        # another deployment's that shares this node's buckets).
+        self._namespace = f"rate\0{deployment or db.url}\0"
         self._rates: dict[str, tuple[dict[str, int], float]] = {}  # account -> (rates, at)
 
     def take(self, principal: str, account_id: str, action: str) -> None:

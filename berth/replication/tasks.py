@@ -22,6 +22,8 @@ from ..registry.registry import Registry
 from ..registry.settings import read_settings
 from ..storage.metadata import registries as registry_rows
 from ..storage.metadata import replication as rows
+from ..storage.metadata import repositories as repository_rows
+from ..storage.metadata import tags as tag_rows
 from ..storage.metadata.database import Database, Tx
 from .backfill import BACKFILL_JOB, Backfills
 from .configuration import SETTINGS_KEY, Configuration
@@ -129,9 +131,20 @@ def _replicated(tx: Tx, task, status: str) -> None:
         return
     if task.dest_account in sites_of(json.loads(source.settings) if source.settings else {}):
         return
-    emit(tx, IMAGE_REPLICATED, dest_id, task.repository, digest=task.digest, tag=task.tag,
+    emit(tx, IMAGE_REPLICATED, dest_id, task.repository, digest=task.digest,
+         tag=_tag_held(tx, dest_id, task) if status == rows.COMPLETE else task.tag,
          sourceAccount=source.account_id, sourceRegion=source.region,
          result="SUCCESS" if status == rows.COMPLETE else "FAILED")
+
+
+def _tag_held(tx: Tx, dest_id: int, task) -> str | None:
+    """The task's tag if it names the image at the destination now: a tag the destination
+    holds immutably for another image was left out of the copy, and so of its event."""
+    if not task.tag:
+        return None
+    repo_id = repository_rows.get_id(tx, dest_id, task.repository)
+    held = tag_rows.get_digest(tx, repo_id, task.tag) if repo_id is not None else None
+    return task.tag if held == task.digest else None
 
 
 def register(runner: JobRunner, registry: Registry, sweep_seconds: float = 60.0) -> None:

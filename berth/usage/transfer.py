@@ -26,6 +26,7 @@ log = logging.getLogger("berth.usage")
 PULL_ROUTES = ("/blobs/{digest}", "/manifests/{reference}")
 PULL_STATUSES = frozenset((200, 206))
 REDIRECT_STATUS = 307
+DOWNLOAD_URL_OPERATION = "GetDownloadUrlForLayer"
 FLUSH_SECONDS = 5.0  # the default of usage_flush_seconds
 Key = tuple[str, str, str, str]  # day, account, region, repository
 
@@ -53,7 +54,11 @@ class Networks:
 
 
 def pulled_bytes(record: RequestRecord) -> int:
-    """The bytes a pull moved: what Berth sent, or what the storage sends for a redirect."""
+    """The bytes a pull moved: what Berth sent, or what the storage sends for a redirect
+    (a 307, or a GetDownloadUrlForLayer URL to the storage: counted when handed out, as
+    the registry never sees its use; a URL to Berth itself is counted when it is used)."""
+    if record.route == DOWNLOAD_URL_OPERATION:
+        return record.redirected_bytes if record.status == 200 else 0
     if (record.method != "GET" or not record.repository
             or not record.route.endswith(PULL_ROUTES)):
         return 0

@@ -37,6 +37,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from tests.support.berth_node import BerthNode, new_master_key
 from tests.support.containers_storage import BUILDAH, PODMAN, ContainersStorage
 from tests.support.dockerd import DOCKER, DOCKERD, Dockerd
 from tests.support.log_watch import LOGS
@@ -142,3 +143,19 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
         daemon.stop()
         LOGS.remove("dockerd")
         daemon.cleanup()
+
+
+@pytest.fixture
+def two_nodes(tmp_path, postgres) -> Iterator[tuple[BerthNode, BerthNode]]:
+    """Two `berth serve` nodes of one deployment: one PostgreSQL database, one blob store."""
+    url = postgres.create_database()
+    env = {"BERTH_MASTER_KEY": new_master_key()}
+    a = BerthNode(tmp_path / "a", database_url=url, blobs_dir=tmp_path / "blobs",
+                  env=env).start()
+    b = BerthNode(tmp_path / "b", database_url=url, blobs_dir=tmp_path / "blobs", env=env,
+                  credentials_dir=a.data_dir).start()
+    try:
+        yield a, b
+    finally:
+        for node in (a, b):
+            node.stop()

@@ -24,7 +24,6 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ConnectionClosedError
 
 from berth.api.admin import TARGET_PREFIX as ADMIN_PREFIX
-from tests.support.berth_node import BerthNode, new_master_key
 from tests.support.credentials import AccessKey, admin_key
 from tests.support.ecr_login import aws_cli
 from tests.support.oci_push import OCI_MANIFEST, push_image
@@ -217,21 +216,6 @@ def test_the_aws_cli_and_berth_admin_work_as_before(server):
     keys = {admin("access-keys", "create", "--account", account, "--user", "ci")[
         "AccessKey"]["AccessKeyId"] for _ in range(2)}
     assert len(keys) == 2
-
-
-@pytest.fixture
-def two_nodes(tmp_path, postgres) -> Iterator[tuple[BerthNode, BerthNode]]:
-    url = postgres.create_database()
-    env = {"BERTH_MASTER_KEY": new_master_key()}
-    a = BerthNode(tmp_path / "a", database_url=url, blobs_dir=tmp_path / "blobs",
-                  env=env).start()
-    b = BerthNode(tmp_path / "b", database_url=url, blobs_dir=tmp_path / "blobs", env=env,
-                  credentials_dir=a.data_dir).start()
-    try:
-        yield a, b
-    finally:
-        for node in (a, b):
-            node.stop()
 
 
 def test_a_change_accepted_by_one_node_is_refused_by_the_other(two_nodes):

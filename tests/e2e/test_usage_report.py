@@ -3,8 +3,9 @@ and prices, images pushed and pulled over plain HTTP by clients on 127.0.0.1 (in
 day's storage sample taken with ``berth admin usage --sample``; then ``berth admin usage
 --group-by tag:team`` reports per team the bytes pushed (one day's sample) and the bytes
 pulled inside the networks (free), online and offline alike. On S3 storage (Ceph's RADOS
-gateway), blob pulls answered with a 307 to the bucket count the bytes the bucket sends, as
-pulls from outside the networks (priced), flushed every BERTH_USAGE_FLUSH_SECONDS."""
+gateway), blob pulls answered with a 307 to the bucket (and GetDownloadUrlForLayer URLs to
+it) count the bytes the bucket sends, as pulls from outside the networks (priced), flushed
+every BERTH_USAGE_FLUSH_SECONDS."""
 from __future__ import annotations
 
 import calendar
@@ -19,7 +20,9 @@ import pytest
 import requests
 
 from tests.support.berth_node import BerthNode
+from tests.support.berth_server import ecr_client
 from tests.support.ceph import CephCluster
+from tests.support.credentials import admin_key
 from tests.support.gc import (admin_offline, admin_online, aws_ecr, clean_env, eventually,
                               settings_flags)
 from tests.support.oci_push import digest_of, push_image
@@ -165,6 +168,12 @@ def _pull_redirected(node: BerthNode, repo: str, digests: list[str], tag: str) -
         stored = requests.get(response.headers["Location"], headers=extra, timeout=60)
         assert stored.status_code in (200, 206), stored.status_code
         received += len(stored.content)
+    # ECR's GetDownloadUrlForLayer hands out a URL to the bucket: counted when handed out.
+    ecr = ecr_client(node.url, admin_key(node.data_dir))
+    url = ecr.get_download_url_for_layer(repositoryName=repo,
+                                         layerDigest=digests[0])["downloadUrl"]
+    assert not url.startswith(node.url), url
+    received += len(requests.get(url, timeout=60).content)
     # A HEAD is no pull, redirected or not.
     assert session.head(f"{node.url}/v2/{repo}/blobs/{digests[0]}").status_code == 200
     return received

@@ -1,7 +1,7 @@
-"""The console's usage page: the account's storage and transfer by repository, or by the
-value of a resource tag (cost allocation), over the last days, with a bar chart drawn on the
-server (SVG: no script). The numbers are Berth's usage report (GetUsageReport), authorized as
-the admin API authorizes it."""
+"""The console's usage page: the account's storage (standard and archive) and transfer by
+repository, or by the value of a resource tag (cost allocation), over the last days, with a
+bar chart drawn on the server (SVG: no script). The numbers are Berth's usage report
+(GetUsageReport), authorized as the admin API authorizes it."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -18,13 +18,18 @@ BAR_WIDTH = 600  # pixels of the longest bar
 
 
 def _bars(groups: list[dict], days: int) -> list[dict]:
-    """Each group's label, figures and bar lengths (storage and transfer out, to scale)."""
-    top_storage = max((g["StorageByteDays"] for g in groups), default=0) or 1
+    """Each group's label, figures and bar lengths (standard and archive storage side by
+    side on one scale, transfer out on its own)."""
+    top_storage = max((g["StorageByteDays"] + g["ArchiveStorageByteDays"] for g in groups),
+                      default=0) or 1
     top_out = max((g["BytesTransferredOutside"] for g in groups), default=0) or 1
     return [{"label": g.get("RepositoryName") or g["Group"], "gb_months": g["GbMonths"],
              "average_bytes": g["StorageByteDays"] // days,
+             "archive_gb_months": g["ArchiveGbMonths"],
+             "archive_average_bytes": g["ArchiveStorageByteDays"] // days,
              "bytes_out": g["BytesTransferredOutside"], "cost": g.get("Cost"),
              "storage_px": round(BAR_WIDTH * g["StorageByteDays"] / top_storage),
+             "archive_px": round(BAR_WIDTH * g["ArchiveStorageByteDays"] / top_storage),
              "out_px": round(BAR_WIDTH * g["BytesTransferredOutside"] / top_out)}
             for g in groups]
 

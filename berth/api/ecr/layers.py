@@ -3,6 +3,7 @@ CompleteLayerUpload, GetDownloadUrlForLayer -- the same uploads and blobs as the
 from __future__ import annotations
 
 from ...iam import presigned
+from ...observability.context import note_redirected_bytes
 from ...registry import errors as e
 from ...registry.blobs.bodies import Chunk
 from ...registry.references import Digest
@@ -87,6 +88,8 @@ def get_download_url_for_layer(call: ApiCall) -> dict:
     # No URL that a disabled key would refuse: KeyUnavailable answers KmsException.
     blob = target.registry.blobs.find_readable(name, digest)
     url = target.registry.blobs.redirect_url(blob, presigned.LIFETIME_SECONDS)
+    if url:  # the storage sends the layer: data transfer out all the same (usage counts it)
+        note_redirected_bytes(call.request.scope, blob.size)
     return {"downloadUrl": url or _presigned_url(call, target, name, digest),
             "layerDigest": str(digest)}
 

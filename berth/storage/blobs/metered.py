@@ -25,12 +25,8 @@ class MeteredDriver(BlobDriver):
         seconds, errors = self.metrics.of(operation)
         started = perf_counter()
         try:
-            return fn(*args)
-        except BlobNotFound:
-            raise
-        except Exception:
-            errors.inc()
-            raise
+            with _Failures(errors):
+                return fn(*args)
         finally:
             seconds.observe(perf_counter() - started)
 
@@ -40,16 +36,12 @@ class MeteredDriver(BlobDriver):
         seconds, errors = self.metrics.of(operation)
         started, timing = perf_counter(), True
         try:
-            for item in make():
-                if timing:
-                    seconds.observe(perf_counter() - started)
-                    timing = False
-                yield item
-        except BlobNotFound:
-            raise
-        except Exception:
-            errors.inc()
-            raise
+            with _Failures(errors):
+                for item in make():
+                    if timing:
+                        seconds.observe(perf_counter() - started)
+                        timing = False
+                    yield item
         finally:
             if timing:  # failed or empty before its first item
                 seconds.observe(perf_counter() - started)
@@ -107,6 +99,23 @@ class MeteredDriver(BlobDriver):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class _Failures:
+    """Counts a failure of the block (BlobNotFound is an answer, not a failure)."""
+    __slots__ = ("errors",)
+
+    def __init__(self, errors):
+        self.errors = errors
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        if kind is not None and issubclass(kind, Exception) and not issubclass(
+                kind, BlobNotFound):
+            self.errors.inc()
+        return False
 
 
 class _MeteredWriter(UploadWriter):

@@ -344,6 +344,7 @@ from . import (  # noqa: E402,F401
     public,
     pullthrough,
     quotas,
+    rate_takes,
     replication,
     roles,
     scanning,

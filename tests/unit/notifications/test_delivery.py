@@ -5,10 +5,12 @@ import hashlib
 import hmac
 import json
 import os
+import sqlite3
 import threading
 import time
 
 import pytest
+from sqlalchemy.dialects import sqlite
 
 from berth.events import Outbox
 from berth.iam.identities import IdentityService
@@ -110,6 +112,67 @@ def test_each_matching_target_gets_each_event_once(setup):
     assert len({h["X-Berth-Delivery"] for h in headers}) == 4
     assert all(h["X-Berth-Event-Id"] == e["id"] for _, e, h in sender.sent)
     assert _run(deliverer, targets) == 0  # delivered: never sent again
+
+
+def _sqlite_plan(db, statement, **params) -> list[str]:
+    compiled = statement.compile(dialect=sqlite.dialect())
+    values = compiled.construct_params(params)
+    raw = sqlite3.connect(db.url.removeprefix("sqlite:///"))
+    try:
+        return [row[-1] for row in raw.execute(
+            "EXPLAIN QUERY PLAN " + str(compiled),
+            [values[name] for name in compiled.positiontup]).fetchall()]
+    finally:
+        raw.close()
+
+
+def test_targets_with_due_deliveries_are_found_without_scanning_the_whole_queue(setup):
+    registry, targets, sender, clock, deliverer, _ = setup
+    targets.put(ACCOUNT, "live", "http://127.0.0.1:1/a")
+    targets.put(ACCOUNT, "down", "http://127.0.0.1:1/b")
+    targets.put(ACCOUNT, "idle", "http://127.0.0.1:1/c",
+                json.dumps({"detail": {"repository-name": ["nothing-here"]}}))
+    ids = {name: targets.get(ACCOUNT, name).id for name in ("live", "down", "idle")}
+    _push(registry, "app", "v1", b"one")
+    _feed(registry.db)
+    assert set(deliverer.due_targets()) == {ids["live"], ids["down"]}
+    sender.fail = lambda event: (DeliveryFailed("HTTP 500", unreachable=False)
+                                 if sender.sent[-1][0].endswith("/b") else None)
+    _run(deliverer, targets, "live")
+    _run(deliverer, targets, "down")  # failed: waits for its retry, due no more
+    assert deliverer.due_targets() == []
+    clock.now += 1000
+    assert deliverer.due_targets() == [ids["down"]]
+    if registry.db.url.startswith("sqlite"):
+        # Delivered rows are kept a day: each look must search a target's queue index, never
+        # read every row.
+        details = _sqlite_plan(registry.db, rows._due_targets(), now=clock.now)
+        assert any("SEARCH notification_deliveries USING" in d for d in details), details
+        assert not any(d.startswith("SCAN notification_deliveries") for d in details), details
+
+
+def test_a_runs_outcomes_are_written_together_and_nothing_is_sent_twice(setup, monkeypatch):
+    registry, targets, sender, clock, deliverer, _ = setup
+    targets.put(ACCOUNT, "hook", "http://127.0.0.1:1/a")
+    _push(registry, "app", "v1", b"one")
+    _feed(registry.db)
+    arriving = [("app", "v2"), ("lib", "v1")]
+
+    def a_push_arrives(event):  # while the run sends: the next pass finds it
+        if arriving:
+            _push(registry, *arriving.pop(0), os.urandom(8))
+            _feed(registry.db)
+        return None
+    sender.fail = a_push_arrives
+    monkeypatch.setattr(delivery.Outcomes, "SECONDS", 60.0)  # a slow machine flushes alike
+    writes = []
+    flush = delivery.Outcomes.flush
+    monkeypatch.setattr(delivery.Outcomes, "flush",
+                        lambda self: (writes.append(len(self.pending)), flush(self))[1])
+    assert _run(deliverer, targets) == 3  # three passes found one each, then none
+    assert _tags(sender) == [("app", "v1"), ("app", "v2"), ("lib", "v1")]
+    assert [n for n in writes if n] == [3]  # one transaction for the run, not one a pass
+    assert deliverer.due_targets() == [] and _run(deliverer, targets) == 0
 
 
 def test_a_target_gets_only_events_after_its_creation(setup):

@@ -12,9 +12,11 @@ class FakeDeliverer:
         self.sends = sends
         self.due = list(sends)
         self.runs: list[str] = []
+        self.asked = 0
         self.ran = threading.Condition()
 
     def due_targets(self):
+        self.asked += 1
         return list(self.due)
 
     def run(self, target_id):
@@ -53,9 +55,11 @@ def test_a_target_that_sent_nothing_is_left_alone_for_a_while_and_a_live_one_is_
     assert deliverer.runs.count("dead") == 1
     clock.now += QUIET_SECONDS
     assert dispatcher.new(["dead"]) is True
-    assert dispatcher.dispatch() == 2
-    _settle(dispatcher, deliverer, 5)
+    assert dispatcher.dispatch() == 1  # what that look found
+    _settle(dispatcher, deliverer, 4)
     assert deliverer.runs.count("dead") == 2
+    assert dispatcher.dispatch() == 1  # no look before it: the database says "live" is due
+    _settle(dispatcher, deliverer, 5)
 
 
 def test_a_target_that_sends_again_is_not_left_alone_any_more():
@@ -95,3 +99,16 @@ def test_a_target_that_came_due_again_during_its_run_is_run_again():
     release.set()
     _settle(dispatcher, deliverer, 2)  # ...but it runs once more when this run ends
     assert deliverer.runs == ["t", "t"]
+
+
+def test_a_dispatch_after_a_look_does_not_ask_the_database_again():
+    deliverer = FakeDeliverer({"a": 1, "b": 1})
+    dispatcher = Dispatcher(deliverer, clock=Clock())
+    assert dispatcher.new(deliverer.due_targets()) is True
+    assert dispatcher.dispatch() == 2
+    assert deliverer.asked == 1
+    _settle(dispatcher, deliverer, 2)
+    assert dispatcher.new([]) is False
+    assert dispatcher.dispatch() == 2  # a dispatch of its own asks
+    assert deliverer.asked == 2
+    _settle(dispatcher, deliverer, 4)

@@ -14,6 +14,7 @@ from berth.iam.identities import IdentityService
 from berth.jobs.queue import JobQueue
 from berth.keys.master import MasterKey
 from berth.registry.registry import Registry
+from berth.registry.repositories.settings import IMMUTABLE, TagMutability
 from berth.registry.settings import merge_settings
 from berth.replication.configuration import (Configuration, Destination,
                                              ReplicationConfigurations, Rule)
@@ -88,6 +89,19 @@ def test_a_completed_copy_is_an_event_on_the_destination_and_a_replication_actio
                    "action-type": "REPLICATE", "image-tag": "v1", "source-account": SOURCE,
                    "source-region": EAST}}
     assert _replicate(reg) == 0 and len(_replicated(reg)) == 1  # finished: told once
+
+
+def test_a_tag_the_destination_holds_immutably_is_not_in_the_event(db, reg):
+    _configure(reg, (WEST, SOURCE))
+    first = str(push_image(reg, "team/app", "v1", b"first"))
+    _replicate(reg)
+    with reg.db.read() as tx:
+        west = registry_rows.registry_id(tx, SOURCE, WEST)
+    reg.scoped(west).repository_settings.set_mutability("team/app", TagMutability(IMMUTABLE))
+    second = str(push_image(reg, "team/app", "v1", b"second"))  # v1 moves at the source
+    _replicate(reg)
+    told = [(payload["digest"], payload["tag"]) for *_, payload in _replicated(reg)]
+    assert told == [(first, "v1"), (second, None)]  # replicated untagged: told so
 
 
 def test_a_refused_copy_is_a_failed_replication_action_at_the_refusing_destination(db, reg):

@@ -1,8 +1,9 @@
 """Bytes pulled (berth.usage.transfer): the observer counts blob and manifest GETs answered
-200/206 per day and repository, and blob GETs redirected to the storage (307) by the bytes the
-storage sends, inside or outside the configured networks; flushes add to the day's rows, so
-that two processes' counters add up (SQLite and PostgreSQL); a failed flush keeps its counts
-for the next; the app's flusher writes every usage_flush_seconds."""
+200/206 per day and repository, and blob GETs redirected to the storage (307) or
+GetDownloadUrlForLayer URLs to it by the bytes the storage sends, inside or outside the
+configured networks; flushes add to the day's rows, so that two processes' counters add up
+(SQLite and PostgreSQL); a failed flush keeps its counts for the next; the app's flusher
+writes every usage_flush_seconds."""
 from __future__ import annotations
 
 import dataclasses
@@ -104,6 +105,15 @@ def test_a_pull_redirected_to_the_storage_counts_the_bytes_it_sends():
     counter.observe(pull(status=307, bytes_out=55, redirected_bytes=0))  # the body is no pull
     counter.observe(pull(bytes_out=7, redirected_bytes=999))  # served here: what was sent
     assert counter.pending() == {("2026-05-31", ACCOUNT, REGION, "team/app"): (4007, 600)}
+
+
+def test_a_download_url_to_the_storage_counts_the_layer_when_handed_out():
+    counter = TransferCounter(Networks("127.0.0.0/8"), Clock(NOON))
+    url = pull(protocol="ecr", route="GetDownloadUrlForLayer", method="POST", bytes_out=300)
+    counter.observe(dataclasses.replace(url, redirected_bytes=5000))
+    counter.observe(url)  # a URL to Berth itself: its GET is counted when it is used
+    counter.observe(dataclasses.replace(url, status=400, redirected_bytes=5000))
+    assert counter.pending() == {("2026-05-31", ACCOUNT, REGION, "team/app"): (5000, 0)}
 
 
 def test_two_flushers_add_up_in_the_database(db):

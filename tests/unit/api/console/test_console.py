@@ -11,6 +11,8 @@ import re
 import pytest
 import requests
 
+from berth.registry.images.service import ImageId
+from berth.registry.images.storage_class import ARCHIVE
 from tests.unit.api.ecr.support import server_fixture
 
 server = server_fixture("console")
@@ -291,13 +293,24 @@ def test_usage_by_repository_and_by_tag_with_a_chart(server, admin):
     client.create_repository(repositoryName="console/usage-a",
                              tags=[{"Key": "cost-center", "Value": "blue"}])
     server.push("console/usage-a", "v1", layer=b"a" * 5000)
-    sample_storage(server.state.registry.db)
+    server.push("console/usage-cold", "v1", layer=b"c" * 6000)
+    registry = server.state.registry
+    registry.image_storage.update("console/usage-cold", ImageId(tag="v1"), ARCHIVE)
+    sample_storage(registry.db)
     page = admin.get("/console/usage?days=7")
     assert page.status_code == 200
     assert "<svg" in page.text and "console/usage-a" in page.text
-    row = re.search(r"<tr><td>console/usage-a</td><td>([^<]+)</td>", page.text)
+    row = re.search(r"<tr><td>console/usage-a</td><td>([^<]+)</td><td>[^<]+</td>"
+                    r"<td>([^<]+)</td>", page.text)
     # One day's sample (the 5,000-byte layer and a small config) averaged over the week.
     assert row and row.group(1).endswith(" B") and 5000 // 7 <= int(row.group(1)[:-2]) < 760
+    assert row.group(2) == "0 B"
+    # The archived image's storage is shown apart, as archive, with its own bar.
+    cold = re.search(r"<tr><td>console/usage-cold</td><td>([^<]+)</td><td>[^<]+</td>"
+                     r"<td>([^<]+)</td>", page.text)
+    assert cold and cold.group(1) == "0 B", page.text
+    assert cold.group(2).endswith(" B") and 6000 // 7 <= int(cold.group(2)[:-2]) < 1000
+    assert "archive GB-months</title>" in page.text
     by_tag = admin.get("/console/usage?days=30&tag=cost-center").text
     assert "<td>blue</td>" in by_tag
     # Usage is the account's own: a user needs berth:GetUsageReport.
