@@ -15,12 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import urllib3
-
-from ..jobs.queue import error_text, retry_delay
+from ..jobs.queue import retry_delay
 from ..storage.metadata import notifications as rows
 from ..storage.metadata.database import Database
 from .models import Delivery
+from .sender import DeliveryFailed, Sender
 from .services import TargetService
 
 log = logging.getLogger("berth.notifications")
@@ -36,43 +35,9 @@ RUN_SECONDS = 30.0  # a run gives its target's lock back this often
 LOCK_WAIT_SECONDS = 0.5
 
 
-class DeliveryFailed(Exception):
-    """An attempt did not succeed; ``unreachable`` when no answer came (refused, timed out),
-    which ends the target's run: its other deliveries would most likely fail the same way."""
-
-    def __init__(self, message: str, unreachable: bool):
-        super().__init__(message)
-        self.unreachable = unreachable
-
-
 def signature(secret: bytes, body: bytes) -> str:
     """``sha256=<hex HMAC-SHA256 of the body>`` (GitHub's webhook convention)."""
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-
-
-class Sender:
-    """POSTs over a pooled urllib3 client: no retries or redirects of its own (the queue
-    retries), a timeout per attempt."""
-
-    def __init__(self, timeout_seconds: float):
-        timeout = urllib3.Timeout(connect=timeout_seconds, read=timeout_seconds)
-        self.http = urllib3.PoolManager(num_pools=64, maxsize=1, timeout=timeout,
-                                        retries=False)
-
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        try:
-            response = self.http.request("POST", url, body=body, headers=headers,
-                                         redirect=False, preload_content=False)
-        except urllib3.exceptions.HTTPError as exc:
-            raise DeliveryFailed(error_text(exc), unreachable=True) from None
-        try:
-            response.drain_conn()
-        except urllib3.exceptions.HTTPError:
-            pass
-        finally:
-            response.release_conn()
-        if not 200 <= response.status < 300:
-            raise DeliveryFailed(f"HTTP {response.status}", unreachable=False)
 
 
 def headers_for(delivery: Delivery, body: bytes, secret: bytes | None) -> dict[str, str]:

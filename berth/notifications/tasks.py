@@ -17,7 +17,8 @@ from ..jobs.watch import Watch
 from ..keys.master import MasterKey
 from ..storage.metadata import notifications as rows
 from ..storage.metadata.database import Database
-from .delivery import Backoff, Deliverer, Sender
+from .delivery import Backoff, Deliverer
+from .sender import Sender
 from .services import TargetService
 
 log = logging.getLogger("berth.notifications")
@@ -29,6 +30,10 @@ CONCURRENCY = 4  # targets sent to at once per process
 # runner kept it) is left alone this long, or every new delivery would have it walk its whole
 # queue again.
 QUIET_SECONDS = 1.0
+# A target runs at most this often in a process, and its dispatch looks as often: what comes
+# due meanwhile goes out together (a read of the queue and a write of the outcomes for many
+# deliveries, not for each push's one), a quarter of a second later at most.
+MIN_RUN_SECONDS = 0.25
 DELIVERED_RETENTION = 24 * 3600.0
 NICE = 10  # added to the delivery threads' nice value
 
@@ -46,7 +51,6 @@ class Dispatcher:
         self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._queued: set[str] = set()
         self._quiet: dict[str, float] = {}  # target -> left alone until
-        self._again: set[str] = set()  # queued targets that came due again meanwhile
         self._looked: list[str] | None = None  # what the last look found, for its dispatch
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -68,11 +72,9 @@ class Dispatcher:
         return added
 
     def new(self, due: list[str]) -> bool:
-        """Whether any of these targets is neither queued here already nor left alone. A
-        queued one is run again when its run ends: what came due during its last pass was
-        not seen by it."""
+        """Whether any of these targets is neither queued here already nor left alone (what
+        comes due while a target runs is found by a look after its run)."""
         with self._lock:
-            self._again.update(t for t in due if t in self._queued)
             waiting = bool(self._waiting(due))
             self._looked = due if waiting else None
             return waiting
@@ -97,23 +99,18 @@ class Dispatcher:
         _lower_priority()
         while True:
             target_id = self._queue.get()
-            sent = None
+            started, sent = self.clock(), None
             try:
                 sent = self.deliverer.run(target_id)
             except Exception:  # e.g. the database is unreachable: the next dispatch retries
                 log.exception("notifications to target %s failed", target_id)
             finally:
                 with self._lock:
-                    again = target_id in self._again
-                    self._again.discard(target_id)
                     if sent:
-                        self._quiet.pop(target_id, None)
+                        self._quiet[target_id] = started + MIN_RUN_SECONDS
                     else:  # nothing due but deliveries waiting, or another runner has it
                         self._quiet[target_id] = self.clock() + QUIET_SECONDS
-                    if sent and again:
-                        self._queue.put(target_id)  # stays queued
-                    else:
-                        self._queued.discard(target_id)
+                    self._queued.discard(target_id)
 
 
 def _lower_priority() -> None:
@@ -138,7 +135,8 @@ def schedule_notifications(runner: JobRunner, db: Database, settings: Settings) 
     def pending() -> list[str]:
         return [DELIVER] if dispatcher.new(dispatcher.deliverer.due_targets()) else []
     runner.watch(Watch(pending, {DELIVER: dispatcher.dispatch},
-                       look=settings.event_delivery_seconds))
+                       look=settings.event_delivery_seconds,
+                       gap=min(MIN_RUN_SECONDS, settings.event_delivery_seconds)))
     runner.every(3600, PRUNE, lambda job: _prune(db))
     return dispatcher
 

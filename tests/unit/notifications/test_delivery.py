@@ -16,7 +16,8 @@ from berth.events import Outbox
 from berth.iam.identities import IdentityService
 from berth.keys.master import MasterKey
 from berth.notifications import delivery, subscriber
-from berth.notifications.delivery import Backoff, DeliveryFailed, Deliverer
+from berth.notifications.delivery import Backoff, Deliverer
+from berth.notifications.sender import DeliveryFailed
 from berth.notifications.models import NotificationError
 from berth.notifications.services import DeliveryService, TargetService
 from berth.registry.references import Digest

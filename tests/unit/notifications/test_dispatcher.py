@@ -1,10 +1,12 @@
-"""The notifications dispatcher: each due target goes to a sending thread once at a time, and a
-target whose run sent nothing (its deliveries wait for a retry: a dead target) is left alone a
-while, so new deliveries do not have it walk its whole queue each time."""
+"""The notifications dispatcher: each due target goes to a sending thread once at a time; a
+target's runs start MIN_RUN_SECONDS apart at least (what comes due meanwhile goes out
+together), and a target whose run sent nothing (its deliveries wait for a retry: a dead
+target) is left alone a while, so new deliveries do not have it walk its whole queue each
+time."""
 import threading
 import time
 
-from berth.notifications.tasks import QUIET_SECONDS, Dispatcher
+from berth.notifications.tasks import MIN_RUN_SECONDS, QUIET_SECONDS, Dispatcher
 
 
 class FakeDeliverer:
@@ -49,6 +51,8 @@ def test_a_target_that_sent_nothing_is_left_alone_for_a_while_and_a_live_one_is_
     assert dispatcher.dispatch() == 2
     _settle(dispatcher, deliverer, 2)
     assert dispatcher.new(["dead"]) is False  # left alone
+    assert dispatcher.new(["live"]) is False  # it just ran: what comes due waits a moment
+    clock.now += MIN_RUN_SECONDS
     assert dispatcher.new(["live"]) is True
     assert dispatcher.dispatch() == 1
     _settle(dispatcher, deliverer, 3)
@@ -71,6 +75,7 @@ def test_a_target_that_sends_again_is_not_left_alone_any_more():
     deliverer.sends["t"] = 1  # its retry came due and went out
     dispatcher.dispatch()
     _settle(dispatcher, deliverer, 2)
+    clock.now += MIN_RUN_SECONDS
     assert dispatcher.new(["t"]) is True
 
 
@@ -84,7 +89,7 @@ def test_a_target_another_runner_kept_is_left_alone_too():
     assert dispatcher.new(["t"]) is True
 
 
-def test_a_target_that_came_due_again_during_its_run_is_run_again():
+def test_what_comes_due_during_a_run_goes_out_with_the_next_run_a_moment_later():
     release = threading.Event()
     deliverer, clock = FakeDeliverer({"t": 1}), Clock()
     sends = deliverer.run
@@ -95,9 +100,14 @@ def test_a_target_that_came_due_again_during_its_run_is_run_again():
     deliverer.run = slow_run
     dispatcher = Dispatcher(deliverer, clock=clock)
     dispatcher.dispatch()
-    assert dispatcher.new(["t"]) is False  # queued, running: nothing to dispatch...
+    assert dispatcher.new(["t"]) is False  # queued, running: nothing to dispatch
     release.set()
-    _settle(dispatcher, deliverer, 2)  # ...but it runs once more when this run ends
+    _settle(dispatcher, deliverer, 1)
+    # Runs of a target start MIN_RUN_SECONDS apart at least: deliveries gather meanwhile.
+    assert dispatcher.new(["t"]) is False
+    clock.now += MIN_RUN_SECONDS
+    assert dispatcher.new(["t"]) is True and dispatcher.dispatch() == 1
+    _settle(dispatcher, deliverer, 2)
     assert deliverer.runs == ["t", "t"]
 
 
@@ -109,6 +119,7 @@ def test_a_dispatch_after_a_look_does_not_ask_the_database_again():
     assert deliverer.asked == 1
     _settle(dispatcher, deliverer, 2)
     assert dispatcher.new([]) is False
+    dispatcher.clock.now += MIN_RUN_SECONDS
     assert dispatcher.dispatch() == 2  # a dispatch of its own asks
     assert deliverer.asked == 2
     _settle(dispatcher, deliverer, 4)
