@@ -11,6 +11,7 @@ syscall. A SIGKILLed process loses at most that last fraction of a second of lin
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import os
 import threading
@@ -40,23 +41,35 @@ def access_log(record: RequestRecord) -> None:
 
 class _Lines:
     """Formatted lines waiting for the flusher thread (one per process: started on first
-    use, so a forked worker starts its own)."""
+    use, so a forked worker starts its own). Lines only, in a deque: no tuple per request for
+    the garbage collector to carry through its generations until the flush, and append and
+    popleft are atomic (a line added while a flush runs waits for the next)."""
 
     def __init__(self):
-        self.pending: list[tuple[logging.Handler, str]] = []
+        self.pending: collections.deque[str] = collections.deque()
+        self.handler: logging.Handler | None = None  # the one the pending lines are for
         self.lock = threading.Lock()
-        self.pid = 0
+        self.started = False  # in this process: a forked child starts its own thread
+        os.register_at_fork(after_in_child=self._forked)
 
     def add(self, handler: logging.Handler, line: str) -> None:
-        if self.pid != os.getpid():
-            self._start()
-        self.pending.append((handler, line))  # one append: atomic under the GIL
+        if handler is not self.handler or not self.started:
+            self._start(handler)  # first use (a flag, not a getpid() call per request)
+        self.pending.append(line)
 
-    def _start(self) -> None:
+    def _start(self, handler: logging.Handler) -> None:
         with self.lock:
-            if self.pid != os.getpid():
-                self.pid = os.getpid()
+            if handler is not self.handler:  # a new handler (logging reinstalled)
+                self._write()
+                self.handler = handler
+            if not self.started:
+                self.started = True
                 threading.Thread(target=self._run, name="access-log", daemon=True).start()
+
+    def _forked(self) -> None:
+        self.lock = threading.Lock()  # the parent's could have been held at the fork
+        self.pending = collections.deque()  # the parent's lines: the parent writes them
+        self.started = False
 
     def _run(self) -> None:
         while True:
@@ -65,19 +78,21 @@ class _Lines:
 
     def flush(self) -> None:
         with self.lock:
-            taken, self.pending = self.pending, []
-        by_handler: dict[logging.Handler, list[str]] = {}
-        for handler, line in taken:
-            by_handler.setdefault(handler, []).append(line)
-        for handler, lines in by_handler.items():
-            handler.acquire()  # never inside another line the handler is writing
-            try:
-                handler.stream.write("\n".join(lines) + "\n")
-                handler.stream.flush()
-            except (OSError, ValueError):  # a closed or full stream: as logging would, go on
-                pass
-            finally:
-                handler.release()
+            self._write()
+
+    def _write(self) -> None:
+        pending, handler = self.pending, self.handler
+        lines = [pending.popleft() for _ in range(len(pending))]
+        if not lines or handler is None:
+            return
+        handler.acquire()  # never inside another line the handler is writing
+        try:
+            handler.stream.write("\n".join(lines) + "\n")
+            handler.stream.flush()
+        except (OSError, ValueError):  # a closed or full stream: as logging would, go on
+            pass
+        finally:
+            handler.release()
 
 
 _lines = _Lines()

@@ -153,9 +153,14 @@ def berth_handler() -> logging.Handler | None:
     handlers = logging.root.handlers
     if len(handlers) != 1 or not getattr(handlers[0], "berth", False):
         return None
-    if logging.getLogger(ACCESS_LOGGER).handlers or logging.getLogger("berth").handlers:
+    if _ACCESS_LOGGER.handlers or _BERTH_LOGGER.handlers:
         return None
     return handlers[0]
+
+
+# Looked up once: getLogger takes logging's module lock, on every request otherwise.
+_ACCESS_LOGGER = logging.getLogger(ACCESS_LOGGER)
+_BERTH_LOGGER = logging.getLogger("berth")
 
 
 def install(level: str, log_format: str = "text") -> None:
