@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..jobs.queue import JobQueue
+from ..quotas import services as quotas
 from ..registry.repositories.service import require_id
 from ..storage.metadata import lifecycle as rows
 from ..storage.metadata import tags as tag_rows
 from ..storage.metadata.database import Database
-from .errors import PolicyNotFound, PreviewInProgress, PreviewNotFound
+from .errors import PolicyInvalid, PolicyNotFound, PreviewInProgress, PreviewNotFound
 from .policy import TRANSITION, Policy, parse
 from .reading import CLASS_NAME, verdicts
 from .run import RunReport, run_repository
@@ -56,6 +57,9 @@ class Preview:
     next_position: int | None  # where the next page starts, if there is one
 
 
+RULES_QUOTA = "LifecycleRulesPerPolicy"
+
+
 class LifecycleService:
     def __init__(self, db: Database, registry_id: int, queue: JobQueue | None = None,
                  clock: Callable[[], float] = time.time):
@@ -69,6 +73,9 @@ class LifecycleService:
         policy = parse(text)
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
+            limit = quotas.registry_values(tx, self.registry_id)[1][RULES_QUOTA]
+            if len(policy.rules) > limit:  # the account's or deployment's quota, under 50
+                raise PolicyInvalid(f"A lifecycle policy can have at most {limit} rules.")
             rows.put_policy(tx, repo_id, text, self.clock())
         return policy
 

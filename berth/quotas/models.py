@@ -24,6 +24,10 @@ QUOTAS = {q.name: q for q in (
     Quota("LayerParts", 4_200, "parts of one layer upload through the ECR API "
           "(UploadLayerPart; a registry API PATCH is no part)"),
     Quota("PullThroughCacheRulesPerRegistry", 50, "pull through cache rules per registry"),
+    # Two limits ECR does not let an account raise: a quota can lower them, not pass them.
+    Quota("LifecycleRulesPerPolicy", 50, "rules in one lifecycle policy (at most ECR's 50)"),
+    Quota("ReplicationRules", 25, "rules in a registry's replication configuration (at "
+          "most the API model's 25)"),
     # ECR's is 1,000 tags per image; none by default here: benchmarks and build systems tag
     # one image thousands of times, and refusing them helps no one (0 is no quota).
     Quota("TagsPerImage", 0, "tags on one image of a repository (0: no quota; ECR: 1,000)"),

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from ..quotas import services as quotas
 from ..registry.errors import RegistryError
 from ..registry.settings import merge_settings, read_settings
 from ..storage.metadata import replication as task_rows
@@ -16,6 +17,7 @@ from .sites import sites_of
 
 SETTINGS_KEY = "replication"
 MAX_RULES = 25          # the model's
+RULES_QUOTA = "ReplicationRules"  # a quota may lower it
 MAX_DESTINATIONS = 25   # unique destinations across all rules (ECR's quota)
 MAX_FILTERS = 100       # per rule (ECR's quota)
 PREFIX_MATCH = "PREFIX_MATCH"
@@ -61,13 +63,14 @@ class Configuration:
         return list(found)
 
     def validate(self, account: str, region: str, regions: tuple[str, ...],
-                 sites: frozenset[str] = frozenset()) -> "Configuration":
+                 sites: frozenset[str] = frozenset(), max_rules: int = MAX_RULES
+                 ) -> "Configuration":
         """ReplicationConfigurationInvalid for what ECR refuses: more rules, filters or unique
         destinations than its limits, a filter not of its form, a destination that is the
         source registry itself or in a region this deployment does not serve (another
         deployment's, a site's, serves its own)."""
-        if len(self.rules) > MAX_RULES:
-            raise _invalid(f"A replication configuration may have at most {MAX_RULES} rules")
+        if len(self.rules) > max_rules:
+            raise _invalid(f"A replication configuration may have at most {max_rules} rules")
         unique: set[Destination] = set()
         for rule in self.rules:
             if not rule.destinations:
@@ -129,7 +132,9 @@ class ReplicationConfigurations:
         now = time.time() if now is None else now
         with self.db.write() as tx:
             settings = read_settings(tx, self.registry_id, lock=True)
-            configuration.validate(account, region, regions, frozenset(sites_of(settings)))
+            limit = quotas.registry_values(tx, self.registry_id)[1][RULES_QUOTA]
+            configuration.validate(account, region, regions, frozenset(sites_of(settings)),
+                                   min(limit, MAX_RULES))
             before = Configuration.from_document(settings.get(SETTINGS_KEY))
             since = {d: before.since.get(d, now) for r in configuration.rules
                      for d in r.destinations}

@@ -265,3 +265,43 @@ def test_layer_parts_past_the_quota_are_refused_on_the_ecr_api_only(server, tena
                                    "Content-Range": f"{n * 1000}-{n * 1000 + 999}"})
         assert chunk.status_code == 202, chunk.text
         location = chunk.headers["Location"]
+
+
+def _lifecycle(rules: int) -> str:
+    return json.dumps({"rules": [
+        {"rulePriority": n + 1, "selection": {"tagStatus": "tagged", "tagPrefixList": [f"p{n}"],
+                                              "countType": "imageCountMoreThan",
+                                              "countNumber": 5},
+         "action": {"type": "expire"}} for n in range(rules)]})
+
+
+def test_lifecycle_rules_past_the_quota_are_refused(server, tenant):
+    account, key, quotas = tenant
+    ecr = _ecr(server, key)
+    ecr.create_repository(repositoryName="ruled")
+    ecr.put_lifecycle_policy(repositoryName="ruled", lifecyclePolicyText=_lifecycle(3))
+    quotas.put(account, "LifecycleRulesPerPolicy", 2)
+    with pytest.raises(ClientError) as refused:
+        ecr.put_lifecycle_policy(repositoryName="ruled", lifecyclePolicyText=_lifecycle(3))
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "at most 2 rules" in refused.value.response["Error"]["Message"]
+    stored = ecr.get_lifecycle_policy(repositoryName="ruled")["lifecyclePolicyText"]
+    assert len(json.loads(stored)["rules"]) == 3  # the refused policy replaced nothing
+    ecr.put_lifecycle_policy(repositoryName="ruled", lifecyclePolicyText=_lifecycle(2))
+    quotas.put(account, "LifecycleRulesPerPolicy", 80)  # never past ECR's 50
+    with pytest.raises(ClientError) as past_ecr:
+        ecr.put_lifecycle_policy(repositoryName="ruled", lifecyclePolicyText=_lifecycle(51))
+    assert "at most 50 rules" in past_ecr.value.response["Error"]["Message"]
+
+
+def test_replication_rules_past_the_quota_are_refused(server, tenant):
+    account, key, quotas = tenant
+    ecr = _ecr(server, key)
+    rule = {"destinations": [{"region": "eu-west-1", "registryId": account}]}
+    quotas.put(account, "ReplicationRules", 1)
+    with pytest.raises(ClientError) as refused:
+        ecr.put_replication_configuration(replicationConfiguration={"rules": [rule, rule]})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "at most 1 rules" in refused.value.response["Error"]["Message"]
+    ecr.put_replication_configuration(replicationConfiguration={"rules": [rule]})
+    assert len(ecr.describe_registry()["replicationConfiguration"]["rules"]) == 1
