@@ -36,7 +36,7 @@ def sample_storage(db: Database, now: float | None = None) -> int:
     rows, gone = [], []
     for (account, region, name), classes in sizes.items():
         key = {"day": day, "account_id": account, "region": region, "repository": name}
-        if classes[ARCHIVE][1] == 0:  # a row of an earlier sample today goes (restored since)
+        if classes[ARCHIVE][0] == 0:  # a row of an earlier sample today goes (restored since)
             gone.append({**key, "storage_class": ARCHIVE})
             del classes[ARCHIVE]
         text = _tags_text(tags.get((account, region, name)))

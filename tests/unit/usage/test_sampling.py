@@ -107,6 +107,20 @@ def test_objects_only_archived_images_reference_are_the_archive_class(world):
                        ("team/cold", "standard"): 0, ("team/cold", "archive"): 2}
 
 
+def test_archived_objects_of_zero_bytes_still_make_an_archive_row(world):
+    registry = world.registry(world.a_east)
+    config = _config("app")
+    push_image(registry, "team/app", "old", SHARED, b"", config=config)  # b"": its own object
+    push_image(registry, "team/app", "new", SHARED, config=config)
+    _archive(registry, "team/app", "old")
+    sample_storage(world.db, now=DAY_ONE)
+    with world.db.read() as tx:
+        objects = {(row.repository, row.storage_class): (int(row.objects), int(row.bytes))
+                   for row in tx.all(select(S.c.repository, S.c.storage_class, S.c.objects,
+                                            S.c.bytes))}
+    assert objects[("team/app", "archive")] == (1, 0)
+
+
 def test_a_restore_the_same_day_drops_the_archive_row_on_the_next_sample(world):
     registry = world.registry(world.a_east)
     size = push_image(registry, "team/app", "v1", SHARED, config=_config("app"))
