@@ -140,7 +140,7 @@ class PullThrough:
         if not may_import:
             raise miss
         fetched = await self._fetch_manifest(rule, name, reference, miss)
-        await blocking(self._stage, reg, name, reference, fetched)
+        await blocking(self._stage, reg, rule, name, reference, fetched)
         return _served(fetched.digest, fetched.media_type, fetched.content, accepted)
 
     async def _refreshed(self, reg, rule, name, tag, accepted, found, may_import):
@@ -165,7 +165,7 @@ class PullThrough:
             fetched = await self._fetch_manifest(rule, name, tag, None)
         except (UpstreamUnavailable, UpstreamThrottled, ManifestUnknown) as exc:
             return _stale(name, tag, exc, found)
-        await blocking(self._stage, reg, name, tag, fetched)
+        await blocking(self._stage, reg, rule, name, tag, fetched)
         return _served(fetched.digest, fetched.media_type, fetched.content, accepted)
 
     async def _fetch_manifest(self, rule: Rule, name: str, reference: str,
@@ -188,10 +188,11 @@ class PullThrough:
         with self.root.db.write() as tx:
             rows.checked(tx, reg.registry_id, name, tag, time.time())
 
-    def _stage(self, reg: Registry, name: str, reference: str, fetched) -> None:
+    def _stage(self, reg: Registry, rule: Rule, name: str, reference: str, fetched) -> None:
         """Keep the fetched manifest (by its reference and its digest) until the import
         job, queued in the same transaction, makes it an image; the repository is made
-        now if need be."""
+        now if need be. The job names the rule's prefix and upstream, which its event
+        tells even when the rule is deleted before the import runs."""
         now = time.time()
         with self.root.db.write() as tx:
             self._ensure_repository(tx, reg, name)
@@ -200,7 +201,9 @@ class PullThrough:
                              fetched.media_type, fetched.content, now)
             self.queue.enqueue(IMPORT_JOB, {"registryId": reg.registry_id,
                                             "repository": name, "digest": fetched.digest,
-                                            "tag": None if is_digest(reference) else reference},
+                                            "tag": None if is_digest(reference) else reference,
+                                            "ecrRepositoryPrefix": rule.prefix,
+                                            "upstreamRegistryUrl": rule.upstream_url},
                                max_attempts=IMPORT_ATTEMPTS, tx=tx)
 
     def _ensure_repository(self, tx, reg: Registry, name: str) -> None:

@@ -3,7 +3,8 @@ platforms' manifests) it lists that the repository lacks are fetched from the up
 stored, then the manifest is put as an image, under its tag; its pending copy goes. A job,
 so a SIGKILL midway leaves it to run again (what was stored stays: blobs and manifests are
 content-addressed). How it ended is an event in the transaction that records it (synced.py):
-SUCCESS with the pending copy's going, FAILED when the job's last attempt fails."""
+SUCCESS with the pending copy's going, FAILED when the job's last attempt fails or at once
+when the rule or the repository was deleted meanwhile (nothing is left to import into)."""
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,7 @@ from .cache import ACCEPT, IMPORT_ATTEMPTS, IMPORT_JOB, PullThrough
 from .claims import Claim, stored, wait_for_holder
 from .fetch import Fetch
 from .rules import Rule
-from .synced import FAILED, SUCCESS, synced
+from .synced import FAILED, REPOSITORY_GONE, RULE_GONE, SUCCESS, Dropped, Origin, synced
 
 log = logging.getLogger("berth.pullthrough")
 
@@ -36,8 +37,9 @@ class Importer:
         self.cache = cache
 
     def run(self, payload: dict, job: JobContext | None = None) -> None:
-        """Import the pending manifest; its event tells how it ended: SUCCESS, or FAILED
-        when ``job``'s last attempt fails (no job: this is the only attempt)."""
+        """Import the pending manifest; its event tells how it ended: SUCCESS, FAILED when
+        ``job``'s last attempt fails (no job: this is the only attempt), or FAILED at once
+        when its rule or repository was deleted meanwhile (the import is dropped)."""
         reg = self.cache.root.scoped(payload["registryId"])
         name, digest, tag = payload["repository"], payload["digest"], payload.get("tag")
         with reg.db.read() as tx:
@@ -45,27 +47,29 @@ class Importer:
         if pending is None or pending.content is None:
             return  # imported already
         rule = self.cache.rule(reg.registry_id, name, fresh=True)
-        done = False
+        origin = rule or _origin(payload)
+        dropped = None
         try:
             if rule is None:
-                log.info("pull-through import of %s@%s dropped: no rule covers it", name,
-                         digest)
-            else:
-                self._put(reg, rule, name, digest, pending.media_type, pending.content)
-                if tag:
-                    self._tag(reg, name, tag, digest, pending.media_type, pending.content)
-                done = True
-        except NameUnknown:  # the repository was deleted meanwhile: nothing to import into
-            log.info("pull-through import of %s@%s dropped: the repository is gone", name,
-                     digest)
+                raise Dropped(RULE_GONE, "No pull through cache rule covers the repository")
+            self._put(reg, rule, name, digest, pending.media_type, pending.content)
+            if tag:
+                self._tag(reg, name, tag, digest, pending.media_type, pending.content)
+        except NameUnknown:
+            dropped = Dropped(REPOSITORY_GONE, "The repository was deleted")
+        except Dropped as exc:
+            dropped = exc
         except Exception as exc:
-            if rule is not None and _last_attempt(job):
+            if _last_attempt(job):
                 with reg.db.write() as tx:
                     synced(tx, reg.registry_id, rule, name, digest, tag, FAILED, exc)
             raise
+        if dropped is not None:
+            log.info("pull-through import of %s@%s dropped: %s", name, digest, dropped)
         with reg.db.write() as tx:
-            if done:
-                synced(tx, reg.registry_id, rule, name, digest, tag, SUCCESS)
+            if origin is not None:  # None: queued by a version that did not name it
+                synced(tx, reg.registry_id, origin, name, digest, tag,
+                       FAILED if dropped else SUCCESS, dropped)
             rows.imported(tx, reg.registry_id, name, digest)
 
     def _put(self, reg: Registry, rule: Rule, name: str, digest: str, media_type: str,
@@ -127,6 +131,12 @@ class Importer:
         except TagImmutable:  # a template made the repository immutable: the first stays
             log.info("pull-through import: %s:%s is immutable; %s stored untagged", name,
                      tag, digest)
+
+
+def _origin(payload: dict) -> Origin | None:
+    if "ecrRepositoryPrefix" not in payload:
+        return None
+    return Origin(payload["ecrRepositoryPrefix"], payload["upstreamRegistryUrl"])
 
 
 def _last_attempt(job: JobContext | None) -> bool:

@@ -2,7 +2,8 @@
 its own upstream (a rule whose upstream is its own endpoint, logged in with the
 administrator's access key). A pull stages the manifest and queues the import; the import
 stores the blobs and makes the image, under its tag; running it again changes nothing; an
-import whose repository or rule went meanwhile is dropped, not retried forever."""
+import whose repository or rule went meanwhile is dropped (a FAILED event at once), not
+retried forever."""
 from __future__ import annotations
 
 import base64
@@ -60,7 +61,8 @@ def test_the_import_makes_the_image_and_running_it_again_changes_nothing(server,
     assert _images(server, "mirror/src/app") == []  # staged, not yet an image
     payloads = _imports(server)
     assert payloads == [{"registryId": server.state.registry.registry_id,
-                         "repository": "mirror/src/app", "digest": digest, "tag": "v1"}]
+                         "repository": "mirror/src/app", "digest": digest, "tag": "v1",
+                         "ecrRepositoryPrefix": "mirror", "upstreamRegistryUrl": server.url}]
     importer = Importer(server.state.pullthrough)
     importer.run(payloads[0])
     assert _images(server, "mirror/src/app") == [{"imageDigest": digest, "imageTag": "v1"}]
@@ -120,28 +122,63 @@ def test_an_import_that_fails_is_told_after_its_last_attempt_only(server, rule):
         "failure-code": "UPSTREAM_IMAGE_NOT_FOUND", "failure-reason": found["failureReason"]}
 
 
-def test_an_import_into_a_deleted_repository_is_dropped(server, rule):
+def test_an_import_into_a_deleted_repository_is_dropped_and_told_failed(server, rule):
+    db = server.state.registry.db
+    watch(db, server.account, "ECR Pull Through Cache Action", "dropped")
     server.push("src/gone", "v1", b"deleted before its import")
     assert _pull_manifest(server, "mirror/src/gone", "v1").status_code == 200
     server.client().delete_repository(repositoryName="mirror/src/gone", force=True)
-    Importer(server.state.pullthrough).run(_imports(server)[0])  # no error: nothing to do
+    [payload] = _imports(server)
+    importer = Importer(server.state.pullthrough)
+    importer.run(payload, JobContext("job", IMPORT_JOB, payload, 1))  # no retry: at once
+    importer.run(payload)  # dropped already: nothing to tell twice
     with pytest.raises(ClientError, match="RepositoryNotFoundException"):
         _images(server, "mirror/src/gone")
+    [found] = _synced(server, "mirror/src/gone")
+    assert (found["status"], found["failureCode"], found["failureReason"]) == (
+        "FAILED", "REPOSITORY_NOT_FOUND", "The repository was deleted")
+    [event] = delivered(db, server.account, "dropped")
+    assert (event["detail"]["sync-status"], event["detail"]["failure-code"]) == (
+        "FAILED", "REPOSITORY_NOT_FOUND")
 
 
-def test_an_import_whose_rule_was_deleted_is_dropped(server, rule):
-    server.client().create_pull_through_cache_rule(ecrRepositoryPrefix="brief",
+def _brief_rule(server, rule: str, prefix: str) -> None:
+    server.client().create_pull_through_cache_rule(ecrRepositoryPrefix=prefix,
                                                    upstreamRegistryUrl=server.url)
-    server.push("src/brief", "v1", b"the rule goes")
     # Anonymous upstream pulls are refused by Berth: give the rule the same secret.
     arn = server.client().describe_pull_through_cache_rules(
         ecrRepositoryPrefixes=[rule])["pullThroughCacheRules"][0]["credentialArn"]
-    server.client().update_pull_through_cache_rule(ecrRepositoryPrefix="brief",
+    server.client().update_pull_through_cache_rule(ecrRepositoryPrefix=prefix,
                                                    credentialArn=arn)
+
+
+def test_an_import_whose_rule_was_deleted_is_dropped_and_told_failed(server, rule):
+    _brief_rule(server, rule, "brief")
+    server.push("src/brief", "v1", b"the rule goes")
     assert _pull_manifest(server, "brief/src/brief", "v1").status_code == 200
     server.client().delete_pull_through_cache_rule(ecrRepositoryPrefix="brief")
-    Importer(server.state.pullthrough).run(_imports(server)[0])
+    [payload] = _imports(server)
+    Importer(server.state.pullthrough).run(payload, JobContext("job", IMPORT_JOB, payload, 1))
     assert _images(server, "brief/src/brief") == []
+    # The event names the deleted rule, as it was when the pull staged the import.
+    [found] = _synced(server, "brief/src/brief")
+    assert (found["status"], found["failureCode"], found["ecrRepositoryPrefix"],
+            found["upstreamRegistryUrl"]) == (
+        "FAILED", "PULL_THROUGH_CACHE_RULE_NOT_FOUND", "brief", server.url)
+
+
+def test_an_import_queued_without_its_rule_named_is_dropped_untold(server, rule):
+    _brief_rule(server, rule, "older")
+    server.push("src/older", "v1", b"queued by an earlier version")
+    assert _pull_manifest(server, "older/src/older", "v1").status_code == 200
+    server.client().delete_pull_through_cache_rule(ecrRepositoryPrefix="older")
+    [payload] = _imports(server)
+    del payload["ecrRepositoryPrefix"], payload["upstreamRegistryUrl"]
+    Importer(server.state.pullthrough).run(payload)
+    assert _images(server, "older/src/older") == [] and _synced(server, "older/src/older") == []
+    with server.state.registry.db.read() as tx:  # not pending: the prune's to forget
+        assert rows.ref(tx, server.state.registry.registry_id, "older/src/older",
+                        payload["digest"]).content is None
 
 
 def test_the_prune_forgets_lapsed_claims_stale_pending_manifests_and_gone_repositories(
