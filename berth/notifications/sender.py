@@ -38,19 +38,16 @@ class Sender:
             443 if parts.scheme == "https" else 80))
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn, reused = self._take(origin)
-        try:
-            status, keep = self._exchange(conn, path, body, headers)
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            if not reused:
-                raise DeliveryFailed(error_text(exc), unreachable=True) from None
-            # A kept-alive connection the receiver had closed meanwhile: once more, afresh.
-            conn = self._connect(origin)
+        while True:
             try:
                 status, keep = self._exchange(conn, path, body, headers)
-            except (OSError, http.client.HTTPException) as again:
+                break
+            except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                raise DeliveryFailed(error_text(again), unreachable=True) from None
+                if not reused:
+                    raise DeliveryFailed(error_text(exc), unreachable=True) from None
+                # A kept-alive connection the receiver had closed meanwhile: once more, afresh.
+                conn, reused = self._connect(origin), False
         if keep:
             self._give_back(origin, conn)
         else:

@@ -77,13 +77,10 @@ class Buckets:
         take from: its first take here finds a full one)."""
         with self._locked():
             for digest, count in taken.items():
-                for probe in range(PROBES):
-                    offset = ((digest + probe) % self._slots) * _SLOT.size
-                    held, tokens, last, mine, capacity = _SLOT.unpack_from(self._map, offset)
-                    if held == digest:
-                        _SLOT.pack_into(self._map, offset, digest,
-                                        max(-capacity, tokens - count), last, mine, capacity)
-                        break
+                if (own := self._own(digest)) is not None:
+                    offset, (_, tokens, last, mine, capacity) = own
+                    _SLOT.pack_into(self._map, offset, digest,
+                                    max(-capacity, tokens - count), last, mine, capacity)
 
     def claim_syncer(self) -> bool:
         """Whether this process is (now) the node's one syncer: the first to ask holds it
@@ -103,21 +100,27 @@ class Buckets:
             finally:
                 fcntl.lockf(self._file.fileno(), fcntl.LOCK_UN)
 
-    def _slot(self, digest: int, capacity: float, now: float
-              ) -> tuple[int, float, float, float]:
-        """(offset, tokens, last refill, admitted) of the key's slot: its own, else a free
-        one (full), else the stalest of those probed, taken over (full)."""
-        stalest = None
+    def _probed(self, digest: int):
+        """(offset, fields) of each slot the key may hold."""
         for probe in range(PROBES):
             offset = ((digest + probe) % self._slots) * _SLOT.size
-            held, tokens, last, taken, _ = _SLOT.unpack_from(self._map, offset)
-            if held == digest:
-                return offset, tokens, last, taken
-            if held == 0 or now - last > IDLE_SECONDS:
-                return offset, capacity, now, 0.0
-            if stalest is None or last < stalest[1]:
-                stalest = (offset, last)
-        return stalest[0], capacity, now, 0.0
+            yield offset, _SLOT.unpack_from(self._map, offset)
+
+    def _own(self, digest: int) -> tuple[int, tuple] | None:
+        return next(((offset, fields) for offset, fields in self._probed(digest)
+                     if fields[0] == digest), None)
+
+    def _slot(self, digest: int, capacity: float, now: float
+              ) -> tuple[int, float, float, float]:
+        """(offset, tokens, last refill, admitted) of the key's slot: its own (wherever it
+        is among the probed ones), else a free one, else the stalest, taken over (full: an
+        idle one is full again anyway, and a busy one's key starts afresh)."""
+        own = self._own(digest)
+        if own is not None:
+            offset, (_, tokens, last, taken, _) = own
+            return offset, tokens, last, taken
+        offset, _ = min(self._probed(digest), key=lambda slot: (slot[1][0] != 0, slot[1][2]))
+        return offset, capacity, now, 0.0
 
 
 def prepare_node() -> None:

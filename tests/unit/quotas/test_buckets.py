@@ -5,6 +5,8 @@ import signal
 import threading
 import fcntl
 
+import pytest
+
 from berth.quotas import buckets as buckets_module
 from berth.quotas.buckets import Buckets
 
@@ -26,6 +28,23 @@ def test_keys_beyond_the_probed_slots_take_over_the_stalest():
     buckets = Buckets(4)  # fewer slots than keys: every key probes all of them
     for n in range(6):
         assert _admitted(buckets, f"k{n}", 12, now=1000.0 + n) == 10
+
+
+def test_a_key_keeps_its_bucket_when_a_slot_probed_before_it_goes_idle():
+    buckets = Buckets(2)
+    first, second = [k for k in (f"k{n}" for n in range(100))
+                     if buckets_module.key_hash(k) % 2 == 0][:2]  # the same first slot
+    assert _admitted(buckets, first, 1, now=1000.0) == 1
+    assert _admitted(buckets, second, 12, now=1050.0) == 10  # in the next slot: empty now
+    # The first key's slot is idle by now; the second key's bucket is still its own, empty.
+    idle = 1000.0 + buckets_module.IDLE_SECONDS + 1
+    assert buckets.take(second, 0.001, 10.0, idle) is not None
+    buckets.debit({buckets_module.key_hash(second): 5})  # it finds the same slot
+    with memoryview(buckets._map) as raw:
+        slots = [buckets_module._SLOT.unpack_from(raw, n * buckets_module._SLOT.size)
+                 for n in range(2)]
+    assert [s[1] for s in slots if s[0] == buckets_module.key_hash(second)] == [
+        pytest.approx(-5, abs=0.1)]
 
 
 def _in_child(work) -> int:
