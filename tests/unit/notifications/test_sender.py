@@ -3,9 +3,13 @@ arrives with its headers and body; kept-alive connections are used again (one co
 many POSTs); an answer that is not 2xx fails the attempt (the receiver answered), a refused
 connection or a receiver that never answers fails it as unreachable; a kept-alive connection
 the receiver closed meanwhile is opened afresh, once; HTTPS checks the receiver's certificate
-against the trusted CAs, as curl does."""
+against the trusted CAs, as curl does; informational answers are passed over, an answer
+without a length ends with its connection, a large error answer is not read; the request
+names its host, its path is percent-quoted and no header can carry a line break."""
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import ssl
 import threading
@@ -13,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from berth.notifications.sender import DeliveryFailed, Sender
+from berth.notifications.sender import MAX_ERROR_BODY, DeliveryFailed, Sender
 from tests.support.certificates import issue_pair, new_ca
 from tests.support.ports import free_port
 
@@ -154,3 +158,102 @@ def test_https_checks_the_receivers_certificate(tmp_path, monkeypatch):
         assert [body for _, _, body in secure.posts] == [b'{"ok": 1}']
     finally:
         secure.close()
+
+
+class Canned:
+    """A receiver that answers every request on a connection with the same bytes, then
+    closes the connection if told to; it keeps each request's head."""
+
+    def __init__(self, answer: bytes, close: bool = False):
+        self.heads: list[bytes] = []
+        self.connections = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, args=(answer, close), daemon=True).start()
+
+    def _serve(self, answer: bytes, close: bool) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn, answer, close),
+                             daemon=True).start()
+
+    def _answer(self, conn: socket.socket, answer: bytes, close: bool) -> None:
+        with conn, contextlib.suppress(OSError):  # the sender may go mid-answer
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    more = conn.recv(65536)
+                    if not more:
+                        return
+                    data += more
+                head, _, data = data.partition(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length:")))
+                while len(data) < length:
+                    data += conn.recv(65536)
+                data = data[length:]
+                self.heads.append(head)
+                conn.sendall(answer)
+                if close:
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_an_informational_answer_before_the_final_one_is_passed_over():
+    canned = Canned(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\n"
+                    b"Content-Length: 2\r\n\r\nok")
+    try:
+        sender = Sender(5.0)
+        for _ in range(2):
+            sender.post(canned.url + "/", b"{}", {})
+        assert (len(canned.heads), canned.connections) == (2, 1)  # kept alive
+    finally:
+        canned.close()
+
+
+def test_an_answer_whose_body_ends_with_the_connection_is_read():
+    canned = Canned(b"HTTP/1.0 200 OK\r\n\r\nthanks", close=True)  # no length: until EOF
+    try:
+        sender = Sender(5.0)
+        for _ in range(2):
+            sender.post(canned.url + "/", b"{}", {})
+        assert (len(canned.heads), canned.connections) == (2, 2)
+    finally:
+        canned.close()
+
+
+def test_a_large_error_answer_is_not_read_and_its_connection_goes():
+    large = os.urandom(MAX_ERROR_BODY * 4)
+    canned = Canned(b"HTTP/1.1 500 Oops\r\nContent-Length: %d\r\n\r\n" % len(large) + large)
+    try:
+        sender = Sender(5.0)
+        for _ in range(2):
+            with pytest.raises(DeliveryFailed, match="HTTP 500") as failed:
+                sender.post(canned.url + "/", b"{}", {})
+            assert failed.value.unreachable is False
+        assert canned.connections == 2
+    finally:
+        canned.close()
+
+
+def test_the_request_names_its_host_and_a_quoted_path():
+    canned = Canned(b"HTTP/1.1 204 No Content\r\n\r\n")
+    try:
+        Sender(5.0).post(canned.url + "/a b/ü?q=1 2&r=%41", b"{}", {"X-Berth-Delivery": "d1"})
+        line, *fields = canned.heads[0].decode("latin-1").split("\r\n")
+        assert line == "POST /a%20b/%C3%BC?q=1%202&r=%41 HTTP/1.1"
+        assert f"Host: {canned.url.removeprefix('http://')}" in fields
+        assert "X-Berth-Delivery: d1" in fields and "Content-Length: 2" in fields
+        with pytest.raises(DeliveryFailed, match="line break"):
+            Sender(5.0).post(canned.url + "/", b"{}", {"X-Bad": "a\r\nInjected: 1"})
+        assert len(canned.heads) == 1
+    finally:
+        canned.close()
