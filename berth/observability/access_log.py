@@ -18,25 +18,21 @@ import threading
 import time
 
 from . import RequestRecord
-from .logs import ACCESS, access_fields, berth_handler
+from .logs import ACCESS, access_fields, access_message, berth_handler
 
 log = logging.getLogger("berth.access")
 
-_LINE = "%s %s %s %d in=%d out=%d %.1fms principal=%s from=%s"
 FLUSH_SECONDS = 0.1
 
 
 def access_log(record: RequestRecord) -> None:
     if not log.isEnabledFor(logging.INFO):
         return
-    message = _LINE % (record.method, record.route, record.repository or "-", record.status,
-                       record.bytes_in, record.bytes_out, record.seconds * 1000,
-                       record.principal_arn or "-", record.source_ip or "-")
     handler = berth_handler()
     if handler is None:
-        log.info(message, extra={ACCESS: access_fields(record)})
+        log.info(access_message(record), extra={ACCESS: access_fields(record)})
         return
-    _lines.add(handler, handler.formatter.access_line(time.time(), message, record))
+    _lines.add(handler, handler.formatter.access_line(time.time(), record))
 
 
 class _Lines:
