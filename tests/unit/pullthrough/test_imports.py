@@ -152,12 +152,19 @@ def _brief_rule(server, rule: str, prefix: str) -> None:
                                                    credentialArn=arn)
 
 
-def test_an_import_whose_rule_was_deleted_is_dropped_and_told_failed(server, rule):
-    _brief_rule(server, rule, "brief")
-    server.push("src/brief", "v1", b"the rule goes")
-    assert _pull_manifest(server, "brief/src/brief", "v1").status_code == 200
-    server.client().delete_pull_through_cache_rule(ecrRepositoryPrefix="brief")
+def _staged_then_rule_deleted(server, rule: str, prefix: str) -> dict:
+    """A pull through a rule of its own stages an import; the rule is deleted before the
+    import runs: the import's payload."""
+    _brief_rule(server, rule, prefix)
+    server.push(f"src/{prefix}", "v1", b"the rule goes: " + prefix.encode())
+    assert _pull_manifest(server, f"{prefix}/src/{prefix}", "v1").status_code == 200
+    server.client().delete_pull_through_cache_rule(ecrRepositoryPrefix=prefix)
     [payload] = _imports(server)
+    return payload
+
+
+def test_an_import_whose_rule_was_deleted_is_dropped_and_told_failed(server, rule):
+    payload = _staged_then_rule_deleted(server, rule, "brief")
     Importer(server.state.pullthrough).run(payload, JobContext("job", IMPORT_JOB, payload, 1))
     assert _images(server, "brief/src/brief") == []
     # The event names the deleted rule, as it was when the pull staged the import.
@@ -168,11 +175,7 @@ def test_an_import_whose_rule_was_deleted_is_dropped_and_told_failed(server, rul
 
 
 def test_an_import_queued_without_its_rule_named_is_dropped_untold(server, rule):
-    _brief_rule(server, rule, "older")
-    server.push("src/older", "v1", b"queued by an earlier version")
-    assert _pull_manifest(server, "older/src/older", "v1").status_code == 200
-    server.client().delete_pull_through_cache_rule(ecrRepositoryPrefix="older")
-    [payload] = _imports(server)
+    payload = _staged_then_rule_deleted(server, rule, "older")  # queued by an earlier version
     del payload["ecrRepositoryPrefix"], payload["upstreamRegistryUrl"]
     Importer(server.state.pullthrough).run(payload)
     assert _images(server, "older/src/older") == [] and _synced(server, "older/src/older") == []
