@@ -73,7 +73,7 @@ class LifecycleService:
         policy = parse(text)
         with self.db.write() as tx:
             repo_id = require_id(tx, self.registry_id, repository)
-            limit = quotas.registry_values(tx, self.registry_id)[1][RULES_QUOTA]
+            limit = quotas.registry_value(tx, self.registry_id, RULES_QUOTA)
             if len(policy.rules) > limit:  # the account's or deployment's quota, under 50
                 raise PolicyInvalid(f"A lifecycle policy can have at most {limit} rules.")
             rows.put_policy(tx, repo_id, text, self.clock())

@@ -138,7 +138,7 @@ class RuleService:
         with self.db.write() as tx:
             account = self._check_secret(tx, rule.credential_arn)
             existing = {row.prefix for row in rows.rules(tx, self.registry_id)}
-            limit = quotas.registry_values(tx, self.registry_id)[1][QUOTA]
+            limit = quotas.registry_value(tx, self.registry_id, QUOTA)
             if rule.key not in existing and len(existing) >= limit:
                 raise TooManyRules(f"The registry with id '{account}' has {limit} pull "
                                    "through cache rules, the most it may have")

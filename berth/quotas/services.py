@@ -55,6 +55,11 @@ def registry_values(tx: Tx, registry_id: int) -> tuple[str, dict[str, int]]:
     return account, cached(entries, ("values", account), lambda: _load(tx, account))
 
 
+def registry_value(tx: Tx, registry_id: int, name: str) -> int:
+    """One of the registry's quota values (``name`` one of QUOTAS)."""
+    return registry_values(tx, registry_id)[1][name]
+
+
 def _serialise(tx: Tx, kind: str, key) -> None:
     """Wait for other transactions counting the same thing (PostgreSQL: concurrent writers
     would each count without the other's row; SQLite's writes are serial already)."""
@@ -73,7 +78,7 @@ def check_repositories(tx: Tx, registry_id: int) -> None:
 
 def check_images(tx: Tx, registry_id: int, repo_id: int, repository: str) -> None:
     """After an image was added to the repository, in the same transaction."""
-    limit = registry_values(tx, registry_id)[1]["ImagesPerRepository"]
+    limit = registry_value(tx, registry_id, "ImagesPerRepository")
     if rows.count_images(tx, repo_id, limit + 1) + NEAR <= limit:
         return  # far from it: concurrent pushes cannot pass it together
     _serialise(tx, "images", repo_id)
@@ -85,7 +90,7 @@ def check_images(tx: Tx, registry_id: int, repo_id: int, repository: str) -> Non
 
 def check_tags(tx: Tx, registry_id: int, repo_id: int, repository: str, digest: str) -> None:
     """After a tag was put on the image, in the same transaction."""
-    limit = registry_values(tx, registry_id)[1]["TagsPerImage"]
+    limit = registry_value(tx, registry_id, "TagsPerImage")
     if not limit or tag_rows.count_for(tx, repo_id, digest) + NEAR <= limit:
         return  # far from it: concurrent tag pushes cannot pass it together
     _serialise(tx, "tags", f"{repo_id}:{digest}")
@@ -97,14 +102,14 @@ def check_tags(tx: Tx, registry_id: int, repo_id: int, repository: str, digest: 
 
 def check_parts(tx: Tx, registry_id: int, parts: int) -> None:
     """Before an ECR API layer part is added (``parts``: the upload's count with it)."""
-    limit = registry_values(tx, registry_id)[1]["LayerParts"]
+    limit = registry_value(tx, registry_id, "LayerParts")
     if parts > limit:
         raise QuotaExceeded(f"The upload has reached its layer part quota ({limit} parts)",
                             "LayerParts")
 
 
 def check_layer_size(tx: Tx, registry_id: int, size: int) -> None:
-    limit = registry_values(tx, registry_id)[1]["MaximumLayerSizeMiB"]
+    limit = registry_value(tx, registry_id, "MaximumLayerSizeMiB")
     if size > limit * 1024 * 1024:
         raise QuotaExceeded(f"The layer is {size} bytes, past the layer size quota of "
                             f"{limit} MiB", "MaximumLayerSizeMiB")

@@ -132,7 +132,7 @@ class ReplicationConfigurations:
         now = time.time() if now is None else now
         with self.db.write() as tx:
             settings = read_settings(tx, self.registry_id, lock=True)
-            limit = quotas.registry_values(tx, self.registry_id)[1][RULES_QUOTA]
+            limit = quotas.registry_value(tx, self.registry_id, RULES_QUOTA)
             configuration.validate(account, region, regions, frozenset(sites_of(settings)),
                                    min(limit, MAX_RULES))
             before = Configuration.from_document(settings.get(SETTINGS_KEY))
