@@ -124,8 +124,8 @@ class _Connection:
                 raise _Ended("the receiver closed the connection before answering")
             parser.feed_data(data)
             if answer.body > MAX_ERROR_BODY:  # a large answer is not read to its end
-                return parser.get_status_code(), False
-        return answer.status, answer.keep and not answer.trailing
+                return answer.head, False
+        return answer.head, answer.keep and not answer.trailing
 
     def close(self) -> None:
         self.sock.close()
@@ -136,8 +136,7 @@ class _Answer:
 
     def __init__(self):
         self.parser: httptools.HttpResponseParser | None = None
-        self.status = 0
-        self.head = 0  # the status of a final answer whose head has come
+        self.head = 0  # the status of the final answer, once its head has come
         self.body = 0
         self.complete = False
         self.keep = False
@@ -148,15 +147,13 @@ class _Answer:
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
-        self.head = status if status >= 200 else 0
+        if not self.complete:  # (a head among trailing bytes changes nothing)
+            self.head = status if status >= 200 else 0
 
     def on_body(self, data: bytes) -> None:
         self.body += len(data)
 
     def on_message_complete(self) -> None:
-        status = self.parser.get_status_code()
-        if status >= 200:  # (whether to keep the connection is known only until it ends)
-            self.status, self.complete = status, True
+        if self.head:  # a final answer (an informational one has no head here, nor body)
+            self.complete = True  # whether to keep the connection is known only until now
             self.keep = self.parser.should_keep_alive()
-        else:
-            self.body = 0

@@ -83,13 +83,10 @@ class TextFormatter(logging.Formatter):
         return line
 
     def access_line(self, created: float, record) -> str:
-        """What ``format`` makes of an access line's record (berth.observability.access_log),
-        in one pass: the line is made on every request's path."""
+        """What ``format`` makes of an access line's record (berth.observability.access_log)."""
         rid = record.request_id
         return (f"{self._clock(created, ',')} INFO {ACCESS_LOGGER}{f' [{rid}]' if rid else ''}: "
-                f"{record.method} {record.route} {record.repository or '-'} {record.status} "
-                f"in={record.bytes_in} out={record.bytes_out} {record.seconds * 1000:.1f}ms "
-                f"principal={record.principal_arn or '-'} from={record.source_ip or '-'}")
+                f"{access_message(record)}")
 
 
 class JsonFormatter(logging.Formatter):

@@ -47,18 +47,8 @@ class Importer:
         if pending is None or pending.content is None:
             return  # imported already
         rule = self.cache.rule(reg.registry_id, name, fresh=True)
-        origin = rule or _origin(payload)
-        dropped = None
         try:
-            if rule is None:
-                raise Dropped(RULE_GONE, "No pull through cache rule covers the repository")
-            self._put(reg, rule, name, digest, pending.media_type, pending.content)
-            if tag:
-                self._tag(reg, name, tag, digest, pending.media_type, pending.content)
-        except NameUnknown:
-            dropped = Dropped(REPOSITORY_GONE, "The repository was deleted")
-        except Dropped as exc:
-            dropped = exc
+            dropped = self._import(reg, rule, name, digest, tag, pending)
         except Exception as exc:
             if _last_attempt(job):
                 with reg.db.write() as tx:
@@ -66,11 +56,25 @@ class Importer:
             raise
         if dropped is not None:
             log.info("pull-through import of %s@%s dropped: %s", name, digest, dropped)
+        origin = rule or _origin(payload)
         with reg.db.write() as tx:
             if origin is not None:  # None: queued by a version that did not name it
                 synced(tx, reg.registry_id, origin, name, digest, tag,
                        FAILED if dropped else SUCCESS, dropped)
             rows.imported(tx, reg.registry_id, name, digest)
+
+    def _import(self, reg: Registry, rule: Rule | None, name: str, digest: str,
+                tag: str | None, pending) -> Dropped | None:
+        """Store the image and tag it; why it was dropped instead, if it was."""
+        if rule is None:
+            return Dropped(RULE_GONE, "No pull through cache rule covers the repository")
+        try:
+            self._put(reg, rule, name, digest, pending.media_type, pending.content)
+            if tag:
+                self._tag(reg, name, tag, digest, pending.media_type, pending.content)
+        except NameUnknown:
+            return Dropped(REPOSITORY_GONE, "The repository was deleted")
+        return None
 
     def _put(self, reg: Registry, rule: Rule, name: str, digest: str, media_type: str,
              content: bytes, depth: int = 0) -> None:
