@@ -20,30 +20,35 @@ from tests.unit.api.admin.test_storage_operations import (  # noqa: F401  (fixtu
     team,
 )
 
-TODAY = datetime.now(timezone.utc).date().isoformat()
-REPORT = {"From": TODAY, "To": TODAY}
+
+
+def _today():
+    """Read when a test runs, not at collection: a suite that crosses midnight UTC would
+    otherwise ask for yesterday's report of what it pushed today."""
+    today = datetime.now(timezone.utc).date().isoformat()
+    return {"From": today, "To": today}
 
 
 def test_a_sample_then_a_report_of_the_callers_account(api, admin_root, team):
     image = push_image(api.registry_of(team), "team/app", "v1", os.urandom(1000))
     assert _ok(api.call(admin_root, "RecordUsageSample", {})) == {"Repositories": 1}
-    report = _ok(api.call(api.root_key(team), "GetUsageReport", REPORT))  # its own account
+    report = _ok(api.call(api.root_key(team), "GetUsageReport", _today()))  # its own account
     [group] = report["Groups"]
     assert (group["RepositoryName"], group["StorageByteDays"]) == ("team/app", image)
     assert "Cost" not in group, "no prices are set"
-    mine = _ok(api.call(api.root_key(api.account("team-b").id), "GetUsageReport", REPORT))
+    mine = _ok(api.call(api.root_key(api.account("team-b").id), "GetUsageReport", _today()))
     assert mine["Groups"] == [], "another account's usage is not in the caller's report"
 
 
 def test_the_administrator_reports_any_account_others_are_denied(api, admin_root, team):
-    _ok(api.call(admin_root, "GetUsageReport", {**REPORT, "AccountId": team}))
+    _ok(api.call(admin_root, "GetUsageReport", {**_today(), "AccountId": team}))
     other = api.account("team-b").id
-    _denied(api.call(api.root_key(team), "GetUsageReport", {**REPORT, "AccountId": other}),
+    _denied(api.call(api.root_key(team), "GetUsageReport", {**_today(), "AccountId": other}),
             "berth:GetUsageReport")
-    _denied(api.call(api.user_key(team, "dev", _policy("ecr:*")), "GetUsageReport", REPORT),
+    _denied(api.call(api.user_key(team, "dev", _policy("ecr:*")), "GetUsageReport", _today()),
             "berth:GetUsageReport")
     _ok(api.call(api.user_key(team, "finance", _policy("berth:GetUsageReport")),
-                 "GetUsageReport", REPORT))
+                 "GetUsageReport", _today()))
 
 
 def test_only_the_administrator_account_samples(api, team):
@@ -53,8 +58,8 @@ def test_only_the_administrator_account_samples(api, team):
 @pytest.mark.parametrize("params", [
     {"From": "2026-13-01", "To": "2026-12-31"},
     {"From": "2026-02-02", "To": "2026-02-01"},
-    {**REPORT, "GroupBy": "image"},
-    {"From": TODAY},
+    {"From": "2026-02-01", "To": "2026-02-01", "GroupBy": "image"},
+    {"From": "2026-02-01"},
 ])
 def test_bad_reports_are_validation_errors(api, team, params):
     _error(api.call(api.root_key(team), "GetUsageReport", params), 400, "ValidationError")
