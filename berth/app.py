@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from typing import Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -47,6 +48,7 @@ from .lifecycle.tasks import schedule_lifecycle
 from .scanning import tasks as scanning_tasks
 from .scanning.scanner import Limits as ScanLimits
 from .notifications.tasks import schedule_notifications
+from .observability import buffered
 from .observability import metrics as prometheus_metrics
 from .observability.flusher import Flusher
 from .observability.prometheus import mark_dead
@@ -246,3 +248,15 @@ def create_app_from_env() -> StaticHeaders:
     settings = load_settings(flags={})
     configure_logging(settings.log_level, settings.log_format)  # a spawned worker has none
     return create_app(settings)
+
+
+def prebuilt_app() -> Callable[[], StaticHeaders]:
+    """In a supervisor, before it forks its workers: the application built once, for every
+    worker to start from (shared copy-on-write, where each building its own kept ~15 MiB more
+    of its own). Nothing may cross the fork in use: no database connection open (each
+    worker opens its own), no metric count pending (each worker would count it again)."""
+    app = create_app_from_env()
+    app.app.state.registry.db.dispose()
+    buffered.flush()
+    settle_heap()
+    return lambda: app

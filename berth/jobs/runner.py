@@ -55,7 +55,7 @@ class JobRunner:
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.concurrency = concurrency
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker = _worker_name()
         self._handlers: dict[str, Handler] = {}
         self._schedules: list[Schedule] = []
         self._slots: dict[str, int] = {}  # the last slot enqueued per schedule
@@ -102,6 +102,7 @@ class JobRunner:
 
     # -- the loop ----------------------------------------------------------------------
     def start(self) -> None:
+        self.worker = _worker_name()  # this process's: a runner may be built before a fork
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._nudge = asyncio.Event()
@@ -312,3 +313,7 @@ def _log_outcome(job: Claimed, error: Exception | None, held: bool) -> None:
     else:
         log.warning("job %s (%s) attempt %d failed; will retry", job.id, job.kind, job.attempt,
                     exc_info=error)
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

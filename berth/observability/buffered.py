@@ -29,13 +29,28 @@ class _Buffers:
         self.values: weakref.WeakSet[BufferedValue] = weakref.WeakSet()
         self.lock = threading.Lock()
         self.pid = 0  # the process the flusher thread runs in (a fork has none)
+        os.register_at_fork(after_in_child=self._forked)
 
     def add(self, value: BufferedValue) -> None:
         with self.lock:
             self.values.add(value)
             if self.pid != os.getpid():
-                self.pid = os.getpid()
-                threading.Thread(target=self._run, name="metrics-flush", daemon=True).start()
+                self._start()
+
+    def _start(self) -> None:
+        self.pid = os.getpid()
+        threading.Thread(target=self._run, name="metrics-flush", daemon=True).start()
+
+    def _forked(self) -> None:
+        """A worker forked from a process that made values (the supervisor, which built the
+        application): locks its flusher may have held at the fork are made afresh, and the
+        values inherited get a flusher of this process."""
+        self.lock = threading.Lock()
+        self.pid = 0
+        for value in list(self.values):
+            value._lock = threading.Lock()
+        if self.values:
+            self._start()
 
     def flush(self) -> None:
         with self.lock:

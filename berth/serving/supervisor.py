@@ -19,6 +19,7 @@ import uvicorn
 from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess
 from uvicorn.supervisors.multiprocess import Process as UvicornProcess
 
+from ..process import die_with_supervisor
 from .tls import TlsError, TlsFiles
 
 log = logging.getLogger("berth")
@@ -86,6 +87,7 @@ class Process(UvicornProcess):
         self.process = _FORK.Process(target=self._forked, args=(sockets,))
 
     def _forked(self, sockets: list[socket.socket]) -> None:
+        die_with_supervisor()
         for sig in SIGNALS:  # the supervisor's handlers queue signals for its own loop
             if sig != signal.SIGHUP:  # ignored until a TLS worker's reload takes it
                 signal.signal(sig, signal.SIG_DFL)
@@ -95,14 +97,15 @@ class Process(UvicornProcess):
 _FORK = multiprocessing.get_context("fork")
 
 
-def preload() -> None:
-    """In the supervisor, before forking workers: load what each would load."""
+def preload(config: uvicorn.Config) -> None:
+    """In the supervisor, before forking workers: build what each would build, the
+    application included (the workers' config then hands them this one)."""
     from ..api.http import protocol  # noqa: F401 - the workers' HTTP protocol
-    from ..app import settle_heap
+    from ..app import prebuilt_app
     from ..quotas.buckets import prepare_node
 
     prepare_node()  # the rate buckets the workers share
-    settle_heap()
+    config.app, config.factory = prebuilt_app(), True
 
 
 @contextlib.contextmanager
@@ -138,7 +141,12 @@ class _Supervisor(Multiprocess):
         self._started_at: dict[int, float] = {}
 
     def init_processes(self) -> None:
-        preload()
+        try:
+            preload(self.config)
+        except Exception:
+            log.exception("cannot start: the application did not load")
+            self.should_exit.set()
+            return
         with _hangups_ignored():
             for _ in range(self.processes_num):
                 process = Process(self.config, self.sockets)

@@ -161,3 +161,37 @@ def test_settings_that_would_spin_or_never_run_are_refused(db):
     for bad in ({"poll_seconds": 0}, {"lease_seconds": 0}, {"concurrency": 0}):
         with pytest.raises(ValueError):
             JobRunner(JobQueue(db), **bad)
+
+
+def test_a_runner_built_before_a_fork_names_each_process_that_starts_it():
+    """Serving workers fork from a supervisor that built the application, runner included:
+    each must claim and renew jobs under a name of its own, or one worker could complete or
+    renew another's lease."""
+    import os
+    from types import SimpleNamespace
+
+    fake_db = SimpleNamespace(on_work=lambda listener: (lambda: None))
+    runner = JobRunner(SimpleNamespace(db=fake_db, prune=lambda: None))
+
+    def started_in_child() -> str:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                async def start():
+                    runner.start()
+                    for task in runner._tasks:
+                        task.cancel()
+                asyncio.run(start())
+                os.write(write, runner.worker.encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as answer:
+            name = answer.read().decode()
+        os.waitpid(pid, 0)
+        assert f":{pid}:" in name
+        return name
+
+    names = {started_in_child(), started_in_child(), runner.worker}
+    assert len(names) == 3

@@ -3,8 +3,11 @@ dead process's live gauges dropped; a fresh directory per start."""
 from __future__ import annotations
 
 import os
+import select
+import signal
 import subprocess
 import sys
+import time
 
 from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
@@ -93,3 +96,44 @@ def test_buffered_values_reach_the_files_when_flushed(tmp_path, monkeypatch):
     counter.labels("a").inc(2)
     buffered.flush()
     assert on_disk() == 5
+
+
+def test_a_forked_worker_counts_on_its_own_with_locks_its_parent_held(tmp_path, monkeypatch):
+    """Workers fork from a supervisor that built the application (and so made values): one
+    forked while the supervisor's flusher held a value's lock can still count, and its own
+    flusher writes its counts under its pid, without the parent's counted again."""
+    from berth.observability import buffered
+
+    monkeypatch.setenv(prometheus.ENV, str(tmp_path))
+    monkeypatch.setattr(values, "ValueClass", values.get_value_class())
+    buffered.install()
+    from prometheus_client import CollectorRegistry, Counter
+    counter = Counter("berth_test_forked", "test", registry=CollectorRegistry())
+    counter.inc(3)
+    buffered.flush()
+    value = counter._value
+    read, write = os.pipe()
+    with value._lock:  # held at the fork, as by the flusher thread
+        pid = os.fork()
+        if pid == 0:  # the worker: never back into pytest
+            try:
+                counter.inc(2)
+                deadline = time.monotonic() + 10
+                while value._pending and time.monotonic() < deadline:
+                    time.sleep(0.05)  # its own flusher moves the count to its file
+                os.write(write, b"flushed" if not value._pending else b"pending")
+            finally:
+                os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        if not select.select([answer], [], [], 20)[0]:
+            os.kill(pid, signal.SIGKILL)
+        said = answer.read()
+    os.waitpid(pid, 0)
+    assert said == b"flushed", "the worker hung on a lock its parent held" if not said else said
+    from prometheus_client.multiprocess import MultiProcessCollector
+    scraped = CollectorRegistry()
+    MultiProcessCollector(scraped, str(tmp_path))
+    assert scraped.get_sample_value("berth_test_forked_total") == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{os.getpid()}.db",
+                                                          f"counter_{pid}.db"]

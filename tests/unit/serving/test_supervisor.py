@@ -157,11 +157,21 @@ def clock(monkeypatch) -> Clock:
 
 
 @pytest.fixture
-def made(monkeypatch) -> list[FakeProcess]:
-    """Every worker process the supervisor made, in order."""
+def loads(monkeypatch) -> list:
+    """The application loads of the supervisor (each the config it was for), none real."""
+    loaded = []
+    monkeypatch.setattr(supervisor, "preload", loaded.append)
+    return loaded
+
+
+@pytest.fixture
+def made(monkeypatch, loads) -> list[FakeProcess]:
+    """Every worker process the supervisor made, in order (with the application loaded, in
+    pretence, before the first)."""
     processes: list[FakeProcess] = []
 
     def make(config, sockets):
+        assert loads == [config], "workers are forked from a loaded application"
         process = FakeProcess(config, sockets)
         processes.append(process)
         return process
@@ -209,6 +219,18 @@ def test_init_processes_starts_every_worker_with_sighup_ignored(monkeypatch, mad
     assert signal.getsignal(signal.SIGHUP) is before  # given back once they are started
     assert readiness == [True]
     assert not sup.should_exit.is_set()
+
+
+def test_an_application_that_does_not_load_stops_the_start_before_any_worker(
+        monkeypatch, made, signals_restored, berth_log):
+    def fails(config):
+        raise RuntimeError("the database is not there")
+    monkeypatch.setattr(supervisor, "preload", fails)
+    sup, readiness = _make_supervisor(monkeypatch, made)
+    assert made == [] and readiness == [] and sup.should_exit.is_set()
+    [record] = berth_log
+    assert record.levelno == logging.ERROR and "did not load" in record.getMessage()
+    assert "the database is not there" in record.exc_text
 
 
 def test_a_worker_that_never_gets_ready_stops_the_start(monkeypatch, made, clock,
