@@ -53,3 +53,10 @@ class Distro:
 
 class DetectorError(ValueError):
     """A package database that cannot be read (corrupt, truncated, not what its name says)."""
+
+
+def database_text(data: bytes) -> str:
+    """A package database's text: a NUL means this is not one (or it is corrupt)."""
+    if b"\x00" in data:
+        raise DetectorError("binary data")
+    return data.decode("utf-8", errors="replace")

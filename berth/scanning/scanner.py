@@ -17,7 +17,7 @@ from .findings import Finding
 from .images import MAX_CONFIG, NotAnImage, Platform, platform_name, platforms
 from .inventory.distro import osv_ecosystem
 from .inventory.image import ImageInventory, merge
-from .inventory.layers import LayerInventory, LayerUnreadable, read_layer
+from .inventory.layers import READER, LayerInventory, LayerUnreadable, read_layer
 from .matcher import AdvisoryCache, match_inventory
 from .packages import OS, DetectorError
 
@@ -86,7 +86,7 @@ class Scanner:
                 return cached
         with self.registry.db.read() as tx:
             row = rows.layers(tx, [digest]).get(digest)
-        if row is None:
+        if row is None or row.reader < READER:
             row = self._read(blobs, repository, digest)
         if row.error:
             raise LayerFailed(row.error)
@@ -106,7 +106,7 @@ class Scanner:
         except (LayerUnreadable, DetectorError) as exc:
             error = f"layer {digest}: {exc}"[:MAX_ERROR]
         with self.registry.db.write() as tx:
-            rows.put_layer(tx, digest, time.time(), content, error)
+            rows.put_layer(tx, digest, time.time(), content, error, READER)
             return rows.layers(tx, [digest])[digest]  # a concurrent scan's row, if first
 
     def platform_name(self, blobs, repository: str, platform: Platform) -> str:

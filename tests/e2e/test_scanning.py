@@ -97,6 +97,7 @@ def imported(node, workdir):
                  aliases=("CVE-2099-0001",)),
         advisory("DEBIAN-CVE-2099-0002", DEBIAN, "zlib", ZLIB_FIX, MEDIUM),
         advisory("GHSA-test-npm1-0001", "npm", "left-pad", "1.3.1"),
+        advisory("GHSA-test-npm2-0002", "npm", "minimist", "1.2.6"),
         advisory("GHSA-jfh8-c2jp-5v3q", "Maven", "org.apache.logging.log4j:log4j-core",
                  "2.15.0", aliases=("CVE-2021-44228",))])
     result = admin_online(node, "vulndb", "import", f"{_shared()}/PyPI-all.zip",
@@ -124,8 +125,10 @@ def app_image(workdir):
               crate("rusty", "0.1.0", source="local", root=True), crate("smallvec", "1.6.0")])}
     java = {"opt/app/app.jar": spring_boot_jar(
         "com.example:app:1.0", ["org.apache.logging.log4j:log4j-core:2.14.1"])}
-    return build_image([base, {**python, **npm_package("left-pad", "1.1.3"), **go, **java},
-                        deleted])
+    # A project's lock file (nothing installed beside it): what it pins is what is found.
+    web = {"srv/web/yarn.lock": b'# yarn lockfile v1\n\nminimist@^1.2.0:\n  version "1.2.5"\n'}
+    return build_image([base, {**python, **npm_package("left-pad", "1.1.3"), **go, **java,
+                               **web}, deleted])
 
 
 def _push(node, workdir, image, repo: str, tag: str):
@@ -166,7 +169,7 @@ def _findings(ecr, repo: str, digest: str) -> list[dict]:
 
 def test_enhanced_continuous_scan_on_push_finds_os_and_language_advisories(
         node, ecr, workdir, imported, app_image):
-    assert imported["PyPI"]["Records"] > 2000 and imported["own-advisories"]["Records"] == 4
+    assert imported["PyPI"]["Records"] > 2000 and imported["own-advisories"]["Records"] == 5
     aws_ecr(node, "put-registry-scanning-configuration", "--scan-type", "ENHANCED", "--rules",
             json.dumps([{"scanFrequency": "CONTINUOUS_SCAN",
                          "repositoryFilters": [{"filter": "scan/cont*",
@@ -196,6 +199,9 @@ def test_enhanced_continuous_scan_on_push_finds_os_and_language_advisories(
     assert {p["fixedInVersion"] for n in OPENSSL for _, p in by_package[n]} == {OPENSSL_FIX}
     assert {f["severity"] for n in ZLIB for f, _ in by_package[n]} == {"MEDIUM"}
     assert by_package["left-pad"][0][1]["packageManager"] == "NODEPKG"
+    [(_, minimist)] = by_package["minimist"]
+    assert (minimist["filePath"], minimist["version"], minimist["packageManager"]) == (
+        "srv/web/yarn.lock", "1.2.5", "NODEPKG")
     assert "bash" not in by_package
     go = {f["packageVulnerabilityDetails"]["vulnerabilityId"]: pkg for f, pkg in by_package["stdlib"]}
     [(log4shell, log4j)] = by_package["org.apache.logging.log4j:log4j-core"]

@@ -9,9 +9,9 @@ from typing import Callable
 
 from packageurl import PackageURL
 
-from . import java, rpm
+from . import java, npm, rpm
 from berth.scanning.packages import (
-    COMPOSER, GEM, NODE, OS, PYTHON, DetectorError, Package)
+    COMPOSER, GEM, OS, PYTHON, DetectorError, Package, database_text)
 
 OS_MAX_BYTES = 64 * 1024 * 1024
 METADATA_MAX_BYTES = 4 * 1024 * 1024
@@ -25,13 +25,6 @@ class Detector:
     wants: Callable[[str], bool]
     parse: Callable[[str, bytes], list[Package]]
     max_bytes: int
-
-
-def _text(data: bytes) -> str:
-    # Package databases are text; a NUL means this is not one (or it is corrupt).
-    if b"\x00" in data:
-        raise DetectorError("binary data")
-    return data.decode("utf-8", errors="replace")
 
 
 def _purl(type_: str, name: str, version: str, namespace: str | None = None,
@@ -113,7 +106,7 @@ def _dpkg_source(fields: dict[str, str], name: str, version: str) -> tuple[str |
 def _dpkg_parse(path: str, data: bytes) -> list[Package]:
     status_d = path != _DPKG_STATUS
     packages = []
-    for fields in _stanzas(_text(data)):
+    for fields in _stanzas(database_text(data)):
         name = fields.get("Package")
         if not name:
             raise DetectorError("a stanza has no Package")
@@ -140,7 +133,7 @@ def _apk_wants(path: str) -> bool:
 
 def _apk_parse(path: str, data: bytes) -> list[Package]:
     packages = []
-    for fields in _stanzas(_text(data)):
+    for fields in _stanzas(database_text(data)):
         if any(len(key) != 1 for key in fields):
             raise DetectorError("not an apk database: keys are single letters")
         name, version = fields.get("P"), fields.get("V")
@@ -178,37 +171,12 @@ def _rfc822_headers(text: str) -> dict[str, str]:
 
 
 def _python_parse(path: str, data: bytes) -> list[Package]:
-    headers = _rfc822_headers(_text(data))
+    headers = _rfc822_headers(database_text(data))
     name, version = headers.get("name"), headers.get("version")
     if not name or not version:
         raise DetectorError("no Name or Version header")
     purl = _purl("pypi", name.lower().replace("_", "-"), version)
     return [Package("PyPI", name, version, purl, path, PYTHON)]
-
-
-# -- npm ----------------------------------------------------------------------------------
-def _npm_wants(path: str) -> bool:
-    if not path.endswith("/package.json"):
-        return False
-    parts = path.split("/")
-    if len(parts) < 3 or parts[-2][:1] in ("@", ".", ""):
-        return False
-    return parts[-3] == "node_modules" or (
-        len(parts) >= 4 and parts[-3][:1] == "@" and parts[-4] == "node_modules")
-
-
-def _npm_parse(path: str, data: bytes) -> list[Package]:
-    manifest = _json(data)
-    if not isinstance(manifest, dict):
-        raise DetectorError("package.json is not an object")
-    name, version = _str(manifest.get("name")), _str(manifest.get("version"))
-    if not name or not version:
-        return []  # e.g. test fixtures and private workspace stubs shipped in node_modules
-    scope, _, bare = name.partition("/") if name.startswith("@") else ("", "", name)
-    if not bare or "/" in bare or scope == "@":
-        return []  # not a valid npm name: no sensible purl
-    purl = _purl("npm", bare, version, scope or None)
-    return [Package("npm", name, version, purl, path, NODE)]
 
 
 # -- RubyGems -----------------------------------------------------------------------------
@@ -227,7 +195,7 @@ def _gem_wants(path: str) -> bool:
 
 def _gem_parse(path: str, data: bytes) -> list[Package]:
     fields: dict[str, str] = {}
-    for key, value in _GEM_FIELD.findall(_text(data)):
+    for key, value in _GEM_FIELD.findall(database_text(data)):
         fields.setdefault(key, value.strip())
     # "<name>-<version>[-<platform>].gemspec": the version starts at the first "-<digit>"
     stem = path.rpartition("/")[2].removesuffix(".gemspec")
@@ -273,7 +241,8 @@ def _composer_parse(path: str, data: bytes) -> list[Package]:
 DPKG = Detector("dpkg", _dpkg_wants, _dpkg_parse, OS_MAX_BYTES)
 APK = Detector("apk", _apk_wants, _apk_parse, OS_MAX_BYTES)
 PYTHON_METADATA = Detector("python", _python_wants, _python_parse, METADATA_MAX_BYTES)
-NPM = Detector("npm", _npm_wants, _npm_parse, METADATA_MAX_BYTES)
+NPM = Detector("npm", npm.installed_wants, npm.installed_parse, METADATA_MAX_BYTES)
+NPM_LOCK = Detector("npm-lock", npm.lock_wants, npm.lock_parse, npm.LOCK_MAX_BYTES)
 GEMSPEC = Detector("gemspec", _gem_wants, _gem_parse, METADATA_MAX_BYTES)
 COMPOSER_INSTALLED = Detector("composer", _composer_wants, _composer_parse, METADATA_MAX_BYTES)
 POM_PROPERTIES = Detector("maven", java.pom_wants, java.pom_parse, METADATA_MAX_BYTES)
@@ -282,14 +251,14 @@ RPM = Detector("rpm", rpm.wants, rpm.parse, OS_MAX_BYTES)
 
 DETECTORS_OS: tuple[Detector, ...] = (DPKG, APK, RPM)
 DETECTORS_LANGUAGE: tuple[Detector, ...] = (
-    PYTHON_METADATA, NPM, GEMSPEC, COMPOSER_INSTALLED, POM_PROPERTIES, JAVA_ARCHIVE)
+    PYTHON_METADATA, NPM, NPM_LOCK, GEMSPEC, COMPOSER_INSTALLED, POM_PROPERTIES, JAVA_ARCHIVE)
 _ALL = DETECTORS_OS + DETECTORS_LANGUAGE
 
 # Every path any detector wants ends with one of these (or is in status.d): one C-level
 # check rejects the millions of other members before any detector runs.
 _OS_SUFFIXES = ("/status", "/installed", "/rpmdb.sqlite", "/Packages")
 _ALL_SUFFIXES = _OS_SUFFIXES + _PYTHON_SUFFIXES + (
-    "/package.json", ".gemspec", "/installed.json", "/pom.properties", *java.ARCHIVES)
+    "/package.json", *npm.LOCK_FILES, ".gemspec", "/installed.json", "/pom.properties", *java.ARCHIVES)
 
 
 def detector_for(path: str, language: bool) -> Detector | None:

@@ -1,7 +1,8 @@
 """An image's inventory: its layers' inventories applied in order, as a container runtime
 stacks them: a layer's whiteouts delete what the layers below it hold at that path (or
 under it), an opaque directory everything below it under that directory, and a file in an
-upper layer replaces the same path below (a newer package database wins)."""
+upper layer replaces the same path below (a newer package database wins). A lock file's
+packages give way to the packages installed beside it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -9,6 +10,7 @@ from dataclasses import dataclass, replace
 from ..packages import Distro, Package
 from .distro import OS_RELEASE_PATHS
 from .layers import LayerInventory
+from .npm import LOCK_FILES
 
 
 @dataclass(frozen=True)
@@ -43,5 +45,16 @@ def merge(layers: list[tuple[str, LayerInventory]]) -> ImageInventory:
         for path, found in layer.files.items():
             files[path] = [p if p.layer == digest else replace(p, layer=digest) for p in found]
         distros.update(layer.distros)
+    _installed_win(files)
     distro = next((distros[p] for p in OS_RELEASE_PATHS if p in distros), None)
     return ImageInventory([p for path in sorted(files) for p in files[path]], distro)
+
+
+def _installed_win(files: dict[str, list[Package]]) -> None:
+    """Drop a lock file's packages where packages are installed beside it (in its
+    directory's node_modules): those are what runs, a lock file may be stale or partial."""
+    for lock in [p for p in files if p.rpartition("/")[2] in LOCK_FILES]:
+        base = lock.rpartition("/")[0]
+        installed = f"{base}/node_modules/" if base else "node_modules/"
+        if any(p.startswith(installed) and files[p] for p in files):
+            del files[lock]

@@ -20,6 +20,10 @@ from . import executables
 from .detectors import detector_for
 from .distro import OS_RELEASE_PATHS, parse_os_release
 
+# What this reader finds of a layer, as a number: raised whenever a detector is added or
+# reads more, so that layers inventoried before are read again (their rows keep the number).
+# 1: npm lock files.
+READER = 1
 WHITEOUT, OPAQUE = ".wh.", ".wh..wh..opq"
 MAX_OS_RELEASE = 64 * 1024
 MIN_EXECUTABLE = 4096  # smaller ones are scripts and stubs

@@ -54,6 +54,9 @@ layer_inventories = Table(
     Column("created_at", Float, nullable=False),
     Column("content", LargeBinary),   # zlib-compressed JSON (berth.scanning.inventory)
     Column("error", String(500)),     # why the layer could not be read, if it could not
+    # The reader that made the row (berth.scanning.inventory.layers.READER): an older one's
+    # rows are read again, so a detector added later also sees layers scanned before it.
+    Column("reader", Integer, nullable=False, server_default="0"),
 )
 
 S, F, L = image_scans, scan_findings, layer_inventories
@@ -204,8 +207,14 @@ def layers(tx: "Tx", digests: list[str]) -> dict[str, object]:
 
 @cache
 def _put_layer(dialect: str):
-    return insert(dialect, L, "digest", "created_at", "content", "error"
-                  ).on_conflict_do_nothing(index_elements=[L.c.digest])
+    # A row of an older reader is replaced; one of this reader (a concurrent scan's) or of
+    # a newer one (a node upgraded first) is kept.
+    stmt = insert(dialect, L, "digest", "created_at", "content", "error", "reader")
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[L.c.digest], where=L.c.reader < new.reader,
+        set_={"created_at": new.created_at, "content": new.content, "error": new.error,
+              "reader": new.reader})
 
 
 @cache
@@ -231,9 +240,10 @@ def drop_orphaned_layers(tx: "Tx", before: float, limit: int) -> int:
 
 
 def put_layer(tx: "Tx", digest: str, now: float, content: bytes | None,
-              error: str | None) -> None:
+              error: str | None, reader: int) -> None:
     tx.execute(_put_layer(tx.dialect_name), {"digest": digest, "created_at": now,
-                                             "content": content, "error": error})
+                                             "content": content, "error": error,
+                                             "reader": reader})
 
 
 # -- what a scan reads of the image ---------------------------------------------------------

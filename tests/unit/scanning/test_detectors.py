@@ -275,6 +275,8 @@ def test_corrupt_input(detector, path, data, reason):
     ("opt/venv/lib/python3.9/site-packages/foo.egg-info/PKG-INFO", "python"),
     ("app/node_modules/lodash/package.json", "npm"), ("node_modules/@t/n/package.json", "npm"),
     ("a/node_modules/.pnpm/x@1/node_modules/x/package.json", "npm"),
+    ("app/package-lock.json", "npm-lock"), ("yarn.lock", "npm-lock"),
+    ("srv/app/pnpm-lock.yaml", "npm-lock"), ("app/npm-shrinkwrap.json", "npm-lock"),
     ("usr/local/bundle/specifications/rack-3.0.8.gemspec", "gemspec"),
     ("usr/local/lib/ruby/gems/3.3.0/specifications/default/json-2.7.1.gemspec", "gemspec"),
     ("var/www/vendor/composer/installed.json", "composer"),
@@ -285,6 +287,8 @@ def test_corrupt_input(detector, path, data, reason):
     "app/package.json", "app/node_modules/lodash/lib/package.json",
     "node_modules/@types/package.json", "node_modules/.bin/package.json",
     "src/rake.gemspec", "usr/share/doc/METADATA", "vendor/installed.json",
+    "app/node_modules/.package-lock.json", "app/node_modules/x/package-lock.json",
+    "app/old-yarn.lock", "app/pnpm-lock.yml",
     "META-INF/maven/pom.properties", "usr/lib/x86_64-linux-gnu/libc.so.6", "",
 )])
 def test_detector_for(path, name):
@@ -296,9 +300,10 @@ def test_detector_for(path, name):
 
 def test_every_detector_is_listed_once():
     names = [det.name for det in DETECTORS_OS + DETECTORS_LANGUAGE]
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 10
     assert {det.max_bytes for det in DETECTORS_OS} == {64 << 20}  # MiB
-    assert {det.max_bytes for det in DETECTORS_LANGUAGE} == {4 << 20, 64 << 20}  # jars: 64
+    # jars: 64 MiB, lock files 32
+    assert {det.max_bytes for det in DETECTORS_LANGUAGE} == {4 << 20, 32 << 20, 64 << 20}
 
 
 @pytest.mark.parametrize("data, distro", [

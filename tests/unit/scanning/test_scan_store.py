@@ -349,7 +349,7 @@ def test_inventories_of_layers_no_repository_links_are_forgotten(sqlite_db):
         tx.execute(repository_blobs.insert(), {"repository_id": repo_id, "digest": "sha256:aa",
                                                "size": 1, "created_at": 0.0})
         for digest, at in (("sha256:aa", 10.0), ("sha256:bb", 10.0), ("sha256:cc", 500.0)):
-            scan_rows.put_layer(tx, digest, at, b"x", None)
+            scan_rows.put_layer(tx, digest, at, b"x", None, 1)
     with sqlite_db.write() as tx:
         assert scan_rows.drop_orphaned_layers(tx, before=100.0, limit=10) == 1
     with sqlite_db.read() as tx:
