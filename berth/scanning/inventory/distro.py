@@ -50,21 +50,32 @@ def _ubuntu(distro: Distro, major: str, minor: str | None) -> str | None:
     return f"Ubuntu:{major}.{minor}" + (":LTS" if lts else "")
 
 
+# Rolling distributions: one stream, no release in OSV's ecosystem name.
+_ROLLING = {"wolfi": "Wolfi", "chainguard": "Chainguard", "opensuse-tumbleweed": "openSUSE:Tumbleweed"}
+# Releases named by the whole VERSION_ID ("Photon OS:5.0", "openSUSE:Leap 15.5").
+_WHOLE_RELEASE = {"photon": "Photon OS:", "mageia": "Mageia:", "opensuse-leap": "openSUSE:Leap "}
+# Releases named by the major version ("Rocky Linux:9").
+_MAJOR_RELEASE = {"debian": "Debian:", "rocky": "Rocky Linux:", "almalinux": "AlmaLinux:"}
+
+
 def osv_ecosystem(distro: Distro) -> str | None:
     """OSV's ecosystem name for a distribution release ("Debian:12", "Alpine:v3.19",
-    "Ubuntu:22.04:LTS", "Rocky Linux:9", "AlmaLinux:9"), None for others."""
+    "Ubuntu:22.04:LTS", "Rocky Linux:9", "Photon OS:5.0", "SUSE:Linux Enterprise Server 15
+    SP5", "Wolfi"), None for others (Amazon Linux and RHEL: no OSV ecosystem Berth can name)."""
+    if distro.id in _ROLLING:
+        return _ROLLING[distro.id]
     match = _RELEASE.match(distro.version_id)
     if not match:
         return None
     major, minor = match.group(1), match.group(2)
-    if distro.id == "debian":
-        return f"Debian:{major}"
+    if distro.id in _MAJOR_RELEASE:
+        return _MAJOR_RELEASE[distro.id] + major
+    if distro.id in _WHOLE_RELEASE:
+        return _WHOLE_RELEASE[distro.id] + match.group(0)
     if distro.id == "alpine":
         return f"Alpine:v{major}.{minor}" if minor is not None else None
     if distro.id == "ubuntu":
         return _ubuntu(distro, major, minor)
-    if distro.id == "rocky":
-        return f"Rocky Linux:{major}"
-    if distro.id == "almalinux":
-        return f"AlmaLinux:{major}"
+    if distro.id == "sles" and distro.pretty_name.startswith("SUSE "):
+        return "SUSE:" + distro.pretty_name.removeprefix("SUSE ")  # its product, as SUSE names it
     return None

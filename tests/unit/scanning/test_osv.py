@@ -136,6 +136,10 @@ def test_version_classes():
     assert version_class("Debian:12").__name__ == "DebianVersion"
     assert version_class("Alpine:v3.20").__name__ == "AlpineLinuxVersion"
     assert version_class("Rocky Linux:9").__name__ == "RpmVersion"
+    assert version_class("Wolfi") is version_class("Chainguard") is version_class("Alpine:v3.20")
+    for rpm_based in ("Photon OS:5.0", "Mageia:9", "openSUSE:Leap 15.5",
+                      "SUSE:Linux Enterprise Server 15 SP5"):
+        assert version_class(rpm_based) is version_class("Rocky Linux:9")
     assert version_class("Hackage") is None
 
 

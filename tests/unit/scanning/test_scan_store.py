@@ -205,6 +205,31 @@ def test_os_packages_need_the_advisories_release(advisories):
         ("GHSA-h5c8-rqwp-cp95", "Jinja2", "3.1.3", "MEDIUM", "")]
 
 
+def test_wolfi_and_photon_images_match_their_distributions_advisories(sqlite_db, tmp_path):
+    """Rolling Wolfi is one ecosystem without a release, its apk versions ordered as apk does;
+    Photon OS names its release whole, its versions ordered as rpm does."""
+    store.import_source(sqlite_db, write_source(
+        tmp_path / "Wolfi",
+        advisory("CGA-0001", "Wolfi", "openssl", [{"introduced": "0"}, {"fixed": "3.3.2-r1"}]),
+        advisory("CGA-0002", "Wolfi", "zlib", [{"introduced": "0"}, {"fixed": "1.3.1-r0"}]),
+        advisory("PHSA-2024-5.0-0001", "Photon OS:5.0", "curl",
+                 [{"introduced": "0"}, {"fixed": "8.9.1-1.ph5"}]),
+        advisory("PHSA-2024-4.0-0001", "Photon OS:4.0", "curl",
+                 [{"introduced": "0"}, {"fixed": "9.0.0-1.ph4"}])), now=NOW)
+    libssl = Package("Alpine", "libssl3", "3.3.2-r0", "pkg:apk/alpine/libssl3@3.3.2-r0",
+                     "lib/apk/db/installed", OS, "openssl")
+    zlib = Package("Alpine", "zlib", "1.3.1-r10", "pkg:apk/alpine/zlib@1.3.1-r10",
+                   "lib/apk/db/installed", OS)
+    wolfi = ImageInventory([libssl, zlib], Distro("wolfi", "20230201", "Wolfi"))
+    assert matched(sqlite_db, wolfi, BASIC) == [("CGA-0001", "libssl3", "3.3.2-r1",
+                                                 "UNDEFINED", "")]
+    curl = Package("RPM", "curl", "8.5.0-3.ph5", "pkg:rpm/curl@8.5.0-3.ph5",
+                   "var/lib/rpm/rpmdb.sqlite", OS)
+    photon = ImageInventory([curl], Distro("photon", "5.0", "VMware Photon OS/Linux"))
+    assert matched(sqlite_db, photon, BASIC) == [("PHSA-2024-5.0-0001", "curl", "8.9.1-1.ph5",
+                                                  "UNDEFINED", "")]
+
+
 def test_platform_is_passed_on(advisories):
     with advisories.read() as tx:
         found = match_inventory(tx, ImageInventory([JINJA2], None), ENHANCED, "linux/arm64")
