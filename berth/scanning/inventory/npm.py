@@ -16,7 +16,8 @@ from packageurl import PackageURL
 from ..packages import NODE, DetectorError, Package, database_text
 
 LOCK_FILES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml")
-LOCK_MAX_BYTES = 32 * 1024 * 1024
+# A 14 MiB package-lock.json (45,000 packages) peaks at ~80 MiB more while parsed.
+LOCK_MAX_BYTES = 16 * 1024 * 1024
 # A registry version (semver, perhaps with a prerelease or build): not a URL, path or tag.
 _VERSION = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?")
 

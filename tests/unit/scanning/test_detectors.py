@@ -302,8 +302,8 @@ def test_every_detector_is_listed_once():
     names = [det.name for det in DETECTORS_OS + DETECTORS_LANGUAGE]
     assert len(names) == len(set(names)) == 10
     assert {det.max_bytes for det in DETECTORS_OS} == {64 << 20}  # MiB
-    # jars: 64 MiB, lock files 32
-    assert {det.max_bytes for det in DETECTORS_LANGUAGE} == {4 << 20, 32 << 20, 64 << 20}
+    # jars: 64 MiB, lock files 16
+    assert {det.max_bytes for det in DETECTORS_LANGUAGE} == {4 << 20, 16 << 20, 64 << 20}
 
 
 @pytest.mark.parametrize("data, distro", [
