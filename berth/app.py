@@ -135,6 +135,7 @@ def job_runner(settings: Settings, registry: Registry) -> JobRunner:
     scanning_tasks.schedule_refresh(runner, registry.db, settings.vulndb_urls,
                                     settings.vulndb_refresh_seconds)
     scanning_tasks.schedule_prune(runner, registry.db)
+    scanning_tasks.schedule_expiry(runner, registry.db, queue, settings.scan_rescan_days)
     schedule_notifications(runner, registry.db, settings)
     schedule_sampling(runner, registry.db)
     schedule_lifecycle(runner, registry.db, settings.lifecycle_interval_seconds,

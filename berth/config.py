@@ -95,6 +95,9 @@ class Settings:
     # more entries than these is not read (its scan FAILS, saying why).
     scan_max_layer_bytes: int = 16 << 30
     scan_max_layer_entries: int = 2_000_000
+    # Continuous scanning ends (SCAN_ELIGIBILITY_EXPIRED) for an image neither pushed nor
+    # pulled for this many days, as Amazon Inspector's re-scan duration; 0: its lifetime.
+    scan_rescan_days: int = 0
     # OSV files (bulk zips or JSON, http(s), comma or space separated) the vulnerability
     # database is refreshed from this often, by one node at a time; empty: imports only.
     vulndb_urls: str = ""

@@ -35,6 +35,9 @@ REMATCH_JOB = "vulndb-rematch"
 IN_PROGRESS, ACTIVE, COMPLETE = "IN_PROGRESS", "ACTIVE", "COMPLETE"
 MANUAL_INTERVAL = 24 * 3600.0
 CONTINUOUS_NOTE = "Continuous scan is selected for image."
+EXPIRED_NOTE = ("The image is no longer scanned continuously: it was neither pushed nor pulled "
+                "in the last {days} days.")
+REVIVE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ class ScanState:
     @property
     def has_findings(self) -> bool:
         """A scan that looked: its findings and counts stand (a failed or unsupported one,
-        or one in progress, has none to show)."""
-        return self.status in (COMPLETE, ACTIVE) and self.completed_at is not None
+        or one in progress, has none to show; one whose continuous scanning expired shows
+        what it last found)."""
+        return self.status in (COMPLETE, ACTIVE, rows.EXPIRED) and self.completed_at is not None
 
     @classmethod
     def from_row(cls, row) -> "ScanState":
@@ -62,6 +66,23 @@ class ScanState:
 def repository_scanning(tx: Tx, registry_id: int, name: str, scan_on_push: bool
                         ) -> RepositoryScanning:
     return for_repository(read_configuration(tx, registry_id), name, scan_on_push)
+
+
+def expire_and_revive(db: Database, queue: JobQueue, days: int, now: float) -> tuple[int, int]:
+    """Continuous scanning ends for images neither pushed nor pulled in ``days`` days (their
+    status SCAN_ELIGIBILITY_EXPIRED, as Amazon Inspector's re-scan duration ends it) and
+    starts again, with a scan now, for expired ones pushed or pulled since, where the
+    configuration still scans their repository continuously. Returns (ended, restarted)."""
+    cutoff, revived = now - days * 86400.0, 0
+    with db.write() as tx:
+        expired = rows.expire_idle(tx, cutoff, EXPIRED_NOTE.format(days=days))
+        for row in rows.revivable(tx, cutoff, REVIVE_BATCH):
+            scanning = repository_scanning(tx, row.registry_id, row.name, row.scan_on_push)
+            if scanning.continuous:
+                request(tx, queue, row.registry_id, row.repository_id, row.name, row.digest,
+                        scanning, now)
+                revived += 1
+    return expired, revived
 
 
 def request(tx: Tx, queue: JobQueue, registry_id: int, repo_id: int, repository: str,

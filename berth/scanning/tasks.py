@@ -1,6 +1,7 @@
 """Scanning's background work: the subscriber that starts a scan for each push the
 configuration scans on push, the scan job itself, and the rematch of continuously scanned
-images after the vulnerability database changed (stored inventories, no layer read again)."""
+images after the vulnerability database changed (stored inventories, no layer read again),
+and the end of continuous scanning for images left idle."""
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,7 @@ from ..storage.metadata import repository_settings as repo_rows
 from ..storage.metadata import scanning as rows
 from ..storage.metadata.database import Database, Tx
 from .scanner import FAILED, Limits, Outcome, Scanner
-from .services import (REMATCH_JOB, SCAN_JOB, import_advisories, record,
+from .services import (REMATCH_JOB, SCAN_JOB, expire_and_revive, import_advisories, record,
                        repository_scanning, request)
 from .vulndb.refresh import parse_urls, refresh
 
@@ -23,6 +24,7 @@ log = logging.getLogger("berth.scanning")
 NAME = "scanning"
 REFRESH_JOB = "vulndb-refresh"
 PRUNE_JOB = "scan-inventory-prune"
+EXPIRY_JOB = "scan-eligibility"
 PRUNE_BATCH = 1000
 PAGE = 200
 
@@ -84,6 +86,22 @@ def schedule_prune(runner: JobRunner, db: Database, interval: float = 24 * 3600.
                 dropped = rows.drop_orphaned_layers(tx, time.time() - grace, PRUNE_BATCH)
 
     runner.every(interval, PRUNE_JOB, prune)
+
+
+def schedule_expiry(runner: JobRunner, db: Database, queue: JobQueue, days: int,
+                    interval: float = 3600.0) -> None:
+    """Hourly: continuous scans end for images idle ``days`` days, and start again for
+    those pushed or pulled since (BERTH_SCAN_RESCAN_DAYS; 0: scanned for their lifetime)."""
+    if days <= 0:
+        return
+
+    def run(job: JobContext) -> None:
+        ended, restarted = expire_and_revive(db, queue, days, time.time())
+        if ended or restarted:
+            log.info("continuous scanning ended for %d idle images, started again for %d",
+                     ended, restarted)
+
+    runner.every(interval, EXPIRY_JOB, run)
 
 
 def schedule_refresh(runner: JobRunner, db: Database, urls: str, interval: float) -> None:

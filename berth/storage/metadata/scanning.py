@@ -8,7 +8,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKeyConstraint, Integer, LargeBinary,
-                        String, Table, Text, bindparam, delete, false, select, update)
+                        String, Table, Text, bindparam, delete, false, func, select,
+                        update)
 
 from .schema import metadata, repositories
 from .statements import in_list, insert, list_param
@@ -126,6 +127,45 @@ def _continuous():
 def continuous(tx: "Tx", after: tuple[int, str], limit: int) -> list:
     """Completed scans of continuously scanned images, in key order after ``after``."""
     return tx.all(_continuous(), {"repo": after[0], "digest": after[1], "limit": limit})
+
+
+EXPIRED = "SCAN_ELIGIBILITY_EXPIRED"
+
+
+def _idle(cutoff_param: str):
+    """The scanned image was neither pushed nor pulled since the cutoff."""
+    from .schema import manifests as M
+    cutoff = bindparam(cutoff_param)
+    return (select(M.c.digest).where(
+        M.c.repository_id == S.c.repository_id, M.c.digest == S.c.digest,
+        M.c.pushed_at < cutoff, func.coalesce(M.c.last_pulled_at, 0.0) < cutoff).exists())
+
+
+@cache
+def _expire():
+    return (update(S).where(S.c.continuous,
+                            (S.c.status == "ACTIVE") | (S.c.status == "COMPLETE"),
+                            _idle("cutoff"))
+            .values(status=EXPIRED, description=bindparam("note")))
+
+
+def expire_idle(tx: "Tx", cutoff: float, note: str) -> int:
+    """Continuous scans of images idle since ``cutoff`` end (ECR's SCAN_ELIGIBILITY_EXPIRED);
+    their last findings stay. Returns how many."""
+    return tx.execute(_expire(), {"cutoff": cutoff, "note": note})
+
+
+@cache
+def _revivable():
+    return (select(S.c.repository_id, S.c.digest, repositories.c.registry_id,
+                   repositories.c.name, repositories.c.scan_on_push)
+            .join(repositories, repositories.c.id == S.c.repository_id)
+            .where(S.c.status == EXPIRED, ~_idle("cutoff")).limit(bindparam("limit")))
+
+
+def revivable(tx: "Tx", cutoff: float, limit: int) -> list:
+    """Expired scans whose image was pushed or pulled again since ``cutoff``."""
+    return tx.all(_revivable(), {"cutoff": cutoff, "limit": limit})
 
 
 # -- findings -------------------------------------------------------------------------------

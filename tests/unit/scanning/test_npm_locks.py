@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from berth.scanning.inventory import detectors as d
 from berth.scanning.packages import NODE, DetectorError
@@ -319,3 +321,37 @@ def test_a_deleted_node_modules_gives_the_lock_file_back_its_say():
     pruned = _layer({"srv/app/.wh.node_modules": b""})
     assert len(_packages(source)) == 1
     assert len(_packages(source, pruned)) == 5
+
+
+# -- whatever the bytes ---------------------------------------------------------------------
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LOCKS = {"package-lock.json": json.dumps(LOCK_V3, indent=2), "yarn.lock": YARN_V1 + YARN_BERRY,
+         "pnpm-lock.yaml": PNPM_V5 + PNPM_V6 + PNPM_V9}
+VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                          st.sampled_from(["packages", "dependencies", "version", "name",
+                                           "dev", "link", "node_modules/x"])
+                          | st.text(max_size=6), inner, max_size=4))
+
+
+def _parses_or_refuses(name: str, data: bytes) -> None:
+    try:
+        found = d.NPM_LOCK.parse(PATH + name, data)
+    except DetectorError:
+        return
+    assert all(p.name and p.version and p.purl.startswith("pkg:npm/") for p in found)
+
+
+@FUZZ
+@given(st.sampled_from(sorted(LOCKS)), st.data())
+def test_fuzz_shuffled_lines(name, draw):
+    lines = LOCKS[name].encode().split(b"\n")
+    chosen = draw.draw(st.lists(st.sampled_from(lines) | st.binary(max_size=40), max_size=60))
+    _parses_or_refuses(name, b"\n".join(chosen))
+
+
+@FUZZ
+@given(st.sampled_from(sorted(LOCKS)), st.binary(max_size=2048)
+       | VALUES.map(lambda value: json.dumps(value).encode()))
+def test_fuzz_random_bytes_and_json(name, data):
+    _parses_or_refuses(name, data)
