@@ -258,7 +258,8 @@ _ALL = DETECTORS_OS + DETECTORS_LANGUAGE
 # check rejects the millions of other members before any detector runs.
 _OS_SUFFIXES = ("/status", "/installed", "/rpmdb.sqlite", "/Packages")
 _ALL_SUFFIXES = _OS_SUFFIXES + _PYTHON_SUFFIXES + (
-    "/package.json", *npm.LOCK_FILES, ".gemspec", "/installed.json", "/pom.properties", *java.ARCHIVES)
+    "/package.json", *npm.LOCK_FILES, ".gemspec", "/installed.json", "/pom.properties",
+    *java.ARCHIVES)
 
 
 def detector_for(path: str, language: bool) -> Detector | None:

@@ -51,7 +51,8 @@ def _ubuntu(distro: Distro, major: str, minor: str | None) -> str | None:
 
 
 # Rolling distributions: one stream, no release in OSV's ecosystem name.
-_ROLLING = {"wolfi": "Wolfi", "chainguard": "Chainguard", "opensuse-tumbleweed": "openSUSE:Tumbleweed"}
+_ROLLING = {"wolfi": "Wolfi", "chainguard": "Chainguard",
+            "opensuse-tumbleweed": "openSUSE:Tumbleweed"}
 # Releases named by the whole VERSION_ID ("Photon OS:5.0", "openSUSE:Leap 15.5").
 _WHOLE_RELEASE = {"photon": "Photon OS:", "mageia": "Mageia:", "opensuse-leap": "openSUSE:Leap "}
 # Releases named by the major version ("Rocky Linux:9").
