@@ -28,7 +28,7 @@ def packages(read, size: int, path: str) -> list[Package]:
         return []
     at = data.find(gobinary.MAGIC)
     if at >= 0:
-        return gobinary.packages(data[at:at + gobinary.TAIL], path)
+        return gobinary.packages(data[at:at + gobinary.TAIL], path, elf_memory(data))
     section = elf_section(data, SECTION)
     return crates(section, path) if section else []
 
@@ -57,6 +57,42 @@ def elf_section(data: bytes, wanted: bytes) -> bytes | None:
     except (struct.error, OverflowError):  # offsets past the file, or absurd
         return None
     return None
+
+
+def elf_memory(data: bytes) -> gobinary.Memory | None:
+    """``read(address, size)``: an ELF file's bytes at a virtual address, through its loadable
+    segments (b"" where none maps it); None if the program headers cannot be read."""
+    if len(data) < 64 or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return None
+    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
+    try:
+        if wide:
+            table, = struct.unpack_from(order + "Q", data, 0x20)
+            entsize, count = struct.unpack_from(order + "HH", data, 0x36)
+        else:
+            table, = struct.unpack_from(order + "I", data, 0x1C)
+            entsize, count = struct.unpack_from(order + "HH", data, 0x2A)
+        segments = [_segment(data, order, wide, table + i * entsize) for i in range(count)]
+    except (struct.error, OverflowError):
+        return None
+    loaded = [(vaddr, offset, size) for kind, offset, vaddr, size in segments if kind == 1]
+
+    def read(address: int, size: int) -> bytes:
+        for vaddr, offset, length in loaded:
+            if vaddr <= address < vaddr + length:
+                start = offset + address - vaddr
+                return data[start:start + min(size, vaddr + length - address)]
+        return b""
+    return read
+
+
+def _segment(data: bytes, order: str, wide: bool, at: int) -> tuple[int, int, int, int]:
+    """(type, file offset, virtual address, size in the file) of the program header at ``at``."""
+    if wide:
+        kind, _, offset, vaddr, _, size = struct.unpack_from(order + "IIQQQQ", data, at)
+    else:
+        kind, offset, vaddr, _, size = struct.unpack_from(order + "IIIII", data, at)
+    return kind, offset, vaddr, size
 
 
 def _section_header(data: bytes, order: str, wide: bool, at: int) -> tuple[int, int, int]:

@@ -1,8 +1,12 @@
-"""Go executables: the module versions the Go linker embeds (``go version -m``'s build info,
-Go 1.18 and later: a 32-byte header after the "\\xff Go buildinf:" magic, then the Go version
-and the module information as length-prefixed strings). The file is searched as it streams,
-so a large binary is never held whole; the standard library is reported as OSV's "stdlib"."""
+"""Go executables: the module versions the Go linker embeds (``go version -m``'s build info: a
+32-byte header after the "\\xff Go buildinf:" magic; from Go 1.18 the Go version and the
+module information follow it as length-prefixed strings, before that the header holds
+pointers to them, which only a file read whole can follow). A large file is searched as it
+streams, never held whole; the standard library is reported as OSV's "stdlib"."""
 from __future__ import annotations
+
+import struct
+from typing import Callable
 
 from packageurl import PackageURL
 
@@ -50,9 +54,15 @@ def _varint(data: bytes, at: int) -> tuple[int, int]:
     raise ValueError("truncated varint")
 
 
-def _strings(info: bytes) -> tuple[bytes, bytes] | None:
-    if len(info) < HEADER or not info[15] & INLINE_STRINGS:
-        return None  # before Go 1.18 the header points into the data segment instead
+# ``memory(address, size)``: the executable's bytes at a virtual address (b"" if unmapped).
+Memory = Callable[[int, int], bytes]
+
+
+def _strings(info: bytes, memory: Memory | None) -> tuple[bytes, bytes] | None:
+    if len(info) < HEADER:
+        return None
+    if not info[15] & INLINE_STRINGS:
+        return _pointed(info, memory) if memory is not None else None
     at = HEADER
     found = []
     for _ in range(2):
@@ -64,10 +74,31 @@ def _strings(info: bytes) -> tuple[bytes, bytes] | None:
     return found[0], found[1]
 
 
-def packages(info: bytes, path: str) -> list[Package]:
-    """The Go toolchain's standard library and every module a Go binary was built from."""
+def _pointed(info: bytes, memory: Memory) -> tuple[bytes, bytes] | None:
+    """Before Go 1.18: the header's two pointers (of its pointer size and byte order) to Go
+    string headers (data pointer, length) of the version and the module information."""
+    size, order = info[14], ">" if info[15] & 1 else "<"
+    if size not in (4, 8):
+        return None
+    word = order + ("I" if size == 4 else "Q")
+    found = []
+    for pointer in struct.unpack_from(order + word[1] * 2, info, 16):
+        head = memory(pointer, 2 * size)
+        if len(head) < 2 * size:
+            return None
+        address, length = struct.unpack(order + word[1] * 2, head)
+        text = memory(address, length) if length <= TAIL else b""
+        if len(text) < length:
+            return None
+        found.append(text)
+    return found[0], found[1]
+
+
+def packages(info: bytes, path: str, memory: Memory | None = None) -> list[Package]:
+    """The Go toolchain's standard library and every module a Go binary was built from
+    (``memory``: the whole file's, for the pointers of binaries older than Go 1.18)."""
     try:
-        strings = _strings(info)
+        strings = _strings(info, memory)
     except ValueError:
         return []
     if strings is None:
