@@ -35,16 +35,12 @@ def packages(read, size: int, path: str) -> list[Package]:
 
 def elf_section(data: bytes, wanted: bytes) -> bytes | None:
     """The contents of the ELF section named ``wanted`` (32 or 64-bit, either byte order)."""
-    if len(data) < 64 or data[4] not in (1, 2) or data[5] not in (1, 2):
+    ident = _ident(data)
+    if ident is None:
         return None
-    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
+    wide, order = ident
     try:
-        if wide:
-            shoff, = struct.unpack_from(order + "Q", data, 0x28)
-            entsize, count, names = struct.unpack_from(order + "HHH", data, 0x3A)
-        else:
-            shoff, = struct.unpack_from(order + "I", data, 0x20)
-            entsize, count, names = struct.unpack_from(order + "HHH", data, 0x2E)
+        shoff, entsize, count, names = _table(data, wide, order, sections=True)
         headers = [_section_header(data, order, wide, shoff + i * entsize) for i in range(count)]
         if names >= len(headers):
             return None
@@ -62,16 +58,12 @@ def elf_section(data: bytes, wanted: bytes) -> bytes | None:
 def elf_memory(data: bytes) -> gobinary.Memory | None:
     """``read(address, size)``: an ELF file's bytes at a virtual address, through its loadable
     segments (b"" where none maps it); None if the program headers cannot be read."""
-    if len(data) < 64 or data[4] not in (1, 2) or data[5] not in (1, 2):
+    ident = _ident(data)
+    if ident is None:
         return None
-    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
+    wide, order = ident
     try:
-        if wide:
-            table, = struct.unpack_from(order + "Q", data, 0x20)
-            entsize, count = struct.unpack_from(order + "HH", data, 0x36)
-        else:
-            table, = struct.unpack_from(order + "I", data, 0x1C)
-            entsize, count = struct.unpack_from(order + "HH", data, 0x2A)
+        table, entsize, count, _ = _table(data, wide, order, sections=False)
         segments = [_segment(data, order, wide, table + i * entsize) for i in range(count)]
     except (struct.error, OverflowError):
         return None
@@ -84,6 +76,26 @@ def elf_memory(data: bytes) -> gobinary.Memory | None:
                 return data[start:start + min(size, vaddr + length - address)]
         return b""
     return read
+
+
+def _ident(data: bytes) -> tuple[bool, str] | None:
+    """(64-bit, struct byte order) of an ELF file, None if its identification is not one."""
+    if len(data) < 64 or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return None
+    return data[4] == 2, "<" if data[5] == 1 else ">"
+
+
+def _table(data: bytes, wide: bool, order: str, sections: bool) -> tuple[int, int, int, int]:
+    """(file offset, entry size, entry count, section-name table index) of the section
+    header table or the program header table, from the ELF header."""
+    if wide:
+        at, sizes = (0x28, 0x3A) if sections else (0x20, 0x36)
+        offset, = struct.unpack_from(order + "Q", data, at)
+    else:
+        at, sizes = (0x20, 0x2E) if sections else (0x1C, 0x2A)
+        offset, = struct.unpack_from(order + "I", data, at)
+    entsize, count, names = struct.unpack_from(order + "HHH", data, sizes)
+    return offset, entsize, count, names
 
 
 def _segment(data: bytes, order: str, wide: bool, at: int) -> tuple[int, int, int, int]:
