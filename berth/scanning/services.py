@@ -23,8 +23,8 @@ from ..storage.metadata import scanning as rows
 from ..storage.metadata import tags as tag_rows
 from ..storage.metadata import vulndb as vuln_rows
 from ..storage.metadata.database import Database, Tx
-from .configuration import (BASIC, RepositoryScanning, ScanningConfiguration, for_repository,
-                            read_configuration)
+from .configuration import (BASIC, RegistryScanning, RepositoryScanning, ScanningConfiguration,
+                            for_repository, read_configuration)
 from .errors import ImageArchived, ManualScanUnsupported, ScanLimitExceeded, ScanNotFound
 from .findings import counts
 from .scanner import Outcome
@@ -74,10 +74,13 @@ def expire_and_revive(db: Database, queue: JobQueue, days: int, now: float) -> t
     starts again, with a scan now, for expired ones pushed or pulled since, where the
     configuration still scans their repository continuously. Returns (ended, restarted)."""
     cutoff, revived = now - days * 86400.0, 0
+    configs: dict[int, RegistryScanning] = {}  # each registry's read once
     with db.write() as tx:
         expired = rows.expire_idle(tx, cutoff, EXPIRED_NOTE.format(days=days))
         for row in rows.revivable(tx, cutoff, REVIVE_BATCH):
-            scanning = repository_scanning(tx, row.registry_id, row.name, row.scan_on_push)
+            if row.registry_id not in configs:
+                configs[row.registry_id] = read_configuration(tx, row.registry_id)
+            scanning = for_repository(configs[row.registry_id], row.name, row.scan_on_push)
             if scanning.continuous:
                 request(tx, queue, row.registry_id, row.repository_id, row.name, row.digest,
                         scanning, now)
